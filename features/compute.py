@@ -1,0 +1,211 @@
+"""The one definition of every feature: pure functions of a transaction batch and
+its entities' windows. The offline replay and the online Redis path both call
+these, so training and serving cannot disagree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+from features.batch import PAD_TS, EntityWindow, TransactionBatch
+from features.definitions import (
+    DISTINCT_OF,
+    DISTINCT_WINDOWS,
+    ENTITIES,
+    FEATURE_NAMES,
+    FIRST_USE_OF,
+    HISTORY_MS,
+    LABEL_WINDOW_MS,
+    LABELLED_ENTITIES,
+    MINUTE_MS,
+    PLURAL,
+    SMALL_AMOUNT,
+    WINDOWS,
+)
+
+EARTH_RADIUS_KM = 6371.0088
+Columns = dict[str, np.ndarray]
+
+
+def request_features(tx: TransactionBatch) -> Columns:
+    """Features that need nothing but the request itself (also the degraded mode's input)."""
+    amount = tx.amount
+    local_min = tx.ts // MINUTE_MS + tx.offset_minutes
+    hour = (local_min // 60) % 24
+    day_of_week = (local_min // 1440 + 3) % 7  # 1970-01-01 was a Thursday
+    cents = np.round(amount * 100.0) % 100
+    return {
+        "amount": amount,
+        "amount_log": np.log1p(amount),
+        "amount_is_round": (np.round(amount * 100.0) % 1000 == 0).astype(np.float64),
+        "amount_is_small": (amount < SMALL_AMOUNT).astype(np.float64),
+        "amount_cents": cents.astype(np.float64),
+        "hour_of_day": hour.astype(np.float64),
+        "day_of_week": day_of_week.astype(np.float64),
+        "is_weekend": (day_of_week >= 5).astype(np.float64),
+        "is_night": (hour < 6).astype(np.float64),
+        "channel_pos": (tx.channel == 0).astype(np.float64),
+        "channel_ecommerce": (tx.channel == 1).astype(np.float64),
+        "channel_atm": (tx.channel == 2).astype(np.float64),
+        "mcc_risk": tx.mcc_risk.astype(np.float64),
+        "mcc_is_cash_like": tx.mcc_cash_like.astype(np.float64),
+        "has_device": (tx.code("device") >= 0).astype(np.float64),
+        "has_ip": (tx.code("ip") >= 0).astype(np.float64),
+        "has_location": (~np.isnan(tx.latitude) & ~np.isnan(tx.longitude)).astype(np.float64),
+        "has_account": (tx.code("account") >= 0).astype(np.float64),
+    }
+
+
+def _window_starts(win: EntityWindow, ts: np.ndarray, span_ms: int) -> np.ndarray:
+    """Column where each row's [t - span, t) window begins (padding sorts first)."""
+    return np.asarray((win.ts < (ts - span_ms)[:, None]).sum(axis=1))
+
+
+def _suffix_sums(values: np.ndarray) -> np.ndarray:
+    """S[:, j] = sum of values[:, j:], with a zero column K appended."""
+    n, k = values.shape
+    out = np.zeros((n, k + 1))
+    out[:, :k] = np.cumsum(values[:, ::-1], axis=1)[:, ::-1]
+    return out
+
+
+def _last_occurrences(codes: np.ndarray) -> np.ndarray:
+    """True where a row's value does not appear again later in that row (and is not -1)."""
+    order = np.argsort(codes, axis=1, kind="stable")
+    ranked = np.take_along_axis(codes, order, axis=1)
+    last_ranked = np.ones(ranked.shape, dtype=bool)
+    last_ranked[:, :-1] = ranked[:, :-1] != ranked[:, 1:]
+    last = np.empty_like(last_ranked)
+    np.put_along_axis(last, order, last_ranked, axis=1)
+    return last & (codes >= 0)
+
+
+def haversine_km(lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray, lon2: np.ndarray) -> np.ndarray:
+    p1, p2 = np.radians(lat1), np.radians(lat2)
+    dp, dl = p2 - p1, np.radians(lon2 - lon1)
+    a = np.sin(dp / 2.0) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2.0) ** 2
+    return 2.0 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
+
+
+def entity_features(entity: str, win: EntityWindow, tx: TransactionBatch) -> Columns:
+    """Velocity, distinct-count, recency and first-use features of one entity."""
+    n, k = win.ts.shape
+    rows = np.arange(n)
+    present = tx.code(entity) >= 0
+    nan = np.full(n, np.nan)
+    amount = win.amount
+    sums = _suffix_sums(amount)
+    valid = win.ts != PAD_TS
+    running_max = np.maximum.accumulate(np.where(valid, amount, -np.inf)[:, ::-1], axis=1)[:, ::-1]
+    small = _suffix_sums(((amount < SMALL_AMOUNT) & valid).astype(np.float64))
+    out: Columns = {}
+    starts: dict[str, np.ndarray] = {}
+    for w, span in WINDOWS.items():
+        start = starts[w] = _window_starts(win, tx.ts, span)
+        count = (k - start).astype(np.float64)
+        total = sums[rows, start]
+        has = count > 0
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = np.where(has, total / count, np.nan)
+        peak = np.where(has, running_max[rows, np.minimum(start, k - 1)], np.nan)
+        out[f"{entity}_count_{w}"] = count
+        out[f"{entity}_amount_sum_{w}"] = total
+        out[f"{entity}_amount_mean_{w}"] = mean
+        out[f"{entity}_amount_max_{w}"] = peak
+    for attr in DISTINCT_OF[entity]:
+        distinct = _suffix_sums(_last_occurrences(win.attributes[attr]).astype(np.float64))
+        for w in DISTINCT_WINDOWS:
+            out[f"{entity}_distinct_{PLURAL[attr]}_{w}"] = distinct[rows, starts[w]]
+    history = out[f"{entity}_count_7d"] > 0
+    out[f"{entity}_seconds_since_last"] = np.where(history, (tx.ts - win.ts[:, -1]) / 1000.0, np.nan)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out[f"{entity}_amount_to_mean_7d"] = tx.amount / out[f"{entity}_amount_mean_7d"]
+    out[f"{entity}_small_amount_count_1h"] = small[rows, starts["1h"]]
+    in_history = win.ts >= (tx.ts - HISTORY_MS)[:, None]
+    for attr in FIRST_USE_OF.get(entity, ()):
+        mine = tx.code(attr)
+        seen = ((win.attributes[attr] == mine[:, None]) & in_history).any(axis=1)
+        out[f"{entity}_{attr}_first_use"] = np.where(mine >= 0, (~seen).astype(np.float64), np.nan)
+    if entity == "card":
+        out.update(_card_features(win, tx, out, small[rows, starts["24h"]]))
+    return {name: np.where(present, values, nan) for name, values in out.items()}
+
+
+def _card_features(win: EntityWindow, tx: TransactionBatch, base: Columns, small_24h: np.ndarray) -> Columns:
+    """Behavioural and geographic features that only the card's history supports."""
+    assert win.latitude is not None and win.longitude is not None
+    n, k = win.ts.shape
+    rows = np.arange(n)
+    valid = win.ts >= (tx.ts - HISTORY_MS)[:, None]
+    count = base["card_count_7d"]
+    amount = np.where(valid, win.amount, 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = base["card_amount_mean_7d"]
+        var = np.maximum((amount * amount).sum(axis=1) / count - mean * mean, 0.0)
+    std = np.where(count > 0, np.sqrt(var), np.nan)
+    out: Columns = {
+        "card_amount_std_7d": std,
+        "card_amount_zscore_7d": (tx.amount - mean) / np.maximum(std, 1.0),
+        "card_small_amount_count_24h": small_24h,
+        "card_merchant_count_7d": ((win.attributes["merchant"] == tx.code("merchant")[:, None]) & valid)
+        .sum(axis=1)
+        .astype(np.float64),
+    }
+    lat, lon = win.latitude, win.longitude
+    located = valid & ~np.isnan(lat) & ~np.isnan(lon)
+    last = np.where(located, np.arange(k), -1).max(axis=1)
+    has_last = last >= 0
+    idx = np.maximum(last, 0)
+    distance = np.where(has_last, haversine_km(lat[rows, idx], lon[rows, idx], tx.latitude, tx.longitude), np.nan)
+    elapsed_s = np.where(has_last, (tx.ts - win.ts[rows, idx]) / 1000.0, np.nan)
+    n_located = located.sum(axis=1).astype(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        c_lat = np.where(located, lat, 0.0).sum(axis=1) / n_located
+        c_lon = np.where(located, lon, 0.0).sum(axis=1) / n_located
+    country = win.attributes["country"]
+    known = (country >= 0) & valid
+    last_c = np.where(known, np.arange(k), -1).max(axis=1)
+    last_country = country[rows, np.maximum(last_c, 0)]
+    mine = tx.code("country")
+    out |= {
+        "card_distance_from_last_km": distance,
+        "card_speed_from_last_kmh": distance / (np.maximum(elapsed_s, 60.0) / 3600.0),
+        "card_seconds_since_last_located": elapsed_s,
+        "card_distance_from_centroid_km": haversine_km(c_lat, c_lon, tx.latitude, tx.longitude),
+        "card_located_count_7d": n_located,
+        "card_country_changed": np.where(
+            (last_c >= 0) & (mine >= 0), (last_country != mine).astype(np.float64), np.nan
+        ),
+    }
+    return out
+
+
+def label_features(entity: str, known_at: np.ndarray, tx: TransactionBatch) -> Columns:
+    """Confirmed-fraud labels known before the transaction (known_at: (N, K) int64, PAD_TS padding)."""
+    count = (known_at >= (tx.ts - LABEL_WINDOW_MS)[:, None]).sum(axis=1) - (known_at >= tx.ts[:, None]).sum(axis=1)
+    present = tx.code(entity) >= 0
+    return {f"{entity}_known_fraud_30d": np.where(present, count.astype(np.float64), np.nan)}
+
+
+def feature_matrix(columns: Mapping[str, np.ndarray], n: int) -> np.ndarray:
+    """Stack named columns in catalogue order as float32, the models' input."""
+    out = np.empty((n, len(FEATURE_NAMES)), dtype=np.float32)
+    for j, name in enumerate(FEATURE_NAMES):
+        out[:, j] = columns[name]
+    return out
+
+
+def compute_all(
+    tx: TransactionBatch,
+    windows: Mapping[str, EntityWindow],
+    labels: Mapping[str, np.ndarray],
+) -> Columns:
+    """Every feature for a batch, given every entity's window and label window."""
+    columns = request_features(tx)
+    for entity in ENTITIES:
+        columns |= entity_features(entity, windows[entity], tx)
+    for entity in LABELLED_ENTITIES:
+        columns |= label_features(entity, labels[entity], tx)
+    return columns

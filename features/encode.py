@@ -1,0 +1,121 @@
+"""Turn a history file's rows into a TransactionBatch, refusing rows that break the contract."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from features.batch import CHANNEL_CODES, TransactionBatch
+from features.dataset import DatasetError
+from features.definitions import DAY_MS, ENTITY_FIELDS
+from features.mcc import CASH_LIKE, DEFAULT_RISK, MCC_RISK
+from features.schema import LABEL_COLUMN, LABEL_REPORTED_COLUMN
+
+RFC3339 = r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$"
+TX_ID = r"^[A-Za-z0-9_.:-]{1,64}$"
+
+
+@dataclass(slots=True)
+class History:
+    """A deduplicated history in event-time order, ready for replay."""
+
+    frame: pd.DataFrame
+    tx: TransactionBatch
+    label_known_at: np.ndarray | None  # int64 ms per row when the row's fraud label became known
+    duplicates_dropped: int
+
+
+def _bad(frame: pd.DataFrame, mask: pd.Series | np.ndarray, column: str, reason: str) -> None:
+    mask = np.asarray(mask, dtype=bool)
+    if mask.any():
+        first = int(np.flatnonzero(mask)[0])
+        value = frame[column].iloc[first] if column in frame else None
+        raise DatasetError(
+            f"column {column!r}: {int(mask.sum())} row(s) {reason}; first at row {first} "
+            f"(transaction_id={frame['transaction_id'].iloc[first]!r}, value={value!r})"
+        )
+
+
+def parse_timestamps(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """RFC 3339 strings -> (UTC epoch ms, UTC offset in minutes)."""
+    utc = pd.to_datetime(values, utc=True, format="ISO8601")
+    ms = utc.to_numpy(dtype="datetime64[ns]").astype(np.int64) // 1_000_000
+    tail = values.str.slice(-6)
+    signed = tail.str[0].isin(["+", "-"]).to_numpy()
+    hours = pd.to_numeric(tail.str.slice(1, 3).where(signed), errors="coerce").fillna(0).to_numpy()
+    minutes = pd.to_numeric(tail.str.slice(4, 6).where(signed), errors="coerce").fillna(0).to_numpy()
+    sign = np.where(tail.str[0].to_numpy() == "-", -1, 1)
+    return ms, (sign * (hours * 60 + minutes)).astype(np.int64)
+
+
+def validate(frame: pd.DataFrame) -> None:
+    """Check every row against the data contract; raise DatasetError naming the column."""
+    for column in ("transaction_id", "timestamp", "card_id", "merchant_id", "currency", "channel"):
+        _bad(frame, frame[column].isna(), column, "are empty")
+    _bad(frame, ~frame["transaction_id"].str.match(TX_ID), "transaction_id", "are not 1-64 of [A-Za-z0-9_.:-]")
+    _bad(frame, ~frame["timestamp"].str.match(RFC3339), "timestamp", "are not RFC 3339 with an offset")
+    amount = pd.to_numeric(frame["amount"], errors="coerce").to_numpy(dtype=np.float64)
+    _bad(frame, ~np.isfinite(amount) | (amount <= 0) | (amount > 1_000_000), "amount", "are not in (0, 1e6]")
+    _bad(frame, ~frame["currency"].str.match(r"^[A-Z]{3}$"), "currency", "are not ISO 4217 codes")
+    _bad(frame, ~frame["channel"].isin(list(CHANNEL_CODES)), "channel", f"are not one of {list(CHANNEL_CODES)}")
+    _bad(frame, ~frame["merchant_category"].astype(str).str.match(r"^\d{4}$"), "merchant_category", "are not 4-digit MCCs")
+    if "latitude" in frame and "longitude" in frame:
+        lat = pd.to_numeric(frame["latitude"], errors="coerce")
+        lon = pd.to_numeric(frame["longitude"], errors="coerce")
+        _bad(frame, lat.isna() != lon.isna(), "latitude", "have only one of latitude/longitude")
+        _bad(frame, lat.abs() > 90, "latitude", "are outside [-90, 90]")
+        _bad(frame, lon.abs() > 180, "longitude", "are outside [-180, 180]")
+    if LABEL_COLUMN in frame:
+        _bad(frame, ~frame[LABEL_COLUMN].isin([0, 1]), LABEL_COLUMN, "are not 0 or 1")
+
+
+def _column(frame: pd.DataFrame, name: str) -> pd.Series:
+    return frame[name] if name in frame else pd.Series([None] * len(frame), index=frame.index, dtype=object)
+
+
+def encode(frame: pd.DataFrame) -> TransactionBatch:
+    """Columns of a validated frame as a TransactionBatch with codes shared across the frame."""
+    ts, offset = parse_timestamps(frame["timestamp"])
+    codes = {
+        entity: pd.factorize(_column(frame, field), use_na_sentinel=True)[0].astype(np.int64)
+        for entity, field in ENTITY_FIELDS.items()
+    }
+    codes["country"] = pd.factorize(_column(frame, "merchant_country"), use_na_sentinel=True)[0].astype(np.int64)
+    mcc = frame["merchant_category"].astype(str)
+    lat = pd.to_numeric(_column(frame, "latitude"), errors="coerce").to_numpy(dtype=np.float64)
+    lon = pd.to_numeric(_column(frame, "longitude"), errors="coerce").to_numpy(dtype=np.float64)
+    return TransactionBatch(
+        ts=ts,
+        offset_minutes=offset,
+        amount=frame["amount"].to_numpy(dtype=np.float64),
+        channel=frame["channel"].map(CHANNEL_CODES).to_numpy(dtype=np.int64),
+        mcc_risk=mcc.map(MCC_RISK).fillna(DEFAULT_RISK).to_numpy(dtype=np.float64),
+        mcc_cash_like=mcc.isin(CASH_LIKE).to_numpy(dtype=np.float64),
+        codes=codes,
+        latitude=lat,
+        longitude=lon,
+    )
+
+
+def prepare_history(frame: pd.DataFrame, label_delay_days: float) -> History:
+    """Validate, drop repeated transaction ids (first wins), sort by event time, encode."""
+    validate(frame)
+    before = len(frame)
+    frame = frame.drop_duplicates("transaction_id", keep="first")
+    ts, _ = parse_timestamps(frame["timestamp"])
+    frame = frame.iloc[np.argsort(ts, kind="stable")].reset_index(drop=True)
+    tx = encode(frame)
+    known_at = None
+    if LABEL_COLUMN in frame:
+        known_at = tx.ts + int(label_delay_days * DAY_MS)
+        if LABEL_REPORTED_COLUMN in frame:
+            reported = frame[LABEL_REPORTED_COLUMN]
+            has = reported.notna().to_numpy()
+            if has.any():
+                ms, _ = parse_timestamps(reported[has])
+                known_at[has] = ms
+        # A label is never known before its own transaction happened.
+        known_at = np.maximum(known_at, tx.ts)
+    return History(frame=frame, tx=tx, label_known_at=known_at, duplicates_dropped=before - len(frame))

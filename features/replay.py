@@ -1,0 +1,173 @@
+"""Offline replay: the window state of every row of a history, computed in bulk.
+
+The in-memory store sorts each entity's events once, finds each row's window as
+a slice [start, start + length) of that order, and hands the feature functions
+the same right-aligned EntityWindow the Redis store builds online. Rows are
+grouped by window length so short windows are not padded to the longest one.
+
+Semantics (the same online): a row sees the latest MAX_EVENTS events of its
+entity with t - 7d <= ts < t. Events with the same timestamp do not see each
+other, so the result does not depend on the order of simultaneous rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from features.batch import PAD_TS, EntityWindow, TransactionBatch
+from features.compute import (
+    Columns,
+    entity_features,
+    feature_matrix,
+    label_features,
+    request_features,
+)
+from features.definitions import (
+    ENTITIES,
+    HISTORY_MS,
+    LABEL_WINDOW_MS,
+    LABELLED_ENTITIES,
+    MAX_EVENTS,
+    MAX_LABELS,
+    WINDOW_ATTRIBUTES,
+)
+
+TIME_BITS = 37  # 2**37 ms is 4.3 years: the longest history one replay accepts
+ELEMENTS_PER_CHUNK = 1 << 19
+Progress = Callable[[int], None]
+
+
+@dataclass(slots=True)
+class _Slices:
+    """Each row's window as a slice of an entity's sorted events."""
+
+    order: np.ndarray  # event row indices sorted by (code, time)
+    times: np.ndarray  # event times in that order
+    start: np.ndarray  # per row
+    length: np.ndarray  # per row
+
+
+def _slices(codes: np.ndarray, event_times: np.ndarray, row_times: np.ndarray, row_codes: np.ndarray,
+            span_ms: int, cap: int, origin: int) -> _Slices:
+    keep = np.flatnonzero(codes >= 0)
+    rel = event_times[keep] - origin
+    if len(rel) and (rel.max() >= 1 << TIME_BITS or rel.min() < 0):
+        raise ValueError("history spans more than 4 years; replay it in parts")
+    keys = (codes[keep] << TIME_BITS) | rel
+    order_in_keep = np.argsort(keys, kind="stable")
+    keys = keys[order_in_keep]
+    order = keep[order_in_keep]
+    safe = np.maximum(row_codes, 0) << TIME_BITS
+    hi = np.searchsorted(keys, safe | np.clip(row_times - origin, 0, None), side="left")
+    lo = np.searchsorted(keys, safe | np.clip(row_times - span_ms - origin, 0, None), side="left")
+    length = np.where(row_codes >= 0, np.minimum(hi - lo, cap), 0)
+    return _Slices(order=order, times=event_times[order], start=hi - length, length=length)
+
+
+def _gather(values: np.ndarray, start: np.ndarray, length: np.ndarray, width: int, pad: float | int) -> np.ndarray:
+    position = np.arange(width)[None, :] - (width - length)[:, None]
+    inside = position >= 0
+    if len(values) == 0:
+        return np.full(position.shape, pad, dtype=values.dtype)
+    out = values[np.where(inside, start[:, None] + position, 0)]
+    out[~inside] = pad
+    return out
+
+
+def _buckets(length: np.ndarray) -> list[tuple[int, np.ndarray]]:
+    """Row groups of similar window length: (padded width, row indices), in chunks."""
+    width = np.maximum(1, 1 << np.ceil(np.log2(np.maximum(length, 1))).astype(np.int64))
+    out: list[tuple[int, np.ndarray]] = []
+    for w in np.unique(width):
+        rows = np.flatnonzero(width == w)
+        step = max(1, ELEMENTS_PER_CHUNK // int(w))
+        out += [(int(w), rows[i : i + step]) for i in range(0, len(rows), step)]
+    return out
+
+
+def _subset(tx: TransactionBatch, rows: np.ndarray) -> TransactionBatch:
+    return TransactionBatch(
+        ts=tx.ts[rows],
+        offset_minutes=tx.offset_minutes[rows],
+        amount=tx.amount[rows],
+        channel=tx.channel[rows],
+        mcc_risk=tx.mcc_risk[rows],
+        mcc_cash_like=tx.mcc_cash_like[rows],
+        codes={k: v[rows] for k, v in tx.codes.items()},
+        latitude=tx.latitude[rows],
+        longitude=tx.longitude[rows],
+    )
+
+
+class ReplayStore:
+    """In-memory window state of a whole history, for training and evaluation."""
+
+    def __init__(self, tx: TransactionBatch, label_known_at: np.ndarray | None, fraud: np.ndarray | None) -> None:
+        self.tx = tx
+        origin = int(tx.ts.min()) - LABEL_WINDOW_MS if len(tx) else 0
+        self._events = {
+            e: _slices(tx.code(e), tx.ts, tx.ts, tx.code(e), HISTORY_MS, MAX_EVENTS, origin) for e in ENTITIES
+        }
+        self._ordered_cache: dict[str, dict[str, np.ndarray]] = {}
+        self._labels: dict[str, _Slices] = {}
+        for e in LABELLED_ENTITIES:
+            codes = tx.code(e)
+            if label_known_at is not None and fraud is not None:
+                codes = np.where(fraud.astype(bool), codes, -1)
+                times = label_known_at
+            else:
+                codes, times = np.full(len(tx), -1, np.int64), tx.ts
+            self._labels[e] = _slices(codes, times, tx.ts, tx.code(e), LABEL_WINDOW_MS, MAX_LABELS, origin)
+
+    def window(self, entity: str, rows: np.ndarray, width: int | None = None) -> EntityWindow:
+        s = self._events[entity]
+        start, length = s.start[rows], s.length[rows]
+        width = width or max(1, int(length.max(initial=0)))
+        ordered = self._ordered(entity)
+        located = entity == "card"
+        return EntityWindow(
+            ts=_gather(s.times, start, length, width, PAD_TS),
+            amount=_gather(ordered["amount"], start, length, width, 0.0),
+            attributes={a: _gather(ordered[a], start, length, width, -1) for a in WINDOW_ATTRIBUTES[entity]},
+            latitude=_gather(ordered["latitude"], start, length, width, np.nan) if located else None,
+            longitude=_gather(ordered["longitude"], start, length, width, np.nan) if located else None,
+        )
+
+    def _ordered(self, entity: str) -> dict[str, np.ndarray]:
+        """The event attributes of an entity in its sorted order, built once."""
+        if entity not in self._ordered_cache:
+            src = self._events[entity].order
+            tx = self.tx
+            ordered = {"amount": tx.amount[src], "latitude": tx.latitude[src], "longitude": tx.longitude[src]}
+            ordered |= {a: tx.code(a)[src] for a in WINDOW_ATTRIBUTES[entity]}
+            self._ordered_cache[entity] = ordered
+        return self._ordered_cache[entity]
+
+    def label_window(self, entity: str, rows: np.ndarray) -> np.ndarray:
+        s = self._labels[entity]
+        start, length = s.start[rows], s.length[rows]
+        return _gather(s.times, start, length, max(1, int(length.max(initial=0))), PAD_TS)
+
+    def columns(self, progress: Progress | None = None) -> Columns:
+        """Every feature of every row, by name."""
+        n = len(self.tx)
+        out: Columns = dict(request_features(self.tx))
+        for entity in ENTITIES:
+            for width, rows in _buckets(self._events[entity].length):
+                part = entity_features(entity, self.window(entity, rows, width), _subset(self.tx, rows))
+                for name, values in part.items():
+                    out.setdefault(name, np.empty(n))[rows] = values
+                if progress:
+                    progress(len(rows))
+        for entity in LABELLED_ENTITIES:
+            for _, rows in _buckets(self._labels[entity].length):
+                part = label_features(entity, self.label_window(entity, rows), _subset(self.tx, rows))
+                for name, values in part.items():
+                    out.setdefault(name, np.empty(n))[rows] = values
+        return out
+
+    def matrix(self, progress: Progress | None = None) -> np.ndarray:
+        return feature_matrix(self.columns(progress), len(self.tx))

@@ -1,0 +1,42 @@
+"""Column names of the transaction data contract (DESIGN.md, API contract v1)."""
+
+from __future__ import annotations
+
+REQUIRED_COLUMNS: tuple[str, ...] = (
+    "transaction_id",
+    "timestamp",
+    "amount",
+    "currency",
+    "card_id",
+    "merchant_id",
+    "merchant_category",
+    "channel",
+)
+OPTIONAL_COLUMNS: tuple[str, ...] = (
+    "account_id",
+    "merchant_country",
+    "device_id",
+    "ip_address",
+    "latitude",
+    "longitude",
+)
+LABEL_COLUMN = "is_fraud"
+LABEL_REPORTED_COLUMN = "label_reported_at"
+CHANNELS: tuple[str, ...] = ("pos", "ecommerce", "atm")
+
+# Read as text whatever they look like: ids such as "0012" must not become numbers.
+STRING_COLUMNS: tuple[str, ...] = (
+    "transaction_id",
+    "timestamp",
+    "currency",
+    "card_id",
+    "account_id",
+    "merchant_id",
+    "merchant_category",
+    "merchant_country",
+    "channel",
+    "device_id",
+    "ip_address",
+    "label_reported_at",
+    "scenario",
+)
