@@ -48,7 +48,9 @@ class EntityWindow:
 
     ts: np.ndarray  # (N, K) int64
     amount: np.ndarray  # (N, K) float64, 0 in padding
-    attributes: dict[str, np.ndarray] = field(default_factory=dict)  # (N, K) int64 codes, -1 in padding
+    attributes: dict[str, np.ndarray] = field(
+        default_factory=dict
+    )  # (N, K) int64 codes, -1 in padding
     latitude: np.ndarray | None = None  # (N, K) float64, NaN in padding (card only)
     longitude: np.ndarray | None = None
 

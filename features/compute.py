@@ -82,7 +82,9 @@ def _last_occurrences(codes: np.ndarray) -> np.ndarray:
     return last & (codes >= 0)
 
 
-def haversine_km(lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray, lon2: np.ndarray) -> np.ndarray:
+def haversine_km(
+    lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray, lon2: np.ndarray
+) -> np.ndarray:
     p1, p2 = np.radians(lat1), np.radians(lat2)
     dp, dl = p2 - p1, np.radians(lon2 - lon1)
     a = np.sin(dp / 2.0) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2.0) ** 2
@@ -119,7 +121,9 @@ def entity_features(entity: str, win: EntityWindow, tx: TransactionBatch) -> Col
         for w in DISTINCT_WINDOWS:
             out[f"{entity}_distinct_{PLURAL[attr]}_{w}"] = distinct[rows, starts[w]]
     history = out[f"{entity}_count_7d"] > 0
-    out[f"{entity}_seconds_since_last"] = np.where(history, (tx.ts - win.ts[:, -1]) / 1000.0, np.nan)
+    out[f"{entity}_seconds_since_last"] = np.where(
+        history, (tx.ts - win.ts[:, -1]) / 1000.0, np.nan
+    )
     with np.errstate(invalid="ignore", divide="ignore"):
         out[f"{entity}_amount_to_mean_7d"] = tx.amount / out[f"{entity}_amount_mean_7d"]
     out[f"{entity}_small_amount_count_1h"] = small[rows, starts["1h"]]
@@ -133,9 +137,12 @@ def entity_features(entity: str, win: EntityWindow, tx: TransactionBatch) -> Col
     return {name: np.where(present, values, nan) for name, values in out.items()}
 
 
-def _card_features(win: EntityWindow, tx: TransactionBatch, base: Columns, small_24h: np.ndarray) -> Columns:
+def _card_features(
+    win: EntityWindow, tx: TransactionBatch, base: Columns, small_24h: np.ndarray
+) -> Columns:
     """Behavioural and geographic features that only the card's history supports."""
-    assert win.latitude is not None and win.longitude is not None
+    if win.latitude is None or win.longitude is None:
+        raise ValueError("the card window must carry locations")
     n, k = win.ts.shape
     rows = np.arange(n)
     valid = win.ts >= (tx.ts - HISTORY_MS)[:, None]
@@ -149,7 +156,9 @@ def _card_features(win: EntityWindow, tx: TransactionBatch, base: Columns, small
         "card_amount_std_7d": std,
         "card_amount_zscore_7d": (tx.amount - mean) / np.maximum(std, 1.0),
         "card_small_amount_count_24h": small_24h,
-        "card_merchant_count_7d": ((win.attributes["merchant"] == tx.code("merchant")[:, None]) & valid)
+        "card_merchant_count_7d": (
+            (win.attributes["merchant"] == tx.code("merchant")[:, None]) & valid
+        )
         .sum(axis=1)
         .astype(np.float64),
     }
@@ -158,7 +167,9 @@ def _card_features(win: EntityWindow, tx: TransactionBatch, base: Columns, small
     last = np.where(located, np.arange(k), -1).max(axis=1)
     has_last = last >= 0
     idx = np.maximum(last, 0)
-    distance = np.where(has_last, haversine_km(lat[rows, idx], lon[rows, idx], tx.latitude, tx.longitude), np.nan)
+    distance = np.where(
+        has_last, haversine_km(lat[rows, idx], lon[rows, idx], tx.latitude, tx.longitude), np.nan
+    )
     elapsed_s = np.where(has_last, (tx.ts - win.ts[rows, idx]) / 1000.0, np.nan)
     n_located = located.sum(axis=1).astype(np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -184,7 +195,9 @@ def _card_features(win: EntityWindow, tx: TransactionBatch, base: Columns, small
 
 def label_features(entity: str, known_at: np.ndarray, tx: TransactionBatch) -> Columns:
     """Confirmed-fraud labels known before the transaction (known_at: (N, K) int64, PAD_TS padding)."""
-    count = (known_at >= (tx.ts - LABEL_WINDOW_MS)[:, None]).sum(axis=1) - (known_at >= tx.ts[:, None]).sum(axis=1)
+    count = (known_at >= (tx.ts - LABEL_WINDOW_MS)[:, None]).sum(axis=1) - (
+        known_at >= tx.ts[:, None]
+    ).sum(axis=1)
     present = tx.code(entity) >= 0
     return {f"{entity}_known_fraud_30d": np.where(present, count.astype(np.float64), np.nan)}
 

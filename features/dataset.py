@@ -34,11 +34,14 @@ def write_transactions(frame: pd.DataFrame, path: Path) -> None:
 
 def read_transactions(path: Path) -> pd.DataFrame:
     """Load a history file; string columns stay strings, missing values become None/NaN."""
+    kind = _format(path)
     if not path.exists():
         raise DatasetError(f"{path}: no such file")
-    if _format(path) == "csv":
+    if kind == "csv":
         types = {c: pa.string() for c in STRING_COLUMNS}
-        table = pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(column_types=types, strings_can_be_null=True))
+        table = pacsv.read_csv(
+            path, convert_options=pacsv.ConvertOptions(column_types=types, strings_can_be_null=True)
+        )
     else:
         table = pq.read_table(path)
     frame = table.to_pandas()

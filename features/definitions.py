@@ -61,7 +61,13 @@ WINDOW_ATTRIBUTES: dict[str, tuple[str, ...]] = {
     for entity in ENTITIES
 }
 
-PLURAL = {"card": "cards", "device": "devices", "ip": "ips", "merchant": "merchants", "country": "countries"}
+PLURAL = {
+    "card": "cards",
+    "device": "devices",
+    "ip": "ips",
+    "merchant": "merchants",
+    "country": "countries",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,8 +85,14 @@ def _velocity(entity: str) -> list[FeatureSpec]:
         out += [
             FeatureSpec(f"{entity}_count_{w}", "velocity", f"number of {scope}"),
             FeatureSpec(f"{entity}_amount_sum_{w}", "velocity", f"sum of amounts of {scope}"),
-            FeatureSpec(f"{entity}_amount_mean_{w}", "velocity", f"mean amount of {scope}; missing if none"),
-            FeatureSpec(f"{entity}_amount_max_{w}", "velocity", f"largest amount of {scope}; missing if none"),
+            FeatureSpec(
+                f"{entity}_amount_mean_{w}", "velocity", f"mean amount of {scope}; missing if none"
+            ),
+            FeatureSpec(
+                f"{entity}_amount_max_{w}",
+                "velocity",
+                f"largest amount of {scope}; missing if none",
+            ),
         ]
     for attr in DISTINCT_OF[entity]:
         for w in DISTINCT_WINDOWS:
@@ -121,14 +133,26 @@ def _velocity(entity: str) -> list[FeatureSpec]:
 
 
 CARD_EXTRA: tuple[FeatureSpec, ...] = (
-    FeatureSpec("card_amount_std_7d", "behavioural", "standard deviation of the card's amounts in the last 7d"),
+    FeatureSpec(
+        "card_amount_std_7d",
+        "behavioural",
+        "standard deviation of the card's amounts in the last 7d",
+    ),
     FeatureSpec(
         "card_amount_zscore_7d",
         "behavioural",
         "(amount - card_amount_mean_7d) / card_amount_std_7d, with the deviation floored at 1",
     ),
-    FeatureSpec("card_small_amount_count_24h", "velocity", f"card transactions under {SMALL_AMOUNT:g} in the last 24h"),
-    FeatureSpec("card_merchant_count_7d", "behavioural", "earlier transactions of this card at this merchant in 7d"),
+    FeatureSpec(
+        "card_small_amount_count_24h",
+        "velocity",
+        f"card transactions under {SMALL_AMOUNT:g} in the last 24h",
+    ),
+    FeatureSpec(
+        "card_merchant_count_7d",
+        "behavioural",
+        "earlier transactions of this card at this merchant in 7d",
+    ),
     FeatureSpec(
         "card_distance_from_last_km",
         "geographic",
@@ -149,7 +173,9 @@ CARD_EXTRA: tuple[FeatureSpec, ...] = (
         "geographic",
         "distance from the mean location of the card's located transactions in 7d (its usual area)",
     ),
-    FeatureSpec("card_located_count_7d", "geographic", "card transactions with a location in the last 7d"),
+    FeatureSpec(
+        "card_located_count_7d", "geographic", "card transactions with a location in the last 7d"
+    ),
     FeatureSpec(
         "card_country_changed",
         "geographic",
@@ -161,17 +187,31 @@ REQUEST: tuple[FeatureSpec, ...] = (
     FeatureSpec("amount", "request", "transaction amount"),
     FeatureSpec("amount_log", "request", "natural log of 1 + amount"),
     FeatureSpec("amount_is_round", "request", "1 if the amount is a whole multiple of 10"),
-    FeatureSpec("amount_is_small", "request", f"1 if the amount is under {SMALL_AMOUNT:g} (card-testing size)"),
+    FeatureSpec(
+        "amount_is_small",
+        "request",
+        f"1 if the amount is under {SMALL_AMOUNT:g} (card-testing size)",
+    ),
     FeatureSpec("amount_cents", "request", "the amount's cents (0-99)"),
-    FeatureSpec("hour_of_day", "behavioural", "local hour (0-23) in the timestamp's own UTC offset"),
+    FeatureSpec(
+        "hour_of_day", "behavioural", "local hour (0-23) in the timestamp's own UTC offset"
+    ),
     FeatureSpec("day_of_week", "behavioural", "local day of week, Monday = 0"),
     FeatureSpec("is_weekend", "behavioural", "1 on local Saturday and Sunday"),
     FeatureSpec("is_night", "behavioural", "1 between local 00:00 and 05:59"),
     FeatureSpec("channel_pos", "request", "1 if channel is pos"),
     FeatureSpec("channel_ecommerce", "request", "1 if channel is ecommerce"),
     FeatureSpec("channel_atm", "request", "1 if channel is atm"),
-    FeatureSpec("mcc_risk", "behavioural", "prior risk of the merchant category (features/mcc.py, domain table)"),
-    FeatureSpec("mcc_is_cash_like", "behavioural", "1 for categories that convert to cash or resellable goods"),
+    FeatureSpec(
+        "mcc_risk",
+        "behavioural",
+        "prior risk of the merchant category (features/mcc.py, domain table)",
+    ),
+    FeatureSpec(
+        "mcc_is_cash_like",
+        "behavioural",
+        "1 for categories that convert to cash or resellable goods",
+    ),
     FeatureSpec("has_device", "device_network", "1 if device_id is present"),
     FeatureSpec("has_ip", "device_network", "1 if ip_address is present"),
     FeatureSpec("has_location", "geographic", "1 if latitude and longitude are present"),

@@ -45,7 +45,9 @@ def parse_timestamps(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     tail = values.str.slice(-6)
     signed = tail.str[0].isin(["+", "-"]).to_numpy()
     hours = pd.to_numeric(tail.str.slice(1, 3).where(signed), errors="coerce").fillna(0).to_numpy()
-    minutes = pd.to_numeric(tail.str.slice(4, 6).where(signed), errors="coerce").fillna(0).to_numpy()
+    minutes = (
+        pd.to_numeric(tail.str.slice(4, 6).where(signed), errors="coerce").fillna(0).to_numpy()
+    )
     sign = np.where(tail.str[0].to_numpy() == "-", -1, 1)
     return ms, (sign * (hours * 60 + minutes)).astype(np.int64)
 
@@ -54,13 +56,38 @@ def validate(frame: pd.DataFrame) -> None:
     """Check every row against the data contract; raise DatasetError naming the column."""
     for column in ("transaction_id", "timestamp", "card_id", "merchant_id", "currency", "channel"):
         _bad(frame, frame[column].isna(), column, "are empty")
-    _bad(frame, ~frame["transaction_id"].str.match(TX_ID), "transaction_id", "are not 1-64 of [A-Za-z0-9_.:-]")
-    _bad(frame, ~frame["timestamp"].str.match(RFC3339), "timestamp", "are not RFC 3339 with an offset")
+    _bad(
+        frame,
+        ~frame["transaction_id"].str.match(TX_ID),
+        "transaction_id",
+        "are not 1-64 of [A-Za-z0-9_.:-]",
+    )
+    _bad(
+        frame,
+        ~frame["timestamp"].str.match(RFC3339),
+        "timestamp",
+        "are not RFC 3339 with an offset",
+    )
     amount = pd.to_numeric(frame["amount"], errors="coerce").to_numpy(dtype=np.float64)
-    _bad(frame, ~np.isfinite(amount) | (amount <= 0) | (amount > 1_000_000), "amount", "are not in (0, 1e6]")
+    _bad(
+        frame,
+        ~np.isfinite(amount) | (amount <= 0) | (amount > 1_000_000),
+        "amount",
+        "are not in (0, 1e6]",
+    )
     _bad(frame, ~frame["currency"].str.match(r"^[A-Z]{3}$"), "currency", "are not ISO 4217 codes")
-    _bad(frame, ~frame["channel"].isin(list(CHANNEL_CODES)), "channel", f"are not one of {list(CHANNEL_CODES)}")
-    _bad(frame, ~frame["merchant_category"].astype(str).str.match(r"^\d{4}$"), "merchant_category", "are not 4-digit MCCs")
+    _bad(
+        frame,
+        ~frame["channel"].isin(list(CHANNEL_CODES)),
+        "channel",
+        f"are not one of {list(CHANNEL_CODES)}",
+    )
+    _bad(
+        frame,
+        ~frame["merchant_category"].astype(str).str.match(r"^\d{4}$"),
+        "merchant_category",
+        "are not 4-digit MCCs",
+    )
     if "latitude" in frame and "longitude" in frame:
         lat = pd.to_numeric(frame["latitude"], errors="coerce")
         lon = pd.to_numeric(frame["longitude"], errors="coerce")
@@ -72,7 +99,11 @@ def validate(frame: pd.DataFrame) -> None:
 
 
 def _column(frame: pd.DataFrame, name: str) -> pd.Series:
-    return frame[name] if name in frame else pd.Series([None] * len(frame), index=frame.index, dtype=object)
+    return (
+        frame[name]
+        if name in frame
+        else pd.Series([None] * len(frame), index=frame.index, dtype=object)
+    )
 
 
 def encode(frame: pd.DataFrame) -> TransactionBatch:
@@ -82,7 +113,9 @@ def encode(frame: pd.DataFrame) -> TransactionBatch:
         entity: pd.factorize(_column(frame, field), use_na_sentinel=True)[0].astype(np.int64)
         for entity, field in ENTITY_FIELDS.items()
     }
-    codes["country"] = pd.factorize(_column(frame, "merchant_country"), use_na_sentinel=True)[0].astype(np.int64)
+    codes["country"] = pd.factorize(_column(frame, "merchant_country"), use_na_sentinel=True)[
+        0
+    ].astype(np.int64)
     mcc = frame["merchant_category"].astype(str)
     lat = pd.to_numeric(_column(frame, "latitude"), errors="coerce").to_numpy(dtype=np.float64)
     lon = pd.to_numeric(_column(frame, "longitude"), errors="coerce").to_numpy(dtype=np.float64)
@@ -118,4 +151,6 @@ def prepare_history(frame: pd.DataFrame, label_delay_days: float) -> History:
                 known_at[has] = ms
         # A label is never known before its own transaction happened.
         known_at = np.maximum(known_at, tx.ts)
-    return History(frame=frame, tx=tx, label_known_at=known_at, duplicates_dropped=before - len(frame))
+    return History(
+        frame=frame, tx=tx, label_known_at=known_at, duplicates_dropped=before - len(frame)
+    )

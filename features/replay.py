@@ -50,8 +50,15 @@ class _Slices:
     length: np.ndarray  # per row
 
 
-def _slices(codes: np.ndarray, event_times: np.ndarray, row_times: np.ndarray, row_codes: np.ndarray,
-            span_ms: int, cap: int, origin: int) -> _Slices:
+def _slices(
+    codes: np.ndarray,
+    event_times: np.ndarray,
+    row_times: np.ndarray,
+    row_codes: np.ndarray,
+    span_ms: int,
+    cap: int,
+    origin: int,
+) -> _Slices:
     keep = np.flatnonzero(codes >= 0)
     rel = event_times[keep] - origin
     if len(rel) and (rel.max() >= 1 << TIME_BITS or rel.min() < 0):
@@ -67,7 +74,13 @@ def _slices(codes: np.ndarray, event_times: np.ndarray, row_times: np.ndarray, r
     return _Slices(order=order, times=event_times[order], start=hi - length, length=length)
 
 
-def _gather(values: np.ndarray, start: np.ndarray, length: np.ndarray, width: int, pad: float | int) -> np.ndarray:
+def _gather(
+    values: np.ndarray,
+    start: np.ndarray,
+    length: np.ndarray,
+    width: int,
+    pad: float | int | np.integer,
+) -> np.ndarray:
     position = np.arange(width)[None, :] - (width - length)[:, None]
     inside = position >= 0
     if len(values) == 0:
@@ -105,11 +118,14 @@ def _subset(tx: TransactionBatch, rows: np.ndarray) -> TransactionBatch:
 class ReplayStore:
     """In-memory window state of a whole history, for training and evaluation."""
 
-    def __init__(self, tx: TransactionBatch, label_known_at: np.ndarray | None, fraud: np.ndarray | None) -> None:
+    def __init__(
+        self, tx: TransactionBatch, label_known_at: np.ndarray | None, fraud: np.ndarray | None
+    ) -> None:
         self.tx = tx
         origin = int(tx.ts.min()) - LABEL_WINDOW_MS if len(tx) else 0
         self._events = {
-            e: _slices(tx.code(e), tx.ts, tx.ts, tx.code(e), HISTORY_MS, MAX_EVENTS, origin) for e in ENTITIES
+            e: _slices(tx.code(e), tx.ts, tx.ts, tx.code(e), HISTORY_MS, MAX_EVENTS, origin)
+            for e in ENTITIES
         }
         self._ordered_cache: dict[str, dict[str, np.ndarray]] = {}
         self._labels: dict[str, _Slices] = {}
@@ -120,7 +136,9 @@ class ReplayStore:
                 times = label_known_at
             else:
                 codes, times = np.full(len(tx), -1, np.int64), tx.ts
-            self._labels[e] = _slices(codes, times, tx.ts, tx.code(e), LABEL_WINDOW_MS, MAX_LABELS, origin)
+            self._labels[e] = _slices(
+                codes, times, tx.ts, tx.code(e), LABEL_WINDOW_MS, MAX_LABELS, origin
+            )
 
     def window(self, entity: str, rows: np.ndarray, width: int | None = None) -> EntityWindow:
         s = self._events[entity]
@@ -131,9 +149,15 @@ class ReplayStore:
         return EntityWindow(
             ts=_gather(s.times, start, length, width, PAD_TS),
             amount=_gather(ordered["amount"], start, length, width, 0.0),
-            attributes={a: _gather(ordered[a], start, length, width, -1) for a in WINDOW_ATTRIBUTES[entity]},
-            latitude=_gather(ordered["latitude"], start, length, width, np.nan) if located else None,
-            longitude=_gather(ordered["longitude"], start, length, width, np.nan) if located else None,
+            attributes={
+                a: _gather(ordered[a], start, length, width, -1) for a in WINDOW_ATTRIBUTES[entity]
+            },
+            latitude=_gather(ordered["latitude"], start, length, width, np.nan)
+            if located
+            else None,
+            longitude=_gather(ordered["longitude"], start, length, width, np.nan)
+            if located
+            else None,
         )
 
     def _ordered(self, entity: str) -> dict[str, np.ndarray]:
@@ -141,7 +165,11 @@ class ReplayStore:
         if entity not in self._ordered_cache:
             src = self._events[entity].order
             tx = self.tx
-            ordered = {"amount": tx.amount[src], "latitude": tx.latitude[src], "longitude": tx.longitude[src]}
+            ordered = {
+                "amount": tx.amount[src],
+                "latitude": tx.latitude[src],
+                "longitude": tx.longitude[src],
+            }
             ordered |= {a: tx.code(a)[src] for a in WINDOW_ATTRIBUTES[entity]}
             self._ordered_cache[entity] = ordered
         return self._ordered_cache[entity]
@@ -157,14 +185,18 @@ class ReplayStore:
         out: Columns = dict(request_features(self.tx))
         for entity in ENTITIES:
             for width, rows in _buckets(self._events[entity].length):
-                part = entity_features(entity, self.window(entity, rows, width), _subset(self.tx, rows))
+                part = entity_features(
+                    entity, self.window(entity, rows, width), _subset(self.tx, rows)
+                )
                 for name, values in part.items():
                     out.setdefault(name, np.empty(n))[rows] = values
                 if progress:
                     progress(len(rows))
         for entity in LABELLED_ENTITIES:
             for _, rows in _buckets(self._labels[entity].length):
-                part = label_features(entity, self.label_window(entity, rows), _subset(self.tx, rows))
+                part = label_features(
+                    entity, self.label_window(entity, rows), _subset(self.tx, rows)
+                )
                 for name, values in part.items():
                     out.setdefault(name, np.empty(n))[rows] = values
         return out

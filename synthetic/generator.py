@@ -87,7 +87,7 @@ def _jitter(rng: np.random.Generator, n: int, km: float) -> tuple[np.ndarray, np
     return rng.normal(0.0, km / 111.0, n), rng.normal(0.0, km / 111.0, n)
 
 
-def _skewed_index(rng: np.random.Generator, size: np.ndarray | int, n: int) -> np.ndarray:
+def _skewed_index(rng: np.random.Generator, size: int | tuple[int, int], n: int) -> np.ndarray:
     """Index into a list of n items where low indices are much more popular."""
     return np.minimum((n * rng.random(size) ** 2.2).astype(np.int64), n - 1)
 
@@ -112,7 +112,9 @@ def build_portfolio(cfg: GeneratorConfig, rng: np.random.Generator) -> Portfolio
         m_atm_parts.append(np.r_[np.zeros(nl, bool), np.ones(na, bool)])
     online_city = rng.choice(len(CITIES), n_online, p=city_w / city_w.sum())
     m_city = np.concatenate([*m_city_parts, online_city])
-    m_cat = np.concatenate([*m_cat_parts, rng.choice(len(CATEGORIES), n_online, p=online_w / online_w.sum())])
+    m_cat = np.concatenate(
+        [*m_cat_parts, rng.choice(len(CATEGORIES), n_online, p=online_w / online_w.sum())]
+    )
     m_online = np.concatenate([*m_online_parts, np.ones(n_online, bool)])
     m_atm = np.concatenate([*m_atm_parts, np.zeros(n_online, bool)])
     dlat, dlon = _jitter(rng, len(m_city), 8.0)
@@ -143,7 +145,9 @@ def build_portfolio(cfg: GeneratorConfig, rng: np.random.Generator) -> Portfolio
         card_peak=rng.uniform(9.0, 20.0, n),
         card_account=account,
         card_device=np.arange(n, dtype=np.int64),
-        card_device2=np.where(rng.random(n) < 0.3, np.arange(n, 2 * n), np.arange(n)).astype(np.int64),
+        card_device2=np.where(rng.random(n) < 0.3, np.arange(n, 2 * n), np.arange(n)).astype(
+            np.int64
+        ),
         card_ip=np.arange(n, dtype=np.int64),
         card_local=card_local,
         card_online=online_pool[_skewed_index(rng, (n, 6), len(online_pool))],
@@ -218,7 +222,9 @@ def _normal_spend(
     atm_amount = rng.choice([20, 40, 60, 80, 100, 200, 300], n) * 1.0
     amount = np.where(channel == ATM, atm_amount, amount)
     ecom = channel == ECOM
-    device = np.where(ecom, np.where(rng.random(n) < 0.9, p.card_device[card], p.card_device2[card]), -1)
+    device = np.where(
+        ecom, np.where(rng.random(n) < 0.9, p.card_device[card], p.card_device2[card]), -1
+    )
     mobile = ids.take(n)
     ip = np.where(ecom, np.where(rng.random(n) < 0.8, p.card_ip[card], mobile), -1)
     dlat, dlon = _jitter(rng, n, 3.0)
@@ -248,7 +254,9 @@ def _merchants_of(p: Portfolio, pool: np.ndarray, mccs: tuple[str, ...]) -> np.n
     return picked if len(picked) else pool
 
 
-def _in_city(p: Portfolio, rng: np.random.Generator, city: np.ndarray, cash_out: bool) -> np.ndarray:
+def _in_city(
+    p: Portfolio, rng: np.random.Generator, city: np.ndarray, cash_out: bool
+) -> np.ndarray:
     out = np.empty(len(city), np.int64)
     for ci in np.unique(city):
         mine = city == ci
@@ -368,17 +376,31 @@ def _card_testing(
     inc = np.repeat(np.arange(k), sizes)
     t0 = rng.integers(0, cfg.days * DAY_MS, k)
     gaps = rng.exponential(45_000, len(inc)).astype(np.int64)
-    starts = np.r_[0, np.cumsum(sizes)[:-1]]
+    starts = np.cumsum(sizes) - sizes
     cum = np.cumsum(gaps)
     utc = t0[inc] + cum - cum[starts][inc]
     m_inc = testable[rng.integers(0, len(testable), k)]
-    merchant = np.where(rng.random(len(inc)) < 0.7, m_inc[inc], testable[rng.integers(0, len(testable), len(inc))])
+    merchant = np.where(
+        rng.random(len(inc)) < 0.7, m_inc[inc], testable[rng.integers(0, len(testable), len(inc))]
+    )
     dev = ring_devices[rng.integers(0, len(ring_devices), k)][inc]
-    ip = np.where(rng.random(k) < 0.7, ring_ips[rng.integers(0, len(ring_ips), k)], ids.take(k))[inc]
+    ip = np.where(rng.random(k) < 0.7, ring_ips[rng.integers(0, len(ring_ips), k)], ids.take(k))[
+        inc
+    ]
     nan = np.full(len(inc), np.nan)
     tests = _frame(
-        victim[inc], utc, merchant, np.full(len(inc), ECOM), rng.uniform(0.5, 4.99, len(inc)),
-        dev, ip, nan, nan, np.zeros(len(inc)), 1, "card_testing",
+        victim[inc],
+        utc,
+        merchant,
+        np.full(len(inc), ECOM),
+        rng.uniform(0.5, 4.99, len(inc)),
+        dev,
+        ip,
+        nan,
+        nan,
+        np.zeros(len(inc)),
+        1,
+        "card_testing",
     )
     cash = rng.random(k) < 0.5
     kc = int(cash.sum())
@@ -386,9 +408,18 @@ def _card_testing(
     pool = _merchants_of(p, p.online_pool, CASH_OUT_MCCS)
     nan = np.full(kc, np.nan)
     cash_out = _frame(
-        victim[cash], ends, pool[rng.integers(0, len(pool), kc)], np.full(kc, ECOM),
-        rng.uniform(150, 1500, kc), dev[starts][cash], ip[starts][cash], nan, nan,
-        np.zeros(kc), 1, "card_testing",
+        victim[cash],
+        ends,
+        pool[rng.integers(0, len(pool), kc)],
+        np.full(kc, ECOM),
+        rng.uniform(150, 1500, kc),
+        dev[starts][cash],
+        ip[starts][cash],
+        nan,
+        nan,
+        np.zeros(kc),
+        1,
+        "card_testing",
     )
     return [tests, cash_out]
 
@@ -405,15 +436,26 @@ def _account_takeover(
     city = _far_city(p, rng, victim, fraud=True)[inc]
     pool = _merchants_of(p, p.online_pool, CASH_OUT_MCCS)
     merchant = pool[rng.integers(0, len(pool), len(inc))]
-    amount = _MEDIANS[p.m_cat[merchant]] * p.card_scale[victim[inc]] * rng.uniform(2.0, 8.0, len(inc))
+    amount = (
+        _MEDIANS[p.m_cat[merchant]] * p.card_scale[victim[inc]] * rng.uniform(2.0, 8.0, len(inc))
+    )
     device = ids.take(k)[inc]
     ip = ids.take(k)[inc]
     clat = np.array([c.latitude for c in CITIES])[city]
     clon = np.array([c.longitude for c in CITIES])[city]
     geo = rng.random(len(inc)) < 0.6
     return _frame(
-        victim[inc], utc, merchant, np.full(len(inc), ECOM), amount, device, ip,
-        np.where(geo, clat, np.nan), np.where(geo, clon, np.nan), _OFFSETS[city], 1,
+        victim[inc],
+        utc,
+        merchant,
+        np.full(len(inc), ECOM),
+        amount,
+        device,
+        ip,
+        np.where(geo, clat, np.nan),
+        np.where(geo, clon, np.nan),
+        _OFFSETS[city],
+        1,
         "account_takeover",
     )
 
@@ -444,13 +486,27 @@ def _stolen_card(
     )
     none = np.full(len(inc), -1)
     return _frame(
-        victim[inc], utc, merchant, np.where(at_atm, ATM, POS), amount, none, none,
-        p.m_lat[merchant], p.m_lon[merchant], _OFFSETS[city], 1, "stolen_card",
+        victim[inc],
+        utc,
+        merchant,
+        np.where(at_atm, ATM, POS),
+        amount,
+        none,
+        none,
+        p.m_lat[merchant],
+        p.m_lon[merchant],
+        _OFFSETS[city],
+        1,
+        "stolen_card",
     )
 
 
 def _compromised_merchant(
-    p: Portfolio, rng: np.random.Generator, cfg: GeneratorConfig, legit: dict[str, np.ndarray], ids: _Ids
+    p: Portfolio,
+    rng: np.random.Generator,
+    cfg: GeneratorConfig,
+    legit: dict[str, np.ndarray],
+    ids: _Ids,
 ) -> dict[str, np.ndarray]:
     """Skimmed cards: cards that shopped at a breached merchant are defrauded days later."""
     local = np.flatnonzero(~p.m_online & ~p.m_atm)
@@ -473,7 +529,9 @@ def _compromised_merchant(
     k = len(victim)
     sizes = rng.integers(1, 5, k)
     inc = np.repeat(np.arange(k), sizes)
-    utc = (visit_t + rng.integers(2 * DAY_MS, 20 * DAY_MS, k))[inc] + rng.integers(0, 12 * HOUR_MS, len(inc))
+    utc = (visit_t + rng.integers(2 * DAY_MS, 20 * DAY_MS, k))[inc] + rng.integers(
+        0, 12 * HOUR_MS, len(inc)
+    )
     online = rng.random(k) < 0.6
     city = _far_city(p, rng, victim, fraud=True)
     cloned = _in_city(p, rng, city[inc], cash_out=True)
@@ -485,9 +543,18 @@ def _compromised_merchant(
     device = np.where(on, ids.take(k)[inc], -1)
     ip = np.where(on, ids.take(k)[inc], -1)
     return _frame(
-        victim[inc], utc, merchant, np.where(on, ECOM, POS), amount, device, ip,
-        np.where(on, np.nan, p.m_lat[merchant]), np.where(on, np.nan, p.m_lon[merchant]),
-        np.where(on, 0, _OFFSETS[city[inc]]), 1, "compromised_merchant",
+        victim[inc],
+        utc,
+        merchant,
+        np.where(on, ECOM, POS),
+        amount,
+        device,
+        ip,
+        np.where(on, np.nan, p.m_lat[merchant]),
+        np.where(on, np.nan, p.m_lon[merchant]),
+        np.where(on, 0, _OFFSETS[city[inc]]),
+        1,
+        "compromised_merchant",
     )
 
 
@@ -497,7 +564,10 @@ def _ipv4(codes: np.ndarray) -> np.ndarray:
     mixed = (uniq.astype(np.uint64) * np.uint64(2654435761)) % np.uint64(3_500_000_000)
     mixed = mixed + np.uint64(400_000_000)
     text = np.array(
-        [None if u < 0 else f"{m >> 24 & 255}.{m >> 16 & 255}.{m >> 8 & 255}.{m & 255}" for u, m in zip(uniq, mixed.tolist(), strict=True)],
+        [
+            None if u < 0 else f"{m >> 24 & 255}.{m >> 16 & 255}.{m >> 8 & 255}.{m & 255}"
+            for u, m in zip(uniq, mixed.tolist(), strict=True)
+        ],
         dtype=object,
     )
     return text[inv]
@@ -505,7 +575,9 @@ def _ipv4(codes: np.ndarray) -> np.ndarray:
 
 def _prefixed(prefix: str, codes: np.ndarray, width: int) -> np.ndarray:
     uniq, inv = np.unique(codes, return_inverse=True)
-    text = np.array([None if u < 0 else f"{prefix}{u:0{width}d}" for u in uniq.tolist()], dtype=object)
+    text = np.array(
+        [None if u < 0 else f"{prefix}{u:0{width}d}" for u in uniq.tolist()], dtype=object
+    )
     return text[inv]
 
 
@@ -513,13 +585,18 @@ def _rfc3339(utc_ms: np.ndarray, offset_min: np.ndarray) -> np.ndarray:
     local = (utc_ms + offset_min * MINUTE_MS).astype("datetime64[ms]")
     body = np.datetime_as_string(local, unit="ms").astype(object)
     suffix = np.array(
-        ["Z" if o == 0 else f"{'+' if o > 0 else '-'}{abs(o) // 60:02d}:{abs(o) % 60:02d}" for o in range(-720, 841)],
+        [
+            "Z" if o == 0 else f"{'+' if o > 0 else '-'}{abs(o) // 60:02d}:{abs(o) % 60:02d}"
+            for o in range(-720, 841)
+        ],
         dtype=object,
     )[offset_min + 720]
     return body + suffix
 
 
-def _to_contract(cfg: GeneratorConfig, p: Portfolio, parts: list[dict[str, np.ndarray]]) -> pd.DataFrame:
+def _to_contract(
+    cfg: GeneratorConfig, p: Portfolio, parts: list[dict[str, np.ndarray]]
+) -> pd.DataFrame:
     cols = {k: np.concatenate([part[k] for part in parts]) for k in parts[0]}
     keep = (cols["utc_ms"] >= 0) & (cols["utc_ms"] < cfg.days * DAY_MS)
     cols = {k: v[keep] for k, v in cols.items()}

@@ -1,0 +1,14 @@
+# The fraud-engine package with a C compiler (tl2cgen compiles models to shared libraries).
+FROM python:3.11-slim
+RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev && rm -rf /var/lib/apt/lists/*
+WORKDIR /srv
+COPY pyproject.toml README.md ./
+COPY app app
+COPY features features
+COPY ensemble ensemble
+COPY synthetic synthetic
+RUN pip install --no-cache-dir . && useradd --create-home fraud
+USER fraud
+ENV FRAUD_MODEL_DIR=/models/current FRAUD_DATA_DIR=/data
+ENTRYPOINT ["fraud"]
+CMD ["--help"]

@@ -1,0 +1,123 @@
+"""The model bundle at run time: load it, score feature rows, explain a score.
+
+bundle = ModelBundle.load(path)      # compiled libraries, thresholds
+bundle.score(matrix)                 # ensemble scores and tiers for many rows
+bundle.score_row(row)                # one row, the API's hot path
+bundle.reasons(row)                  # top contributing features, on demand
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+import xgboost as xgb
+
+from ensemble.manifest import XGBOOST_SOURCE, BundleError, Manifest
+from ensemble.native import Forest, load_forest
+from ensemble.tiers import Thresholds, assign_tiers, tier_of
+from features.definitions import FEATURE_NAMES
+
+
+@dataclass(frozen=True, slots=True)
+class Reason:
+    feature: str
+    value: float | None
+    contribution: float
+
+
+@dataclass(frozen=True, slots=True)
+class RowScore:
+    score: float
+    xgboost: float
+    isolation_forest: float
+    risk_tier: str
+
+
+@dataclass(frozen=True, slots=True)
+class BatchScores:
+    score: np.ndarray
+    xgboost: np.ndarray
+    isolation_forest: np.ndarray
+    risk_tier: np.ndarray
+
+
+class ModelBundle:
+    def __init__(
+        self, path: Path, manifest: Manifest, xgboost_forest: Forest, isolation_forest: Forest
+    ) -> None:
+        self.path = path
+        self.manifest = manifest
+        self._xgb = xgboost_forest
+        self._iso = isolation_forest
+        self.thresholds = Thresholds(**manifest.thresholds)
+        self._w_xgb = float(manifest.weights["xgboost"])
+        self._w_iso = float(manifest.weights["isolation_forest"])
+        self._low = float(manifest.anomaly_range["low"])
+        self._span = max(float(manifest.anomaly_range["high"]) - self._low, 1e-12)
+        self._fill = np.asarray(manifest.isolation_forest_fill, dtype=np.float32)
+        self.ready = True
+
+    @property
+    def version(self) -> str:
+        return self.manifest.model_version
+
+    @classmethod
+    def load(cls, path: Path) -> ModelBundle:
+        manifest = Manifest.read(path)
+        if tuple(manifest.feature_names) != FEATURE_NAMES:
+            raise BundleError(f"{path}: trained on another feature set; retrain with this version")
+        forests = {}
+        for name, lib in manifest.libraries.items():
+            forests[name] = load_forest(
+                path / lib.file, path / lib.checkpoint, len(FEATURE_NAMES), lib.sha256, lib.platform
+            )
+        return cls(path, manifest, forests["xgboost"], forests["isolation_forest"])
+
+    def anomaly(self, raw: np.ndarray) -> np.ndarray:
+        return np.clip((raw - self._low) / self._span, 0.0, 1.0)
+
+    def forest_input(self, rows: np.ndarray) -> np.ndarray:
+        """The isolation forest sees no missing values: they become the trained fill."""
+        return np.where(np.isnan(rows), self._fill, rows)
+
+    def score(self, rows: np.ndarray) -> BatchScores:
+        rows = np.asarray(rows, dtype=np.float32)
+        p = self._xgb.predict(rows)
+        a = self.anomaly(self._iso.predict(self.forest_input(rows)))
+        s = self._w_xgb * p + self._w_iso * a
+        return BatchScores(
+            score=s, xgboost=p, isolation_forest=a, risk_tier=assign_tiers(s, self.thresholds)
+        )
+
+    def score_row(self, row: np.ndarray) -> RowScore:
+        p = self._xgb.predict_row(row)
+        raw = self._iso.predict_row(np.where(np.isnan(row), self._fill, row))
+        a = min(max((raw - self._low) / self._span, 0.0), 1.0)
+        s = self._w_xgb * p + self._w_iso * a
+        return RowScore(
+            score=s, xgboost=p, isolation_forest=a, risk_tier=tier_of(s, self.thresholds)
+        )
+
+    @cached_property
+    def _booster(self) -> xgb.Booster:
+        booster = xgb.Booster(model_file=str(self.path / XGBOOST_SOURCE))
+        booster.set_param({"nthread": 1})
+        return booster
+
+    def reasons(self, row: np.ndarray, top: int = 3) -> list[Reason]:
+        """The features that pushed the XGBoost score up most (SHAP values, margin space)."""
+        data = xgb.DMatrix(row[None, :], missing=np.nan, feature_names=list(FEATURE_NAMES))
+        contribs = self._booster.predict(data, pred_contribs=True)[0, :-1]
+        order = np.argsort(-contribs, kind="stable")[:top]
+        return [
+            Reason(
+                feature=FEATURE_NAMES[j],
+                value=None if np.isnan(row[j]) else float(row[j]),
+                contribution=round(float(contribs[j]), 6),
+            )
+            for j in order
+            if contribs[j] > 0
+        ]

@@ -1,0 +1,67 @@
+"""The model bundle's manifest.json: what a bundle is, written down once."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+SCHEMA_VERSION = 1
+MANIFEST = "manifest.json"
+XGBOOST_SOURCE = "xgboost.json"
+ISOLATION_FOREST_SOURCE = "isolation_forest.joblib"
+XGBOOST_CHECKPOINT = "xgboost.tl"
+ISOLATION_FOREST_CHECKPOINT = "isolation_forest.tl"
+XGBOOST_LIBRARY = "xgboost.so"
+ISOLATION_FOREST_LIBRARY = "isolation_forest.so"
+
+
+class BundleError(ValueError):
+    """A model bundle that cannot be used (missing files, other schema, other features)."""
+
+
+@dataclass(slots=True)
+class LibraryInfo:
+    file: str
+    checkpoint: str
+    sha256: str
+    platform: str
+    num_tree: int
+
+
+@dataclass(slots=True)
+class Manifest:
+    model_version: str
+    created_at: str
+    feature_names: list[str]
+    weights: dict[str, float]
+    thresholds: dict[str, float]
+    tier_fpr: dict[str, float]
+    anomaly_range: dict[str, float]  # raw isolation-forest output mapped linearly to [0, 1]
+    isolation_forest_fill: list[float]  # per feature, replaces missing values for the forest
+    training_data: dict[str, Any]
+    split: dict[str, Any]
+    params: dict[str, Any]
+    libraries: dict[str, LibraryInfo]
+    metrics: dict[str, Any]
+    versions: dict[str, str]
+    schema_version: int = SCHEMA_VERSION
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def write(self, directory: Path) -> None:
+        (directory / MANIFEST).write_bytes(orjson.dumps(asdict(self), option=orjson.OPT_INDENT_2))
+
+    @classmethod
+    def read(cls, directory: Path) -> Manifest:
+        path = directory / MANIFEST
+        if not path.exists():
+            raise BundleError(f"{directory}: no {MANIFEST}; train a model with `fraud train`")
+        raw = orjson.loads(path.read_bytes())
+        if raw.get("schema_version") != SCHEMA_VERSION:
+            raise BundleError(
+                f"{path}: schema version {raw.get('schema_version')}, expected {SCHEMA_VERSION}"
+            )
+        raw["libraries"] = {k: LibraryInfo(**v) for k, v in raw["libraries"].items()}
+        return cls(**raw)

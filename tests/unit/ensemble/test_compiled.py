@@ -1,0 +1,112 @@
+"""Compiled libraries agree with xgboost and scikit-learn; loading copes with bad libraries."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import joblib
+import numpy as np
+import pytest
+import xgboost as xgb
+
+from ensemble.bundle import ModelBundle
+from ensemble.history import replay_file
+from ensemble.manifest import Manifest
+from ensemble.native import CompiledForest, GtilForest
+from features.definitions import FEATURE_NAMES
+
+
+@pytest.fixture(scope="module")
+def rows(history_file: Path) -> np.ndarray:
+    matrix = replay_file(history_file, 7.0).matrix
+    return matrix[np.random.default_rng(0).choice(len(matrix), 3_000, replace=False)]
+
+
+def test_compiled_outputs_equal_xgboost_and_scikit_learn(
+    bundle_dir: Path, rows: np.ndarray
+) -> None:
+    assert np.isnan(rows).any()  # missing values take the trees' default branches
+    bundle = ModelBundle.load(bundle_dir)
+    booster = xgb.Booster(model_file=str(bundle_dir / "xgboost.json"))
+    forest = joblib.load(bundle_dir / "isolation_forest.joblib")
+    want_p = booster.predict(xgb.DMatrix(rows, missing=np.nan, feature_names=list(FEATURE_NAMES)))
+    want_raw = -forest.score_samples(bundle.forest_input(rows))
+
+    xgb_lib, iso_lib = bundle._xgb, bundle._iso
+    assert isinstance(xgb_lib, CompiledForest)
+    assert isinstance(iso_lib, CompiledForest)
+    one_by_one = np.array([xgb_lib.predict_row(r) for r in rows])
+    np.testing.assert_allclose(one_by_one, want_p, atol=1e-5)
+    np.testing.assert_allclose(xgb_lib.predict(rows), want_p, atol=1e-5)
+    forest_rows = bundle.forest_input(rows)
+    np.testing.assert_allclose([iso_lib.predict_row(r) for r in forest_rows], want_raw, atol=1e-5)
+    np.testing.assert_allclose(iso_lib.predict(forest_rows), want_raw, atol=1e-5)
+
+
+def test_row_and_batch_scoring_agree(bundle_dir: Path, rows: np.ndarray) -> None:
+    bundle = ModelBundle.load(bundle_dir)
+    batch = bundle.score(rows[:500])
+    for i in range(0, 500, 50):
+        one = bundle.score_row(rows[i])
+        assert one.score == pytest.approx(batch.score[i], abs=1e-6)
+        assert one.risk_tier == batch.risk_tier[i]
+    assert ((batch.score >= 0) & (batch.score <= 1)).all()
+
+
+def test_a_missing_library_is_recompiled_with_a_warning(
+    bundle_dir: Path, tmp_path: Path, rows: np.ndarray
+) -> None:
+    copy = tmp_path / "bundle"
+    shutil.copytree(bundle_dir, copy)
+    (copy / "xgboost.so").unlink()
+    with pytest.warns(UserWarning, match="recompiled"):
+        bundle = ModelBundle.load(copy)
+    assert isinstance(bundle._xgb, CompiledForest)
+    np.testing.assert_allclose(
+        bundle.score(rows[:300]).score,
+        ModelBundle.load(bundle_dir).score(rows[:300]).score,
+        atol=1e-6,
+    )
+
+
+def test_a_library_built_for_another_platform_is_not_loaded(
+    bundle_dir: Path, tmp_path: Path
+) -> None:
+    copy = tmp_path / "bundle"
+    shutil.copytree(bundle_dir, copy)
+    manifest = Manifest.read(copy)
+    manifest.libraries["isolation_forest"].platform = "darwin-arm64"
+    manifest.write(copy)
+    with pytest.warns(UserWarning, match="recompiled"):
+        ModelBundle.load(copy)
+
+
+def test_without_a_compiler_it_falls_back_to_gtil(
+    bundle_dir: Path, tmp_path: Path, rows: np.ndarray, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    copy = tmp_path / "bundle"
+    shutil.copytree(bundle_dir, copy)
+    (copy / "xgboost.so").write_bytes(b"not a library")
+    monkeypatch.setattr(shutil, "which", lambda _name: None)
+    with pytest.warns(UserWarning, match="gtil"):
+        bundle = ModelBundle.load(copy)
+    assert isinstance(bundle._xgb, GtilForest)
+    np.testing.assert_allclose(
+        bundle.score(rows[:200]).score,
+        ModelBundle.load(bundle_dir).score(rows[:200]).score,
+        atol=1e-5,
+    )
+
+
+def test_reasons_name_the_features_that_raised_the_score(
+    bundle_dir: Path, rows: np.ndarray
+) -> None:
+    bundle = ModelBundle.load(bundle_dir)
+    top = rows[int(np.argmax(bundle.score(rows).score))]
+    reasons = bundle.reasons(top, top=3)
+    assert 1 <= len(reasons) <= 3
+    assert all(r.contribution > 0 for r in reasons)
+    assert [r.contribution for r in reasons] == sorted(
+        (r.contribution for r in reasons), reverse=True
+    )
