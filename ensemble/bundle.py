@@ -11,12 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import xgboost as xgb
 
 from ensemble.manifest import XGBOOST_SOURCE, BundleError, Manifest
-from ensemble.native import Forest, load_forest
+from ensemble.native import CompiledForest, Forest, load_forest
 from ensemble.tiers import Thresholds, assign_tiers, tier_of
 from features.definitions import FEATURE_NAMES
 
@@ -28,8 +29,7 @@ class Reason:
     contribution: float
 
 
-@dataclass(frozen=True, slots=True)
-class RowScore:
+class RowScore(NamedTuple):
     score: float
     xgboost: float
     isolation_forest: float
@@ -58,6 +58,10 @@ class ModelBundle:
         self._low = float(manifest.anomaly_range["low"])
         self._span = max(float(manifest.anomaly_range["high"]) - self._low, 1e-12)
         self._fill = np.asarray(manifest.isolation_forest_fill, dtype=np.float32)
+        self._t = self.thresholds
+        self._native = isinstance(xgboost_forest, CompiledForest) and isinstance(
+            isolation_forest, CompiledForest
+        )
         self.ready = True
 
     @property
@@ -69,11 +73,18 @@ class ModelBundle:
         manifest = Manifest.read(path)
         if tuple(manifest.feature_names) != FEATURE_NAMES:
             raise BundleError(f"{path}: trained on another feature set; retrain with this version")
-        forests = {}
-        for name, lib in manifest.libraries.items():
-            forests[name] = load_forest(
-                path / lib.file, path / lib.checkpoint, len(FEATURE_NAMES), lib.sha256, lib.platform
+        fills = {"isolation_forest": np.asarray(manifest.isolation_forest_fill, dtype=np.float32)}
+        forests = {
+            name: load_forest(
+                path / lib.file,
+                path / lib.checkpoint,
+                len(FEATURE_NAMES),
+                lib.sha256,
+                lib.platform,
+                fills.get(name),
             )
+            for name, lib in manifest.libraries.items()
+        }
         return cls(path, manifest, forests["xgboost"], forests["isolation_forest"])
 
     def anomaly(self, raw: np.ndarray) -> np.ndarray:
@@ -84,17 +95,18 @@ class ModelBundle:
         return np.where(np.isnan(rows), self._fill, rows)
 
     def score(self, rows: np.ndarray) -> BatchScores:
-        rows = np.asarray(rows, dtype=np.float32)
+        rows = np.ascontiguousarray(rows, dtype=np.float32)
         p = self._xgb.predict(rows)
-        a = self.anomaly(self._iso.predict(self.forest_input(rows)))
+        a = self.anomaly(self._iso.predict(rows))
         s = self._w_xgb * p + self._w_iso * a
         return BatchScores(
             score=s, xgboost=p, isolation_forest=a, risk_tier=assign_tiers(s, self.thresholds)
         )
 
     def score_row(self, row: np.ndarray) -> RowScore:
+        """One contiguous float32 row: the API's hot path (two ctypes calls)."""
         p = self._xgb.predict_row(row)
-        raw = self._iso.predict_row(np.where(np.isnan(row), self._fill, row))
+        raw = self._iso.predict_row(row)
         a = min(max((raw - self._low) / self._span, 0.0), 1.0)
         s = self._w_xgb * p + self._w_iso * a
         return RowScore(

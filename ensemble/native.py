@@ -1,11 +1,10 @@
-"""Compiled tree ensembles: build them with tl2cgen and call them through ctypes.
+"""Compiled tree ensembles: C from tl2cgen, built with gcc, called through ctypes.
 
-The generated library exports `predict(union Entry* row, int pred_margin, T* out)`
-which *adds* into `out`; we zero it before every call and reuse the buffers, so
-one row costs a few microseconds. `union Entry` is `{int missing; T fvalue;}`
-where T is float for XGBoost and double for scikit-learn models; `missing == -1`
-marks a missing value (for float that bit pattern is a NaN, so it never collides
-with a real value).
+tl2cgen generates `predict(union Entry* row, int pred_margin, T* out)`, which
+*adds* into `out` and marks a missing value with `row[i].missing == -1`. We
+compile it together with a small dense-row entry point (WRAPPER below) so that
+Python hands over a float32 row, or many, in one ctypes call: preparing the
+Entry array in Python cost more than evaluating 200 trees.
 """
 
 from __future__ import annotations
@@ -14,18 +13,50 @@ import ctypes
 import hashlib
 import logging
 import platform
+import re
 import shutil
+import subprocess
 import sys
 import tempfile
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import tl2cgen
 import treelite
 
 log = logging.getLogger(__name__)
+
+# Missing values become `missing = -1` (XGBoost's default branch) or, when a fill
+# vector is given (the isolation forest), that feature's fill value.
+WRAPPER = """
+#include <math.h>
+#include <stdint.h>
+#include "header.h"
+
+void fe_predict_rows(const float* x, int64_t rows, const float* fill, double* out) {{
+  union Entry row[{num_feature}];
+  {result_type} result[1];
+  for (int64_t r = 0; r < rows; ++r) {{
+    const float* v = x + r * {num_feature};
+    for (int i = 0; i < {num_feature}; ++i) {{
+      if (isnan(v[i])) {{
+        if (fill) row[i].fvalue = fill[i]; else row[i].missing = -1;
+      }} else {{
+        row[i].fvalue = v[i];
+      }}
+    }}
+    result[0] = 0;
+    predict(row, 0, result);
+    out[r] = (double)result[0];
+  }}
+}}
+"""
+# -Os, not tl2cgen's -O3: tree code is branchy and large, and the smaller binary
+# stays in the instruction cache. Measured: one row 10-13 us with -Os against
+# 21-28 us with -O3 (loadtest/bench_inference.py, docs/performance.md).
+CFLAGS = ("-Os", "-fPIC", "-std=c99")
 
 
 def platform_tag() -> str:
@@ -37,74 +68,89 @@ def file_sha256(path: Path) -> str:
 
 
 def compile_library(model: treelite.Model, libpath: Path, threads: int = 2) -> None:
-    """Generate C from a treelite model and compile it into a shared library with gcc."""
+    """Generate C for a treelite model with tl2cgen and build a shared library with gcc."""
     libpath.parent.mkdir(parents=True, exist_ok=True)
-    # parallel_comp splits the trees over several C files so gcc can use both cores.
-    tl2cgen.export_lib(
-        model,
-        toolchain="gcc",
-        libpath=str(libpath),
-        params={"parallel_comp": threads},
-        nthread=threads,
-    )
+    with tempfile.TemporaryDirectory(prefix="fraud-tl2cgen-") as tmp:
+        src = Path(tmp)
+        # parallel_comp splits the trees over several files so both cores compile.
+        tl2cgen.generate_c_code(model, dirpath=str(src), params={"parallel_comp": max(threads, 1)})
+        declared = re.search(
+            r"void predict\(union Entry\* data, int pred_margin, (\w+)\* result\);",
+            (src / "header.h").read_text(),
+        )
+        if declared is None:
+            raise RuntimeError("unexpected tl2cgen header: no predict() declaration")
+        (src / "fe_wrapper.c").write_text(
+            WRAPPER.format(num_feature=int(model.num_feature), result_type=declared.group(1))
+        )
+        sources = sorted(src.glob("*.c"))
+
+        def build(source: Path) -> Path:
+            obj = source.with_suffix(".o")
+            subprocess.run(
+                ["gcc", "-c", *CFLAGS, "-o", str(obj), str(source)], check=True, capture_output=True
+            )
+            return obj
+
+        with ThreadPoolExecutor(max_workers=max(threads, 1)) as pool:
+            objects = list(pool.map(build, sources))
+        partial = libpath.with_suffix(".so.partial")
+        subprocess.run(
+            ["gcc", "-shared", *CFLAGS, "-o", str(partial), *map(str, objects), "-lm"],
+            check=True,
+            capture_output=True,
+        )
+        partial.replace(libpath)
 
 
 class CompiledForest:
-    """A tl2cgen library called directly through ctypes with reused buffers."""
+    """A compiled library called through ctypes with a reused output buffer."""
 
-    def __init__(self, libpath: Path, num_feature: int) -> None:
+    def __init__(self, libpath: Path, num_feature: int, fill: np.ndarray | None = None) -> None:
         self.path = libpath
-        self._lib = ctypes.CDLL(str(libpath))
-        self._lib.get_num_feature.restype = ctypes.c_int32
-        self._lib.get_threshold_type.restype = ctypes.c_char_p
-        if self._lib.get_num_feature() != num_feature:
+        lib = ctypes.CDLL(str(libpath))
+        lib.get_num_feature.restype = ctypes.c_int32
+        if lib.get_num_feature() != num_feature:
             raise ValueError(
-                f"{libpath}: compiled for {self._lib.get_num_feature()} features, expected {num_feature}"
+                f"{libpath}: compiled for {lib.get_num_feature()} features, expected {num_feature}"
             )
-        self.double = self._lib.get_threshold_type() == b"float64"
-        value = np.float64 if self.double else np.float32
-        self._row = np.zeros(num_feature, dtype=value)
-        self._row_bits = self._row.view(np.int64 if self.double else np.int32)
-        self._out = np.zeros(1, dtype=value)
-        self._predict = self._lib.predict
-        self._predict.restype = None
-        self._row_ptr = self._row.ctypes.data_as(ctypes.c_void_p)
-        self._out_ptr = self._out.ctypes.data_as(ctypes.c_void_p)
-        # With double entries only the low 32 bits are read as `missing`.
-        self._missing = np.int64(0xFFFFFFFF) if self.double else np.int32(-1)
-        self._batch: tl2cgen.Predictor | None = None
+        self._fn = lib.fe_predict_rows
+        self._fn.restype = None
+        self._fn.argtypes = [ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p]
+        self._lib = lib
+        self._fill = None if fill is None else np.ascontiguousarray(fill, dtype=np.float32)
+        self._fill_ptr = None if self._fill is None else self._fill.ctypes.data
+        self._out = np.zeros(1)
+        self._out_ptr = self._out.ctypes.data
 
     def predict_row(self, row: np.ndarray) -> float:
-        """Score one float32 feature row (NaN = missing)."""
-        self._row[:] = row
-        nan = np.isnan(row)
-        if nan.any():
-            self._row_bits[nan] = self._missing
-        self._out[0] = 0.0
-        self._predict(self._row_ptr, 0, self._out_ptr)
+        """One contiguous float32 row (NaN = missing)."""
+        return self.predict_address(row.__array_interface__["data"][0])
+
+    def predict_address(self, address: int) -> float:
+        """The row at this address (contiguous float32): lets callers share one lookup."""
+        self._fn(address, 1, self._fill_ptr, self._out_ptr)
         return float(self._out[0])
 
     def predict(self, rows: np.ndarray) -> np.ndarray:
-        """Many rows: tl2cgen's multi-threaded predictor over the same library."""
-        if len(rows) < 256:
-            return np.fromiter(
-                (self.predict_row(r) for r in rows), dtype=np.float64, count=len(rows)
-            )
-        if self._batch is None:
-            self._batch = tl2cgen.Predictor(str(self.path), nthread=2)
-        dtype = "float64" if self.double else "float32"
-        data = tl2cgen.DMatrix(np.ascontiguousarray(rows, dtype=dtype), dtype=dtype, missing=np.nan)
-        return np.asarray(self._batch.predict(data), dtype=np.float64).reshape(len(rows))
+        rows = np.ascontiguousarray(rows, dtype=np.float32)
+        out = np.empty(len(rows))
+        if len(rows):
+            self._fn(rows.ctypes.data, len(rows), self._fill_ptr, out.ctypes.data)
+        return out
 
 
 class GtilForest:
     """Fallback when no compiled library can be loaded: treelite's interpreter (slower)."""
 
-    def __init__(self, model: treelite.Model) -> None:
+    def __init__(self, model: treelite.Model, fill: np.ndarray | None = None) -> None:
         self.model = model
+        self._fill = fill
 
     def predict(self, rows: np.ndarray) -> np.ndarray:
-        data = rows.astype(np.float64 if self._double else np.float32)
+        if self._fill is not None:
+            rows = np.where(np.isnan(rows), self._fill, rows)
+        data = np.asarray(rows, dtype=np.float32).astype(np.float64 if self._double else np.float32)
         return np.asarray(
             treelite.gtil.predict(self.model, data, nthread=1), dtype=np.float64
         ).reshape(len(rows))
@@ -126,6 +172,7 @@ def load_forest(
     num_feature: int,
     expected_sha256: str | None,
     expected_platform: str | None,
+    fill: np.ndarray | None = None,
 ) -> Forest:
     """Load a compiled library; recompile it from the treelite checkpoint if it is
     missing, altered or built for another platform; fall back to GTIL if that fails."""
@@ -136,7 +183,7 @@ def load_forest(
     )
     if usable:
         try:
-            return CompiledForest(libpath, num_feature)
+            return CompiledForest(libpath, num_feature, fill)
         except (OSError, ValueError) as exc:
             log.warning("cannot load %s (%s); recompiling", libpath, exc)
     model = treelite.Model.deserialize(str(checkpoint))
@@ -148,14 +195,14 @@ def load_forest(
                 f"{libpath.name} was missing or built elsewhere; recompiled it to {target}",
                 stacklevel=2,
             )
-            return CompiledForest(target, num_feature)
+            return CompiledForest(target, num_feature, fill)
         except Exception as exc:  # tl2cgen raises plain errors from its compiler driver
             log.warning("recompiling %s failed: %s", libpath, exc)
     warnings.warn(
         f"{libpath.name}: no usable compiled library; scoring with treelite.gtil (slower)",
         stacklevel=2,
     )
-    return GtilForest(model)
+    return GtilForest(model, fill)
 
 
 def _writable_target(libpath: Path) -> Path:
@@ -166,7 +213,3 @@ def _writable_target(libpath: Path) -> Path:
         return libpath.with_name(libpath.stem + f".{platform_tag()}.so")
     except OSError:
         return Path(tempfile.mkdtemp(prefix="fraud-model-")) / libpath.name
-
-
-def describe(model: Any) -> dict[str, Any]:
-    return {"num_tree": int(model.num_tree), "num_feature": int(model.num_feature)}

@@ -54,7 +54,9 @@ def onnx_scorers(
         return f"not installed ({exc.name}); `make bench` installs it"
     try:
         clf = XGBClassifier()
-        clf._Booster = booster
+        plain = booster.copy()
+        plain.feature_names = None  # the converter wants f0, f1, ...
+        clf._Booster = plain
         clf.n_classes_ = 2
         n = len(FEATURE_NAMES)
         x_model = convert_xgboost(

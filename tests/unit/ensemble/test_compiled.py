@@ -39,9 +39,8 @@ def test_compiled_outputs_equal_xgboost_and_scikit_learn(
     one_by_one = np.array([xgb_lib.predict_row(r) for r in rows])
     np.testing.assert_allclose(one_by_one, want_p, atol=1e-5)
     np.testing.assert_allclose(xgb_lib.predict(rows), want_p, atol=1e-5)
-    forest_rows = bundle.forest_input(rows)
-    np.testing.assert_allclose([iso_lib.predict_row(r) for r in forest_rows], want_raw, atol=1e-5)
-    np.testing.assert_allclose(iso_lib.predict(forest_rows), want_raw, atol=1e-5)
+    np.testing.assert_allclose([iso_lib.predict_row(r) for r in rows], want_raw, atol=1e-5)
+    np.testing.assert_allclose(iso_lib.predict(rows), want_raw, atol=1e-5)
 
 
 def test_row_and_batch_scoring_agree(bundle_dir: Path, rows: np.ndarray) -> None:
