@@ -188,5 +188,83 @@ def demo(
     )
 
 
+@cli.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Bind address (FRAUD_HOST)")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (FRAUD_PORT)")] = None,
+    workers: Annotated[
+        int | None, typer.Option(min=1, help="Worker processes (FRAUD_WORKERS)")
+    ] = None,
+    model: Annotated[Path | None, typer.Option(help="Model bundle (FRAUD_MODEL_DIR)")] = None,
+) -> None:
+    """Serve the scoring API (uvicorn with uvloop and httptools)."""
+    import os
+
+    import uvicorn
+
+    # Flags become settings so every worker process reads the same values.
+    for name, value in (("HOST", host), ("PORT", port), ("WORKERS", workers), ("MODEL_DIR", model)):
+        if value is not None:
+            os.environ[f"FRAUD_{name}"] = str(value)
+    get_settings.cache_clear()
+    settings = get_settings()
+    if not (settings.model_dir / "manifest.json").exists():
+        _fail(
+            f"no model bundle at {settings.model_dir}; train one with `fraud train` or pass --model"
+        )
+    uvicorn.run(
+        "app.main:create_app",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        loop="uvloop",
+        http="httptools",
+        log_level="warning",
+        access_log=False,
+    )
+
+
+@cli.command()
+def replay(
+    data: Annotated[Path, typer.Option(help="Transactions to send, .csv or .parquet")],
+    url: Annotated[str, typer.Option(help="Base URL of the API")] = "http://127.0.0.1:8000",
+    rate: Annotated[float, typer.Option(min=0.1, help="Requests per second")] = 100.0,
+    api_key: Annotated[
+        str, typer.Option(envvar="FRAUD_API_KEY", help="API key (or FRAUD_API_KEY)")
+    ] = "",
+    limit: Annotated[int | None, typer.Option(min=1, help="Send at most this many")] = None,
+) -> None:
+    """Send a file's transactions to /v1/score at a steady rate (the traffic generator)."""
+    import asyncio
+
+    from app.traffic import replay as run
+    from features.dataset import DatasetError
+
+    if not api_key:
+        _fail("an API key is needed: --api-key or FRAUD_API_KEY")
+    try:
+        summary = asyncio.run(run(data, url, rate, api_key, limit))
+    except DatasetError as exc:
+        _fail(str(exc))
+    sys.stdout.write(orjson.dumps(summary, option=orjson.OPT_INDENT_2).decode() + "\n")
+
+
+keys = typer.Typer(help="API keys.")
+cli.add_typer(keys, name="keys")
+
+
+@keys.command("create")
+def keys_create() -> None:
+    """Print a new API key and the SHA-256 digest to put in FRAUD_API_KEYS."""
+    from app.auth import new_key
+
+    key, digest = new_key()
+    sys.stdout.write(f"key:    {key}\ndigest: {digest}\n")
+    console.print(
+        "Give the key to the client; put only the digest in FRAUD_API_KEYS (comma-separated)."
+    )
+
+
 def main() -> None:
     cli()

@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -35,6 +35,69 @@ class Settings(BaseSettings):
         "",
         description="Comma-separated SHA-256 hex digests of the accepted API keys (`fraud keys create`).",
     )
+    admin_api_keys: str = Field(
+        "",
+        description="Digests of keys allowed to call admin endpoints (model reload); empty: the API keys.",
+    )
+    host: str = Field("127.0.0.1", description="`fraud serve` bind address.")
+    port: int = Field(8000, ge=1, le=65535, description="`fraud serve` port.")
+    workers: int = Field(1, ge=1, description="`fraud serve` worker processes.")
+    redis_prefix: str = Field(
+        "fe", pattern=r"^[A-Za-z0-9_.-]+$", description="Prefix of every Redis key."
+    )
+    redis_pool_size: int = Field(
+        64, ge=1, description="Redis connections per process (a blocking pool)."
+    )
+    redis_budget_ms: float = Field(
+        25.0, gt=0, description="Longest wait for the feature store before answering degraded."
+    )
+    redis_retry_after_ms: float = Field(
+        500.0,
+        ge=0,
+        description="After a store failure, answer degraded without trying for this long.",
+    )
+    degraded_policy: Literal["score", "review", "decline"] = Field(
+        "score",
+        description="Without the feature store: `score` answers from request-only features (fail open); "
+        "`review` or `decline` forces that decision (fail closed). `degraded` is true either way.",
+    )
+    decisions: str = Field(
+        "low=approve,medium=review,high=review,critical=decline",
+        description="Decision for each risk tier.",
+    )
+    response_ttl_s: int = Field(
+        7 * 86_400, ge=60, description="How long a retried transaction_id gets the same answer."
+    )
+    max_body_bytes: int = Field(16_384, ge=1024, description="Larger request bodies get 413.")
+    max_batch: int = Field(
+        64, ge=1, description="Most concurrent requests scored together (one Redis round trip)."
+    )
+    reasons: int = Field(
+        3, ge=0, description="Top contributing features returned above the low tier."
+    )
+
+    @field_validator("decisions")
+    @classmethod
+    def _decisions(cls, value: str) -> str:
+        pairs = dict(p.split("=", 1) for p in value.split(",") if "=" in p)
+        if set(pairs) != {"low", "medium", "high", "critical"} or not set(pairs.values()) <= {
+            "approve",
+            "review",
+            "decline",
+        }:
+            raise ValueError(
+                "decisions must map low, medium, high, critical to approve, review or decline"
+            )
+        return value
+
+    @property
+    def decision_map(self) -> dict[str, str]:
+        return dict(p.split("=", 1) for p in self.decisions.split(",") if "=" in p)
+
+    @property
+    def admin_key_digests(self) -> frozenset[str]:
+        digests = frozenset(k.strip().lower() for k in self.admin_api_keys.split(",") if k.strip())
+        return digests or self.api_key_digests
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:

@@ -109,6 +109,10 @@ class CompiledForest:
     def __init__(self, libpath: Path, num_feature: int, fill: np.ndarray | None = None) -> None:
         self.path = libpath
         lib = ctypes.CDLL(str(libpath))
+        if not hasattr(lib, "fe_predict_rows"):
+            raise ValueError(
+                f"{libpath}: built without the fe_predict_rows entry point (an older bundle)"
+            )
         lib.get_num_feature.restype = ctypes.c_int32
         if lib.get_num_feature() != num_feature:
             raise ValueError(
@@ -181,22 +185,23 @@ def load_forest(
         and expected_platform == platform_tag()
         and (expected_sha256 is None or file_sha256(libpath) == expected_sha256)
     )
-    if usable:
+    local = _local_build(libpath)
+    for candidate in (libpath,) * usable + (local,) * local.exists():
         try:
-            return CompiledForest(libpath, num_feature, fill)
+            return CompiledForest(candidate, num_feature, fill)
         except (OSError, ValueError) as exc:
-            log.warning("cannot load %s (%s); recompiling", libpath, exc)
+            log.warning("cannot load %s (%s)", candidate, exc)
     model = treelite.Model.deserialize(str(checkpoint))
     if shutil.which("gcc"):
-        target = _writable_target(libpath)
+        target = _writable_target(local)
         try:
             compile_library(model, target)
             warnings.warn(
-                f"{libpath.name} was missing or built elsewhere; recompiled it to {target}",
+                f"{libpath.name} was missing, outdated or built elsewhere; recompiled it to {target}",
                 stacklevel=2,
             )
             return CompiledForest(target, num_feature, fill)
-        except Exception as exc:  # tl2cgen raises plain errors from its compiler driver
+        except Exception as exc:  # the compiler driver raises plain errors
             log.warning("recompiling %s failed: %s", libpath, exc)
     warnings.warn(
         f"{libpath.name}: no usable compiled library; scoring with treelite.gtil (slower)",
@@ -205,11 +210,16 @@ def load_forest(
     return GtilForest(model, fill)
 
 
-def _writable_target(libpath: Path) -> Path:
+def _local_build(libpath: Path) -> Path:
+    """Where a library rebuilt on this machine lives, beside the bundle's own."""
+    return libpath.with_name(f"{libpath.stem}.{platform_tag()}.so")
+
+
+def _writable_target(local: Path) -> Path:
     try:
-        probe = libpath.parent / ".write-test"
+        probe = local.parent / ".write-test"
         probe.touch()
         probe.unlink()
-        return libpath.with_name(libpath.stem + f".{platform_tag()}.so")
+        return local
     except OSError:
-        return Path(tempfile.mkdtemp(prefix="fraud-model-")) / libpath.name
+        return Path(tempfile.mkdtemp(prefix="fraud-model-")) / local.name

@@ -1,0 +1,42 @@
+"""API keys: sent as `Authorization: Bearer <key>` or `X-API-Key`, stored as SHA-256 digests,
+compared in constant time."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+
+from fastapi import Request
+
+from app.errors import Unauthorized
+
+
+def digest(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def new_key() -> tuple[str, str]:
+    """A fresh random key and its digest (for FRAUD_API_KEYS)."""
+    key = "fk_" + secrets.token_urlsafe(32)
+    return key, digest(key)
+
+
+def presented_key(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    if header[:7].lower() == "bearer ":
+        return header[7:].strip() or None
+    return request.headers.get("x-api-key") or None
+
+
+def check(request: Request, digests: frozenset[str]) -> None:
+    key = presented_key(request)
+    if key is None:
+        raise Unauthorized("missing API key: send `Authorization: Bearer <key>` or `X-API-Key`")
+    mine = digest(key)
+    # Compare against every digest so the time taken does not reveal which one matched.
+    matched = False
+    for known in digests:
+        matched |= hmac.compare_digest(mine, known)
+    if not matched:
+        raise Unauthorized("unknown API key")

@@ -1,0 +1,82 @@
+"""Domain errors and the one place that renders them.
+
+    ApiError (status_code, error)
+    ├── Unauthorized          401  missing or unknown API key
+    ├── PayloadTooLarge       413  body over FRAUD_MAX_BODY_BYTES
+    ├── ValidationFailed      422  a field breaks the contract (rendered from pydantic)
+    └── ServiceUnavailable    503  model not loaded
+
+Every error body is {"error": <code>, "detail": <message or list of {field, message, type}>}.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+
+
+class ApiError(Exception):
+    status_code = 500
+    error = "internal_error"
+
+    def __init__(self, detail: Any = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class Unauthorized(ApiError):
+    status_code = 401
+    error = "unauthorized"
+
+
+class PayloadTooLarge(ApiError):
+    status_code = 413
+    error = "payload_too_large"
+
+
+class ServiceUnavailable(ApiError):
+    status_code = 503
+    error = "unavailable"
+
+
+def error_response(
+    status: int, error: str, detail: Any, headers: dict[str, str] | None = None
+) -> Response:
+    return Response(
+        orjson.dumps({"error": error, "detail": detail}),
+        status_code=status,
+        media_type="application/json",
+        headers=headers,
+    )
+
+
+def _field_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
+    out = []
+    for err in exc.errors():
+        loc = [str(p) for p in err.get("loc", ()) if p != "body"]
+        out.append(
+            {
+                "field": ".".join(loc) or "body",
+                "message": err.get("msg", ""),
+                "type": err.get("type", ""),
+            }
+        )
+    return out
+
+
+def install(app: FastAPI) -> None:
+    async def api_error(_: Request, exc: Exception) -> Response:
+        assert isinstance(exc, ApiError)
+        headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else None
+        return error_response(exc.status_code, exc.error, exc.detail, headers)
+
+    async def invalid(_: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        return error_response(422, "validation_error", _field_errors(exc))
+
+    app.add_exception_handler(ApiError, api_error)
+    app.add_exception_handler(RequestValidationError, invalid)

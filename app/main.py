@@ -1,0 +1,112 @@
+"""Assemble the API: settings, clients built once in the lifespan, routers, errors, metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
+
+import redis.asyncio as redis
+from fastapi import FastAPI
+from prometheus_fastapi_instrumentator import Instrumentator
+
+from app import errors
+from app.limits import BodySizeLimit
+from app.routes import admin, health, score
+from app.service import ModelHolder, ScoringConfig, ScoringService
+from app.settings import Settings, get_settings
+from features.redis_store import RedisWindowStore
+
+log = logging.getLogger(__name__)
+
+
+def redis_client(settings: Settings) -> redis.Redis:
+    # A blocking pool sized on purpose: redis-py's default pool raises past 100 connections.
+    pool = redis.BlockingConnectionPool.from_url(
+        settings.redis_url,
+        max_connections=settings.redis_pool_size,
+        timeout=settings.redis_budget_ms / 1000,
+        socket_timeout=max(1.0, settings.redis_budget_ms / 1000 * 4),
+        socket_connect_timeout=max(0.5, settings.redis_budget_ms / 1000 * 2),
+        socket_keepalive=True,
+        health_check_interval=30,
+    )
+    return redis.Redis(connection_pool=pool)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        client = redis_client(settings)
+        store = RedisWindowStore(client, settings.redis_prefix, settings.response_ttl_s * 1000)
+        models = ModelHolder(settings.model_dir)
+        await models.reload()
+        with suppress(
+            Exception
+        ):  # Redis may be down at start; requests answer degraded until it is back
+            await asyncio.wait_for(store.load_script(), 2.0)
+        service = ScoringService(
+            store,
+            models,
+            ScoringConfig(
+                budget_s=settings.redis_budget_ms / 1000,
+                retry_after_s=settings.redis_retry_after_ms / 1000,
+                degraded_policy=settings.degraded_policy,
+                decisions=settings.decision_map,
+                max_batch=settings.max_batch,
+                reasons=settings.reasons,
+            ),
+        )
+        await service.start()
+        app.state.settings, app.state.store, app.state.models, app.state.service = (
+            settings,
+            store,
+            models,
+            service,
+        )
+        if not settings.api_key_digests:
+            log.warning(
+                "no API keys configured: every scoring request gets 401 (create one with `fraud keys create`)"
+            )
+        loop = asyncio.get_running_loop()
+        with suppress(
+            NotImplementedError, RuntimeError, ValueError
+        ):  # not in the main thread (tests)
+            loop.add_signal_handler(
+                signal.SIGHUP, lambda: asyncio.ensure_future(_reload_quietly(models))
+            )
+        try:
+            yield
+        finally:
+            with suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.remove_signal_handler(signal.SIGHUP)
+            await service.stop()
+            await client.aclose()
+
+    app = FastAPI(
+        title="fraud-engine",
+        version="1",
+        summary="Real-time card fraud scoring",
+        description="Score a transaction before authorising it: risk score, tier, decision and reasons.",
+        lifespan=lifespan,
+    )
+    errors.install(app)
+    app.include_router(score.router)
+    app.include_router(health.router)
+    app.include_router(admin.router)
+    Instrumentator(excluded_handlers=["/metrics", "/healthz", "/readyz"]).instrument(app).expose(
+        app, include_in_schema=False
+    )
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    return app
+
+
+async def _reload_quietly(models: ModelHolder) -> None:
+    try:
+        await models.reload()
+    except Exception:
+        log.exception("reload on SIGHUP failed; still serving the previous model")

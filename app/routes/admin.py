@@ -1,0 +1,22 @@
+"""Operator endpoints."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from app.deps import AdminKey, ModelsDep
+from app.errors import ServiceUnavailable
+
+router = APIRouter(prefix="/v1/admin", tags=["admin"], dependencies=[AdminKey])
+
+
+@router.post(
+    "/reload", summary="Load the model bundle again (also on SIGHUP) without dropping requests"
+)
+async def reload(models: ModelsDep) -> dict[str, str]:
+    previous = models.bundle.version if models.bundle else None
+    try:
+        bundle = await models.reload()
+    except Exception as exc:
+        raise ServiceUnavailable(f"reload failed, still serving {previous}: {exc}") from exc
+    return {"model_version": bundle.version, "previous": previous or ""}

@@ -1,0 +1,160 @@
+"""Request and response bodies of POST /v1/score (API contract v1, DESIGN.md)."""
+
+from __future__ import annotations
+
+import ipaddress
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+
+from features.events import Event
+from features.online import OnlineTransaction
+
+# Printable text without control characters (0x1f separates fields in the window store).
+Identifier = Annotated[
+    str, StringConstraints(min_length=1, max_length=128, pattern=r"^[^\x00-\x1f\x7f]+$")
+]
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _text_only(value: object) -> object:
+    # JSON numbers would otherwise be read as Unix times; the contract says RFC 3339.
+    if not isinstance(value, str):
+        raise ValueError("must be an RFC 3339 string with an offset")
+    return value
+
+
+Rfc3339 = Annotated[AwareDatetime, BeforeValidator(_text_only)]
+
+EXAMPLE: dict[str, Any] = {
+    "transaction_id": "tx_000123",
+    "timestamp": "2026-11-28T12:00:00.000+01:00",
+    "amount": 249.99,
+    "currency": "EUR",
+    "card_id": "card_tok_8f3a",
+    "account_id": "acct_1942",
+    "merchant_id": "m_004211",
+    "merchant_category": "5732",
+    "merchant_country": "FR",
+    "channel": "ecommerce",
+    "device_id": "dev_77a1",
+    "ip_address": "203.0.113.7",
+    "latitude": 48.8566,
+    "longitude": 2.3522,
+}
+
+
+class ScoreRequest(BaseModel):
+    model_config = ConfigDict(extra="ignore", json_schema_extra={"examples": [EXAMPLE]})
+
+    transaction_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")] = Field(
+        description="Idempotency key: the same id always gets the same answer and counts once."
+    )
+    timestamp: Rfc3339 = Field(
+        description="Event time, RFC 3339 with an offset; every window uses it."
+    )
+    amount: float = Field(strict=True, gt=0, le=1_000_000, allow_inf_nan=False)
+    currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] = Field(
+        description="ISO 4217 code"
+    )
+    card_id: Identifier = Field(description="A token for the card, never a raw PAN")
+    account_id: Identifier | None = None
+    merchant_id: Identifier
+    merchant_category: Annotated[str, StringConstraints(pattern=r"^\d{4}$")] = Field(
+        description="4-digit MCC"
+    )
+    merchant_country: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")] | None = Field(
+        None, description="ISO 3166-1 alpha-2"
+    )
+    channel: Literal["pos", "ecommerce", "atm"]
+    device_id: Identifier | None = None
+    ip_address: str | None = Field(None, description="IPv4 or IPv6")
+    latitude: float | None = Field(None, strict=True, ge=-90, le=90, allow_inf_nan=False)
+    longitude: float | None = Field(None, strict=True, ge=-180, le=180, allow_inf_nan=False)
+
+    @field_validator("ip_address")
+    @classmethod
+    def _ip(cls, value: str | None) -> str | None:
+        if value is not None:
+            ipaddress.ip_address(
+                value
+            )  # raises ValueError: "does not appear to be an IPv4 or IPv6 address"
+        return value
+
+    @model_validator(mode="after")
+    def _location_pair(self) -> ScoreRequest:
+        if (self.latitude is None) != (self.longitude is None):
+            raise ValueError("latitude and longitude must be given together")
+        return self
+
+    def to_online(self) -> OnlineTransaction:
+        offset = self.timestamp.utcoffset() or timedelta(0)
+        ts_ms = (self.timestamp - EPOCH) // timedelta(milliseconds=1)
+        return OnlineTransaction(
+            event=Event(
+                transaction_id=self.transaction_id,
+                ts=ts_ms,
+                amount=self.amount,
+                card=self.card_id,
+                account=self.account_id,
+                device=self.device_id,
+                ip=self.ip_address,
+                merchant=self.merchant_id,
+                country=self.merchant_country,
+                latitude=self.latitude,
+                longitude=self.longitude,
+            ),
+            offset_minutes=int(offset.total_seconds() // 60),
+            channel=self.channel,
+            merchant_category=self.merchant_category,
+        )
+
+
+class ReasonOut(BaseModel):
+    feature: str
+    value: float | None
+    contribution: float
+
+
+class ScoreResponse(BaseModel):
+    """Documentation of the response; the service renders it with orjson directly."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "transaction_id": "tx_000123",
+                    "score": 0.83,
+                    "risk_tier": "high",
+                    "decision": "review",
+                    "reasons": [{"feature": "card_count_1h", "value": 14.0, "contribution": 0.31}],
+                    "components": {"xgboost": 0.91, "isolation_forest": 0.64},
+                    "model_version": "2026-11-28T12:00:00Z-3f2a",
+                    "degraded": False,
+                    "latency_ms": 1.7,
+                }
+            ]
+        }
+    )
+
+    transaction_id: str
+    score: float = Field(ge=0, le=1)
+    risk_tier: Literal["low", "medium", "high", "critical"]
+    decision: Literal["approve", "review", "decline"]
+    reasons: list[ReasonOut]
+    components: dict[str, float]
+    model_version: str
+    degraded: bool = Field(
+        description="True when the feature store was unavailable: request-only features"
+    )
+    latency_ms: float

@@ -1,0 +1,214 @@
+"""Scoring, independent of HTTP: windows from Redis, features, compiled ensemble,
+tier, decision, reasons. Concurrent requests are coalesced into one batch: one
+Redis round trip and one model call for all of them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import orjson
+from redis.exceptions import RedisError
+
+from app import metrics
+from app.schemas import ScoreRequest
+from ensemble.bundle import ModelBundle
+from features.definitions import ENTITIES, LABELLED_ENTITIES
+from features.online import OnlineTransaction, online_matrix, request_only_matrix
+from features.redis_store import RedisWindowStore, WindowRead
+
+log = logging.getLogger(__name__)
+
+
+class ModelHolder:
+    """The bundle in service; a reload swaps it atomically, requests in flight keep theirs."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.bundle: ModelBundle | None = None
+        self._lock = asyncio.Lock()
+
+    @property
+    def ready(self) -> bool:
+        return self.bundle is not None and self.bundle.ready
+
+    async def reload(self) -> ModelBundle:
+        async with self._lock:
+            try:
+                bundle = await asyncio.to_thread(ModelBundle.load, self.path)
+            except Exception:
+                metrics.MODEL_RELOADS.labels("failed").inc()
+                raise
+            self.bundle = bundle
+            metrics.MODEL_RELOADS.labels("loaded").inc()
+            log.info("model %s loaded from %s", bundle.version, self.path)
+            return bundle
+
+
+@dataclass(slots=True)
+class _Pending:
+    request: ScoreRequest
+    received_ns: int
+    future: asyncio.Future[bytes]
+    online: OnlineTransaction = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.online = self.request.to_online()
+
+
+@dataclass(slots=True)
+class ScoringConfig:
+    budget_s: float
+    retry_after_s: float
+    degraded_policy: str
+    decisions: dict[str, str]
+    max_batch: int
+    reasons: int
+
+
+class ScoringService:
+    def __init__(self, store: RedisWindowStore, models: ModelHolder, config: ScoringConfig) -> None:
+        self.store = store
+        self.models = models
+        self.config = config
+        self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
+        self._worker: asyncio.Task[None] | None = None
+        self._unsaved: list[tuple[str, bytes]] = []
+        self._store_down_until = 0.0
+
+    async def start(self) -> None:
+        self._worker = asyncio.create_task(self._run(), name="scoring-batches")
+
+    async def stop(self) -> None:
+        if self._worker is not None:
+            self._worker.cancel()
+            await asyncio.gather(self._worker, return_exceptions=True)
+        await self._flush_responses()
+
+    async def score(self, request: ScoreRequest, received_ns: int | None = None) -> bytes:
+        """The JSON response for one request (retries get the stored bytes verbatim)."""
+        future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait(_Pending(request, received_ns or time.perf_counter_ns(), future))
+        return await future
+
+    async def _run(self) -> None:
+        while True:
+            batch = [await self._queue.get()]
+            while len(batch) < self.config.max_batch and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            try:
+                await self._score_batch(batch)
+            except Exception as exc:  # never leave a caller waiting
+                log.exception("scoring batch failed")
+                for p in batch:
+                    if not p.future.done():
+                        p.future.set_exception(exc)
+            if self._queue.empty():
+                await self._flush_responses()
+
+    async def _read_windows(self, batch: list[_Pending]) -> list[WindowRead] | None:
+        """One round trip for the whole batch, or None (degraded) if the store fails or is slow."""
+        now = time.monotonic()
+        if now < self._store_down_until:
+            metrics.DEGRADED.labels("store_recently_failed").inc(len(batch))
+            return None
+        responses, self._unsaved = self._unsaved, []
+        started = time.perf_counter()
+        try:
+            reads = await asyncio.wait_for(
+                self.store.read_and_record([p.online.event for p in batch], responses),
+                self.config.budget_s,
+            )
+        except (TimeoutError, RedisError, OSError) as exc:
+            cause = "timeout" if isinstance(exc, TimeoutError) else "error"
+            log.warning("feature store %s: %r; answering degraded", cause, exc)
+            metrics.DEGRADED.labels(cause).inc(len(batch))
+            self._store_down_until = time.monotonic() + self.config.retry_after_s
+            return None
+        metrics.FEATURE_STORE_SECONDS.observe(time.perf_counter() - started)
+        return reads
+
+    async def _score_batch(self, batch: list[_Pending]) -> None:
+        bundle = self.models.bundle
+        if bundle is None:
+            raise RuntimeError("no model loaded")
+        metrics.BATCH_SIZE.observe(len(batch))
+        reads = await self._read_windows(batch)
+        degraded = reads is None
+        todo: list[int] = []
+        for i, p in enumerate(batch):
+            stored = None if reads is None else reads[i].stored_response
+            if stored is not None:
+                metrics.RETRIES.inc()
+                p.future.set_result(stored)
+            else:
+                todo.append(i)
+        if not todo:
+            return
+        started = time.perf_counter()
+        txs = [batch[i].online for i in todo]
+        if reads is None:
+            matrix = request_only_matrix(txs)
+        else:
+            matrix = online_matrix(
+                txs,
+                {e: [reads[i].members[e] for i in todo] for e in ENTITIES},
+                {e: [reads[i].label_scores[e] for i in todo] for e in LABELLED_ENTITIES},
+            )
+        scored_at = time.perf_counter()
+        metrics.FEATURES_SECONDS.observe(scored_at - started)
+        scores = bundle.score(matrix)
+        metrics.INFERENCE_SECONDS.observe(time.perf_counter() - scored_at)
+        for k, i in enumerate(todo):
+            p = batch[i]
+            tier = str(scores.risk_tier[k])
+            decision = self.config.decisions[tier]
+            if degraded and self.config.degraded_policy != "score":
+                decision = self.config.degraded_policy
+            # Reasons cost a SHAP pass: only where someone will look at them.
+            wanted = tier != "low" and self.config.reasons > 0
+            reasons = (
+                [_reason(r) for r in bundle.reasons(matrix[k], self.config.reasons)]
+                if wanted
+                else []
+            )
+            score = float(scores.score[k])
+            metrics.SCORE.observe(score)
+            metrics.DECISIONS.labels(tier, decision).inc()
+            body = orjson.dumps(
+                {
+                    "transaction_id": p.request.transaction_id,
+                    "score": score,
+                    "risk_tier": tier,
+                    "decision": decision,
+                    "reasons": reasons,
+                    "components": {
+                        "xgboost": float(scores.xgboost[k]),
+                        "isolation_forest": float(scores.isolation_forest[k]),
+                    },
+                    "model_version": bundle.version,
+                    "degraded": degraded,
+                    "latency_ms": round((time.perf_counter_ns() - p.received_ns) / 1e6, 3),
+                }
+            )
+            if not degraded:
+                self._unsaved.append((p.request.transaction_id, body))
+            p.future.set_result(body)
+
+    async def _flush_responses(self) -> None:
+        """Store answers for retries when no batch is waiting to carry them."""
+        if not self._unsaved:
+            return
+        responses, self._unsaved = self._unsaved, []
+        try:
+            await asyncio.wait_for(self.store.save_responses(responses), self.config.budget_s * 4)
+        except (TimeoutError, RedisError, OSError) as exc:
+            log.warning("could not store %d responses for retries: %r", len(responses), exc)
+
+
+def _reason(r: object) -> dict[str, object]:
+    return {k: getattr(r, k) for k in ("feature", "value", "contribution")}

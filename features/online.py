@@ -1,0 +1,78 @@
+"""The online side of the one feature definition: requests plus the windows read
+from Redis become the same TransactionBatch and EntityWindows the replay builds."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from features.batch import CHANNEL_CODES, TransactionBatch
+from features.compute import compute_all, feature_matrix, request_features
+from features.definitions import ENTITIES, FEATURE_NAMES, LABELLED_ENTITIES
+from features.events import Event, Vocabulary, label_times, windows_from_members
+from features.mcc import CASH_LIKE, mcc_risk
+
+
+@dataclass(frozen=True, slots=True)
+class OnlineTransaction:
+    event: Event
+    offset_minutes: int
+    channel: str
+    merchant_category: str
+
+
+def transaction_batch(txs: Sequence[OnlineTransaction], vocabulary: Vocabulary) -> TransactionBatch:
+    events = [t.event for t in txs]
+
+    def codes(attribute: str, values: list[str | None]) -> np.ndarray:
+        return np.array(
+            [vocabulary.code(attribute, v.encode() if v else None) for v in values], dtype=np.int64
+        )
+
+    return TransactionBatch(
+        ts=np.array([e.ts for e in events], dtype=np.int64),
+        offset_minutes=np.array([t.offset_minutes for t in txs], dtype=np.int64),
+        amount=np.array([e.amount for e in events], dtype=np.float64),
+        channel=np.array([CHANNEL_CODES[t.channel] for t in txs], dtype=np.int64),
+        mcc_risk=np.array([mcc_risk(t.merchant_category) for t in txs], dtype=np.float64),
+        mcc_cash_like=np.array([t.merchant_category in CASH_LIKE for t in txs], dtype=np.float64),
+        codes={
+            "card": codes("card", [e.card for e in events]),
+            "account": codes("account", [e.account for e in events]),
+            "device": codes("device", [e.device for e in events]),
+            "ip": codes("ip", [e.ip for e in events]),
+            "merchant": codes("merchant", [e.merchant for e in events]),
+            "country": codes("country", [e.country for e in events]),
+        },
+        latitude=np.array(
+            [np.nan if e.latitude is None else e.latitude for e in events], dtype=np.float64
+        ),
+        longitude=np.array(
+            [np.nan if e.longitude is None else e.longitude for e in events], dtype=np.float64
+        ),
+    )
+
+
+def online_matrix(
+    txs: Sequence[OnlineTransaction],
+    members: Mapping[str, Sequence[Sequence[bytes]]],
+    label_scores: Mapping[str, Sequence[Sequence[float]]],
+) -> np.ndarray:
+    """Feature rows for requests whose windows were read from the store (entity -> per-request members)."""
+    vocabulary = Vocabulary()
+    tx = transaction_batch(txs, vocabulary)
+    windows = {e: windows_from_members(e, members[e], vocabulary) for e in ENTITIES}
+    labels = {e: label_times(label_scores[e]) for e in LABELLED_ENTITIES}
+    return feature_matrix(compute_all(tx, windows, labels), len(txs))
+
+
+def request_only_matrix(txs: Sequence[OnlineTransaction]) -> np.ndarray:
+    """Degraded mode: only the features the request itself supports; the rest are missing."""
+    columns = request_features(transaction_batch(txs, Vocabulary()))
+    out = np.full((len(txs), len(FEATURE_NAMES)), np.nan, dtype=np.float32)
+    for j, name in enumerate(FEATURE_NAMES):
+        if name in columns:
+            out[:, j] = columns[name]
+    return out

@@ -1,0 +1,167 @@
+"""The Redis window store: every window a batch of transactions needs is read,
+and each transaction recorded, in one pipelined round trip.
+
+Each transaction is one EVALSHA of WINDOW_SCRIPT (atomic per transaction); a
+batch's scripts, plus the previous batch's stored responses, go out as one
+non-transactional pipeline. Key and payload formats: features/events.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import redis.asyncio as redis
+from redis.exceptions import NoScriptError
+
+from features.definitions import (
+    ENTITIES,
+    HISTORY_MS,
+    LABEL_WINDOW_MS,
+    LABELLED_ENTITIES,
+    MAX_EVENTS,
+    MAX_LABELS,
+)
+from features.events import Event, decision_key, label_key, seen_key, window_key
+
+# KEYS: 5 window keys (ENTITIES order), 4 label keys (LABELLED_ENTITIES order), seen, decision.
+# ARGV: ts, payload, history_ms, max_events, keep_events, ttl_ms, label_window_ms, max_labels,
+#       seen_ttl_ms, present ("1"/"0" per window key then per label key).
+# Returns {stored_response} for a transaction already answered, else
+# {false, members x 5 (latest first), label member/score pairs x 4}.
+WINDOW_SCRIPT = """
+local stored = redis.call('GET', KEYS[11])
+if stored then return {stored} end
+local t = tonumber(ARGV[1])
+local payload = ARGV[2]
+local history = tonumber(ARGV[3])
+local max_events = tonumber(ARGV[4])
+local keep = tonumber(ARGV[5])
+local present = ARGV[10]
+local fresh = redis.call('SET', KEYS[10], '1', 'NX', 'PX', ARGV[9])
+local out = {false}
+for i = 1, 5 do
+  if string.sub(present, i, i) == '1' then
+    out[i + 1] = redis.call('ZREVRANGEBYSCORE', KEYS[i], '(' .. t, t - history, 'LIMIT', 0, max_events)
+    if fresh then
+      redis.call('ZADD', KEYS[i], t, payload)
+      redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', '(' .. (t - history))
+      redis.call('ZREMRANGEBYRANK', KEYS[i], 0, -(keep + 1))
+      redis.call('PEXPIRE', KEYS[i], ARGV[6])
+    end
+  else
+    out[i + 1] = {}
+  end
+end
+for i = 6, 9 do
+  if string.sub(present, i, i) == '1' then
+    out[i + 1] = redis.call('ZREVRANGEBYSCORE', KEYS[i], '(' .. t, t - tonumber(ARGV[7]),
+                            'WITHSCORES', 'LIMIT', 0, tonumber(ARGV[8]))
+  else
+    out[i + 1] = {}
+  end
+end
+return out
+"""
+# Members kept beyond MAX_EVENTS so a transaction that arrives a little out of
+# order still finds the latest MAX_EVENTS events before it.
+KEEP_EVENTS = MAX_EVENTS + 64
+WINDOW_TTL_MS = HISTORY_MS + 3_600_000
+
+
+@dataclass(slots=True)
+class WindowRead:
+    """What the store returned for one transaction."""
+
+    stored_response: bytes | None = None
+    members: dict[str, list[bytes]] = field(default_factory=dict)
+    label_scores: dict[str, list[float]] = field(default_factory=dict)
+
+
+class RedisWindowStore:
+    def __init__(self, client: redis.Redis, prefix: str, response_ttl_ms: int) -> None:
+        self.client = client
+        self.prefix = prefix
+        self.response_ttl_ms = response_ttl_ms
+        self._sha: str | None = None
+
+    async def load_script(self) -> None:
+        self._sha = await self.client.script_load(WINDOW_SCRIPT)
+
+    def _keys_and_args(self, event: Event) -> tuple[list[str], list[str | bytes | int]]:
+        keys: list[str] = []
+        present = []
+        for entity in ENTITIES:
+            value = event.entity_value(entity)
+            keys.append(window_key(self.prefix, entity, value) if value else f"{self.prefix}:none")
+            present.append("1" if value else "0")
+        for entity in LABELLED_ENTITIES:
+            value = event.entity_value(entity)
+            keys.append(label_key(self.prefix, entity, value) if value else f"{self.prefix}:none")
+            present.append("1" if value else "0")
+        keys += [
+            seen_key(self.prefix, event.transaction_id),
+            decision_key(self.prefix, event.transaction_id),
+        ]
+        args: list[str | bytes | int] = [
+            event.ts,
+            event.payload(),
+            HISTORY_MS,
+            MAX_EVENTS,
+            KEEP_EVENTS,
+            WINDOW_TTL_MS,
+            LABEL_WINDOW_MS,
+            MAX_LABELS,
+            self.response_ttl_ms,
+            "".join(present),
+        ]
+        return keys, args
+
+    async def read_and_record(
+        self, events: Sequence[Event], responses: Sequence[tuple[str, bytes]] = ()
+    ) -> list[WindowRead]:
+        """One round trip: store earlier responses, then read and record every event."""
+        if self._sha is None:
+            await self.load_script()
+        try:
+            raw = await self._execute(events, responses)
+        except NoScriptError:  # Redis restarted or its script cache was flushed
+            await self.load_script()
+            raw = await self._execute(events, responses)
+        return [self._parse(r) for r in raw[len(responses) :]]
+
+    async def _execute(
+        self, events: Sequence[Event], responses: Sequence[tuple[str, bytes]]
+    ) -> list[object]:
+        pipe = self.client.pipeline(transaction=False)
+        for transaction_id, body in responses:
+            pipe.set(
+                decision_key(self.prefix, transaction_id), body, px=self.response_ttl_ms, nx=True
+            )
+        for event in events:
+            keys, args = self._keys_and_args(event)
+            pipe.evalsha(self._sha, len(keys), *keys, *args)  # type: ignore[arg-type]
+        return await pipe.execute()
+
+    async def save_responses(self, responses: Sequence[tuple[str, bytes]]) -> None:
+        pipe = self.client.pipeline(transaction=False)
+        for transaction_id, body in responses:
+            pipe.set(
+                decision_key(self.prefix, transaction_id), body, px=self.response_ttl_ms, nx=True
+            )
+        await pipe.execute()
+
+    @staticmethod
+    def _parse(raw: object) -> WindowRead:
+        assert isinstance(raw, list)
+        if len(raw) == 1:
+            return WindowRead(stored_response=bytes(raw[0]))
+        members = {e: list(raw[1 + i]) for i, e in enumerate(ENTITIES)}
+        labels: dict[str, list[float]] = {}
+        for j, entity in enumerate(LABELLED_ENTITIES):
+            pairs = raw[1 + len(ENTITIES) + j]
+            labels[entity] = [float(pairs[k + 1]) for k in range(0, len(pairs), 2)]
+        return WindowRead(members=members, label_scores=labels)
+
+    async def ping(self) -> bool:
+        return bool(await self.client.ping())
