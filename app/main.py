@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, suppress
 
 import redis.asyncio as redis
@@ -33,15 +33,17 @@ def redis_client(settings: Settings) -> redis.Redis:
         socket_keepalive=True,
         health_check_interval=30,
     )
-    return redis.Redis(connection_pool=pool)
+    return redis.Redis.from_pool(pool)
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, make_redis: Callable[[Settings], redis.Redis] = redis_client
+) -> FastAPI:
     settings = settings or get_settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        client = redis_client(settings)
+        client = make_redis(settings)
         store = RedisWindowStore(client, settings.redis_prefix, settings.response_ttl_s * 1000)
         models = ModelHolder(settings.model_dir)
         await models.reload()

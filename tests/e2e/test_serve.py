@@ -1,0 +1,88 @@
+"""`fraud serve` as a process: it answers, reloads its model on SIGHUP, and stops on SIGTERM."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import orjson
+
+from app.auth import digest
+from app.schemas import EXAMPLE
+from ensemble.manifest import Manifest
+from tests.servers import free_port, shared_redis_url
+
+FRAUD = str(Path(sys.executable).with_name("fraud"))
+
+
+def test_serve_answers_and_reloads_on_sighup(bundle_dir: Path, tmp_path: Path) -> None:
+    model = tmp_path / "model"
+    shutil.copytree(bundle_dir, model)
+    redis_url, own = shared_redis_url()
+    port = free_port()
+    env = os.environ | {
+        "FRAUD_API_KEYS": digest("k1"),
+        "FRAUD_REDIS_URL": redis_url,
+        "FRAUD_REDIS_PREFIX": f"serve{port}",
+        "FRAUD_ENVIRONMENT": "test",
+    }
+    process = subprocess.Popen(
+        [FRAUD, "serve", "--port", str(port), "--model", str(model)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/readyz").status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert process.poll() is None, process.stderr.read().decode() if process.stderr else ""
+            assert time.monotonic() < deadline, "server did not become ready"
+            time.sleep(0.2)
+        headers = {"Authorization": "Bearer k1", "Content-Type": "application/json"}
+        first = httpx.post(
+            f"{base}/v1/score", content=orjson.dumps(EXAMPLE), headers=headers
+        ).json()
+        assert httpx.get(f"{base}/docs").status_code == 200
+        assert "/v1/score" in httpx.get(f"{base}/openapi.json").json()["paths"]
+
+        manifest = Manifest.read(model)
+        manifest.model_version = "2099-01-01T00:00:00Z-next"
+        manifest.write(model)
+        process.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 30
+        n = 0
+        while True:
+            n += 1
+            answer = httpx.post(
+                f"{base}/v1/score",
+                content=orjson.dumps(EXAMPLE | {"transaction_id": f"after_{n}"}),
+                headers=headers,
+            ).json()
+            assert "model_version" in answer, answer
+            if answer["model_version"] == "2099-01-01T00:00:00Z-next":
+                break
+            assert answer["model_version"] == first["model_version"]  # no request dropped meanwhile
+            assert time.monotonic() < deadline, "model not reloaded after SIGHUP"
+            time.sleep(0.1)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(30)
+        if own is not None:
+            own.cleanup()
+    # uvicorn shuts down gracefully, then re-raises SIGTERM so the exit status says why it stopped.
+    assert process.returncode in (0, -signal.SIGTERM)
+    assert process.stderr is not None
+    with process.stderr:
+        assert b"Traceback" not in process.stderr.read()

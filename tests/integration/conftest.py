@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+from fastapi.testclient import TestClient
+
+from app.auth import digest
+from app.main import create_app
+from app.settings import Settings
+from tests.servers import shared_redis_url
+
+API_KEY = "fk_integration_test_key"
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    url, server = shared_redis_url()
+    yield url
+    if server is not None:
+        server.cleanup()
+
+
+@pytest.fixture
+def prefix(redis_url: str) -> Iterator[str]:
+    """A key prefix of this test's own; its keys are removed afterwards."""
+    name = f"test-{uuid.uuid4().hex[:12]}"
+    yield name
+    with redis.Redis.from_url(redis_url) as client:
+        for key in client.scan_iter(match=f"{name}:*", count=1000):
+            client.delete(key)
+
+
+def make_settings(redis_url: str, prefix: str, model_dir: Path, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "environment": "test",
+        "redis_url": redis_url,
+        "redis_prefix": prefix,
+        "model_dir": model_dir,
+        "api_keys": digest(API_KEY),
+        "redis_budget_ms": 200.0,  # generous: the test machine is shared
+        "redis_retry_after_ms": 0.0,
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+@pytest.fixture
+def client(redis_url: str, prefix: str, bundle_dir: Path) -> Iterator[TestClient]:
+    with TestClient(create_app(make_settings(redis_url, prefix, bundle_dir))) as c:
+        c.headers["Authorization"] = f"Bearer {API_KEY}"
+        yield c
+
+
+def keys_of(redis_url: str, prefix: str) -> set[bytes]:
+    with redis.Redis.from_url(redis_url) as client:
+        return set(client.scan_iter(match=f"{prefix}:*", count=1000))

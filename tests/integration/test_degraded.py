@@ -1,0 +1,76 @@
+"""Redis stopped or stalled: answers keep coming, degraded, and recover without a restart.
+
+Uses a redis-server of its own on a free port; the machine's Redis is never touched.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from app.main import create_app
+from tests.integration.conftest import API_KEY, make_settings
+from tests.integration.test_score_api import body
+from tests.servers import RedisServer
+
+
+@pytest.fixture
+def own_redis() -> Iterator[RedisServer]:
+    server = RedisServer().start()
+    yield server
+    server.cleanup()
+
+
+def wait_until_not_degraded(c: TestClient, prefix: str) -> dict[str, object]:
+    deadline = time.monotonic() + 15
+    i = 0
+    while True:
+        i += 1
+        answer: dict[str, object] = c.post(
+            "/v1/score", json=body(transaction_id=f"{prefix}_{i}")
+        ).json()
+        if not answer["degraded"] or time.monotonic() > deadline:
+            return answer
+        time.sleep(0.1)
+
+
+@pytest.mark.parametrize("policy", ["score", "review"])
+def test_stopped_redis_gives_degraded_answers_then_recovers(
+    own_redis: RedisServer, bundle_dir: Path, policy: str
+) -> None:
+    settings = make_settings(
+        own_redis.url, "deg", bundle_dir, redis_budget_ms=50.0, degraded_policy=policy
+    )
+    with TestClient(create_app(settings)) as c:
+        c.headers["Authorization"] = f"Bearer {API_KEY}"
+        assert c.post("/v1/score", json=body(transaction_id="up_1")).json()["degraded"] is False
+
+        own_redis.stop()
+        down = c.post("/v1/score", json=body(transaction_id="down_1"))
+        assert down.status_code == 200
+        assert down.json()["degraded"] is True
+        if policy == "review":
+            assert down.json()["decision"] == "review"
+        assert c.get("/readyz").status_code == 503
+
+        own_redis.start()  # same port
+        assert wait_until_not_degraded(c, "back")["degraded"] is False
+        assert c.get("/readyz").status_code == 200
+
+
+def test_a_stalled_redis_is_cut_off_at_the_budget(own_redis: RedisServer, bundle_dir: Path) -> None:
+    settings = make_settings(own_redis.url, "slow", bundle_dir, redis_budget_ms=50.0)
+    with TestClient(create_app(settings)) as c:
+        c.headers["Authorization"] = f"Bearer {API_KEY}"
+        assert c.post("/v1/score", json=body(transaction_id="before")).json()["degraded"] is False
+        own_redis.pause()
+        try:
+            stalled = c.post("/v1/score", json=body(transaction_id="during")).json()
+        finally:
+            own_redis.resume()
+        assert stalled["degraded"] is True
+        assert wait_until_not_degraded(c, "after")["degraded"] is False

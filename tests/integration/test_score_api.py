@@ -1,0 +1,227 @@
+"""POST /v1/score against a real Redis: contract, refusals, idempotency, round trips."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any, ClassVar
+
+import orjson
+import pytest
+import redis
+import redis.asyncio as aioredis
+from fastapi.testclient import TestClient
+
+from app.main import create_app, redis_client
+from app.schemas import EXAMPLE
+from app.settings import Settings
+from tests.integration.conftest import API_KEY, keys_of, make_settings
+
+
+def body(**changes: Any) -> dict[str, Any]:
+    out = dict(EXAMPLE)
+    out.update(changes)
+    return {k: v for k, v in out.items() if v is not None}
+
+
+def test_a_valid_transaction_gets_score_tier_decision_and_version(client: TestClient) -> None:
+    r = client.post("/v1/score", json=body())
+    assert r.status_code == 200, r.text
+    answer = r.json()
+    assert set(answer) == {
+        "transaction_id",
+        "score",
+        "risk_tier",
+        "decision",
+        "reasons",
+        "components",
+        "model_version",
+        "degraded",
+        "latency_ms",
+    }
+    assert 0 <= answer["score"] <= 1
+    assert answer["risk_tier"] in {"low", "medium", "high", "critical"}
+    assert (
+        answer["decision"]
+        == {"low": "approve", "medium": "review", "high": "review", "critical": "decline"}[
+            answer["risk_tier"]
+        ]
+    )
+    assert set(answer["components"]) == {"xgboost", "isolation_forest"}
+    assert answer["degraded"] is False
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"amount": -1}, "amount"),
+        ({"amount": "12.50"}, "amount"),
+        ({"timestamp": "2026-11-28T12:00:00"}, "timestamp"),
+        ({"timestamp": 1795863600}, "timestamp"),
+        ({"currency": "eur"}, "currency"),
+        ({"channel": "fax"}, "channel"),
+        ({"transaction_id": "bad id"}, "transaction_id"),
+        ({"merchant_category": "57"}, "merchant_category"),
+        ({"ip_address": "300.1.1.1"}, "ip_address"),
+        ({"card_id": "a\x1fb"}, "card_id"),
+        ({"longitude": None}, "body"),
+        ({"card_id": None}, "card_id"),
+    ],
+)
+def test_invalid_input_is_422_naming_the_field_and_writes_nothing(
+    client: TestClient, redis_url: str, prefix: str, changes: dict[str, Any], field: str
+) -> None:
+    before = keys_of(redis_url, prefix)
+    r = client.post("/v1/score", json=body(**changes))
+    assert r.status_code == 422
+    assert r.json()["error"] == "validation_error"
+    assert field in [d["field"] for d in r.json()["detail"]]
+    assert keys_of(redis_url, prefix) == before
+
+
+def test_malformed_json_is_422(client: TestClient, redis_url: str, prefix: str) -> None:
+    r = client.post("/v1/score", content=b"{not json", headers={"Content-Type": "application/json"})
+    assert r.status_code == 422
+    assert keys_of(redis_url, prefix) == set()
+
+
+def test_an_oversized_body_is_413_and_writes_nothing(
+    client: TestClient, redis_url: str, prefix: str
+) -> None:
+    r = client.post(
+        "/v1/score",
+        content=orjson.dumps(body(merchant_id="m" * 100, padding="x" * 20_000)),
+        headers={"Content-Type": "application/json"},
+    )
+    assert r.status_code == 413
+    assert r.json()["error"] == "payload_too_large"
+    assert keys_of(redis_url, prefix) == set()
+
+
+def test_api_keys_are_required_but_probes_and_metrics_stay_open(client: TestClient) -> None:
+    anonymous = {"Authorization": ""}
+    assert client.post("/v1/score", json=body(), headers=anonymous).status_code == 401
+    assert (
+        client.post("/v1/score", json=body(), headers={"Authorization": "Bearer wrong"}).status_code
+        == 401
+    )
+    assert (
+        client.post(
+            "/v1/score", json=body(), headers={"Authorization": "", "X-API-Key": API_KEY}
+        ).status_code
+        == 200
+    )
+    assert client.get("/healthz", headers=anonymous).status_code == 200
+    assert client.get("/readyz", headers=anonymous).json()["status"] == "ready"
+    metrics = client.get("/metrics", headers=anonymous).text
+    for name in (
+        "fraud_feature_store_seconds",
+        "fraud_inference_seconds",
+        "fraud_score_bucket",
+        "fraud_decisions_total",
+        "fraud_degraded_total",
+    ):
+        assert name in metrics
+    assert client.post("/v1/admin/reload", headers=anonymous).status_code == 401
+
+
+def test_production_refuses_to_start_without_keys() -> None:
+    with pytest.raises(ValueError, match="FRAUD_API_KEYS"):
+        Settings(environment="production", api_keys="")
+
+
+def test_a_retried_transaction_gets_the_identical_answer_and_counts_once(
+    client: TestClient, redis_url: str, prefix: str
+) -> None:
+    first = client.post("/v1/score", json=body(transaction_id="tx_retry"))
+    again = client.post("/v1/score", json=body(transaction_id="tx_retry"))
+    # Same id with other fields (a confused client): still the first answer, still counted once.
+    changed = client.post("/v1/score", json=body(transaction_id="tx_retry", amount=9999.0))
+    assert first.content == again.content == changed.content
+    key = f"{prefix}:w:card:{EXAMPLE['card_id']}"
+    with redis.Redis.from_url(redis_url) as r:
+        assert r.zcard(key) == 1
+        later = client.post(
+            "/v1/score",
+            json=body(transaction_id="tx_next", timestamp="2026-11-28T12:05:00.000+01:00"),
+        )
+        assert later.status_code == 200
+        assert r.zcard(key) == 2
+
+
+def test_model_reload_through_the_admin_endpoint(client: TestClient) -> None:
+    version = client.post("/v1/score", json=body()).json()["model_version"]
+    r = client.post("/v1/admin/reload")
+    assert r.status_code == 200
+    assert r.json() == {"model_version": version, "previous": version}
+
+
+class CountingConnection(aioredis.Connection):
+    """A real connection that records what each write to the socket carried."""
+
+    sends: ClassVar[list[bytes]] = []
+
+    async def send_packed_command(self, command: Any, check_health: bool = True) -> None:
+        packed = (
+            command if isinstance(command, bytes | bytearray | memoryview) else b"".join(command)
+        )
+        CountingConnection.sends.append(bytes(packed))
+        await super().send_packed_command(command, check_health)
+
+
+def counting_redis(settings: Settings) -> aioredis.Redis:
+    client = redis_client(settings)
+    client.connection_pool.connection_class = CountingConnection
+    return client
+
+
+def test_each_request_reads_and_records_its_windows_in_one_round_trip(
+    redis_url: str, prefix: str, bundle_dir: Path
+) -> None:
+    app = create_app(make_settings(redis_url, prefix, bundle_dir), make_redis=counting_redis)
+    with TestClient(app) as c:
+        c.headers["Authorization"] = f"Bearer {API_KEY}"
+        c.post("/v1/score", json=body(transaction_id="warm"))
+        for i in range(5):
+            CountingConnection.sends.clear()
+            r = c.post("/v1/score", json=body(transaction_id=f"tx_rt_{i}", device_id=f"d{i}"))
+            assert r.status_code == 200
+            with_scripts = [s for s in CountingConnection.sends if b"EVALSHA" in s]
+            assert len(with_scripts) == 1, CountingConnection.sends
+            assert with_scripts[0].count(b"EVALSHA") == 1
+            # Anything else is the answer stored for retries, written after responding.
+            others = [s for s in CountingConnection.sends if b"EVALSHA" not in s]
+            assert all(b"SET" in s and f"{prefix}:d:".encode() in s for s in others)
+
+
+def test_concurrent_requests_share_round_trips(
+    redis_url: str, prefix: str, bundle_dir: Path
+) -> None:
+    settings = make_settings(redis_url, prefix, bundle_dir)
+    app = create_app(settings, make_redis=counting_redis)
+
+    async def burst() -> None:
+        import httpx
+        from asgi_lifespan import LifespanManager
+
+        async with LifespanManager(app) as manager:
+            transport = httpx.ASGITransport(app=manager.app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://api") as c:
+                CountingConnection.sends.clear()
+                responses = await asyncio.gather(
+                    *(
+                        c.post(
+                            "/v1/score",
+                            json=body(transaction_id=f"tx_c_{i}"),
+                            headers={"Authorization": f"Bearer {API_KEY}"},
+                        )
+                        for i in range(40)
+                    )
+                )
+        assert all(r.status_code == 200 for r in responses)
+        scripts = sum(s.count(b"EVALSHA") for s in CountingConnection.sends)
+        round_trips = sum(1 for s in CountingConnection.sends if b"EVALSHA" in s)
+        assert scripts == 40
+        assert round_trips < 40
+
+    asyncio.run(burst())
