@@ -20,7 +20,7 @@ from ensemble.progress import Advance
 cli = typer.Typer(
     add_completion=False, no_args_is_help=True, help="Real-time card fraud scoring engine."
 )
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)
 
 
 class RichProgress:
@@ -152,40 +152,27 @@ def features(
 
 @cli.command()
 def demo(
-    days: Annotated[int, typer.Option(min=14)] = 45,
-    cards: Annotated[int, typer.Option(min=100)] = 4_000,
+    days: Annotated[
+        int, typer.Option(min=14, help="Days of history to train on if no model exists")
+    ] = 45,
+    cards: Annotated[int, typer.Option(min=100, help="Cards in the generated history")] = 4_000,
+    port: Annotated[int, typer.Option(help="API port (another free one if taken)")] = 8000,
+    rate: Annotated[float, typer.Option(min=0.1, help="Replayed requests per second")] = 50.0,
+    duration: Annotated[
+        float | None, typer.Option(min=1, help="Stop after this many seconds")
+    ] = None,
 ) -> None:
-    """Generate a history, train a model on it, evaluate on fresh data and show where the report is."""
-    from ensemble.evaluate import evaluate as run_evaluate
-    from ensemble.train import TrainConfig
-    from ensemble.train import train as run_train
-    from features.dataset import write_transactions
-    from synthetic.generator import GeneratorConfig
-    from synthetic.generator import generate as run_generate
+    """Train if needed, start Redis if needed, serve the API and replay traffic against it."""
+    from app.demo import DemoOptions, run_demo
 
-    settings = get_settings()
-    history = settings.data_dir / f"history_{days}d_{cards}.parquet"
-    fresh = settings.data_dir / f"fresh_{cards}.parquet"
-    if not history.exists():
-        write_transactions(run_generate(GeneratorConfig(days=days, cards=cards, seed=7)), history)
-        write_transactions(run_generate(GeneratorConfig(days=21, cards=cards, seed=8)), fresh)
-    console.print(f"history: {history}")
-    with progress_bars() as progress:
-        manifest = run_train(
-            history,
-            settings.model_dir,
-            TrainConfig(label_delay_days=settings.label_delay_days),
-            progress,
-        )
-        metrics = run_evaluate(fresh, settings.model_dir, settings.label_delay_days, None, progress)
-    console.print(f"model {manifest.model_version} in {settings.model_dir}")
-    console.print(
-        f"report: {settings.model_dir / 'report.md'} (with pr_curve.png, score_histogram.png)"
-    )
-    console.print(
-        f"evaluation on a fresh 21-day history: average precision {metrics['average_precision']:.3f}, "
-        f"recall at 1% FPR {metrics['recall_at_fpr_0.01']:.3f}"
-    )
+    options = DemoOptions(days=days, cards=cards, port=port, rate=rate, duration=duration)
+    try:
+        with progress_bars() as progress:
+            run_demo(get_settings(), options, progress, console.print)
+    except KeyboardInterrupt:
+        console.print("stopped; everything the demo started has been stopped")
+    except RuntimeError as exc:
+        _fail(str(exc))
 
 
 @cli.command()
@@ -268,3 +255,7 @@ def keys_create() -> None:
 
 def main() -> None:
     cli()
+
+
+if __name__ == "__main__":
+    main()

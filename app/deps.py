@@ -12,27 +12,27 @@ from app.settings import Settings
 from features.redis_store import RedisWindowStore
 
 
-def _settings(request: Request) -> Settings:
+async def _settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def _service(request: Request) -> ScoringService:
+async def _service(request: Request) -> ScoringService:
     return request.app.state.service
 
 
-def _models(request: Request) -> ModelHolder:
+async def _models(request: Request) -> ModelHolder:
     return request.app.state.models
 
 
-def _store(request: Request) -> RedisWindowStore:
+async def _store(request: Request) -> RedisWindowStore:
     return request.app.state.store
 
 
-def _api_key(request: Request) -> None:
+async def _api_key(request: Request) -> None:
     auth.check(request, request.app.state.settings.api_key_digests)
 
 
-def _admin_key(request: Request) -> None:
+async def _admin_key(request: Request) -> None:
     auth.check(request, request.app.state.settings.admin_key_digests)
 
 

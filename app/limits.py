@@ -44,7 +44,11 @@ class BodySizeLimit:
             await self.app(scope, limited, tracking_send)
         except _TooLarge:
             if not started:
-                await too_large(scope, receive, send)
+                await self._refuse(scope, receive, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        detail = f"request bodies are limited to {self.max_bytes} bytes"
+        await error_response(413, "payload_too_large", detail)(scope, receive, send)
 
 
 class _TooLarge(Exception):

@@ -163,19 +163,22 @@ class ScoringService:
         metrics.FEATURES_SECONDS.observe(scored_at - started)
         scores = bundle.score(matrix)
         metrics.INFERENCE_SECONDS.observe(time.perf_counter() - scored_at)
+        # Reasons cost a SHAP pass: only where someone will look at them, all in one call.
+        explain = (
+            [k for k in range(len(todo)) if scores.risk_tier[k] != "low"]
+            if self.config.reasons
+            else []
+        )
+        explained = dict(
+            zip(explain, bundle.reasons_many(matrix[explain], self.config.reasons), strict=True)
+        )
         for k, i in enumerate(todo):
             p = batch[i]
             tier = str(scores.risk_tier[k])
             decision = self.config.decisions[tier]
             if degraded and self.config.degraded_policy != "score":
                 decision = self.config.degraded_policy
-            # Reasons cost a SHAP pass: only where someone will look at them.
-            wanted = tier != "low" and self.config.reasons > 0
-            reasons = (
-                [_reason(r) for r in bundle.reasons(matrix[k], self.config.reasons)]
-                if wanted
-                else []
-            )
+            reasons = [_reason(r) for r in explained.get(k, ())]
             score = float(scores.score[k])
             metrics.SCORE.observe(score)
             metrics.DECISIONS.labels(tier, decision).inc()

@@ -120,16 +120,29 @@ class ModelBundle:
         return booster
 
     def reasons(self, row: np.ndarray, top: int = 3) -> list[Reason]:
-        """The features that pushed the XGBoost score up most (SHAP values, margin space)."""
-        data = xgb.DMatrix(row[None, :], missing=np.nan, feature_names=list(FEATURE_NAMES))
-        contribs = self._booster.predict(data, pred_contribs=True)[0, :-1]
-        order = np.argsort(-contribs, kind="stable")[:top]
-        return [
-            Reason(
-                feature=FEATURE_NAMES[j],
-                value=None if np.isnan(row[j]) else float(row[j]),
-                contribution=round(float(contribs[j]), 6),
+        """The features that pushed the XGBoost score up most (margin space)."""
+        return self.reasons_many(row[None, :], top)[0]
+
+    def reasons_many(self, rows: np.ndarray, top: int = 3) -> list[list[Reason]]:
+        """Reasons for several rows in one pass. Contributions are Saabas attributions
+        (xgboost's approx_contribs): the path-wise change of each tree's expected value,
+        a fraction of exact TreeSHAP's cost, which took a third of the API's time."""
+        if len(rows) == 0:
+            return []
+        data = xgb.DMatrix(rows, missing=np.nan, feature_names=list(FEATURE_NAMES))
+        contribs = self._booster.predict(data, pred_contribs=True, approx_contribs=True)[:, :-1]
+        out = []
+        for row, c in zip(rows, contribs, strict=True):
+            order = np.argsort(-c, kind="stable")[:top]
+            out.append(
+                [
+                    Reason(
+                        feature=FEATURE_NAMES[j],
+                        value=None if np.isnan(row[j]) else float(row[j]),
+                        contribution=round(float(c[j]), 6),
+                    )
+                    for j in order
+                    if c[j] > 0
+                ]
             )
-            for j in order
-            if contribs[j] > 0
-        ]
+        return out

@@ -1,0 +1,224 @@
+"""Throughput of POST /v1/score against a no-op endpoint that parses and validates the
+same body, one worker process each, same uvicorn settings, measured in one run.
+
+    .venv/bin/python loadtest/bench_api.py [--model models/bench] [--seconds 20] [--connections 64]
+
+Uses wrk when installed (apt-get install wrk), else an asyncio keep-alive client.
+Redis: FRAUD_REDIS_URL or the machine's; keys go under a fresh prefix and are deleted after.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import redis
+
+from app.auth import digest
+
+KEY = "fk_bench_key"
+WRK_SCRIPT = r"""
+local counter = 0
+local thread_id = 0
+local threads = {}
+function setup(thread)
+  thread:set("thread_id", #threads + 1)
+  table.insert(threads, thread)
+end
+function init(args)
+  math.randomseed(os.time() + thread_id * 7919)
+end
+request = function()
+  counter = counter + 1
+  local card = math.random(1, 50000)
+  local body = string.format(
+    '{"transaction_id":"%s_%d_%d","timestamp":"2026-06-01T12:%02d:%02d.%03dZ","amount":%d.%02d,' ..
+    '"currency":"USD","card_id":"card_%d","account_id":"acct_%d","merchant_id":"m_%d",' ..
+    '"merchant_category":"5411","merchant_country":"US","channel":"ecommerce","device_id":"dev_%d",' ..
+    '"ip_address":"10.%d.%d.%d","latitude":40.71,"longitude":-74.0}',
+    "RUN", thread_id, counter, math.floor(counter / 60000) %% 60, math.floor(counter / 1000) %% 60,
+    counter %% 1000, math.random(1, 300), math.random(0, 99), card, card, math.random(1, 5000), card,
+    card %% 200, math.floor(card / 200) %% 250, math.random(1, 250))
+  return wrk.format("POST", "/v1/score", {["Content-Type"] = "application/json",
+                                         ["Authorization"] = "Bearer KEY"}, body)
+end
+"""
+
+
+def start_server(app: str, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    cmd = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        app,
+        "--factory",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--loop",
+        "uvloop",
+        "--http",
+        "httptools",
+        "--log-level",
+        "warning",
+        "--no-access-log",
+    ]
+    process = subprocess.Popen(cmd, env=env)
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/docs", timeout=1).status_code == 200:
+                return process
+        except httpx.HTTPError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"{app} did not start")
+        time.sleep(0.3)
+
+
+def run_wrk(port: int, seconds: int, connections: int, run: str) -> tuple[float, str]:
+    script = Path(tempfile.mkdtemp()) / "score.lua"
+    script.write_text(WRK_SCRIPT.replace("RUN", run).replace("KEY", KEY).replace("%%", "%"))
+    out = subprocess.run(
+        [
+            "wrk",
+            "-t",
+            "1",
+            "-c",
+            str(connections),
+            "-d",
+            f"{seconds}s",
+            "--latency",
+            "-s",
+            str(script),
+            f"http://127.0.0.1:{port}",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    if "Non-2xx" in out:
+        raise RuntimeError(f"errors during the run:\n{out}")
+    return rps, out
+
+
+async def _asyncio_client(port: int, seconds: int, connections: int, run: str) -> float:
+    done = 0
+    stop = time.monotonic() + seconds
+
+    async def worker(w: int) -> None:
+        nonlocal done
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        i = 0
+        while time.monotonic() < stop:
+            i += 1
+            body = (
+                f'{{"transaction_id":"{run}_{w}_{i}","timestamp":"2026-06-01T12:00:{i % 60:02d}.{i % 1000:03d}Z",'
+                f'"amount":{1 + i % 300}.5,"currency":"USD","card_id":"card_{(w * 7919 + i) % 50000}",'
+                f'"merchant_id":"m_{i % 5000}","merchant_category":"5411","channel":"pos"}}'
+            ).encode()
+            writer.write(
+                b"POST /v1/score HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                + f"Authorization: Bearer {KEY}\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+                + body
+            )
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = int(re.search(rb"content-length: (\d+)", head.lower()).group(1))  # type: ignore[union-attr]
+            await reader.readexactly(length)
+            if not head.startswith(b"HTTP/1.1 200"):
+                raise RuntimeError(head.decode())
+            done += 1
+        writer.close()
+
+    started = time.monotonic()
+    await asyncio.gather(*(worker(w) for w in range(connections)))
+    return done / (time.monotonic() - started)
+
+
+def measure(port: int, seconds: int, connections: int) -> tuple[float, str]:
+    run = uuid.uuid4().hex[:8]
+    if shutil.which("wrk"):
+        return run_wrk(port, seconds, connections, run)
+    return asyncio.run(_asyncio_client(port, seconds, connections, run)), "asyncio client"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--model", type=Path, default=Path("models/bench"))
+    parser.add_argument("--seconds", type=int, default=20)
+    parser.add_argument("--connections", type=int, default=64)
+    args = parser.parse_args()
+    if not (args.model / "manifest.json").exists():
+        raise SystemExit(
+            f"no model at {args.model}: run loadtest/bench_inference.py first (it trains one)"
+        )
+    redis_url = os.environ.get("FRAUD_REDIS_URL", "redis://127.0.0.1:6379/0")
+    prefix = f"bench{uuid.uuid4().hex[:6]}"
+    env = os.environ | {
+        "FRAUD_API_KEYS": digest(KEY),
+        "FRAUD_REDIS_URL": redis_url,
+        "FRAUD_REDIS_PREFIX": prefix,
+        "FRAUD_MODEL_DIR": str(args.model),
+        "PYTHONPATH": str(Path(__file__).resolve().parent.parent),
+        # Measure full answers: with the default 25 ms budget a saturated server answers
+        # part of the load degraded (cheaper), which would flatter the figure.
+        "FRAUD_REDIS_BUDGET_MS": "2000",
+    }
+    tool = "wrk" if shutil.which("wrk") else "asyncio client"
+    print(
+        f"load generator: {tool}, {args.connections} connections, {args.seconds} s each, 1 server worker"
+    )
+    results = {}
+    for name, app in (
+        ("no-op (parse + validate)", "loadtest.noop_app:create_noop_app"),
+        ("/v1/score", "app.main:create_app"),
+    ):
+        process = start_server(app, 8790, env)
+        try:
+            measure(8790, 3, args.connections)  # warm-up
+            rps, detail = measure(8790, args.seconds, args.connections)
+            metrics = httpx.get("http://127.0.0.1:8790/metrics").text if "score" in name else ""
+            degraded = sum(
+                float(line.split()[-1])
+                for line in metrics.splitlines()
+                if line.startswith("fraud_degraded_total{")
+            )
+            if degraded:
+                detail += f"\nDEGRADED answers: {degraded:.0f}"
+        finally:
+            process.send_signal(signal.SIGTERM)
+            process.wait(30)
+        results[name] = rps
+        print(f"\n== {name}: {rps:,.0f} requests/s")
+        print(
+            "\n".join(
+                line
+                for line in detail.splitlines()
+                if re.search(r"Latency|50%|90%|99%|Req|DEGR", line)
+            )
+        )
+    ratio = results["/v1/score"] / results["no-op (parse + validate)"]
+    print(
+        f"\n/v1/score reaches {ratio:.0%} of the no-op's throughput ({results['/v1/score']:,.0f} vs "
+        f"{results['no-op (parse + validate)']:,.0f} requests/s)"
+    )
+    with redis.Redis.from_url(redis_url) as client:
+        for key in client.scan_iter(match=f"{prefix}:*", count=5000):
+            client.delete(key)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,32 @@
+"""The benchmark's baseline: the same body parsing, validation, auth and limits as
+POST /v1/score, and nothing else (no Redis, no features, no model)."""
+
+from __future__ import annotations
+
+import orjson
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import Response
+
+from app import auth, errors
+from app.limits import BodySizeLimit
+from app.schemas import ScoreRequest
+from app.settings import get_settings
+
+
+def create_noop_app() -> FastAPI:
+    settings = get_settings()
+    app = FastAPI(title="no-op baseline")
+    errors.install(app)
+
+    def api_key(request: Request) -> None:
+        auth.check(request, settings.api_key_digests)
+
+    @app.post("/v1/score", dependencies=[Depends(api_key)])
+    async def noop(body: ScoreRequest) -> Response:
+        return Response(
+            orjson.dumps({"transaction_id": body.transaction_id, "score": 0.0, "risk_tier": "low"}),
+            media_type="application/json",
+        )
+
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    return app
