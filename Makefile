@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check
 
-.PHONY: install test lint format typecheck demo bench docs clean
+.PHONY: install test lint format typecheck demo bench perf clean
 
 install: $(VENV)/.installed docs/features.md
 
@@ -41,6 +41,11 @@ bench: install
 	$(PIP) -e '.[dev,bench]' 2>&1 | { grep -v "is ignored: it is neither a file nor a directory" || true; }
 	$(BIN)/python loadtest/bench_inference.py
 	$(BIN)/python loadtest/bench_replay.py
+	$(BIN)/python loadtest/bench_api.py
+
+perf: install
+	$(PIP) -e '.[dev,perf]' 2>&1 | { grep -v "is ignored: it is neither a file nor a directory" || true; }
+	$(BIN)/python loadtest/run_perf.py
 
 clean:
 	rm -rf $(VENV) models data docs/features.md

@@ -49,7 +49,7 @@ def _port_free(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) != 0
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
@@ -100,7 +100,7 @@ def ensure_redis(settings: Settings, stack: ExitStack, say: Say) -> str:
         raise RuntimeError(
             f"no Redis at {settings.redis_url} and no redis-server to start (apt-get install redis-server)"
         )
-    port = _free_port()
+    port = free_port()
     workdir = stack.enter_context(tempfile.TemporaryDirectory(prefix="fraud-demo-redis-"))
     process = subprocess.Popen(
         [
@@ -143,7 +143,7 @@ def run_demo(
     with ExitStack() as stack:
         redis_url = ensure_redis(settings, stack, say)
         key, key_digest = new_key()
-        port = options.port if _port_free(options.port) else _free_port()
+        port = options.port if _port_free(options.port) else free_port()
         env = os.environ | {
             "FRAUD_API_KEYS": key_digest,
             "FRAUD_REDIS_URL": redis_url,

@@ -61,6 +61,7 @@ def create_app(
                 decisions=settings.decision_map,
                 max_batch=settings.max_batch,
                 reasons=settings.reasons,
+                max_inflight=settings.max_inflight_batches,
             ),
         )
         await service.start()

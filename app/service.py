@@ -68,6 +68,7 @@ class ScoringConfig:
     decisions: dict[str, str]
     max_batch: int
     reasons: int
+    max_inflight: int = 4
 
 
 class ScoringService:
@@ -78,6 +79,7 @@ class ScoringService:
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
         self._worker: asyncio.Task[None] | None = None
         self._unsaved: list[tuple[str, bytes]] = []
+        self._inflight: set[asyncio.Task[None]] = set()
         self._store_down_until = 0.0
 
     async def start(self) -> None:
@@ -87,6 +89,7 @@ class ScoringService:
         if self._worker is not None:
             self._worker.cancel()
             await asyncio.gather(self._worker, return_exceptions=True)
+        await asyncio.gather(*self._inflight, return_exceptions=True)
         await self._flush_responses()
 
     async def score(self, request: ScoreRequest, received_ns: int | None = None) -> bytes:
@@ -96,19 +99,28 @@ class ScoringService:
         return await future
 
     async def _run(self) -> None:
+        # Several batches in flight: while one waits for Redis, the next computes.
+        slots = asyncio.Semaphore(self.config.max_inflight)
         while True:
+            await slots.acquire()
             batch = [await self._queue.get()]
             while len(batch) < self.config.max_batch and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
-            try:
-                await self._score_batch(batch)
-            except Exception as exc:  # never leave a caller waiting
-                log.exception("scoring batch failed")
-                for p in batch:
-                    if not p.future.done():
-                        p.future.set_exception(exc)
-            if self._queue.empty():
-                await self._flush_responses()
+            task = asyncio.create_task(self._batch(batch))
+            self._inflight.add(task)
+            task.add_done_callback(self._inflight.discard)
+            task.add_done_callback(lambda _t: slots.release())
+
+    async def _batch(self, batch: list[_Pending]) -> None:
+        try:
+            await self._score_batch(batch)
+        except Exception as exc:  # never leave a caller waiting
+            log.exception("scoring batch failed")
+            for p in batch:
+                if not p.future.done():
+                    p.future.set_exception(exc)
+        if self._queue.empty():
+            await self._flush_responses()
 
     async def _read_windows(self, batch: list[_Pending]) -> list[WindowRead] | None:
         """One round trip for the whole batch, or None (degraded) if the store fails or is slow."""

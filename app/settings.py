@@ -72,6 +72,11 @@ class Settings(BaseSettings):
     max_batch: int = Field(
         64, ge=1, description="Most concurrent requests scored together (one Redis round trip)."
     )
+    max_inflight_batches: int = Field(
+        4,
+        ge=1,
+        description="Batches scored concurrently: one waits for Redis while another computes.",
+    )
     reasons: int = Field(
         3, ge=0, description="Top contributing features returned above the low tier."
     )

@@ -9,10 +9,12 @@ Keys (prefix from settings, default "fe"):
     {prefix}:seen:{txid}          "1" once the transaction is recorded (idempotency)
     {prefix}:d:{txid}             the stored response for a retried transaction id
 
-Payload: the fields below joined by the ASCII unit separator 0x1f, empty for a
-missing value. Request validation refuses control characters in every field,
-so the separator cannot occur inside one. The transaction id comes first, so a
-member names its transaction.
+Payload: per entity, the fields its features read (ENTITY_PAYLOAD) joined by the
+ASCII unit separator 0x1f, empty for a missing value. Request validation refuses
+control characters in every field, so the separator cannot occur inside one.
+The transaction id comes first, so a member names its transaction. A merchant's
+members carry only id, time, amount and card: a busy merchant's window is the
+largest thing read per request.
 """
 
 from __future__ import annotations
@@ -23,23 +25,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from features.batch import PAD_TS, EntityWindow
-from features.definitions import WINDOW_ATTRIBUTES
+from features.definitions import ENTITIES, WINDOW_ATTRIBUTES
 
 SEPARATOR = b"\x1f"
-PAYLOAD_FIELDS: tuple[str, ...] = (
-    "transaction_id",
-    "ts",
-    "amount",
-    "card",
-    "account",
-    "device",
-    "ip",
-    "merchant",
-    "country",
-    "latitude",
-    "longitude",
-)
-_INDEX = {name: i for i, name in enumerate(PAYLOAD_FIELDS)}
+ENTITY_PAYLOAD: dict[str, tuple[str, ...]] = {
+    entity: ("transaction_id", "ts", "amount", *WINDOW_ATTRIBUTES[entity])
+    + (("latitude", "longitude") if entity == "card" else ())
+    for entity in ENTITIES
+}
 CATEGORICAL: tuple[str, ...] = ("card", "account", "device", "ip", "merchant", "country")
 
 
@@ -68,21 +61,22 @@ class Event:
             "merchant": self.merchant,
         }[entity]
 
-    def payload(self) -> bytes:
-        parts = [
-            self.transaction_id,
-            str(self.ts),
-            repr(float(self.amount)),
-            self.card,
-            self.account or "",
-            self.device or "",
-            self.ip or "",
-            self.merchant,
-            self.country or "",
-            "" if self.latitude is None else repr(float(self.latitude)),
-            "" if self.longitude is None else repr(float(self.longitude)),
-        ]
-        return SEPARATOR.join(p.encode() for p in parts)
+    def payload(self, entity: str) -> bytes:
+        """This transaction as a member of one entity's window."""
+        values = {
+            "transaction_id": self.transaction_id,
+            "ts": str(self.ts),
+            "amount": repr(float(self.amount)),
+            "card": self.card,
+            "account": self.account or "",
+            "device": self.device or "",
+            "ip": self.ip or "",
+            "merchant": self.merchant,
+            "country": self.country or "",
+            "latitude": "" if self.latitude is None else repr(float(self.latitude)),
+            "longitude": "" if self.longitude is None else repr(float(self.longitude)),
+        }
+        return SEPARATOR.join(values[f].encode() for f in ENTITY_PAYLOAD[entity])
 
 
 def window_key(prefix: str, entity: str, value: str) -> str:
@@ -123,11 +117,17 @@ class Vocabulary:
 
 
 def windows_from_members(
-    entity: str, members: Sequence[Sequence[bytes]], vocabulary: Vocabulary
+    entity: str, windows: Sequence[bytes], vocabulary: Vocabulary
 ) -> EntityWindow:
-    """Right-aligned window arrays from each request's members, latest first (ZREVRANGEBYSCORE)."""
-    n = len(members)
-    lengths = np.fromiter((len(m) for m in members), dtype=np.int64, count=n)
+    """Right-aligned window arrays from each request's members, latest first (ZREVRANGEBYSCORE),
+    joined by the separator (as the window script returns them)."""
+    n = len(windows)
+    layout = ENTITY_PAYLOAD[entity]
+    lengths = np.fromiter(
+        ((w.count(SEPARATOR) + 1) // len(layout) if w else 0 for w in windows),
+        dtype=np.int64,
+        count=n,
+    )
     width = max(1, int(lengths.max(initial=0)))
     located = entity == "card"
     attributes = WINDOW_ATTRIBUTES[entity]
@@ -138,19 +138,20 @@ def windows_from_members(
     lon = np.full((n, width), np.nan) if located else None
     total = int(lengths.sum())
     if total:
-        flat = SEPARATOR.join(m for request in members for m in request).split(SEPARATOR)
-        fields = np.array(flat, dtype=object).reshape(total, len(PAYLOAD_FIELDS))
+        index = {name: i for i, name in enumerate(layout)}
+        fields = np.array(SEPARATOR.join(w for w in windows if w).split(SEPARATOR), dtype=object)
+        fields = fields.reshape(total, len(layout))
         row = np.repeat(np.arange(n), lengths)
         starts = np.cumsum(lengths) - lengths
         # Members arrive latest first; the latest goes to the last column.
         col = width - 1 - (np.arange(total) - np.repeat(starts, lengths))
-        ts[row, col] = fields[:, _INDEX["ts"]].astype(np.int64)
-        amount[row, col] = fields[:, _INDEX["amount"]].astype(np.float64)
+        ts[row, col] = fields[:, index["ts"]].astype(np.int64)
+        amount[row, col] = fields[:, index["amount"]].astype(np.float64)
         for a in attributes:
-            attrs[a][row, col] = vocabulary.codes(a, fields[:, _INDEX[a]].tolist())
+            attrs[a][row, col] = vocabulary.codes(a, fields[:, index[a]].tolist())
         if lat is not None and lon is not None:
-            lat[row, col] = _floats(fields[:, _INDEX["latitude"]])
-            lon[row, col] = _floats(fields[:, _INDEX["longitude"]])
+            lat[row, col] = _floats(fields[:, index["latitude"]])
+            lon[row, col] = _floats(fields[:, index["longitude"]])
     return EntityWindow(ts=ts, amount=amount, attributes=attrs, latitude=lat, longitude=lon)
 
 

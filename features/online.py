@@ -57,7 +57,7 @@ def transaction_batch(txs: Sequence[OnlineTransaction], vocabulary: Vocabulary) 
 
 def online_matrix(
     txs: Sequence[OnlineTransaction],
-    members: Mapping[str, Sequence[Sequence[bytes]]],
+    members: Mapping[str, Sequence[bytes]],
     label_scores: Mapping[str, Sequence[Sequence[float]]],
 ) -> np.ndarray:
     """Feature rows for requests whose windows were read from the store (entity -> per-request members)."""

@@ -9,7 +9,7 @@ from fastapi.responses import Response
 
 from app import auth, errors
 from app.limits import BodySizeLimit
-from app.schemas import ScoreRequest
+from app.routes.score import parse_score_request
 from app.settings import get_settings
 
 
@@ -18,11 +18,12 @@ def create_noop_app() -> FastAPI:
     app = FastAPI(title="no-op baseline")
     errors.install(app)
 
-    def api_key(request: Request) -> None:
+    async def api_key(request: Request) -> None:
         auth.check(request, settings.api_key_digests)
 
     @app.post("/v1/score", dependencies=[Depends(api_key)])
-    async def noop(body: ScoreRequest) -> Response:
+    async def noop(request: Request) -> Response:
+        body = await parse_score_request(request)
         return Response(
             orjson.dumps({"transaction_id": body.transaction_id, "score": 0.0, "risk_tier": "low"}),
             media_type="application/json",

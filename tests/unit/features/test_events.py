@@ -6,6 +6,7 @@ import numpy as np
 
 from features.batch import PAD_TS
 from features.events import (
+    SEPARATOR,
     Event,
     Vocabulary,
     decision_key,
@@ -38,15 +39,19 @@ def test_keys_are_exactly_these() -> None:
     assert decision_key("fe", "tx_1") == "fe:d:tx_1"
 
 
-def test_payload_is_exactly_these_bytes() -> None:
-    assert EVENT.payload() == (
-        b"tx_1\x1f1772452800000\x1f12.5\x1fcard_a\x1f\x1fdev_9\x1f203.0.113.7\x1fm_1\x1fFR\x1f48.8566\x1f2.3522"
+def test_payloads_are_exactly_these_bytes() -> None:
+    assert EVENT.payload("card") == (
+        b"tx_1\x1f1772452800000\x1f12.5\x1fm_1\x1fdev_9\x1f203.0.113.7\x1fFR\x1f48.8566\x1f2.3522"
     )
+    assert EVENT.payload("account") == b"tx_1\x1f1772452800000\x1f12.5\x1fcard_a\x1fdev_9\x1fm_1"
+    assert EVENT.payload("device") == b"tx_1\x1f1772452800000\x1f12.5\x1fcard_a\x1f203.0.113.7"
+    assert EVENT.payload("ip") == b"tx_1\x1f1772452800000\x1f12.5\x1fcard_a\x1fdev_9"
+    assert EVENT.payload("merchant") == b"tx_1\x1f1772452800000\x1f12.5\x1fcard_a"
 
 
 def test_windows_are_right_aligned_in_time_order_from_latest_first_members() -> None:
     older = Event("tx_0", 1772452700000, 3.0, "card_a", None, None, None, "m_2", "US", None, None)
-    members = [[EVENT.payload(), older.payload()], []]
+    members = [EVENT.payload("card") + SEPARATOR + older.payload("card"), b""]
     window = windows_from_members("card", members, Vocabulary())
     assert window.ts.tolist() == [[1772452700000, 1772452800000], [PAD_TS, PAD_TS]]
     assert window.amount[0].tolist() == [3.0, 12.5]

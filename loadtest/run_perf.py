@@ -1,0 +1,141 @@
+"""`make perf`: serve the API locally, run the Locust swarm headless, write reports and a summary.
+
+    .venv/bin/python loadtest/run_perf.py [--users 1000] [--seconds 60] [--workers 1]
+
+Reports go to loadtest/reports/ (CSV, HTML, summary.md). Thresholds come from the
+environment: PERF_P99_MS (default 20) and PERF_MAX_FAILURE_RATIO (default 0).
+Redis: FRAUD_REDIS_URL or the machine's (or one the demo helper starts); keys are
+written under a fresh prefix and deleted afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from contextlib import ExitStack
+from pathlib import Path
+
+import httpx
+import redis
+
+from app.auth import new_key
+from app.demo import DemoOptions, ensure_model, ensure_redis, free_port
+from app.settings import get_settings
+from ensemble.progress import NoProgress
+from features.dataset import write_transactions
+from synthetic.generator import GeneratorConfig, generate
+
+REPORTS = Path("loadtest/reports")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--users", type=int, default=1000)
+    parser.add_argument("--spawn-rate", type=int, default=200)
+    parser.add_argument("--seconds", type=int, default=60)
+    parser.add_argument("--workers", type=int, default=1)
+    args = parser.parse_args()
+    p99_limit = float(os.environ.get("PERF_P99_MS", "20"))
+    max_failures = float(os.environ.get("PERF_MAX_FAILURE_RATIO", "0"))
+    settings = get_settings()
+    ensure_model(settings, DemoOptions(), NoProgress(), print)
+    data = settings.data_dir / "locust_traffic.parquet"
+    if not data.exists():
+        write_transactions(generate(GeneratorConfig(days=14, cards=5_000, seed=31)), data)
+    REPORTS.mkdir(parents=True, exist_ok=True)
+    key, key_digest = new_key()
+    prefix = f"perf{uuid.uuid4().hex[:6]}"
+    with ExitStack() as stack:
+        redis_url = ensure_redis(settings, stack, print)
+        port = free_port()
+        env = os.environ | {
+            "FRAUD_API_KEYS": key_digest,
+            "FRAUD_REDIS_URL": redis_url,
+            "FRAUD_REDIS_PREFIX": prefix,
+            "FRAUD_MODEL_DIR": str(settings.model_dir),
+            "FRAUD_API_KEY": key,
+            "LOCUST_DATA": str(data),
+            "PYTHONPATH": str(Path.cwd()),
+        }
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "app.cli",
+                "serve",
+                "--port",
+                str(port),
+                "--workers",
+                str(args.workers),
+            ],
+            env=env,
+        )
+        stack.callback(lambda: (server.send_signal(signal.SIGTERM), server.wait(30)))
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit("the API did not become ready")
+            time.sleep(0.3)
+        print(
+            f"swarm: {args.users} users for {args.seconds} s against {base} ({args.workers} worker(s))"
+        )
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "locust",
+                "-f",
+                "loadtest/locustfile.py",
+                "--headless",
+                "-u",
+                str(args.users),
+                "-r",
+                str(args.spawn_rate),
+                "-t",
+                f"{args.seconds}s",
+                "--host",
+                base,
+                "--csv",
+                str(REPORTS / "perf"),
+                "--html",
+                str(REPORTS / "perf.html"),
+                "--only-summary",
+                "--stop-timeout",
+                "5",
+            ],
+            env=env,
+            check=False,
+        )
+        with redis.Redis.from_url(redis_url) as client:
+            for k in client.scan_iter(match=f"{prefix}:*", count=5000):
+                client.delete(k)
+    with (REPORTS / "perf_stats.csv").open() as f:
+        total = next(r for r in csv.DictReader(f) if r["Name"] == "Aggregated")
+    requests_, failures = int(total["Request Count"]), int(total["Failure Count"])
+    ratio = failures / requests_ if requests_ else 1.0
+    p99 = float(total["99%"])
+    verdict = "PASS" if p99 <= p99_limit and ratio <= max_failures else "FAIL"
+    summary = (
+        f"# Locust swarm\n\nusers {args.users}, {args.seconds} s, {args.workers} API worker(s)\n\n"
+        f"| requests | failures | requests/s | p50 ms | p95 ms | p99 ms |\n| --- | --- | --- | --- | --- | --- |\n"
+        f"| {requests_:,} | {failures:,} | {float(total['Requests/s']):,.0f} | {total['50%']} | {total['95%']} | "
+        f"{total['99%']} |\n\n{verdict}: thresholds p99 <= {p99_limit:g} ms, failure ratio <= {max_failures:g}\n"
+    )
+    (REPORTS / "summary.md").write_text(summary)
+    print(summary)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Locust scenarios; each module says which traffic it models."""

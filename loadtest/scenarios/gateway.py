@@ -1,0 +1,23 @@
+"""Steady gateway traffic: every user is a checkout sending one authorisation per second,
+drawn from the generated transactions (mixed channels, cards, merchants)."""
+
+from __future__ import annotations
+
+from locust import FastHttpUser, constant_pacing, task
+
+from loadtest.scenarios.traffic import HEADERS, next_body
+
+
+class GatewayUser(FastHttpUser):
+    weight = 20
+    wait_time = constant_pacing(1.0)
+
+    @task
+    def score(self) -> None:
+        with self.client.post(
+            "/v1/score", json=next_body(), headers=HEADERS, name="/v1/score", catch_response=True
+        ) as response:
+            if response.status_code != 200:
+                response.failure(f"status {response.status_code}: {response.text[:200]}")
+            elif response.json().get("degraded"):
+                response.failure("degraded answer")

@@ -1,0 +1,91 @@
+"""Request validation, API keys and settings, without servers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from app.auth import digest, new_key
+from app.schemas import EXAMPLE, ScoreRequest
+from app.settings import Settings
+
+
+def parse(**changes: Any) -> ScoreRequest:
+    return ScoreRequest.model_validate({**EXAMPLE, **changes})
+
+
+def test_the_example_converts_to_event_time_and_local_offset() -> None:
+    tx = parse().to_online()
+    assert tx.event.ts == 1795863600000  # 2026-11-28T11:00:00Z
+    assert tx.offset_minutes == 60
+    assert tx.event.payload("merchant") == b"tx_000123\x1f1795863600000\x1f249.99\x1fcard_tok_8f3a"
+
+
+def test_sub_millisecond_times_floor_like_the_offline_replay() -> None:
+    assert parse(timestamp="2026-11-28T11:00:00.0009Z").to_online().event.ts == 1795863600000
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"timestamp": "2026-11-28T12:00:00"},
+        {"timestamp": 1795863600},
+        {"amount": 0},
+        {"amount": float("nan")},
+        {"amount": True},
+        {"amount": "1.00"},
+        {"currency": "EURO"},
+        {"merchant_country": "FRA"},
+        {"latitude": 91.0},
+        {"longitude": None},
+        {"ip_address": "not-an-ip"},
+        {"device_id": "tab\there"},
+        {"transaction_id": "x" * 65},
+    ],
+)
+def test_contract_violations_are_refused(changes: dict[str, Any]) -> None:
+    with pytest.raises(ValidationError):
+        parse(**changes)
+
+
+def test_ipv6_and_missing_optionals_are_accepted() -> None:
+    minimal = {
+        k: v
+        for k, v in EXAMPLE.items()
+        if k not in {"account_id", "device_id", "latitude", "longitude", "merchant_country"}
+    }
+    tx = ScoreRequest.model_validate({**minimal, "ip_address": "2001:db8::1"}).to_online()
+    assert tx.event.ip == "2001:db8::1"
+    assert tx.event.device is None
+
+
+def test_keys_are_random_and_only_their_digest_is_stored() -> None:
+    (k1, d1), (k2, _) = new_key(), new_key()
+    assert k1 != k2
+    assert d1 == digest(k1)
+    assert len(d1) == 64
+    assert k1 not in d1
+
+
+def test_settings_refuse_unsafe_production_and_bad_decision_maps() -> None:
+    with pytest.raises(ValidationError, match="FRAUD_API_KEYS"):
+        Settings(environment="production")
+    assert Settings(environment="production", api_keys=digest("k")).api_key_digests == {digest("k")}
+    with pytest.raises(ValidationError, match="decisions"):
+        Settings(decisions="low=approve,medium=maybe,high=review,critical=decline")
+    assert Settings().decision_map == {
+        "low": "approve",
+        "medium": "review",
+        "high": "review",
+        "critical": "decline",
+    }
+
+
+def test_settings_come_from_fraud_environment_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FRAUD_REDIS_URL", "redis://127.0.0.1:6390/2")
+    monkeypatch.setenv("FRAUD_REDIS_BUDGET_MS", "10")
+    settings = Settings()
+    assert settings.redis_url == "redis://127.0.0.1:6390/2"
+    assert settings.redis_budget_ms == 10.0
