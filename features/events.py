@@ -1,8 +1,9 @@
 """The online window formats, written down once: Redis keys and the event payload.
 
-Keys (prefix from settings, default "fe"):
+Keys (prefix from settings, default "fe"; FORMAT changes whenever a payload layout
+does, so a new release never parses an old release's members):
 
-    {prefix}:w:{entity}:{value}   sorted set, one member per transaction: the payload
+    {prefix}:w2:{entity}:{value}  sorted set, one member per transaction: the payload
                                   below; score = event time in epoch ms
     {prefix}:l:{entity}:{value}   sorted set of confirmed-fraud labels: member =
                                   transaction id, score = time the label became known
@@ -79,8 +80,11 @@ class Event:
         return SEPARATOR.join(values[f].encode() for f in ENTITY_PAYLOAD[entity])
 
 
+FORMAT = "2"
+
+
 def window_key(prefix: str, entity: str, value: str) -> str:
-    return f"{prefix}:w:{entity}:{value}"
+    return f"{prefix}:w{FORMAT}:{entity}:{value}"
 
 
 def label_key(prefix: str, entity: str, value: str) -> str:

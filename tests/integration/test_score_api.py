@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 from app.main import create_app, redis_client
 from app.schemas import EXAMPLE
 from app.settings import Settings
+from features.events import window_key
 from tests.integration.conftest import API_KEY, keys_of, make_settings
 
 
@@ -138,7 +139,7 @@ def test_a_retried_transaction_gets_the_identical_answer_and_counts_once(
     # Same id with other fields (a confused client): still the first answer, still counted once.
     changed = client.post("/v1/score", json=body(transaction_id="tx_retry", amount=9999.0))
     assert first.content == again.content == changed.content
-    key = f"{prefix}:w:card:{EXAMPLE['card_id']}"
+    key = window_key(prefix, "card", EXAMPLE["card_id"])
     with redis.Redis.from_url(redis_url) as r:
         assert r.zcard(key) == 1
         later = client.post(

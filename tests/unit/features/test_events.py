@@ -33,7 +33,7 @@ EVENT = Event(
 
 
 def test_keys_are_exactly_these() -> None:
-    assert window_key("fe", "card", "card_a") == "fe:w:card:card_a"
+    assert window_key("fe", "card", "card_a") == "fe:w2:card:card_a"
     assert label_key("fe", "merchant", "m_1") == "fe:l:merchant:m_1"
     assert seen_key("fe", "tx_1") == "fe:seen:tx_1"
     assert decision_key("fe", "tx_1") == "fe:d:tx_1"
