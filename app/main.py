@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
 from collections.abc import AsyncIterator, Callable
@@ -65,6 +66,10 @@ def create_app(
             ),
         )
         await service.start()
+        # Long-lived start-up objects (model, routes, schemas) leave the collector's view,
+        # so full collections stay short and do not stall requests.
+        gc.collect()
+        gc.freeze()
         app.state.settings, app.state.store, app.state.models, app.state.service = (
             settings,
             store,

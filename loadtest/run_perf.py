@@ -118,6 +118,26 @@ def main() -> None:
             env=env,
             check=False,
         )
+        metrics = httpx.get(f"{base}/metrics").text
+        (REPORTS / "server_metrics.txt").write_text(metrics)
+        print(
+            "\n".join(
+                line
+                for line in metrics.splitlines()
+                if line.startswith(
+                    (
+                        "fraud_feature_store_seconds_sum",
+                        "fraud_feature_store_seconds_count",
+                        "fraud_features_seconds_sum",
+                        "fraud_inference_seconds_sum",
+                        "fraud_batch_size_sum",
+                        "fraud_batch_size_count",
+                        "fraud_degraded_total",
+                        "fraud_decisions_total",
+                    )
+                )
+            )
+        )
         with redis.Redis.from_url(redis_url) as client:
             for k in client.scan_iter(match=f"{prefix}:*", count=5000):
                 client.delete(k)

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import random
 
-from locust import FastHttpUser, constant_pacing, task
+from locust import FastHttpUser, task
 
-from loadtest.scenarios.traffic import HEADERS, next_body
+from loadtest.scenarios.traffic import HEADERS, next_body, poisson_wait
 
 
 class CardTestingUser(FastHttpUser):
     weight = 1
-    wait_time = constant_pacing(1.0)
+    wait_time = poisson_wait(1.0)
 
     def on_start(self) -> None:
         self.device = f"ring_dev_{random.randrange(1000)}"

@@ -3,14 +3,14 @@ drawn from the generated transactions (mixed channels, cards, merchants)."""
 
 from __future__ import annotations
 
-from locust import FastHttpUser, constant_pacing, task
+from locust import FastHttpUser, task
 
-from loadtest.scenarios.traffic import HEADERS, next_body
+from loadtest.scenarios.traffic import HEADERS, next_body, poisson_wait
 
 
 class GatewayUser(FastHttpUser):
     weight = 20
-    wait_time = constant_pacing(1.0)
+    wait_time = poisson_wait(1.0)
 
     @task
     def score(self) -> None:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import itertools
 import os
+import random
 import threading
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -29,6 +31,12 @@ def rows() -> list[dict[str, Any]]:
         if _rows is None:
             _rows = list(request_bodies(read_transactions(DATA)))
     return _rows
+
+
+def poisson_wait(per_second: float) -> Callable[[object], float]:
+    """Exponential gaps: each user is a Poisson source, as independent shoppers are.
+    (Constant pacing lines the users up into once-a-second waves.)"""
+    return lambda _user: random.expovariate(per_second)
 
 
 def now() -> str:
