@@ -29,3 +29,24 @@ RETRIES = Counter(
     "fraud_retried_transactions_total", "Repeated transaction ids answered from the store"
 )
 MODEL_RELOADS = Counter("fraud_model_reloads_total", "Model bundle reloads", ["outcome"])
+SCORE_LATENCY = Histogram(
+    "fraud_score_latency_seconds",
+    "From receiving a /v1/score body to its answer, inside the server",
+    buckets=(
+        0.0005,
+        0.001,
+        0.002,
+        0.003,
+        0.005,
+        0.0075,
+        0.01,
+        0.015,
+        0.02,
+        0.03,
+        0.05,
+        0.1,
+        0.2,
+        0.5,
+        1.0,
+    ),
+)

@@ -22,6 +22,7 @@ from features.online import OnlineTransaction, online_matrix, request_only_matri
 from features.redis_store import RedisWindowStore, WindowRead
 
 log = logging.getLogger(__name__)
+SLOW_CALLS_BEFORE_SKIPPING = 3
 
 
 class ModelHolder:
@@ -81,6 +82,7 @@ class ScoringService:
         self._unsaved: list[tuple[str, bytes]] = []
         self._inflight: set[asyncio.Task[None]] = set()
         self._store_down_until = 0.0
+        self._slow_in_row = 0
 
     async def start(self) -> None:
         self._worker = asyncio.create_task(self._run(), name="scoring-batches")
@@ -136,11 +138,20 @@ class ScoringService:
                 self.config.budget_s,
             )
         except (TimeoutError, RedisError, OSError) as exc:
-            cause = "timeout" if isinstance(exc, TimeoutError) else "error"
+            slow = isinstance(exc, TimeoutError)
+            cause = "timeout" if slow else "error"
             log.warning("feature store %s: %r; answering degraded", cause, exc)
             metrics.DEGRADED.labels(cause).inc(len(batch))
-            self._store_down_until = time.monotonic() + self.config.retry_after_s
+            self._unsaved[:0] = (
+                responses  # keep the answers for retries; the next batch carries them
+            )
+            # A single slow call degrades only its batch; an error, or several slow calls in a
+            # row, means the store is unwell: skip it for a while instead of waiting on it.
+            self._slow_in_row = self._slow_in_row + 1 if slow else 0
+            if not slow or self._slow_in_row >= SLOW_CALLS_BEFORE_SKIPPING:
+                self._store_down_until = time.monotonic() + self.config.retry_after_s
             return None
+        self._slow_in_row = 0
         metrics.FEATURE_STORE_SECONDS.observe(time.perf_counter() - started)
         return reads
 
@@ -212,6 +223,7 @@ class ScoringService:
             )
             if not degraded:
                 self._unsaved.append((p.request.transaction_id, body))
+            metrics.SCORE_LATENCY.observe((time.perf_counter_ns() - p.received_ns) / 1e9)
             p.future.set_result(body)
 
     async def _flush_responses(self) -> None:
