@@ -9,22 +9,24 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
-import redis
-
 from app.auth import new_key
+from app.localstack import (
+    free_port,
+    port_free,
+    redis_reachable,
+    start_redis_server,
+    stop,
+    wait_until_ready,
+)
 from app.settings import Settings
 from app.traffic import replay
 from ensemble.progress import Progress
@@ -42,34 +44,6 @@ class DemoOptions:
     port: int = 8000
     rate: float = 50.0
     duration: float | None = None
-
-
-def _port_free(port: int) -> bool:
-    with socket.socket() as s:
-        return s.connect_ex(("127.0.0.1", port)) != 0
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _redis_up(url: str) -> bool:
-    try:
-        with redis.Redis.from_url(url, socket_connect_timeout=0.5) as client:
-            return bool(client.ping())
-    except redis.RedisError:
-        return False
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(20)
-        except subprocess.TimeoutExpired:
-            process.kill()
 
 
 def ensure_model(settings: Settings, options: DemoOptions, progress: Progress, say: Say) -> None:
@@ -92,39 +66,14 @@ def ensure_model(settings: Settings, options: DemoOptions, progress: Progress, s
 
 
 def ensure_redis(settings: Settings, stack: ExitStack, say: Say) -> str:
-    if _redis_up(settings.redis_url):
+    if redis_reachable(settings.redis_url):
         say(f"redis: {settings.redis_url}")
         return settings.redis_url
-    binary = shutil.which("redis-server")
-    if binary is None:
-        raise RuntimeError(
-            f"no Redis at {settings.redis_url} and no redis-server to start (apt-get install redis-server)"
-        )
     port = free_port()
     workdir = stack.enter_context(tempfile.TemporaryDirectory(prefix="fraud-demo-redis-"))
-    process = subprocess.Popen(
-        [
-            binary,
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            workdir,
-        ],
-        stdout=subprocess.DEVNULL,
-    )
-    stack.callback(_stop, process)
+    process = start_redis_server(port, workdir)
+    stack.callback(stop, process)
     url = f"redis://127.0.0.1:{port}/0"
-    deadline = time.monotonic() + 10
-    while not _redis_up(url):
-        if time.monotonic() > deadline:
-            raise RuntimeError("the local redis-server did not start")
-        time.sleep(0.05)
     say(f"redis: started redis-server (pid {process.pid}) at {url}")
     return url
 
@@ -143,7 +92,7 @@ def run_demo(
     with ExitStack() as stack:
         redis_url = ensure_redis(settings, stack, say)
         key, key_digest = new_key()
-        port = options.port if _port_free(options.port) else free_port()
+        port = options.port if port_free(options.port) else free_port()
         env = os.environ | {
             "FRAUD_API_KEYS": key_digest,
             "FRAUD_REDIS_URL": redis_url,
@@ -154,18 +103,9 @@ def run_demo(
             [sys.executable, "-m", "app.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
             env=env,
         )
-        stack.callback(_stop, server)
+        stack.callback(stop, server)
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("the API did not become ready")
-            time.sleep(0.2)
+        wait_until_ready(base, server)
         traffic = traffic_file(settings, max(500, options.cards // 2))
         say("")
         say(

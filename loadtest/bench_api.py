@@ -14,7 +14,6 @@ import asyncio
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -26,6 +25,7 @@ import httpx
 import redis
 
 from app.auth import digest
+from app.localstack import stop, wait_until_ready
 
 KEY = "fk_bench_key"
 WRK_SCRIPT = r"""
@@ -76,16 +76,8 @@ def start_server(app: str, port: int, env: dict[str, str]) -> subprocess.Popen[b
         "--no-access-log",
     ]
     process = subprocess.Popen(cmd, env=env)
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/docs", timeout=1).status_code == 200:
-                return process
-        except httpx.HTTPError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError(f"{app} did not start")
-        time.sleep(0.3)
+    wait_until_ready(f"http://127.0.0.1:{port}", process)
+    return process
 
 
 def run_wrk(port: int, seconds: int, connections: int, run: str) -> tuple[float, str]:
@@ -199,8 +191,7 @@ def main() -> None:
             if degraded:
                 detail += f"\nDEGRADED answers: {degraded:.0f}"
         finally:
-            process.send_signal(signal.SIGTERM)
-            process.wait(30)
+            stop(process)
         results[name] = rps
         print(f"\n== {name}: {rps:,.0f} requests/s")
         print(

@@ -29,5 +29,9 @@ def create_noop_app() -> FastAPI:
             media_type="application/json",
         )
 
+    @app.get("/readyz")
+    async def ready() -> dict[str, str]:
+        return {"status": "ready"}
+
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     return app

@@ -13,10 +13,8 @@ from __future__ import annotations
 import argparse
 import csv
 import os
-import signal
 import subprocess
 import sys
-import time
 import uuid
 from contextlib import ExitStack
 from pathlib import Path
@@ -25,7 +23,8 @@ import httpx
 import redis
 
 from app.auth import new_key
-from app.demo import DemoOptions, ensure_model, ensure_redis, free_port
+from app.demo import DemoOptions, ensure_model, ensure_redis
+from app.localstack import free_port, stop, wait_until_ready
 from app.settings import get_settings
 from ensemble.progress import NoProgress
 from features.dataset import write_transactions
@@ -96,18 +95,9 @@ def main() -> None:
             ],
             env=env,
         )
-        stack.callback(lambda: (server.send_signal(signal.SIGTERM), server.wait(30)))
+        stack.callback(stop, server)
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit("the API did not become ready")
-            time.sleep(0.3)
+        wait_until_ready(base, server)
         print(
             f"swarm: {args.users} users for {args.seconds} s against {base} ({args.workers} worker(s))"
         )

@@ -14,9 +14,10 @@ import httpx
 import orjson
 
 from app.auth import digest
+from app.localstack import free_port, wait_until_ready
 from app.schemas import EXAMPLE
 from ensemble.manifest import Manifest
-from tests.servers import free_port, shared_redis_url
+from tests.servers import shared_redis_url
 
 FRAUD = str(Path(sys.executable).with_name("fraud"))
 
@@ -40,16 +41,7 @@ def test_serve_answers_and_reloads_on_sighup(bundle_dir: Path, tmp_path: Path) -
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/readyz").status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert process.poll() is None, process.stderr.read().decode() if process.stderr else ""
-            assert time.monotonic() < deadline, "server did not become ready"
-            time.sleep(0.2)
+        wait_until_ready(base, process, 60)
         headers = {"Authorization": "Bearer k1", "Content-Type": "application/json"}
         first = httpx.post(
             f"{base}/v1/score", content=orjson.dumps(EXAMPLE), headers=headers
