@@ -156,7 +156,7 @@ def demo(
         int, typer.Option(min=14, help="Days of history to train on if no model exists")
     ] = 45,
     cards: Annotated[int, typer.Option(min=100, help="Cards in the generated history")] = 4_000,
-    port: Annotated[int, typer.Option(help="API port (another free one if taken)")] = 8000,
+    port: Annotated[int, typer.Option(help="API port (another free one if taken; 0: any)")] = 8000,
     rate: Annotated[float, typer.Option(min=0.1, help="Replayed requests per second")] = 50.0,
     duration: Annotated[
         float | None, typer.Option(min=1, help="Stop after this many seconds")

@@ -92,7 +92,7 @@ def run_demo(
     with ExitStack() as stack:
         redis_url = ensure_redis(settings, stack, say)
         key, key_digest = new_key()
-        port = options.port if port_free(options.port) else free_port()
+        port = options.port if options.port and port_free(options.port) else free_port()
         env = os.environ | {
             "FRAUD_API_KEYS": key_digest,
             "FRAUD_REDIS_URL": redis_url,

@@ -1,0 +1,46 @@
+"""`fraud demo` end to end: trains, serves, replays traffic, prints where to look, stops what it started."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+FRAUD = str(Path(sys.executable).with_name("fraud"))
+
+
+def test_demo_trains_serves_and_replays(tmp_path: Path) -> None:
+    env = os.environ | {
+        "FRAUD_MODEL_DIR": str(tmp_path / "model"),
+        "FRAUD_DATA_DIR": str(tmp_path / "data"),
+    }
+    out = subprocess.run(
+        [
+            FRAUD,
+            "demo",
+            "--days",
+            "20",
+            "--cards",
+            "600",
+            "--duration",
+            "3",
+            "--rate",
+            "20",
+            "--port",
+            "0",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    text = out.stderr
+    assert "/docs" in text
+    assert "/metrics" in text
+    assert "API key:  fk_" in text
+    assert "'statuses': {200: 60}" in text
+    assert "'degraded': 0" in text
+    assert (tmp_path / "model" / "report.md").exists()
