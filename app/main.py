@@ -8,6 +8,7 @@ import logging
 import signal
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, suppress
+from datetime import UTC, datetime
 
 import redis.asyncio as redis
 from fastapi import FastAPI
@@ -16,9 +17,13 @@ from prometheus_fastapi_instrumentator import Instrumentator
 from app import errors
 from app.limits import BodySizeLimit
 from app.routes import admin, health, score
+from app.schemas import ScoreRequest
 from app.service import ModelHolder, ScoringConfig, ScoringService
 from app.settings import Settings, get_settings
 from features.redis_store import RedisWindowStore
+from persistence.events import audit_event
+from persistence.producer import AuditProducer
+from persistence.spool import Spool
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +57,9 @@ def create_app(
             Exception
         ):  # Redis may be down at start; requests answer degraded until it is back
             await asyncio.wait_for(store.load_script(), 2.0)
+        producer = audit_producer(settings)
+        if producer is not None:
+            await producer.start()
         service = ScoringService(
             store,
             models,
@@ -64,6 +72,7 @@ def create_app(
                 reasons=settings.reasons,
                 max_inflight=settings.max_inflight_batches,
             ),
+            audit=None if producer is None else audit_publisher(producer),
         )
         await service.start()
         # Long-lived start-up objects (model, routes, schemas) leave the collector's view,
@@ -93,6 +102,8 @@ def create_app(
             with suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.remove_signal_handler(signal.SIGHUP)
             await service.stop()
+            if producer is not None:
+                await producer.stop()
             await client.aclose()
 
     app = FastAPI(
@@ -111,6 +122,29 @@ def create_app(
     )
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     return app
+
+
+def audit_producer(settings: Settings) -> AuditProducer | None:
+    if not settings.kafka_bootstrap_servers:
+        return None
+    return AuditProducer(
+        settings.kafka_bootstrap_servers,
+        settings.audit_topic,
+        Spool(settings.spool_path, settings.spool_fsync_ms / 1000),
+        partitions=settings.audit_partitions,
+        queue_size=settings.audit_queue_size,
+        linger_ms=settings.audit_linger_ms,
+        batch_bytes=settings.audit_batch_bytes,
+        retry_s=settings.audit_retry_s,
+    )
+
+
+def audit_publisher(producer: AuditProducer) -> Callable[[ScoreRequest, bytes], None]:
+    def publish(request: ScoreRequest, body: bytes) -> None:
+        event = audit_event(request.model_dump(mode="json"), body, datetime.now(UTC))
+        producer.publish(request.card_id.encode(), event)
+
+    return publish
 
 
 async def _reload_quietly(models: ModelHolder) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -73,8 +74,15 @@ class ScoringConfig:
 
 
 class ScoringService:
-    def __init__(self, store: RedisWindowStore, models: ModelHolder, config: ScoringConfig) -> None:
+    def __init__(
+        self,
+        store: RedisWindowStore,
+        models: ModelHolder,
+        config: ScoringConfig,
+        audit: Callable[[ScoreRequest, bytes], None] | None = None,
+    ) -> None:
         self.store = store
+        self.audit = audit
         self.models = models
         self.config = config
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
@@ -225,6 +233,8 @@ class ScoringService:
                 self._unsaved.append((p.request.transaction_id, body))
             metrics.SCORE_LATENCY.observe((time.perf_counter_ns() - p.received_ns) / 1e9)
             p.future.set_result(body)
+            if self.audit is not None:
+                self.audit(p.request, body)  # an in-memory enqueue; Kafka is never awaited here
 
     async def _flush_responses(self) -> None:
         """Store answers for retries when no batch is waiting to carry them."""

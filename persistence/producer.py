@@ -1,0 +1,169 @@
+"""AuditProducer: decisions to Kafka without ever slowing the scoring path.
+
+The request handler only calls `publish`, which puts the event on a bounded
+in-memory queue (or, when the queue is full, appends it to the spool). A
+background task sends batches with aiokafka (acks="all"). When Kafka fails or
+is slow, the batch goes to the spool and Kafka is left alone for `retry_s`;
+then the spool is re-sent, oldest first, before anything new. Downstream
+writes are idempotent on transaction_id, so a batch that Kafka did take
+before timing out may arrive twice, never zero times.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from contextlib import suppress
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from prometheus_client import Counter
+
+from persistence.spool import Spool
+
+log = logging.getLogger(__name__)
+AUDIT_EVENTS = Counter(
+    "fraud_audit_events_total", "Audit events by what happened to them", ["outcome"]
+)
+Record = tuple[bytes, bytes]
+
+
+class AuditProducer:
+    def __init__(
+        self,
+        bootstrap_servers: str,
+        topic: str,
+        spool: Spool,
+        partitions: int = 12,
+        queue_size: int = 10_000,
+        linger_ms: int = 5,
+        batch_bytes: int = 262_144,
+        send_timeout_s: float = 5.0,
+        retry_s: float = 2.0,
+    ) -> None:
+        self.bootstrap_servers = bootstrap_servers
+        self.topic = topic
+        self.spool = spool
+        self.partitions = partitions
+        self.send_timeout_s = send_timeout_s
+        self.retry_s = retry_s
+        self.max_batch = 500
+        self._queue: asyncio.Queue[Record] = asyncio.Queue(maxsize=queue_size)
+        self._producer = AIOKafkaProducer(
+            bootstrap_servers=bootstrap_servers,
+            acks="all",
+            linger_ms=linger_ms,
+            max_batch_size=batch_bytes,
+        )
+        self._started = False
+        self._down_until = 0.0
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="audit-producer")
+
+    def publish(self, key: bytes, value: bytes) -> None:
+        """Never blocks: the queue, or the spool when the queue is full."""
+        try:
+            self._queue.put_nowait((key, value))
+            AUDIT_EVENTS.labels("queued").inc()
+        except asyncio.QueueFull:
+            self._to_spool([(key, value)])
+
+    def _to_spool(self, records: list[Record]) -> None:
+        try:
+            self.spool.append(records)
+            AUDIT_EVENTS.labels("spooled").inc(len(records))
+        except OSError as exc:
+            AUDIT_EVENTS.labels("dropped").inc(len(records))
+            log.error("audit spool write failed, %d events dropped: %r", len(records), exc)
+
+    async def _connect(self) -> bool:
+        if self._started:
+            return True
+        try:
+            await asyncio.wait_for(self._create_topic(), self.send_timeout_s)
+            await asyncio.wait_for(self._producer.start(), self.send_timeout_s)
+        except (KafkaError, OSError, TimeoutError) as exc:
+            log.warning("Kafka at %s unavailable: %r; spooling", self.bootstrap_servers, exc)
+            return False
+        self._started = True
+        return True
+
+    async def _create_topic(self) -> None:
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap_servers)
+        await admin.start()
+        try:
+            await admin.create_topics(
+                [NewTopic(self.topic, num_partitions=self.partitions, replication_factor=1)]
+            )
+        except TopicAlreadyExistsError:
+            pass
+        finally:
+            await admin.close()
+
+    async def _send(self, records: list[Record]) -> bool:
+        if not await self._connect():
+            return False
+        try:
+            futures = [await self._producer.send(self.topic, key=k, value=v) for k, v in records]
+            await asyncio.wait_for(asyncio.gather(*futures), self.send_timeout_s)
+        except (KafkaError, OSError, TimeoutError) as exc:
+            log.warning("sending %d audit events failed: %r; spooling", len(records), exc)
+            return False
+        return True
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                first = await asyncio.wait_for(self._queue.get(), timeout=self.retry_s)
+                batch = [first]
+            except TimeoutError:
+                batch = []
+            while len(batch) < self.max_batch and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            await self._deliver(batch)
+
+    async def _deliver(self, batch: list[Record]) -> None:
+        if time.monotonic() < self._down_until:
+            self._to_spool(batch)
+            return
+        if self.spool.records:
+            pending = self.spool.read()
+            if await self._send(pending):
+                # Events spooled while re-sending (queue full) stay in the spool.
+                newer = self.spool.read()[len(pending) :]
+                self.spool.clear()
+                self.spool.append(newer)
+                AUDIT_EVENTS.labels("resent").inc(len(pending))
+                log.info("re-sent %d spooled audit events", len(pending))
+            else:
+                self._down_until = time.monotonic() + self.retry_s
+                self._to_spool(batch)
+                return
+        if batch:
+            if await self._send(batch):
+                AUDIT_EVENTS.labels("sent").inc(len(batch))
+            else:
+                self._down_until = time.monotonic() + self.retry_s
+                self._to_spool(batch)
+
+    async def stop(self) -> None:
+        """Flush what is queued (to Kafka if it answers, else to the spool), then close."""
+        if self._task is not None:
+            self._task.cancel()
+            with suppress(asyncio.CancelledError):
+                await self._task
+        left: list[Record] = []
+        while not self._queue.empty():
+            left.append(self._queue.get_nowait())
+        if left and not (time.monotonic() >= self._down_until and await self._send(left)):
+            self._to_spool(left)
+        elif left:
+            AUDIT_EVENTS.labels("sent").inc(len(left))
+        if self._started:
+            with suppress(KafkaError, OSError, TimeoutError):
+                await asyncio.wait_for(self._producer.stop(), self.send_timeout_s)
+        self.spool.close()

@@ -1,0 +1,122 @@
+"""Every decision reaches the audit topic, also across a broker outage, without slowing scoring.
+
+Uses a tansu broker of its own (memory storage); outages are simulated by pausing it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import orjson
+import pytest
+from aiokafka import AIOKafkaConsumer
+from fastapi.testclient import TestClient
+
+from app.main import create_app
+from tests.integration.conftest import API_KEY, make_settings
+from tests.integration.test_score_api import body
+from tests.servers import TansuBroker
+
+TOPIC = "transactions.scored"
+
+
+@pytest.fixture
+def broker() -> Iterator[TansuBroker]:
+    server = TansuBroker().start()
+    yield server
+    server.cleanup()
+
+
+def consumed(bootstrap: str, expected: int, timeout_s: float = 30) -> list[dict[str, object]]:
+    async def read() -> list[dict[str, object]]:
+        consumer = AIOKafkaConsumer(
+            TOPIC,
+            bootstrap_servers=bootstrap,
+            auto_offset_reset="earliest",
+            enable_auto_commit=False,
+            group_id=None,
+        )
+        await consumer.start()
+        events: list[dict[str, object]] = []
+        try:
+            deadline = time.monotonic() + timeout_s
+            while (
+                len({e["request"]["transaction_id"] for e in events}) < expected
+                and time.monotonic() < deadline
+            ):  # type: ignore[index]
+                for messages in (await consumer.getmany(timeout_ms=500)).values():
+                    events += [orjson.loads(m.value) | {"_key": m.key} for m in messages]
+        finally:
+            await consumer.stop()
+        return events
+
+    return asyncio.run(read())
+
+
+def test_every_decision_is_published_keyed_by_card(
+    broker: TansuBroker, redis_url: str, prefix: str, bundle_dir: Path, tmp_path: Path
+) -> None:
+    settings = make_settings(
+        redis_url,
+        prefix,
+        bundle_dir,
+        kafka_bootstrap_servers=broker.bootstrap,
+        spool_path=tmp_path / "audit.spool",
+        audit_partitions=3,
+    )
+    with TestClient(create_app(settings)) as c:
+        c.headers["Authorization"] = f"Bearer {API_KEY}"
+        answers = [
+            c.post("/v1/score", json=body(transaction_id=f"a{i}", card_id=f"card_{i % 7}")).json()
+            for i in range(150)
+        ]
+    events = consumed(broker.bootstrap, 150)
+    by_id = {e["request"]["transaction_id"]: e for e in events}  # type: ignore[index]
+    assert set(by_id) == {f"a{i}" for i in range(150)}
+    for answer in answers:
+        event = by_id[answer["transaction_id"]]
+        assert event["schema"] == 1
+        assert event["decision"] == answer
+        assert event["_key"] == event["request"]["card_id"].encode()  # type: ignore[index]
+
+
+def test_a_paused_broker_spools_events_and_they_are_resent(
+    broker: TansuBroker, redis_url: str, prefix: str, bundle_dir: Path, tmp_path: Path
+) -> None:
+    spool = tmp_path / "audit.spool"
+    settings = make_settings(
+        redis_url,
+        prefix,
+        bundle_dir,
+        kafka_bootstrap_servers=broker.bootstrap,
+        spool_path=spool,
+        audit_partitions=3,
+        audit_retry_s=0.5,
+    )
+    with TestClient(create_app(settings)) as c:
+        c.headers["Authorization"] = f"Bearer {API_KEY}"
+        for i in range(20):
+            assert c.post("/v1/score", json=body(transaction_id=f"before{i}")).status_code == 200
+        time.sleep(1)
+        broker.pause()
+        try:
+            for i in range(60):
+                r = c.post("/v1/score", json=body(transaction_id=f"during{i}"))
+                assert r.status_code == 200
+                assert r.json()["degraded"] is False  # Kafka is never on the scoring path
+            deadline = time.monotonic() + 30
+            while spool.stat().st_size == 0 and time.monotonic() < deadline:
+                c.post("/v1/score", json=body(transaction_id=f"nudge{time.monotonic_ns()}"))
+                time.sleep(0.5)
+            assert spool.stat().st_size > 0
+        finally:
+            broker.resume()
+        deadline = time.monotonic() + 30
+        while spool.stat().st_size > 0 and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert spool.stat().st_size == 0, "spooled events were not re-sent"
+    ids = {e["request"]["transaction_id"] for e in consumed(broker.bootstrap, 80)}  # type: ignore[index]
+    assert {f"before{i}" for i in range(20)} | {f"during{i}" for i in range(60)} <= ids

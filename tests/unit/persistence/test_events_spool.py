@@ -1,0 +1,50 @@
+"""The audit event to the exact bytes, and the spool's order and torn-tail handling."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from persistence.events import audit_event
+from persistence.spool import Spool
+
+
+def test_audit_event_is_exactly_these_bytes() -> None:
+    event = audit_event(
+        {"transaction_id": "t1", "amount": 12.5, "device_id": None},
+        b'{"transaction_id":"t1","score":0.1,"risk_tier":"low"}',
+        datetime(2026, 11, 28, 12, 0, 0, 123456, tzinfo=UTC),
+    )
+    assert event == (
+        b'{"decision":{"transaction_id":"t1","score":0.1,"risk_tier":"low"},'
+        b'"request":{"amount":12.5,"device_id":null,"transaction_id":"t1"},'
+        b'"schema":1,"scored_at":"2026-11-28T12:00:00.123456Z"}'
+    )
+
+
+def test_spool_keeps_order_across_reopen_and_clears(tmp_path: Path) -> None:
+    path = tmp_path / "audit.spool"
+    spool = Spool(path)
+    spool.append([(b"k1", b"v1"), (b"k2", b"")])
+    spool.append([(b"", b"v3")])
+    spool.close()
+    again = Spool(path)
+    assert again.records == 3
+    assert again.read() == [(b"k1", b"v1"), (b"k2", b""), (b"", b"v3")]
+    again.clear()
+    assert again.read() == []
+    again.append([(b"k4", b"v4")])
+    assert again.read() == [(b"k4", b"v4")]
+    again.close()
+
+
+def test_a_torn_last_record_is_ignored(tmp_path: Path) -> None:
+    path = tmp_path / "audit.spool"
+    spool = Spool(path)
+    spool.append([(b"k1", b"v1"), (b"k2", b"value-two")])
+    spool.close()
+    path.write_bytes(path.read_bytes()[:-3])  # power loss in the middle of the last write
+    reopened = Spool(path)
+    assert reopened.read() == [(b"k1", b"v1")]
+    assert reopened.records == 1
+    reopened.close()
