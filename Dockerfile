@@ -7,6 +7,7 @@ COPY app app
 COPY features features
 COPY ensemble ensemble
 COPY synthetic synthetic
+COPY persistence persistence
 RUN pip install --no-cache-dir . && useradd --create-home fraud
 USER fraud
 ENV FRAUD_MODEL_DIR=/models/current FRAUD_DATA_DIR=/data

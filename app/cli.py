@@ -7,7 +7,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import orjson
 import typer
@@ -16,6 +16,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from app.settings import get_settings
 from ensemble.progress import Advance
+
+if TYPE_CHECKING:
+    from persistence.consumer import ConsumerConfig
 
 cli = typer.Typer(
     add_completion=False, no_args_is_help=True, help="Real-time card fraud scoring engine."
@@ -235,6 +238,73 @@ def replay(
     except DatasetError as exc:
         _fail(str(exc))
     sys.stdout.write(orjson.dumps(summary, option=orjson.OPT_INDENT_2).decode() + "\n")
+
+
+def _consumer_config() -> ConsumerConfig:
+    from persistence.consumer import ConsumerConfig
+
+    settings = get_settings()
+    if not settings.kafka_bootstrap_servers:
+        _fail("FRAUD_KAFKA_BOOTSTRAP_SERVERS is empty: there is no audit topic to consume")
+    return ConsumerConfig(
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        topic=settings.audit_topic,
+        group_id=settings.consumer_group,
+        database_url=settings.database_url,
+        schema=settings.database_schema,
+        batch_size=settings.consumer_batch_size,
+        batch_wait_ms=settings.consumer_batch_wait_ms,
+    )
+
+
+@cli.command()
+def consume() -> None:
+    """The audit topic into PostgreSQL (migrates first); Ctrl-C or SIGTERM stops it."""
+    import asyncio
+    import signal
+
+    from persistence.consumer import AuditConsumer
+
+    consumer = AuditConsumer(_consumer_config())
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await consumer.run(stop)
+
+    asyncio.run(run())
+    console.print(f"stopped after writing {consumer.written:,} decisions")
+
+
+db = typer.Typer(help="The PostgreSQL schema.")
+cli.add_typer(db, name="db")
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Apply the SQL migrations this database does not have yet."""
+    import asyncio
+
+    import asyncpg
+
+    from persistence.migrations import upgrade
+
+    settings = get_settings()
+
+    async def run() -> list[int]:
+        conn = await asyncpg.connect(settings.database_url, timeout=5)
+        try:
+            return await upgrade(conn, settings.database_schema)
+        finally:
+            await conn.close()
+
+    try:
+        applied = asyncio.run(run())
+    except (OSError, asyncpg.PostgresError) as exc:
+        _fail(f"cannot migrate {settings.database_url}: {exc}")
+    console.print(f"schema {settings.database_schema}: applied {applied or 'nothing (up to date)'}")
 
 
 keys = typer.Typer(help="API keys.")

@@ -33,6 +33,16 @@ class Settings(BaseSettings):
         description="Audit log brokers, comma-separated; empty: no audit log (decisions are not published).",
     )
     audit_topic: str = Field("transactions.scored", description="Topic of the audit events.")
+    database_schema: str = Field(
+        "fraud", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", description="PostgreSQL schema."
+    )
+    consumer_group: str = Field(
+        "fraud-decisions", description="Kafka consumer group of `fraud consume`."
+    )
+    consumer_batch_size: int = Field(
+        2_000, ge=1, description="Most messages written in one transaction."
+    )
+    consumer_batch_wait_ms: int = Field(200, ge=1, description="Longest wait to fill a batch.")
     audit_partitions: int = Field(
         12, ge=1, description="Partitions when the topic is created at start-up."
     )

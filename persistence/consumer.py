@@ -1,0 +1,118 @@
+"""`fraud consume`: the audit topic into PostgreSQL, nothing lost, nothing doubled.
+
+A consumer group reads batches (bounded by count and time); each batch is one
+database transaction (decisions idempotent on transaction_id, unparseable
+messages to dead_letters); offsets are committed only after that transaction
+commits. A crash anywhere re-delivers at most the uncommitted batch, which the
+idempotent insert absorbs. Database errors are retried with backoff, holding
+the batch, until PostgreSQL is back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+from aiokafka import AIOKafkaConsumer
+from prometheus_client import Counter
+
+from persistence.migrations import upgrade
+from persistence.writer import BadEvent, DeadLetter, decode, write_batch
+
+log = logging.getLogger(__name__)
+CONSUMED = Counter("fraud_consumer_messages_total", "Audit messages by outcome", ["outcome"])
+
+
+@dataclass(slots=True)
+class ConsumerConfig:
+    bootstrap_servers: str
+    topic: str
+    group_id: str
+    database_url: str
+    schema: str
+    batch_size: int = 2_000
+    batch_wait_ms: int = 200
+    max_backoff_s: float = 5.0
+
+
+class AuditConsumer:
+    def __init__(self, config: ConsumerConfig) -> None:
+        self.config = config
+        self.written = 0
+        self._conn: asyncpg.Connection | None = None
+
+    async def _connection(self) -> asyncpg.Connection:
+        if self._conn is None or self._conn.is_closed():
+            self._conn = await asyncpg.connect(
+                self.config.database_url,
+                server_settings={"search_path": self.config.schema},
+                timeout=5,
+            )
+        return self._conn
+
+    async def migrate(self) -> list[int]:
+        conn = await asyncpg.connect(self.config.database_url, timeout=5)
+        try:
+            return await upgrade(conn, self.config.schema)
+        finally:
+            await conn.close()
+
+    async def _write(self, rows: list[tuple[Any, ...]], dead: list[DeadLetter]) -> int:
+        backoff = 0.1
+        while True:
+            try:
+                return await write_batch(await self._connection(), rows, dead)
+            except (
+                asyncpg.PostgresConnectionError,
+                asyncpg.InterfaceError,
+                OSError,
+                TimeoutError,
+            ) as exc:
+                log.warning("PostgreSQL unavailable (%r); retrying in %.1f s", exc, backoff)
+                if self._conn is not None and not self._conn.is_closed():
+                    self._conn.terminate()
+                self._conn = None
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, self.config.max_backoff_s)
+
+    async def run(self, stop: asyncio.Event | None = None) -> None:
+        await self.migrate()
+        consumer = AIOKafkaConsumer(
+            self.config.topic,
+            bootstrap_servers=self.config.bootstrap_servers,
+            group_id=self.config.group_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+        )
+        await consumer.start()
+        try:
+            while stop is None or not stop.is_set():
+                batches = await consumer.getmany(
+                    timeout_ms=self.config.batch_wait_ms, max_records=self.config.batch_size
+                )
+                rows, dead = [], []
+                for tp, messages in batches.items():
+                    for m in messages:
+                        try:
+                            rows.append(decode(m.value))
+                        except BadEvent as exc:
+                            dead.append(
+                                DeadLetter(
+                                    tp.topic, tp.partition, m.offset, m.key, m.value, str(exc)
+                                )
+                            )
+                if not rows and not dead:
+                    continue
+                inserted = await self._write(rows, dead)
+                await consumer.commit()  # only after the database transaction committed
+                self.written += inserted
+                CONSUMED.labels("written").inc(inserted)
+                CONSUMED.labels("duplicate").inc(len(rows) - inserted)
+                CONSUMED.labels("dead_letter").inc(len(dead))
+        finally:
+            await consumer.stop()
+            if self._conn is not None:
+                await self._conn.close()

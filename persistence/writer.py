@@ -1,0 +1,114 @@
+"""Write decoded audit events to PostgreSQL: one transaction per batch, COPY into a
+staging table, then an idempotent insert on transaction_id."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+import orjson
+
+from persistence.events import SCHEMA
+
+COLUMNS = (
+    "transaction_id",
+    "scored_at",
+    "event_time",
+    "card_id",
+    "account_id",
+    "merchant_id",
+    "amount",
+    "currency",
+    "channel",
+    "score",
+    "risk_tier",
+    "decision",
+    "model_version",
+    "degraded",
+    "latency_ms",
+    "request",
+    "response",
+)
+
+
+class BadEvent(ValueError):
+    """A message that is not a valid audit event."""
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    error: str
+
+
+def decode(value: bytes) -> tuple[Any, ...]:
+    """An audit event as a decisions row; BadEvent if it is not one."""
+    try:
+        event = orjson.loads(value)
+        if event.get("schema") != SCHEMA:
+            raise BadEvent(f"schema {event.get('schema')!r}, expected {SCHEMA}")
+        request, response = event["request"], event["decision"]
+        if request["transaction_id"] != response["transaction_id"]:
+            raise BadEvent("request and decision name different transactions")
+        return (
+            request["transaction_id"],
+            datetime.fromisoformat(event["scored_at"]),
+            datetime.fromisoformat(request["timestamp"]),
+            request["card_id"],
+            request.get("account_id"),
+            request["merchant_id"],
+            float(request["amount"]),
+            request["currency"],
+            request["channel"],
+            float(response["score"]),
+            response["risk_tier"],
+            response["decision"],
+            response["model_version"],
+            bool(response["degraded"]),
+            response.get("latency_ms"),
+            orjson.dumps(request).decode(),
+            orjson.dumps(response).decode(),
+        )
+    except BadEvent:
+        raise
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise BadEvent(f"{type(exc).__name__}: {exc}") from exc
+
+
+async def write_batch(
+    conn: asyncpg.Connection, rows: list[tuple[Any, ...]], dead: list[DeadLetter]
+) -> int:
+    """Insert new decisions and dead letters in one transaction; returns rows inserted."""
+    async with conn.transaction():
+        inserted = 0
+        if rows:
+            await conn.execute(
+                "CREATE TEMP TABLE IF NOT EXISTS staging (LIKE decisions INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+            )
+            await conn.copy_records_to_table("staging", records=rows, columns=COLUMNS)
+            status = await conn.execute(
+                """
+                WITH fresh AS (
+                    INSERT INTO decision_ids (transaction_id, scored_at)
+                    SELECT DISTINCT ON (transaction_id) transaction_id, scored_at FROM staging
+                    ORDER BY transaction_id, scored_at
+                    ON CONFLICT DO NOTHING
+                    RETURNING transaction_id, scored_at
+                )
+                INSERT INTO decisions SELECT s.* FROM staging s JOIN fresh USING (transaction_id, scored_at)
+                """
+            )
+            inserted = int(status.split()[-1])
+        if dead:
+            await conn.executemany(
+                'INSERT INTO dead_letters (topic, partition, "offset", key, value, error) VALUES ($1, $2, $3, $4, $5, $6)'
+                ' ON CONFLICT (topic, partition, "offset") DO NOTHING',
+                [(d.topic, d.partition, d.offset, d.key, d.value, d.error) for d in dead],
+            )
+        return inserted

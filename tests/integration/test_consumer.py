@@ -1,0 +1,135 @@
+"""The audit topic into PostgreSQL: every decision exactly once, bad messages to dead letters."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+from aiokafka import AIOKafkaProducer
+from fastapi.testclient import TestClient
+
+from app.main import create_app
+from persistence.consumer import AuditConsumer, ConsumerConfig
+from tests.integration.conftest import API_KEY, make_settings
+from tests.integration.test_score_api import body
+from tests.servers import TansuBroker
+
+DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+@pytest.fixture
+def broker() -> Iterator[TansuBroker]:
+    server = TansuBroker().start()
+    yield server
+    server.cleanup()
+
+
+@pytest.fixture
+def schema() -> Iterator[str]:
+    name = f"t_{uuid.uuid4().hex[:10]}"
+    yield name
+
+    async def drop() -> None:
+        conn = await asyncpg.connect(DATABASE_URL)
+        await conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+        await conn.close()
+
+    asyncio.run(drop())
+
+
+async def consume_until(
+    config: ConsumerConfig, rows: int, dead: int, timeout_s: float = 30
+) -> tuple[int, int]:
+    consumer = AuditConsumer(config)
+    stop = asyncio.Event()
+    task = asyncio.create_task(consumer.run(stop))
+    conn = None
+    try:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        while loop.time() < deadline:
+            await asyncio.sleep(0.3)
+            if conn is None:
+                try:
+                    conn = await asyncpg.connect(
+                        DATABASE_URL, server_settings={"search_path": config.schema}
+                    )
+                    await conn.fetchval("SELECT count(*) FROM decisions")
+                except (asyncpg.UndefinedTableError, OSError):
+                    conn = None
+                    continue
+            counts = (
+                await conn.fetchval("SELECT count(*) FROM decisions"),
+                await conn.fetchval("SELECT count(*) FROM dead_letters"),
+            )
+            if counts == (rows, dead):
+                break
+        await asyncio.sleep(1)  # anything still arriving would show as an extra row
+        return (
+            (
+                await conn.fetchval("SELECT count(*) FROM decisions"),
+                await conn.fetchval("SELECT count(*) FROM dead_letters"),
+            )
+            if conn
+            else (0, 0)
+        )
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 30)
+        if conn is not None:
+            await conn.close()
+
+
+def test_decisions_land_exactly_once_and_bad_messages_in_dead_letters(
+    broker: TansuBroker, schema: str, redis_url: str, prefix: str, bundle_dir: Path, tmp_path: Path
+) -> None:
+    settings = make_settings(
+        redis_url,
+        prefix,
+        bundle_dir,
+        kafka_bootstrap_servers=broker.bootstrap,
+        spool_path=tmp_path / "audit.spool",
+        audit_partitions=3,
+    )
+    with TestClient(create_app(settings)) as c:
+        c.headers["Authorization"] = f"Bearer {API_KEY}"
+        for i in range(300):
+            assert (
+                c.post(
+                    "/v1/score", json=body(transaction_id=f"db{i}", card_id=f"card_{i % 11}")
+                ).status_code
+                == 200
+            )
+
+    async def poison() -> None:
+        producer = AIOKafkaProducer(bootstrap_servers=broker.bootstrap, acks="all")
+        await producer.start()
+        await producer.send_and_wait("transactions.scored", key=b"x", value=b"{not json")
+        await producer.send_and_wait("transactions.scored", key=b"y", value=b'{"schema": 99}')
+        await producer.stop()
+
+    asyncio.run(poison())
+    config = ConsumerConfig(
+        broker.bootstrap, "transactions.scored", f"g-{schema}", DATABASE_URL, schema, batch_size=128
+    )
+    assert asyncio.run(consume_until(config, 300, 2)) == (300, 2)
+    # A second group reads everything again (a crash before the offset commit looks the same):
+    # the idempotent insert keeps exactly one row per transaction.
+    again = ConsumerConfig(
+        broker.bootstrap, "transactions.scored", f"g2-{schema}", DATABASE_URL, schema
+    )
+    assert asyncio.run(consume_until(again, 300, 2, timeout_s=8)) == (300, 2)
+
+    async def check() -> None:
+        conn = await asyncpg.connect(DATABASE_URL, server_settings={"search_path": schema})
+        row = await conn.fetchrow("SELECT * FROM decisions WHERE transaction_id = 'db7'")
+        assert row["card_id"] == "card_7"
+        assert row["risk_tier"] in {"low", "medium", "high", "critical"}
+        assert await conn.fetchval("SELECT count(DISTINCT transaction_id) FROM decisions") == 300
+        await conn.close()
+
+    asyncio.run(check())
