@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +19,10 @@ from tests.integration.conftest import API_KEY, make_settings
 from tests.integration.test_score_api import body
 from tests.servers import TansuBroker
 
-DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/test"
+# The machine's PostgreSQL (trust auth); each test works in a schema of its own and drops it.
+DATABASE_URL = os.environ.get(
+    "FRAUD_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
 
 
 @pytest.fixture
