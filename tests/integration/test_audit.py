@@ -7,27 +7,16 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import orjson
-import pytest
 from aiokafka import AIOKafkaConsumer
 from fastapi.testclient import TestClient
 
-from app.main import create_app
-from tests.integration.conftest import API_KEY, make_settings
 from tests.integration.test_score_api import body
 from tests.servers import TansuBroker
 
 TOPIC = "transactions.scored"
-
-
-@pytest.fixture
-def broker() -> Iterator[TansuBroker]:
-    server = TansuBroker().start()
-    yield server
-    server.cleanup()
 
 
 def consumed(bootstrap: str, expected: int, timeout_s: float = 30) -> list[dict[str, object]]:
@@ -57,22 +46,14 @@ def consumed(bootstrap: str, expected: int, timeout_s: float = 30) -> list[dict[
 
 
 def test_every_decision_is_published_keyed_by_card(
-    broker: TansuBroker, redis_url: str, prefix: str, bundle_dir: Path, tmp_path: Path
+    broker: TansuBroker, audited_client: TestClient
 ) -> None:
-    settings = make_settings(
-        redis_url,
-        prefix,
-        bundle_dir,
-        kafka_bootstrap_servers=broker.bootstrap,
-        spool_path=tmp_path / "audit.spool",
-        audit_partitions=3,
-    )
-    with TestClient(create_app(settings)) as c:
-        c.headers["Authorization"] = f"Bearer {API_KEY}"
-        answers = [
-            c.post("/v1/score", json=body(transaction_id=f"a{i}", card_id=f"card_{i % 7}")).json()
-            for i in range(150)
-        ]
+    answers = [
+        audited_client.post(
+            "/v1/score", json=body(transaction_id=f"a{i}", card_id=f"card_{i % 7}")
+        ).json()
+        for i in range(150)
+    ]
     events = consumed(broker.bootstrap, 150)
     by_id = {e["request"]["transaction_id"]: e for e in events}  # type: ignore[index]
     assert set(by_id) == {f"a{i}" for i in range(150)}
@@ -84,39 +65,29 @@ def test_every_decision_is_published_keyed_by_card(
 
 
 def test_a_paused_broker_spools_events_and_they_are_resent(
-    broker: TansuBroker, redis_url: str, prefix: str, bundle_dir: Path, tmp_path: Path
+    broker: TansuBroker, audited_client: TestClient, tmp_path: Path
 ) -> None:
     spool = tmp_path / "audit.spool"
-    settings = make_settings(
-        redis_url,
-        prefix,
-        bundle_dir,
-        kafka_bootstrap_servers=broker.bootstrap,
-        spool_path=spool,
-        audit_partitions=3,
-        audit_retry_s=0.5,
-    )
-    with TestClient(create_app(settings)) as c:
-        c.headers["Authorization"] = f"Bearer {API_KEY}"
-        for i in range(20):
-            assert c.post("/v1/score", json=body(transaction_id=f"before{i}")).status_code == 200
-        time.sleep(1)
-        broker.pause()
-        try:
-            for i in range(60):
-                r = c.post("/v1/score", json=body(transaction_id=f"during{i}"))
-                assert r.status_code == 200
-                assert r.json()["degraded"] is False  # Kafka is never on the scoring path
-            deadline = time.monotonic() + 30
-            while spool.stat().st_size == 0 and time.monotonic() < deadline:
-                c.post("/v1/score", json=body(transaction_id=f"nudge{time.monotonic_ns()}"))
-                time.sleep(0.5)
-            assert spool.stat().st_size > 0
-        finally:
-            broker.resume()
+    c = audited_client
+    for i in range(20):
+        assert c.post("/v1/score", json=body(transaction_id=f"before{i}")).status_code == 200
+    time.sleep(1)
+    broker.pause()
+    try:
+        for i in range(60):
+            r = c.post("/v1/score", json=body(transaction_id=f"during{i}"))
+            assert r.status_code == 200
+            assert r.json()["degraded"] is False  # Kafka is never on the scoring path
         deadline = time.monotonic() + 30
-        while spool.stat().st_size > 0 and time.monotonic() < deadline:
+        while spool.stat().st_size == 0 and time.monotonic() < deadline:
+            c.post("/v1/score", json=body(transaction_id=f"nudge{time.monotonic_ns()}"))
             time.sleep(0.5)
-        assert spool.stat().st_size == 0, "spooled events were not re-sent"
+        assert spool.stat().st_size > 0
+    finally:
+        broker.resume()
+    deadline = time.monotonic() + 30
+    while spool.stat().st_size > 0 and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert spool.stat().st_size == 0, "spooled events were not re-sent"
     ids = {e["request"]["transaction_id"] for e in consumed(broker.bootstrap, 80)}  # type: ignore[index]
     assert {f"before{i}" for i in range(20)} | {f"during{i}" for i in range(60)} <= ids

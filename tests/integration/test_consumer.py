@@ -6,16 +6,13 @@ import asyncio
 import os
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import asyncpg
 import pytest
 from aiokafka import AIOKafkaProducer
 from fastapi.testclient import TestClient
 
-from app.main import create_app
 from persistence.consumer import AuditConsumer, ConsumerConfig
-from tests.integration.conftest import API_KEY, make_settings
 from tests.integration.test_score_api import body
 from tests.servers import TansuBroker
 
@@ -23,13 +20,6 @@ from tests.servers import TansuBroker
 DATABASE_URL = os.environ.get(
     "FRAUD_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test"
 )
-
-
-@pytest.fixture
-def broker() -> Iterator[TansuBroker]:
-    server = TansuBroker().start()
-    yield server
-    server.cleanup()
 
 
 @pytest.fixture
@@ -89,25 +79,13 @@ async def consume_until(
 
 
 def test_decisions_land_exactly_once_and_bad_messages_in_dead_letters(
-    broker: TansuBroker, schema: str, redis_url: str, prefix: str, bundle_dir: Path, tmp_path: Path
+    broker: TansuBroker, schema: str, audited_client: TestClient
 ) -> None:
-    settings = make_settings(
-        redis_url,
-        prefix,
-        bundle_dir,
-        kafka_bootstrap_servers=broker.bootstrap,
-        spool_path=tmp_path / "audit.spool",
-        audit_partitions=3,
-    )
-    with TestClient(create_app(settings)) as c:
-        c.headers["Authorization"] = f"Bearer {API_KEY}"
-        for i in range(300):
-            assert (
-                c.post(
-                    "/v1/score", json=body(transaction_id=f"db{i}", card_id=f"card_{i % 11}")
-                ).status_code
-                == 200
-            )
+    for i in range(300):
+        answer = audited_client.post(
+            "/v1/score", json=body(transaction_id=f"db{i}", card_id=f"card_{i % 11}")
+        )
+        assert answer.status_code == 200
 
     async def poison() -> None:
         producer = AIOKafkaProducer(bootstrap_servers=broker.bootstrap, acks="all")
