@@ -4,7 +4,7 @@ staging table, then an idempotent insert on transaction_id."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import asyncpg
@@ -81,12 +81,24 @@ def decode(value: bytes) -> tuple[Any, ...]:
         raise BadEvent(f"{type(exc).__name__}: {exc}") from exc
 
 
+def partition_ddl(day: date) -> str:
+    """The day's partition of decisions (UTC days)."""
+    start = datetime.combine(day, time(), UTC)
+    end = start + timedelta(days=1)
+    return (
+        f"CREATE TABLE IF NOT EXISTS decisions_{day:%Y%m%d} PARTITION OF decisions "
+        f"FOR VALUES FROM ('{start.isoformat()}') TO ('{end.isoformat()}')"
+    )
+
+
 async def write_batch(
     conn: asyncpg.Connection, rows: list[tuple[Any, ...]], dead: list[DeadLetter]
 ) -> int:
     """Insert new decisions and dead letters in one transaction; returns rows inserted."""
     async with conn.transaction():
         inserted = 0
+        for day in sorted({row[1].astimezone(UTC).date() for row in rows}):
+            await conn.execute(partition_ddl(day))
         if rows:
             await conn.execute(
                 "CREATE TEMP TABLE IF NOT EXISTS staging (LIKE decisions INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"

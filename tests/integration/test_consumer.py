@@ -112,6 +112,13 @@ def test_decisions_land_exactly_once_and_bad_messages_in_dead_letters(
         assert row["card_id"] == "card_7"
         assert row["risk_tier"] in {"low", "medium", "high", "critical"}
         assert await conn.fetchval("SELECT count(DISTINCT transaction_id) FROM decisions") == 300
+        # Rows sit in day partitions, not in the default one.
+        where = {
+            r[0]
+            for r in await conn.fetch("SELECT DISTINCT tableoid::regclass::text FROM decisions")
+        }
+        assert where
+        assert all(name.startswith("decisions_2") for name in where), where
         await conn.close()
 
     asyncio.run(check())
