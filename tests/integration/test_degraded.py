@@ -63,7 +63,8 @@ def test_stopped_redis_gives_degraded_answers_then_recovers(
 
 
 def test_a_stalled_redis_is_cut_off_at_the_budget(own_redis: RedisServer, bundle_dir: Path) -> None:
-    settings = make_settings(own_redis.url, "slow", bundle_dir, redis_budget_ms=50.0)
+    # A budget well above a busy machine's hiccups: only the paused Redis may miss it.
+    settings = make_settings(own_redis.url, "slow", bundle_dir, redis_budget_ms=300.0)
     with TestClient(create_app(settings)) as c:
         c.headers["Authorization"] = f"Bearer {API_KEY}"
         assert c.post("/v1/score", json=body(transaction_id="before")).json()["degraded"] is False
