@@ -96,7 +96,7 @@ def run_demo(
         env = os.environ | {
             "FRAUD_API_KEYS": key_digest,
             "FRAUD_REDIS_URL": redis_url,
-            "FRAUD_REDIS_PREFIX": "demo",
+            "FRAUD_REDIS_PREFIX": settings.redis_prefix,
             "FRAUD_MODEL_DIR": str(settings.model_dir),
         }
         server = subprocess.Popen(

@@ -10,6 +10,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import redis
+
 from app.localstack import free_port, port_free, redis_reachable, start_redis_server, stop
 
 
@@ -55,6 +57,13 @@ class RedisServer(OwnServer):
     def cleanup(self) -> None:
         self.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def delete_keys(url: str, prefix: str) -> None:
+    """Remove a test's keys from a shared Redis (its prefix is its own)."""
+    with redis.Redis.from_url(url) as client:
+        for key in client.scan_iter(match=f"{prefix}:*", count=1000):
+            client.delete(key)
 
 
 def shared_redis_url() -> tuple[str, RedisServer | None]:

@@ -5,37 +5,32 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
+from tests.servers import delete_keys, shared_redis_url
+
 FRAUD = str(Path(sys.executable).with_name("fraud"))
+DEMO = ["demo", "--days", "20", "--cards", "600", "--duration", "3", "--rate", "20", "--port", "0"]
 
 
 def test_demo_trains_serves_and_replays(tmp_path: Path) -> None:
+    url, own = shared_redis_url()
+    prefix = f"demo-test-{uuid.uuid4().hex[:8]}"
     env = os.environ | {
         "FRAUD_MODEL_DIR": str(tmp_path / "model"),
         "FRAUD_DATA_DIR": str(tmp_path / "data"),
+        "FRAUD_REDIS_URL": url,
+        "FRAUD_REDIS_PREFIX": prefix,
     }
-    out = subprocess.run(
-        [
-            FRAUD,
-            "demo",
-            "--days",
-            "20",
-            "--cards",
-            "600",
-            "--duration",
-            "3",
-            "--rate",
-            "20",
-            "--port",
-            "0",
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    try:
+        out = subprocess.run(
+            [FRAUD, *DEMO], env=env, capture_output=True, text=True, timeout=300, check=False
+        )
+    finally:
+        delete_keys(url, prefix)
+        if own is not None:
+            own.cleanup()
     assert out.returncode == 0, out.stderr[-3000:]
     text = out.stderr
     assert "/docs" in text

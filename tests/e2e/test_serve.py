@@ -17,7 +17,7 @@ from app.auth import digest
 from app.localstack import free_port, wait_until_ready
 from app.schemas import EXAMPLE
 from ensemble.manifest import Manifest
-from tests.servers import shared_redis_url
+from tests.servers import delete_keys, shared_redis_url
 
 FRAUD = str(Path(sys.executable).with_name("fraud"))
 
@@ -71,6 +71,7 @@ def test_serve_answers_and_reloads_on_sighup(bundle_dir: Path, tmp_path: Path) -
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(30)
+        delete_keys(redis_url, f"serve{port}")
         if own is not None:
             own.cleanup()
     # uvicorn shuts down gracefully, then re-raises SIGTERM so the exit status says why it stopped.

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from app.auth import digest
 from app.main import create_app
 from app.settings import Settings
-from tests.servers import TansuBroker, shared_redis_url
+from tests.servers import TansuBroker, delete_keys, shared_redis_url
 
 API_KEY = "fk_integration_test_key"
 
@@ -30,9 +30,7 @@ def prefix(redis_url: str) -> Iterator[str]:
     """A key prefix of this test's own; its keys are removed afterwards."""
     name = f"test-{uuid.uuid4().hex[:12]}"
     yield name
-    with redis.Redis.from_url(redis_url) as client:
-        for key in client.scan_iter(match=f"{name}:*", count=1000):
-            client.delete(key)
+    delete_keys(redis_url, name)
 
 
 def make_settings(redis_url: str, prefix: str, model_dir: Path, **overrides: Any) -> Settings:
