@@ -18,9 +18,9 @@ from redis.exceptions import RedisError
 from app import metrics
 from app.schemas import ScoreRequest
 from ensemble.bundle import ModelBundle
-from features.definitions import ENTITIES, LABELLED_ENTITIES
+from features.events import WindowRead
 from features.online import OnlineTransaction, online_matrix, request_only_matrix
-from features.redis_store import RedisWindowStore, WindowRead
+from features.redis_store import RedisWindowStore
 
 log = logging.getLogger(__name__)
 SLOW_CALLS_BEFORE_SKIPPING = 3
@@ -185,11 +185,7 @@ class ScoringService:
         if reads is None:
             matrix = request_only_matrix(txs)
         else:
-            matrix = online_matrix(
-                txs,
-                {e: [reads[i].members[e] for i in todo] for e in ENTITIES},
-                {e: [reads[i].label_scores[e] for i in todo] for e in LABELLED_ENTITIES},
-            )
+            matrix = online_matrix(txs, [reads[i] for i in todo])
         scored_at = time.perf_counter()
         metrics.FEATURES_SECONDS.observe(scored_at - started)
         scores = bundle.score(matrix)

@@ -21,7 +21,7 @@ largest thing read per request.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -81,6 +81,15 @@ class Event:
 
 
 FORMAT = "2"
+
+
+@dataclass(slots=True)
+class WindowRead:
+    """What the window store returned for one transaction."""
+
+    stored_response: bytes | None = None
+    members: dict[str, bytes] = field(default_factory=dict)  # entity -> members joined by 0x1f
+    label_scores: dict[str, list[float]] = field(default_factory=dict)
 
 
 def window_key(prefix: str, entity: str, value: str) -> str:

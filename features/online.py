@@ -3,7 +3,7 @@ from Redis become the same TransactionBatch and EntityWindows the replay builds.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -11,7 +11,7 @@ import numpy as np
 from features.batch import CHANNEL_CODES, TransactionBatch
 from features.compute import compute_all, feature_matrix, request_features
 from features.definitions import ENTITIES, FEATURE_NAMES, LABELLED_ENTITIES
-from features.events import Event, Vocabulary, label_times, windows_from_members
+from features.events import Event, Vocabulary, WindowRead, label_times, windows_from_members
 from features.mcc import CASH_LIKE, mcc_risk
 
 
@@ -55,16 +55,14 @@ def transaction_batch(txs: Sequence[OnlineTransaction], vocabulary: Vocabulary) 
     )
 
 
-def online_matrix(
-    txs: Sequence[OnlineTransaction],
-    members: Mapping[str, Sequence[bytes]],
-    label_scores: Mapping[str, Sequence[Sequence[float]]],
-) -> np.ndarray:
-    """Feature rows for requests whose windows were read from the store (entity -> per-request members)."""
+def online_matrix(txs: Sequence[OnlineTransaction], reads: Sequence[WindowRead]) -> np.ndarray:
+    """Feature rows for requests whose windows were read from the store (one read per request)."""
     vocabulary = Vocabulary()
     tx = transaction_batch(txs, vocabulary)
-    windows = {e: windows_from_members(e, members[e], vocabulary) for e in ENTITIES}
-    labels = {e: label_times(label_scores[e]) for e in LABELLED_ENTITIES}
+    windows = {
+        e: windows_from_members(e, [r.members[e] for r in reads], vocabulary) for e in ENTITIES
+    }
+    labels = {e: label_times([r.label_scores[e] for r in reads]) for e in LABELLED_ENTITIES}
     return feature_matrix(compute_all(tx, windows, labels), len(txs))
 
 

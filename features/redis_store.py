@@ -9,7 +9,6 @@ non-transactional pipeline. Key and payload formats: features/events.py.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 
 import redis.asyncio as redis
 from redis.exceptions import NoScriptError
@@ -22,7 +21,7 @@ from features.definitions import (
     MAX_EVENTS,
     MAX_LABELS,
 )
-from features.events import Event, decision_key, label_key, seen_key, window_key
+from features.events import Event, WindowRead, decision_key, label_key, seen_key, window_key
 
 # KEYS: 5 window keys (ENTITIES order), 4 label keys (LABELLED_ENTITIES order), seen, decision.
 # ARGV: ts, 5 payloads (ENTITIES order), history_ms, max_events, keep_events, ttl_ms,
@@ -68,15 +67,6 @@ return out
 # order still finds the latest MAX_EVENTS events before it.
 KEEP_EVENTS = MAX_EVENTS + 64
 WINDOW_TTL_MS = HISTORY_MS + 3_600_000
-
-
-@dataclass(slots=True)
-class WindowRead:
-    """What the store returned for one transaction."""
-
-    stored_response: bytes | None = None
-    members: dict[str, bytes] = field(default_factory=dict)  # entity -> members joined by 0x1f
-    label_scores: dict[str, list[float]] = field(default_factory=dict)
 
 
 class RedisWindowStore:

@@ -21,7 +21,6 @@ from app.schemas import ScoreRequest
 from app.traffic import request_bodies
 from ensemble.bundle import ModelBundle
 from features.dataset import read_transactions
-from features.definitions import ENTITIES, LABELLED_ENTITIES
 from features.online import online_matrix
 from features.redis_store import RedisWindowStore
 
@@ -43,11 +42,7 @@ async def run(model: Path, data: Path, batch: int, rows: int) -> None:
             t0 = time.perf_counter()
             reads = await store.read_and_record([t.event for t in chunk])
             t1 = time.perf_counter()
-            matrix = online_matrix(
-                chunk,
-                {e: [r.members[e] for r in reads] for e in ENTITIES},
-                {e: [r.label_scores[e] for r in reads] for e in LABELLED_ENTITIES},
-            )
+            matrix = online_matrix(chunk, reads)
             t2 = time.perf_counter()
             scores = bundle.score(matrix)
             t3 = time.perf_counter()

@@ -14,7 +14,7 @@ from app.schemas import ScoreRequest
 from app.traffic import request_bodies
 from ensemble.evaluate import evaluate
 from features.dataset import write_transactions
-from features.definitions import ENTITIES, FEATURE_NAMES, LABELLED_ENTITIES
+from features.definitions import FEATURE_NAMES
 from features.encode import prepare_history
 from features.online import online_matrix
 from features.redis_store import RedisWindowStore
@@ -60,13 +60,7 @@ def test_redis_windows_give_the_replay_feature_vectors(redis_url: str, prefix: s
             for i in range(0, len(requests), 16):  # batches, as the service sends them
                 chunk = [r.to_online() for r in requests[i : i + 16]]
                 reads = await store.read_and_record([t.event for t in chunk])
-                rows.append(
-                    online_matrix(
-                        chunk,
-                        {e: [r.members[e] for r in reads] for e in ENTITIES},
-                        {e: [r.label_scores[e] for r in reads] for e in LABELLED_ENTITIES},
-                    )
-                )
+                rows.append(online_matrix(chunk, reads))
         finally:
             await client.aclose()
         return np.vstack(rows)
