@@ -54,16 +54,15 @@ class Event:
     longitude: float | None
 
     def entity_value(self, entity: str) -> str | None:
-        return {
-            "card": self.card,
-            "account": self.account,
-            "device": self.device,
-            "ip": self.ip,
-            "merchant": self.merchant,
-        }[entity]
+        value: str | None = getattr(self, entity)  # the five entities are fields of the event
+        return value
 
     def payload(self, entity: str) -> bytes:
         """This transaction as a member of one entity's window."""
+        return self.payloads()[entity]
+
+    def payloads(self) -> dict[str, bytes]:
+        """This transaction as a member of every entity's window (fields encoded once)."""
         values = {
             "transaction_id": self.transaction_id,
             "ts": str(self.ts),
@@ -77,10 +76,10 @@ class Event:
             "latitude": "" if self.latitude is None else repr(float(self.latitude)),
             "longitude": "" if self.longitude is None else repr(float(self.longitude)),
         }
-        return SEPARATOR.join(values[f].encode() for f in ENTITY_PAYLOAD[entity])
-
-
-FORMAT = "2"
+        encoded = {k: v.encode() for k, v in values.items()}
+        return {
+            e: SEPARATOR.join(encoded[f] for f in layout) for e, layout in ENTITY_PAYLOAD.items()
+        }
 
 
 @dataclass(slots=True)
@@ -90,6 +89,9 @@ class WindowRead:
     stored_response: bytes | None = None
     members: dict[str, bytes] = field(default_factory=dict)  # entity -> members joined by 0x1f
     label_scores: dict[str, list[float]] = field(default_factory=dict)
+
+
+FORMAT = "2"
 
 
 def window_key(prefix: str, entity: str, value: str) -> str:

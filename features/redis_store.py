@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import redis.asyncio as redis
+from redis.asyncio.client import Pipeline
 from redis.exceptions import NoScriptError
 
 from features.definitions import (
@@ -94,9 +95,10 @@ class RedisWindowStore:
             seen_key(self.prefix, event.transaction_id),
             decision_key(self.prefix, event.transaction_id),
         ]
+        payloads = event.payloads()
         args: list[str | bytes | int] = [
             event.ts,
-            *(event.payload(entity) for entity in ENTITIES),
+            *(payloads[entity] for entity in ENTITIES),
             HISTORY_MS,
             MAX_EVENTS,
             KEEP_EVENTS,
@@ -124,23 +126,23 @@ class RedisWindowStore:
     async def _execute(
         self, events: Sequence[Event], responses: Sequence[tuple[str, bytes]]
     ) -> list[object]:
-        pipe = self.client.pipeline(transaction=False)
-        for transaction_id, body in responses:
-            pipe.set(
-                decision_key(self.prefix, transaction_id), body, px=self.response_ttl_ms, nx=True
-            )
+        pipe = self._with_responses(responses)
         for event in events:
             keys, args = self._keys_and_args(event)
             pipe.evalsha(self._sha, len(keys), *keys, *args)  # type: ignore[arg-type]
         return await pipe.execute()
 
     async def save_responses(self, responses: Sequence[tuple[str, bytes]]) -> None:
+        await self._with_responses(responses).execute()
+
+    def _with_responses(self, responses: Sequence[tuple[str, bytes]]) -> Pipeline:
+        """A pipeline that first stores answers for retries (the first answer wins)."""
         pipe = self.client.pipeline(transaction=False)
         for transaction_id, body in responses:
             pipe.set(
                 decision_key(self.prefix, transaction_id), body, px=self.response_ttl_ms, nx=True
             )
-        await pipe.execute()
+        return pipe
 
     @staticmethod
     def _parse(raw: object) -> WindowRead:
