@@ -143,12 +143,16 @@ class AuditProducer:
                 self._down_until = time.monotonic() + self.retry_s
                 self._to_spool(batch)
                 return
-        if batch:
-            if await self._send(batch):
-                AUDIT_EVENTS.labels("sent").inc(len(batch))
-            else:
-                self._down_until = time.monotonic() + self.retry_s
-                self._to_spool(batch)
+        await self._send_or_spool(batch)
+
+    async def _send_or_spool(self, batch: list[Record]) -> None:
+        if not batch:
+            return
+        if time.monotonic() >= self._down_until and await self._send(batch):
+            AUDIT_EVENTS.labels("sent").inc(len(batch))
+        else:
+            self._down_until = time.monotonic() + self.retry_s
+            self._to_spool(batch)
 
     async def stop(self) -> None:
         """Flush what is queued (to Kafka if it answers, else to the spool), then close."""
@@ -159,10 +163,7 @@ class AuditProducer:
         left: list[Record] = []
         while not self._queue.empty():
             left.append(self._queue.get_nowait())
-        if left and not (time.monotonic() >= self._down_until and await self._send(left)):
-            self._to_spool(left)
-        elif left:
-            AUDIT_EVENTS.labels("sent").inc(len(left))
+        await self._send_or_spool(left)
         if self._started:
             with suppress(KafkaError, OSError, TimeoutError):
                 await asyncio.wait_for(self._producer.stop(), self.send_timeout_s)
