@@ -7,7 +7,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import orjson
 import typer
@@ -16,9 +16,6 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from app.settings import get_settings
 from ensemble.progress import Advance
-
-if TYPE_CHECKING:
-    from persistence.consumer import ConsumerConfig
 
 cli = typer.Typer(
     add_completion=False, no_args_is_help=True, help="Real-time card fraud scoring engine."
@@ -240,42 +237,28 @@ def replay(
     sys.stdout.write(orjson.dumps(summary, option=orjson.OPT_INDENT_2).decode() + "\n")
 
 
-def _consumer_config() -> ConsumerConfig:
-    from persistence.consumer import ConsumerConfig
+@cli.command()
+def consume() -> None:
+    """The audit topic into PostgreSQL (migrates first) and alerts to the configured sinks;
+    Ctrl-C or SIGTERM stops it."""
+    import asyncio
+    import signal
+
+    from app.consume import run_consumer
 
     settings = get_settings()
     if not settings.kafka_bootstrap_servers:
         _fail("FRAUD_KAFKA_BOOTSTRAP_SERVERS is empty: there is no audit topic to consume")
-    return ConsumerConfig(
-        bootstrap_servers=settings.kafka_bootstrap_servers,
-        topic=settings.audit_topic,
-        group_id=settings.consumer_group,
-        database_url=settings.database_url,
-        schema=settings.database_schema,
-        batch_size=settings.consumer_batch_size,
-        batch_wait_ms=settings.consumer_batch_wait_ms,
-    )
 
-
-@cli.command()
-def consume() -> None:
-    """The audit topic into PostgreSQL (migrates first); Ctrl-C or SIGTERM stops it."""
-    import asyncio
-    import signal
-
-    from persistence.consumer import AuditConsumer
-
-    consumer = AuditConsumer(_consumer_config())
-
-    async def run() -> None:
+    async def run() -> int:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        await consumer.run(stop)
+        return (await run_consumer(settings, stop)).written
 
-    asyncio.run(run())
-    console.print(f"stopped after writing {consumer.written:,} decisions")
+    written = asyncio.run(run())
+    console.print(f"stopped after writing {written:,} decisions")
 
 
 db = typer.Typer(help="The PostgreSQL schema.")

@@ -10,6 +10,8 @@ from app import auth
 from app.service import ModelHolder, ScoringService
 from app.settings import Settings
 from features.redis_store import RedisWindowStore
+from persistence.database import Database
+from persistence.producer import AuditProducer
 
 
 async def _settings(request: Request) -> Settings:
@@ -28,6 +30,14 @@ async def _store(request: Request) -> RedisWindowStore:
     return request.app.state.store
 
 
+async def _database(request: Request) -> Database:
+    return request.app.state.database
+
+
+async def _labels(request: Request) -> AuditProducer | None:
+    return request.app.state.labels
+
+
 async def _api_key(request: Request) -> None:
     auth.check(request, request.app.state.settings.api_key_digests)
 
@@ -40,5 +50,7 @@ SettingsDep = Annotated[Settings, Depends(_settings)]
 ServiceDep = Annotated[ScoringService, Depends(_service)]
 ModelsDep = Annotated[ModelHolder, Depends(_models)]
 StoreDep = Annotated[RedisWindowStore, Depends(_store)]
+DatabaseDep = Annotated[Database, Depends(_database)]
+LabelsDep = Annotated[AuditProducer | None, Depends(_labels)]
 ApiKey = Depends(_api_key)
 AdminKey = Depends(_admin_key)

@@ -2,9 +2,11 @@
 
     ApiError (status_code, error)
     ├── Unauthorized          401  missing or unknown API key
+    ├── NotFound              404  no such transaction in the history
+    ├── Conflict              409  feedback contradicting what the same source reported
     ├── PayloadTooLarge       413  body over FRAUD_MAX_BODY_BYTES
     ├── ValidationFailed      422  a field breaks the contract (rendered from pydantic)
-    └── ServiceUnavailable    503  model not loaded
+    └── ServiceUnavailable    503  model not loaded, or PostgreSQL / Redis unreachable
 
 Every error body is {"error": <code>, "detail": <message or list of {field, message, type}>}.
 """
@@ -17,6 +19,8 @@ import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
+
+from persistence.database import DatabaseUnavailable
 
 
 class ApiError(Exception):
@@ -31,6 +35,23 @@ class ApiError(Exception):
 class Unauthorized(ApiError):
     status_code = 401
     error = "unauthorized"
+
+
+class NotFound(ApiError):
+    status_code = 404
+    error = "not_found"
+
+
+class Conflict(ApiError):
+    status_code = 409
+    error = "conflict"
+
+
+class ValidationFailed(ApiError):
+    """Detail: a list of {field, message, type}, as pydantic's errors are rendered."""
+
+    status_code = 422
+    error = "validation_error"
 
 
 class PayloadTooLarge(ApiError):
@@ -78,5 +99,9 @@ def install(app: FastAPI) -> None:
         assert isinstance(exc, RequestValidationError)
         return error_response(422, "validation_error", _field_errors(exc))
 
+    async def no_database(_: Request, exc: Exception) -> Response:
+        return error_response(503, "unavailable", str(exc), {"Retry-After": "1"})
+
     app.add_exception_handler(ApiError, api_error)
+    app.add_exception_handler(DatabaseUnavailable, no_database)
     app.add_exception_handler(RequestValidationError, invalid)

@@ -9,6 +9,7 @@ import signal
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, suppress
 from datetime import UTC, datetime
+from pathlib import Path
 
 import redis.asyncio as redis
 from fastapi import FastAPI
@@ -16,11 +17,12 @@ from prometheus_fastapi_instrumentator import Instrumentator
 
 from app import errors
 from app.limits import BodySizeLimit
-from app.routes import admin, health, score
+from app.routes import admin, feedback, health, history, score
 from app.schemas import ScoreRequest
 from app.service import ModelHolder, ScoringConfig, ScoringService
 from app.settings import Settings, get_settings
 from features.redis_store import RedisWindowStore
+from persistence.database import Database
 from persistence.events import audit_event
 from persistence.producer import AuditProducer
 from persistence.spool import Spool
@@ -57,9 +59,16 @@ def create_app(
             Exception
         ):  # Redis may be down at start; requests answer degraded until it is back
             await asyncio.wait_for(store.load_script(), 2.0)
-        producer = audit_producer(settings)
-        if producer is not None:
-            await producer.start()
+        producer = audit_producer(settings, settings.audit_topic, settings.spool_path)
+        labels = audit_producer(
+            settings, settings.labels_topic, settings.spool_path.with_suffix(".labels.spool")
+        )
+        for started in (producer, labels):
+            if started is not None:
+                await started.start()
+        database = Database(
+            settings.database_url, settings.database_schema, settings.database_pool_size
+        )
         service = ScoringService(
             store,
             models,
@@ -85,6 +94,7 @@ def create_app(
             models,
             service,
         )
+        app.state.database, app.state.labels = database, labels
         if not settings.api_key_digests:
             log.warning(
                 "no API keys configured: every scoring request gets 401 (create one with `fraud keys create`)"
@@ -102,8 +112,10 @@ def create_app(
             with suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.remove_signal_handler(signal.SIGHUP)
             await service.stop()
-            if producer is not None:
-                await producer.stop()
+            for started in (producer, labels):
+                if started is not None:
+                    await started.stop()
+            await database.close()
             await client.aclose()
 
     app = FastAPI(
@@ -116,6 +128,8 @@ def create_app(
     errors.install(app)
     app.include_router(score.router)
     app.include_router(health.router)
+    app.include_router(history.router)
+    app.include_router(feedback.router)
     app.include_router(admin.router)
     Instrumentator(excluded_handlers=["/metrics", "/healthz", "/readyz"]).instrument(app).expose(
         app, include_in_schema=False
@@ -124,13 +138,14 @@ def create_app(
     return app
 
 
-def audit_producer(settings: Settings) -> AuditProducer | None:
+def audit_producer(settings: Settings, topic: str, spool: Path) -> AuditProducer | None:
+    """A producer for one topic with its own spool file; None when Kafka is not configured."""
     if not settings.kafka_bootstrap_servers:
         return None
     return AuditProducer(
         settings.kafka_bootstrap_servers,
-        settings.audit_topic,
-        Spool(settings.spool_path, settings.spool_fsync_ms / 1000),
+        topic,
+        Spool(spool, settings.spool_fsync_ms / 1000),
         partitions=settings.audit_partitions,
         queue_size=settings.audit_queue_size,
         linger_ms=settings.audit_linger_ms,

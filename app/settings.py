@@ -33,6 +33,12 @@ class Settings(BaseSettings):
         description="Audit log brokers, comma-separated; empty: no audit log (decisions are not published).",
     )
     audit_topic: str = Field("transactions.scored", description="Topic of the audit events.")
+    labels_topic: str = Field(
+        "transactions.labels", description="Topic of confirmed labels from POST /v1/feedback."
+    )
+    database_pool_size: int = Field(
+        8, ge=1, description="PostgreSQL connections per API process (history and feedback)."
+    )
     database_schema: str = Field(
         "fraud", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", description="PostgreSQL schema."
     )
@@ -43,6 +49,43 @@ class Settings(BaseSettings):
         2_000, ge=1, description="Most messages written in one transaction."
     )
     consumer_batch_wait_ms: int = Field(200, ge=1, description="Longest wait to fill a batch.")
+    alert_tiers: str = Field(
+        "high,critical", description="Risk tiers that raise alerts, comma-separated."
+    )
+    alert_dedup_s: float = Field(
+        900.0,
+        ge=0,
+        description="One alert per card within this many seconds; later ones are suppressed.",
+    )
+    alert_rate_per_s: float = Field(10.0, gt=0, description="Most alerts sent per second per sink.")
+    alert_max_attempts: int = Field(
+        8, ge=1, description="Deliveries tried before an alert is `failed`."
+    )
+    alert_retry_base_s: float = Field(
+        1.0,
+        gt=0,
+        description="First retry delay; doubles with each failed attempt (at most 300 s).",
+    )
+    alert_webhook_url: str = Field("", description="Generic webhook; empty: off.")
+    alert_webhook_secret: str = Field(
+        "", description="HMAC-SHA256 key signing each webhook body (X-Fraud-Signature)."
+    )
+    alert_slack_webhook_url: str = Field("", description="Slack incoming webhook; empty: off.")
+    alert_pagerduty_routing_key: str = Field(
+        "", description="PagerDuty Events API v2 integration key; empty: off."
+    )
+    alert_pagerduty_url: str = Field(
+        "https://events.pagerduty.com/v2/enqueue", description="PagerDuty Events API v2 endpoint."
+    )
+    alert_smtp_host: str = Field("", description="SMTP server for alert email; empty: off.")
+    alert_smtp_port: int = Field(25, ge=1, le=65535, description="SMTP port.")
+    alert_smtp_starttls: bool = Field(
+        False, description="Upgrade the SMTP connection with STARTTLS."
+    )
+    alert_smtp_username: str = Field("", description="SMTP login; empty: none.")
+    alert_smtp_password: str = Field("", description="SMTP password.")
+    alert_email_from: str = Field("fraud-engine@localhost", description="Sender of alert email.")
+    alert_email_to: str = Field("", description="Recipients of alert email, comma-separated.")
     audit_partitions: int = Field(
         12, ge=1, description="Partitions when the topic is created at start-up."
     )
@@ -125,6 +168,26 @@ class Settings(BaseSettings):
                 "decisions must map low, medium, high, critical to approve, review or decline"
             )
         return value
+
+    @field_validator("alert_tiers")
+    @classmethod
+    def _alert_tiers(cls, value: str) -> str:
+        tiers = {t.strip() for t in value.split(",") if t.strip()}
+        if not tiers <= {"low", "medium", "high", "critical"}:
+            raise ValueError("alert_tiers lists tiers among low, medium, high, critical")
+        return value
+
+    @model_validator(mode="after")
+    def _signed_webhook(self) -> Settings:
+        if self.alert_webhook_url and not self.alert_webhook_secret:
+            raise ValueError("FRAUD_ALERT_WEBHOOK_SECRET is needed to sign webhook alerts")
+        if self.alert_smtp_host and not self.alert_email_to.strip():
+            raise ValueError("FRAUD_ALERT_EMAIL_TO is needed for email alerts")
+        return self
+
+    @property
+    def alert_tier_set(self) -> frozenset[str]:
+        return frozenset(t.strip() for t in self.alert_tiers.split(",") if t.strip())
 
     @property
     def decision_map(self) -> dict[str, str]:

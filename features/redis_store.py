@@ -156,5 +156,24 @@ class RedisWindowStore:
             labels[entity] = [float(pairs[k + 1]) for k in range(0, len(pairs), 2)]
         return WindowRead(members=members, label_scores=labels)
 
+    async def record_label(
+        self, entities: dict[str, str], transaction_id: str, known_at_ms: int, fraud: bool
+    ) -> None:
+        """Confirmed fraud joins the label window of each of the transaction's entities (score:
+        when it became known); a legitimate verdict takes it out again. One MULTI round trip."""
+        pipe = self.client.pipeline(transaction=True)
+        for entity in LABELLED_ENTITIES:
+            value = entities.get(entity)
+            if not value:
+                continue
+            key = label_key(self.prefix, entity, value)
+            if fraud:
+                pipe.zadd(key, {transaction_id: known_at_ms})
+                pipe.zremrangebyrank(key, 0, -(MAX_LABELS + 1))
+                pipe.pexpire(key, LABEL_WINDOW_MS + WINDOW_TTL_MS)
+            else:
+                pipe.zrem(key, transaction_id)
+        await pipe.execute()
+
     async def ping(self) -> bool:
         return bool(await self.client.ping())

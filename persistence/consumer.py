@@ -19,6 +19,7 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer
 from prometheus_client import Counter
 
+from persistence.alerts import AlertPolicy
 from persistence.migrations import upgrade
 from persistence.writer import BadEvent, DeadLetter, decode, write_batch
 
@@ -36,6 +37,7 @@ class ConsumerConfig:
     batch_size: int = 2_000
     batch_wait_ms: int = 200
     max_backoff_s: float = 5.0
+    alerts: AlertPolicy | None = None
 
 
 class AuditConsumer:
@@ -64,7 +66,7 @@ class AuditConsumer:
         backoff = 0.1
         while True:
             try:
-                return await write_batch(await self._connection(), rows, dead)
+                return await write_batch(await self._connection(), rows, dead, self.config.alerts)
             except (
                 asyncpg.PostgresConnectionError,
                 asyncpg.InterfaceError,

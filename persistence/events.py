@@ -28,9 +28,36 @@ def audit_event(request: dict[str, Any], response_body: bytes, scored_at: dateti
             "decision": orjson.Fragment(response_body),
             "request": request,
             "schema": SCHEMA,
-            "scored_at": scored_at.astimezone(UTC)
-            .isoformat(timespec="microseconds")
-            .replace("+00:00", "Z"),
+            "scored_at": _rfc3339(scored_at),
+        },
+        option=orjson.OPT_SORT_KEYS,
+    )
+
+
+LABELS_TOPIC = "transactions.labels"
+
+
+def _rfc3339(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def label_event(
+    transaction_id: str, label: str, source: str, reported_at: datetime, card_id: str
+) -> bytes:
+    """A confirmed label on topic `transactions.labels`, keyed by card_id (same conventions as
+    the audit event; downstream is idempotent on transaction_id and source):
+
+        {"card_id": ..., "label": "fraud"|"legitimate", "reported_at": "<RFC 3339 UTC>",
+         "schema": 1, "source": ..., "transaction_id": ...}
+    """
+    return orjson.dumps(
+        {
+            "card_id": card_id,
+            "label": label,
+            "reported_at": _rfc3339(reported_at),
+            "schema": SCHEMA,
+            "source": source,
+            "transaction_id": transaction_id,
         },
         option=orjson.OPT_SORT_KEYS,
     )

@@ -25,7 +25,7 @@ from persistence.spool import Spool
 
 log = logging.getLogger(__name__)
 AUDIT_EVENTS = Counter(
-    "fraud_audit_events_total", "Audit events by what happened to them", ["outcome"]
+    "fraud_audit_events_total", "Events by topic and what happened to them", ["topic", "outcome"]
 )
 Record = tuple[bytes, bytes]
 
@@ -61,6 +61,9 @@ class AuditProducer:
         self._down_until = 0.0
         self._task: asyncio.Task[None] | None = None
 
+    def _count(self, outcome: str) -> Counter:
+        return AUDIT_EVENTS.labels(self.topic, outcome)
+
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="audit-producer")
 
@@ -68,16 +71,16 @@ class AuditProducer:
         """Never blocks: the queue, or the spool when the queue is full."""
         try:
             self._queue.put_nowait((key, value))
-            AUDIT_EVENTS.labels("queued").inc()
+            self._count("queued").inc()
         except asyncio.QueueFull:
             self._to_spool([(key, value)])
 
     def _to_spool(self, records: list[Record]) -> None:
         try:
             self.spool.append(records)
-            AUDIT_EVENTS.labels("spooled").inc(len(records))
+            self._count("spooled").inc(len(records))
         except OSError as exc:
-            AUDIT_EVENTS.labels("dropped").inc(len(records))
+            self._count("dropped").inc(len(records))
             log.error("audit spool write failed, %d events dropped: %r", len(records), exc)
 
     async def _connect(self) -> bool:
@@ -137,7 +140,7 @@ class AuditProducer:
                 newer = self.spool.read()[len(pending) :]
                 self.spool.clear()
                 self.spool.append(newer)
-                AUDIT_EVENTS.labels("resent").inc(len(pending))
+                self._count("resent").inc(len(pending))
                 log.info("re-sent %d spooled audit events", len(pending))
             else:
                 self._down_until = time.monotonic() + self.retry_s
@@ -149,7 +152,7 @@ class AuditProducer:
         if not batch:
             return
         if time.monotonic() >= self._down_until and await self._send(batch):
-            AUDIT_EVENTS.labels("sent").inc(len(batch))
+            self._count("sent").inc(len(batch))
         else:
             self._down_until = time.monotonic() + self.retry_s
             self._to_spool(batch)

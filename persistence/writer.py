@@ -10,6 +10,7 @@ from typing import Any
 import asyncpg
 import orjson
 
+from persistence.alerts import AlertPolicy, candidates, deduplicate
 from persistence.events import SCHEMA
 
 COLUMNS = (
@@ -92,11 +93,15 @@ def partition_ddl(day: date) -> str:
 
 
 async def write_batch(
-    conn: asyncpg.Connection, rows: list[tuple[Any, ...]], dead: list[DeadLetter]
+    conn: asyncpg.Connection,
+    rows: list[tuple[Any, ...]],
+    dead: list[DeadLetter],
+    alerts: AlertPolicy | None = None,
 ) -> int:
-    """Insert new decisions and dead letters in one transaction; returns rows inserted."""
+    """Insert new decisions, their alerts (outbox) and dead letters in one transaction;
+    returns the decisions inserted. Re-delivered decisions insert nothing and alert nobody."""
     async with conn.transaction():
-        inserted = 0
+        inserted: list[asyncpg.Record] = []
         for day in sorted({row[1].astimezone(UTC).date() for row in rows}):
             await conn.execute(partition_ddl(day))
         if rows:
@@ -104,7 +109,7 @@ async def write_batch(
                 "CREATE TEMP TABLE IF NOT EXISTS staging (LIKE decisions INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
             )
             await conn.copy_records_to_table("staging", records=rows, columns=COLUMNS)
-            status = await conn.execute(
+            inserted = await conn.fetch(
                 """
                 WITH fresh AS (
                     INSERT INTO decision_ids (transaction_id, scored_at)
@@ -114,13 +119,45 @@ async def write_batch(
                     RETURNING transaction_id, scored_at
                 )
                 INSERT INTO decisions SELECT s.* FROM staging s JOIN fresh USING (transaction_id, scored_at)
+                RETURNING transaction_id, card_id, scored_at, risk_tier, request::text, response::text
                 """
             )
-            inserted = int(status.split()[-1])
+            if alerts is not None and alerts.sinks:
+                await _queue_alerts(conn, inserted, alerts)
         if dead:
             await conn.executemany(
                 'INSERT INTO dead_letters (topic, partition, "offset", key, value, error) VALUES ($1, $2, $3, $4, $5, $6)'
                 ' ON CONFLICT (topic, partition, "offset") DO NOTHING',
                 [(d.topic, d.partition, d.offset, d.key, d.value, d.error) for d in dead],
             )
-        return inserted
+        return len(inserted)
+
+
+async def _queue_alerts(
+    conn: asyncpg.Connection, inserted: list[asyncpg.Record], policy: AlertPolicy
+) -> None:
+    found = candidates(inserted, policy)
+    if not found:
+        return
+    last = await conn.fetch(
+        "SELECT card_id, max(scored_at) AS at FROM alerts "
+        "WHERE card_id = ANY($1) AND status <> 'suppressed' GROUP BY card_id",
+        list({c.card_id for c in found}),
+    )
+    planned = deduplicate(found, {r["card_id"]: r["at"] for r in last}, policy.dedup_s)
+    await conn.executemany(
+        "INSERT INTO alerts (transaction_id, sink, card_id, scored_at, payload, status) "
+        "VALUES ($1, $2, $3, $4, $5::jsonb, $6) ON CONFLICT DO NOTHING",
+        [
+            (
+                c.transaction_id,
+                sink,
+                c.card_id,
+                c.scored_at,
+                orjson.dumps(c.payload).decode(),
+                status,
+            )
+            for c, status in planned
+            for sink in policy.sinks
+        ],
+    )

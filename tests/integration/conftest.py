@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from app.auth import digest
 from app.main import create_app
 from app.settings import Settings
+from tests.pg import DATABASE_URL, drop_schema
 from tests.servers import TansuBroker, delete_keys, shared_redis_url
 
 API_KEY = "fk_integration_test_key"
@@ -60,6 +61,14 @@ def keys_of(redis_url: str, prefix: str) -> set[bytes]:
 
 
 @pytest.fixture
+def schema() -> Iterator[str]:
+    """A PostgreSQL schema of this test's own, dropped afterwards."""
+    name = f"t_{uuid.uuid4().hex[:10]}"
+    yield name
+    drop_schema(name)
+
+
+@pytest.fixture
 def broker() -> Iterator[TansuBroker]:
     """A tansu broker of this test's own (memory storage: its data goes with it)."""
     server = TansuBroker().start()
@@ -69,14 +78,22 @@ def broker() -> Iterator[TansuBroker]:
 
 @pytest.fixture
 def audited_client(
-    broker: TansuBroker, redis_url: str, prefix: str, bundle_dir: Path, tmp_path: Path
+    broker: TansuBroker,
+    redis_url: str,
+    prefix: str,
+    bundle_dir: Path,
+    tmp_path: Path,
+    schema: str,
 ) -> Iterator[TestClient]:
-    """The API publishing its decisions to `broker`, spooling under tmp_path."""
+    """The API publishing its decisions to `broker`, spooling under tmp_path, its history in
+    `schema`."""
     settings = make_settings(
         redis_url,
         prefix,
         bundle_dir,
         kafka_bootstrap_servers=broker.bootstrap,
+        database_url=DATABASE_URL,
+        database_schema=schema,
         spool_path=tmp_path / "audit.spool",
         audit_partitions=3,
         audit_retry_s=0.5,

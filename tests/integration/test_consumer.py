@@ -3,79 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import uuid
-from collections.abc import Iterator
 
 import asyncpg
-import pytest
 from aiokafka import AIOKafkaProducer
 from fastapi.testclient import TestClient
 
-from persistence.consumer import AuditConsumer, ConsumerConfig
+from persistence.consumer import ConsumerConfig
 from tests.integration.test_score_api import body
+from tests.pg import DATABASE_URL, consume_until
 from tests.servers import TansuBroker
-
-# The machine's PostgreSQL (trust auth); each test works in a schema of its own and drops it.
-DATABASE_URL = os.environ.get(
-    "FRAUD_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test"
-)
-
-
-@pytest.fixture
-def schema() -> Iterator[str]:
-    name = f"t_{uuid.uuid4().hex[:10]}"
-    yield name
-
-    async def drop() -> None:
-        conn = await asyncpg.connect(DATABASE_URL)
-        await conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
-        await conn.close()
-
-    asyncio.run(drop())
-
-
-async def consume_until(
-    config: ConsumerConfig, rows: int, dead: int, timeout_s: float = 30
-) -> tuple[int, int]:
-    consumer = AuditConsumer(config)
-    stop = asyncio.Event()
-    task = asyncio.create_task(consumer.run(stop))
-    conn = None
-    try:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout_s
-        while loop.time() < deadline:
-            await asyncio.sleep(0.3)
-            if conn is None:
-                try:
-                    conn = await asyncpg.connect(
-                        DATABASE_URL, server_settings={"search_path": config.schema}
-                    )
-                    await conn.fetchval("SELECT count(*) FROM decisions")
-                except (asyncpg.UndefinedTableError, OSError):
-                    conn = None
-                    continue
-            counts = (
-                await conn.fetchval("SELECT count(*) FROM decisions"),
-                await conn.fetchval("SELECT count(*) FROM dead_letters"),
-            )
-            if counts == (rows, dead):
-                break
-        await asyncio.sleep(1)  # anything still arriving would show as an extra row
-        return (
-            (
-                await conn.fetchval("SELECT count(*) FROM decisions"),
-                await conn.fetchval("SELECT count(*) FROM dead_letters"),
-            )
-            if conn
-            else (0, 0)
-        )
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, 30)
-        if conn is not None:
-            await conn.close()
 
 
 def test_decisions_land_exactly_once_and_bad_messages_in_dead_letters(

@@ -1,0 +1,93 @@
+"""POST /v1/feedback: confirmed labels (chargebacks, analyst verdicts)."""
+
+from __future__ import annotations
+
+import orjson
+from fastapi import APIRouter, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from pydantic import ValidationError
+from redis.exceptions import RedisError
+
+from app.deps import ApiKey, DatabaseDep, LabelsDep, StoreDep
+from app.errors import Conflict, NotFound, ServiceUnavailable
+from app.history_schemas import FeedbackRequest, FeedbackResponse
+from persistence.events import label_event
+from persistence.history import ConflictingFeedback, Feedback, UnknownTransaction, store_feedback
+
+router = APIRouter(prefix="/v1", tags=["feedback"])
+
+
+@router.post(
+    "/feedback",
+    response_model=FeedbackResponse,
+    dependencies=[ApiKey],
+    summary="Report a confirmed label for a scored transaction",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": FeedbackRequest.model_json_schema()}},
+        }
+    },
+    responses={
+        201: {"description": "stored"},
+        401: {"description": "missing or unknown API key"},
+        404: {"description": "the transaction is not in the history"},
+        409: {"description": "this source already reported a different label or time"},
+        422: {"description": "a field breaks the contract; nothing was written"},
+        503: {"description": "PostgreSQL or Redis unreachable; nothing was written, retry"},
+    },
+)
+async def feedback(
+    request: Request, db: DatabaseDep, store: StoreDep, labels: LabelsDep
+) -> Response:
+    """Stored once per transaction and source (sending it again answers 200 with
+    `created: false`), applied to the label windows of the transaction's card, device, IP
+    and merchant (so `*_known_fraud_30d` features see it from `reported_at` on), and
+    published to `transactions.labels`. The label windows and the database change together:
+    if either is unreachable, nothing is stored and the answer is 503."""
+    try:
+        body = FeedbackRequest.model_validate_json(await request.body())
+    except ValidationError as exc:
+        raise RequestValidationError(exc.errors(include_url=False)) from None
+    report = Feedback(body.transaction_id, body.label, body.source, body.reported_at)
+    async with db.connection() as conn, conn.transaction():
+        try:
+            stored = await store_feedback(conn, report)
+        except UnknownTransaction:
+            raise NotFound(f"transaction {body.transaction_id!r} is not in the history") from None
+        except ConflictingFeedback as exc:
+            raise Conflict(str(exc)) from None
+        try:  # before the commit: a Redis failure rolls the feedback back
+            await store.record_label(
+                stored.entities,
+                body.transaction_id,
+                int(stored.effective_at.timestamp() * 1000),
+                stored.effective_label == "fraud",
+            )
+        except (RedisError, OSError) as exc:
+            raise ServiceUnavailable(f"feature store unavailable: {exc!r}") from None
+    if labels is not None:  # a retried report is published again: downstream is idempotent
+        labels.publish(
+            stored.entities["card"].encode(),
+            label_event(
+                report.transaction_id,
+                stored.label,
+                report.source,
+                stored.reported_at,
+                stored.entities["card"],
+            ),
+        )
+    answer = {
+        "transaction_id": report.transaction_id,
+        "label": stored.label,
+        "source": report.source,
+        "reported_at": stored.reported_at,
+        "created": stored.created,
+        "effective_label": stored.effective_label,
+    }
+    return Response(
+        orjson.dumps(answer),
+        status_code=201 if stored.created else 200,
+        media_type="application/json",
+    )

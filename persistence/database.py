@@ -1,0 +1,73 @@
+"""The API's PostgreSQL pool: made on first use, so scoring never waits for the database.
+
+The pool is created (and the schema migrated) the first time a history or feedback
+request needs it; if PostgreSQL is down, that request gets 503 and the next one tries
+again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import asyncpg
+
+from persistence.migrations import upgrade
+
+
+class DatabaseUnavailable(RuntimeError):
+    """PostgreSQL could not be reached."""
+
+
+class Database:
+    def __init__(self, url: str, schema: str, pool_size: int = 8, timeout_s: float = 5.0) -> None:
+        self.url = url
+        self.schema = schema
+        self.pool_size = pool_size
+        self.timeout_s = timeout_s
+        self._pool: asyncpg.Pool | None = None
+        self._lock = asyncio.Lock()
+
+    async def pool(self) -> asyncpg.Pool:
+        if self._pool is not None:
+            return self._pool
+        async with self._lock:
+            if self._pool is None:
+                try:
+                    conn = await asyncpg.connect(self.url, timeout=self.timeout_s)
+                    try:
+                        await upgrade(conn, self.schema)
+                    finally:
+                        await conn.close()
+                    self._pool = await asyncpg.create_pool(
+                        self.url,
+                        min_size=1,
+                        max_size=self.pool_size,
+                        timeout=self.timeout_s,
+                        command_timeout=self.timeout_s,
+                        server_settings={"search_path": self.schema},
+                    )
+                except (OSError, TimeoutError, asyncpg.PostgresError) as exc:
+                    raise DatabaseUnavailable(f"PostgreSQL unavailable: {exc!r}") from exc
+        return self._pool
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[asyncpg.Connection]:
+        """A pooled connection; a lost server surfaces as DatabaseUnavailable."""
+        pool = await self.pool()
+        try:
+            async with pool.acquire() as conn:
+                yield conn
+        except (
+            OSError,
+            TimeoutError,
+            asyncpg.PostgresConnectionError,
+            asyncpg.InterfaceError,
+        ) as exc:
+            raise DatabaseUnavailable(f"PostgreSQL unavailable: {exc!r}") from exc
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
