@@ -89,3 +89,11 @@ def test_settings_come_from_fraud_environment_variables(monkeypatch: pytest.Monk
     settings = Settings()
     assert settings.redis_url == "redis://127.0.0.1:6390/2"
     assert settings.redis_budget_ms == 10.0
+
+
+def test_alert_settings_refuse_an_unsigned_webhook_and_unknown_tiers() -> None:
+    with pytest.raises(ValidationError, match="WEBHOOK_SECRET"):
+        Settings(alert_webhook_url="http://127.0.0.1:9/hook")
+    with pytest.raises(ValidationError, match="alert_tiers"):
+        Settings(alert_tiers="high,severe")
+    assert Settings(alert_tiers="critical").alert_tier_set == {"critical"}
