@@ -7,7 +7,7 @@ import hashlib
 import hmac
 import secrets
 
-from fastapi import Request
+from starlette.requests import HTTPConnection
 
 from app.errors import Unauthorized
 
@@ -22,15 +22,18 @@ def new_key() -> tuple[str, str]:
     return key, digest(key)
 
 
-def presented_key(request: Request) -> str | None:
+def presented_key(request: HTTPConnection) -> str | None:
     header = request.headers.get("authorization", "")
     if header[:7].lower() == "bearer ":
         return header[7:].strip() or None
     return request.headers.get("x-api-key") or None
 
 
-def check(request: Request, digests: frozenset[str]) -> None:
-    key = presented_key(request)
+def check(request: HTTPConnection, digests: frozenset[str]) -> None:
+    check_key(presented_key(request), digests)
+
+
+def check_key(key: str | None, digests: frozenset[str]) -> None:
     if key is None:
         raise Unauthorized("missing API key: send `Authorization: Bearer <key>` or `X-API-Key`")
     mine = digest(key)

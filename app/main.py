@@ -16,11 +16,13 @@ from fastapi import FastAPI
 from prometheus_fastapi_instrumentator import Instrumentator
 
 from app import errors
+from app.feed import Feed
 from app.limits import BodySizeLimit
-from app.routes import admin, feedback, health, history, score
+from app.routes import admin, feedback, health, history, score, stream
 from app.schemas import ScoreRequest
 from app.service import ModelHolder, ScoringConfig, ScoringService
 from app.settings import Settings, get_settings
+from app.stream import Hub
 from features.redis_store import RedisWindowStore
 from persistence.database import Database
 from persistence.events import audit_event
@@ -95,6 +97,12 @@ def create_app(
             service,
         )
         app.state.database, app.state.labels = database, labels
+        app.state.hub = Hub(settings.stream_client_buffer)
+        app.state.feed = (
+            Feed(settings.kafka_bootstrap_servers, settings.audit_topic, app.state.hub)
+            if settings.kafka_bootstrap_servers
+            else None
+        )
         if not settings.api_key_digests:
             log.warning(
                 "no API keys configured: every scoring request gets 401 (create one with `fraud keys create`)"
@@ -111,6 +119,8 @@ def create_app(
         finally:
             with suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.remove_signal_handler(signal.SIGHUP)
+            if app.state.feed is not None:
+                await app.state.feed.stop()
             await service.stop()
             for started in (producer, labels):
                 if started is not None:
@@ -130,6 +140,7 @@ def create_app(
     app.include_router(health.router)
     app.include_router(history.router)
     app.include_router(feedback.router)
+    app.include_router(stream.router)
     app.include_router(admin.router)
     Instrumentator(excluded_handlers=["/metrics", "/healthz", "/readyz"]).instrument(app).expose(
         app, include_in_schema=False

@@ -36,6 +36,11 @@ class Settings(BaseSettings):
     labels_topic: str = Field(
         "transactions.labels", description="Topic of confirmed labels from POST /v1/feedback."
     )
+    stream_client_buffer: int = Field(
+        1_000,
+        ge=1,
+        description="Messages held for a slow /v1/stream client before its oldest are dropped.",
+    )
     database_pool_size: int = Field(
         8, ge=1, description="PostgreSQL connections per API process (history and feedback)."
     )

@@ -119,6 +119,7 @@ class AuditProducer:
         return True
 
     async def _run(self) -> None:
+        await self._connect()  # creates the topic at start-up; if Kafka is down, later
         while True:
             try:
                 first = await asyncio.wait_for(self._queue.get(), timeout=self.retry_s)

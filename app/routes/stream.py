@@ -1,0 +1,62 @@
+"""WS /v1/stream: live decisions and one-second aggregates for dashboards."""
+
+from __future__ import annotations
+
+import asyncio
+from contextlib import suppress
+
+import orjson
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+
+from app import auth
+from app.errors import Unauthorized
+
+router = APIRouter(prefix="/v1", tags=["stream"])
+
+
+@router.websocket("/stream")
+async def stream(websocket: WebSocket) -> None:
+    """Messages (JSON text): `hello` once the feed is live, then `decision` for every
+    decision of every API process, `aggregate` each second (count, tiers, decisions,
+    p50/p99 latency, amount at risk per currency), and `dropped` when this client fell
+    behind and lost that many of its oldest messages. Authenticate with the API key as
+    `Authorization: Bearer`, `X-API-Key` or, for browsers, the `api_key` query parameter."""
+    state = websocket.app.state
+    key = auth.presented_key(websocket) or websocket.query_params.get("api_key")
+    try:
+        auth.check_key(key, state.settings.api_key_digests)
+    except Unauthorized:
+        await websocket.close(code=1008, reason="missing or unknown API key")
+        return
+    if state.feed is None:
+        await websocket.close(
+            code=1011, reason="no audit topic: FRAUD_KAFKA_BOOTSTRAP_SERVERS is empty"
+        )
+        return
+    await websocket.accept()
+    state.feed.ensure_started()
+    client = state.hub.join()
+    receiving = asyncio.create_task(_until_closed(websocket))
+    try:
+        await state.feed.ready.wait()
+        await websocket.send_text(
+            orjson.dumps({"type": "hello", "topic": state.feed.topic}).decode()
+        )
+        while not receiving.done():
+            waking = asyncio.create_task(client.wake.wait())
+            await asyncio.wait({waking, receiving}, return_when=asyncio.FIRST_COMPLETED)
+            waking.cancel()
+            for message in client.take():
+                await websocket.send_text(message.decode())
+    except WebSocketDisconnect:
+        pass
+    finally:
+        receiving.cancel()
+        state.hub.leave(client)
+
+
+async def _until_closed(websocket: WebSocket) -> None:
+    """Reads (and ignores) what the client sends, so a close is noticed."""
+    with suppress(WebSocketDisconnect):
+        while True:
+            await websocket.receive_text()
