@@ -24,6 +24,17 @@ from persistence.migrations import upgrade
 from persistence.writer import BadEvent, DeadLetter, decode, write_batch
 
 log = logging.getLogger(__name__)
+# Worth waiting for: the server is unreachable, starting, shutting down or out of resources.
+RETRYABLE = (
+    asyncpg.PostgresConnectionError,
+    asyncpg.exceptions.OperatorInterventionError,
+    asyncpg.exceptions.InsufficientResourcesError,
+    asyncpg.InterfaceError,
+    OSError,
+    TimeoutError,
+)
+# The data of some message is refused: find it, dead-letter it, write the rest.
+REFUSED = (asyncpg.exceptions.DataError, asyncpg.exceptions.IntegrityConstraintViolationError)
 CONSUMED = Counter("fraud_consumer_messages_total", "Audit messages by outcome", ["outcome"])
 
 
@@ -50,7 +61,10 @@ class AuditConsumer:
         if self._conn is None or self._conn.is_closed():
             self._conn = await asyncpg.connect(
                 self.config.database_url,
-                server_settings={"search_path": self.config.schema},
+                server_settings={
+                    "search_path": self.config.schema,
+                    "application_name": "fraud-consume",
+                },
                 timeout=5,
             )
         return self._conn
@@ -62,23 +76,45 @@ class AuditConsumer:
         finally:
             await conn.close()
 
-    async def _write(self, rows: list[tuple[Any, ...]], dead: list[DeadLetter]) -> int:
+    async def _write(
+        self, rows: list[tuple[Any, ...]], sources: list[DeadLetter], dead: list[DeadLetter]
+    ) -> int:
+        """The batch in one transaction; PostgreSQL unavailable: retry with backoff, holding
+        the batch; a row it refuses (bad data): written one by one, refused rows to dead_letters."""
         backoff = 0.1
         while True:
             try:
-                return await write_batch(await self._connection(), rows, dead, self.config.alerts)
-            except (
-                asyncpg.PostgresConnectionError,
-                asyncpg.InterfaceError,
-                OSError,
-                TimeoutError,
-            ) as exc:
+                conn = await self._connection()
+                try:
+                    return await write_batch(conn, rows, dead, self.config.alerts)
+                except REFUSED as exc:
+                    log.warning("batch refused (%r); writing its messages one by one", exc)
+                    return await self._write_singly(conn, rows, sources, dead)
+            except RETRYABLE as exc:
                 log.warning("PostgreSQL unavailable (%r); retrying in %.1f s", exc, backoff)
                 if self._conn is not None and not self._conn.is_closed():
                     self._conn.terminate()
                 self._conn = None
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, self.config.max_backoff_s)
+
+    async def _write_singly(
+        self,
+        conn: asyncpg.Connection,
+        rows: list[tuple[Any, ...]],
+        sources: list[DeadLetter],
+        dead: list[DeadLetter],
+    ) -> int:
+        inserted = 0
+        refused = list(dead)
+        for row, source in zip(rows, sources, strict=True):
+            try:
+                inserted += await write_batch(conn, [row], [], self.config.alerts)
+            except REFUSED as exc:
+                refused.append(source.refused(f"{type(exc).__name__}: {exc}"))
+        await write_batch(conn, [], refused)
+        CONSUMED.labels("dead_letter").inc(len(refused) - len(dead))
+        return inserted
 
     async def run(self, stop: asyncio.Event | None = None) -> None:
         await self.migrate()
@@ -95,20 +131,18 @@ class AuditConsumer:
                 batches = await consumer.getmany(
                     timeout_ms=self.config.batch_wait_ms, max_records=self.config.batch_size
                 )
-                rows, dead = [], []
+                rows, sources, dead = [], [], []
                 for tp, messages in batches.items():
                     for m in messages:
+                        source = DeadLetter(tp.topic, tp.partition, m.offset, m.key, m.value, "")
                         try:
                             rows.append(decode(m.value))
+                            sources.append(source)
                         except BadEvent as exc:
-                            dead.append(
-                                DeadLetter(
-                                    tp.topic, tp.partition, m.offset, m.key, m.value, str(exc)
-                                )
-                            )
+                            dead.append(source.refused(str(exc)))
                 if not rows and not dead:
                     continue
-                inserted = await self._write(rows, dead)
+                inserted = await self._write(rows, sources, dead)
                 await consumer.commit()  # only after the database transaction committed
                 self.written += inserted
                 CONSUMED.labels("written").inc(inserted)

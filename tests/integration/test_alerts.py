@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -17,10 +17,10 @@ from app.consume import run_consumer
 from app.settings import Settings
 from persistence.alerts import AlertPolicy
 from persistence.dispatcher import AlertDispatcher, DispatchConfig
-from persistence.events import audit_event
 from persistence.migrations import upgrade
 from persistence.sinks import EmailSink, PagerDutySink, SlackSink, WebhookSink, verify_signature
 from persistence.writer import decode, write_batch
+from tests.audit_events import audit_bytes
 from tests.integration.test_score_api import body
 from tests.pg import DATABASE_URL, query
 from tests.receivers import HttpReceiver, SmtpReceiver
@@ -46,19 +46,7 @@ def smtp() -> Iterator[SmtpReceiver]:
 
 
 def decision(tx: str, card: str, tier: str, minutes: float) -> tuple[Any, ...]:
-    request = body(transaction_id=tx, card_id=card)
-    response = {
-        "transaction_id": tx,
-        "score": {"low": 0.1, "medium": 0.5, "high": 0.8, "critical": 0.97}[tier],
-        "risk_tier": tier,
-        "decision": {"low": "approve", "critical": "decline"}.get(tier, "review"),
-        "reasons": [{"feature": "amount", "value": 249.99, "contribution": 0.2}],
-        "components": {"xgboost": 0.9, "isolation_forest": 0.5},
-        "model_version": "v-test",
-        "degraded": False,
-        "latency_ms": 1.5,
-    }
-    return decode(audit_event(request, orjson.dumps(response), T0 + timedelta(minutes=minutes)))
+    return decode(audit_bytes(tx, card, tier, minutes))
 
 
 BATCH = [

@@ -9,8 +9,11 @@ from aiokafka import AIOKafkaProducer
 from fastapi.testclient import TestClient
 
 from persistence.consumer import ConsumerConfig
+from persistence.migrations import upgrade
+from persistence.writer import decode, write_batch
+from tests.audit_events import audit_bytes
 from tests.integration.test_score_api import body
-from tests.pg import DATABASE_URL, consume_until
+from tests.pg import DATABASE_URL, consume_until, query
 from tests.servers import TansuBroker
 
 
@@ -58,3 +61,54 @@ def test_decisions_land_exactly_once_and_bad_messages_in_dead_letters(
         await conn.close()
 
     asyncio.run(check())
+
+
+def test_a_batch_with_a_message_twice_and_one_postgresql_refuses_loses_nothing(
+    broker: TansuBroker, schema: str
+) -> None:
+    """Regression: a re-sent spool can put the same event twice into one batch (it made the
+    insert violate the primary key and the consumer exit). A row PostgreSQL refuses (a NUL
+    character jsonb cannot hold) goes to dead_letters; the rest of its batch is written."""
+    twice = audit_bytes("dup1", "card_1")
+    refused = audit_bytes("nul1", "card_2").replace(b'"m_004211"', b'"m\\u0000x"')
+
+    async def produce() -> None:
+        producer = AIOKafkaProducer(bootstrap_servers=broker.bootstrap, acks="all")
+        await producer.start()
+        for value in (
+            twice,
+            audit_bytes("ok1", "card_1"),
+            twice,
+            refused,
+            audit_bytes("ok2", "card_3"),
+        ):
+            await producer.send("transactions.scored", key=b"k", value=value)
+        await producer.stop()
+
+    asyncio.run(produce())
+    config = ConsumerConfig(
+        broker.bootstrap, "transactions.scored", f"g-{schema}", DATABASE_URL, schema
+    )
+    assert asyncio.run(consume_until(config, 3, 1)) == (3, 1)
+    assert sorted(r[0] for r in query(schema, "SELECT transaction_id FROM decisions")) == [
+        "dup1",
+        "ok1",
+        "ok2",
+    ]
+    error = query(schema, "SELECT error FROM dead_letters")[0][0]
+    assert "0x00" in error, error
+
+
+def test_the_same_decision_twice_in_one_batch_is_one_row(schema: str) -> None:
+    row = decode(audit_bytes("dup2", "card_1"))
+
+    async def write() -> int:
+        conn = await asyncpg.connect(DATABASE_URL)
+        try:
+            await upgrade(conn, schema)
+            await conn.execute(f'SET search_path TO "{schema}"')
+            return await write_batch(conn, [row, row], [])
+        finally:
+            await conn.close()
+
+    assert asyncio.run(write()) == 1
