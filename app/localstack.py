@@ -37,6 +37,32 @@ def redis_reachable(url: str) -> bool:
         return False
 
 
+def tcp_reachable(address: str, timeout_s: float = 0.5) -> bool:
+    """host:port accepts a TCP connection."""
+    host, _, port = address.rpartition(":")
+    try:
+        with socket.create_connection((host or "127.0.0.1", int(port)), timeout=timeout_s):
+            return True
+    except (OSError, ValueError):
+        return False
+
+
+def postgres_reachable(url: str) -> bool:
+    import asyncio
+
+    import asyncpg
+
+    async def check() -> bool:
+        conn = await asyncpg.connect(url, timeout=2)
+        await conn.close()
+        return True
+
+    try:
+        return asyncio.run(check())
+    except (OSError, TimeoutError, asyncpg.PostgresError):
+        return False
+
+
 def start_redis_server(port: int, workdir: str) -> subprocess.Popen[bytes]:
     """A throwaway redis-server on loopback that keeps nothing on disk; waits until it answers."""
     binary = shutil.which("redis-server")

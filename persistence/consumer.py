@@ -124,6 +124,10 @@ class AuditConsumer:
             group_id=self.config.group_id,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
+            # The broker answers a fetch within this time even with little data: it bounds
+            # the decision-to-row lag at low rates.
+            fetch_max_wait_ms=min(self.config.batch_wait_ms, 500),
+            max_partition_fetch_bytes=4 * 1024 * 1024,
         )
         await consumer.start()
         try:

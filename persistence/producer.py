@@ -58,6 +58,7 @@ class AuditProducer:
             max_batch_size=batch_bytes,
         )
         self._started = False
+        self._stopping = False
         self._down_until = 0.0
         self._task: asyncio.Task[None] | None = None
 
@@ -97,8 +98,8 @@ class AuditProducer:
 
     async def _create_topic(self) -> None:
         admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap_servers)
-        await admin.start()
         try:
+            await admin.start()
             await admin.create_topics(
                 [NewTopic(self.topic, num_partitions=self.partitions, replication_factor=1)]
             )
@@ -127,7 +128,7 @@ class AuditProducer:
 
     async def _run(self) -> None:
         await self._connect()  # creates the topic at start-up; if Kafka is down, later
-        while True:
+        while not self._stopping:
             try:
                 first = await asyncio.wait_for(self._queue.get(), timeout=self.retry_s)
                 batch = [first]
@@ -167,15 +168,15 @@ class AuditProducer:
 
     async def stop(self) -> None:
         """Flush what is queued (to Kafka if it answers, else to the spool), then close."""
+        self._stopping = True  # ends the loop even if a client swallowed the cancellation
         if self._task is not None:
             self._task.cancel()
-            with suppress(asyncio.CancelledError):
-                await self._task
+            await asyncio.wait({self._task}, timeout=self.send_timeout_s + 1)
         left: list[Record] = []
         while not self._queue.empty():
             left.append(self._queue.get_nowait())
         await self._send_or_spool(left)
-        if self._started:
-            with suppress(KafkaError, OSError, TimeoutError):
-                await asyncio.wait_for(self._producer.stop(), self.send_timeout_s)
+        # Also when start-up was interrupted: a half-started client holds connections.
+        with suppress(KafkaError, OSError, TimeoutError):
+            await asyncio.wait_for(self._producer.stop(), self.send_timeout_s)
         self.spool.close()

@@ -112,8 +112,9 @@ async def write_batch(
                 "CREATE TEMP TABLE IF NOT EXISTS staging (LIKE decisions INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
             )
             await conn.copy_records_to_table("staging", records=rows, columns=COLUMNS)
+            alerting = alerts is not None and bool(alerts.sinks)
             inserted = await conn.fetch(
-                """
+                f"""
                 WITH fresh AS (
                     INSERT INTO decision_ids (transaction_id, scored_at)
                     SELECT DISTINCT ON (transaction_id) transaction_id, scored_at FROM staging
@@ -125,10 +126,11 @@ async def write_batch(
                 SELECT DISTINCT ON (transaction_id) s.* FROM staging s
                 JOIN fresh USING (transaction_id, scored_at)
                 ORDER BY transaction_id
-                RETURNING transaction_id, card_id, scored_at, risk_tier, request::text, response::text
+                RETURNING {"transaction_id, card_id, scored_at, risk_tier, request::text, response::text" if alerting else "transaction_id"}
                 """
             )
-            if alerts is not None and alerts.sinks:
+            if alerting:
+                assert alerts is not None
                 await _queue_alerts(conn, inserted, alerts)
         if dead:
             await conn.executemany(

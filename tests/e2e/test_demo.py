@@ -8,6 +8,7 @@ import sys
 import uuid
 from pathlib import Path
 
+from tests.pg import DATABASE_URL, drop_schema
 from tests.servers import delete_keys, shared_redis_url
 
 FRAUD = str(Path(sys.executable).with_name("fraud"))
@@ -22,6 +23,9 @@ def test_demo_trains_serves_and_replays(tmp_path: Path) -> None:
         "FRAUD_DATA_DIR": str(tmp_path / "data"),
         "FRAUD_REDIS_URL": url,
         "FRAUD_REDIS_PREFIX": prefix,
+        "FRAUD_DATABASE_URL": DATABASE_URL,
+        "FRAUD_DATABASE_SCHEMA": prefix.replace("-", "_"),
+        "FRAUD_KAFKA_BOOTSTRAP_SERVERS": "",  # none configured: the demo starts tansu
     }
     try:
         out = subprocess.run(
@@ -29,6 +33,7 @@ def test_demo_trains_serves_and_replays(tmp_path: Path) -> None:
         )
     finally:
         delete_keys(url, prefix)
+        drop_schema(prefix.replace("-", "_"))
         if own is not None:
             own.cleanup()
     assert out.returncode == 0, out.stderr[-3000:]
@@ -38,4 +43,6 @@ def test_demo_trains_serves_and_replays(tmp_path: Path) -> None:
     assert "API key:  fk_" in text
     assert "'statuses': {200: 60}" in text
     assert "'degraded': 0" in text
+    assert "kafka: started the tansu broker" in text
+    assert "decisions stored in PostgreSQL so far: 60" in text
     assert (tmp_path / "model" / "report.md").exists()
