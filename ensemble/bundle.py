@@ -136,18 +136,19 @@ class ModelBundle:
             data, pred_contribs=True, approx_contribs=True, validate_features=False
         )
         contribs = contribs[:, :-1]
-        out = []
-        for row, c in zip(rows, contribs, strict=True):
-            order = np.argsort(-c, kind="stable")[:top]
-            out.append(
-                [
-                    Reason(
-                        feature=FEATURE_NAMES[j],
-                        value=None if np.isnan(row[j]) else float(row[j]),
-                        contribution=round(float(c[j]), 6),
-                    )
-                    for j in order
-                    if c[j] > 0
-                ]
-            )
-        return out
+        # One ranking for the batch; Python floats come out of .tolist() in one call each.
+        order = np.argsort(-contribs, axis=1, kind="stable")[:, :top]
+        gains = np.take_along_axis(contribs, order, axis=1).tolist()
+        values = np.take_along_axis(rows, order, axis=1).astype(np.float64).tolist()
+        return [
+            [
+                Reason(
+                    feature=FEATURE_NAMES[j],
+                    value=None if v != v else v,  # NaN: the feature is missing
+                    contribution=round(c, 6),
+                )
+                for j, v, c in zip(js, vs, cs, strict=True)
+                if c > 0
+            ]
+            for js, vs, cs in zip(order.tolist(), values, gains, strict=True)
+        ]

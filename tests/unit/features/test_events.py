@@ -66,3 +66,27 @@ def test_windows_are_right_aligned_in_time_order_from_latest_first_members() -> 
 def test_label_times_are_sorted_and_padded() -> None:
     out = label_times([[30.0, 10.0], []])
     assert out.tolist() == [[10, 30], [PAD_TS, PAD_TS]]
+
+
+def test_hiredis_packing_sends_the_bytes_redis_py_would() -> None:
+    from redis.asyncio.connection import Connection
+
+    from features.redis_store import HiredisPackedConnection
+
+    ours, theirs = HiredisPackedConnection(), Connection()
+    for args in (
+        (
+            "EVALSHA",
+            "f" * 40,
+            2,
+            "fe:w2:card:c1",
+            "fe:none",
+            1_780_000_000_000,
+            b"tx\x1f12\x1f9.5",
+            "10",
+        ),
+        ("SET", "fe:d:tx1", b'{"score":0.1}', "PX", 604_800_000, "NX"),
+        ("ZADD", "fe:l:card:c1", 1.5, "tx1"),  # a float: redis-py's own encoding
+        ("SCRIPT LOAD", "return 1"),
+    ):
+        assert b"".join(ours.pack_command(*args)) == b"".join(theirs.pack_command(*args))
