@@ -20,19 +20,11 @@ from aiokafka import AIOKafkaConsumer
 from prometheus_client import Counter
 
 from persistence.alerts import AlertPolicy
+from persistence.database import UNAVAILABLE
 from persistence.migrations import upgrade
 from persistence.writer import BadEvent, DeadLetter, decode, write_batch
 
 log = logging.getLogger(__name__)
-# Worth waiting for: the server is unreachable, starting, shutting down or out of resources.
-RETRYABLE = (
-    asyncpg.PostgresConnectionError,
-    asyncpg.exceptions.OperatorInterventionError,
-    asyncpg.exceptions.InsufficientResourcesError,
-    asyncpg.InterfaceError,
-    OSError,
-    TimeoutError,
-)
 # The data of some message is refused: find it, dead-letter it, write the rest.
 REFUSED = (asyncpg.exceptions.DataError, asyncpg.exceptions.IntegrityConstraintViolationError)
 CONSUMED = Counter("fraud_consumer_messages_total", "Audit messages by outcome", ["outcome"])
@@ -90,7 +82,7 @@ class AuditConsumer:
                 except REFUSED as exc:
                     log.warning("batch refused (%r); writing its messages one by one", exc)
                     return await self._write_singly(conn, rows, sources, dead)
-            except RETRYABLE as exc:
+            except UNAVAILABLE as exc:
                 log.warning("PostgreSQL unavailable (%r); retrying in %.1f s", exc, backoff)
                 if self._conn is not None and not self._conn.is_closed():
                     self._conn.terminate()

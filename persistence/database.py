@@ -15,6 +15,16 @@ import asyncpg
 
 from persistence.migrations import upgrade
 
+# Worth waiting for: the server is unreachable, starting, shutting down or out of resources.
+UNAVAILABLE = (
+    asyncpg.PostgresConnectionError,
+    asyncpg.exceptions.OperatorInterventionError,
+    asyncpg.exceptions.InsufficientResourcesError,
+    asyncpg.InterfaceError,
+    OSError,
+    TimeoutError,
+)
+
 
 class DatabaseUnavailable(RuntimeError):
     """PostgreSQL could not be reached."""
@@ -48,7 +58,7 @@ class Database:
                         command_timeout=self.timeout_s,
                         server_settings={"search_path": self.schema},
                     )
-                except (OSError, TimeoutError, asyncpg.PostgresError) as exc:
+                except (*UNAVAILABLE, asyncpg.PostgresError) as exc:
                     raise DatabaseUnavailable(f"PostgreSQL unavailable: {exc!r}") from exc
         return self._pool
 
@@ -59,12 +69,7 @@ class Database:
         try:
             async with pool.acquire() as conn:
                 yield conn
-        except (
-            OSError,
-            TimeoutError,
-            asyncpg.PostgresConnectionError,
-            asyncpg.InterfaceError,
-        ) as exc:
+        except UNAVAILABLE as exc:
             raise DatabaseUnavailable(f"PostgreSQL unavailable: {exc!r}") from exc
 
     async def close(self) -> None:

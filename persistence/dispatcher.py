@@ -20,6 +20,7 @@ from aiolimiter import AsyncLimiter
 from prometheus_client import Counter
 
 from persistence.alerts import retry_delay_s
+from persistence.database import UNAVAILABLE
 from persistence.sinks import Sink, SinkError
 
 log = logging.getLogger(__name__)
@@ -114,12 +115,7 @@ class AlertDispatcher:
             try:
                 done = await self.run_once()
                 backoff = 0.1
-            except (
-                OSError,
-                TimeoutError,
-                asyncpg.PostgresConnectionError,
-                asyncpg.InterfaceError,
-            ) as exc:
+            except UNAVAILABLE as exc:
                 log.warning("alert dispatcher: PostgreSQL unavailable (%r)", exc)
                 self._conn = None
                 done = 0
