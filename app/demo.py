@@ -26,6 +26,7 @@ import redis
 
 from app.auth import new_key
 from app.localstack import (
+    delete_keys,
     free_port,
     init_postgres,
     port_free,
@@ -77,12 +78,6 @@ def ensure_model(settings: Settings, options: DemoOptions, progress: Progress, s
     say(f"model: {settings.model_dir}; report: {settings.model_dir / 'report.md'}")
 
 
-def delete_keys(url: str, prefix: str) -> None:
-    with suppress(redis.RedisError), redis.Redis.from_url(url) as client:
-        for key in client.scan_iter(match=f"{prefix}:*", count=1000):
-            client.delete(key)
-
-
 def ensure_redis(settings: Settings, stack: ExitStack, say: Say) -> str:
     if redis_reachable(settings.redis_url):
         say(f"redis: {settings.redis_url}")
@@ -94,6 +89,11 @@ def ensure_redis(settings: Settings, stack: ExitStack, say: Say) -> str:
     url = f"redis://127.0.0.1:{port}/0"
     say(f"redis: started redis-server (pid {process.pid}) at {url}")
     return url
+
+
+def _forget_keys(url: str, prefix: str) -> None:
+    with suppress(redis.RedisError):  # Redis gone by now: nothing left to delete
+        delete_keys(url, prefix)
 
 
 def ensure_kafka(settings: Settings, stack: ExitStack, say: Say) -> str:
@@ -139,7 +139,7 @@ def run_demo(
         # Keys of this run only (the replayed file's ids would otherwise be answered as
         # retries by a second run), removed when the demo stops.
         prefix = f"{settings.redis_prefix}-demo-{os.getpid()}"
-        stack.callback(delete_keys, redis_url, prefix)
+        stack.callback(_forget_keys, redis_url, prefix)
         kafka = ensure_kafka(settings, stack, say)
         database_url = ensure_postgres(settings, stack, say)
         key, key_digest = new_key()

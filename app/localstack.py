@@ -25,8 +25,7 @@ def free_port() -> int:
 
 
 def port_free(port: int) -> bool:
-    with socket.socket() as s:
-        return s.connect_ex(("127.0.0.1", port)) != 0
+    return not tcp_reachable(f"127.0.0.1:{port}")
 
 
 def redis_reachable(url: str) -> bool:
@@ -61,6 +60,13 @@ def postgres_reachable(url: str) -> bool:
         return asyncio.run(check())
     except (OSError, TimeoutError, asyncpg.PostgresError):
         return False
+
+
+def delete_keys(url: str, prefix: str) -> None:
+    """Remove the keys under a prefix we own (a test's, a benchmark's or a demo run's)."""
+    with redis.Redis.from_url(url) as client:
+        for key in client.scan_iter(match=f"{prefix}:*", count=1000):
+            client.delete(key)
 
 
 def start_redis_server(port: int, workdir: str) -> subprocess.Popen[bytes]:

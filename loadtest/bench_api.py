@@ -22,10 +22,9 @@ import uuid
 from pathlib import Path
 
 import httpx
-import redis
 
 from app.auth import digest
-from app.localstack import stop, wait_until_ready
+from app.localstack import delete_keys, stop, wait_until_ready
 
 KEY = "fk_bench_key"
 WRK_SCRIPT = r"""
@@ -206,9 +205,7 @@ def main() -> None:
         f"\n/v1/score reaches {ratio:.0%} of the no-op's throughput ({results['/v1/score']:,.0f} vs "
         f"{results['no-op (parse + validate)']:,.0f} requests/s)"
     )
-    with redis.Redis.from_url(redis_url) as client:
-        for key in client.scan_iter(match=f"{prefix}:*", count=5000):
-            client.delete(key)
+    delete_keys(redis_url, prefix)
 
 
 if __name__ == "__main__":

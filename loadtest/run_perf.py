@@ -20,11 +20,10 @@ from contextlib import ExitStack
 from pathlib import Path
 
 import httpx
-import redis
 
 from app.auth import new_key
 from app.demo import DemoOptions, ensure_model, ensure_redis
-from app.localstack import free_port, stop, wait_until_ready
+from app.localstack import delete_keys, free_port, stop, wait_until_ready
 from app.settings import get_settings
 from ensemble.progress import NoProgress
 from features.dataset import write_transactions
@@ -149,9 +148,7 @@ def main() -> None:
                 )
             )
         )
-        with redis.Redis.from_url(redis_url) as client:
-            for k in client.scan_iter(match=f"{prefix}:*", count=5000):
-                client.delete(k)
+        delete_keys(redis_url, prefix)
     with (REPORTS / "perf_stats.csv").open() as f:
         total = next(r for r in csv.DictReader(f) if r["Name"] == "Aggregated")
     requests_, failures = int(total["Request Count"]), int(total["Failure Count"])

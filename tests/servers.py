@@ -9,12 +9,9 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-import redis
-
 from app.localstack import (
     free_port,
     init_postgres,
-    port_free,
     redis_reachable,
     start_postgres,
     start_redis_server,
@@ -22,10 +19,6 @@ from app.localstack import (
     stop,
     stop_postgres,
 )
-
-
-def port_open(port: int) -> bool:
-    return not port_free(port)
 
 
 class OwnServer:
@@ -66,13 +59,6 @@ class RedisServer(OwnServer):
     def cleanup(self) -> None:
         self.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
-
-
-def delete_keys(url: str, prefix: str) -> None:
-    """Remove a test's keys from a shared Redis (its prefix is its own)."""
-    with redis.Redis.from_url(url) as client:
-        for key in client.scan_iter(match=f"{prefix}:*", count=1000):
-            client.delete(key)
 
 
 def shared_redis_url() -> tuple[str, RedisServer | None]:
