@@ -8,8 +8,9 @@ import sys
 import uuid
 from pathlib import Path
 
+from app.localstack import delete_keys
 from tests.pg import DATABASE_URL, drop_schema
-from tests.servers import delete_keys, shared_redis_url
+from tests.servers import shared_redis_url
 
 FRAUD = str(Path(sys.executable).with_name("fraud"))
 DEMO = ["demo", "--days", "20", "--cards", "600", "--duration", "3", "--rate", "20", "--port", "0"]

@@ -14,10 +14,10 @@ import httpx
 import orjson
 
 from app.auth import digest
-from app.localstack import free_port, wait_until_ready
+from app.localstack import delete_keys, free_port, wait_until_ready
 from app.schemas import EXAMPLE
 from ensemble.manifest import Manifest
-from tests.servers import delete_keys, shared_redis_url
+from tests.servers import shared_redis_url
 
 FRAUD = str(Path(sys.executable).with_name("fraud"))
 

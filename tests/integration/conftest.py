@@ -10,10 +10,11 @@ import redis
 from fastapi.testclient import TestClient
 
 from app.auth import digest
+from app.localstack import delete_keys
 from app.main import create_app
 from app.settings import Settings
 from tests.pg import DATABASE_URL, drop_schema
-from tests.servers import TansuBroker, delete_keys, shared_redis_url
+from tests.servers import TansuBroker, shared_redis_url
 
 API_KEY = "fk_integration_test_key"
 
