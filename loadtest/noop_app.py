@@ -8,8 +8,9 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.responses import Response
 
 from app import auth, errors
+from app.bodies import parse_body
 from app.limits import BodySizeLimit
-from app.routes.score import parse_score_request
+from app.schemas import ScoreRequest
 from app.settings import get_settings
 
 
@@ -23,7 +24,7 @@ def create_noop_app() -> FastAPI:
 
     @app.post("/v1/score", dependencies=[Depends(api_key)])
     async def noop(request: Request) -> Response:
-        body = await parse_score_request(request)
+        body = await parse_body(request, ScoreRequest)
         return Response(
             orjson.dumps({"transaction_id": body.transaction_id, "score": 0.0, "risk_tier": "low"}),
             media_type="application/json",

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import orjson
 from fastapi import APIRouter, Request
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
-from pydantic import ValidationError
 from redis.exceptions import RedisError
 
+from app.bodies import documented_body, parse_body
 from app.deps import ApiKey, DatabaseDep, LabelsDep, StoreDep
 from app.errors import Conflict, NotFound, ServiceUnavailable
 from app.history_schemas import FeedbackRequest, FeedbackResponse
@@ -23,12 +22,7 @@ router = APIRouter(prefix="/v1", tags=["feedback"])
     response_model=FeedbackResponse,
     dependencies=[ApiKey],
     summary="Report a confirmed label for a scored transaction",
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {"application/json": {"schema": FeedbackRequest.model_json_schema()}},
-        }
-    },
+    openapi_extra=documented_body(FeedbackRequest),
     responses={
         201: {"description": "stored"},
         401: {"description": "missing or unknown API key"},
@@ -46,10 +40,7 @@ async def feedback(
     and merchant (so `*_known_fraud_30d` features see it from `reported_at` on), and
     published to `transactions.labels`. The label windows and the database change together:
     if either is unreachable, nothing is stored and the answer is 503."""
-    try:
-        body = FeedbackRequest.model_validate_json(await request.body())
-    except ValidationError as exc:
-        raise RequestValidationError(exc.errors(include_url=False)) from None
+    body = await parse_body(request, FeedbackRequest)
     report = Feedback(body.transaction_id, body.label, body.source, body.reported_at)
     async with db.connection() as conn, conn.transaction():
         try:
