@@ -86,17 +86,15 @@ class AlertDispatcher:
             updates = []
             for row, error in zip(due, errors, strict=True):
                 attempts = row["attempts"] + 1
+                # (status stored, outcome counted, delay before the next attempt)
                 if error is None:
-                    status, delay = "sent", 0.0
+                    status, outcome, delay = "sent", "sent", 0.0
                 elif attempts >= self.config.max_attempts:
-                    status, delay = "failed", 0.0
+                    status, outcome, delay = "failed", "failed", 0.0
                 else:
-                    status = "pending"
+                    status, outcome = "pending", "retry"
                     delay = retry_delay_s(attempts, self.config.retry_base_s)
-                ALERTS.labels(
-                    row["sink"],
-                    "sent" if error is None else status if status == "failed" else "retry",
-                ).inc()
+                ALERTS.labels(row["sink"], outcome).inc()
                 if error is not None:
                     log.warning("alert %s to %s: %s", row["transaction_id"], row["sink"], error)
                 updates.append((row["transaction_id"], row["sink"], status, attempts, error, delay))

@@ -112,7 +112,7 @@ async def write_batch(
                 "CREATE TEMP TABLE IF NOT EXISTS staging (LIKE decisions INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
             )
             await conn.copy_records_to_table("staging", records=rows, columns=COLUMNS)
-            alerting = alerts is not None and bool(alerts.sinks)
+            policy = alerts if alerts is not None and alerts.sinks else None
             inserted = await conn.fetch(
                 f"""
                 WITH fresh AS (
@@ -126,12 +126,11 @@ async def write_batch(
                 SELECT DISTINCT ON (transaction_id) s.* FROM staging s
                 JOIN fresh USING (transaction_id, scored_at)
                 ORDER BY transaction_id
-                RETURNING {"transaction_id, card_id, scored_at, risk_tier, request::text, response::text" if alerting else "transaction_id"}
+                RETURNING {"transaction_id, card_id, scored_at, risk_tier, request::text, response::text" if policy else "transaction_id"}
                 """
             )
-            if alerting:
-                assert alerts is not None
-                await _queue_alerts(conn, inserted, alerts)
+            if policy is not None:
+                await _queue_alerts(conn, inserted, policy)
         if dead:
             await conn.executemany(
                 'INSERT INTO dead_letters (topic, partition, "offset", key, value, error) VALUES ($1, $2, $3, $4, $5, $6)'
