@@ -22,6 +22,14 @@ SUMMARY_COLUMNS = (
 )
 
 
+# The one stored decision of transaction $1: decision_ids names its partition key, so
+# the lookup reads one partition.
+THE_DECISION = (
+    "FROM decisions d WHERE d.transaction_id = $1 "
+    "AND d.scored_at = (SELECT scored_at FROM decision_ids WHERE transaction_id = $1)"
+)
+
+
 class BadCursor(ValueError):
     """A cursor this API did not issue."""
 
@@ -93,9 +101,8 @@ async def list_decisions(
 async def get_decision(conn: asyncpg.Connection, transaction_id: str) -> dict[str, Any] | None:
     """One decision with its request, response and labels; None if it is not stored."""
     row = await conn.fetchrow(
-        f"SELECT {SUMMARY_COLUMNS}, stored_at, request::text AS request, response::text AS response "
-        "FROM decisions d WHERE d.transaction_id = $1 "
-        "AND d.scored_at = (SELECT scored_at FROM decision_ids WHERE transaction_id = $1)",
+        f"SELECT {SUMMARY_COLUMNS}, stored_at, request::text AS request, "
+        f"response::text AS response {THE_DECISION}",
         transaction_id,
     )
     if row is None:
@@ -158,8 +165,7 @@ async def store_feedback(conn: asyncpg.Connection, feedback: Feedback) -> Stored
     """Insert feedback (call inside a transaction). The same report again is not an error;
     a different label or time from the same source is ConflictingFeedback."""
     request = await conn.fetchval(
-        "SELECT d.request::text FROM decisions d JOIN decision_ids i "
-        "USING (transaction_id, scored_at) WHERE d.transaction_id = $1",
+        f"SELECT d.request::text {THE_DECISION}",
         feedback.transaction_id,
     )
     if request is None:

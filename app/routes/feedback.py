@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from redis.exceptions import RedisError
 
-from app.bodies import documented_body, parse_body
+from app.bodies import documented_body, json_response, parse_body
 from app.deps import ApiKey, DatabaseDep, LabelsDep, StoreDep
 from app.errors import Conflict, NotFound, ServiceUnavailable
 from app.history_schemas import FeedbackRequest, FeedbackResponse
@@ -77,8 +76,4 @@ async def feedback(
         "created": stored.created,
         "effective_label": stored.effective_label,
     }
-    return Response(
-        orjson.dumps(answer),
-        status_code=201 if stored.created else 200,
-        media_type="application/json",
-    )
+    return json_response(answer, 201 if stored.created else 200)

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-import orjson
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
+from app.bodies import json_response
 from app.deps import ApiKey, DatabaseDep
 from app.errors import NotFound, ValidationFailed
 from app.history_schemas import Tier, TransactionDetail, TransactionId, TransactionPage
@@ -19,10 +19,6 @@ ERRORS: dict[int | str, dict[str, str]] = {
     401: {"description": "missing or unknown API key"},
     503: {"description": "PostgreSQL unreachable"},
 }
-
-
-def _json(value: object) -> Response:
-    return Response(orjson.dumps(value), media_type="application/json")
 
 
 @router.get(
@@ -37,7 +33,7 @@ async def get_transaction(transaction_id: TransactionId, db: DatabaseDep) -> Res
         found = await get_decision(conn, transaction_id)
     if found is None:
         raise NotFound(f"transaction {transaction_id!r} is not in the history")
-    return _json(found)
+    return json_response(found)
 
 
 @router.get(
@@ -69,4 +65,4 @@ async def list_transactions(
     where = ListFilter(card_id, risk_tier, since, until, after, limit)
     async with db.connection() as conn:
         items, next_cursor = await list_decisions(conn, where)
-    return _json({"items": items, "next_cursor": next_cursor})
+    return json_response({"items": items, "next_cursor": next_cursor})
