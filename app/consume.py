@@ -75,7 +75,7 @@ async def run_consumer(settings: Settings, stop: asyncio.Event) -> AuditConsumer
         )
         alerts = asyncio.create_task(dispatcher.run(stop)) if sinks else None
         try:
-            await consumer.run(stop)
+            await consumer.run(stop, migrate=False)
         finally:
             stop.set()
             if alerts is not None:

@@ -108,8 +108,10 @@ class AuditConsumer:
         CONSUMED.labels("dead_letter").inc(len(refused) - len(dead))
         return inserted
 
-    async def run(self, stop: asyncio.Event | None = None) -> None:
-        await self.migrate()
+    async def run(self, stop: asyncio.Event | None = None, migrate: bool = True) -> None:
+        """Consume until `stop` is set; migrates first unless the caller already did."""
+        if migrate:
+            await self.migrate()
         consumer = AIOKafkaConsumer(
             self.config.topic,
             bootstrap_servers=self.config.bootstrap_servers,
