@@ -26,6 +26,8 @@ import numpy as np
 import tl2cgen
 import treelite
 
+from ensemble.attribution import PathTables
+
 log = logging.getLogger(__name__)
 
 # Missing values become `missing = -1` (XGBoost's default branch) or, when a fill
@@ -50,6 +52,30 @@ void fe_predict_rows(const float* x, int64_t rows, const float* fill, double* ou
     result[0] = 0;
     predict(row, 0, result);
     out[r] = (double)result[0];
+  }}
+}}
+
+/* Saabas path attributions (xgboost's approx_contribs) for many rows, from node
+   tables flattened over the trees (ensemble/attribution.py builds them from the
+   XGBoost model): along each row's path, the split's feature is credited with the
+   change of the expected value. out: rows x num_feature, added into. */
+void fe_path_contribs(const float* x, int64_t rows, const int32_t* roots, int32_t trees,
+                      const int32_t* left, const int32_t* right, const int32_t* feature,
+                      const float* threshold, const uint8_t* default_left, const float* mean,
+                      float* out) {{
+  for (int64_t r = 0; r < rows; ++r) {{
+    const float* v = x + r * {num_feature};
+    float* o = out + r * {num_feature};
+    for (int32_t t = 0; t < trees; ++t) {{
+      int32_t n = roots[t];
+      while (left[n] >= 0) {{
+        const float fv = v[feature[n]];
+        const int32_t next = isnan(fv) ? (default_left[n] ? left[n] : right[n])
+                                       : (fv < threshold[n] ? left[n] : right[n]);
+        o[feature[n]] += mean[next] - mean[n];
+        n = next;
+      }}
+    }}
   }}
 }}
 """
@@ -109,10 +135,9 @@ class CompiledForest:
     def __init__(self, libpath: Path, num_feature: int, fill: np.ndarray | None = None) -> None:
         self.path = libpath
         lib = ctypes.CDLL(str(libpath))
-        if not hasattr(lib, "fe_predict_rows"):
-            raise ValueError(
-                f"{libpath}: built without the fe_predict_rows entry point (an older bundle)"
-            )
+        missing = [f for f in ("fe_predict_rows", "fe_path_contribs") if not hasattr(lib, f)]
+        if missing:
+            raise ValueError(f"{libpath}: built without {', '.join(missing)} (an older bundle)")
         lib.get_num_feature.restype = ctypes.c_int32
         if lib.get_num_feature() != num_feature:
             raise ValueError(
@@ -121,6 +146,11 @@ class CompiledForest:
         self._fn = lib.fe_predict_rows
         self._fn.restype = None
         self._fn.argtypes = [ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p]
+        self._contribs = lib.fe_path_contribs
+        self._contribs.restype = None
+        self._contribs.argtypes = [ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int32]
+        self._contribs.argtypes += [ctypes.c_void_p] * 7
+        self._num_feature = num_feature
         self._lib = lib
         self._fill = None if fill is None else np.ascontiguousarray(fill, dtype=np.float32)
         self._fill_ptr = None if self._fill is None else self._fill.ctypes.data
@@ -141,6 +171,22 @@ class CompiledForest:
         out = np.empty(len(rows))
         if len(rows):
             self._fn(rows.ctypes.data, len(rows), self._fill_ptr, out.ctypes.data)
+        return out
+
+    def path_contributions(self, rows: np.ndarray, paths: PathTables) -> np.ndarray:
+        """Saabas attributions of `paths` (the trees this library was compiled from) for
+        each row: (rows, num_feature) float32, without the bias column."""
+        rows = np.ascontiguousarray(rows, dtype=np.float32)
+        out = np.zeros((len(rows), self._num_feature), dtype=np.float32)
+        if len(rows):
+            self._contribs(
+                rows.ctypes.data,
+                len(rows),
+                paths.roots.ctypes.data,
+                len(paths.roots),
+                *(a.ctypes.data for a in paths.node_arrays()),
+                out.ctypes.data,
+            )
         return out
 
 

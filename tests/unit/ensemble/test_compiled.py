@@ -109,3 +109,42 @@ def test_reasons_name_the_features_that_raised_the_score(
     assert [r.contribution for r in reasons] == sorted(
         (r.contribution for r in reasons), reverse=True
     )
+
+
+def test_compiled_reasons_weigh_features_as_xgboost_approx_contribs(
+    bundle_dir: Path, rows: np.ndarray
+) -> None:
+    bundle = ModelBundle.load(bundle_dir)
+    booster = xgb.Booster(model_file=str(bundle_dir / "xgboost.json"))
+    data = xgb.DMatrix(rows, missing=np.nan, feature_names=list(FEATURE_NAMES))
+    want = booster.predict(data, pred_contribs=True, approx_contribs=True)[:, :-1]
+    got = bundle.contributions(rows)
+    assert isinstance(bundle._xgb, CompiledForest)
+    assert got.shape == want.shape
+    assert np.abs(want).max() > 0.1
+    np.testing.assert_allclose(got, want, atol=2e-5)
+    # Contributions plus the bias add up to the margin the compiled trees give.
+    margin = booster.predict(data, output_margin=True)
+    bias = margin - want.sum(axis=1)
+    np.testing.assert_allclose(got.sum(axis=1) + bias, margin, atol=1e-4)
+    assert np.ptp(bias) < 1e-4  # the same expected value for every row
+
+
+def test_reasons_without_a_compiled_library_are_the_same(
+    bundle_dir: Path, tmp_path: Path, rows: np.ndarray, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    copy = tmp_path / "bundle"
+    shutil.copytree(bundle_dir, copy)
+    (copy / "xgboost.so").write_bytes(b"not a library")
+    monkeypatch.setattr(shutil, "which", lambda _name: None)
+    with pytest.warns(UserWarning, match="gtil"):
+        fallback = ModelBundle.load(copy)
+    compiled = ModelBundle.load(bundle_dir)
+    for slow, fast in zip(
+        fallback.reasons_many(rows[:300]), compiled.reasons_many(rows[:300]), strict=True
+    ):
+        assert [r.feature for r in slow] == [r.feature for r in fast]
+        assert [r.value for r in slow] == [r.value for r in fast]
+        assert [r.contribution for r in slow] == pytest.approx(
+            [r.contribution for r in fast], abs=2e-5
+        )
