@@ -1,9 +1,10 @@
 """The Redis window store: every window a batch of transactions needs is read,
 and each transaction recorded, in one pipelined round trip.
 
-Each transaction is one EVALSHA of WINDOW_SCRIPT (atomic per transaction); a
-batch's scripts, plus the previous batch's stored responses, go out as one
-non-transactional pipeline. Key and payload formats: features/events.py.
+A batch is one EVALSHA of WINDOW_SCRIPT (the transactions in order, the batch
+atomic), sent with the previous batch's stored responses as one
+non-transactional pipeline: one command per batch, not per transaction, keeps
+both redis-py's per-command work and Redis's per-script overhead off the path. Key and payload formats: features/events.py.
 """
 
 from __future__ import annotations
@@ -27,45 +28,59 @@ from features.definitions import (
 )
 from features.events import Event, WindowRead, decision_key, label_key, seen_key, window_key
 
-# KEYS: 5 window keys (ENTITIES order), 4 label keys (LABELLED_ENTITIES order), seen, decision.
-# ARGV: ts, 5 payloads (ENTITIES order), history_ms, max_events, keep_events, ttl_ms,
-#       label_window_ms, max_labels, seen_ttl_ms, present ("1"/"0" per window key then per label key).
-# Returns {stored_response} for a transaction already answered, else
+# One script call for a whole batch, transactions in order (each sees the ones before it).
+# KEYS, 11 per transaction: 5 window keys (ENTITIES order), 4 label keys
+#       (LABELLED_ENTITIES order), seen, decision.
+# ARGV: history_ms, max_events, keep_events, ttl_ms, label_window_ms, max_labels,
+#       seen_ttl_ms, then 7 per transaction: ts, 5 payloads (ENTITIES order),
+#       present ("1"/"0" per window key then per label key).
+# Returns, per transaction, {stored_response} if it was already answered, else
 # {false, 5 windows (members latest first, joined by 0x1f), label member/score pairs x 4}.
 WINDOW_SCRIPT = r"""
-local stored = redis.call('GET', KEYS[11])
-if stored then return {stored} end
-local t = tonumber(ARGV[1])
-local history = tonumber(ARGV[7])
-local max_events = tonumber(ARGV[8])
-local keep = tonumber(ARGV[9])
-local present = ARGV[14]
-local fresh = redis.call('SET', KEYS[10], '1', 'NX', 'PX', ARGV[13])
-local out = {false}
-for i = 1, 5 do
-  if string.sub(present, i, i) == '1' then
-    -- One bulk string per window (members joined by 0x1f): far cheaper to reply and parse.
-    out[i + 1] = table.concat(
-      redis.call('ZREVRANGEBYSCORE', KEYS[i], '(' .. t, t - history, 'LIMIT', 0, max_events), '\31')
-    if fresh then
-      redis.call('ZADD', KEYS[i], t, ARGV[1 + i])
-      redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', '(' .. (t - history))
-      redis.call('ZREMRANGEBYRANK', KEYS[i], 0, -(keep + 1))
-      redis.call('PEXPIRE', KEYS[i], ARGV[10])
+local history = tonumber(ARGV[1])
+local max_events = tonumber(ARGV[2])
+local keep = tonumber(ARGV[3])
+local label_window = tonumber(ARGV[5])
+local max_labels = tonumber(ARGV[6])
+local results = {}
+for tx = 0, #KEYS / 11 - 1 do
+  local k = tx * 11
+  local a = 7 + tx * 7
+  local stored = redis.call('GET', KEYS[k + 11])
+  if stored then
+    results[tx + 1] = {stored}
+  else
+    local t = tonumber(ARGV[a + 1])
+    local present = ARGV[a + 7]
+    local fresh = redis.call('SET', KEYS[k + 10], '1', 'NX', 'PX', ARGV[7])
+    local out = {false}
+    for i = 1, 5 do
+      if string.sub(present, i, i) == '1' then
+        -- One bulk string per window (members joined by 0x1f): far cheaper to reply and parse.
+        out[i + 1] = table.concat(redis.call('ZREVRANGEBYSCORE', KEYS[k + i], '(' .. t,
+                                             t - history, 'LIMIT', 0, max_events), '\31')
+        if fresh then
+          redis.call('ZADD', KEYS[k + i], t, ARGV[a + 1 + i])
+          redis.call('ZREMRANGEBYSCORE', KEYS[k + i], '-inf', '(' .. (t - history))
+          redis.call('ZREMRANGEBYRANK', KEYS[k + i], 0, -(keep + 1))
+          redis.call('PEXPIRE', KEYS[k + i], ARGV[4])
+        end
+      else
+        out[i + 1] = ''
+      end
     end
-  else
-    out[i + 1] = ''
+    for i = 6, 9 do
+      if string.sub(present, i, i) == '1' then
+        out[i + 1] = redis.call('ZREVRANGEBYSCORE', KEYS[k + i], '(' .. t, t - label_window,
+                                'WITHSCORES', 'LIMIT', 0, max_labels)
+      else
+        out[i + 1] = {}
+      end
+    end
+    results[tx + 1] = out
   end
 end
-for i = 6, 9 do
-  if string.sub(present, i, i) == '1' then
-    out[i + 1] = redis.call('ZREVRANGEBYSCORE', KEYS[i], '(' .. t, t - tonumber(ARGV[11]),
-                            'WITHSCORES', 'LIMIT', 0, tonumber(ARGV[12]))
-  else
-    out[i + 1] = {}
-  end
-end
-return out
+return results
 """
 # Members kept beyond MAX_EVENTS so a transaction that arrives a little out of
 # order still finds the latest MAX_EVENTS events before it.
@@ -96,8 +111,8 @@ class RedisWindowStore:
     async def load_script(self) -> None:
         self._sha = await self.client.script_load(WINDOW_SCRIPT)
 
-    def _keys_and_args(self, event: Event) -> tuple[list[str], list[str | bytes | int]]:
-        keys: list[str] = []
+    def _keys_and_args(self, event: Event, keys: list[str], args: list[str | bytes | int]) -> None:
+        """Append one transaction's 11 keys and 7 arguments to the batch's."""
         present = []
         for entity in ENTITIES:
             value = event.entity_value(entity)
@@ -112,19 +127,7 @@ class RedisWindowStore:
             decision_key(self.prefix, event.transaction_id),
         ]
         payloads = event.payloads()
-        args: list[str | bytes | int] = [
-            event.ts,
-            *(payloads[entity] for entity in ENTITIES),
-            HISTORY_MS,
-            MAX_EVENTS,
-            KEEP_EVENTS,
-            WINDOW_TTL_MS,
-            LABEL_WINDOW_MS,
-            MAX_LABELS,
-            self.response_ttl_ms,
-            "".join(present),
-        ]
-        return keys, args
+        args += [event.ts, *(payloads[entity] for entity in ENTITIES), "".join(present)]
 
     async def read_and_record(
         self, events: Sequence[Event], responses: Sequence[tuple[str, bytes]] = ()
@@ -143,10 +146,21 @@ class RedisWindowStore:
         self, events: Sequence[Event], responses: Sequence[tuple[str, bytes]]
     ) -> list[object]:
         pipe = self._with_responses(responses)
+        keys: list[str] = []
+        args: list[str | bytes | int] = [
+            HISTORY_MS,
+            MAX_EVENTS,
+            KEEP_EVENTS,
+            WINDOW_TTL_MS,
+            LABEL_WINDOW_MS,
+            MAX_LABELS,
+            self.response_ttl_ms,
+        ]
         for event in events:
-            keys, args = self._keys_and_args(event)
-            pipe.evalsha(self._sha, len(keys), *keys, *args)  # type: ignore[arg-type]
-        return await pipe.execute()
+            self._keys_and_args(event, keys, args)
+        pipe.evalsha(self._sha, len(keys), *keys, *args)  # type: ignore[arg-type]
+        results = await pipe.execute()
+        return [*results[:-1], *results[-1]]
 
     async def save_responses(self, responses: Sequence[tuple[str, bytes]]) -> None:
         await self._with_responses(responses).execute()
