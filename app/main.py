@@ -31,6 +31,7 @@ from persistence.producer import AuditProducer
 from persistence.spool import Spool
 
 log = logging.getLogger(__name__)
+GC_YOUNG_THRESHOLD = 10_000
 HTTP_LATENCY_BUCKETS = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
 
@@ -92,9 +93,13 @@ def create_app(
         )
         await service.start()
         # Long-lived start-up objects (model, routes, schemas) leave the collector's view,
-        # so full collections stay short and do not stall requests.
+        # so full collections stay short and do not stall requests; and the youngest
+        # generation is collected every 10,000 allocations instead of 700 (requests
+        # allocate many short-lived objects, few cycles): 4.5% fewer instructions per
+        # request (docs/performance.md).
         gc.collect()
         gc.freeze()
+        gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
         app.state.settings, app.state.store, app.state.models, app.state.service = (
             settings,
             store,
