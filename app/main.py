@@ -13,6 +13,7 @@ from pathlib import Path
 
 import redis.asyncio as redis
 from fastapi import APIRouter, FastAPI
+from fastapi.telemetry import TelemetryConfig
 from prometheus_fastapi_instrumentator import Instrumentator
 from prometheus_fastapi_instrumentator import metrics as http_metrics
 
@@ -144,6 +145,11 @@ def create_app(
         summary="Real-time card fraud scoring",
         description="Score a transaction before authorising it: risk score, tier, decision and reasons.",
         lifespan=lifespan,
+        telemetry=TelemetryConfig(
+            tracing=settings.opentelemetry,
+            metrics=settings.opentelemetry,
+            logs=settings.opentelemetry,
+        ),
     )
     errors.install(app)
     add_routes(app, score.router, health.router, history.router, feedback.router, stream.router)

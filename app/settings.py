@@ -156,6 +156,14 @@ class Settings(BaseSettings):
         ge=1,
         description="Batches scored concurrently: one waits for Redis while another computes.",
     )
+    opentelemetry: bool = Field(
+        False,
+        description=(
+            "FastAPI's own OpenTelemetry traces, metrics and logs for each request, sent to the "
+            "providers the process configures (e.g. under opentelemetry-instrument). Off, no "
+            "request asks for them: checking for providers costs every request about 5%."
+        ),
+    )
     reasons: int = Field(
         3, ge=0, description="Top contributing features returned above the low tier."
     )
