@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Literal
 
@@ -206,7 +206,7 @@ class Settings(BaseSettings):
     def decision_map(self) -> dict[str, str]:
         return dict(p.split("=", 1) for p in self.decisions.split(",") if "=" in p)
 
-    @property
+    @cached_property  # read on every request
     def admin_key_digests(self) -> frozenset[str]:
         digests = frozenset(k.strip().lower() for k in self.admin_api_keys.split(",") if k.strip())
         return digests or self.api_key_digests
@@ -217,7 +217,7 @@ class Settings(BaseSettings):
             raise ValueError("FRAUD_API_KEYS must list at least one key digest in production")
         return self
 
-    @property
+    @cached_property  # read on every request
     def api_key_digests(self) -> frozenset[str]:
         return frozenset(k.strip().lower() for k in self.api_keys.split(",") if k.strip())
 

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from app.bodies import documented_body, parse_body
-from app.deps import ApiKey, ServiceDep
+from app.deps import AuthorizedScoring
 from app.schemas import ScoreRequest, ScoreResponse
 
 router = APIRouter(prefix="/v1", tags=["scoring"])
@@ -17,7 +17,6 @@ router = APIRouter(prefix="/v1", tags=["scoring"])
 @router.post(
     "/score",
     response_model=ScoreResponse,
-    dependencies=[ApiKey],
     summary="Score a card transaction before authorisation",
     openapi_extra=documented_body(ScoreRequest),
     responses={
@@ -26,7 +25,7 @@ router = APIRouter(prefix="/v1", tags=["scoring"])
         422: {"description": "a field breaks the contract; nothing was written"},
     },
 )
-async def score(request: Request, service: ServiceDep) -> Response:
+async def score(request: Request, service: AuthorizedScoring) -> Response:
     """Risk score, tier and decision within the request. The same `transaction_id` sent again
     gets the same answer and is counted once in every window."""
     received = time.perf_counter_ns()
