@@ -1,10 +1,10 @@
 """The Redis window store: every window a batch of transactions needs is read,
-and each transaction recorded, in one pipelined round trip.
+and each transaction recorded, in one round trip.
 
 A batch is one EVALSHA of WINDOW_SCRIPT (the transactions in order, the batch
-atomic), sent with the previous batch's stored responses as one
-non-transactional pipeline: one command per batch, not per transaction, keeps
-both redis-py's per-command work and Redis's per-script overhead off the path. Key and payload formats: features/events.py.
+atomic), which also stores the previous batch's answers for retries: one
+command per batch, not per transaction or per answer, keeps both redis-py's
+per-command work and Redis's per-script overhead off the path. Key and payload formats: features/events.py.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from typing import Any
 
 import hiredis
 import redis.asyncio as redis
-from redis.asyncio.client import Pipeline
 from redis.asyncio.connection import Connection
 from redis.exceptions import NoScriptError
 
@@ -29,11 +28,12 @@ from features.definitions import (
 from features.events import Event, WindowRead, decision_key, label_key, seen_key, window_key
 
 # One script call for a whole batch, transactions in order (each sees the ones before it).
-# KEYS, 11 per transaction: 5 window keys (ENTITIES order), 4 label keys
-#       (LABELLED_ENTITIES order), seen, decision.
+# It first stores the answers of earlier transactions, for retries (the first answer wins).
+# KEYS: R decision keys of those answers, then 11 per transaction: 5 window keys
+#       (ENTITIES order), 4 label keys (LABELLED_ENTITIES order), seen, decision.
 # ARGV: history_ms, max_events, keep_events, ttl_ms, label_window_ms, max_labels,
-#       seen_ttl_ms, then 7 per transaction: ts, 5 payloads (ENTITIES order),
-#       present ("1"/"0" per window key then per label key).
+#       response_ttl_ms, R, the R answers, then 7 per transaction: ts, 5 payloads
+#       (ENTITIES order), present ("1"/"0" per window key then per label key).
 # Returns, per transaction, {stored_response} if it was already answered, else
 # {false, 5 windows (members latest first, joined by 0x1f), label member/score pairs x 4}.
 WINDOW_SCRIPT = r"""
@@ -42,10 +42,14 @@ local max_events = tonumber(ARGV[2])
 local keep = tonumber(ARGV[3])
 local label_window = tonumber(ARGV[5])
 local max_labels = tonumber(ARGV[6])
+local answers = tonumber(ARGV[8])
+for i = 1, answers do
+  redis.call('SET', KEYS[i], ARGV[8 + i], 'PX', ARGV[7], 'NX')
+end
 local results = {}
-for tx = 0, #KEYS / 11 - 1 do
-  local k = tx * 11
-  local a = 7 + tx * 7
+for tx = 0, (#KEYS - answers) / 11 - 1 do
+  local k = answers + tx * 11
+  local a = 8 + answers + tx * 7
   local stored = redis.call('GET', KEYS[k + 11])
   if stored then
     results[tx + 1] = {stored}
@@ -140,13 +144,12 @@ class RedisWindowStore:
         except NoScriptError:  # Redis restarted or its script cache was flushed
             await self.load_script()
             raw = await self._execute(events, responses)
-        return [self._parse(r) for r in raw[len(responses) :]]
+        return [self._parse(r) for r in raw]
 
     async def _execute(
         self, events: Sequence[Event], responses: Sequence[tuple[str, bytes]]
     ) -> list[object]:
-        pipe = self._with_responses(responses)
-        keys: list[str] = []
+        keys: list[str] = [decision_key(self.prefix, t) for t, _ in responses]
         args: list[str | bytes | int] = [
             HISTORY_MS,
             MAX_EVENTS,
@@ -155,24 +158,17 @@ class RedisWindowStore:
             LABEL_WINDOW_MS,
             MAX_LABELS,
             self.response_ttl_ms,
+            len(responses),
+            *(body for _, body in responses),
         ]
         for event in events:
             self._keys_and_args(event, keys, args)
-        pipe.evalsha(self._sha, len(keys), *keys, *args)  # type: ignore[arg-type]
-        results = await pipe.execute()
-        return [*results[:-1], *results[-1]]
+        results = await self.client.evalsha(self._sha, len(keys), *keys, *args)  # type: ignore[arg-type]
+        return list(results)
 
     async def save_responses(self, responses: Sequence[tuple[str, bytes]]) -> None:
-        await self._with_responses(responses).execute()
-
-    def _with_responses(self, responses: Sequence[tuple[str, bytes]]) -> Pipeline:
-        """A pipeline that first stores answers for retries (the first answer wins)."""
-        pipe = self.client.pipeline(transaction=False)
-        for transaction_id, body in responses:
-            pipe.set(
-                decision_key(self.prefix, transaction_id), body, px=self.response_ttl_ms, nx=True
-            )
-        return pipe
+        """Store answers for retries (the first answer wins), in one command."""
+        await self.read_and_record((), responses)
 
     @staticmethod
     def _parse(raw: object) -> WindowRead:

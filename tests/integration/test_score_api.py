@@ -187,12 +187,17 @@ def test_each_request_reads_and_records_its_windows_in_one_round_trip(
             CountingConnection.sends.clear()
             r = c.post("/v1/score", json=body(transaction_id=f"tx_rt_{i}", device_id=f"d{i}"))
             assert r.status_code == 200
-            with_scripts = [s for s in CountingConnection.sends if b"EVALSHA" in s]
-            assert len(with_scripts) == 1, CountingConnection.sends
-            assert with_scripts[0].count(b"EVALSHA") == 1
-            # Anything else is the answer stored for retries, written after responding.
-            others = [s for s in CountingConnection.sends if b"EVALSHA" not in s]
-            assert all(b"SET" in s and f"{prefix}:d:".encode() in s for s in others)
+            seen = f"{prefix}:seen:tx_rt_{i}".encode()
+            scoring = [s for s in CountingConnection.sends if seen in s]
+            assert len(scoring) == 1, CountingConnection.sends
+            assert scoring[0].count(b"EVALSHA") == 1
+            # Anything else is the answer stored for retries, written after responding:
+            # the same script with decision keys only, no window.
+            others = [s for s in CountingConnection.sends if seen not in s]
+            assert all(s.count(b"EVALSHA") == 1 for s in others)
+            assert all(f"{prefix}:d:".encode() in s and b":w2:" not in s for s in others)
+    with redis.Redis.from_url(redis_url) as r:
+        assert all(r.get(f"{prefix}:d:tx_rt_{i}") for i in range(5))
 
 
 def test_concurrent_requests_share_round_trips(
