@@ -20,6 +20,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 
+from app import metrics
 from persistence.database import DatabaseUnavailable
 
 
@@ -67,6 +68,7 @@ class ServiceUnavailable(ApiError):
 def error_response(
     status: int, error: str, detail: Any, headers: dict[str, str] | None = None
 ) -> Response:
+    metrics.REFUSED.labels(str(status)).inc()
     return Response(
         orjson.dumps({"error": error, "detail": detail}),
         status_code=status,

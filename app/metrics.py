@@ -1,4 +1,5 @@
-"""Prometheus metrics of the scoring path (HTTP metrics come from the instrumentator)."""
+"""Prometheus metrics of the scoring path. HTTP metrics of the other routes come from the
+instrumentator; /v1/score has its own below (answers, latency, refusals, failures)."""
 
 from __future__ import annotations
 
@@ -28,6 +29,10 @@ DEGRADED = Counter("fraud_degraded_total", "Answers without the feature store, b
 RETRIES = Counter(
     "fraud_retried_transactions_total", "Repeated transaction ids answered from the store"
 )
+REFUSED = Counter(
+    "fraud_refused_total", "Requests refused (401, 404, 409, 413, 422, 503), by status", ["status"]
+)
+FAILED = Counter("fraud_score_failures_total", "Scoring requests that failed with an error")
 MODEL_RELOADS = Counter("fraud_model_reloads_total", "Model bundle reloads", ["outcome"])
 SCORE_LATENCY = Histogram(
     "fraud_score_latency_seconds",

@@ -126,6 +126,7 @@ class ScoringService:
             await self._score_batch(batch)
         except Exception as exc:  # never leave a caller waiting
             log.exception("scoring batch failed")
+            metrics.FAILED.inc(len(batch))
             for p in batch:
                 if not p.future.done():
                     p.future.set_exception(exc)

@@ -11,6 +11,7 @@ import pytest
 import redis
 import redis.asyncio as aioredis
 from fastapi.testclient import TestClient
+from prometheus_client import REGISTRY
 
 from app.main import create_app, redis_client
 from app.schemas import EXAMPLE
@@ -23,6 +24,10 @@ def body(**changes: Any) -> dict[str, Any]:
     out = dict(EXAMPLE)
     out.update(changes)
     return {k: v for k, v in out.items() if v is not None}
+
+
+def refusals(status: str) -> float:
+    return REGISTRY.get_sample_value("fraud_refused_total", {"status": status}) or 0.0
 
 
 def test_a_valid_transaction_gets_score_tier_decision_and_version(client: TestClient) -> None:
@@ -73,11 +78,13 @@ def test_invalid_input_is_422_naming_the_field_and_writes_nothing(
     client: TestClient, redis_url: str, prefix: str, changes: dict[str, Any], field: str
 ) -> None:
     before = keys_of(redis_url, prefix)
+    refused = refusals("422")
     r = client.post("/v1/score", json=body(**changes))
     assert r.status_code == 422
     assert r.json()["error"] == "validation_error"
     assert field in [d["field"] for d in r.json()["detail"]]
     assert keys_of(redis_url, prefix) == before
+    assert refusals("422") == refused + 1
 
 
 def test_malformed_json_is_422(client: TestClient, redis_url: str, prefix: str) -> None:
@@ -96,6 +103,7 @@ def test_an_oversized_body_is_413_and_writes_nothing(
     )
     assert r.status_code == 413
     assert r.json()["error"] == "payload_too_large"
+    assert refusals("413") >= 1
     assert keys_of(redis_url, prefix) == set()
 
 
@@ -121,6 +129,8 @@ def test_api_keys_are_required_but_probes_and_metrics_stay_open(client: TestClie
         "fraud_score_bucket",
         "fraud_decisions_total",
         "fraud_degraded_total",
+        "fraud_score_latency_seconds_bucket",
+        'fraud_refused_total{status="401"}',
     ):
         assert name in metrics
     assert client.post("/v1/admin/reload", headers=anonymous).status_code == 401
