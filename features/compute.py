@@ -68,12 +68,13 @@ def _suffix_sums(values: np.ndarray) -> np.ndarray:
 
 def _last_occurrences(codes: np.ndarray) -> np.ndarray:
     """True where a row's value does not appear again later in that row (and is not -1)."""
+    rows = np.arange(len(codes))[:, None]  # plain fancy indexing: *_along_axis cost more here
     order = np.argsort(codes, axis=1, kind="stable")
-    ranked = np.take_along_axis(codes, order, axis=1)
+    ranked = codes[rows, order]
     last_ranked = np.ones(ranked.shape, dtype=bool)
     last_ranked[:, :-1] = ranked[:, :-1] != ranked[:, 1:]
     last = np.empty_like(last_ranked)
-    np.put_along_axis(last, order, last_ranked, axis=1)
+    last[rows, order] = last_ranked
     return last & (codes >= 0)
 
 
@@ -91,62 +92,114 @@ _W = {w: j for j, w in enumerate(WINDOWS)}
 DISTINCT_COLUMNS = [_W[w] for w in DISTINCT_WINDOWS]
 
 
-def entity_features(entity: str, win: EntityWindow, tx: TransactionBatch) -> Columns:
-    """Velocity, distinct-count, recency and first-use features of one entity.
+# Windows up to this width are computed together, stacked (see entities_features).
+STACK_WIDTH = 64
 
-    All windows are computed together by broadcasting: each numpy call costs
-    microseconds of overhead, which dominates the online path's small batches.
-    Rows without this entity (no device, say) get missing values, not zeros."""
-    n, k = win.ts.shape
-    rows = np.arange(n)[:, None]
-    absent = (tx.code(entity) < 0)[:, None]
-    amount = win.amount
-    valid = win.ts != PAD_TS
+
+def entity_features(entity: str, win: EntityWindow, tx: TransactionBatch) -> Columns:
+    """Velocity, distinct-count, recency and first-use features of one entity."""
+    return entities_features({entity: win}, tx)
+
+
+def entities_features(windows: Mapping[str, EntityWindow], tx: TransactionBatch) -> Columns:
+    """entity_features of several entities of the same transactions.
+
+    All windows of an entity are computed together by broadcasting, and the
+    entities whose windows are narrow (up to STACK_WIDTH events) are stacked and
+    computed together too: each numpy call costs microseconds of overhead, which
+    dominates the online path's small batches. Stacking pads windows on the left,
+    which changes no result (padding lies before every window's start).
+    Rows without an entity (no device, say) get missing values, not zeros."""
+    narrow = [e for e, w in windows.items() if w.width <= STACK_WIDTH]
+    groups = [narrow] * bool(narrow) + [[e] for e, w in windows.items() if w.width > STACK_WIDTH]
+    out: Columns = {}
+    for group in groups:
+        out |= _group_features(group, windows, tx)
+    return out
+
+
+def _stacked(arrays: list[np.ndarray], width: int, fill: float) -> np.ndarray:
+    """Rows of several (N, K_i) arrays, left-padded to `width`, one under another."""
+    if len(arrays) == 1 and arrays[0].shape[1] == width:
+        return arrays[0]
+    n = len(arrays[0])
+    out = np.full((n * len(arrays), width), fill, dtype=arrays[0].dtype)
+    for i, a in enumerate(arrays):
+        out[i * n : (i + 1) * n, width - a.shape[1] :] = a
+    return out
+
+
+def _group_features(
+    group: list[str], windows: Mapping[str, EntityWindow], tx: TransactionBatch
+) -> Columns:
+    n, g = len(tx), len(group)
+    k = max(windows[e].width for e in group)
+    ts = _stacked([windows[e].ts for e in group], k, int(PAD_TS))
+    amount = _stacked([windows[e].amount for e in group], k, 0.0)
+    tx_ts, tx_amount = np.tile(tx.ts, g), np.tile(tx.amount, g)
+    absent = np.concatenate([tx.code(e) < 0 for e in group])
+    rows = np.arange(n * g)[:, None]
+    valid = ts != PAD_TS
     # starts[i, j]: first column of row i inside window j (padding sorts first).
-    starts = (win.ts[:, None, :] < (tx.ts[:, None] - SPANS)[:, :, None]).sum(axis=2)
+    starts = (ts[:, None, :] < (tx_ts[:, None] - SPANS)[:, :, None]).sum(axis=2)
     counts = (k - starts).astype(np.float64)
     totals = _suffix_sums(amount)[rows, starts]
     empty = counts == 0
+    gone = empty | absent[:, None]
     with np.errstate(invalid="ignore", divide="ignore"):
-        means = np.where(empty | absent, np.nan, totals / counts)
+        means = np.where(gone, np.nan, totals / counts)
     running_max = np.maximum.accumulate(np.where(valid, amount, -np.inf)[:, ::-1], axis=1)[:, ::-1]
-    peaks = np.where(empty | absent, np.nan, running_max[rows, np.minimum(starts, k - 1)])
-    counts[absent[:, 0]] = np.nan
-    totals[absent[:, 0]] = np.nan
+    peaks = np.where(gone, np.nan, running_max[rows, np.minimum(starts, k - 1)])
+    counts[absent] = np.nan
+    totals[absent] = np.nan
     small = _suffix_sums(((amount < SMALL_AMOUNT) & valid).astype(np.float64))[
         rows, starts[:, [_W["1h"], _W["24h"]]]
     ]
-    small[absent[:, 0]] = np.nan
-    out: Columns = {}
-    for j, w in enumerate(WINDOWS):
-        out[f"{entity}_count_{w}"] = counts[:, j]
-        out[f"{entity}_amount_sum_{w}"] = totals[:, j]
-        out[f"{entity}_amount_mean_{w}"] = means[:, j]
-        out[f"{entity}_amount_max_{w}"] = peaks[:, j]
-    distinct_starts = starts[:, DISTINCT_COLUMNS]
-    for attr in DISTINCT_OF[entity]:
-        last = _suffix_sums(_last_occurrences(win.attributes[attr]).astype(np.float64))
-        distinct = last[rows, distinct_starts]
-        distinct[absent[:, 0]] = np.nan
-        for j, w in enumerate(DISTINCT_WINDOWS):
-            out[f"{entity}_distinct_{PLURAL[attr]}_{w}"] = distinct[:, j]
-    history = ~empty[:, _W["7d"]]
-    out[f"{entity}_seconds_since_last"] = np.where(
-        history, (tx.ts - win.ts[:, -1]) / 1000.0, np.nan
-    )
+    small[absent] = np.nan
+    since_last = np.where(~empty[:, _W["7d"]], (tx_ts - ts[:, -1]) / 1000.0, np.nan)
     with np.errstate(invalid="ignore", divide="ignore"):
-        out[f"{entity}_amount_to_mean_7d"] = tx.amount / means[:, _W["7d"]]
-    out[f"{entity}_small_amount_count_1h"] = small[:, 0]
-    in_history = win.ts >= (tx.ts - HISTORY_MS)[:, None]
-    for attr in FIRST_USE_OF.get(entity, ()):
-        mine = tx.code(attr)
-        seen = ((win.attributes[attr] == mine[:, None]) & in_history).any(axis=1)
-        out[f"{entity}_{attr}_first_use"] = np.where(
-            (mine < 0) | absent[:, 0], np.nan, (~seen).astype(np.float64)
-        )
-    if entity == "card":
-        extra = _card_features(win, tx, out, small[:, 1])
-        out.update({name: np.where(absent[:, 0], np.nan, values) for name, values in extra.items()})
+        to_mean = tx_amount / means[:, _W["7d"]]
+    in_history = ts >= (tx_ts - HISTORY_MS)[:, None]
+
+    out: Columns = {}
+    for i, entity in enumerate(group):
+        r = slice(i * n, (i + 1) * n)
+        for j, w in enumerate(WINDOWS):
+            out[f"{entity}_count_{w}"] = counts[r, j]
+            out[f"{entity}_amount_sum_{w}"] = totals[r, j]
+            out[f"{entity}_amount_mean_{w}"] = means[r, j]
+            out[f"{entity}_amount_max_{w}"] = peaks[r, j]
+        out[f"{entity}_seconds_since_last"] = since_last[r]
+        out[f"{entity}_amount_to_mean_7d"] = to_mean[r]
+        out[f"{entity}_small_amount_count_1h"] = small[r, 0]
+
+    # Distinct values of each attribute (all of the group's in one pass).
+    pairs = [(i, e, a) for i, e in enumerate(group) for a in DISTINCT_OF[e]]
+    if pairs:
+        at = np.concatenate([np.arange(i * n, (i + 1) * n) for i, _, _ in pairs])
+        codes = _stacked([windows[e].attributes[a] for _, e, a in pairs], k, -1)
+        last = _suffix_sums(_last_occurrences(codes).astype(np.float64))
+        distinct = last[np.arange(len(at))[:, None], starts[at][:, DISTINCT_COLUMNS]]
+        distinct[absent[at]] = np.nan
+        for p, (_, e, a) in enumerate(pairs):
+            for j, w in enumerate(DISTINCT_WINDOWS):
+                out[f"{e}_distinct_{PLURAL[a]}_{w}"] = distinct[p * n : (p + 1) * n, j]
+
+    # First use of an attribute value with this entity within the history.
+    firsts = [(i, e, a) for i, e in enumerate(group) for a in FIRST_USE_OF.get(e, ())]
+    if firsts:
+        at = np.concatenate([np.arange(i * n, (i + 1) * n) for i, _, _ in firsts])
+        codes = _stacked([windows[e].attributes[a] for _, e, a in firsts], k, -1)
+        mine = np.concatenate([tx.code(a) for _, _, a in firsts])
+        seen = ((codes == mine[:, None]) & in_history[at]).any(axis=1)
+        first = np.where((mine < 0) | absent[at], np.nan, (~seen).astype(np.float64))
+        for p, (_, e, a) in enumerate(firsts):
+            out[f"{e}_{a}_first_use"] = first[p * n : (p + 1) * n]
+
+    if "card" in group:
+        r = slice(group.index("card") * n, (group.index("card") + 1) * n)
+        extra = _card_features(windows["card"], tx, out, small[r, 1])
+        out.update({name: np.where(absent[r], np.nan, values) for name, values in extra.items()})
     return out
 
 
@@ -217,9 +270,10 @@ def label_features(entity: str, known_at: np.ndarray, tx: TransactionBatch) -> C
 
 def feature_matrix(columns: Mapping[str, np.ndarray], n: int) -> np.ndarray:
     """Stack named columns in catalogue order as float32, the models' input."""
-    if n == 0:
-        return np.empty((0, len(FEATURE_NAMES)), dtype=np.float32)
-    return np.column_stack([columns[name] for name in FEATURE_NAMES]).astype(np.float32)
+    out = np.empty((n, len(FEATURE_NAMES)), dtype=np.float32)
+    for j, name in enumerate(FEATURE_NAMES):
+        out[:, j] = columns[name]
+    return out
 
 
 def compute_all(
@@ -229,8 +283,7 @@ def compute_all(
 ) -> Columns:
     """Every feature for a batch, given every entity's window and label window."""
     columns = request_features(tx)
-    for entity in ENTITIES:
-        columns |= entity_features(entity, windows[entity], tx)
+    columns |= entities_features({e: windows[e] for e in ENTITIES}, tx)
     for entity in LABELLED_ENTITIES:
         columns |= label_features(entity, labels[entity], tx)
     return columns

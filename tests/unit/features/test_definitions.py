@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from features.catalogue import render
-from features.compute import compute_all, feature_matrix
+from features.compute import compute_all, entities_features, entity_features, feature_matrix
 from features.definitions import ENTITIES, FEATURE_NAMES, FEATURES, LABELLED_ENTITIES
 from features.encode import prepare_history
 from features.replay import ReplayStore, _subset
@@ -37,3 +37,21 @@ def test_one_row_windows_give_the_same_features_as_the_bulk_replay() -> None:
         label_windows = {e: store.label_window(e, rows) for e in LABELLED_ENTITIES}
         single = feature_matrix(compute_all(_subset(history.tx, rows), windows, label_windows), 1)
         np.testing.assert_array_equal(single[0], bulk[i])
+
+
+def test_entities_stacked_in_one_pass_give_the_features_of_each_alone() -> None:
+    """Online, narrow windows of several entities are padded and computed together."""
+    history = prepare_history(generate(GeneratorConfig(days=9, cards=150, seed=2)), 7.0)
+    store = ReplayStore(history.tx, history.label_known_at, history.frame["is_fraud"].to_numpy())
+    rows = np.random.default_rng(1).choice(len(history.tx), 40, replace=False)
+    tx = _subset(history.tx, rows)
+    windows = {e: store.window(e, rows) for e in ENTITIES}
+    assert len({w.width for w in windows.values()}) > 1  # padding is exercised
+    assert (tx.code("device") < 0).any()  # and rows without an entity
+    together = entities_features(windows, tx)
+    alone: dict[str, np.ndarray] = {}
+    for entity, window in windows.items():
+        alone |= entity_features(entity, window, tx)
+    assert together.keys() == alone.keys()
+    for name, values in alone.items():
+        np.testing.assert_array_equal(together[name], values, err_msg=name)
