@@ -16,12 +16,9 @@ class BodySizeLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        too_large = error_response(
-            413, "payload_too_large", f"request bodies are limited to {self.max_bytes} bytes"
-        )
         for name, value in scope.get("headers", ()):
             if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
-                await too_large(scope, receive, send)
+                await self._refuse(scope, receive, send)
                 return
         seen = 0
         started = False

@@ -103,8 +103,14 @@ def test_an_oversized_body_is_413_and_writes_nothing(
     )
     assert r.status_code == 413
     assert r.json()["error"] == "payload_too_large"
-    assert refusals("413") >= 1
     assert keys_of(redis_url, prefix) == set()
+    # Counted once, and only when refused.
+    refused = refusals("413")
+    assert client.post("/v1/score", json=body()).status_code == 200
+    assert refusals("413") == refused
+    big = orjson.dumps(body(padding="x" * 20_000))
+    assert client.post("/v1/score", content=big).status_code == 413
+    assert refusals("413") == refused + 1
 
 
 def test_api_keys_are_required_but_probes_and_metrics_stay_open(client: TestClient) -> None:
