@@ -81,15 +81,23 @@ def test_a_library_built_for_another_platform_is_not_loaded(
         ModelBundle.load(copy)
 
 
-def test_without_a_compiler_it_falls_back_to_gtil(
-    bundle_dir: Path, tmp_path: Path, rows: np.ndarray, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def without_compiler(
+    bundle_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> ModelBundle:
+    """The bundle loaded where its library is broken and no compiler can rebuild it."""
     copy = tmp_path / "bundle"
     shutil.copytree(bundle_dir, copy)
     (copy / "xgboost.so").write_bytes(b"not a library")
     monkeypatch.setattr(shutil, "which", lambda _name: None)
     with pytest.warns(UserWarning, match="gtil"):
-        bundle = ModelBundle.load(copy)
+        return ModelBundle.load(copy)
+
+
+def test_without_a_compiler_it_falls_back_to_gtil(
+    bundle_dir: Path, rows: np.ndarray, without_compiler: ModelBundle
+) -> None:
+    bundle = without_compiler
     assert isinstance(bundle._xgb, GtilForest)
     np.testing.assert_allclose(
         bundle.score(rows[:200]).score,
@@ -131,14 +139,9 @@ def test_compiled_reasons_weigh_features_as_xgboost_approx_contribs(
 
 
 def test_reasons_without_a_compiled_library_are_the_same(
-    bundle_dir: Path, tmp_path: Path, rows: np.ndarray, monkeypatch: pytest.MonkeyPatch
+    bundle_dir: Path, rows: np.ndarray, without_compiler: ModelBundle
 ) -> None:
-    copy = tmp_path / "bundle"
-    shutil.copytree(bundle_dir, copy)
-    (copy / "xgboost.so").write_bytes(b"not a library")
-    monkeypatch.setattr(shutil, "which", lambda _name: None)
-    with pytest.warns(UserWarning, match="gtil"):
-        fallback = ModelBundle.load(copy)
+    fallback = without_compiler
     compiled = ModelBundle.load(bundle_dir)
     for slow, fast in zip(
         fallback.reasons_many(rows[:300]), compiled.reasons_many(rows[:300]), strict=True
