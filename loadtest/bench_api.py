@@ -9,7 +9,7 @@ waiting for Redis, and the figure measures the client's concurrency rather than 
 server's throughput. The no-op gives the same figure at 64 or 128 (docs/performance.md).
 
 Uses wrk when installed (apt-get install wrk), else an asyncio keep-alive client.
-Redis: FRAUD_REDIS_URL or the machine's; keys go under a fresh prefix and are deleted after.
+Redis: FRAUD_REDIS_URL or the machine's; each round's keys go under a fresh prefix, deleted after it.
 """
 
 from __future__ import annotations
@@ -187,11 +187,9 @@ def main() -> None:
             f"no model at {args.model}: run loadtest/bench_inference.py first (it trains one)"
         )
     redis_url = os.environ.get("FRAUD_REDIS_URL", "redis://127.0.0.1:6379/0")
-    prefix = f"bench{uuid.uuid4().hex[:6]}"
     env = os.environ | {
         "FRAUD_API_KEYS": digest(KEY),
         "FRAUD_REDIS_URL": redis_url,
-        "FRAUD_REDIS_PREFIX": prefix,
         "FRAUD_MODEL_DIR": str(args.model),
         "PYTHONPATH": str(Path(__file__).resolve().parent.parent),
         # Measure full answers: with the default 25 ms budget a saturated server answers
@@ -211,7 +209,15 @@ def main() -> None:
             (NOOP, "loadtest.noop_app:create_noop_app"),
             (SCORE, "app.main:create_app"),
         ):
-            rps, detail = run_one(app, env, args.seconds, args.connections)
+            # Each round starts from empty windows under its own prefix: windows fill as
+            # a run goes on, and a later round on full ones would do more work per request.
+            prefix = f"bench{uuid.uuid4().hex[:6]}"
+            try:
+                rps, detail = run_one(
+                    app, env | {"FRAUD_REDIS_PREFIX": prefix}, args.seconds, args.connections
+                )
+            finally:
+                delete_keys(redis_url, prefix)
             results[name].append(rps)
             print(f"\n== round {round_}, {name}: {rps:,.0f} requests/s")
             print(
@@ -227,7 +233,6 @@ def main() -> None:
         f"\n/v1/score reaches {score / noop:.0%} of the no-op's throughput (medians of "
         f"{args.rounds} rounds: {score:,.0f} vs {noop:,.0f} requests/s; per round {ratios})"
     )
-    delete_keys(redis_url, prefix)
 
 
 if __name__ == "__main__":
