@@ -129,6 +129,15 @@ def _stacked(arrays: list[np.ndarray], width: int, fill: float) -> np.ndarray:
     return out
 
 
+def _attribute_rows(
+    triples: list[tuple[int, str, str]], windows: Mapping[str, EntityWindow], n: int, k: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """For (entity's place in the group, entity, attribute) triples: the stacked rows each
+    block of n codes belongs to, and the attribute codes stacked the same way."""
+    at = np.concatenate([np.arange(i * n, (i + 1) * n) for i, _, _ in triples])
+    return at, _stacked([windows[e].attributes[a] for _, e, a in triples], k, -1)
+
+
 def _group_features(
     group: list[str], windows: Mapping[str, EntityWindow], tx: TransactionBatch
 ) -> Columns:
@@ -176,8 +185,7 @@ def _group_features(
     # Distinct values of each attribute (all of the group's in one pass).
     pairs = [(i, e, a) for i, e in enumerate(group) for a in DISTINCT_OF[e]]
     if pairs:
-        at = np.concatenate([np.arange(i * n, (i + 1) * n) for i, _, _ in pairs])
-        codes = _stacked([windows[e].attributes[a] for _, e, a in pairs], k, -1)
+        at, codes = _attribute_rows(pairs, windows, n, k)
         last = _suffix_sums(_last_occurrences(codes).astype(np.float64))
         distinct = last[np.arange(len(at))[:, None], starts[at][:, DISTINCT_COLUMNS]]
         distinct[absent[at]] = np.nan
@@ -188,8 +196,7 @@ def _group_features(
     # First use of an attribute value with this entity within the history.
     firsts = [(i, e, a) for i, e in enumerate(group) for a in FIRST_USE_OF.get(e, ())]
     if firsts:
-        at = np.concatenate([np.arange(i * n, (i + 1) * n) for i, _, _ in firsts])
-        codes = _stacked([windows[e].attributes[a] for _, e, a in firsts], k, -1)
+        at, codes = _attribute_rows(firsts, windows, n, k)
         mine = np.concatenate([tx.code(a) for _, _, a in firsts])
         seen = ((codes == mine[:, None]) & in_history[at]).any(axis=1)
         first = np.where((mine < 0) | absent[at], np.nan, (~seen).astype(np.float64))
