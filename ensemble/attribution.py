@@ -17,6 +17,16 @@ from typing import Any
 import numpy as np
 import orjson
 
+# The node arrays, in the order fe_path_contribs takes them, and their element types.
+NODE_DTYPES = {
+    "left": np.int32,
+    "right": np.int32,
+    "feature": np.int32,
+    "threshold": np.float32,
+    "default_left": np.uint8,
+    "mean": np.float32,
+}
+
 
 @dataclass(frozen=True, slots=True)
 class PathTables:
@@ -31,38 +41,33 @@ class PathTables:
     mean: np.ndarray  # float32: expected value of the node (the leaf value at a leaf)
 
     def node_arrays(self) -> tuple[np.ndarray, ...]:
-        """In the order fe_path_contribs takes them."""
-        return (self.left, self.right, self.feature, self.threshold, self.default_left, self.mean)
+        return tuple(getattr(self, name) for name in NODE_DTYPES)
 
     @classmethod
     def from_xgboost_json(cls, raw: bytes) -> PathTables:
-        trees = orjson.loads(raw)["learner"]["gradient_booster"]["model"]["trees"]
-        parts = [_tree_tables(tree) for tree in trees]
-        sizes = np.array([len(p[0]) for p in parts], dtype=np.int64)
-        offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-        left = np.concatenate(
-            [np.where(p[0] >= 0, p[0] + o, -1) for p, o in zip(parts, offsets, strict=True)]
-        )
-        right = np.concatenate(
-            [np.where(p[1] >= 0, p[1] + o, -1) for p, o in zip(parts, offsets, strict=True)]
-        )
+        trees = [
+            _tree_tables(tree)
+            for tree in orjson.loads(raw)["learner"]["gradient_booster"]["model"]["trees"]
+        ]
+        roots = np.cumsum([0] + [len(t["left"]) for t in trees[:-1]])
+        for tree, first in zip(trees, roots, strict=True):  # children become global indices
+            for side in ("left", "right"):
+                tree[side] = np.where(tree[side] >= 0, tree[side] + first, -1)
         return cls(
-            roots=offsets.astype(np.int32),
-            left=left.astype(np.int32),
-            right=right.astype(np.int32),
-            feature=np.concatenate([p[2] for p in parts]).astype(np.int32),
-            threshold=np.concatenate([p[3] for p in parts]).astype(np.float32),
-            default_left=np.concatenate([p[4] for p in parts]).astype(np.uint8),
-            mean=np.concatenate([p[5] for p in parts]).astype(np.float32),
+            roots=roots.astype(np.int32),
+            **{
+                name: np.concatenate([t[name] for t in trees]).astype(dtype)
+                for name, dtype in NODE_DTYPES.items()
+            },
         )
 
 
-def _tree_tables(tree: dict[str, Any]) -> tuple[np.ndarray, ...]:
+def _tree_tables(tree: dict[str, Any]) -> dict[str, np.ndarray]:
+    """One tree's node arrays, children as indices within the tree."""
     if any(tree.get("split_type", ())):
         raise ValueError("categorical splits are not supported by the reasons")
     left = np.asarray(tree["left_children"], dtype=np.int64)
     right = np.asarray(tree["right_children"], dtype=np.int64)
-    feature = np.asarray(tree["split_indices"], dtype=np.int64)
     condition = np.asarray(tree["split_conditions"], dtype=np.float32)
     hessian = np.asarray(tree["sum_hessian"], dtype=np.float32)
     leaf = left < 0
@@ -73,6 +78,11 @@ def _tree_tables(tree: dict[str, Any]) -> tuple[np.ndarray, ...]:
         mean[n] = (mean[left[n]] * hessian[left[n]] + mean[right[n]] * hessian[right[n]]) / hessian[
             n
         ]
-    feature = np.where(leaf, 0, feature)
-    default_left = np.asarray(tree["default_left"], dtype=np.uint8)
-    return left, right, feature, condition, default_left, mean
+    return {
+        "left": left,
+        "right": right,
+        "feature": np.where(leaf, 0, np.asarray(tree["split_indices"], dtype=np.int64)),
+        "threshold": condition,
+        "default_left": np.asarray(tree["default_left"], dtype=np.uint8),
+        "mean": mean,
+    }
