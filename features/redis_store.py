@@ -4,7 +4,8 @@ and each transaction recorded, in one round trip.
 A batch is one EVALSHA of WINDOW_SCRIPT (the transactions in order, the batch
 atomic), which also stores the previous batch's answers for retries: one
 command per batch, not per transaction or per answer, keeps both redis-py's
-per-command work and Redis's per-script overhead off the path. Key and payload formats: features/events.py.
+per-command work and Redis's per-script overhead off the path. Key and payload
+formats: features/events.py.
 """
 
 from __future__ import annotations
