@@ -20,7 +20,7 @@ from pydantic import (
 from features.events import Event
 from features.online import OnlineTransaction
 
-# Printable text without control characters (0x1f separates fields in the window store).
+# Printable text without control characters (ids end up in keys, logs and alerts).
 Identifier = Annotated[
     str, StringConstraints(min_length=1, max_length=128, pattern=r"^[^\x00-\x1f\x7f]+$")
 ]

@@ -11,7 +11,7 @@ import numpy as np
 from features.batch import CHANNEL_CODES, TransactionBatch
 from features.compute import compute_all, feature_matrix, request_features
 from features.definitions import ENTITIES, FEATURE_NAMES, LABELLED_ENTITIES
-from features.events import Event, Vocabulary, WindowRead, label_times, windows_from_members
+from features.events import CATEGORICAL, Event, WindowRead, label_times, windows_from_members
 from features.mcc import CASH_LIKE, mcc_risk
 
 
@@ -23,14 +23,10 @@ class OnlineTransaction:
     merchant_category: str
 
 
-def transaction_batch(txs: Sequence[OnlineTransaction], vocabulary: Vocabulary) -> TransactionBatch:
+def transaction_batch(txs: Sequence[OnlineTransaction]) -> TransactionBatch:
     events = [t.event for t in txs]
-
-    def codes(attribute: str, values: list[str | None]) -> np.ndarray:
-        return np.array(
-            [vocabulary.code(attribute, v.encode() if v else None) for v in values], dtype=np.int64
-        )
-
+    codes = np.array([[e.codes[name] for e in events] for name in CATEGORICAL], dtype=np.int64)
+    codes = codes.reshape(len(CATEGORICAL), len(events))
     return TransactionBatch(
         ts=np.array([e.ts for e in events], dtype=np.int64),
         offset_minutes=np.array([t.offset_minutes for t in txs], dtype=np.int64),
@@ -38,14 +34,7 @@ def transaction_batch(txs: Sequence[OnlineTransaction], vocabulary: Vocabulary) 
         channel=np.array([CHANNEL_CODES[t.channel] for t in txs], dtype=np.int64),
         mcc_risk=np.array([mcc_risk(t.merchant_category) for t in txs], dtype=np.float64),
         mcc_cash_like=np.array([t.merchant_category in CASH_LIKE for t in txs], dtype=np.float64),
-        codes={
-            "card": codes("card", [e.card for e in events]),
-            "account": codes("account", [e.account for e in events]),
-            "device": codes("device", [e.device for e in events]),
-            "ip": codes("ip", [e.ip for e in events]),
-            "merchant": codes("merchant", [e.merchant for e in events]),
-            "country": codes("country", [e.country for e in events]),
-        },
+        codes=dict(zip(CATEGORICAL, codes, strict=True)),
         latitude=np.array(
             [np.nan if e.latitude is None else e.latitude for e in events], dtype=np.float64
         ),
@@ -57,18 +46,15 @@ def transaction_batch(txs: Sequence[OnlineTransaction], vocabulary: Vocabulary) 
 
 def online_matrix(txs: Sequence[OnlineTransaction], reads: Sequence[WindowRead]) -> np.ndarray:
     """Feature rows for requests whose windows were read from the store (one read per request)."""
-    vocabulary = Vocabulary()
-    tx = transaction_batch(txs, vocabulary)
-    windows = {
-        e: windows_from_members(e, [r.members[e] for r in reads], vocabulary) for e in ENTITIES
-    }
+    tx = transaction_batch(txs)
+    windows = {e: windows_from_members(e, [r.members[e] for r in reads]) for e in ENTITIES}
     labels = {e: label_times([r.label_scores[e] for r in reads]) for e in LABELLED_ENTITIES}
     return feature_matrix(compute_all(tx, windows, labels), len(txs))
 
 
 def request_only_matrix(txs: Sequence[OnlineTransaction]) -> np.ndarray:
     """Degraded mode: only the features the request itself supports; the rest are missing."""
-    columns = request_features(transaction_batch(txs, Vocabulary()))
+    columns = request_features(transaction_batch(txs))
     out = np.full((len(txs), len(FEATURE_NAMES)), np.nan, dtype=np.float32)
     for j, name in enumerate(FEATURE_NAMES):
         if name in columns:

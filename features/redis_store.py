@@ -36,7 +36,7 @@ from features.events import Event, WindowRead, decision_key, label_key, seen_key
 #       response_ttl_ms, R, the R answers, then 7 per transaction: ts, 5 payloads
 #       (ENTITIES order), present ("1"/"0" per window key then per label key).
 # Returns, per transaction, {stored_response} if it was already answered, else
-# {false, 5 windows (members latest first, joined by 0x1f), label member/score pairs x 4}.
+# {false, 5 windows (members latest first, back to back), label member/score pairs x 4}.
 WINDOW_SCRIPT = r"""
 local history = tonumber(ARGV[1])
 local max_events = tonumber(ARGV[2])
@@ -61,9 +61,9 @@ for tx = 0, (#KEYS - answers) / 11 - 1 do
     local out = {false}
     for i = 1, 5 do
       if string.sub(present, i, i) == '1' then
-        -- One bulk string per window (members joined by 0x1f): far cheaper to reply and parse.
+        -- One bulk string per window (fixed-width members back to back): cheap to reply and parse.
         out[i + 1] = table.concat(redis.call('ZREVRANGEBYSCORE', KEYS[k + i], '(' .. t,
-                                             t - history, 'LIMIT', 0, max_events), '\31')
+                                             t - history, 'LIMIT', 0, max_events))
         if fresh then
           redis.call('ZADD', KEYS[k + i], t, ARGV[a + 1 + i])
           redis.call('ZREMRANGEBYSCORE', KEYS[k + i], '-inf', '(' .. (t - history))

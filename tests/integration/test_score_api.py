@@ -16,7 +16,7 @@ from prometheus_client import REGISTRY
 from app.main import create_app, redis_client
 from app.schemas import EXAMPLE
 from app.settings import Settings
-from features.events import window_key
+from features.events import FORMAT, window_key
 from tests.integration.conftest import API_KEY, keys_of, make_settings
 
 
@@ -211,7 +211,8 @@ def test_each_request_reads_and_records_its_windows_in_one_round_trip(
             # the same script with decision keys only, no window.
             others = [s for s in CountingConnection.sends if seen not in s]
             assert all(s.count(b"EVALSHA") == 1 for s in others)
-            assert all(f"{prefix}:d:".encode() in s and b":w2:" not in s for s in others)
+            window = f"{prefix}:w{FORMAT}:".encode()
+            assert all(f"{prefix}:d:".encode() in s and window not in s for s in others)
     with redis.Redis.from_url(redis_url) as r:
         assert all(r.get(f"{prefix}:d:tx_rt_{i}") for i in range(5))
 

@@ -10,6 +10,7 @@ from pydantic import ValidationError
 from app.auth import digest, new_key
 from app.schemas import EXAMPLE, ScoreRequest
 from app.settings import Settings
+from features.events import value_code
 
 
 def parse(**changes: Any) -> ScoreRequest:
@@ -20,7 +21,8 @@ def test_the_example_converts_to_event_time_and_local_offset() -> None:
     tx = parse().to_online()
     assert tx.event.ts == 1795863600000  # 2026-11-28T11:00:00Z
     assert tx.offset_minutes == 60
-    assert tx.event.payload("merchant") == b"tx_000123\x1f1795863600000\x1f249.99\x1fcard_tok_8f3a"
+    assert tx.event.codes["card"] == value_code("card_tok_8f3a")
+    assert tx.event.amount == 249.99
 
 
 def test_sub_millisecond_times_floor_like_the_offline_replay() -> None:

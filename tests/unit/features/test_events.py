@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from features.batch import PAD_TS
 from features.events import (
-    SEPARATOR,
+    MEMBER_DTYPES,
     Event,
-    Vocabulary,
     decision_key,
     label_key,
     label_times,
     seen_key,
+    value_code,
     window_key,
     windows_from_members,
 )
@@ -33,34 +34,64 @@ EVENT = Event(
 
 
 def test_keys_are_exactly_these() -> None:
-    assert window_key("fe", "card", "card_a") == "fe:w2:card:card_a"
+    assert window_key("fe", "card", "card_a") == "fe:w3:card:card_a"
     assert label_key("fe", "merchant", "m_1") == "fe:l:merchant:m_1"
     assert seen_key("fe", "tx_1") == "fe:seen:tx_1"
     assert decision_key("fe", "tx_1") == "fe:d:tx_1"
 
 
+def test_codes_are_stable_across_processes_and_releases() -> None:
+    # Pinned: members written by one process or release are read by another.
+    assert value_code("card_a") == 6323192333963480947
+    assert value_code("tx_1") == 109705678108144774
+    assert value_code(None) == value_code("") == -1
+    assert 0 <= value_code("m_1") < 2**63
+
+
 def test_payloads_are_exactly_these_bytes() -> None:
-    assert EVENT.payload("card") == (
-        b"tx_1\x1f1772452800000\x1f12.5\x1fm_1\x1fdev_9\x1f203.0.113.7\x1fFR\x1f48.8566\x1f2.3522"
+    assert EVENT.payload("merchant") == bytes.fromhex(
+        "86b47aa5bbc0850100666bae9c010000000000000000294073cf5d10ed7dc057"
     )
-    assert EVENT.payload("account") == b"tx_1\x1f1772452800000\x1f12.5\x1fcard_a\x1fdev_9\x1fm_1"
-    assert EVENT.payload("device") == b"tx_1\x1f1772452800000\x1f12.5\x1fcard_a\x1f203.0.113.7"
-    assert EVENT.payload("ip") == b"tx_1\x1f1772452800000\x1f12.5\x1fcard_a\x1fdev_9"
-    assert EVENT.payload("merchant") == b"tx_1\x1f1772452800000\x1f12.5\x1fcard_a"
+    card = np.frombuffer(EVENT.payload("card"), MEMBER_DTYPES["card"])[0]
+    assert card.tolist() == (
+        value_code("tx_1"),
+        1772452800000,
+        12.5,
+        value_code("m_1"),
+        value_code("dev_9"),
+        value_code("203.0.113.7"),
+        value_code("FR"),
+        48.8566,
+        2.3522,
+    )
+    fields = {"account": ("card", "device", "merchant"), "device": ("card", "ip")}
+    fields |= {"ip": ("card", "device"), "merchant": ("card",)}
+    for entity, attributes in fields.items():
+        record = np.frombuffer(EVENT.payload(entity), MEMBER_DTYPES[entity])[0]
+        assert MEMBER_DTYPES[entity].names == ("code", "ts", "amount", *attributes)
+        assert record["ts"] == 1772452800000
+        assert record["amount"] == 12.5
+        assert [record[a] for a in attributes] == [EVENT.codes[a] for a in attributes]
 
 
 def test_windows_are_right_aligned_in_time_order_from_latest_first_members() -> None:
     older = Event("tx_0", 1772452700000, 3.0, "card_a", None, None, None, "m_2", "US", None, None)
-    members = [EVENT.payload("card") + SEPARATOR + older.payload("card"), b""]
-    window = windows_from_members("card", members, Vocabulary())
+    members = [EVENT.payload("card") + older.payload("card"), b""]
+    window = windows_from_members("card", members)
     assert window.ts.tolist() == [[1772452700000, 1772452800000], [PAD_TS, PAD_TS]]
     assert window.amount[0].tolist() == [3.0, 12.5]
     merchants = window.attributes["merchant"]
-    assert merchants[0, 0] != merchants[0, 1]
+    assert merchants[0].tolist() == [value_code("m_2"), value_code("m_1")]
     assert merchants[1].tolist() == [-1, -1]
+    assert window.attributes["device"][0].tolist() == [-1, value_code("dev_9")]
     assert window.latitude is not None
     assert np.isnan(window.latitude[0, 0])
     assert window.latitude[0, 1] == 48.8566
+
+
+def test_a_member_of_another_layout_is_refused_not_misread() -> None:
+    with pytest.raises(ValueError, match="merchant window members are not 32-byte records"):
+        windows_from_members("merchant", [EVENT.payload("merchant")[:-1]])
 
 
 def test_label_times_are_sorted_and_padded() -> None:
@@ -79,7 +110,7 @@ def test_hiredis_packing_sends_the_bytes_redis_py_would() -> None:
             "EVALSHA",
             "f" * 40,
             2,
-            "fe:w2:card:c1",
+            "fe:w3:card:c1",
             "fe:none",
             1_780_000_000_000,
             b"tx\x1f12\x1f9.5",
