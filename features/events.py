@@ -60,7 +60,7 @@ MEMBER_DTYPES: dict[str, np.dtype] = {e: _member_dtype(e) for e in ENTITIES}
 # The same records written by struct (a few times faster than numpy for one record).
 _STRUCT_CODES = {np.dtype("<i8"): "q", np.dtype("<f8"): "d"}
 _PACKERS: dict[str, struct.Struct] = {
-    e: struct.Struct("<" + "".join(_STRUCT_CODES[dtype[i]] for i in range(len(dtype))))
+    e: struct.Struct("<" + "".join(_STRUCT_CODES[dtype[name]] for name in dtype.names or ()))
     for e, dtype in MEMBER_DTYPES.items()
 }
 CATEGORICAL: tuple[str, ...] = ("card", "account", "device", "ip", "merchant", "country")
