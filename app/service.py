@@ -1,6 +1,13 @@
 """Scoring, independent of HTTP: windows from Redis, features, compiled ensemble,
-tier, decision, reasons. Concurrent requests are coalesced into one batch: one
-Redis round trip and one model call for all of them.
+tier, decision, reasons.
+
+Two stages, each coalescing concurrent requests:
+- store: requests waiting are sent to Redis as one batch (one round trip), several
+  batches in flight, so a request never waits for another batch's round trip;
+- compute: one worker scores, in one features pass and one model call, every request
+  whose windows have arrived since it last ran. The compute step's fixed cost (a
+  millisecond or so of numpy calls, whatever the batch size) is then paid once per
+  busy moment instead of once per round trip; at light load it runs per request.
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import orjson
 from redis.exceptions import RedisError
 
@@ -87,19 +95,29 @@ class ScoringService:
         self.config = config
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
         self._worker: asyncio.Task[None] | None = None
+        self._computer: asyncio.Task[None] | None = None
         self._unsaved: list[tuple[str, bytes]] = []
         self._inflight: set[asyncio.Task[None]] = set()
+        # Requests whose windows are read (or None: degraded), waiting for the compute worker.
+        self._computable: list[tuple[_Pending, WindowRead | None]] = []
+        self._wake_computer = asyncio.Event()
         self._store_down_until = 0.0
         self._slow_in_row = 0
 
     async def start(self) -> None:
         self._worker = asyncio.create_task(self._run(), name="scoring-batches")
+        self._computer = asyncio.create_task(self._compute_loop(), name="scoring-compute")
 
     async def stop(self) -> None:
         if self._worker is not None:
             self._worker.cancel()
             await asyncio.gather(self._worker, return_exceptions=True)
         await asyncio.gather(*self._inflight, return_exceptions=True)
+        if self._computer is not None:
+            self._computer.cancel()
+            await asyncio.gather(self._computer, return_exceptions=True)
+        self._compute_ready()  # whatever the worker had not reached yet
+        await asyncio.gather(*self._inflight, return_exceptions=True)  # flushes it started
         await self._flush_responses()
 
     async def score(self, request: ScoreRequest, received_ns: int | None = None) -> bytes:
@@ -109,7 +127,7 @@ class ScoringService:
         return await future
 
     async def _run(self) -> None:
-        # Several batches in flight: while one waits for Redis, the next computes.
+        # Several store batches in flight: while one waits for Redis, the next is sent.
         slots = asyncio.Semaphore(self.config.max_inflight)
         while True:
             await slots.acquire()
@@ -122,16 +140,46 @@ class ScoringService:
             task.add_done_callback(lambda _t: slots.release())
 
     async def _batch(self, batch: list[_Pending]) -> None:
+        """The store stage: one round trip, retries answered, the rest handed to compute."""
         try:
-            await self._score_batch(batch)
+            if self.models.bundle is None:
+                raise RuntimeError("no model loaded")
+            reads = await self._read_windows(batch)
         except Exception as exc:  # never leave a caller waiting
             log.exception("scoring batch failed")
-            metrics.FAILED.inc(len(batch))
-            for p in batch:
-                if not p.future.done():
-                    p.future.set_exception(exc)
-        if self._queue.empty():
-            await self._flush_responses()
+            _fail(batch, exc)
+            return
+        for i, p in enumerate(batch):
+            stored = None if reads is None else reads[i].stored_response
+            if stored is not None:
+                metrics.RETRIES.inc()
+                p.future.set_result(stored)
+            else:
+                self._computable.append((p, None if reads is None else reads[i]))
+        self._wake_computer.set()
+
+    async def _compute_loop(self) -> None:
+        while True:
+            await self._wake_computer.wait()
+            self._wake_computer.clear()
+            self._compute_ready()
+            if self._queue.empty() and self._unsaved:
+                # Nothing waiting to carry the answers to Redis: store them on their own,
+                # without holding up the next computation.
+                task = asyncio.create_task(self._flush_responses())
+                self._inflight.add(task)
+                task.add_done_callback(self._inflight.discard)
+
+    def _compute_ready(self) -> None:
+        """Score every request whose windows have arrived, together (no await inside)."""
+        items, self._computable = self._computable, []
+        if not items:
+            return
+        try:
+            self._answer(items)
+        except Exception as exc:  # never leave a caller waiting
+            log.exception("scoring batch failed")
+            _fail([p for p, _ in items], exc)
 
     async def _read_windows(self, batch: list[_Pending]) -> list[WindowRead] | None:
         """One round trip for the whole batch, or None (degraded) if the store fails or is slow."""
@@ -164,44 +212,37 @@ class ScoringService:
         metrics.FEATURE_STORE_SECONDS.observe(time.perf_counter() - started)
         return reads
 
-    async def _score_batch(self, batch: list[_Pending]) -> None:
+    def _answer(self, items: list[tuple[_Pending, WindowRead | None]]) -> None:
         bundle = self.models.bundle
         if bundle is None:
             raise RuntimeError("no model loaded")
-        metrics.BATCH_SIZE.observe(len(batch))
-        reads = await self._read_windows(batch)
-        degraded = reads is None
-        todo: list[int] = []
-        for i, p in enumerate(batch):
-            stored = None if reads is None else reads[i].stored_response
-            if stored is not None:
-                metrics.RETRIES.inc()
-                p.future.set_result(stored)
-            else:
-                todo.append(i)
-        if not todo:
-            return
+        metrics.BATCH_SIZE.observe(len(items))
+        # Rows with windows first, then the degraded ones (request-only features).
+        items.sort(key=lambda item: item[1] is None)
+        full = [(p.online, read) for p, read in items if read is not None]
+        degraded_txs = [p.online for p, read in items if read is None]
         started = time.perf_counter()
-        txs = [batch[i].online for i in todo]
-        if reads is None:
-            matrix = request_only_matrix(txs)
-        else:
-            matrix = online_matrix(txs, [reads[i] for i in todo])
+        parts = []
+        if full:
+            parts.append(online_matrix([t for t, _ in full], [r for _, r in full]))
+        if degraded_txs:
+            parts.append(request_only_matrix(degraded_txs))
+        matrix = parts[0] if len(parts) == 1 else np.concatenate(parts)
         scored_at = time.perf_counter()
         metrics.FEATURES_SECONDS.observe(scored_at - started)
         scores = bundle.score(matrix)
         metrics.INFERENCE_SECONDS.observe(time.perf_counter() - scored_at)
         # Reasons cost a SHAP pass: only where someone will look at them, all in one call.
         explain = (
-            [k for k in range(len(todo)) if scores.risk_tier[k] != "low"]
+            [k for k in range(len(items)) if scores.risk_tier[k] != "low"]
             if self.config.reasons
             else []
         )
         explained = dict(
             zip(explain, bundle.reasons_many(matrix[explain], self.config.reasons), strict=True)
         )
-        for k, i in enumerate(todo):
-            p = batch[i]
+        for k, (p, read) in enumerate(items):
+            degraded = read is None
             tier = str(scores.risk_tier[k])
             decision = self.config.decisions[tier]
             if degraded and self.config.degraded_policy != "score":
@@ -242,6 +283,13 @@ class ScoringService:
             await asyncio.wait_for(self.store.save_responses(responses), self.config.budget_s * 4)
         except (TimeoutError, RedisError, OSError) as exc:
             log.warning("could not store %d responses for retries: %r", len(responses), exc)
+
+
+def _fail(pending: list[_Pending], exc: BaseException) -> None:
+    metrics.FAILED.inc(len(pending))
+    for p in pending:
+        if not p.future.done():
+            p.future.set_exception(exc)
 
 
 def _reason(r: object) -> dict[str, object]:

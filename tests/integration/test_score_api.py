@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -14,7 +15,7 @@ from fastapi.testclient import TestClient
 from prometheus_client import REGISTRY
 
 from app.main import create_app, redis_client
-from app.schemas import EXAMPLE
+from app.schemas import EXAMPLE, ScoreRequest
 from app.settings import Settings
 from features.events import FORMAT, window_key
 from tests.integration.conftest import API_KEY, keys_of, make_settings
@@ -252,3 +253,40 @@ def test_concurrent_requests_share_round_trips(
         await seen.aclose()
 
     asyncio.run(burst())
+
+
+def test_windows_that_arrive_while_the_model_is_busy_are_scored_together(
+    redis_url: str, prefix: str, bundle_dir: Path
+) -> None:
+    # One request per round trip, four round trips in flight: the compute stage takes
+    # whatever has arrived, so what came back during a slow model call is one batch.
+    settings = make_settings(redis_url, prefix, bundle_dir, max_batch=1, max_inflight_batches=4)
+    app = create_app(settings)
+    calls: list[int] = []
+
+    async def burst() -> list[dict[str, Any]]:
+        from asgi_lifespan import LifespanManager
+
+        async with LifespanManager(app):
+            bundle, service = app.state.models.bundle, app.state.service
+            score = bundle.score
+
+            def slow_first_score(matrix: Any) -> Any:
+                calls.append(len(matrix))
+                if len(calls) == 1:
+                    time.sleep(0.1)  # the other round trips come back meanwhile
+                return score(matrix)
+
+            bundle.score = slow_first_score
+            requests = [
+                ScoreRequest.model_validate(body(transaction_id=f"tx_m_{i}", card_id=f"m_{i}"))
+                for i in range(4)
+            ]
+            answers = await asyncio.gather(*(service.score(r) for r in requests))
+        return [orjson.loads(a) for a in answers]
+
+    answers = asyncio.run(burst())
+    assert [a["transaction_id"] for a in answers] == [f"tx_m_{i}" for i in range(4)]
+    assert not any(a["degraded"] for a in answers)
+    assert sum(calls) == 4
+    assert len(calls) < 4, calls  # per round trip, it would be [1, 1, 1, 1]
