@@ -94,6 +94,9 @@ DISTINCT_COLUMNS = [_W[w] for w in DISTINCT_WINDOWS]
 
 # Windows up to this width are computed together, stacked (see entities_features).
 STACK_WIDTH = 64
+# Up to this many rows (online batches) the feature matrix is built in one call; the
+# replay's large batches fill it column by column, without a transposed copy.
+SMALL_MATRIX_ROWS = 1024
 
 
 def entity_features(entity: str, win: EntityWindow, tx: TransactionBatch) -> Columns:
@@ -145,7 +148,7 @@ def _group_features(
     k = max(windows[e].width for e in group)
     ts = _stacked([windows[e].ts for e in group], k, int(PAD_TS))
     amount = _stacked([windows[e].amount for e in group], k, 0.0)
-    tx_ts, tx_amount = np.tile(tx.ts, g), np.tile(tx.amount, g)
+    tx_ts, tx_amount = np.concatenate([tx.ts] * g), np.concatenate([tx.amount] * g)
     absent = np.concatenate([tx.code(e) < 0 for e in group])
     rows = np.arange(n * g)[:, None]
     valid = ts != PAD_TS
@@ -277,6 +280,8 @@ def label_features(entity: str, known_at: np.ndarray, tx: TransactionBatch) -> C
 
 def feature_matrix(columns: Mapping[str, np.ndarray], n: int) -> np.ndarray:
     """Stack named columns in catalogue order as float32, the models' input."""
+    if n <= SMALL_MATRIX_ROWS:  # one numpy call instead of one per column
+        return np.array([columns[name] for name in FEATURE_NAMES], dtype=np.float32).T.copy()
     out = np.empty((n, len(FEATURE_NAMES)), dtype=np.float32)
     for j, name in enumerate(FEATURE_NAMES):
         out[:, j] = columns[name]
