@@ -89,6 +89,7 @@ def create_app(
                 max_batch=settings.max_batch,
                 reasons=settings.reasons,
                 max_inflight=settings.max_inflight_batches,
+                compute_linger_s=settings.compute_linger_ms / 1000,
             ),
             audit=None if producer is None else audit_publisher(producer),
         )

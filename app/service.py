@@ -16,6 +16,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -79,6 +80,7 @@ class ScoringConfig:
     max_batch: int
     reasons: int
     max_inflight: int = 4
+    compute_linger_s: float = 0.003
 
 
 class ScoringService:
@@ -101,6 +103,7 @@ class ScoringService:
         # Requests whose windows are read (or None: degraded), waiting for the compute worker.
         self._computable: list[tuple[_Pending, WindowRead | None]] = []
         self._wake_computer = asyncio.Event()
+        self._reading = 0  # store batches waiting for Redis
         self._store_down_until = 0.0
         self._slow_in_row = 0
 
@@ -144,7 +147,11 @@ class ScoringService:
         try:
             if self.models.bundle is None:
                 raise RuntimeError("no model loaded")
-            reads = await self._read_windows(batch)
+            self._reading += 1
+            try:
+                reads = await self._read_windows(batch)
+            finally:
+                self._reading -= 1
         except Exception as exc:  # never leave a caller waiting
             log.exception("scoring batch failed")
             _fail(batch, exc)
@@ -159,9 +166,17 @@ class ScoringService:
         self._wake_computer.set()
 
     async def _compute_loop(self) -> None:
+        loop = asyncio.get_running_loop()
         while True:
             await self._wake_computer.wait()
             self._wake_computer.clear()
+            # Round trips still out will land soon: wait for them (at most the linger) so
+            # one computation serves them all instead of one each.
+            deadline = loop.time() + self.config.compute_linger_s
+            while self._reading and (left := deadline - loop.time()) > 0:
+                with suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake_computer.wait(), left)
+                self._wake_computer.clear()
             self._compute_ready()
             if self._queue.empty() and self._unsaved:
                 # Nothing waiting to carry the answers to Redis: store them on their own,

@@ -154,7 +154,14 @@ class Settings(BaseSettings):
     max_inflight_batches: int = Field(
         4,
         ge=1,
-        description="Batches scored concurrently: one waits for Redis while another computes.",
+        description="Redis round trips in flight at once (each carries the requests waiting "
+        "when it leaves), while the compute stage scores the batches already back.",
+    )
+    compute_linger_ms: float = Field(
+        3.0,
+        ge=0,
+        description="Longest a request whose windows are read waits for other batches' round "
+        "trips still out, so that one feature and model pass serves them all.",
     )
     opentelemetry: bool = Field(
         False,

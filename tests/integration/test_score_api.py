@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from pathlib import Path
 from typing import Any, ClassVar
@@ -255,12 +256,14 @@ def test_concurrent_requests_share_round_trips(
     asyncio.run(burst())
 
 
-def test_windows_that_arrive_while_the_model_is_busy_are_scored_together(
-    redis_url: str, prefix: str, bundle_dir: Path
-) -> None:
-    # One request per round trip, four round trips in flight: the compute stage takes
-    # whatever has arrived, so what came back during a slow model call is one batch.
-    settings = make_settings(redis_url, prefix, bundle_dir, max_batch=1, max_inflight_batches=4)
+def score_concurrently(
+    settings: Settings,
+    bodies: list[dict[str, Any]],
+    slow_reads: dict[int, float] | None = None,
+    slow_first_score_s: float = 0.0,
+) -> tuple[list[dict[str, Any]], list[int]]:
+    """Score bodies at once through the service (its real Redis), returning the answers and
+    the rows of each model call. slow_reads: the n-th store round trip takes that much longer."""
     app = create_app(settings)
     calls: list[int] = []
 
@@ -269,24 +272,61 @@ def test_windows_that_arrive_while_the_model_is_busy_are_scored_together(
 
         async with LifespanManager(app):
             bundle, service = app.state.models.bundle, app.state.service
-            score = bundle.score
+            score, read = bundle.score, service.store.read_and_record
+            reads = itertools.count()
 
-            def slow_first_score(matrix: Any) -> Any:
+            def spied_score(matrix: Any) -> Any:
                 calls.append(len(matrix))
                 if len(calls) == 1:
-                    time.sleep(0.1)  # the other round trips come back meanwhile
+                    time.sleep(slow_first_score_s)
                 return score(matrix)
 
-            bundle.score = slow_first_score
-            requests = [
-                ScoreRequest.model_validate(body(transaction_id=f"tx_m_{i}", card_id=f"m_{i}"))
-                for i in range(4)
-            ]
+            async def spied_read(*args: Any) -> Any:
+                delay = (slow_reads or {}).get(next(reads), 0.0)
+                result = await read(*args)
+                await asyncio.sleep(delay)
+                return result
+
+            bundle.score, service.store.read_and_record = spied_score, spied_read
+            requests = [ScoreRequest.model_validate(b) for b in bodies]
             answers = await asyncio.gather(*(service.score(r) for r in requests))
         return [orjson.loads(a) for a in answers]
 
-    answers = asyncio.run(burst())
+    return asyncio.run(burst()), calls
+
+
+def test_windows_that_arrive_while_the_model_is_busy_are_scored_together(
+    redis_url: str, prefix: str, bundle_dir: Path
+) -> None:
+    # One request per round trip, four round trips in flight: the compute stage takes
+    # whatever has arrived, so what came back during a slow model call is one batch.
+    settings = make_settings(
+        redis_url, prefix, bundle_dir, max_batch=1, max_inflight_batches=4, compute_linger_ms=0
+    )
+    bodies = [body(transaction_id=f"tx_m_{i}", card_id=f"m_{i}") for i in range(4)]
+    answers, calls = score_concurrently(settings, bodies, slow_first_score_s=0.1)
     assert [a["transaction_id"] for a in answers] == [f"tx_m_{i}" for i in range(4)]
     assert not any(a["degraded"] for a in answers)
     assert sum(calls) == 4
     assert len(calls) < 4, calls  # per round trip, it would be [1, 1, 1, 1]
+
+
+def test_a_round_trip_still_out_is_waited_for_up_to_the_linger(
+    redis_url: str, prefix: str, bundle_dir: Path
+) -> None:
+    bodies = [body(transaction_id=f"tx_l{i}", card_id=f"l_{i}") for i in range(2)]
+    # The second round trip lands 100 ms after the first: within a 1 s linger, one model
+    # call scores both.
+    settings = make_settings(redis_url, prefix, bundle_dir, max_batch=1, compute_linger_ms=1000.0)
+    answers, calls = score_concurrently(settings, bodies, slow_reads={1: 0.1})
+    assert calls == [2]
+    assert not any(a["degraded"] for a in answers)
+    # With a 20 ms linger the first answer does not wait for a round trip 300 ms late.
+    bodies = [body(transaction_id=f"tx_s{i}", card_id=f"s_{i}") for i in range(2)]
+    settings = make_settings(
+        redis_url, prefix, bundle_dir, max_batch=1, compute_linger_ms=20.0, redis_budget_ms=2000
+    )
+    answers, calls = score_concurrently(settings, bodies, slow_reads={1: 0.3})
+    assert calls == [1, 1]
+    assert answers[0]["latency_ms"] < 250 <= answers[1]["latency_ms"]
+    assert not any(a["degraded"] for a in answers)
