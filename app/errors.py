@@ -68,7 +68,14 @@ class ServiceUnavailable(ApiError):
 def error_response(
     status: int, error: str, detail: Any, headers: dict[str, str] | None = None
 ) -> Response:
+    """A refusal (counted in fraud_refused_total) with the error envelope."""
     metrics.REFUSED.labels(str(status)).inc()
+    return json_error(status, error, detail, headers)
+
+
+def json_error(
+    status: int, error: str, detail: Any, headers: dict[str, str] | None = None
+) -> Response:
     return Response(
         orjson.dumps({"error": error, "detail": detail}),
         status_code=status,
@@ -104,6 +111,12 @@ def install(app: FastAPI) -> None:
     async def no_database(_: Request, exc: Exception) -> Response:
         return error_response(503, "unavailable", str(exc), {"Retry-After": "1"})
 
+    async def internal(_: Request, exc: Exception) -> Response:
+        # The same envelope as every other error (Starlette would send plain text); the
+        # exception is still raised on to the server, which logs it.
+        return json_error(500, "internal_error", "the request failed inside the service")
+
     app.add_exception_handler(ApiError, api_error)
     app.add_exception_handler(DatabaseUnavailable, no_database)
     app.add_exception_handler(RequestValidationError, invalid)
+    app.add_exception_handler(Exception, internal)

@@ -310,3 +310,27 @@ def test_a_round_trip_still_out_is_waited_for_up_to_the_linger(
     assert calls == [1, 1]
     assert answers[0]["latency_ms"] < 250 <= answers[1]["latency_ms"]
     assert not any(a["degraded"] for a in answers)
+
+
+def test_a_failing_model_call_answers_500_and_the_next_request_is_scored(
+    redis_url: str, prefix: str, bundle_dir: Path
+) -> None:
+    app = create_app(make_settings(redis_url, prefix, bundle_dir))
+    with TestClient(app, raise_server_exceptions=False) as client:
+        client.headers["Authorization"] = f"Bearer {API_KEY}"
+        bundle = app.state.models.bundle
+        score = bundle.score
+        failures = REGISTRY.get_sample_value("fraud_score_failures_total") or 0.0
+
+        def broken(matrix: Any) -> Any:
+            bundle.score = score  # fails once
+            raise RuntimeError("model call failed")
+
+        bundle.score = broken
+        failed = client.post("/v1/score", json=body(transaction_id="tx_broken"))
+        assert failed.status_code == 500
+        assert failed.json()["error"] == "internal_error"
+        assert REGISTRY.get_sample_value("fraud_score_failures_total") == failures + 1
+        after = client.post("/v1/score", json=body(transaction_id="tx_after_broken"))
+        assert after.status_code == 200
+        assert after.json()["degraded"] is False
