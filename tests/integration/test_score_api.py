@@ -334,3 +334,10 @@ def test_a_failing_model_call_answers_500_and_the_next_request_is_scored(
         after = client.post("/v1/score", json=body(transaction_id="tx_after_broken"))
         assert after.status_code == 200
         assert after.json()["degraded"] is False
+
+
+def test_scoring_is_counted_by_its_own_metrics_not_the_http_ones(client: TestClient) -> None:
+    decided = REGISTRY.get_sample_value("fraud_score_latency_seconds_count") or 0.0
+    assert client.post("/v1/score", json=body(transaction_id="tx_http_metrics")).status_code == 200
+    assert 'handler="/v1/score"' not in client.get("/metrics").text
+    assert REGISTRY.get_sample_value("fraud_score_latency_seconds_count") == decided + 1
