@@ -26,7 +26,6 @@ class OnlineTransaction:
 def transaction_batch(txs: Sequence[OnlineTransaction]) -> TransactionBatch:
     events = [t.event for t in txs]
     codes = np.array([[e.codes[name] for e in events] for name in CATEGORICAL], dtype=np.int64)
-    codes = codes.reshape(len(CATEGORICAL), len(events))
     return TransactionBatch(
         ts=np.array([e.ts for e in events], dtype=np.int64),
         offset_minutes=np.array([t.offset_minutes for t in txs], dtype=np.int64),

@@ -4,8 +4,9 @@
 
 Reports go to loadtest/reports/ (CSV, HTML, summary.md). Figures are for the steady
 swarm: Locust resets its statistics once every user has been spawned (--reset-stats);
-the ramp (users/spawn-rate seconds) is left out, and its rows are still in the history CSV. Thresholds come from the
-environment: PERF_P99_MS (default 20) and PERF_MAX_FAILURE_RATIO (default 0).
+the ramp (users/spawn-rate seconds) is left out, and its rows are still in the history
+CSV. Thresholds come from the environment: PERF_P99_MS (default 20) and
+PERF_MAX_FAILURE_RATIO (default 0).
 Redis: FRAUD_REDIS_URL or the machine's (or one the demo helper starts); keys are
 written under a fresh prefix and deleted afterwards.
 """
