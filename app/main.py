@@ -70,6 +70,10 @@ def create_app(
             Exception
         ):  # Redis may be down at start; requests answer degraded until it is back
             await asyncio.wait_for(store.load_script(), 2.0)
+            # Open the connections the store stage will use (one per batch in flight, one
+            # for storing answers) now: opened by the first requests, each costs a connect
+            # and redis-py's hand-shake commands inside those requests' budget.
+            await asyncio.wait_for(store.warm(settings.max_inflight_batches + 1), 2.0)
         producer = audit_producer(settings, settings.audit_topic, settings.spool_path)
         labels = audit_producer(
             settings, settings.labels_topic, settings.spool_path.with_suffix(".labels.spool")

@@ -10,6 +10,7 @@ formats: features/events.py.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from typing import Any
 
@@ -201,6 +202,10 @@ class RedisWindowStore:
             else:
                 pipe.zrem(key, transaction_id)
         await pipe.execute()
+
+    async def warm(self, connections: int) -> None:
+        """Open `connections` pool connections (concurrent PINGs each hold one)."""
+        await asyncio.gather(*(self.client.ping() for _ in range(connections)))
 
     async def ping(self) -> bool:
         return bool(await self.client.ping())

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import redis
 from fastapi.testclient import TestClient
 
 from app.main import create_app
@@ -76,3 +77,14 @@ def test_a_stalled_redis_is_cut_off_at_the_budget(own_redis: RedisServer, bundle
         assert stalled["degraded"] is True
         # One slow call degrades only its own batch: the next request uses the store again.
         assert c.post("/v1/score", json=body(transaction_id="after")).json()["degraded"] is False
+
+
+def test_the_redis_connections_are_open_before_the_first_request(
+    own_redis: RedisServer, bundle_dir: Path
+) -> None:
+    # Opened by the first requests instead, each connection's connect and hand-shake
+    # commands would count against those requests' Redis budget.
+    settings = make_settings(own_redis.url, "warm", bundle_dir, max_inflight_batches=3)
+    with TestClient(create_app(settings)), redis.Redis.from_url(own_redis.url) as inspector:
+        clients = inspector.info("clients")["connected_clients"]
+    assert clients - 1 >= settings.max_inflight_batches + 1  # all but the inspector
