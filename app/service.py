@@ -13,6 +13,7 @@ Two stages, each coalescing concurrent requests:
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import time
 from collections.abc import Callable
@@ -103,7 +104,8 @@ class ScoringService:
         # Requests whose windows are read (or None: degraded), waiting for the compute worker.
         self._computable: list[tuple[_Pending, WindowRead | None]] = []
         self._wake_computer = asyncio.Event()
-        self._reading = 0  # store batches waiting for Redis
+        self._reading: set[int] = set()  # store batches waiting for Redis, by number
+        self._batch_numbers = itertools.count()
         self._store_down_until = 0.0
         self._slow_in_row = 0
 
@@ -147,11 +149,12 @@ class ScoringService:
         try:
             if self.models.bundle is None:
                 raise RuntimeError("no model loaded")
-            self._reading += 1
+            number = next(self._batch_numbers)
+            self._reading.add(number)
             try:
                 reads = await self._read_windows(batch)
             finally:
-                self._reading -= 1
+                self._reading.discard(number)
         except Exception as exc:  # never leave a caller waiting
             log.exception("scoring batch failed")
             _fail(batch, exc)
@@ -170,10 +173,13 @@ class ScoringService:
         while True:
             await self._wake_computer.wait()
             self._wake_computer.clear()
-            # Round trips still out will land soon: wait for them (at most the linger) so
-            # one computation serves them all instead of one each.
+            # Round trips already out will land soon: wait for them (at most the linger) so
+            # one computation serves them all instead of one each. Not for the ones sent
+            # while waiting: under a steady stream there is always one out, and waiting for
+            # it would leave the loop idle and every request later.
+            out = frozenset(self._reading)
             deadline = loop.time() + self.config.compute_linger_s
-            while self._reading and (left := deadline - loop.time()) > 0:
+            while not out.isdisjoint(self._reading) and (left := deadline - loop.time()) > 0:
                 with suppress(TimeoutError):
                     await asyncio.wait_for(self._wake_computer.wait(), left)
                 self._wake_computer.clear()

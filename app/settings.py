@@ -149,7 +149,11 @@ class Settings(BaseSettings):
     )
     max_body_bytes: int = Field(16_384, ge=1024, description="Larger request bodies get 413.")
     max_batch: int = Field(
-        64, ge=1, description="Most concurrent requests scored together (one Redis round trip)."
+        16,
+        ge=1,
+        description="Most requests in one Redis round trip. The compute stage scores several "
+        "round trips together, so a small store batch costs little; a large one holds all its "
+        "requests until its whole script has run.",
     )
     max_inflight_batches: int = Field(
         4,

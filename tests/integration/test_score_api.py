@@ -312,6 +312,30 @@ def test_a_round_trip_still_out_is_waited_for_up_to_the_linger(
     assert not any(a["degraded"] for a in answers)
 
 
+def test_the_linger_waits_only_for_round_trips_already_out(
+    redis_url: str, prefix: str, bundle_dir: Path
+) -> None:
+    # Two round trips in flight at most, one request each: A (fast) and B (100 ms late) go
+    # out together; C goes out when A lands, 400 ms late. The compute worker, woken by A,
+    # waits for B (out when A landed) but not for C (sent while it waited): under a steady
+    # stream some round trip is always out, and waiting for each new one would leave the
+    # loop idle.
+    bodies = [body(transaction_id=f"tx_o{i}", card_id=f"o_{i}") for i in range(3)]
+    settings = make_settings(
+        redis_url,
+        prefix,
+        bundle_dir,
+        max_batch=1,
+        max_inflight_batches=2,
+        compute_linger_ms=1000.0,
+        redis_budget_ms=2000,
+    )
+    answers, calls = score_concurrently(settings, bodies, slow_reads={1: 0.1, 2: 0.4})
+    assert calls == [2, 1]
+    assert answers[0]["latency_ms"] < 350 <= answers[2]["latency_ms"]
+    assert not any(a["degraded"] for a in answers)
+
+
 def test_a_failing_model_call_answers_500_and_the_next_request_is_scored(
     redis_url: str, prefix: str, bundle_dir: Path
 ) -> None:
