@@ -164,8 +164,9 @@ class Settings(BaseSettings):
     compute_linger_ms: float = Field(
         3.0,
         ge=0,
-        description="Longest a request whose windows are read waits for other batches' round "
-        "trips still out, so that one feature and model pass serves them all.",
+        description="Longest a request whose windows are read waits for the other batches' "
+        "round trips that were out when it came back, so that one feature and model pass "
+        "serves them all.",
     )
     opentelemetry: bool = Field(
         False,
