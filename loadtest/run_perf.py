@@ -6,7 +6,7 @@ Reports go to loadtest/reports/ (CSV, HTML, summary.md). Figures are for the ste
 swarm: Locust resets its statistics once every user has been spawned (--reset-stats);
 the ramp (users/spawn-rate seconds) is left out, and its rows are still in the history
 CSV. Thresholds come from the environment: PERF_P99_MS (default 20) and
-PERF_MAX_FAILURE_RATIO (default 0).
+PERF_MAX_FAILURE_RATIO (default 0); past either, it exits with status 1.
 Redis: FRAUD_REDIS_URL or the machine's (or one the demo helper starts); keys are
 written under a fresh prefix and deleted afterwards.
 """
@@ -168,6 +168,8 @@ def main() -> None:
     )
     (REPORTS / "summary.md").write_text(summary)
     print(summary)
+    if verdict == "FAIL":
+        raise SystemExit(1)  # `make perf` fails with the thresholds, so a pipeline can gate on it
 
 
 if __name__ == "__main__":
