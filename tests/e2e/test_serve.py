@@ -79,3 +79,49 @@ def test_serve_answers_and_reloads_on_sighup(bundle_dir: Path, tmp_path: Path) -
     assert process.stderr is not None
     with process.stderr:
         assert b"Traceback" not in process.stderr.read()
+
+
+def test_metrics_count_every_worker(bundle_dir: Path) -> None:
+    """With several workers, each scrape of /metrics (answered by any one of them) counts
+    the answers of all of them."""
+    redis_url, own = shared_redis_url()
+    port = free_port()
+    env = os.environ | {
+        "FRAUD_API_KEYS": digest("k1"),
+        "FRAUD_REDIS_URL": redis_url,
+        "FRAUD_REDIS_PREFIX": f"workers{port}",
+        "FRAUD_ENVIRONMENT": "test",
+    }
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    process = subprocess.Popen(
+        [FRAUD, "serve", "--port", str(port), "--model", str(bundle_dir), "--workers", "2"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    base = f"http://127.0.0.1:{port}"
+    headers = {"Authorization": "Bearer k1", "Content-Type": "application/json"}
+    try:
+        wait_until_ready(base, process, 60)
+        time.sleep(2)  # both workers up
+        for i in range(40):  # a new connection each: the workers share them out
+            body = orjson.dumps(EXAMPLE | {"transaction_id": f"w_{i}"})
+            answer = httpx.post(f"{base}/v1/score", content=body, headers=headers)
+            assert answer.status_code == 200, answer.text
+        for _ in range(6):
+            metrics = httpx.get(f"{base}/metrics").text
+            counted = sum(
+                float(line.split()[-1])
+                for line in metrics.splitlines()
+                if line.startswith("fraud_decisions_total{")
+            )
+            assert counted == 40
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(30)
+        delete_keys(redis_url, f"workers{port}")
+        if own is not None:
+            own.cleanup()
+    assert process.stderr is not None
+    with process.stderr:
+        assert b"Traceback" not in process.stderr.read()
