@@ -14,6 +14,7 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import KafkaError
 
 from app.stream import Aggregator, Hub, decision_message
+from persistence.kafka import stop_consumer
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +62,7 @@ class Feed:
                 await asyncio.sleep(1.0)
             finally:
                 with suppress(KafkaError, OSError):
-                    await consumer.stop()
+                    await stop_consumer(consumer)
 
     def _publish(self, value: bytes | None) -> None:
         try:

@@ -21,6 +21,7 @@ from prometheus_client import Counter
 
 from persistence.alerts import AlertPolicy
 from persistence.database import UNAVAILABLE
+from persistence.kafka import stop_consumer
 from persistence.migrations import upgrade
 from persistence.writer import BadEvent, DeadLetter, decode, write_batch
 
@@ -147,6 +148,6 @@ class AuditConsumer:
                 CONSUMED.labels("duplicate").inc(len(rows) - inserted)
                 CONSUMED.labels("dead_letter").inc(len(dead))
         finally:
-            await consumer.stop()
+            await stop_consumer(consumer)
             if self._conn is not None:
                 await self._conn.close()
