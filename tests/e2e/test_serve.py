@@ -8,6 +8,8 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -22,9 +24,10 @@ from tests.servers import shared_redis_url
 FRAUD = str(Path(sys.executable).with_name("fraud"))
 
 
-def test_serve_answers_and_reloads_on_sighup(bundle_dir: Path, tmp_path: Path) -> None:
-    model = tmp_path / "model"
-    shutil.copytree(bundle_dir, model)
+@contextmanager
+def serving(model: Path, *flags: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """`fraud serve` on a free port with the machine's (or the suite's own) Redis, under a
+    key prefix of its own; SIGTERM and the keys deleted at the end."""
     redis_url, own = shared_redis_url()
     port = free_port()
     env = os.environ | {
@@ -33,8 +36,9 @@ def test_serve_answers_and_reloads_on_sighup(bundle_dir: Path, tmp_path: Path) -
         "FRAUD_REDIS_PREFIX": f"serve{port}",
         "FRAUD_ENVIRONMENT": "test",
     }
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     process = subprocess.Popen(
-        [FRAUD, "serve", "--port", str(port), "--model", str(model)],
+        [FRAUD, "serve", "--port", str(port), "--model", str(model), *flags],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -42,6 +46,24 @@ def test_serve_answers_and_reloads_on_sighup(bundle_dir: Path, tmp_path: Path) -
     base = f"http://127.0.0.1:{port}"
     try:
         wait_until_ready(base, process, 60)
+        yield base, process
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(30)
+        delete_keys(redis_url, f"serve{port}")
+        if own is not None:
+            own.cleanup()
+    # uvicorn shuts down gracefully, then re-raises SIGTERM so the exit status says why it stopped.
+    assert process.returncode in (0, -signal.SIGTERM)
+    assert process.stderr is not None
+    with process.stderr:
+        assert b"Traceback" not in process.stderr.read()
+
+
+def test_serve_answers_and_reloads_on_sighup(bundle_dir: Path, tmp_path: Path) -> None:
+    model = tmp_path / "model"
+    shutil.copytree(bundle_dir, model)
+    with serving(model) as (base, process):
         headers = {"Authorization": "Bearer k1", "Content-Type": "application/json"}
         first = httpx.post(
             f"{base}/v1/score", content=orjson.dumps(EXAMPLE), headers=headers
@@ -68,41 +90,13 @@ def test_serve_answers_and_reloads_on_sighup(bundle_dir: Path, tmp_path: Path) -
             assert answer["model_version"] == first["model_version"]  # no request dropped meanwhile
             assert time.monotonic() < deadline, "model not reloaded after SIGHUP"
             time.sleep(0.1)
-    finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(30)
-        delete_keys(redis_url, f"serve{port}")
-        if own is not None:
-            own.cleanup()
-    # uvicorn shuts down gracefully, then re-raises SIGTERM so the exit status says why it stopped.
-    assert process.returncode in (0, -signal.SIGTERM)
-    assert process.stderr is not None
-    with process.stderr:
-        assert b"Traceback" not in process.stderr.read()
 
 
 def test_metrics_count_every_worker(bundle_dir: Path) -> None:
     """With several workers, each scrape of /metrics (answered by any one of them) counts
     the answers of all of them."""
-    redis_url, own = shared_redis_url()
-    port = free_port()
-    env = os.environ | {
-        "FRAUD_API_KEYS": digest("k1"),
-        "FRAUD_REDIS_URL": redis_url,
-        "FRAUD_REDIS_PREFIX": f"workers{port}",
-        "FRAUD_ENVIRONMENT": "test",
-    }
-    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    process = subprocess.Popen(
-        [FRAUD, "serve", "--port", str(port), "--model", str(bundle_dir), "--workers", "2"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    base = f"http://127.0.0.1:{port}"
     headers = {"Authorization": "Bearer k1", "Content-Type": "application/json"}
-    try:
-        wait_until_ready(base, process, 60)
+    with serving(bundle_dir, "--workers", "2") as (base, _):
         time.sleep(2)  # both workers up
         for i in range(40):  # a new connection each: the workers share them out
             body = orjson.dumps(EXAMPLE | {"transaction_id": f"w_{i}"})
@@ -116,12 +110,3 @@ def test_metrics_count_every_worker(bundle_dir: Path) -> None:
                 if line.startswith("fraud_decisions_total{")
             )
             assert counted == 40
-    finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(30)
-        delete_keys(redis_url, f"workers{port}")
-        if own is not None:
-            own.cleanup()
-    assert process.stderr is not None
-    with process.stderr:
-        assert b"Traceback" not in process.stderr.read()
