@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import time
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -11,6 +12,7 @@ import orjson
 import pytest
 import redis
 import redis.asyncio as aioredis
+import uvloop
 from fastapi.testclient import TestClient
 from prometheus_client import REGISTRY
 
@@ -334,6 +336,39 @@ def test_the_linger_waits_only_for_round_trips_already_out(
     assert calls == [2, 1]
     assert answers[0]["latency_ms"] < 350 <= answers[2]["latency_ms"]
     assert not any(a["degraded"] for a in answers)
+
+
+def test_a_reply_that_came_while_the_process_was_busy_is_used(
+    redis_url: str, prefix: str, bundle_dir: Path
+) -> None:
+    # The round trip leaves, then the process is busy for 80 ms (a long computation, the
+    # machine taking the CPU away): Redis answered in time, but its reply is read after the
+    # 25 ms budget. It is used, not counted as a slow store: the answer is not degraded.
+    settings = make_settings(redis_url, prefix, bundle_dir, redis_budget_ms=25.0)
+    app = create_app(settings)
+
+    async def run() -> dict[str, Any]:
+        from asgi_lifespan import LifespanManager
+
+        async with LifespanManager(app):
+            service = app.state.service
+            read = service.store.read_and_record
+
+            async def busy_while_reading(*args: Any) -> Any:
+                reading = asyncio.ensure_future(read(*args))
+                await asyncio.sleep(0)  # the command is sent
+                time.sleep(0.08)  # the process busy; the reply arrives meanwhile
+                return await reading
+
+            service.store.read_and_record = busy_while_reading
+            answer = await service.score(
+                ScoreRequest.model_validate(body(transaction_id="tx_busy"))
+            )
+            return dict(orjson.loads(answer))
+
+    answer = uvloop.run(run())  # the server's loop: it orders timers and I/O its own way
+    assert answer["degraded"] is False
+    assert answer["latency_ms"] >= 80
 
 
 def test_a_failing_model_call_answers_500_and_the_next_request_is_scored(
