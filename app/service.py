@@ -99,7 +99,8 @@ class ScoringService:
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
         self._worker: asyncio.Task[None] | None = None
         self._computer: asyncio.Task[None] | None = None
-        self._unsaved: list[tuple[str, bytes]] = []
+        self._unsaved: list[tuple[str, bytes]] = []  # answers not yet stored for retries
+        self._flush_pending = False
         self._inflight: set[asyncio.Task[None]] = set()
         # Requests whose windows are read (or None: degraded), waiting for the compute worker.
         self._computable: list[tuple[_Pending, WindowRead | None]] = []
@@ -184,10 +185,11 @@ class ScoringService:
                     await asyncio.wait_for(self._wake_computer.wait(), left)
                 self._wake_computer.clear()
             self._compute_ready()
-            if self._queue.empty() and self._unsaved:
-                # Nothing waiting to carry the answers to Redis: store them on their own,
-                # without holding up the next computation.
-                task = asyncio.create_task(self._flush_responses())
+            if self._unsaved and not self._flush_pending:
+                # The answers ride on the next store batch (its script stores them before
+                # reading); if none leaves within the linger, they go on their own.
+                self._flush_pending = True
+                task = asyncio.create_task(self._flush_later())
                 self._inflight.add(task)
                 task.add_done_callback(self._inflight.discard)
 
@@ -295,8 +297,15 @@ class ScoringService:
             if self.audit is not None:
                 self.audit(p.request, body)  # an in-memory enqueue; Kafka is never awaited here
 
+    async def _flush_later(self) -> None:
+        try:
+            await asyncio.sleep(self.config.compute_linger_s)
+        finally:
+            self._flush_pending = False
+        await self._flush_responses()
+
     async def _flush_responses(self) -> None:
-        """Store answers for retries when no batch is waiting to carry them."""
+        """Store answers for retries that no store batch has carried."""
         if not self._unsaved:
             return
         responses, self._unsaved = self._unsaved, []

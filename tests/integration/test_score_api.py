@@ -220,6 +220,43 @@ def test_each_request_reads_and_records_its_windows_in_one_round_trip(
         assert all(r.get(f"{prefix}:d:tx_rt_{i}") for i in range(5))
 
 
+def test_answers_ride_on_the_next_round_trip_or_go_alone_after_the_linger(
+    redis_url: str, prefix: str, bundle_dir: Path
+) -> None:
+    # Stored for retries, an answer goes out with the next store batch when one leaves
+    # within the linger; otherwise on its own. (It used to take a round trip of its own
+    # whenever nothing was queued: a third of all round trips at 1,000 requests/s.)
+    settings = make_settings(redis_url, prefix, bundle_dir, compute_linger_ms=300.0)
+    app = create_app(settings, make_redis=counting_redis)
+
+    def trips() -> list[bytes]:
+        return [s for s in CountingConnection.sends if b"EVALSHA" in s]
+
+    async def run() -> None:
+        from asgi_lifespan import LifespanManager
+
+        async with LifespanManager(app):
+            service = app.state.service
+            CountingConnection.sends.clear()
+            first, second = (
+                ScoreRequest.model_validate(body(transaction_id=f"tx_ride_{n}", card_id=n))
+                for n in ("a", "b")
+            )
+            await service.score(first)
+            await service.score(second)  # within the linger: it carries the first's answer
+            assert len(trips()) == 2
+            assert f"{prefix}:d:tx_ride_a".encode() in trips()[1]
+            await asyncio.sleep(0.6)  # nothing else leaves: the second's answer goes alone
+            assert len(trips()) == 3
+            assert f"{prefix}:d:tx_ride_b".encode() in trips()[2]
+            assert f"{prefix}:seen:".encode() not in trips()[2]
+            with redis.Redis.from_url(redis_url) as r:
+                assert r.get(f"{prefix}:d:tx_ride_a")
+                assert r.get(f"{prefix}:d:tx_ride_b")
+
+    asyncio.run(run())
+
+
 def test_concurrent_requests_share_round_trips(
     redis_url: str, prefix: str, bundle_dir: Path
 ) -> None:
