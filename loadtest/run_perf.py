@@ -134,6 +134,11 @@ def main() -> None:
         metrics = httpx.get(f"{base}/metrics").text
         (REPORTS / "server_metrics.txt").write_text(metrics)
         server_side = server_quantiles(metrics)
+        degraded = sum(
+            float(line.split()[-1])
+            for line in metrics.splitlines()
+            if line.startswith("fraud_degraded_total{")
+        )
         print(
             "\n".join(
                 line
@@ -164,6 +169,7 @@ def main() -> None:
         f"| requests | failures | requests/s | p50 ms | p95 ms | p99 ms |\n| --- | --- | --- | --- | --- | --- |\n"
         f"| {requests_:,} | {failures:,} | {float(total['Requests/s']):,.0f} | {total['50%']} | {total['95%']} | "
         f"{total['99%']} |\n\nInside the server (fraud_score_latency_seconds, bucket upper bounds): {server_side}\n\n"
+        f"Degraded answers over the whole run, the ramp included (fraud_degraded_total): {degraded:,.0f}\n\n"
         f"{verdict}: thresholds p99 <= {p99_limit:g} ms, failure ratio <= {max_failures:g}\n"
     )
     (REPORTS / "summary.md").write_text(summary)
