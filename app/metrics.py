@@ -4,6 +4,7 @@ instrumentator; /v1/score has its own below (answers, latency, refusals, failure
 from __future__ import annotations
 
 from prometheus_client import Counter, Histogram
+from prometheus_client.parser import text_string_to_metric_families
 
 FAST = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25)
 
@@ -55,3 +56,14 @@ SCORE_LATENCY = Histogram(
         1.0,
     ),
 )
+
+
+def scraped_total(exposition: str, sample: str) -> float:
+    """The sum over every label set of one sample (e.g. "fraud_degraded_total") in a
+    /metrics scrape: for benchmarks and tests reading the server from outside."""
+    return sum(
+        s.value
+        for family in text_string_to_metric_families(exposition)
+        for s in family.samples
+        if s.name == sample
+    )

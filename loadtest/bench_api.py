@@ -31,6 +31,7 @@ import httpx
 
 from app.auth import digest
 from app.localstack import delete_keys, stop, wait_until_ready
+from app.metrics import scraped_total
 
 KEY = "fk_bench_key"
 WRK_SCRIPT = r"""
@@ -163,11 +164,7 @@ def run_one(app: str, env: dict[str, str], seconds: int, connections: int) -> tu
         rps, detail = measure(8790, seconds, connections)
         if app.startswith("app."):
             metrics = httpx.get("http://127.0.0.1:8790/metrics").text
-            degraded = sum(
-                float(line.split()[-1])
-                for line in metrics.splitlines()
-                if line.startswith("fraud_degraded_total{")
-            )
+            degraded = scraped_total(metrics, "fraud_degraded_total")
             if degraded:
                 detail += f"\nDEGRADED answers: {degraded:.0f}"
     finally:

@@ -27,6 +27,7 @@ import httpx
 from app.auth import new_key
 from app.demo import DemoOptions, ensure_model, ensure_redis
 from app.localstack import delete_keys, free_port, stop, wait_until_ready
+from app.metrics import scraped_total
 from app.settings import get_settings
 from ensemble.progress import NoProgress
 from features.dataset import write_transactions
@@ -134,11 +135,7 @@ def main() -> None:
         metrics = httpx.get(f"{base}/metrics").text
         (REPORTS / "server_metrics.txt").write_text(metrics)
         server_side = server_quantiles(metrics)
-        degraded = sum(
-            float(line.split()[-1])
-            for line in metrics.splitlines()
-            if line.startswith("fraud_degraded_total{")
-        )
+        degraded = scraped_total(metrics, "fraud_degraded_total")
         print(
             "\n".join(
                 line

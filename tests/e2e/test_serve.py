@@ -17,6 +17,7 @@ import orjson
 
 from app.auth import digest
 from app.localstack import delete_keys, free_port, wait_until_ready
+from app.metrics import scraped_total
 from app.schemas import EXAMPLE
 from ensemble.manifest import Manifest
 from tests.servers import shared_redis_url
@@ -104,9 +105,5 @@ def test_metrics_count_every_worker(bundle_dir: Path) -> None:
             assert answer.status_code == 200, answer.text
         for _ in range(6):
             metrics = httpx.get(f"{base}/metrics").text
-            counted = sum(
-                float(line.split()[-1])
-                for line in metrics.splitlines()
-                if line.startswith("fraud_decisions_total{")
-            )
+            counted = scraped_total(metrics, "fraud_decisions_total")
             assert counted == 40
