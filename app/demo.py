@@ -25,7 +25,12 @@ import httpx
 import redis
 
 from app.auth import new_key
-from app.localstack import (
+from app.settings import Settings
+from app.traffic import replay
+from ensemble.progress import Progress
+from ensemble.train import TrainConfig, train
+from features.dataset import write_transactions
+from localservers import (
     delete_keys,
     free_port,
     init_postgres,
@@ -40,11 +45,6 @@ from app.localstack import (
     tcp_reachable,
     wait_until_ready,
 )
-from app.settings import Settings
-from app.traffic import replay
-from ensemble.progress import Progress
-from ensemble.train import TrainConfig, train
-from features.dataset import write_transactions
 from synthetic.generator import GeneratorConfig, generate
 
 Say = Callable[[str], None]

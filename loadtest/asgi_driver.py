@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from app.auth import digest
-from app.localstack import delete_keys
+from localservers import delete_keys
 
 KEY = "fk_bench_key"
 Asgi = Callable[[dict[str, Any], Any, Any], Awaitable[None]]

@@ -30,8 +30,8 @@ from pathlib import Path
 import httpx
 
 from app.auth import digest
-from app.localstack import delete_keys, stop, wait_until_ready
 from app.metrics import scraped_total
+from localservers import delete_keys, stop, wait_until_ready
 
 KEY = "fk_bench_key"
 WRK_SCRIPT = r"""

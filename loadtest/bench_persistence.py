@@ -28,8 +28,8 @@ import orjson
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from app.localstack import free_port, start_tansu, stop
 from app.schemas import EXAMPLE
+from localservers import free_port, start_tansu, stop
 from persistence.consumer import AuditConsumer, ConsumerConfig
 from persistence.events import audit_event
 

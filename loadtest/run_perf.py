@@ -26,11 +26,11 @@ import httpx
 
 from app.auth import new_key
 from app.demo import DemoOptions, ensure_model, ensure_redis
-from app.localstack import delete_keys, free_port, stop, wait_until_ready
 from app.metrics import scraped_total
 from app.settings import get_settings
 from ensemble.progress import NoProgress
 from features.dataset import write_transactions
+from localservers import delete_keys, free_port, stop, wait_until_ready
 from synthetic.generator import GeneratorConfig, generate
 
 REPORTS = Path("loadtest/reports")

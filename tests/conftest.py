@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import atexit
 from pathlib import Path
 
 import pytest
@@ -7,6 +8,17 @@ import pytest
 from ensemble.train import TrainConfig, train
 from features.dataset import write_transactions
 from synthetic.generator import GeneratorConfig, generate
+from tests.servers import SharedServers
+
+# Started on import: pytest imports this conftest before any other (and before any test
+# module), and those read the shared servers' URLs when they are imported.
+_shared = SharedServers()
+_shared.start()
+atexit.register(_shared.stop)  # should pytest stop before unconfiguring
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    _shared.stop()
 
 
 @pytest.fixture(scope="session")

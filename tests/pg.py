@@ -1,19 +1,17 @@
-"""The machine's PostgreSQL for integration tests (trust auth): each test works in a schema
-of its own and drops it afterwards."""
+"""The suite's shared PostgreSQL (tests.servers) for integration tests: each test works in a
+schema of its own and drops it afterwards."""
 
 from __future__ import annotations
 
 import asyncio
-import os
 from typing import Any
 
 import asyncpg
 
 from persistence.consumer import AuditConsumer, ConsumerConfig
+from tests.servers import shared_database_url
 
-DATABASE_URL = os.environ.get(
-    "FRAUD_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test"
-)
+DATABASE_URL = shared_database_url()
 
 
 def drop_schema(name: str) -> None:

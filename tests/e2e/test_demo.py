@@ -8,7 +8,7 @@ import sys
 import uuid
 from pathlib import Path
 
-from app.localstack import delete_keys
+from localservers import delete_keys
 from tests.pg import DATABASE_URL, drop_schema
 from tests.servers import shared_redis_url
 
@@ -17,7 +17,7 @@ DEMO = ["demo", "--days", "20", "--cards", "600", "--duration", "3", "--rate", "
 
 
 def test_demo_trains_serves_and_replays(tmp_path: Path) -> None:
-    url, own = shared_redis_url()
+    url = shared_redis_url()
     prefix = f"demo-test-{uuid.uuid4().hex[:8]}"
     env = os.environ | {
         "FRAUD_MODEL_DIR": str(tmp_path / "model"),
@@ -35,8 +35,6 @@ def test_demo_trains_serves_and_replays(tmp_path: Path) -> None:
     finally:
         delete_keys(url, prefix)
         drop_schema(prefix.replace("-", "_"))
-        if own is not None:
-            own.cleanup()
     assert out.returncode == 0, out.stderr[-3000:]
     text = out.stderr
     assert "/docs" in text

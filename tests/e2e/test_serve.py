@@ -16,10 +16,10 @@ import httpx
 import orjson
 
 from app.auth import digest
-from app.localstack import delete_keys, free_port, wait_until_ready
 from app.metrics import scraped_total
 from app.schemas import EXAMPLE
 from ensemble.manifest import Manifest
+from localservers import delete_keys, free_port, wait_until_ready
 from tests.servers import shared_redis_url
 
 FRAUD = str(Path(sys.executable).with_name("fraud"))
@@ -29,7 +29,7 @@ FRAUD = str(Path(sys.executable).with_name("fraud"))
 def serving(model: Path, *flags: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """`fraud serve` on a free port with the machine's (or the suite's own) Redis, under a
     key prefix of its own; SIGTERM and the keys deleted at the end."""
-    redis_url, own = shared_redis_url()
+    redis_url = shared_redis_url()
     port = free_port()
     env = os.environ | {
         "FRAUD_API_KEYS": digest("k1"),
@@ -52,8 +52,6 @@ def serving(model: Path, *flags: str) -> Iterator[tuple[str, subprocess.Popen[by
         process.send_signal(signal.SIGTERM)
         process.wait(30)
         delete_keys(redis_url, f"serve{port}")
-        if own is not None:
-            own.cleanup()
     # uvicorn shuts down gracefully, then re-raises SIGTERM so the exit status says why it stopped.
     assert process.returncode in (0, -signal.SIGTERM)
     assert process.stderr is not None

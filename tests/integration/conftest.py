@@ -10,21 +10,18 @@ import redis
 from fastapi.testclient import TestClient
 
 from app.auth import digest
-from app.localstack import delete_keys
 from app.main import create_app
 from app.settings import Settings
+from localservers import TansuBroker, delete_keys
 from tests.pg import DATABASE_URL, drop_schema
-from tests.servers import TansuBroker, shared_redis_url
+from tests.servers import shared_redis_url
 
 API_KEY = "fk_integration_test_key"
 
 
 @pytest.fixture(scope="session")
-def redis_url() -> Iterator[str]:
-    url, server = shared_redis_url()
-    yield url
-    if server is not None:
-        server.cleanup()
+def redis_url() -> str:
+    return shared_redis_url()
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 
 from app.consume import run_consumer
 from app.settings import Settings
+from localservers import TansuBroker
 from persistence.alerts import AlertPolicy
 from persistence.dispatcher import AlertDispatcher, DispatchConfig
 from persistence.migrations import upgrade
@@ -24,7 +25,6 @@ from tests.audit_events import audit_bytes
 from tests.integration.test_score_api import body
 from tests.pg import DATABASE_URL, query
 from tests.receivers import HttpReceiver, SmtpReceiver
-from tests.servers import TansuBroker
 
 T0 = datetime(2026, 11, 28, 12, tzinfo=UTC)
 SECRET = "hook-secret"

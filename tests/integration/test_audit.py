@@ -13,8 +13,8 @@ import orjson
 from aiokafka import AIOKafkaConsumer
 from fastapi.testclient import TestClient
 
+from localservers import TansuBroker
 from tests.integration.test_score_api import body
-from tests.servers import TansuBroker
 
 TOPIC = "transactions.scored"
 

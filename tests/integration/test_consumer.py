@@ -8,13 +8,13 @@ import asyncpg
 from aiokafka import AIOKafkaProducer
 from fastapi.testclient import TestClient
 
+from localservers import TansuBroker
 from persistence.consumer import AuditConsumer, ConsumerConfig
 from persistence.migrations import upgrade
 from persistence.writer import decode, write_batch
 from tests.audit_events import audit_bytes
 from tests.integration.test_score_api import body
 from tests.pg import DATABASE_URL, consume_until, query
-from tests.servers import TansuBroker
 
 
 def test_decisions_land_exactly_once_and_bad_messages_in_dead_letters(

