@@ -1,7 +1,9 @@
-"""`fraud serve` as a process: it answers, reloads its model on SIGHUP, and stops on SIGTERM."""
+"""`fraud serve` as a process, reached by real clients over real sockets: it answers,
+streams decisions over a WebSocket, reloads its model on SIGHUP, and stops on SIGTERM."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import signal
@@ -14,19 +16,24 @@ from pathlib import Path
 
 import httpx
 import orjson
+import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import InvalidStatus
 
 from app.auth import digest
 from app.metrics import scraped_total
 from app.schemas import EXAMPLE
 from ensemble.manifest import Manifest
-from localservers import delete_keys, free_port, wait_until_ready
+from localservers import TansuBroker, delete_keys, free_port, wait_until_ready
 from tests.servers import shared_redis_url
 
 FRAUD = str(Path(sys.executable).with_name("fraud"))
 
 
 @contextmanager
-def serving(model: Path, *flags: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+def serving(
+    model: Path, *flags: str, kafka: str = ""
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """`fraud serve` on a free port with the machine's (or the suite's own) Redis, under a
     key prefix of its own; SIGTERM and the keys deleted at the end."""
     redis_url = shared_redis_url()
@@ -36,6 +43,8 @@ def serving(model: Path, *flags: str) -> Iterator[tuple[str, subprocess.Popen[by
         "FRAUD_REDIS_URL": redis_url,
         "FRAUD_REDIS_PREFIX": f"serve{port}",
         "FRAUD_ENVIRONMENT": "test",
+        "FRAUD_KAFKA_BOOTSTRAP_SERVERS": kafka,
+        "FRAUD_SPOOL_PATH": str(model.parent / f"spool{port}"),
     }
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     process = subprocess.Popen(
@@ -105,3 +114,42 @@ def test_metrics_count_every_worker(bundle_dir: Path) -> None:
             metrics = httpx.get(f"{base}/metrics").text
             counted = scraped_total(metrics, "fraud_decisions_total")
             assert counted == 40
+
+
+@pytest.mark.timeout(120)
+def test_the_stream_delivers_decisions_over_a_real_websocket(bundle_dir: Path) -> None:
+    """A WebSocket client of its own (the `websockets` library) on a real `fraud serve`
+    process: the upgrade is accepted (it was answered 404 when uvicorn had no WebSocket
+    library), then every decision scored arrives on the stream."""
+    broker = TansuBroker().start()
+    try:
+        with serving(bundle_dir, kafka=broker.bootstrap) as (base, _):
+            ws_url = base.replace("http://", "ws://") + "/v1/stream"
+            seen = asyncio.run(stream_while_scoring(base, ws_url, [f"ws_{i}" for i in range(20)]))
+    finally:
+        broker.cleanup()
+    assert seen == {f"ws_{i}" for i in range(20)}
+
+
+async def stream_while_scoring(base: str, ws_url: str, ids: list[str]) -> set[str]:
+    with pytest.raises(InvalidStatus) as refused:
+        async with connect(ws_url):
+            pass
+    assert refused.value.response.status_code == 403  # no key: refused before the upgrade
+
+    seen: set[str] = set()
+    async with (
+        connect(ws_url, additional_headers={"Authorization": "Bearer k1"}) as ws,
+        httpx.AsyncClient(base_url=base, headers={"Authorization": "Bearer k1"}) as http,
+    ):
+        hello = orjson.loads(await asyncio.wait_for(ws.recv(), 30))
+        assert hello["type"] == "hello"
+        for tx in ids:
+            answer = await http.post("/v1/score", json=EXAMPLE | {"transaction_id": tx})
+            assert answer.status_code == 200, answer.text
+        async with asyncio.timeout(60):
+            while not seen >= set(ids):
+                message = orjson.loads(await ws.recv())
+                if message["type"] == "decision":
+                    seen.add(message["transaction_id"])
+    return seen
