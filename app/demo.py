@@ -96,16 +96,18 @@ def _forget_keys(url: str, prefix: str) -> None:
         delete_keys(url, prefix)
 
 
-def ensure_kafka(settings: Settings, stack: ExitStack, say: Say) -> str:
+def ensure_kafka(settings: Settings, stack: ExitStack, say: Say) -> tuple[str, bool]:
+    """The brokers' address, and whether the producer may be idempotent there (tansu
+    refuses InitProducerId)."""
     configured = settings.kafka_bootstrap_servers
     if configured and tcp_reachable(configured.split(",")[0]):
         say(f"kafka: {configured}")
-        return configured
+        return configured, settings.audit_idempotence
     port = free_port()
     process = start_tansu(port)
     stack.callback(stop, process)
     say(f"kafka: started the tansu broker (pid {process.pid}, memory storage) at 127.0.0.1:{port}")
-    return f"127.0.0.1:{port}"
+    return f"127.0.0.1:{port}", False
 
 
 def ensure_postgres(settings: Settings, stack: ExitStack, say: Say) -> str:
@@ -140,7 +142,7 @@ def run_demo(
         # retries by a second run), removed when the demo stops.
         prefix = f"{settings.redis_prefix}-demo-{os.getpid()}"
         stack.callback(_forget_keys, redis_url, prefix)
-        kafka = ensure_kafka(settings, stack, say)
+        kafka, idempotent = ensure_kafka(settings, stack, say)
         database_url = ensure_postgres(settings, stack, say)
         key, key_digest = new_key()
         port = options.port if options.port and port_free(options.port) else free_port()
@@ -150,6 +152,7 @@ def run_demo(
             "FRAUD_REDIS_PREFIX": prefix,
             "FRAUD_MODEL_DIR": str(settings.model_dir),
             "FRAUD_KAFKA_BOOTSTRAP_SERVERS": kafka,
+            "FRAUD_AUDIT_IDEMPOTENCE": str(idempotent).lower(),
             "FRAUD_DATABASE_URL": database_url,
         }
         server = subprocess.Popen(

@@ -94,6 +94,20 @@ class Settings(BaseSettings):
     audit_partitions: int = Field(
         12, ge=1, description="Partitions when the topic is created at start-up."
     )
+    audit_replication_factor: int = Field(
+        1,
+        ge=1,
+        description="Replicas of each partition when the topic is created at start-up (2 or 3 on a cluster).",
+    )
+    audit_min_insync_replicas: int = Field(
+        1,
+        ge=1,
+        description="The topic's min.insync.replicas when created: an acks=all write is taken only once this many replicas have it. At most the replication factor; a broker can be lost without refusing writes only while it is below it.",
+    )
+    audit_idempotence: bool = Field(
+        True,
+        description="aiokafka's idempotent producer (no duplicates from its own retries). The demo's tansu broker does not support it: the demo turns it off there.",
+    )
     audit_queue_size: int = Field(
         10_000, ge=1, description="Events held in memory before spilling to the spool."
     )
@@ -208,6 +222,15 @@ class Settings(BaseSettings):
             raise ValueError("FRAUD_ALERT_WEBHOOK_SECRET is needed to sign webhook alerts")
         if self.alert_smtp_host and not self.alert_email_to.strip():
             raise ValueError("FRAUD_ALERT_EMAIL_TO is needed for email alerts")
+        return self
+
+    @model_validator(mode="after")
+    def _replicas(self) -> Settings:
+        if self.audit_min_insync_replicas > self.audit_replication_factor:
+            raise ValueError(
+                "FRAUD_AUDIT_MIN_INSYNC_REPLICAS cannot exceed FRAUD_AUDIT_REPLICATION_FACTOR:"
+                " no write would ever be taken"
+            )
         return self
 
     @property

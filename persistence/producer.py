@@ -2,7 +2,8 @@
 
 The request handler only calls `publish`, which puts the event on a bounded
 in-memory queue (or, when the queue is full, appends it to the spool). A
-background task sends batches with aiokafka (acks="all"). When Kafka fails or
+background task sends batches with aiokafka (acks="all", idempotent where the
+broker supports it, so its own retries never write twice). When Kafka fails or
 is slow, the batch goes to the spool and Kafka is left alone for `retry_s`;
 then the spool is re-sent, oldest first, before anything new. Downstream
 writes are idempotent on transaction_id, so a batch that Kafka did take
@@ -37,6 +38,9 @@ class AuditProducer:
         topic: str,
         spool: Spool,
         partitions: int = 12,
+        replication_factor: int = 1,
+        min_insync_replicas: int = 1,
+        idempotent: bool = True,
         queue_size: int = 10_000,
         linger_ms: int = 5,
         batch_bytes: int = 262_144,
@@ -47,6 +51,8 @@ class AuditProducer:
         self.topic = topic
         self.spool = spool
         self.partitions = partitions
+        self.replication_factor = replication_factor
+        self.min_insync_replicas = min_insync_replicas
         self.send_timeout_s = send_timeout_s
         self.retry_s = retry_s
         self.max_batch = 500
@@ -54,6 +60,7 @@ class AuditProducer:
         self._producer = AIOKafkaProducer(
             bootstrap_servers=bootstrap_servers,
             acks="all",
+            enable_idempotence=idempotent,
             linger_ms=linger_ms,
             max_batch_size=batch_bytes,
         )
@@ -101,7 +108,14 @@ class AuditProducer:
         try:
             await admin.start()
             await admin.create_topics(
-                [NewTopic(self.topic, num_partitions=self.partitions, replication_factor=1)]
+                [
+                    NewTopic(
+                        self.topic,
+                        num_partitions=self.partitions,
+                        replication_factor=self.replication_factor,
+                        topic_configs={"min.insync.replicas": str(self.min_insync_replicas)},
+                    )
+                ]
             )
         except TopicAlreadyExistsError:
             pass

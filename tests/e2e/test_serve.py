@@ -44,6 +44,7 @@ def serving(
         "FRAUD_REDIS_PREFIX": f"serve{port}",
         "FRAUD_ENVIRONMENT": "test",
         "FRAUD_KAFKA_BOOTSTRAP_SERVERS": kafka,
+        "FRAUD_AUDIT_IDEMPOTENCE": "false",  # the brokers here are tansu
         "FRAUD_SPOOL_PATH": str(model.parent / f"spool{port}"),
     }
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)

@@ -90,6 +90,7 @@ def audited_client(
         prefix,
         bundle_dir,
         kafka_bootstrap_servers=broker.bootstrap,
+        audit_idempotence=False,  # tansu refuses InitProducerId
         database_url=DATABASE_URL,
         database_schema=schema,
         spool_path=tmp_path / "audit.spool",

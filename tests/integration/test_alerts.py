@@ -177,6 +177,7 @@ def test_fraud_consume_raises_alerts_for_scored_decisions(
     settings = Settings(
         environment="test",
         kafka_bootstrap_servers=broker.bootstrap,
+        audit_idempotence=False,  # tansu refuses InitProducerId
         database_url=DATABASE_URL,
         database_schema=schema,
         consumer_group=f"g-{schema}",

@@ -1,0 +1,221 @@
+"""What the Kafka drills share: the engine's own processes (`fraud serve`, `fraud consume`)
+against brokers of the test's own, traffic at a steady rate whose latencies are recorded
+per phase, and the one verdict every drill reaches: exactly the ids answered, once each."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import asyncpg
+import httpx
+import numpy as np
+import psutil
+
+from app.auth import digest
+from localservers import free_port, stop, wait_until_ready
+from tests.integration.conftest import API_KEY
+from tests.integration.test_score_api import body
+from tests.pg import DATABASE_URL
+
+TOPIC = "transactions.scored"
+
+
+@dataclass
+class DrillStack:
+    """One API process and its consumers, all configured from one environment."""
+
+    bootstrap: str
+    redis_url: str
+    prefix: str
+    model_dir: Path
+    schema: str
+    logs: Path
+    replication: int = 1
+    port: int = field(default_factory=free_port)
+    api: subprocess.Popen[bytes] | None = None
+    consumers: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {
+            "FRAUD_ENVIRONMENT": "test",
+            "FRAUD_REDIS_URL": self.redis_url,
+            "FRAUD_REDIS_PREFIX": self.prefix,
+            "FRAUD_MODEL_DIR": str(self.model_dir),
+            "FRAUD_API_KEYS": digest(API_KEY),
+            "FRAUD_KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
+            "FRAUD_AUDIT_TOPIC": TOPIC,
+            "FRAUD_AUDIT_PARTITIONS": "12",
+            "FRAUD_AUDIT_REPLICATION_FACTOR": str(self.replication),
+            "FRAUD_AUDIT_IDEMPOTENCE": "true",
+            "FRAUD_AUDIT_RETRY_S": "1",
+            "FRAUD_SPOOL_PATH": str(self.logs / "audit.spool"),
+            "FRAUD_DATABASE_URL": DATABASE_URL,
+            "FRAUD_DATABASE_SCHEMA": self.schema,
+            "FRAUD_CONSUMER_GROUP": f"g-{self.schema}",
+            "FRAUD_CONSUMER_BATCH_SIZE": "500",
+        }
+
+    def _fraud(self, *args: str) -> subprocess.Popen[bytes]:
+        with open(self.logs / f"{args[0]}-{time.monotonic_ns()}.log", "wb") as log:
+            return subprocess.Popen(
+                [sys.executable, "-m", "app.cli", *args],
+                env=os.environ | self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+
+    def start_api(self) -> None:
+        self.api = self._fraud("serve", "--host", "127.0.0.1", "--port", str(self.port))
+        wait_until_ready(self.base, self.api)
+
+    def start_consumer(self) -> subprocess.Popen[bytes]:
+        consumer = self._fraud("consume")
+        self.consumers.append(consumer)
+        return consumer
+
+    def stop(self) -> None:
+        for process in [*self.consumers, *([self.api] if self.api else [])]:
+            stop(process)
+
+    def tails(self) -> str:
+        return "\n".join(
+            f"--- {p.name}\n{p.read_text(errors='replace')[-3000:]}"
+            for p in sorted(self.logs.glob("*.log"))
+        )
+
+
+@dataclass
+class Traffic:
+    """Transactions scored at a steady rate; latencies are kept under the current phase's
+    name (a fault sets it), and every id answered 200 is remembered."""
+
+    base: str
+    phase: str = "normal"
+    answered: set[str] = field(default_factory=set)
+    latencies: dict[str, list[float]] = field(default_factory=dict)
+    failures: int = 0
+
+    def p99(self, phase: str) -> float:
+        return float(np.percentile(self.latencies[phase], 99))
+
+    async def run(
+        self,
+        ids: list[str],
+        rate: float,
+        fault: Callable[[Traffic], Awaitable[None]] | None = None,
+        tolerate_errors: bool = False,
+    ) -> None:
+        headers = {"Authorization": f"Bearer {API_KEY}"}
+        limits = httpx.Limits(max_connections=32, max_keepalive_connections=32)
+        async with httpx.AsyncClient(
+            base_url=self.base, headers=headers, limits=limits, timeout=10
+        ) as client:
+
+            async def one(i: int, tx: str) -> None:
+                card = f"card_{i % 500}"
+                started = time.perf_counter()
+                try:
+                    r = await client.post(
+                        "/v1/score",
+                        json=body(transaction_id=tx, card_id=card, amount=5.0 + i % 300),
+                    )
+                except httpx.TransportError:
+                    if not tolerate_errors:
+                        raise
+                    self.failures += 1
+                    return
+                elapsed = (time.perf_counter() - started) * 1000
+                if r.status_code != 200:
+                    assert tolerate_errors, r.text
+                    self.failures += 1
+                    return
+                self.answered.add(tx)
+                self.latencies.setdefault(self.phase, []).append(elapsed)
+
+            faulting = asyncio.create_task(fault(self)) if fault else None
+            loop = asyncio.get_running_loop()
+            start = loop.time()
+            pending: set[asyncio.Task[None]] = set()
+            for i, tx in enumerate(ids):
+                delay = start + i / rate - loop.time()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                pending.add(asyncio.create_task(one(i, tx)))
+                if len(pending) > 64:
+                    done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                    for task in done:
+                        task.result()
+            for task in asyncio.as_completed(pending):
+                await task
+            if faulting is not None:
+                await faulting
+
+
+async def stored(schema: str) -> tuple[int, set[str]]:
+    """Rows in the decisions table, and their distinct ids."""
+    conn = await asyncpg.connect(DATABASE_URL, server_settings={"search_path": schema})
+    try:
+        rows = await conn.fetch("SELECT transaction_id FROM decisions")
+        return len(rows), {r[0] for r in rows}
+    except asyncpg.UndefinedTableError:
+        return 0, set()
+    finally:
+        await conn.close()
+
+
+def wait_for_rows(schema: str, expected: int, timeout_s: float = 120) -> tuple[int, set[str]]:
+    """Until `expected` rows are stored (or time runs out), then a little longer: anything
+    still arriving would show as an extra row."""
+    deadline = time.monotonic() + timeout_s
+    count = asyncio.run(stored(schema))[0]
+    while count < expected and time.monotonic() < deadline:
+        time.sleep(0.3)
+        count = asyncio.run(stored(schema))[0]
+    time.sleep(2)
+    return asyncio.run(stored(schema))
+
+
+async def kill_mid_batch(consumer: subprocess.Popen[bytes], timeout_s: float = 30) -> bool:
+    """SIGKILL this consumer while its own database connection is inside a transaction
+    (matched by the client port of its connections); True if caught there."""
+    conn = await asyncpg.connect(DATABASE_URL)
+    try:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            ports = {
+                c.laddr.port
+                for c in psutil.Process(consumer.pid).net_connections("tcp")
+                if c.laddr and c.raddr
+            }
+            busy = await conn.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'fraud-consume'"
+                " AND state IN ('active', 'idle in transaction') AND client_port = ANY($1)",
+                list(ports),
+            )
+            if busy:
+                consumer.kill()
+                return True
+            await asyncio.sleep(0.002)
+        consumer.kill()
+        return False
+    finally:
+        consumer.wait()
+        await conn.close()
+
+
+def within_budget(normal_p99: float, fault_p99: float) -> bool:
+    """The scoring path never waits for Kafka: a fault is not visible in its latency
+    (within the noise of a shared machine)."""
+    return fault_p99 <= max(3 * normal_p99, 50.0)
