@@ -36,14 +36,15 @@ class RichProgress:
 
 
 @contextmanager
-def progress_bars() -> Iterator[RichProgress]:
+def progress_bars(transient: bool = False) -> Iterator[RichProgress]:
+    """transient: the bars are gone from the screen once the work is done."""
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
         console=console,
-        transient=False,
+        transient=transient,
     ) as progress:
         yield RichProgress(progress)
 
@@ -168,8 +169,8 @@ def demo(
 
     options = DemoOptions(days=days, cards=cards, port=port, rate=rate, duration=duration)
     try:
-        with progress_bars() as progress:
-            run_demo(get_settings(), options, progress, console.print)
+        with progress_bars(transient=True) as progress:
+            run_demo(get_settings(), options, progress, console)
     except KeyboardInterrupt:
         console.print("stopped; everything the demo started has been stopped")
     except RuntimeError as exc:

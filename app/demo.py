@@ -1,53 +1,58 @@
 """`fraud demo`: the engine on one machine without Docker.
 
-Trains a model if none exists; uses Redis, Kafka and PostgreSQL at their
-configured addresses or starts local ones (redis-server, the tansu broker, an
-initdb cluster); serves the API, runs the consumer (`fraud consume`) so the
-decisions are queryable, and replays generated traffic against it until Ctrl-C
-(or --duration). Everything it started, it stops, by PID.
+Trains a model if none exists; uses Redis, Kafka and PostgreSQL at their configured
+addresses or starts local ones from PyPI wheels (valkey-server, the tansu broker,
+PostgreSQL); serves the API, runs the consumer (`fraud consume`) so the decisions are
+queryable, and replays generated traffic against it until Ctrl-C (or --duration).
+
+Each run is clean: its own Redis key prefix, audit topic, consumer group and PostgreSQL
+schema, all removed at exit. Everything it started it stops by PID, in order: traffic,
+the API (its producer flushed), the consumer once it has stored what the API answered,
+the broker, the databases. Its last line compares decisions answered with rows stored.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from contextlib import ExitStack, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
+import asyncpg
 import redis
+from rich.console import Console
 
 from app.auth import new_key
+from app.demo_status import closing, show_status
 from app.settings import Settings
-from app.traffic import replay
+from app.traffic import ReplayReport, replay
 from ensemble.progress import Progress
 from ensemble.train import TrainConfig, train
 from features.dataset import write_transactions
 from localservers import (
+    PostgresServer,
+    RedisServer,
+    TansuBroker,
     delete_keys,
     free_port,
-    init_postgres,
     port_free,
     postgres_reachable,
     redis_reachable,
-    start_postgres,
-    start_redis_server,
-    start_tansu,
     stop,
-    stop_postgres,
     tcp_reachable,
     wait_until_ready,
 )
 from synthetic.generator import GeneratorConfig, generate
 
 Say = Callable[[str], None]
+CATCH_UP_S = 30.0  # longest wait, at exit, for the consumer to store what was answered
 
 
 @dataclass(slots=True)
@@ -57,6 +62,28 @@ class DemoOptions:
     port: int = 8000
     rate: float = 50.0
     duration: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DemoRun:
+    """The names this run owns, removed when it stops."""
+
+    tag: str
+
+    @classmethod
+    def new(cls) -> DemoRun:
+        return cls(f"demo_{os.getpid()}_{secrets.token_hex(3)}")
+
+    def prefix(self, base: str) -> str:
+        return f"{base}-{self.tag}"
+
+    @property
+    def schema(self) -> str:
+        return self.tag
+
+    @property
+    def topic(self) -> str:
+        return f"{self.tag}.transactions.scored"
 
 
 def ensure_model(settings: Settings, options: DemoOptions, progress: Progress, say: Say) -> None:
@@ -69,31 +96,37 @@ def ensure_model(settings: Settings, options: DemoOptions, progress: Progress, s
         write_transactions(
             generate(GeneratorConfig(days=options.days, cards=options.cards, seed=7)), history
         )
-    train(
+    started = time.monotonic()
+    manifest = train(
         history,
         settings.model_dir,
         TrainConfig(label_delay_days=settings.label_delay_days),
         progress,
     )
-    say(f"model: {settings.model_dir}; report: {settings.model_dir / 'report.md'}")
+    say(
+        f"model: {manifest.model_version} trained in {time.monotonic() - started:.0f} s"
+        f" -> {settings.model_dir} (report: {settings.model_dir / 'report.md'})"
+    )
 
 
 def ensure_redis(settings: Settings, stack: ExitStack, say: Say) -> str:
     if redis_reachable(settings.redis_url):
         say(f"redis: {settings.redis_url}")
         return settings.redis_url
-    port = free_port()
-    workdir = stack.enter_context(tempfile.TemporaryDirectory(prefix="fraud-demo-redis-"))
-    process = start_redis_server(port, workdir)
-    stack.callback(stop, process)
-    url = f"redis://127.0.0.1:{port}/0"
-    say(f"redis: started redis-server (pid {process.pid}) at {url}")
-    return url
+    server = RedisServer().start()
+    stack.callback(server.cleanup)
+    say(f"redis: started valkey-server (pid {server.pid}) at {server.url}")
+    return server.url
 
 
-def _forget_keys(url: str, prefix: str) -> None:
-    with suppress(redis.RedisError):  # Redis gone by now: nothing left to delete
-        delete_keys(url, prefix)
+def ensure_postgres(settings: Settings, stack: ExitStack, say: Say) -> str:
+    if postgres_reachable(settings.database_url):
+        say(f"postgres: {settings.database_url}")
+        return settings.database_url
+    server = PostgresServer().start()
+    stack.callback(server.cleanup)
+    say(f"postgres: started PostgreSQL (pid {server.pid}) at {server.url}")
+    return server.url
 
 
 def ensure_kafka(settings: Settings, stack: ExitStack, say: Say) -> tuple[str, bool]:
@@ -103,26 +136,10 @@ def ensure_kafka(settings: Settings, stack: ExitStack, say: Say) -> tuple[str, b
     if configured and tcp_reachable(configured.split(",")[0]):
         say(f"kafka: {configured}")
         return configured, settings.audit_idempotence
-    port = free_port()
-    process = start_tansu(port)
-    stack.callback(stop, process)
-    say(f"kafka: started the tansu broker (pid {process.pid}, memory storage) at 127.0.0.1:{port}")
-    return f"127.0.0.1:{port}", False
-
-
-def ensure_postgres(settings: Settings, stack: ExitStack, say: Say) -> str:
-    if postgres_reachable(settings.database_url):
-        say(f"postgres: {settings.database_url} (schema {settings.database_schema})")
-        return settings.database_url
-    port = free_port()
-    root = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="fraud-demo-pg-")))
-    root.chmod(0o755)
-    init_postgres(root / "data")
-    process = start_postgres(root / "data", port)
-    stack.callback(stop_postgres, root / "data", process)
-    url = f"postgresql://postgres@127.0.0.1:{port}/postgres"
-    say(f"postgres: started a local cluster (pid {process.pid}) at {url}")
-    return url
+    broker = TansuBroker().start()
+    stack.callback(broker.cleanup)
+    say(f"kafka: started the tansu broker (pid {broker.pid}, memory storage) at {broker.bootstrap}")
+    return broker.bootstrap, False
 
 
 def traffic_file(settings: Settings, cards: int) -> Path:
@@ -133,87 +150,193 @@ def traffic_file(settings: Settings, cards: int) -> Path:
 
 
 def run_demo(
-    settings: Settings, options: DemoOptions, progress: Progress, say: Say
+    settings: Settings, options: DemoOptions, progress: Progress, console: Console
 ) -> dict[str, object]:
+    say = console.print
     ensure_model(settings, options, progress, say)
+    run = DemoRun.new()
+    # Callbacks run last-registered first: register in the reverse of the stopping order.
     with ExitStack() as stack:
         redis_url = ensure_redis(settings, stack, say)
-        # Keys of this run only (the replayed file's ids would otherwise be answered as
-        # retries by a second run), removed when the demo stops.
-        prefix = f"{settings.redis_prefix}-demo-{os.getpid()}"
-        stack.callback(_forget_keys, redis_url, prefix)
-        kafka, idempotent = ensure_kafka(settings, stack, say)
+        stack.callback(_forget_keys, redis_url, run.prefix(settings.redis_prefix))
         database_url = ensure_postgres(settings, stack, say)
+        stack.callback(_drop_schema, database_url, run.schema)
+        kafka, idempotent = ensure_kafka(settings, stack, say)
+        stack.callback(_delete_topic, kafka, run.topic)
         key, key_digest = new_key()
         port = options.port if options.port and port_free(options.port) else free_port()
         env = os.environ | {
             "FRAUD_API_KEYS": key_digest,
             "FRAUD_REDIS_URL": redis_url,
-            "FRAUD_REDIS_PREFIX": prefix,
+            "FRAUD_REDIS_PREFIX": run.prefix(settings.redis_prefix),
             "FRAUD_MODEL_DIR": str(settings.model_dir),
             "FRAUD_KAFKA_BOOTSTRAP_SERVERS": kafka,
+            "FRAUD_AUDIT_TOPIC": run.topic,
             "FRAUD_AUDIT_IDEMPOTENCE": str(idempotent).lower(),
+            "FRAUD_CONSUMER_GROUP": run.tag,
             "FRAUD_DATABASE_URL": database_url,
+            "FRAUD_DATABASE_SCHEMA": run.schema,
+            "FRAUD_SPOOL_PATH": str(settings.data_dir / f"{run.tag}.spool"),
         }
-        server = subprocess.Popen(
-            [sys.executable, "-m", "app.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
-            env=env,
-        )
-        stack.callback(stop, server)
-        consumer = subprocess.Popen([sys.executable, "-m", "app.cli", "consume"], env=env)
+        stack.callback(_remove, settings.data_dir / f"{run.tag}.spool")
+        consumer = _fraud(env, "consume")
         stack.callback(stop, consumer)
+        server = _fraud(env, "serve", "--host", "127.0.0.1", "--port", str(port))
+        stack.callback(stop, server)
         base = f"http://127.0.0.1:{port}"
         wait_until_ready(base, server)
         traffic = traffic_file(settings, max(500, options.cards // 2))
-        say("")
-        say(
-            f"API:      {base}  (Swagger: {base}/docs, metrics: {base}/metrics, readiness: {base}/readyz)"
-        )
-        say(f"API key:  {key}")
-        say(
-            f"try:      curl -s -X POST {base}/v1/score -H 'Authorization: Bearer {key}' "
-            "-H 'Content-Type: application/json' -d @examples/score_request.json"
-        )
-        say(
-            f"history:  curl -s '{base}/v1/transactions?limit=5&risk_tier=high' "
-            f"-H 'Authorization: Bearer {key}'"
-        )
-        say(
-            f"live:     ws://127.0.0.1:{port}/v1/stream?api_key={key}  (decisions + 1 s aggregates)"
-        )
+        _where_to_look(say, base, port, key, run)
         say(f"replaying {traffic} at {options.rate:g} requests/s; Ctrl-C stops everything")
-        summary = asyncio.run(_replay_for(traffic, base, options, key))
-        say(f"replay finished: {summary}")
-        sent = summary.get("sent", 0)
-        stored = _stored(base, key, sent if isinstance(sent, int) else 0)
-        say(f"decisions stored in PostgreSQL so far: {stored}")
-        if options.duration is None:
-            say("the API keeps serving; Ctrl-C stops everything")
-            signal.pause()
-        return summary
-
-
-def _stored(base: str, key: str, expected: int) -> str:
-    """How many decisions the history API returns (up to 500), once the consumer caught up
-    with the `expected` ones or 10 s passed."""
-    found = 0
-    for _ in range(40):
-        page = httpx.get(
-            f"{base}/v1/transactions",
-            params={"limit": 500},
-            headers={"Authorization": f"Bearer {key}"},
-            timeout=5,
+        report = ReplayReport()
+        summary = asyncio.run(
+            _serve_traffic(traffic, base, key, options, report, database_url, run, console)
         )
-        if page.status_code == 200:
-            found = len(page.json()["items"])
-            if found >= min(expected, 500):
-                break
-        time.sleep(0.25)
-    return f"{found}{'+' if found == 500 else ''}"
+        say("stopping: traffic stopped; the API is flushing its decisions to Kafka")
+        stop(server)  # SIGTERM: the producer sends (or spools) what it holds
+        answered = report.statuses.get(200, 0)
+        stored = asyncio.run(_wait_stored(database_url, run.schema, answered, CATCH_UP_S))
+        stop(consumer)
+        say(f"replay: {summary}")
+        say(closing(answered, stored))
+        return summary | {"answered": answered, "stored": stored}
 
 
-async def _replay_for(
-    traffic: Path, base: str, options: DemoOptions, key: str
+def _fraud(env: dict[str, str], *args: str) -> subprocess.Popen[bytes]:
+    """`fraud <args>` in a session of its own: Ctrl-C reaches only the demo, which then
+    stops each part in order."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "app.cli", *args], env=env, start_new_session=True
+    )
+
+
+def _where_to_look(say: Say, base: str, port: int, key: str, run: DemoRun) -> None:
+    say("")
+    say(
+        f"API:      {base}  (Swagger: {base}/docs, metrics: {base}/metrics, readiness: {base}/readyz)"
+    )
+    say(f"API key:  {key}")
+    say(
+        f"try:      curl -s -X POST {base}/v1/score -H 'Authorization: Bearer {key}' "
+        "-H 'Content-Type: application/json' -d @examples/score_request.json"
+    )
+    say(
+        f"history:  curl -s '{base}/v1/transactions?limit=5&risk_tier=high' "
+        f"-H 'Authorization: Bearer {key}'"
+    )
+    say(f"live:     ws://127.0.0.1:{port}/v1/stream?api_key={key}  (decisions + 1 s aggregates)")
+    say(f"this run: schema {run.schema}, topic {run.topic} (removed at exit)")
+
+
+async def _serve_traffic(
+    traffic: Path,
+    base: str,
+    key: str,
+    options: DemoOptions,
+    report: ReplayReport,
+    database_url: str,
+    run: DemoRun,
+    console: Console,
 ) -> dict[str, object]:
+    """Replay until the file, --duration or Ctrl-C ends it, with the live line; without
+    --duration, keep serving (and showing the line) after the file until Ctrl-C."""
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stopping.set)
     limit = None if options.duration is None else max(1, int(options.duration * options.rate))
-    return await replay(traffic, base, options.rate, key, limit=limit)
+    counter = StoredCounter(database_url, run.schema)
+    status_done = asyncio.Event()
+    status = asyncio.create_task(show_status(report, counter.count, console, status_done))
+    try:
+        summary = await replay(
+            traffic, base, options.rate, key, limit=limit, report=report, stop=stopping
+        )
+        if options.duration is None and not stopping.is_set():
+            await stopping.wait()  # the API keeps serving
+        return summary
+    finally:
+        status_done.set()
+        await status
+        await counter.close()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+
+
+class StoredCounter:
+    """Rows in this run's decisions table, on one connection kept open."""
+
+    def __init__(self, url: str, schema: str) -> None:
+        self.url = url
+        self.schema = schema
+        self._conn: asyncpg.Connection | None = None
+
+    async def count(self) -> int | None:
+        try:
+            if self._conn is None:
+                self._conn = await asyncpg.connect(
+                    self.url, server_settings={"search_path": self.schema}, timeout=2
+                )
+            return int(await self._conn.fetchval("SELECT count(*) FROM decisions"))
+        except asyncpg.UndefinedTableError:
+            return 0  # the consumer has not migrated yet
+        except (OSError, TimeoutError, asyncpg.PostgresError):
+            await self.close()
+            return None
+
+    async def close(self) -> None:
+        if self._conn is not None:
+            with suppress(OSError, asyncpg.PostgresError):
+                await self._conn.close()
+            self._conn = None
+
+
+async def _wait_stored(url: str, schema: str, answered: int, timeout_s: float) -> int:
+    """Rows stored once they reach `answered` or time runs out."""
+    counter = StoredCounter(url, schema)
+    deadline = time.monotonic() + timeout_s
+    try:
+        while True:
+            stored = await counter.count() or 0
+            if stored >= answered or time.monotonic() > deadline:
+                return stored
+            await asyncio.sleep(0.25)
+    finally:
+        await counter.close()
+
+
+def _forget_keys(url: str, prefix: str) -> None:
+    with suppress(redis.RedisError):  # Redis gone by now: nothing left to delete
+        delete_keys(url, prefix)
+
+
+def _drop_schema(url: str, schema: str) -> None:
+    async def drop() -> None:
+        conn = await asyncpg.connect(url, timeout=5)
+        try:
+            await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        finally:
+            await conn.close()
+
+    with suppress(OSError, TimeoutError, asyncpg.PostgresError):
+        asyncio.run(drop())
+
+
+def _delete_topic(bootstrap: str, topic: str) -> None:
+    from aiokafka.admin import AIOKafkaAdminClient
+    from aiokafka.errors import KafkaError
+
+    async def delete() -> None:
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000)
+        try:
+            await admin.start()
+            await admin.delete_topics([topic])
+        finally:
+            await admin.close()
+
+    with suppress(KafkaError, OSError, TimeoutError):
+        asyncio.run(asyncio.wait_for(delete(), 10))
+
+
+def _remove(path: Path) -> None:
+    path.unlink(missing_ok=True)

@@ -7,6 +7,7 @@ import math
 import time
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -61,12 +62,21 @@ class ReplayReport:
 
 
 async def replay(
-    data: Path, url: str, rate: float, api_key: str, limit: int | None = None, concurrency: int = 64
+    data: Path,
+    url: str,
+    rate: float,
+    api_key: str,
+    limit: int | None = None,
+    concurrency: int = 64,
+    report: ReplayReport | None = None,
+    stop: asyncio.Event | None = None,
 ) -> dict[str, Any]:
+    """Send the file's rows (the first `limit`) at `rate`; stops early, after the requests
+    already sent are answered, once `stop` is set. `report` fills as answers come."""
     frame = read_transactions(data)
     if limit is not None:
         frame = frame.head(limit)
-    report = ReplayReport()
+    report = report if report is not None else ReplayReport()
     gate = asyncio.Semaphore(concurrency)
     headers = {"Authorization": f"Bearer {api_key}", "Content-Type": "application/json"}
     endpoint = url.rstrip("/") + "/v1/score"
@@ -96,7 +106,12 @@ async def replay(
         for i, body in enumerate(request_bodies(frame)):
             due = started + i / rate
             delay = due - time.perf_counter()
-            if delay > 0:
+            if stop is not None:
+                with suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), max(delay, 0))
+                if stop.is_set():
+                    break
+            elif delay > 0:
                 await asyncio.sleep(delay)
             report.sent += 1
             tasks.append(asyncio.create_task(send(body)))

@@ -133,6 +133,7 @@ def start_postgres(datadir: Path, port: int) -> subprocess.Popen[bytes]:
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        start_new_session=True,  # a Ctrl-C meant for us does not stop it before we do
         **run_as,
     )
     isready = str(bindir() / "pg_isready")

@@ -66,6 +66,7 @@ def start_redis_server(
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        start_new_session=True,  # a Ctrl-C meant for us does not stop it before we do
     )
     url = f"redis://127.0.0.1:{port}/0"
     deadline = time.monotonic() + 10

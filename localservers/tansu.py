@@ -37,6 +37,7 @@ def start_tansu(port: int) -> subprocess.Popen[bytes]:
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        start_new_session=True,  # a Ctrl-C meant for us does not stop it before we do
     )
     wait_for_port(process, port, "tansu", 10)
     return process

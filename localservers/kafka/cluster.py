@@ -57,6 +57,7 @@ class KafkaNode(OwnServer):
                 java_command("kafka.Kafka", str(self.config)),
                 stdout=log,
                 stderr=subprocess.STDOUT,
+                start_new_session=True,  # a Ctrl-C meant for us does not stop it first
             )
 
     def wait_listening(self, timeout_s: float = 120) -> None:
