@@ -99,3 +99,9 @@ def test_alert_settings_refuse_an_unsigned_webhook_and_unknown_tiers() -> None:
     with pytest.raises(ValidationError, match="alert_tiers"):
         Settings(alert_tiers="high,severe")
     assert Settings(alert_tiers="critical").alert_tier_set == {"critical"}
+
+
+def test_settings_refuse_more_in_sync_replicas_than_replicas() -> None:
+    with pytest.raises(ValidationError, match="MIN_INSYNC_REPLICAS"):
+        Settings(audit_replication_factor=2, audit_min_insync_replicas=3)
+    assert Settings(audit_replication_factor=3, audit_min_insync_replicas=2).audit_idempotence
