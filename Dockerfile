@@ -4,6 +4,7 @@ RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev &
 WORKDIR /srv
 COPY pyproject.toml README.md ./
 COPY app app
+COPY cli cli
 COPY features features
 COPY ensemble ensemble
 COPY synthetic synthetic

@@ -18,7 +18,7 @@ from pathlib import Path
 import redis.asyncio as aioredis
 
 from app.schemas import ScoreRequest
-from app.traffic import request_bodies
+from cli.traffic import request_bodies
 from ensemble.bundle import ModelBundle
 from features.dataset import read_transactions
 from features.online import online_matrix

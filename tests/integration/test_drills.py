@@ -115,7 +115,7 @@ def fraud(*args: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
     logs = Path(env["FRAUD_DRILL_LOGS"])
     with open(logs / f"{args[0]}-{time.monotonic_ns()}.log", "wb") as log:
         return subprocess.Popen(
-            [sys.executable, "-m", "app.cli", *args],
+            [sys.executable, "-m", "cli.main", *args],
             env=os.environ | env,
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -11,7 +11,7 @@ import redis.asyncio as aioredis
 from fastapi.testclient import TestClient
 
 from app.schemas import ScoreRequest
-from app.traffic import request_bodies
+from cli.traffic import request_bodies
 from ensemble.evaluate import evaluate
 from features.dataset import write_transactions
 from features.definitions import FEATURE_NAMES

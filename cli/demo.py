@@ -26,7 +26,7 @@ import redis
 
 from app.auth import new_key
 from app.settings import Settings
-from app.traffic import replay
+from cli.traffic import replay
 from ensemble.progress import Progress
 from ensemble.train import TrainConfig, train
 from features.dataset import write_transactions
@@ -153,11 +153,11 @@ def run_demo(
             "FRAUD_DATABASE_URL": database_url,
         }
         server = subprocess.Popen(
-            [sys.executable, "-m", "app.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
+            [sys.executable, "-m", "cli.main", "serve", "--host", "127.0.0.1", "--port", str(port)],
             env=env,
         )
         stack.callback(stop, server)
-        consumer = subprocess.Popen([sys.executable, "-m", "app.cli", "consume"], env=env)
+        consumer = subprocess.Popen([sys.executable, "-m", "cli.main", "consume"], env=env)
         stack.callback(stop, consumer)
         base = f"http://127.0.0.1:{port}"
         wait_until_ready(base, server)
