@@ -5,6 +5,7 @@ WORKDIR /srv
 COPY pyproject.toml README.md ./
 COPY app app
 COPY cli cli
+COPY live live
 COPY features features
 COPY ensemble ensemble
 COPY synthetic synthetic

@@ -20,14 +20,14 @@ from prometheus_fastapi_instrumentator.middleware import PrometheusInstrumentato
 
 from app import errors
 from app.bypass import bypass
-from app.feed import Feed
 from app.limits import BodySizeLimit
 from app.routes import admin, feedback, health, history, score, stream
 from app.schemas import ScoreRequest
 from app.service import ModelHolder, ScoringConfig, ScoringService
 from app.settings import Settings, get_settings
-from app.stream import Hub
 from features.redis_store import HiredisPackedConnection, RedisWindowStore
+from live.buffers import Hub
+from live.feed import Feed
 from persistence.database import Database
 from persistence.events import audit_event
 from persistence.producer import AuditProducer

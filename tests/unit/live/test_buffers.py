@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import orjson
 
-from app.stream import Aggregator, Hub, decision_message
+from live.buffers import Aggregator, Hub, decision_message
 from persistence.events import audit_event
 
 
