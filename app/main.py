@@ -22,7 +22,7 @@ from app import errors
 from app.bypass import bypass
 from app.limits import BodySizeLimit
 from app.routes import admin, feedback, health, history, score, stream
-from app.schemas import ScoreRequest
+from app.schemas.score import ScoreRequest
 from app.service import ModelHolder, ScoringConfig, ScoringService
 from app.settings import Settings, get_settings
 from features.redis_store import HiredisPackedConnection, RedisWindowStore

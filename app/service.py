@@ -26,7 +26,7 @@ import orjson
 from redis.exceptions import RedisError
 
 from app import metrics
-from app.schemas import ScoreRequest
+from app.schemas.score import ScoreRequest
 from ensemble.bundle import ModelBundle
 from features.events import WindowRead
 from features.online import OnlineTransaction, online_matrix, request_only_matrix

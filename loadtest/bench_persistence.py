@@ -28,7 +28,7 @@ import orjson
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from app.schemas import EXAMPLE
+from app.schemas.score import EXAMPLE
 from localservers import free_port, start_tansu, stop
 from persistence.consumer import AuditConsumer, ConsumerConfig
 from persistence.events import audit_event

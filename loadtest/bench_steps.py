@@ -17,7 +17,7 @@ from pathlib import Path
 
 import redis.asyncio as aioredis
 
-from app.schemas import ScoreRequest
+from app.schemas.score import ScoreRequest
 from cli.traffic import request_bodies
 from ensemble.bundle import ModelBundle
 from features.dataset import read_transactions

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import orjson
 
-from app.schemas import EXAMPLE
+from app.schemas.score import EXAMPLE
 from persistence.events import audit_event
 
 T0 = datetime(2026, 11, 28, 12, tzinfo=UTC)

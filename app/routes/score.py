@@ -9,7 +9,7 @@ from fastapi.responses import Response
 
 from app.bodies import documented_body, parse_body
 from app.deps import AuthorizedScoring
-from app.schemas import ScoreRequest, ScoreResponse
+from app.schemas.score import ScoreRequest, ScoreResponse
 
 router = APIRouter(prefix="/v1", tags=["scoring"])
 

@@ -17,7 +17,7 @@ import orjson
 
 from app.auth import digest
 from app.metrics import scraped_total
-from app.schemas import EXAMPLE
+from app.schemas.score import EXAMPLE
 from ensemble.manifest import Manifest
 from localservers import delete_keys, free_port, wait_until_ready
 from tests.servers import shared_redis_url
