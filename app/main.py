@@ -29,7 +29,7 @@ from features.redis_store import HiredisPackedConnection, RedisWindowStore
 from live.buffers import Hub
 from live.feed import Feed
 from persistence.database import Database
-from persistence.events import audit_event
+from persistence.message_format import audit_event
 from persistence.producer import AuditProducer
 from persistence.spool import Spool
 

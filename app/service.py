@@ -28,9 +28,9 @@ from redis.exceptions import RedisError
 from app import metrics
 from app.schemas.score import ScoreRequest
 from ensemble.bundle import ModelBundle
-from features.events import WindowRead
 from features.online import OnlineTransaction, online_matrix, request_only_matrix
 from features.redis_store import RedisWindowStore
+from features.window_format import WindowRead
 
 log = logging.getLogger(__name__)
 SLOW_CALLS_BEFORE_SKIPPING = 3

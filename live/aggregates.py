@@ -13,7 +13,7 @@ AT_RISK_TIERS = frozenset({"high", "critical"})
 
 
 def decision_message(event: dict[str, Any]) -> dict[str, Any]:
-    """A stream message from an audit event (persistence/events.py)."""
+    """A stream message from an audit event (persistence/message_format.py)."""
     request, decision = event["request"], event["decision"]
     return {
         "type": "decision",

@@ -17,8 +17,8 @@ from pydantic import (
     model_validator,
 )
 
-from features.events import Event
 from features.online import OnlineTransaction
+from features.window_format import Event
 
 # Printable text without control characters (ids end up in keys, logs and alerts).
 Identifier = Annotated[

@@ -19,7 +19,7 @@ from prometheus_client import REGISTRY
 from app.main import create_app, redis_client
 from app.schemas.score import EXAMPLE, ScoreRequest
 from app.settings import Settings
-from features.events import FORMAT, window_key
+from features.window_format import FORMAT, window_key
 from tests.integration.conftest import API_KEY, keys_of, make_settings
 
 

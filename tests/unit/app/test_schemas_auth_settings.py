@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from app.auth import digest, new_key
 from app.schemas.score import EXAMPLE, ScoreRequest
 from app.settings import Settings
-from features.events import value_code
+from features.window_format import value_code
 
 
 def parse(**changes: Any) -> ScoreRequest:

@@ -11,7 +11,7 @@ import pytest
 import xgboost as xgb
 
 from ensemble.bundle import ModelBundle
-from ensemble.history import replay_file
+from ensemble.labelled import replay_file
 from ensemble.manifest import Manifest
 from ensemble.native import CompiledForest, GtilForest
 from features.definitions import FEATURE_NAMES

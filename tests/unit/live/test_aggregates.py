@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import orjson
 
 from live.aggregates import Aggregator, decision_message
-from persistence.events import audit_event
+from persistence.message_format import audit_event
 
 
 def message(tier: str, amount: float, latency: float, currency: str = "EUR") -> dict[str, object]:
