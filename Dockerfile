@@ -6,6 +6,7 @@ COPY pyproject.toml README.md ./
 COPY app app
 COPY cli cli
 COPY live live
+COPY scoring scoring
 COPY features features
 COPY ensemble ensemble
 COPY synthetic synthetic

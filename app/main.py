@@ -23,7 +23,6 @@ from app.bypass import bypass
 from app.limits import BodySizeLimit
 from app.routes import admin, feedback, health, history, score, stream
 from app.schemas.score import ScoreRequest
-from app.service import ModelHolder, ScoringConfig, ScoringService
 from app.settings import Settings, get_settings
 from features.redis_store import HiredisPackedConnection, RedisWindowStore
 from live.buffers import Hub
@@ -32,6 +31,7 @@ from persistence.database import Database
 from persistence.message_format import audit_event
 from persistence.producer import AuditProducer
 from persistence.spool import Spool
+from scoring.service import ModelHolder, ScoringConfig, ScoringService
 
 log = logging.getLogger(__name__)
 GC_YOUNG_THRESHOLD = 10_000
