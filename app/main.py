@@ -164,8 +164,8 @@ def create_app(
     # Request counts and latency per handler, method and status; the default set also
     # measures request and response sizes in two more metrics, which cost every request
     # about as much as the rest of the middleware and tell nothing the body limit does not.
-    # /v1/score is left to its own metrics (app/metrics.py: answers by tier and decision,
-    # latency, refusals, failures). Excluding it is not enough: the middleware still looks
+    # /v1/score is left to its own metrics (scoring/telemetry.py: answers by tier and
+    # decision, latency, failures; app/metrics.py: refusals). Excluding it is not enough: the middleware still looks
     # up every request's route to decide, 7% of /v1/score's instructions, so that path
     # skips the middleware altogether (docs/performance.md); the exclusion stays for any
     # other spelling of the path.

@@ -25,12 +25,12 @@ import numpy as np
 import orjson
 from redis.exceptions import RedisError
 
-from app import metrics
 from app.schemas.score import ScoreRequest
 from ensemble.bundle import ModelBundle
 from features.online import OnlineTransaction, online_matrix, request_only_matrix
 from features.redis_store import RedisWindowStore
 from features.window_format import WindowRead
+from scoring import telemetry
 
 log = logging.getLogger(__name__)
 SLOW_CALLS_BEFORE_SKIPPING = 3
@@ -53,10 +53,10 @@ class ModelHolder:
             try:
                 bundle = await asyncio.to_thread(ModelBundle.load, self.path)
             except Exception:
-                metrics.MODEL_RELOADS.labels("failed").inc()
+                telemetry.MODEL_RELOADS.labels("failed").inc()
                 raise
             self.bundle = bundle
-            metrics.MODEL_RELOADS.labels("loaded").inc()
+            telemetry.MODEL_RELOADS.labels("loaded").inc()
             log.info("model %s loaded from %s", bundle.version, self.path)
             return bundle
 
@@ -163,7 +163,7 @@ class ScoringService:
         for i, p in enumerate(batch):
             stored = None if reads is None else reads[i].stored_response
             if stored is not None:
-                metrics.RETRIES.inc()
+                telemetry.RETRIES.inc()
                 p.future.set_result(stored)
             else:
                 self._computable.append((p, None if reads is None else reads[i]))
@@ -208,7 +208,7 @@ class ScoringService:
         """One round trip for the whole batch, or None (degraded) if the store fails or is slow."""
         now = time.monotonic()
         if now < self._store_down_until:
-            metrics.DEGRADED.labels("store_recently_failed").inc(len(batch))
+            telemetry.DEGRADED.labels("store_recently_failed").inc(len(batch))
             return None
         responses, self._unsaved = self._unsaved, []
         started = time.perf_counter()
@@ -221,7 +221,7 @@ class ScoringService:
             slow = isinstance(exc, TimeoutError)
             cause = "timeout" if slow else "error"
             log.warning("feature store %s: %r; answering degraded", cause, exc)
-            metrics.DEGRADED.labels(cause).inc(len(batch))
+            telemetry.DEGRADED.labels(cause).inc(len(batch))
             self._unsaved[:0] = (
                 responses  # keep the answers for retries; the next batch carries them
             )
@@ -232,14 +232,14 @@ class ScoringService:
                 self._store_down_until = time.monotonic() + self.config.retry_after_s
             return None
         self._slow_in_row = 0
-        metrics.FEATURE_STORE_SECONDS.observe(time.perf_counter() - started)
+        telemetry.FEATURE_STORE_SECONDS.observe(time.perf_counter() - started)
         return reads
 
     def _answer(self, items: list[tuple[_Pending, WindowRead | None]]) -> None:
         bundle = self.models.bundle
         if bundle is None:
             raise RuntimeError("no model loaded")
-        metrics.BATCH_SIZE.observe(len(items))
+        telemetry.BATCH_SIZE.observe(len(items))
         # Rows with windows first, then the degraded ones (request-only features).
         items.sort(key=lambda item: item[1] is None)
         full = [(p.online, read) for p, read in items if read is not None]
@@ -252,9 +252,9 @@ class ScoringService:
             parts.append(request_only_matrix(degraded_txs))
         matrix = parts[0] if len(parts) == 1 else np.concatenate(parts)
         scored_at = time.perf_counter()
-        metrics.FEATURES_SECONDS.observe(scored_at - started)
+        telemetry.FEATURES_SECONDS.observe(scored_at - started)
         scores = bundle.score(matrix)
-        metrics.INFERENCE_SECONDS.observe(time.perf_counter() - scored_at)
+        telemetry.INFERENCE_SECONDS.observe(time.perf_counter() - scored_at)
         # Reasons cost a SHAP pass: only where someone will look at them, all in one call.
         explain = (
             [k for k in range(len(items)) if scores.risk_tier[k] != "low"]
@@ -272,8 +272,8 @@ class ScoringService:
                 decision = self.config.degraded_policy
             reasons = [_reason(r) for r in explained.get(k, ())]
             score = float(scores.score[k])
-            metrics.SCORE.observe(score)
-            metrics.DECISIONS.labels(tier, decision).inc()
+            telemetry.SCORE.observe(score)
+            telemetry.DECISIONS.labels(tier, decision).inc()
             body = orjson.dumps(
                 {
                     "transaction_id": p.request.transaction_id,
@@ -292,7 +292,7 @@ class ScoringService:
             )
             if not degraded:
                 self._unsaved.append((p.request.transaction_id, body))
-            metrics.SCORE_LATENCY.observe((time.perf_counter_ns() - p.received_ns) / 1e9)
+            telemetry.SCORE_LATENCY.observe((time.perf_counter_ns() - p.received_ns) / 1e9)
             p.future.set_result(body)
             if self.audit is not None:
                 self.audit(p.request, body)  # an in-memory enqueue; Kafka is never awaited here
@@ -316,7 +316,7 @@ class ScoringService:
 
 
 def _fail(pending: list[_Pending], exc: BaseException) -> None:
-    metrics.FAILED.inc(len(pending))
+    telemetry.FAILED.inc(len(pending))
     for p in pending:
         if not p.future.done():
             p.future.set_exception(exc)
