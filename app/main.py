@@ -22,7 +22,7 @@ from app import errors
 from app.bypass import bypass
 from app.limits import BodySizeLimit
 from app.routes import admin, feedback, health, history, score, stream
-from app.schemas.score import ScoreRequest
+from app.schemas.score import request_record
 from app.settings import Settings, get_settings
 from features.redis_store import HiredisPackedConnection, RedisWindowStore
 from live.buffers import Hub
@@ -31,7 +31,9 @@ from persistence.database import Database
 from persistence.message_format import audit_event
 from persistence.producer import AuditProducer
 from persistence.spool import Spool
+from scoring.decision import Decision
 from scoring.service import ModelHolder, ScoringConfig, ScoringService
+from scoring.transaction import Transaction
 
 log = logging.getLogger(__name__)
 GC_YOUNG_THRESHOLD = 10_000
@@ -207,10 +209,10 @@ def audit_producer(settings: Settings, topic: str, spool: Path) -> AuditProducer
     )
 
 
-def audit_publisher(producer: AuditProducer) -> Callable[[ScoreRequest, bytes], None]:
-    def publish(request: ScoreRequest, body: bytes) -> None:
-        event = audit_event(request.model_dump(mode="json"), body, datetime.now(UTC))
-        producer.publish(request.card_id.encode(), event)
+def audit_publisher(producer: AuditProducer) -> Callable[[Transaction, Decision], None]:
+    def publish(transaction: Transaction, decision: Decision) -> None:
+        event = audit_event(request_record(transaction), decision.json, datetime.now(UTC))
+        producer.publish(transaction.card_id.encode(), event)
 
     return publish
 

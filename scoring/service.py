@@ -22,15 +22,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import orjson
 from redis.exceptions import RedisError
 
-from app.schemas.score import ScoreRequest
 from ensemble.bundle import ModelBundle
 from features.online import OnlineTransaction, online_matrix, request_only_matrix
 from features.redis_store import RedisWindowStore
 from features.window_format import WindowRead
 from scoring import telemetry
+from scoring.decision import Decision
+from scoring.transaction import Transaction
 
 log = logging.getLogger(__name__)
 SLOW_CALLS_BEFORE_SKIPPING = 3
@@ -63,13 +63,13 @@ class ModelHolder:
 
 @dataclass(slots=True)
 class _Pending:
-    request: ScoreRequest
+    transaction: Transaction
     received_ns: int
-    future: asyncio.Future[bytes]
+    future: asyncio.Future[Decision]
     online: OnlineTransaction = field(init=False)
 
     def __post_init__(self) -> None:
-        self.online = self.request.to_online()
+        self.online = self.transaction.online()
 
 
 @dataclass(slots=True)
@@ -90,7 +90,7 @@ class ScoringService:
         store: RedisWindowStore,
         models: ModelHolder,
         config: ScoringConfig,
-        audit: Callable[[ScoreRequest, bytes], None] | None = None,
+        audit: Callable[[Transaction, Decision], None] | None = None,
     ) -> None:
         self.store = store
         self.audit = audit
@@ -126,10 +126,10 @@ class ScoringService:
         await asyncio.gather(*self._inflight, return_exceptions=True)  # flushes it started
         await self._flush_responses()
 
-    async def score(self, request: ScoreRequest, received_ns: int | None = None) -> bytes:
-        """The JSON response for one request (retries get the stored bytes verbatim)."""
-        future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait(_Pending(request, received_ns or time.perf_counter_ns(), future))
+    async def score(self, transaction: Transaction, received_ns: int | None = None) -> Decision:
+        """The decision for one transaction (a retried id gets the stored one, byte for byte)."""
+        future: asyncio.Future[Decision] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait(_Pending(transaction, received_ns or time.perf_counter_ns(), future))
         return await future
 
     async def _run(self) -> None:
@@ -164,7 +164,7 @@ class ScoringService:
             stored = None if reads is None else reads[i].stored_response
             if stored is not None:
                 telemetry.RETRIES.inc()
-                p.future.set_result(stored)
+                p.future.set_result(Decision.from_json(stored))
             else:
                 self._computable.append((p, None if reads is None else reads[i]))
         self._wake_computer.set()
@@ -270,32 +270,29 @@ class ScoringService:
             decision = self.config.decisions[tier]
             if degraded and self.config.degraded_policy != "score":
                 decision = self.config.degraded_policy
-            reasons = [_reason(r) for r in explained.get(k, ())]
             score = float(scores.score[k])
             telemetry.SCORE.observe(score)
             telemetry.DECISIONS.labels(tier, decision).inc()
-            body = orjson.dumps(
-                {
-                    "transaction_id": p.request.transaction_id,
-                    "score": score,
-                    "risk_tier": tier,
-                    "decision": decision,
-                    "reasons": reasons,
-                    "components": {
-                        "xgboost": float(scores.xgboost[k]),
-                        "isolation_forest": float(scores.isolation_forest[k]),
-                    },
-                    "model_version": bundle.version,
-                    "degraded": degraded,
-                    "latency_ms": round((time.perf_counter_ns() - p.received_ns) / 1e6, 3),
-                }
+            answer = Decision(
+                transaction_id=p.transaction.transaction_id,
+                score=score,
+                risk_tier=tier,
+                decision=decision,
+                reasons=tuple(explained.get(k, ())),
+                components={
+                    "xgboost": float(scores.xgboost[k]),
+                    "isolation_forest": float(scores.isolation_forest[k]),
+                },
+                model_version=bundle.version,
+                degraded=degraded,
+                latency_ms=round((time.perf_counter_ns() - p.received_ns) / 1e6, 3),
             )
             if not degraded:
-                self._unsaved.append((p.request.transaction_id, body))
+                self._unsaved.append((answer.transaction_id, answer.json))
             telemetry.SCORE_LATENCY.observe((time.perf_counter_ns() - p.received_ns) / 1e9)
-            p.future.set_result(body)
+            p.future.set_result(answer)
             if self.audit is not None:
-                self.audit(p.request, body)  # an in-memory enqueue; Kafka is never awaited here
+                self.audit(p.transaction, answer)  # an in-memory enqueue; Kafka is never awaited
 
     async def _flush_later(self) -> None:
         try:
@@ -320,7 +317,3 @@ def _fail(pending: list[_Pending], exc: BaseException) -> None:
     for p in pending:
         if not p.future.done():
             p.future.set_exception(exc)
-
-
-def _reason(r: object) -> dict[str, object]:
-    return {k: getattr(r, k) for k in ("feature", "value", "contribution")}

@@ -30,4 +30,5 @@ async def score(request: Request, service: AuthorizedScoring) -> Response:
     gets the same answer and is counted once in every window."""
     received = time.perf_counter_ns()
     body = await parse_body(request, ScoreRequest)
-    return Response(await service.score(body, received), media_type="application/json")
+    decision = await service.score(body.to_transaction(), received)
+    return Response(decision.json, media_type="application/json")
