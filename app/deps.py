@@ -11,7 +11,8 @@ from app.settings import Settings
 from features.redis_store import RedisWindowStore
 from persistence.database import Database
 from persistence.producer import AuditProducer
-from scoring.service import ModelHolder, ScoringService
+from scoring.models import ModelHolder
+from scoring.service import ScoringService
 
 
 async def _settings(request: Request) -> Settings:

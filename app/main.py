@@ -32,7 +32,8 @@ from persistence.message_format import audit_event
 from persistence.producer import AuditProducer
 from persistence.spool import Spool
 from scoring.decision import Decision
-from scoring.service import ModelHolder, ScoringConfig, ScoringService
+from scoring.models import ModelHolder
+from scoring.service import ScoringConfig, ScoringService
 from scoring.transaction import Transaction
 
 log = logging.getLogger(__name__)
