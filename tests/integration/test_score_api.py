@@ -16,7 +16,8 @@ import uvloop
 from fastapi.testclient import TestClient
 from prometheus_client import REGISTRY
 
-from app.main import create_app, redis_client
+from app.lifespan import redis_client
+from app.main import create_app
 from app.schemas.score import EXAMPLE, ScoreRequest
 from app.settings import Settings
 from features.window_format import FORMAT, window_key
