@@ -4,6 +4,9 @@ RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev &
 WORKDIR /srv
 COPY pyproject.toml README.md ./
 COPY app app
+COPY cli cli
+COPY live live
+COPY scoring scoring
 COPY features features
 COPY ensemble ensemble
 COPY synthetic synthetic

@@ -7,11 +7,12 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from app import auth
-from app.service import ModelHolder, ScoringService
 from app.settings import Settings
 from features.redis_store import RedisWindowStore
 from persistence.database import Database
 from persistence.producer import AuditProducer
+from scoring.models import ModelHolder
+from scoring.service import ScoringService
 
 
 async def _settings(request: Request) -> Settings:

@@ -1,157 +1,30 @@
-"""Assemble the API: settings, clients built once in the lifespan, routers, errors, metrics."""
+"""Assemble the API: the lifespan (app/lifespan.py), errors, routers, middleware."""
 
 from __future__ import annotations
 
-import asyncio
-import gc
-import logging
-import signal
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager, suppress
-from datetime import UTC, datetime
-from pathlib import Path
+from collections.abc import Callable
 
 import redis.asyncio as redis
 from fastapi import APIRouter, FastAPI
 from fastapi.telemetry import TelemetryConfig
-from prometheus_fastapi_instrumentator import Instrumentator
-from prometheus_fastapi_instrumentator import metrics as http_metrics
-from prometheus_fastapi_instrumentator.middleware import PrometheusInstrumentatorMiddleware
 
-from app import errors
-from app.bypass import bypass
-from app.feed import Feed
+from app import errors, metrics
+from app.lifespan import lifespan, redis_client
 from app.limits import BodySizeLimit
 from app.routes import admin, feedback, health, history, score, stream
-from app.schemas import ScoreRequest
-from app.service import ModelHolder, ScoringConfig, ScoringService
 from app.settings import Settings, get_settings
-from app.stream import Hub
-from features.redis_store import HiredisPackedConnection, RedisWindowStore
-from persistence.database import Database
-from persistence.events import audit_event
-from persistence.producer import AuditProducer
-from persistence.spool import Spool
-
-log = logging.getLogger(__name__)
-GC_YOUNG_THRESHOLD = 10_000
-HTTP_LATENCY_BUCKETS = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
-
-
-def redis_client(settings: Settings) -> redis.Redis:
-    # A blocking pool sized on purpose: redis-py's default pool raises past 100 connections.
-    # Plain TCP connections pack commands with hiredis (TLS and unix sockets keep their own).
-    packed = {"connection_class": HiredisPackedConnection}
-    pool = redis.BlockingConnectionPool.from_url(
-        settings.redis_url,
-        **(packed if settings.redis_url.startswith("redis://") else {}),
-        max_connections=settings.redis_pool_size,
-        timeout=settings.redis_budget_ms / 1000,
-        socket_timeout=max(1.0, settings.redis_budget_ms / 1000 * 4),
-        socket_connect_timeout=max(0.5, settings.redis_budget_ms / 1000 * 2),
-        socket_keepalive=True,
-        health_check_interval=30,
-    )
-    return redis.Redis.from_pool(pool)
 
 
 def create_app(
     settings: Settings | None = None, make_redis: Callable[[Settings], redis.Redis] = redis_client
 ) -> FastAPI:
     settings = settings or get_settings()
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        client = make_redis(settings)
-        store = RedisWindowStore(client, settings.redis_prefix, settings.response_ttl_s * 1000)
-        models = ModelHolder(settings.model_dir)
-        await models.reload()
-        with suppress(
-            Exception
-        ):  # Redis may be down at start; requests answer degraded until it is back
-            await asyncio.wait_for(store.load_script(), 2.0)
-            # Open the connections the store stage will use (one per batch in flight, one
-            # for storing answers) now: opened by the first requests, each costs a connect
-            # and redis-py's hand-shake commands inside those requests' budget.
-            await asyncio.wait_for(store.warm(settings.max_inflight_batches + 1), 2.0)
-        producer = audit_producer(settings, settings.audit_topic, settings.spool_path)
-        labels = audit_producer(
-            settings, settings.labels_topic, settings.spool_path.with_suffix(".labels.spool")
-        )
-        for started in (producer, labels):
-            if started is not None:
-                await started.start()
-        database = Database(
-            settings.database_url, settings.database_schema, settings.database_pool_size
-        )
-        service = ScoringService(
-            store,
-            models,
-            ScoringConfig(
-                budget_s=settings.redis_budget_ms / 1000,
-                retry_after_s=settings.redis_retry_after_ms / 1000,
-                degraded_policy=settings.degraded_policy,
-                decisions=settings.decision_map,
-                max_batch=settings.max_batch,
-                reasons=settings.reasons,
-                max_inflight=settings.max_inflight_batches,
-                compute_linger_s=settings.compute_linger_ms / 1000,
-            ),
-            audit=None if producer is None else audit_publisher(producer),
-        )
-        await service.start()
-        # Long-lived start-up objects (model, routes, schemas) leave the collector's view,
-        # so full collections stay short and do not stall requests; and the youngest
-        # generation is collected every 10,000 allocations instead of 700 (requests
-        # allocate many short-lived objects, few cycles): 4.5% fewer instructions per
-        # request (docs/performance.md).
-        gc.collect()
-        gc.freeze()
-        gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
-        app.state.settings, app.state.store, app.state.models, app.state.service = (
-            settings,
-            store,
-            models,
-            service,
-        )
-        app.state.database, app.state.labels = database, labels
-        app.state.hub = Hub(settings.stream_client_buffer)
-        app.state.feed = (
-            Feed(settings.kafka_bootstrap_servers, settings.audit_topic, app.state.hub)
-            if settings.kafka_bootstrap_servers
-            else None
-        )
-        if not settings.api_key_digests:
-            log.warning(
-                "no API keys configured: every scoring request gets 401 (create one with `fraud keys create`)"
-            )
-        loop = asyncio.get_running_loop()
-        with suppress(
-            NotImplementedError, RuntimeError, ValueError
-        ):  # not in the main thread (tests)
-            loop.add_signal_handler(
-                signal.SIGHUP, lambda: asyncio.ensure_future(_reload_quietly(models))
-            )
-        try:
-            yield
-        finally:
-            with suppress(NotImplementedError, RuntimeError, ValueError):
-                loop.remove_signal_handler(signal.SIGHUP)
-            if app.state.feed is not None:
-                await app.state.feed.stop()
-            await service.stop()
-            for started in (producer, labels):
-                if started is not None:
-                    await started.stop()
-            await database.close()
-            await client.aclose()
-
     app = FastAPI(
         title="fraud-engine",
         version="1",
         summary="Real-time card fraud scoring",
         description="Score a transaction before authorising it: risk score, tier, decision and reasons.",
-        lifespan=lifespan,
+        lifespan=lifespan(settings, make_redis),
         telemetry=TelemetryConfig(
             tracing=settings.opentelemetry,
             metrics=settings.opentelemetry,
@@ -161,21 +34,7 @@ def create_app(
     errors.install(app)
     add_routes(app, score.router, health.router, history.router, feedback.router, stream.router)
     add_routes(app, admin.router)
-    # Request counts and latency per handler, method and status; the default set also
-    # measures request and response sizes in two more metrics, which cost every request
-    # about as much as the rest of the middleware and tell nothing the body limit does not.
-    # /v1/score is left to its own metrics (app/metrics.py: answers by tier and decision,
-    # latency, refusals, failures). Excluding it is not enough: the middleware still looks
-    # up every request's route to decide, 7% of /v1/score's instructions, so that path
-    # skips the middleware altogether (docs/performance.md); the exclusion stays for any
-    # other spelling of the path.
-    instrumentator = Instrumentator(
-        excluded_handlers=["/metrics", "/healthz", "/readyz", "/v1/score"]
-    )
-    instrumentator.add(http_metrics.requests())
-    instrumentator.add(http_metrics.latency(buckets=HTTP_LATENCY_BUCKETS))
-    instrumentator.instrument(app).expose(app, include_in_schema=False)
-    bypass(app, PrometheusInstrumentatorMiddleware, ["/v1/score"])
+    metrics.instrument(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     return app
 
@@ -189,37 +48,3 @@ def add_routes(app: FastAPI, *routers: APIRouter) -> None:
     not reach them, which nothing here uses."""
     for router in routers:
         app.router.routes.extend(router.routes)
-
-
-def audit_producer(settings: Settings, topic: str, spool: Path) -> AuditProducer | None:
-    """A producer for one topic with its own spool file; None when Kafka is not configured."""
-    if not settings.kafka_bootstrap_servers:
-        return None
-    return AuditProducer(
-        settings.kafka_bootstrap_servers,
-        topic,
-        Spool(spool, settings.spool_fsync_ms / 1000),
-        partitions=settings.audit_partitions,
-        replication_factor=settings.audit_replication_factor,
-        min_insync_replicas=settings.audit_min_insync_replicas,
-        idempotent=settings.audit_idempotence,
-        queue_size=settings.audit_queue_size,
-        linger_ms=settings.audit_linger_ms,
-        batch_bytes=settings.audit_batch_bytes,
-        retry_s=settings.audit_retry_s,
-    )
-
-
-def audit_publisher(producer: AuditProducer) -> Callable[[ScoreRequest, bytes], None]:
-    def publish(request: ScoreRequest, body: bytes) -> None:
-        event = audit_event(request.model_dump(mode="json"), body, datetime.now(UTC))
-        producer.publish(request.card_id.encode(), event)
-
-    return publish
-
-
-async def _reload_quietly(models: ModelHolder) -> None:
-    try:
-        await models.reload()
-    except Exception:
-        log.exception("reload on SIGHUP failed; still serving the previous model")

@@ -1,6 +1,7 @@
 """The model bundle at run time: load it, score feature rows, explain a score.
 
-bundle = ModelBundle.load(path)      # compiled libraries, thresholds
+bundle = ModelBundle.load(path)      # compiled libraries, thresholds, a smoke prediction
+bundle.ready                         # compiled and checked: fit to serve within budget
 bundle.score(matrix)                 # ensemble scores and tiers for many rows
 bundle.score_row(row)                # one row, the API's hot path
 bundle.reasons(row)                  # top contributing features, on demand
@@ -69,7 +70,9 @@ class ModelBundle:
             if isinstance(xgboost_forest, CompiledForest)
             else None
         )
-        self.ready = True
+        # True once load() has checked the bundle: both libraries compiled (not the slower
+        # GTIL fallback) and a smoke prediction right. Drives the readiness probe.
+        self.ready = False
 
     @property
     def version(self) -> str:
@@ -92,7 +95,27 @@ class ModelBundle:
             )
             for name, lib in manifest.libraries.items()
         }
-        return cls(path, manifest, forests["xgboost"], forests["isolation_forest"])
+        bundle = cls(path, manifest, forests["xgboost"], forests["isolation_forest"])
+        bundle.smoke_test()
+        bundle.ready = bundle._native
+        return bundle
+
+    def smoke_test(self) -> None:
+        """Score two probe rows (every feature missing; the forest's fill values) as a
+        batch and one by one. A library that loads but computes nonsense (a damaged
+        file, a wrong build) fails here, at load, instead of in a request."""
+        probe = np.stack(
+            [np.full(len(FEATURE_NAMES), np.nan, dtype=np.float32), self._fill]
+        ).astype(np.float32)
+        batch = self.score(probe)
+        outputs = np.concatenate([batch.score, batch.xgboost, batch.isolation_forest])
+        if not (np.isfinite(outputs).all() and outputs.min() >= 0.0 and outputs.max() <= 1.0):
+            raise BundleError(f"{self.path}: smoke prediction out of [0, 1]: {outputs}")
+        single = [self.score_row(np.ascontiguousarray(row)).score for row in probe]
+        if not np.allclose(single, batch.score, atol=1e-6):
+            raise BundleError(
+                f"{self.path}: row and batch scoring disagree: {single}, {batch.score}"
+            )
 
     def anomaly(self, raw: np.ndarray) -> np.ndarray:
         return np.clip((raw - self._low) / self._span, 0.0, 1.0)

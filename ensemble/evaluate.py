@@ -8,9 +8,9 @@ from typing import Any
 import pandas as pd
 
 from ensemble.bundle import ModelBundle
-from ensemble.history import replay_file
-from ensemble.metrics import fraud_metrics, recall_by_group
+from ensemble.labelled import replay_file
 from ensemble.progress import NoProgress, Progress
+from ensemble.quality import fraud_metrics, recall_by_group
 
 
 def evaluate(

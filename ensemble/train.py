@@ -19,11 +19,11 @@ from sklearn.ensemble import IsolationForest
 
 from ensemble import manifest as names
 from ensemble.bundle import ModelBundle
-from ensemble.history import replay_file
+from ensemble.labelled import replay_file
 from ensemble.manifest import LibraryInfo, Manifest
-from ensemble.metrics import component_ranking, fraud_metrics, recall_by_group
 from ensemble.native import compile_library, file_sha256, platform_tag
 from ensemble.progress import NoProgress, Progress
+from ensemble.quality import component_ranking, fraud_metrics, recall_by_group
 from ensemble.report import write_report
 from ensemble.split import split_by_time
 from ensemble.tiers import DEFAULT_TIER_FPR, calibrate

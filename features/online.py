@@ -11,8 +11,8 @@ import numpy as np
 from features.batch import CHANNEL_CODES, TransactionBatch
 from features.compute import compute_all, feature_matrix, request_features
 from features.definitions import ENTITIES, FEATURE_NAMES, LABELLED_ENTITIES
-from features.events import CATEGORICAL, Event, WindowRead, label_times, windows_from_members
 from features.mcc import CASH_LIKE, mcc_risk
+from features.window_format import CATEGORICAL, Event, WindowRead, label_times, windows_from_members
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,7 @@ A batch is one EVALSHA of WINDOW_SCRIPT (the transactions in order, the batch
 atomic), which also stores the previous batch's answers for retries: one
 command per batch, not per transaction or per answer, keeps both redis-py's
 per-command work and Redis's per-script overhead off the path. Key and payload
-formats: features/events.py.
+formats: features/window_format.py.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from features.definitions import (
     MAX_EVENTS,
     MAX_LABELS,
 )
-from features.events import Event, WindowRead, decision_key, label_key, seen_key, window_key
+from features.window_format import Event, WindowRead, decision_key, label_key, seen_key, window_key
 
 # One script call for a whole batch, transactions in order (each sees the ones before it).
 # It first stores the answers of earlier transactions, for retries (the first answer wins).

@@ -20,7 +20,7 @@ import numpy as np
 import xgboost as xgb
 
 from ensemble.bundle import ModelBundle
-from ensemble.history import replay_file
+from ensemble.labelled import replay_file
 from ensemble.train import TrainConfig, train
 from features.dataset import write_transactions
 from features.definitions import FEATURE_NAMES

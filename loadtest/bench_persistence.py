@@ -5,7 +5,7 @@ row at the API's peak rate.
 
 Starts its own tansu broker; writes into a fresh schema of FRAUD_DATABASE_URL (default:
 the machine's `test` database), dropped at the end. Events are real audit events
-(persistence/events.py) produced by this script.
+(persistence/message_format.py) produced by this script.
 
 1. Backlog: --rows events are produced first (not timed), then one `fraud consume`-style
    consumer (in this process) drains them; rows/s = rows / time to the last row.
@@ -28,10 +28,10 @@ import orjson
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from app.schemas import EXAMPLE
+from app.schemas.score import EXAMPLE
 from localservers import free_port, start_tansu, stop
 from persistence.consumer import AuditConsumer, ConsumerConfig
-from persistence.events import audit_event
+from persistence.message_format import audit_event
 
 RESPONSE = {
     "score": 0.12,

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import redis.asyncio as aioredis
 
-from app.schemas import ScoreRequest
-from app.traffic import request_bodies
+from app.schemas.score import ScoreRequest
+from cli.traffic import request_bodies
 from ensemble.bundle import ModelBundle
 from features.dataset import read_transactions
 from features.online import online_matrix

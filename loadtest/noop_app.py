@@ -10,7 +10,7 @@ from fastapi.responses import Response
 from app import auth, errors
 from app.bodies import parse_body
 from app.limits import BodySizeLimit
-from app.schemas import ScoreRequest
+from app.schemas.score import ScoreRequest
 from app.settings import get_settings
 
 

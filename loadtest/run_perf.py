@@ -25,9 +25,9 @@ from pathlib import Path
 import httpx
 
 from app.auth import new_key
-from app.demo import DemoOptions, ensure_model, ensure_redis
 from app.metrics import scraped_total
 from app.settings import get_settings
+from cli.demo import DemoOptions, ensure_model, ensure_redis
 from ensemble.progress import NoProgress
 from features.dataset import write_transactions
 from localservers import delete_keys, free_port, stop, wait_until_ready
@@ -89,7 +89,7 @@ def main() -> None:
             [
                 sys.executable,
                 "-m",
-                "app.cli",
+                "cli.main",
                 "serve",
                 "--port",
                 str(port),

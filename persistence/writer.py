@@ -11,7 +11,7 @@ import asyncpg
 import orjson
 
 from persistence.alerts import AlertPolicy, candidates, deduplicate
-from persistence.events import SCHEMA
+from persistence.message_format import SCHEMA
 
 COLUMNS = (
     "transaction_id",

@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import orjson
 
-from app.schemas import EXAMPLE
-from persistence.events import audit_event
+from app.schemas.score import EXAMPLE
+from persistence.message_format import audit_event
 
 T0 = datetime(2026, 11, 28, 12, tzinfo=UTC)
 SCORES = {"low": 0.1, "medium": 0.5, "high": 0.8, "critical": 0.97}

@@ -9,9 +9,9 @@ from redis.exceptions import RedisError
 from app.bodies import documented_body, json_response, parse_body
 from app.deps import ApiKey, DatabaseDep, LabelsDep, StoreDep
 from app.errors import Conflict, NotFound, ServiceUnavailable
-from app.history_schemas import FeedbackRequest, FeedbackResponse
-from persistence.events import label_event
+from app.schemas.history import FeedbackRequest, FeedbackResponse
 from persistence.history import ConflictingFeedback, Feedback, UnknownTransaction, store_feedback
+from persistence.message_format import label_event
 
 router = APIRouter(prefix="/v1", tags=["feedback"])
 

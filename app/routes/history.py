@@ -11,7 +11,7 @@ from fastapi.responses import Response
 from app.bodies import json_response
 from app.deps import ApiKey, DatabaseDep
 from app.errors import NotFound, ValidationFailed
-from app.history_schemas import Tier, TransactionDetail, TransactionId, TransactionPage
+from app.schemas.history import Tier, TransactionDetail, TransactionId, TransactionPage
 from persistence.history import BadCursor, ListFilter, decode_cursor, get_decision, list_decisions
 
 router = APIRouter(prefix="/v1", tags=["history"], dependencies=[ApiKey])

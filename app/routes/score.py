@@ -9,7 +9,7 @@ from fastapi.responses import Response
 
 from app.bodies import documented_body, parse_body
 from app.deps import AuthorizedScoring
-from app.schemas import ScoreRequest, ScoreResponse
+from app.schemas.score import ScoreRequest, ScoreResponse
 
 router = APIRouter(prefix="/v1", tags=["scoring"])
 
@@ -30,4 +30,5 @@ async def score(request: Request, service: AuthorizedScoring) -> Response:
     gets the same answer and is counted once in every window."""
     received = time.perf_counter_ns()
     body = await parse_body(request, ScoreRequest)
-    return Response(await service.score(body, received), media_type="application/json")
+    decision = await service.score(body.to_transaction(), received)
+    return Response(decision.json, media_type="application/json")

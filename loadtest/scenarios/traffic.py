@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from app.traffic import request_bodies
+from cli.traffic import request_bodies
 from features.dataset import read_transactions
 
 DATA = Path(os.environ.get("LOCUST_DATA", "data/locust_traffic.parquet"))

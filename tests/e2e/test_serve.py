@@ -22,7 +22,7 @@ from websockets.exceptions import InvalidStatus
 
 from app.auth import digest
 from app.metrics import scraped_total
-from app.schemas import EXAMPLE
+from app.schemas.score import EXAMPLE
 from ensemble.manifest import Manifest
 from localservers import TansuBroker, delete_keys, free_port, wait_until_ready
 from tests.servers import shared_redis_url

@@ -70,7 +70,7 @@ class DrillStack:
     def _fraud(self, *args: str) -> subprocess.Popen[bytes]:
         with open(self.logs / f"{args[0]}-{time.monotonic_ns()}.log", "wb") as log:
             return subprocess.Popen(
-                [sys.executable, "-m", "app.cli", *args],
+                [sys.executable, "-m", "cli.main", *args],
                 env=os.environ | self.env,
                 stdout=log,
                 stderr=subprocess.STDOUT,

@@ -13,8 +13,8 @@ import orjson
 import pytest
 from fastapi.testclient import TestClient
 
-from app.consume import run_consumer
 from app.settings import Settings
+from cli.consume import run_consumer
 from localservers import TansuBroker
 from persistence.alerts import AlertPolicy
 from persistence.dispatcher import AlertDispatcher, DispatchConfig

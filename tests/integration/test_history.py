@@ -14,8 +14,8 @@ from aiokafka import AIOKafkaConsumer
 from fastapi.testclient import TestClient
 
 from app.main import create_app
-from features.events import Event, label_key
 from features.redis_store import RedisWindowStore
+from features.window_format import Event, label_key
 from localservers import TansuBroker, free_port
 from persistence.consumer import ConsumerConfig
 from tests.integration.conftest import API_KEY, make_settings

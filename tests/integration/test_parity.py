@@ -10,8 +10,8 @@ import pandas as pd
 import redis.asyncio as aioredis
 from fastapi.testclient import TestClient
 
-from app.schemas import ScoreRequest
-from app.traffic import request_bodies
+from app.schemas.score import ScoreRequest
+from cli.traffic import request_bodies
 from ensemble.evaluate import evaluate
 from features.dataset import write_transactions
 from features.definitions import FEATURE_NAMES

@@ -16,10 +16,11 @@ import uvloop
 from fastapi.testclient import TestClient
 from prometheus_client import REGISTRY
 
-from app.main import create_app, redis_client
-from app.schemas import EXAMPLE, ScoreRequest
+from app.lifespan import redis_client
+from app.main import create_app
+from app.schemas.score import EXAMPLE, ScoreRequest
 from app.settings import Settings
-from features.events import FORMAT, window_key
+from features.window_format import FORMAT, window_key
 from tests.integration.conftest import API_KEY, keys_of, make_settings
 
 
@@ -242,8 +243,10 @@ def test_answers_ride_on_the_next_round_trip_or_go_alone_after_the_linger(
                 ScoreRequest.model_validate(body(transaction_id=f"tx_ride_{n}", card_id=n))
                 for n in ("a", "b")
             )
-            await service.score(first)
-            await service.score(second)  # within the linger: it carries the first's answer
+            await service.score(first.to_transaction())
+            await service.score(
+                second.to_transaction()
+            )  # within the linger: it carries the first's answer
             assert len(trips()) == 2
             assert f"{prefix}:d:tx_ride_a".encode() in trips()[1]
             await asyncio.sleep(0.6)  # nothing else leaves: the second's answer goes alone
@@ -324,8 +327,8 @@ def score_concurrently(
 
             bundle.score, service.store.read_and_record = spied_score, spied_read
             requests = [ScoreRequest.model_validate(b) for b in bodies]
-            answers = await asyncio.gather(*(service.score(r) for r in requests))
-        return [orjson.loads(a) for a in answers]
+            answers = await asyncio.gather(*(service.score(r.to_transaction()) for r in requests))
+        return [orjson.loads(a.json) for a in answers]
 
     return asyncio.run(burst()), calls
 
@@ -399,9 +402,9 @@ def test_a_reply_that_came_while_the_process_was_busy_is_used(
 
             service.store.read_and_record = busy_while_reading
             answer = await service.score(
-                ScoreRequest.model_validate(body(transaction_id="tx_busy"))
+                ScoreRequest.model_validate(body(transaction_id="tx_busy")).to_transaction()
             )
-            return dict(orjson.loads(answer))
+            return dict(orjson.loads(answer.json))
 
     answer = uvloop.run(run())  # the server's loop: it orders timers and I/O its own way
     assert answer["degraded"] is False

@@ -8,9 +8,9 @@ import pytest
 from pydantic import ValidationError
 
 from app.auth import digest, new_key
-from app.schemas import EXAMPLE, ScoreRequest
+from app.schemas.score import EXAMPLE, ScoreRequest
 from app.settings import Settings
-from features.events import value_code
+from features.window_format import value_code
 
 
 def parse(**changes: Any) -> ScoreRequest:

@@ -9,10 +9,11 @@ import joblib
 import numpy as np
 import pytest
 import xgboost as xgb
+from treelite.core import TreeliteError
 
 from ensemble.bundle import ModelBundle
-from ensemble.history import replay_file
-from ensemble.manifest import Manifest
+from ensemble.labelled import replay_file
+from ensemble.manifest import BundleError, Manifest
 from ensemble.native import CompiledForest, GtilForest
 from features.definitions import FEATURE_NAMES
 
@@ -151,3 +152,45 @@ def test_reasons_without_a_compiled_library_are_the_same(
         assert [r.contribution for r in slow] == pytest.approx(
             [r.contribution for r in fast], abs=2e-5
         )
+
+
+def test_a_loaded_compiled_bundle_is_ready_and_one_built_by_hand_is_not(
+    bundle_dir: Path,
+) -> None:
+    bundle = ModelBundle.load(bundle_dir)
+    assert bundle.ready
+    by_hand = ModelBundle(bundle.path, bundle.manifest, bundle._xgb, bundle._iso)
+    assert not by_hand.ready  # not checked by load()
+
+
+def test_a_bundle_on_the_gtil_fallback_scores_but_is_not_ready(
+    without_compiler: ModelBundle,
+) -> None:
+    assert not without_compiler.ready
+    assert len(without_compiler.score(np.zeros((2, len(FEATURE_NAMES)), np.float32)).score) == 2
+
+
+def test_a_bundle_whose_library_and_checkpoint_are_damaged_raises_at_load(
+    bundle_dir: Path, tmp_path: Path
+) -> None:
+    copy = tmp_path / "bundle"
+    shutil.copytree(bundle_dir, copy)
+    manifest = Manifest.read(copy)
+    lib = manifest.libraries["isolation_forest"]
+    (copy / lib.file).write_bytes(b"not a library")
+    (copy / lib.checkpoint).write_bytes(b"not a checkpoint")
+    with pytest.raises(TreeliteError, match="Cannot load model"):
+        ModelBundle.load(copy)
+
+
+def test_a_library_that_loads_but_computes_nonsense_fails_the_smoke_prediction(
+    bundle_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(CompiledForest, "predict", lambda self, rows: np.full(len(rows), np.nan))
+    with pytest.raises(BundleError, match="smoke prediction"):
+        ModelBundle.load(bundle_dir)
+    monkeypatch.undo()
+    drift = CompiledForest.predict_row
+    monkeypatch.setattr(CompiledForest, "predict_row", lambda self, row: drift(self, row) * 0.5)
+    with pytest.raises(BundleError, match="row and batch scoring disagree"):
+        ModelBundle.load(bundle_dir)

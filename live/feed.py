@@ -13,7 +13,8 @@ import orjson
 from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import KafkaError
 
-from app.stream import Aggregator, Hub, decision_message
+from live.aggregates import Aggregator, decision_message
+from live.buffers import Hub
 from persistence.kafka import stop_consumer
 
 log = logging.getLogger(__name__)

@@ -165,7 +165,7 @@ def demo(
     ] = None,
 ) -> None:
     """Train if needed, start Redis if needed, serve the API and replay traffic against it."""
-    from app.demo import DemoOptions, run_demo
+    from cli.demo import DemoOptions, run_demo
 
     options = DemoOptions(days=days, cards=cards, port=port, rate=rate, duration=duration)
     try:
@@ -235,7 +235,7 @@ def replay(
     """Send a file's transactions to /v1/score at a steady rate (the traffic generator)."""
     import asyncio
 
-    from app.traffic import replay as run
+    from cli.traffic import replay as run
     from features.dataset import DatasetError
 
     if not api_key:
@@ -254,7 +254,7 @@ def consume() -> None:
     import asyncio
     import signal
 
-    from app.consume import run_consumer
+    from cli.consume import run_consumer
 
     settings = get_settings()
     if not settings.kafka_bootstrap_servers:

@@ -1,76 +1,19 @@
-"""The live stream's pure parts: per-client bounded buffers and one-second aggregates.
-
-A message is encoded once and appended to every client's buffer; nothing here awaits,
-so a broadcast costs the same whatever the clients do. A client that does not keep up
-loses its oldest messages (counted, and told with a `dropped` message), never slowing
-the others or the scoring path.
-"""
+"""The live stream's messages: a decision from an audit event, and the aggregate of one
+second of decisions. Pure functions and data; nothing here awaits."""
 
 from __future__ import annotations
 
-import asyncio
-from collections import Counter, defaultdict, deque
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import orjson
-from prometheus_client import Counter as Metric
 
-STREAM_DROPPED = Metric("fraud_stream_dropped_total", "Stream messages dropped for slow clients")
 AT_RISK_TIERS = frozenset({"high", "critical"})
 
 
-@dataclass(eq=False)
-class Client:
-    limit: int
-    buffer: deque[bytes] = field(default_factory=deque)
-    dropped: int = 0
-    unreported: int = 0
-    wake: asyncio.Event = field(default_factory=asyncio.Event)
-
-    def push(self, message: bytes) -> None:
-        if len(self.buffer) >= self.limit:
-            self.buffer.popleft()
-            self.dropped += 1
-            self.unreported += 1
-            STREAM_DROPPED.inc()
-        self.buffer.append(message)
-        self.wake.set()
-
-    def take(self) -> list[bytes]:
-        """What is waiting, oldest first, after a `dropped` notice if any were lost."""
-        out = []
-        if self.unreported:
-            out.append(orjson.dumps({"type": "dropped", "count": self.unreported}))
-            self.unreported = 0
-        out += self.buffer
-        self.buffer.clear()
-        self.wake.clear()
-        return out
-
-
-class Hub:
-    def __init__(self, client_buffer: int = 1_000) -> None:
-        self.client_buffer = client_buffer
-        self.clients: set[Client] = set()
-
-    def join(self) -> Client:
-        client = Client(self.client_buffer)
-        self.clients.add(client)
-        return client
-
-    def leave(self, client: Client) -> None:
-        self.clients.discard(client)
-
-    def broadcast(self, message: dict[str, Any]) -> None:
-        encoded = orjson.dumps(message)
-        for client in self.clients:
-            client.push(encoded)
-
-
 def decision_message(event: dict[str, Any]) -> dict[str, Any]:
-    """A stream message from an audit event (persistence/events.py)."""
+    """A stream message from an audit event (persistence/message_format.py)."""
     request, decision = event["request"], event["decision"]
     return {
         "type": "decision",

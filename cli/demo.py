@@ -30,9 +30,9 @@ import redis
 from rich.console import Console
 
 from app.auth import new_key
-from app.demo_status import closing, show_status
 from app.settings import Settings
-from app.traffic import ReplayReport, replay
+from cli.demo_status import closing, show_status
+from cli.traffic import ReplayReport, replay
 from ensemble.progress import Progress
 from ensemble.train import TrainConfig, train
 from features.dataset import write_transactions
@@ -206,7 +206,7 @@ def _fraud(env: dict[str, str], *args: str) -> subprocess.Popen[bytes]:
     """`fraud <args>` in a session of its own: Ctrl-C reaches only the demo, which then
     stops each part in order."""
     return subprocess.Popen(
-        [sys.executable, "-m", "app.cli", *args], env=env, start_new_session=True
+        [sys.executable, "-m", "cli.main", *args], env=env, start_new_session=True
     )
 
 

@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.text import Text
 
-from app.traffic import ReplayReport
+from cli.traffic import ReplayReport
 
 TIERS = ("low", "medium", "high", "critical")
 

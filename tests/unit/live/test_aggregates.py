@@ -1,4 +1,4 @@
-"""The stream hub and the one-second aggregates."""
+"""The one-second aggregates and the decision messages of the live stream."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 import orjson
 
-from app.stream import Aggregator, Hub, decision_message
-from persistence.events import audit_event
+from live.aggregates import Aggregator, decision_message
+from persistence.message_format import audit_event
 
 
 def message(tier: str, amount: float, latency: float, currency: str = "EUR") -> dict[str, object]:
@@ -20,24 +20,6 @@ def message(tier: str, amount: float, latency: float, currency: str = "EUR") -> 
         "amount": amount,
         "currency": currency,
     }
-
-
-def test_a_slow_client_loses_its_oldest_messages_and_is_told_how_many() -> None:
-    hub = Hub(client_buffer=3)
-    slow, fast = hub.join(), hub.join()
-    for i in range(10):
-        hub.broadcast({"n": i})
-        if i % 2:
-            assert [orjson.loads(m)["n"] for m in fast.take()] == [i - 1, i]
-    taken = [orjson.loads(m) for m in slow.take()]
-    assert taken == [{"type": "dropped", "count": 7}, {"n": 7}, {"n": 8}, {"n": 9}]
-    assert slow.dropped == 7
-    assert fast.dropped == 0
-    hub.broadcast({"n": 10})
-    assert [orjson.loads(m) for m in slow.take()] == [{"n": 10}]  # told once
-    hub.leave(slow)
-    hub.broadcast({"n": 11})
-    assert slow.take() == []
 
 
 def test_aggregates_count_tiers_latency_and_amount_at_risk() -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ipaddress
-from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -13,18 +12,18 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    TypeAdapter,
     field_validator,
     model_validator,
 )
 
-from features.events import Event
 from features.online import OnlineTransaction
+from scoring.transaction import Transaction
 
 # Printable text without control characters (ids end up in keys, logs and alerts).
 Identifier = Annotated[
     str, StringConstraints(min_length=1, max_length=128, pattern=r"^[^\x00-\x1f\x7f]+$")
 ]
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _text_only(value: object) -> object:
@@ -97,27 +96,38 @@ class ScoreRequest(BaseModel):
             raise ValueError("latitude and longitude must be given together")
         return self
 
-    def to_online(self) -> OnlineTransaction:
-        offset = self.timestamp.utcoffset() or timedelta(0)
-        ts_ms = (self.timestamp - EPOCH) // timedelta(milliseconds=1)
-        return OnlineTransaction(
-            event=Event(
-                transaction_id=self.transaction_id,
-                ts=ts_ms,
-                amount=self.amount,
-                card=self.card_id,
-                account=self.account_id,
-                device=self.device_id,
-                ip=self.ip_address,
-                merchant=self.merchant_id,
-                country=self.merchant_country,
-                latitude=self.latitude,
-                longitude=self.longitude,
-            ),
-            offset_minutes=int(offset.total_seconds() // 60),
-            channel=self.channel,
+    def to_transaction(self) -> Transaction:
+        """What the scoring core takes: the same fields as plain data."""
+        return Transaction(
+            transaction_id=self.transaction_id,
+            timestamp=self.timestamp,
+            amount=self.amount,
+            currency=self.currency,
+            card_id=self.card_id,
+            account_id=self.account_id,
+            merchant_id=self.merchant_id,
             merchant_category=self.merchant_category,
+            merchant_country=self.merchant_country,
+            channel=self.channel,
+            device_id=self.device_id,
+            ip_address=self.ip_address,
+            latitude=self.latitude,
+            longitude=self.longitude,
         )
+
+    def to_online(self) -> OnlineTransaction:
+        return self.to_transaction().online()
+
+
+_RECORD = TypeAdapter(Transaction)
+
+
+def request_record(transaction: Transaction) -> dict[str, Any]:
+    """The audit event's `request`: the transaction as JSON values, exactly as
+    `ScoreRequest.model_dump(mode="json")` writes them (pydantic's datetime format;
+    absent optional fields as null)."""
+    record: dict[str, Any] = _RECORD.dump_python(transaction, mode="json")
+    return record
 
 
 class ReasonOut(BaseModel):
@@ -127,7 +137,8 @@ class ReasonOut(BaseModel):
 
 
 class ScoreResponse(BaseModel):
-    """Documentation of the response; the service renders it with orjson directly."""
+    """The body of a 200: a scoring.decision.Decision in its one encoding (Decision.json,
+    which this model documents; a unit test holds the two to the same fields)."""
 
     model_config = ConfigDict(
         json_schema_extra={

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from persistence.events import audit_event
+from persistence.message_format import audit_event
 from persistence.spool import Spool
 
 

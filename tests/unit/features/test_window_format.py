@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from features.batch import PAD_TS
-from features.events import (
+from features.window_format import (
     MEMBER_DTYPES,
     Event,
     decision_key,

@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ensemble.metrics import fraud_metrics, recall_at_fpr
+from ensemble.quality import fraud_metrics, recall_at_fpr
 from ensemble.split import split_by_time
 from ensemble.tiers import Thresholds, assign_tiers, calibrate, tier_of
 from features.definitions import DAY_MS

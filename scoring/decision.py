@@ -1,0 +1,78 @@
+"""The core's answer for one transaction, and its one JSON encoding.
+
+The encoding is a format, written down once: it is the body of POST /v1/score
+(documented by app.schemas.score.ScoreResponse), the answer stored for retries
+(returned verbatim to a retried transaction id), and the `decision` of the audit
+event. A decision is encoded once, however many of those it goes to.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from ensemble.bundle import Reason
+
+
+@dataclass(slots=True)
+class Decision:
+    """Not frozen: a frozen dataclass's __init__ costs a few microseconds more, on every
+    request; nothing changes a decision once built."""
+
+    transaction_id: str
+    score: float
+    risk_tier: str
+    decision: str
+    reasons: tuple[Reason, ...]
+    components: dict[str, float]  # "xgboost", "isolation_forest"
+    model_version: str
+    degraded: bool  # the feature store was not used: request-only features
+    latency_ms: float  # from receiving the request to this answer
+    _json: bytes | None = field(default=None, init=False, repr=False, compare=False)
+
+    @property
+    def json(self) -> bytes:
+        """The encoded answer: keys in field order, reasons as objects; encoded once."""
+        if self._json is None:
+            self._json = self._encode()
+        return self._json
+
+    def _encode(self) -> bytes:
+        return orjson.dumps(
+            {
+                "transaction_id": self.transaction_id,
+                "score": self.score,
+                "risk_tier": self.risk_tier,
+                "decision": self.decision,
+                "reasons": [_reason(r) for r in self.reasons],
+                "components": self.components,
+                "model_version": self.model_version,
+                "degraded": self.degraded,
+                "latency_ms": self.latency_ms,
+            }
+        )
+
+    @classmethod
+    def from_json(cls, data: bytes) -> Decision:
+        """A stored answer; its `json` is the stored bytes themselves, so a retry gets the
+        first answer byte for byte."""
+        d: dict[str, Any] = orjson.loads(data)
+        decision = cls(
+            transaction_id=d["transaction_id"],
+            score=d["score"],
+            risk_tier=d["risk_tier"],
+            decision=d["decision"],
+            reasons=tuple(Reason(**r) for r in d["reasons"]),
+            components=d["components"],
+            model_version=d["model_version"],
+            degraded=d["degraded"],
+            latency_ms=d["latency_ms"],
+        )
+        decision._json = data
+        return decision
+
+
+def _reason(r: Reason) -> dict[str, object]:
+    return {"feature": r.feature, "value": r.value, "contribution": r.contribution}

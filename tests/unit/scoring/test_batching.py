@@ -1,0 +1,120 @@
+"""The two coalescing stages, with stand-in stages: batches up to the limit, round trips
+in flight up to the limit, the linger for round trips already out, failures answered."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from scoring.batching import Batcher
+
+
+class Stages:
+    """Store stage: reads sleep `delays[item]`; compute stage records its calls."""
+
+    def __init__(self, delays: dict[str, float] | None = None) -> None:
+        self.delays = delays or {}
+        self.batches: list[list[str]] = []
+        self.computed: list[list[str]] = []
+        self.failed: list[tuple[list[str], str]] = []
+        self.in_flight = 0
+        self.most_in_flight = 0
+        self.fail_read: set[str] = set()
+        self.fail_compute: set[str] = set()
+
+    async def read(self, batch: list[str]) -> list[tuple[str, str]]:
+        self.batches.append(batch)
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            await asyncio.sleep(max(self.delays.get(item, 0.0) for item in batch))
+        finally:
+            self.in_flight -= 1
+        if self.fail_read & set(batch):
+            raise RuntimeError("read failed")
+        return [(item, f"read {item}") for item in batch if item != "answered"]
+
+    def compute(self, items: list[tuple[str, str]]) -> None:
+        if self.fail_compute & {item for item, _ in items}:
+            raise RuntimeError("compute failed")
+        self.computed.append([item for item, _ in items])
+
+    def fail(self, items: list[str], exc: BaseException) -> None:
+        self.failed.append((items, str(exc)))
+
+
+def batcher(stages: Stages, **config: Any) -> Batcher[str, str]:
+    settings = {"max_batch": 16, "max_inflight": 4, "linger_s": 0.0} | config
+    return Batcher(stages.read, stages.compute, stages.fail, **settings)
+
+
+def run(stages: Stages, items: list[str], pause_s: float = 0.0, **config: Any) -> None:
+    async def go() -> None:
+        b = batcher(stages, **config)
+        await b.start()
+        for item in items:
+            b.submit(item)
+            if pause_s:
+                await asyncio.sleep(pause_s)
+        await asyncio.sleep(0.3)
+        await b.stop()
+
+    asyncio.run(go())
+
+
+def test_waiting_requests_leave_in_batches_of_at_most_max_batch() -> None:
+    stages = Stages()
+    run(stages, [f"t{i}" for i in range(10)], max_batch=4, max_inflight=1)
+    assert [len(b) for b in stages.batches] == [4, 4, 2]
+    assert sorted(i for c in stages.computed for i in c) == sorted(f"t{i}" for i in range(10))
+
+
+def test_at_most_max_inflight_round_trips_are_out_at_once() -> None:
+    stages = Stages({f"t{i}": 0.05 for i in range(6)})
+    run(stages, [f"t{i}" for i in range(6)], pause_s=0.001, max_batch=1, max_inflight=2)
+    assert stages.most_in_flight == 2
+    assert len(stages.batches) == 6
+
+
+def test_the_compute_stage_waits_up_to_the_linger_for_round_trips_already_out() -> None:
+    # a lands at once, b 100 ms later: within a 1 s linger one computation serves both.
+    stages = Stages({"a": 0.0, "b": 0.1})
+    run(stages, ["a", "b"], max_batch=1, linger_s=1.0)
+    assert stages.computed == [["a", "b"]]
+    # With a 10 ms linger, a is computed without waiting for b.
+    stages = Stages({"a": 0.0, "b": 0.1})
+    run(stages, ["a", "b"], max_batch=1, linger_s=0.01)
+    assert stages.computed == [["a"], ["b"]]
+
+
+def test_items_the_store_stage_answered_are_not_computed() -> None:
+    stages = Stages()
+    run(stages, ["answered", "t1"])
+    assert stages.computed == [["t1"]]
+
+
+def test_a_failing_stage_fails_its_items_and_the_next_are_served() -> None:
+    stages = Stages()
+    stages.fail_read = {"bad_read"}
+    stages.fail_compute = {"bad_compute"}
+    run(stages, ["bad_read", "bad_compute", "good"], pause_s=0.02, max_batch=1)
+    assert stages.failed == [(["bad_read"], "read failed"), (["bad_compute"], "compute failed")]
+    assert stages.computed == [["good"]]
+
+
+def test_stop_waits_for_work_spawned_beside_the_stages() -> None:
+    done: list[str] = []
+
+    async def go() -> None:
+        b = batcher(Stages())
+        await b.start()
+
+        async def work() -> None:
+            await asyncio.sleep(0.05)
+            done.append("work")
+
+        b.spawn(work())
+        await b.stop()
+
+    asyncio.run(go())
+    assert done == ["work"]

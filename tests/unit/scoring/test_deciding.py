@@ -1,0 +1,72 @@
+"""From read windows to decisions: the decision policy, one model call for full and
+degraded rows together, reasons only where the tier is not low."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from scoring.deciding import DecisionPolicy, decide
+from tests.unit.scoring.fakes import Bundle, empty_read, transaction
+
+DECISIONS = {"low": "approve", "medium": "review", "high": "review", "critical": "decline"}
+
+
+@pytest.mark.parametrize(
+    ("tier", "degraded", "policy", "expected"),
+    [
+        ("low", False, "score", "approve"),
+        ("critical", False, "decline", "decline"),
+        ("medium", True, "score", "review"),
+        ("low", True, "review", "review"),
+        ("critical", True, "approve", "approve"),
+    ],
+)
+def test_the_policy_maps_tiers_and_overrides_degraded_answers(
+    tier: str, degraded: bool, policy: str, expected: str
+) -> None:
+    assert DecisionPolicy(DECISIONS, policy).decide(tier, degraded) == expected
+
+
+def test_full_and_degraded_rows_share_one_model_call_and_keep_their_order() -> None:
+    bundle = Bundle(tiers=["low", "high", "critical"])
+    txs = [transaction(f"tx_{i}").online() for i in range(3)]
+    decisions = decide(
+        bundle,  # type: ignore[arg-type]
+        DecisionPolicy(DECISIONS, "review"),
+        3,
+        txs,
+        [empty_read(), None, empty_read()],
+        [0, 0, 0],
+    )
+    assert len(bundle.matrices) == 1
+    # Rows with windows first: tx_0 is row 0, tx_2 row 1, the degraded tx_1 row 2.
+    assert [d.transaction_id for d in decisions] == ["tx_0", "tx_1", "tx_2"]
+    assert [d.score for d in decisions] == [0.0, 0.2, 0.1]
+    assert [d.risk_tier for d in decisions] == ["low", "critical", "high"]
+    assert [d.degraded for d in decisions] == [False, True, False]
+    assert [d.decision for d in decisions] == ["approve", "review", "review"]
+    # The degraded row has only request features: its window features are missing.
+    matrix = bundle.matrices[0]
+    assert np.isnan(matrix[2]).sum() > np.isnan(matrix[0]).sum()
+    assert bundle.explained == [2]  # one pass for the two rows above "low"
+    assert decisions[0].reasons == ()
+    assert [r.feature for r in decisions[1].reasons] == ["amount"]
+    assert {d.model_version for d in decisions} == {"test-model"}
+    assert decisions[0].components == {"xgboost": 0.5, "isolation_forest": 0.25}
+    assert all(d.latency_ms > 0 for d in decisions)
+
+
+def test_no_reasons_asked_means_no_explanation_pass() -> None:
+    bundle = Bundle(tiers=["critical"])
+    [decision] = decide(
+        bundle,  # type: ignore[arg-type]
+        DecisionPolicy(DECISIONS),
+        0,
+        [transaction().online()],
+        [None],
+        [0],
+    )
+    assert decision.reasons == ()
+    assert sum(bundle.explained) == 0  # no row explained
+    assert decision.decision == "decline"  # "score": degraded answers decide on their tier

@@ -1,0 +1,73 @@
+"""A decision's one encoding: the bytes of a 200, of a stored answer, of an audit event's
+`decision`; and ScoreResponse, the model that documents it, holds the same fields."""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import fields, replace
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from app.schemas.score import ScoreResponse
+from ensemble.bundle import Reason
+from scoring.decision import Decision
+
+BASE = Decision(
+    transaction_id="tx_1",
+    score=0.8300000000000001,
+    risk_tier="high",
+    decision="review",
+    reasons=(Reason("card_count_1h", 14.0, 0.31), Reason("ip_is_new", None, 0.05)),
+    components={"xgboost": 0.91, "isolation_forest": 0.64},
+    model_version="2026-11-28T12:00:00Z-3f2a",
+    degraded=False,
+    latency_ms=1.7,
+)
+
+
+def decision(**changes: Any) -> Decision:
+    return replace(BASE, **changes)
+
+
+def test_a_decision_is_encoded_to_the_exact_bytes_of_the_contract() -> None:
+    assert decision().json == (
+        b'{"transaction_id":"tx_1","score":0.8300000000000001,"risk_tier":"high",'
+        b'"decision":"review","reasons":[{"feature":"card_count_1h","value":14.0,'
+        b'"contribution":0.31},{"feature":"ip_is_new","value":null,"contribution":0.05}],'
+        b'"components":{"xgboost":0.91,"isolation_forest":0.64},'
+        b'"model_version":"2026-11-28T12:00:00Z-3f2a","degraded":false,"latency_ms":1.7}'
+    )
+    assert decision(reasons=(), degraded=True).json.count(b'"reasons":[]') == 1
+
+
+def test_a_stored_answer_is_given_back_byte_for_byte() -> None:
+    first = decision()
+    again = Decision.from_json(first.json)
+    assert again == first
+    assert again.json == first.json
+    # Whatever the spacing of what was stored, the retry returns exactly that.
+    stored = orjson.dumps(orjson.loads(first.json), option=orjson.OPT_INDENT_2)
+    assert Decision.from_json(stored).json == stored
+    assert Decision.from_json(stored) == first
+
+
+def test_the_response_model_documents_the_decision_field_for_field() -> None:
+    assert list(ScoreResponse.model_fields) == [f.name for f in fields(Decision) if f.init]
+    body = decision().json
+    assert ScoreResponse.model_validate_json(body).model_dump(mode="json") == orjson.loads(body)
+
+
+def test_the_core_imports_nothing_of_http_or_pydantic() -> None:
+    forbidden = {"app", "fastapi", "starlette", "pydantic", "pydantic_settings"}
+    for module in (Path(__file__).parents[3] / "scoring").glob("*.py"):
+        tree = ast.parse(module.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            else:
+                continue
+            assert not {n.split(".")[0] for n in names} & forbidden, (module, names)

@@ -1,0 +1,144 @@
+"""The scoring service on a stand-in store and bundle: retries get the first answer byte
+for byte, a failing or slow store degrades answers and is skipped, answers kept for
+retries survive a failed round trip, the audit sees every computed decision."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from redis.exceptions import ConnectionError as RedisConnectionError
+
+from scoring.decision import Decision
+from scoring.service import ScoringConfig, ScoringService
+from scoring.transaction import Transaction
+from tests.unit.scoring.fakes import Bundle, Models, Store, transaction
+
+DECISIONS = {"low": "approve", "medium": "review", "high": "review", "critical": "decline"}
+
+
+def service(store: Store, bundle: Bundle | None = None, **config: Any) -> ScoringService:
+    settings: dict[str, Any] = {
+        "budget_s": 0.05,
+        "retry_after_s": 0.2,
+        "degraded_policy": "score",
+        "decisions": DECISIONS,
+        "max_batch": 16,
+        "reasons": 3,
+        "compute_linger_s": 0.01,
+    }
+    return ScoringService(
+        store,  # type: ignore[arg-type]
+        Models(Bundle() if bundle is None else bundle),  # type: ignore[arg-type]
+        ScoringConfig(**(settings | config)),
+    )
+
+
+def run(s: ScoringService, body: Callable[[ScoringService], Awaitable[Any]]) -> Any:
+    async def go() -> Any:
+        await s.start()
+        try:
+            return await body(s)
+        finally:
+            await s.stop()
+
+    return asyncio.run(go())
+
+
+def test_a_retried_id_gets_the_first_answer_byte_for_byte() -> None:
+    store, bundle = Store(), Bundle()
+
+    async def twice(s: ScoringService) -> tuple[Decision, Decision]:
+        first = await s.score(transaction("tx_r"))
+        await asyncio.sleep(0.05)  # stored alone after the linger
+        return first, await s.score(transaction("tx_r"))
+
+    first, again = run(service(store, bundle), twice)
+    assert again.json == first.json
+    assert len(bundle.matrices) == 1  # the retry was not scored again
+    assert store.trips[1] == ([], ["tx_r"])
+
+
+def test_answers_ride_on_the_next_round_trip() -> None:
+    store = Store()
+
+    async def two(s: ScoringService) -> None:
+        await s.score(transaction("tx_a"))
+        await s.score(transaction("tx_b"))  # within the linger
+
+    run(service(store, compute_linger_s=0.3), two)
+    assert store.trips[:2] == [(["tx_a"], []), (["tx_b"], ["tx_a"])]
+    assert store.trips[2] == ([], ["tx_b"])  # stored at stop
+
+
+def test_a_failing_store_degrades_answers_and_is_skipped_for_a_while() -> None:
+    store = Store()
+    store.fail = RedisConnectionError("down")
+
+    async def three(s: ScoringService) -> list[Decision]:
+        out = [await s.score(transaction("tx_1")), await s.score(transaction("tx_2"))]
+        store.fail = None
+        await asyncio.sleep(0.25)  # past retry_after_s
+        out.append(await s.score(transaction("tx_3")))
+        return out
+
+    decisions = run(service(store, degraded_policy="review"), three)
+    assert [d.degraded for d in decisions] == [True, True, False]
+    assert [d.decision for d in decisions] == ["review", "review", "approve"]
+    assert [events for events, _ in store.trips if events] == [["tx_1"], ["tx_3"]]  # tx_2 skipped
+
+
+def test_slow_round_trips_degrade_their_batch_and_a_run_of_them_skips_the_store() -> None:
+    store = Store()
+    store.delay = 0.1  # past the 50 ms budget
+
+    async def four(s: ScoringService) -> list[Decision]:
+        return [await s.score(transaction(f"tx_{i}")) for i in range(4)]
+
+    decisions = run(service(store), four)
+    assert all(d.degraded for d in decisions)
+    assert len(store.trips) == 3  # the fourth did not wait for the store
+
+
+def test_answers_a_failed_round_trip_carried_go_with_the_next() -> None:
+    store = Store()
+
+    async def go(s: ScoringService) -> None:
+        await s.score(transaction("tx_a"))
+        store.fail = RedisConnectionError("down")
+        await s.score(transaction("tx_b"))  # carries tx_a's answer, fails
+        store.fail = None
+        s.breaker.succeeded()
+        await asyncio.sleep(0.25)  # past retry_after_s
+        await s.score(transaction("tx_c"))
+
+    run(service(store, compute_linger_s=0.3), go)
+    assert store.trips[1] == (["tx_b"], ["tx_a"])
+    assert store.trips[2] == (["tx_c"], ["tx_a"])
+    assert "tx_a" in store.stored
+    assert "tx_b" not in store.stored  # degraded answers are not kept for retries
+
+
+def test_every_computed_decision_is_audited_and_no_model_fails_the_request() -> None:
+    audited: list[tuple[str, str]] = []
+
+    def audit(tx: Transaction, decision: Decision) -> None:
+        audited.append((tx.transaction_id, decision.transaction_id))
+
+    s = service(Store())
+    s.audit = audit
+    run(s, lambda s: s.score(transaction("tx_1")))
+    assert audited == [("tx_1", "tx_1")]
+
+    unloaded = service(Store())
+    unloaded.models.bundle = None
+
+    async def refused(s: ScoringService) -> str:
+        try:
+            await s.score(transaction("tx_2"))
+        except RuntimeError as exc:
+            return str(exc)
+        return "answered"
+
+    assert run(unloaded, refused) == "no model loaded"
