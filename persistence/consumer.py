@@ -17,6 +17,7 @@ from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer
+from aiokafka.errors import CommitFailedError, IllegalStateError
 from prometheus_client import Counter
 
 from persistence.alerts import AlertPolicy
@@ -27,6 +28,8 @@ from persistence.writer import BadEvent, DeadLetter, decode, write_batch
 
 log = logging.getLogger(__name__)
 # The data of some message is refused: find it, dead-letter it, write the rest.
+# What commit() raises when the partitions of the batch were taken away mid-batch.
+LOST_ASSIGNMENT = (CommitFailedError, IllegalStateError)
 REFUSED = (asyncpg.exceptions.DataError, asyncpg.exceptions.IntegrityConstraintViolationError)
 CONSUMED = Counter("fraud_consumer_messages_total", "Audit messages by outcome", ["outcome"])
 
@@ -142,7 +145,14 @@ class AuditConsumer:
                 if not rows and not dead:
                     continue
                 inserted = await self._write(rows, sources, dead)
-                await consumer.commit()  # only after the database transaction committed
+                try:
+                    await consumer.commit()  # only after the database transaction committed
+                except LOST_ASSIGNMENT as exc:
+                    # The group rebalanced while the batch was being written (a member
+                    # joined, left or died, or the broker was away): these partitions may
+                    # now be another member's, which reads from the last committed offset
+                    # and finds the rows already there. Rejoin on the next fetch.
+                    log.warning("offsets not committed, the group rebalanced: %r", exc)
                 self.written += inserted
                 CONSUMED.labels("written").inc(inserted)
                 CONSUMED.labels("duplicate").inc(len(rows) - inserted)

@@ -114,6 +114,37 @@ def test_the_same_decision_twice_in_one_batch_is_one_row(schema: str) -> None:
     assert asyncio.run(write()) == 1
 
 
+def test_two_writers_creating_the_same_days_partition_at_once_both_succeed(schema: str) -> None:
+    """Two consumers of one group write their first batches of a new day together: both
+    create the day's partition. Unguarded, CREATE TABLE IF NOT EXISTS failed in one of them
+    with DuplicateTableError (caught by the two-consumer Kafka drill)."""
+
+    async def race() -> list[int]:
+        setup = await asyncpg.connect(DATABASE_URL)
+        await upgrade(setup, schema)
+        await setup.close()
+        conns = [
+            await asyncpg.connect(DATABASE_URL, server_settings={"search_path": schema})
+            for _ in range(2)
+        ]
+        try:
+            written = []
+            for day in range(6):  # six new days, each a race
+                rows = [
+                    decode(audit_bytes(f"race{day}_{i}", "card_1", minutes=1440 * day))
+                    for i in range(2)
+                ]
+                written += await asyncio.gather(
+                    *(write_batch(conn, [row], []) for conn, row in zip(conns, rows, strict=True))
+                )
+            return written
+        finally:
+            for conn in conns:
+                await conn.close()
+
+    assert asyncio.run(race()) == [1] * 12
+
+
 def test_the_consumer_stops_cleanly_when_the_broker_is_gone(
     broker: TansuBroker, schema: str
 ) -> None:
