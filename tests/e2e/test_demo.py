@@ -14,8 +14,10 @@ import uuid
 from pathlib import Path
 
 import asyncpg
+import orjson
 import pytest
 import redis
+from websockets.asyncio.client import connect
 
 from tests.pg import DATABASE_URL
 from tests.servers import shared_redis_url
@@ -98,13 +100,24 @@ def test_demo_trains_serves_replays_and_stores_every_decision_twice_over(
     assert (Path(demo_env["FRAUD_MODEL_DIR"]) / "report.md").exists()
 
 
+async def first_decision(url: str) -> dict[str, object]:
+    """The stream the demo prints, read with a real WebSocket client."""
+    async with connect(url) as ws, asyncio.timeout(30):
+        while True:
+            message: dict[str, object] = orjson.loads(await ws.recv())
+            if message["type"] == "decision":
+                return message
+
+
 @pytest.mark.timeout(300)
 def test_ctrl_c_stops_everything_in_order_and_loses_no_decision(
     demo_env: dict[str, str],
 ) -> None:
-    """SIGINT to the demo's process group, as a terminal's Ctrl-C sends it: the parts it
-    started are in sessions of their own, so only the demo hears it and stops them in
-    order (traffic, API, consumer, broker, databases), without a traceback."""
+    """While traffic flows, the live stream the demo prints delivers decisions to a
+    WebSocket client; then SIGINT to the demo's process group, as a terminal's Ctrl-C
+    sends it: the parts it started are in sessions of their own, so only the demo hears
+    it and stops them in order (traffic, API, consumer, broker, databases), without a
+    traceback."""
     before = demo_schemas()
     demo = subprocess.Popen(
         [FRAUD, *DEMO],
@@ -124,6 +137,10 @@ def test_ctrl_c_stops_everything_in_order_and_loses_no_decision(
             flowing = re.search(r"answered ([\d,]+)", line)
             if flowing and int(flowing.group(1).replace(",", "")) > 0:
                 break  # traffic is flowing
+        stream = re.search(r"live:\s+(ws://\S+)", "".join(lines))
+        assert stream, "".join(lines)
+        message = asyncio.run(first_decision(stream.group(1)))
+        assert message["type"] == "decision"
         os.killpg(demo.pid, signal.SIGINT)
         rest = demo.communicate(timeout=120)[1]
     finally:
