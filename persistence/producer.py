@@ -66,6 +66,7 @@ class AuditProducer:
         )
         self._started = False
         self._stopping = False
+        self._delivering = False
         self._down_until = 0.0
         self._task: asyncio.Task[None] | None = None
 
@@ -150,7 +151,16 @@ class AuditProducer:
                 batch = []
             while len(batch) < self.max_batch and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
-            await self._deliver(batch)
+            self._delivering = True
+            try:
+                await self._deliver(batch)
+            except asyncio.CancelledError:
+                # Stopped mid-delivery: Kafka may or may not have this batch; the spool
+                # keeps it (downstream writes are idempotent, a duplicate costs nothing).
+                self._to_spool(batch)
+                raise
+            finally:
+                self._delivering = False
 
     async def _deliver(self, batch: list[Record]) -> None:
         if time.monotonic() < self._down_until:
@@ -181,10 +191,13 @@ class AuditProducer:
             self._to_spool(batch)
 
     async def stop(self) -> None:
-        """Flush what is queued (to Kafka if it answers, else to the spool), then close."""
-        self._stopping = True  # ends the loop even if a client swallowed the cancellation
+        """Let a delivery under way finish (sent, or spooled when Kafka does not take it in
+        time), flush what is queued (to Kafka if it answers, else to the spool), close."""
+        self._stopping = True  # ends the loop after the delivery under way
         if self._task is not None:
-            self._task.cancel()
+            if self._delivering:
+                await asyncio.wait({self._task}, timeout=2 * self.send_timeout_s + 1)
+            self._task.cancel()  # idle on the queue, or a delivery that overran
             await asyncio.wait({self._task}, timeout=self.send_timeout_s + 1)
         left: list[Record] = []
         while not self._queue.empty():

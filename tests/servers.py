@@ -8,6 +8,7 @@ free port instead; these shared ones are never stopped before the session ends.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
 from localservers import PostgresServer, RedisServer, postgres_reachable, redis_reachable
 
@@ -28,24 +29,35 @@ class SharedServers:
         self.own: list[RedisServer | PostgresServer] = []
 
     def start(self) -> None:
-        redis_url = (
-            os.environ.get(REDIS_ENV) or os.environ.get("FRAUD_REDIS_URL") or DEFAULT_REDIS_URL
+        os.environ[REDIS_ENV] = self._find_or_start(
+            REDIS_ENV,
+            os.environ.get("FRAUD_REDIS_URL") or DEFAULT_REDIS_URL,
+            redis_reachable,
+            RedisServer,
         )
-        if not redis_reachable(redis_url):
-            if os.environ.get(REDIS_ENV):
-                raise RuntimeError(f"{REDIS_ENV}={redis_url} does not answer")
-            redis_server = RedisServer().start()
-            self.own.append(redis_server)
-            redis_url = redis_server.url
-        database_url = os.environ.get(DATABASE_ENV) or DEFAULT_DATABASE_URL
-        if not postgres_reachable(database_url):
-            if os.environ.get(DATABASE_ENV):
-                raise RuntimeError(f"{DATABASE_ENV}={database_url} does not answer")
-            postgres = PostgresServer().start()
-            self.own.append(postgres)
-            database_url = postgres.url
-        os.environ[REDIS_ENV] = redis_url
-        os.environ[DATABASE_ENV] = database_url
+        os.environ[DATABASE_ENV] = self._find_or_start(
+            DATABASE_ENV, DEFAULT_DATABASE_URL, postgres_reachable, PostgresServer
+        )
+
+    def _find_or_start(
+        self,
+        variable: str,
+        default: str,
+        reachable: Callable[[str], bool],
+        server: type[RedisServer] | type[PostgresServer],
+    ) -> str:
+        """The URL in `variable`, which must answer; else `default` if it answers; else a
+        server of our own."""
+        url = os.environ.get(variable)
+        if url:
+            if not reachable(url):
+                raise RuntimeError(f"{variable}={url} does not answer")
+            return url
+        if reachable(default):
+            return default
+        own = server().start()
+        self.own.append(own)
+        return own.url
 
     def stop(self) -> None:
         for server in reversed(self.own):

@@ -91,3 +91,35 @@ def test_a_paused_broker_spools_events_and_they_are_resent(
     assert spool.stat().st_size == 0, "spooled events were not re-sent"
     ids = {e["request"]["transaction_id"] for e in consumed(broker.bootstrap, 80)}  # type: ignore[index]
     assert {f"before{i}" for i in range(20)} | {f"during{i}" for i in range(60)} <= ids
+
+
+def test_stopping_while_a_batch_is_in_flight_spools_it(broker: TansuBroker, tmp_path: Path) -> None:
+    """SIGTERM's path: the producer is stopped while Kafka has a batch but has not answered
+    (the broker stalled). The batch it took off the queue must end in the spool; it was
+    lost when stop() cancelled the delivery under way."""
+    from persistence.producer import AuditProducer
+    from persistence.spool import Spool
+
+    path = tmp_path / "audit.spool"
+
+    async def drill() -> None:
+        producer = AuditProducer(
+            broker.bootstrap, TOPIC, Spool(path), idempotent=False, send_timeout_s=1.0
+        )
+        await producer.start()
+        producer.publish(b"card", b"warm-up")
+        await asyncio.sleep(1.5)  # connected, topic created, warm-up sent
+        broker.pause()
+        try:
+            for i in range(50):
+                producer.publish(b"card", f"event {i}".encode())
+            await asyncio.sleep(0.3)  # the batch is out, waiting for the broker
+            await producer.stop()
+        finally:
+            broker.resume()
+
+    asyncio.run(drill())
+    spool = Spool(path)
+    spooled = spool.read()
+    spool.close()
+    assert [v for _, v in spooled] == [f"event {i}".encode() for i in range(50)]
