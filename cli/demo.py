@@ -5,8 +5,9 @@ addresses or starts local ones from PyPI wheels (valkey-server, the tansu broker
 PostgreSQL); serves the API, runs the consumer (`fraud consume`) so the decisions are
 queryable, and replays generated traffic against it until Ctrl-C (or --duration).
 
-Each run is clean: its own Redis key prefix, audit topic, consumer group and PostgreSQL
-schema, all removed at exit. Everything it started it stops by PID, in order: traffic,
+Each run is clean: its own Redis key prefix, audit topic, consumer group, spool files
+and PostgreSQL schema; all but the consumer group are removed at exit (on a configured
+Kafka an empty group is left until the broker expires its offsets). Everything it started it stops by PID, in order: traffic,
 the API (its producer flushed), the consumer once it has stored what the API answered,
 the broker, the databases. Its last line compares decisions answered with rows stored.
 """
@@ -52,6 +53,8 @@ from localservers import (
 from synthetic.generator import GeneratorConfig, generate
 
 Say = Callable[[str], None]
+# Ctrl-C, kill, and a closed terminal: each stops the demo in order.
+STOPPING_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 CATCH_UP_S = 30.0  # longest wait, at exit, for the consumer to store what was answered
 
 
@@ -153,6 +156,9 @@ def run_demo(
     settings: Settings, options: DemoOptions, progress: Progress, console: Console
 ) -> dict[str, object]:
     say = console.print
+    # SIGTERM and SIGHUP (a closed terminal) stop the demo as Ctrl-C does: everything it
+    # started runs in a session of its own and would otherwise outlive it.
+    _on_signals_interrupt()
     ensure_model(settings, options, progress, say)
     run = DemoRun.new()
     # Callbacks run last-registered first: register in the reverse of the stopping order.
@@ -176,13 +182,15 @@ def run_demo(
             "FRAUD_CONSUMER_GROUP": run.tag,
             "FRAUD_DATABASE_URL": database_url,
             "FRAUD_DATABASE_SCHEMA": run.schema,
-            "FRAUD_SPOOL_PATH": str(settings.data_dir / f"{run.tag}.spool"),
+            "FRAUD_SPOOL_PATH": str(settings.data_dir / f"{run.tag}.spool"),  # and .labels.spool
         }
-        stack.callback(_remove, settings.data_dir / f"{run.tag}.spool")
+        spool = settings.data_dir / f"{run.tag}.spool"
+        stack.callback(_remove, spool, spool.with_suffix(".labels.spool"))
         consumer = _fraud(env, "consume")
         stack.callback(stop, consumer)
         server = _fraud(env, "serve", "--host", "127.0.0.1", "--port", str(port))
         stack.callback(stop, server)
+        stack.callback(_uninterruptible)  # runs first: a second Ctrl-C cannot cut the stop short
         base = f"http://127.0.0.1:{port}"
         wait_until_ready(base, server)
         traffic = traffic_file(settings, max(500, options.cards // 2))
@@ -200,6 +208,21 @@ def run_demo(
         say(f"replay: {summary}")
         say(closing(answered, stored))
         return summary | {"answered": answered, "stored": stored}
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _on_signals_interrupt() -> None:
+    for sig in STOPPING_SIGNALS:
+        signal.signal(sig, _interrupt)
+
+
+def _uninterruptible() -> None:
+    """From here on the demo only stops what it started; signals no longer interrupt it."""
+    for sig in STOPPING_SIGNALS:
+        signal.signal(sig, signal.SIG_IGN)
 
 
 def _fraud(env: dict[str, str], *args: str) -> subprocess.Popen[bytes]:
@@ -242,7 +265,7 @@ async def _serve_traffic(
     --duration, keep serving (and showing the line) after the file until Ctrl-C."""
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig in STOPPING_SIGNALS:
         loop.add_signal_handler(sig, stopping.set)
     limit = None if options.duration is None else max(1, int(options.duration * options.rate))
     counter = StoredCounter(database_url, run.schema)
@@ -259,8 +282,9 @@ async def _serve_traffic(
         status_done.set()
         await status
         await counter.close()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(sig)
+        for sig in STOPPING_SIGNALS:
+            loop.remove_signal_handler(sig)  # back to SIG_DFL, not to ours
+        _on_signals_interrupt()
 
 
 class StoredCounter:
@@ -338,5 +362,6 @@ def _delete_topic(bootstrap: str, topic: str) -> None:
         asyncio.run(asyncio.wait_for(delete(), 10))
 
 
-def _remove(path: Path) -> None:
-    path.unlink(missing_ok=True)
+def _remove(*paths: Path) -> None:
+    for path in paths:
+        path.unlink(missing_ok=True)

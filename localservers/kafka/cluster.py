@@ -125,7 +125,6 @@ class KafkaCluster:
             "num.io.threads": 2,
             "num.recovery.threads.per.data.dir": 1,
             "background.threads": 2,
-            "log.flush.interval.messages": 9223372036854775807,
         }
         return "".join(f"{key}={value}\n" for key, value in settings.items())
 
@@ -156,10 +155,16 @@ class KafkaCluster:
             )
             for node in self.nodes
         ]
-        for node, process in zip(self.nodes, formatting, strict=True):
-            output, _ = process.communicate(timeout=120)
-            if process.returncode:
-                raise RuntimeError(f"formatting Kafka node {node.node_id} failed: {output!r}")
+        try:
+            for node, process in zip(self.nodes, formatting, strict=True):
+                output, _ = process.communicate(timeout=120)
+                if process.returncode:
+                    raise RuntimeError(f"formatting Kafka node {node.node_id} failed: {output!r}")
+        finally:
+            for process in formatting:
+                if process.poll() is None:
+                    process.kill()
+                    process.wait()
 
     def start(self) -> KafkaCluster:
         if not (self.nodes[0].log_dir / "meta.properties").exists():
@@ -195,37 +200,6 @@ class KafkaCluster:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"the Kafka cluster at {self.bootstrap} did not form")
             await asyncio.sleep(0.3)
-
-    def create_topic(
-        self, name: str, partitions: int, replication: int, min_insync: int | None = None
-    ) -> None:
-        asyncio.run(self._create_topic(name, partitions, replication, min_insync))
-
-    async def _create_topic(
-        self, name: str, partitions: int, replication: int, min_insync: int | None
-    ) -> None:
-        from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-
-        configs = {} if min_insync is None else {"min.insync.replicas": str(min_insync)}
-        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap)
-        try:
-            await admin.start()
-            await admin.create_topics(
-                [NewTopic(name, partitions, replication, topic_configs=configs)]
-            )
-        finally:
-            await admin.close()
-
-    def stop(self) -> None:
-        """SIGTERM to every node at once, then wait: one at a time, the last ones lose
-        their quorum mid-shutdown and take 10-20 s each."""
-        running = [n for n in self.nodes if n.process is not None and n.process.poll() is None]
-        for node in running:
-            node.resume()
-            assert node.process is not None
-            node.process.terminate()
-        for node in running:
-            node.stop()  # waits; SIGKILL if it hangs
 
     def cleanup(self) -> None:
         """Gone for good: SIGKILL (nothing of it is kept) and its folders removed."""

@@ -86,7 +86,8 @@ class DrillStack:
         return consumer
 
     def stop(self) -> None:
-        for process in [*self.consumers, *([self.api] if self.api else [])]:
+        """The API first (its producer flushes to Kafka), then the consumers."""
+        for process in [*([self.api] if self.api else []), *self.consumers]:
             stop(process)
 
     def tails(self) -> str:
@@ -224,6 +225,7 @@ async def kill_mid_batch(consumer: subprocess.Popen[bytes], timeout_s: float = 3
 
 
 def within_budget(normal_p99: float, fault_p99: float) -> bool:
-    """The scoring path never waits for Kafka: a fault is not visible in its latency
-    (within the noise of a shared machine)."""
-    return fault_p99 <= max(3 * normal_p99, 50.0)
+    """The scoring path never waits for Kafka: the p99 during a fault stays within twice
+    the p99 before it, or 25 ms above it (the noise of a shared 2-core machine that also
+    runs the brokers)."""
+    return fault_p99 <= max(2 * normal_p99, normal_p99 + 25.0)

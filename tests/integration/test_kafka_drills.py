@@ -24,20 +24,28 @@ from tests.integration.drill_stack import (
     wait_for_rows,
     within_budget,
 )
-from tests.kafka import kafka_cluster
 
-Drill = Callable[..., DrillStack]
+Drill = Callable[..., tuple[KafkaCluster, DrillStack]]
 
 
 @pytest.fixture
 def drill(
-    redis_url: str, prefix: str, bundle_dir: Path, schema: str, tmp_path: Path
+    kafka: Callable[[int], KafkaCluster],
+    redis_url: str,
+    prefix: str,
+    bundle_dir: Path,
+    schema: str,
+    tmp_path: Path,
 ) -> Iterator[Drill]:
-    """Starts the engine's processes on the drill's brokers: the API and `consumers`
-    consumers; stops every one of them after the test."""
+    """Starts `size` brokers of the test's own, then the engine on them: the API and
+    `consumers` consumers. Afterwards stops the API, then the consumers, then (the `kafka`
+    fixture) the brokers."""
     built: list[DrillStack] = []
 
-    def start(cluster: KafkaCluster, replication: int = 1, consumers: int = 1) -> DrillStack:
+    def start(
+        size: int, replication: int = 1, consumers: int = 1
+    ) -> tuple[KafkaCluster, DrillStack]:
+        cluster = kafka(size)
         stack = DrillStack(
             cluster.bootstrap, redis_url, prefix, bundle_dir, schema, tmp_path, replication
         )
@@ -45,7 +53,7 @@ def drill(
         stack.start_api()
         for _ in range(consumers):
             stack.start_consumer()
-        return stack
+        return cluster, stack
 
     yield start
     for stack in built:
@@ -78,43 +86,42 @@ def test_a_broker_sigkilled_and_restarted_from_its_log_directory(
 ) -> None:
     """With three brokers the partitions it led move to their other replica; with one,
     decisions spool on the API's disk until it is back."""
-    with kafka_cluster(size) as cluster:
-        stack = drill(cluster, replication=min(size, 2))
-        victim = cluster.nodes[-1]
+    cluster, stack = drill(size, replication=min(size, 2))
+    victim = cluster.nodes[-1]
 
-        async def fault(traffic: Traffic) -> None:
-            await asyncio.sleep(8)
-            traffic.phase = "broker killed"
-            victim.kill()
-            await asyncio.sleep(10)
-            await asyncio.to_thread(victim.start)
-            await asyncio.sleep(5)  # back in the ISR, the spool re-sent
-            traffic.phase = "normal"
+    async def fault(traffic: Traffic) -> None:
+        await asyncio.sleep(8)
+        traffic.phase = "broker killed"
+        victim.kill()
+        await asyncio.sleep(10)
+        await asyncio.to_thread(victim.start)
+        await asyncio.sleep(5)  # back in the ISR, the spool re-sent
+        traffic.phase = "after"
 
-        traffic = Traffic(stack.base)
-        asyncio.run(traffic.run([f"k{i}" for i in range(decisions)], rate=rate, fault=fault))
-        assert len(traffic.answered) == decisions
-        verdict(stack, traffic, "broker killed")
+    traffic = Traffic(stack.base)
+    asyncio.run(traffic.run([f"k{i}" for i in range(decisions)], rate=rate, fault=fault))
+    assert len(traffic.answered) == decisions
+    verdict(stack, traffic, "broker killed")
 
 
 @pytest.mark.timeout(600)
 def test_two_consumers_in_one_group_one_killed_mid_batch(drill: Drill) -> None:
-    with kafka_cluster(1) as cluster:
-        stack = drill(cluster, consumers=2)
-        first = stack.consumers[0]
-        caught: list[bool] = []
+    _, stack = drill(1, consumers=2)
+    first = stack.consumers[0]
+    caught: list[bool] = []
 
-        async def fault(traffic: Traffic) -> None:
-            await asyncio.sleep(6)  # both in the group, each with its partitions
-            traffic.phase = "consumer killed"
-            caught.append(await kill_mid_batch(first))
-            await asyncio.sleep(5)
-            traffic.phase = "normal"
+    async def fault(traffic: Traffic) -> None:
+        await asyncio.sleep(6)  # both in the group, each with its partitions
+        traffic.phase = "consumer killed"
+        caught.append(await kill_mid_batch(first))
+        await asyncio.sleep(5)
+        traffic.phase = "after"
 
-        traffic = Traffic(stack.base)
-        asyncio.run(traffic.run([f"c{i}" for i in range(5_000)], rate=250, fault=fault))
-        assert caught == [True], "the consumer was never caught inside a transaction"
-        verdict(stack, traffic, "consumer killed")
+    traffic = Traffic(stack.base)
+    asyncio.run(traffic.run([f"c{i}" for i in range(5_000)], rate=250, fault=fault))
+    assert caught == [True], "the consumer was never caught inside a transaction"
+    assert len(traffic.answered) == 5_000
+    verdict(stack, traffic, "consumer killed")
 
 
 @pytest.mark.timeout(600)
@@ -123,36 +130,32 @@ def test_the_api_sigtermed_under_load_spools_and_resends_on_its_next_start(
 ) -> None:
     """The broker is stalled (SIGSTOP) when the API is told to stop, so what it holds can
     only go to its spool; the next API process on the same spool sends it."""
-    with kafka_cluster(1) as cluster:
-        stack = drill(cluster)
-        broker = cluster.nodes[0]
+    cluster, stack = drill(1)
+    broker = cluster.nodes[0]
 
-        async def fault(traffic: Traffic) -> None:
-            await asyncio.sleep(5)
-            traffic.phase = "broker stalled"
-            broker.pause()
-            await asyncio.sleep(3)
-            traffic.phase = "api stopping"
-            assert stack.api is not None
-            stack.api.send_signal(signal.SIGTERM)
-            await asyncio.to_thread(stack.api.wait, 60)
-
-        traffic = Traffic(stack.base)
-        asyncio.run(
-            traffic.run(
-                [f"t{i}" for i in range(3_000)], rate=250, fault=fault, tolerate_errors=True
-            )
-        )
+    async def fault(traffic: Traffic) -> None:
+        await asyncio.sleep(5)
+        traffic.phase = "broker stalled"
+        broker.pause()
+        await asyncio.sleep(3)
+        traffic.phase = "api stopping"
         assert stack.api is not None
-        assert stack.api.returncode in (0, -signal.SIGTERM), stack.tails()
-        spool = tmp_path / "audit.spool"
-        assert spool.stat().st_size > 0, "nothing was spooled"
-        broker.resume()
-        stack.start_api()  # re-sends the spool
-        second = Traffic(
-            stack.base, latencies=traffic.latencies, client_latencies=traffic.client_latencies
-        )
-        asyncio.run(second.run([f"u{i}" for i in range(1_000)], rate=250))
-        traffic.answered |= second.answered
-        assert traffic.failures < 3_000
-        verdict(stack, traffic, "broker stalled")
+        stack.api.send_signal(signal.SIGTERM)
+        await asyncio.to_thread(stack.api.wait, 60)
+
+    traffic = Traffic(stack.base)
+    asyncio.run(
+        traffic.run([f"t{i}" for i in range(3_000)], rate=250, fault=fault, tolerate_errors=True)
+    )
+    assert stack.api is not None
+    assert stack.api.returncode in (0, -signal.SIGTERM), stack.tails()
+    spool = tmp_path / "audit.spool"
+    assert spool.stat().st_size > 0, "nothing was spooled"
+    broker.resume()
+    stack.start_api()  # re-sends the spool
+    second = Traffic(stack.base, phase="after")
+    asyncio.run(second.run([f"u{i}" for i in range(1_000)], rate=250))
+    assert traffic.failures > 0, "the API answered every request: it was not stopped under load"
+    assert len(second.answered) == 1_000
+    traffic.answered |= second.answered
+    verdict(stack, traffic, "broker stalled")
