@@ -204,6 +204,11 @@ class AuditProducer:
             left.append(self._queue.get_nowait())
         await self._send_or_spool(left)
         # Also when start-up was interrupted: a half-started client holds connections.
-        with suppress(KafkaError, OSError, TimeoutError):
+        try:
             await asyncio.wait_for(self._producer.stop(), self.send_timeout_s)
+        except (KafkaError, OSError, TimeoutError):
+            # A broker that does not answer keeps aiokafka flushing what it holds (already
+            # in the spool) and its connections open: close them without the flush.
+            with suppress(KafkaError, OSError, TimeoutError):
+                await asyncio.wait_for(self._producer.client.close(), self.send_timeout_s)
         self.spool.close()

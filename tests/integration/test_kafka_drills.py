@@ -66,7 +66,8 @@ def verdict(stack: DrillStack, traffic: Traffic, fault: str) -> None:
     print(
         f"{fault}: {len(traffic.answered)} answered, {count} rows, {count - len(ids)} duplicates;"
         f" API p99 {normal:.1f} ms normal / {during:.1f} ms during the fault"
-        f" (client p99 {traffic.client_p99('normal'):.0f} / {traffic.client_p99(fault):.0f} ms)"
+        f" (client p99 {traffic.client_p99('normal'):.0f} / {traffic.client_p99(fault):.0f} ms,"
+        f" {traffic.retried} requests retried)"
     )
     assert count == len(ids), "duplicate rows"
     assert ids == traffic.answered, stack.tails()
