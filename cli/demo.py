@@ -112,23 +112,22 @@ def ensure_model(settings: Settings, options: DemoOptions, progress: Progress, s
     )
 
 
-def ensure_redis(settings: Settings, stack: ExitStack, say: Say) -> str:
-    if redis_reachable(settings.redis_url):
-        say(f"redis: {settings.redis_url}")
-        return settings.redis_url
-    server = RedisServer().start()
+def ensure_server(
+    name: str,
+    configured: str,
+    reachable: Callable[[str], bool],
+    local: type[RedisServer] | type[PostgresServer],
+    stack: ExitStack,
+    say: Say,
+) -> str:
+    """The configured server's URL if it answers, else one started here (stopped with the
+    stack)."""
+    if reachable(configured):
+        say(f"{name}: {configured}")
+        return configured
+    server = local().start()
     stack.callback(server.cleanup)
-    say(f"redis: started valkey-server (pid {server.pid}) at {server.url}")
-    return server.url
-
-
-def ensure_postgres(settings: Settings, stack: ExitStack, say: Say) -> str:
-    if postgres_reachable(settings.database_url):
-        say(f"postgres: {settings.database_url}")
-        return settings.database_url
-    server = PostgresServer().start()
-    stack.callback(server.cleanup)
-    say(f"postgres: started PostgreSQL (pid {server.pid}) at {server.url}")
+    say(f"{name}: started a local server (pid {server.pid}) at {server.url}")
     return server.url
 
 
@@ -163,9 +162,13 @@ def run_demo(
     run = DemoRun.new()
     # Callbacks run last-registered first: register in the reverse of the stopping order.
     with ExitStack() as stack:
-        redis_url = ensure_redis(settings, stack, say)
+        redis_url = ensure_server(
+            "redis", settings.redis_url, redis_reachable, RedisServer, stack, say
+        )
         stack.callback(_forget_keys, redis_url, run.prefix(settings.redis_prefix))
-        database_url = ensure_postgres(settings, stack, say)
+        database_url = ensure_server(
+            "postgres", settings.database_url, postgres_reachable, PostgresServer, stack, say
+        )
         stack.callback(_drop_schema, database_url, run.schema)
         kafka, idempotent = ensure_kafka(settings, stack, say)
         stack.callback(_delete_topic, kafka, run.topic)
