@@ -20,7 +20,7 @@ def recall_at_fpr(y: np.ndarray, score: np.ndarray, fpr_limit: float) -> float:
 def fraud_metrics(
     y: np.ndarray, score: np.ndarray, amount: np.ndarray, thresholds: Thresholds
 ) -> dict[str, Any]:
-    """The metrics DESIGN.md asks for; `review` means score >= the medium threshold."""
+    """The fraud metrics of train and evaluate (README, Model quality); `review` means score >= the medium threshold."""
     y = y.astype(bool)
     both = y.any() and (~y).any()
     flagged = score >= thresholds.medium

@@ -1,4 +1,4 @@
-"""Column names of the transaction data contract (DESIGN.md, API contract v1)."""
+"""Column names of the transaction data contract (the API contract v1 fields, README: Data)."""
 
 from __future__ import annotations
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import random
 import socket
 import subprocess
-import time
+
+from localservers.process import wait_until
 
 # Listening ports come from below Linux's ephemeral range (32768-60999), where the
 # source ports of outgoing connections come from: a server restarted on its port (a
@@ -44,11 +45,6 @@ def port_free(port: int) -> bool:
 def wait_for_port(process: subprocess.Popen[bytes], port: int, name: str, timeout_s: float) -> None:
     """Until 127.0.0.1:port accepts connections; stops the process and raises if it exits
     or time runs out."""
-    from localservers.process import stop
-
-    deadline = time.monotonic() + timeout_s
-    while port_free(port):
-        if process.poll() is not None or time.monotonic() > deadline:
-            stop(process)
-            raise RuntimeError(f"{name} did not start on port {port}")
-        time.sleep(0.05)
+    wait_until(
+        process, lambda: not port_free(port), f"{name} did not start on port {port}", timeout_s
+    )

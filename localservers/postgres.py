@@ -11,13 +11,12 @@ import pwd
 import shutil
 import subprocess
 import tempfile
-import time
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 from localservers.net import free_port
-from localservers.process import OwnServer, stop
+from localservers.process import OwnServer, stop, wait_until
 
 # The unprivileged system user that runs the server when we are root.
 SERVER_USER = "embedded_postgres"
@@ -147,15 +146,14 @@ def start_postgres(datadir: Path, port: int) -> subprocess.Popen[bytes]:
         start_new_session=True,  # a Ctrl-C meant for us does not stop it before we do
         **run_as,
     )
-    isready = str(bindir() / "pg_isready")
-    deadline = time.monotonic() + 30
-    while subprocess.run(
-        [isready, "-q", "-h", "127.0.0.1", "-p", str(port)], check=False
-    ).returncode:
-        if process.poll() is not None or time.monotonic() > deadline:
-            stop(process)
-            raise RuntimeError(f"PostgreSQL did not start on port {port}")
-        time.sleep(0.1)
+    isready = [str(bindir() / "pg_isready"), "-q", "-h", "127.0.0.1", "-p", str(port)]
+    wait_until(
+        process,
+        lambda: subprocess.run(isready, check=False).returncode == 0,
+        f"PostgreSQL did not start on port {port}",
+        30,
+        poll_s=0.1,
+    )
     return process
 
 

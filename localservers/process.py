@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import time
+from collections.abc import Callable
 
 
 def stop(process: subprocess.Popen[bytes], timeout_s: float = 20.0) -> None:
@@ -16,6 +18,23 @@ def stop(process: subprocess.Popen[bytes], timeout_s: float = 20.0) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def wait_until(
+    process: subprocess.Popen[bytes],
+    ready: Callable[[], bool],
+    failure: str,
+    timeout_s: float,
+    poll_s: float = 0.05,
+) -> None:
+    """Until `ready()` holds; stops the process and raises RuntimeError(failure) if it
+    exits or time runs out first."""
+    deadline = time.monotonic() + timeout_s
+    while not ready():
+        if process.poll() is not None or time.monotonic() > deadline:
+            stop(process)
+            raise RuntimeError(failure)
+        time.sleep(poll_s)
 
 
 class OwnServer:

@@ -6,13 +6,12 @@ from __future__ import annotations
 import shutil
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
 import redis
 
 from localservers.net import free_port
-from localservers.process import OwnServer, stop
+from localservers.process import OwnServer, wait_until
 
 
 def redis_reachable(url: str) -> bool:
@@ -43,9 +42,7 @@ def server_binary() -> Path:
     return binary
 
 
-def start_redis_server(
-    port: int, workdir: str, extra: list[str] | None = None
-) -> subprocess.Popen[bytes]:
+def start_redis_server(port: int, workdir: str) -> subprocess.Popen[bytes]:
     """A throwaway server on 127.0.0.1:port that keeps nothing on disk; waits until it
     answers."""
     process = subprocess.Popen(
@@ -61,19 +58,15 @@ def start_redis_server(
             "no",
             "--dir",
             workdir,
-            *(extra or []),
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,  # a Ctrl-C meant for us does not stop it before we do
     )
     url = f"redis://127.0.0.1:{port}/0"
-    deadline = time.monotonic() + 10
-    while not redis_reachable(url):
-        if process.poll() is not None or time.monotonic() > deadline:
-            stop(process)
-            raise RuntimeError(f"valkey-server did not start on port {port}")
-        time.sleep(0.05)
+    wait_until(
+        process, lambda: redis_reachable(url), f"valkey-server did not start on port {port}", 10
+    )
     return process
 
 

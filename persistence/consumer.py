@@ -27,9 +27,9 @@ from persistence.migrations import upgrade
 from persistence.writer import BadEvent, DeadLetter, decode, write_batch
 
 log = logging.getLogger(__name__)
-# The data of some message is refused: find it, dead-letter it, write the rest.
 # What commit() raises when the partitions of the batch were taken away mid-batch.
 LOST_ASSIGNMENT = (CommitFailedError, IllegalStateError)
+# The data of some message is refused: find it, dead-letter it, write the rest.
 REFUSED = (asyncpg.exceptions.DataError, asyncpg.exceptions.IntegrityConstraintViolationError)
 CONSUMED = Counter("fraud_consumer_messages_total", "Audit messages by outcome", ["outcome"])
 

@@ -22,7 +22,7 @@ from app.auth import digest
 from localservers import free_port, stop, wait_until_ready
 from tests.integration.conftest import API_KEY
 from tests.integration.test_score_api import body
-from tests.pg import DATABASE_URL
+from tests.pg import DATABASE_URL, query
 
 TOPIC = "transactions.scored"
 RETRIES = 2  # a request whose connection failed is sent again, as a gateway would
@@ -179,28 +179,25 @@ class Traffic:
                 await faulting
 
 
-async def stored(schema: str) -> tuple[int, set[str]]:
+def stored(schema: str) -> tuple[int, set[str]]:
     """Rows in the decisions table, and their distinct ids."""
-    conn = await asyncpg.connect(DATABASE_URL, server_settings={"search_path": schema})
     try:
-        rows = await conn.fetch("SELECT transaction_id FROM decisions")
-        return len(rows), {r[0] for r in rows}
+        rows = query(schema, "SELECT transaction_id FROM decisions")
     except asyncpg.UndefinedTableError:
         return 0, set()
-    finally:
-        await conn.close()
+    return len(rows), {r[0] for r in rows}
 
 
 def wait_for_rows(schema: str, expected: int, timeout_s: float = 120) -> tuple[int, set[str]]:
     """Until `expected` rows are stored (or time runs out), then a little longer: anything
     still arriving would show as an extra row."""
     deadline = time.monotonic() + timeout_s
-    count = asyncio.run(stored(schema))[0]
+    count = stored(schema)[0]
     while count < expected and time.monotonic() < deadline:
         time.sleep(0.3)
-        count = asyncio.run(stored(schema))[0]
+        count = stored(schema)[0]
     time.sleep(2)
-    return asyncio.run(stored(schema))
+    return stored(schema)
 
 
 async def kill_mid_batch(consumer: subprocess.Popen[bytes], timeout_s: float = 30) -> bool:
