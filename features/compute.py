@@ -17,10 +17,13 @@ from features.definitions import (
     FEATURE_NAMES,
     FIRST_USE_OF,
     HISTORY_MS,
-    LABEL_WINDOW_MS,
+    LABEL_HORIZONS,
     LABELLED_ENTITIES,
     MINUTE_MS,
     PLURAL,
+    PROFILE_DAYS,
+    PROFILE_SUMS,
+    PROFILED_ENTITIES,
     SMALL_AMOUNT,
     WINDOWS,
 )
@@ -269,13 +272,55 @@ def _card_features(
     return out
 
 
-def label_features(entity: str, known_at: np.ndarray, tx: TransactionBatch) -> Columns:
-    """Confirmed-fraud labels known before the transaction (known_at: (N, K) int64, PAD_TS padding)."""
-    count = (known_at >= (tx.ts - LABEL_WINDOW_MS)[:, None]).sum(axis=1) - (
-        known_at >= tx.ts[:, None]
-    ).sum(axis=1)
+def amount_cents(amount: np.ndarray) -> np.ndarray:
+    """Amounts in whole cents, as the profiles add them (exact integers in any order)."""
+    return np.round(amount * 100.0).astype(np.int64)
+
+
+def amount_squares(amount: np.ndarray) -> np.ndarray:
+    """Squared amounts rounded to whole currency units, as the profiles add them."""
+    return np.round(amount * amount).astype(np.int64)
+
+
+def profile_features(entity: str, sums: np.ndarray, tx: TransactionBatch) -> Columns:
+    """Long-horizon profile of one entity from its per-day totals (sums: (N, len(PROFILE_SUMS)),
+    the totals over the complete days before each transaction's day)."""
+    absent = tx.code(entity) < 0
+    col = {
+        name: np.where(absent, np.nan, sums[:, j].astype(np.float64))
+        for j, name in enumerate(PROFILE_SUMS)
+    }
+    n = col["count_prev30d"]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(n > 0, col["cents"] / 100.0 / n, np.nan)
+        var = np.maximum(col["squares"] / n - mean * mean, 0.0)
+        to_mean = tx.amount / mean
+    out: Columns = {f"{entity}_count_{h}": col[f"count_{h}"] for h in PROFILE_DAYS}
+    out |= {
+        f"{entity}_amount_mean_prev30d": mean,
+        f"{entity}_amount_std_prev30d": np.where(n > 0, np.sqrt(var), np.nan),
+        f"{entity}_amount_to_mean_prev30d": to_mean,
+    }
+    return out
+
+
+def label_features(
+    entity: str, known_at: np.ndarray, tx: TransactionBatch, sums: np.ndarray
+) -> Columns:
+    """Confirmed-fraud labels known before the transaction (known_at: (N, K) int64, PAD_TS
+    padding), counted over each horizon and per transaction of the entity's profile."""
     present = tx.code(entity) >= 0
-    return {f"{entity}_known_fraud_30d": np.where(present, count.astype(np.float64), np.nan)}
+    before = (known_at >= tx.ts[:, None]).sum(axis=1)
+    out: Columns = {}
+    for h, span in LABEL_HORIZONS.items():
+        count = ((known_at >= (tx.ts - span)[:, None]).sum(axis=1) - before).astype(np.float64)
+        seen = sums[:, PROFILE_SUMS.index(f"count_prev{h}")].astype(np.float64)
+        out[f"{entity}_known_fraud_{h}"] = np.where(present, count, np.nan)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out[f"{entity}_known_fraud_rate_{h}"] = np.where(
+                present & (seen > 0), count / seen, np.nan
+            )
+    return out
 
 
 def feature_matrix(columns: Mapping[str, np.ndarray], n: int) -> np.ndarray:
@@ -292,10 +337,13 @@ def compute_all(
     tx: TransactionBatch,
     windows: Mapping[str, EntityWindow],
     labels: Mapping[str, np.ndarray],
+    profiles: Mapping[str, np.ndarray],
 ) -> Columns:
-    """Every feature for a batch, given every entity's window and label window."""
+    """Every feature for a batch, given every entity's window, label window and profile sums."""
     columns = request_features(tx)
     columns |= entities_features({e: windows[e] for e in ENTITIES}, tx)
+    for entity in PROFILED_ENTITIES:
+        columns |= profile_features(entity, profiles[entity], tx)
     for entity in LABELLED_ENTITIES:
-        columns |= label_features(entity, labels[entity], tx)
+        columns |= label_features(entity, labels[entity], tx, profiles[entity])
     return columns

@@ -55,6 +55,16 @@ FIRST_USE_OF: dict[str, tuple[str, ...]] = {
     "ip": ("card",),
 }
 LABELLED_ENTITIES: tuple[str, ...] = ("card", "device", "ip", "merchant")
+# Horizons over which confirmed-fraud labels are counted, by when they became known.
+LABEL_HORIZONS: dict[str, int] = {"1d": DAY_MS, "7d": 7 * DAY_MS, "30d": 30 * DAY_MS}
+# Long-horizon profiles: per-day totals (count, amount in cents, amount squared) of an
+# entity, summed over the PROFILE_DAYS complete UTC days before the transaction's own day.
+# Kept as one small Redis hash per entity, not as raw 30-day windows.
+PROFILED_ENTITIES: tuple[str, ...] = LABELLED_ENTITIES
+PROFILE_DAYS: dict[str, int] = {"prev1d": 1, "prev7d": 7, "prev30d": 30}
+# Columns of a profile read, per transaction: counts over each PROFILE_DAYS horizon, then the
+# longest horizon's amount sum (cents) and sum of squared amounts (whole currency units).
+PROFILE_SUMS: tuple[str, ...] = (*(f"count_{h}" for h in PROFILE_DAYS), "cents", "squares")
 # Attributes stored with every event of an entity's window.
 WINDOW_ATTRIBUTES: dict[str, tuple[str, ...]] = {
     entity: tuple(dict.fromkeys(DISTINCT_OF[entity] + FIRST_USE_OF.get(entity, ())))
@@ -220,16 +230,63 @@ REQUEST: tuple[FeatureSpec, ...] = (
 
 
 def _labels() -> list[FeatureSpec]:
-    return [
-        FeatureSpec(
-            f"{entity}_known_fraud_30d",
-            "labels",
-            f"confirmed-fraud labels on earlier transactions with the same `{ENTITY_FIELDS[entity]}` "
-            "that became known (reported) in the last 30 d; a label is known at timestamp + label delay "
-            "or at label_reported_at, never for the row itself",
-        )
-        for entity in LABELLED_ENTITIES
-    ]
+    out: list[FeatureSpec] = []
+    for entity in LABELLED_ENTITIES:
+        field = ENTITY_FIELDS[entity]
+        for h in LABEL_HORIZONS:
+            out.append(
+                FeatureSpec(
+                    f"{entity}_known_fraud_{h}",
+                    "labels",
+                    f"confirmed-fraud labels on earlier transactions with the same `{field}` that "
+                    f"became known (reported) in the last {h}; a label is known at timestamp + label "
+                    "delay, at label_reported_at, or when POST /v1/feedback stored it; never the row's own",
+                )
+            )
+        for h in LABEL_HORIZONS:
+            out.append(
+                FeatureSpec(
+                    f"{entity}_known_fraud_rate_{h}",
+                    "labels",
+                    f"`{entity}_known_fraud_{h}` per transaction of this `{field}` in the {h.removesuffix('d')} "
+                    f"complete UTC day(s) before this one (`{entity}_count_prev{h}`); missing if there were none",
+                )
+            )
+    return out
+
+
+def _profiles() -> list[FeatureSpec]:
+    out: list[FeatureSpec] = []
+    for entity in PROFILED_ENTITIES:
+        field = ENTITY_FIELDS[entity]
+        for h, days in PROFILE_DAYS.items():
+            out.append(
+                FeatureSpec(
+                    f"{entity}_count_{h}",
+                    "profile",
+                    f"transactions with the same `{field}` in the {days} complete UTC day(s) before "
+                    "this transaction's day (per-day totals, no cap)",
+                )
+            )
+        scope = f"transactions with the same `{field}` in the 30 complete UTC days before this one"
+        out += [
+            FeatureSpec(
+                f"{entity}_amount_mean_prev30d",
+                "profile",
+                f"mean amount of {scope}; missing if none",
+            ),
+            FeatureSpec(
+                f"{entity}_amount_std_prev30d",
+                "profile",
+                f"standard deviation of the amounts of {scope} (squares in whole units); missing if none",
+            ),
+            FeatureSpec(
+                f"{entity}_amount_to_mean_prev30d",
+                "profile",
+                f"amount divided by `{entity}_amount_mean_prev30d`; missing if no history",
+            ),
+        ]
+    return out
 
 
 def _catalogue() -> tuple[FeatureSpec, ...]:
@@ -237,6 +294,7 @@ def _catalogue() -> tuple[FeatureSpec, ...]:
     for entity in ENTITIES:
         specs += _velocity(entity)
     specs += CARD_EXTRA
+    specs += _profiles()
     specs += _labels()
     return tuple(specs)
 

@@ -10,9 +10,16 @@ import numpy as np
 
 from features.batch import CHANNEL_CODES, TransactionBatch
 from features.compute import compute_all, feature_matrix, request_features
-from features.definitions import ENTITIES, FEATURE_NAMES, LABELLED_ENTITIES
+from features.definitions import ENTITIES, FEATURE_NAMES, LABELLED_ENTITIES, PROFILED_ENTITIES
 from features.mcc import CASH_LIKE, mcc_risk
-from features.window_format import CATEGORICAL, Event, WindowRead, label_times, windows_from_members
+from features.window_format import (
+    CATEGORICAL,
+    Event,
+    WindowRead,
+    label_times,
+    profile_sums,
+    windows_from_members,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +55,8 @@ def online_matrix(txs: Sequence[OnlineTransaction], reads: Sequence[WindowRead])
     tx = transaction_batch(txs)
     windows = {e: windows_from_members(e, [r.members[e] for r in reads]) for e in ENTITIES}
     labels = {e: label_times([r.label_scores[e] for r in reads]) for e in LABELLED_ENTITIES}
-    return feature_matrix(compute_all(tx, windows, labels), len(txs))
+    profiles = {e: profile_sums([r.profiles[e] for r in reads]) for e in PROFILED_ENTITIES}
+    return feature_matrix(compute_all(tx, windows, labels, profiles), len(txs))
 
 
 def request_only_matrix(txs: Sequence[OnlineTransaction]) -> np.ndarray:

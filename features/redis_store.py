@@ -20,45 +20,114 @@ from redis.asyncio.connection import Connection
 from redis.exceptions import NoScriptError
 
 from features.definitions import (
+    DAY_MS,
     ENTITIES,
     HISTORY_MS,
     LABEL_WINDOW_MS,
     LABELLED_ENTITIES,
     MAX_EVENTS,
     MAX_LABELS,
+    PROFILE_DAYS,
+    PROFILED_ENTITIES,
 )
-from features.window_format import Event, WindowRead, decision_key, label_key, seen_key, window_key
+from features.window_format import (
+    Event,
+    WindowRead,
+    decision_key,
+    label_key,
+    profile_key,
+    seen_key,
+    window_key,
+)
 
 # One script call for a whole batch, transactions in order (each sees the ones before it).
 # It first stores the answers of earlier transactions, for retries (the first answer wins).
-# KEYS: R decision keys of those answers, then 11 per transaction: 5 window keys
-#       (ENTITIES order), 4 label keys (LABELLED_ENTITIES order), seen, decision.
+# KEYS: R decision keys of those answers, then 15 per transaction: 5 window keys
+#       (ENTITIES order), 4 label keys (LABELLED_ENTITIES order), 4 profile keys
+#       (PROFILED_ENTITIES order), seen, decision.
 # ARGV: history_ms, max_events, keep_events, ttl_ms, label_window_ms, max_labels,
-#       response_ttl_ms, R, the R answers, then 7 per transaction: ts, 5 payloads
-#       (ENTITIES order), present ("1"/"0" per window key then per label key).
+#       response_ttl_ms, profile_ttl_ms, R, the R answers, then 10 per transaction: ts,
+#       5 payloads (ENTITIES order), day, cents, squares, present ("1"/"0" per window key,
+#       then per label key, then per profile key).
 # Returns, per transaction, {stored_response} if it was already answered, else
-# {false, 5 windows (members latest first, back to back), label member/score pairs x 4}.
+# {false, 5 windows (members latest first, back to back), label member/score pairs x 4,
+#  profile totals x 4 (PROFILE_SUMS each, {} if absent)}.
 WINDOW_SCRIPT = r"""
 local history = tonumber(ARGV[1])
 local max_events = tonumber(ARGV[2])
 local keep = tonumber(ARGV[3])
 local label_window = tonumber(ARGV[5])
 local max_labels = tonumber(ARGV[6])
-local answers = tonumber(ARGV[8])
+local answers = tonumber(ARGV[9])
+local horizons = {HORIZONS}
+local longest = horizons[#horizons]
+
+-- The totals of the `longest` complete days before `day` (counts per horizon, cents,
+-- squares), cached in field 'c' for the latest day read; then, for a new transaction,
+-- its own day's totals grow and days beyond the longest horizon are dropped. Sums of
+-- integers stay exact below 2^53.
+local function profile(key, day, fresh, cents, squares, ttl)
+  local totals
+  local cached = redis.call('HGET', key, 'c')
+  if cached then
+    local parts = {}
+    for v in string.gmatch(cached, '%S+') do parts[#parts + 1] = tonumber(v) end
+    if parts[1] == day then totals = {unpack(parts, 2)} end
+  end
+  if not totals then
+    local fields = {}
+    for i = 1, longest do
+      local d = day - i
+      fields[3 * i - 2] = d .. 'n'
+      fields[3 * i - 1] = d .. 'a'
+      fields[3 * i] = d .. 'q'
+    end
+    local values = redis.call('HMGET', key, unpack(fields))
+    totals = {}
+    for j = 1, #horizons + 2 do totals[j] = 0 end
+    for i = 1, longest do
+      local n = tonumber(values[3 * i - 2]) or 0
+      for j = 1, #horizons do
+        if i <= horizons[j] then totals[j] = totals[j] + n end
+      end
+      totals[#horizons + 1] = totals[#horizons + 1] + (tonumber(values[3 * i - 1]) or 0)
+      totals[#horizons + 2] = totals[#horizons + 2] + (tonumber(values[3 * i]) or 0)
+    end
+    if fresh then
+      local text = {string.format('%d', day)}
+      for j = 1, #totals do text[j + 1] = string.format('%d', totals[j]) end
+      redis.call('HSET', key, 'c', table.concat(text, ' '))
+    end
+  end
+  if fresh then
+    redis.call('HINCRBY', key, day .. 'n', 1)
+    redis.call('HINCRBY', key, day .. 'a', cents)
+    redis.call('HINCRBY', key, day .. 'q', squares)
+    if redis.call('HLEN', key) > 3 * (longest + 2) then
+      for _, f in ipairs(redis.call('HKEYS', key)) do
+        local d = tonumber(string.match(f, '^(-?%d+)[naq]$'))
+        if d and d < day - longest then redis.call('HDEL', key, f) end
+      end
+    end
+    redis.call('PEXPIRE', key, ttl)
+  end
+  return totals
+end
+
 for i = 1, answers do
-  redis.call('SET', KEYS[i], ARGV[8 + i], 'PX', ARGV[7], 'NX')
+  redis.call('SET', KEYS[i], ARGV[9 + i], 'PX', ARGV[7], 'NX')
 end
 local results = {}
-for tx = 0, (#KEYS - answers) / 11 - 1 do
-  local k = answers + tx * 11
-  local a = 8 + answers + tx * 7
-  local stored = redis.call('GET', KEYS[k + 11])
+for tx = 0, (#KEYS - answers) / 15 - 1 do
+  local k = answers + tx * 15
+  local a = 9 + answers + tx * 10
+  local stored = redis.call('GET', KEYS[k + 15])
   if stored then
     results[tx + 1] = {stored}
   else
     local t = tonumber(ARGV[a + 1])
-    local present = ARGV[a + 7]
-    local fresh = redis.call('SET', KEYS[k + 10], '1', 'NX', 'PX', ARGV[7])
+    local present = ARGV[a + 10]
+    local fresh = redis.call('SET', KEYS[k + 14], '1', 'NX', 'PX', ARGV[7])
     local out = {false}
     for i = 1, 5 do
       if string.sub(present, i, i) == '1' then
@@ -83,15 +152,24 @@ for tx = 0, (#KEYS - answers) / 11 - 1 do
         out[i + 1] = {}
       end
     end
+    local day, cents, squares = tonumber(ARGV[a + 7]), tonumber(ARGV[a + 8]), tonumber(ARGV[a + 9])
+    for i = 10, 13 do
+      if string.sub(present, i, i) == '1' then
+        out[i + 1] = profile(KEYS[k + i], day, fresh, cents, squares, ARGV[8])
+      else
+        out[i + 1] = {}
+      end
+    end
     results[tx + 1] = out
   end
 end
 return results
-"""
+""".replace("HORIZONS", ", ".join(str(d) for d in PROFILE_DAYS.values()))
 # Members kept beyond MAX_EVENTS so a transaction that arrives a little out of
 # order still finds the latest MAX_EVENTS events before it.
 KEEP_EVENTS = MAX_EVENTS + 64
 WINDOW_TTL_MS = HISTORY_MS + 3_600_000
+PROFILE_TTL_MS = (max(PROFILE_DAYS.values()) + 1) * DAY_MS + 3_600_000
 
 
 class HiredisPackedConnection(Connection):
@@ -118,7 +196,7 @@ class RedisWindowStore:
         self._sha = await self.client.script_load(WINDOW_SCRIPT)
 
     def _keys_and_args(self, event: Event, keys: list[str], args: list[str | bytes | int]) -> None:
-        """Append one transaction's 11 keys and 7 arguments to the batch's."""
+        """Append one transaction's 15 keys and 10 arguments to the batch's."""
         present = []
         for entity in ENTITIES:
             value = event.entity_value(entity)
@@ -128,12 +206,21 @@ class RedisWindowStore:
             value = event.entity_value(entity)
             keys.append(label_key(self.prefix, entity, value) if value else f"{self.prefix}:none")
             present.append("1" if value else "0")
+        for entity in PROFILED_ENTITIES:
+            value = event.entity_value(entity)
+            keys.append(profile_key(self.prefix, entity, value) if value else f"{self.prefix}:none")
+            present.append("1" if value else "0")
         keys += [
             seen_key(self.prefix, event.transaction_id),
             decision_key(self.prefix, event.transaction_id),
         ]
         payloads = event.payloads()
-        args += [event.ts, *(payloads[entity] for entity in ENTITIES), "".join(present)]
+        args += [
+            event.ts,
+            *(payloads[entity] for entity in ENTITIES),
+            *event.profile_args(),
+            "".join(present),
+        ]
 
     async def read_and_record(
         self, events: Sequence[Event], responses: Sequence[tuple[str, bytes]] = ()
@@ -160,6 +247,7 @@ class RedisWindowStore:
             LABEL_WINDOW_MS,
             MAX_LABELS,
             self.response_ttl_ms,
+            PROFILE_TTL_MS,
             len(responses),
             *(body for _, body in responses),
         ]
@@ -182,7 +270,9 @@ class RedisWindowStore:
         for j, entity in enumerate(LABELLED_ENTITIES):
             pairs = raw[1 + len(ENTITIES) + j]
             labels[entity] = [float(pairs[k + 1]) for k in range(0, len(pairs), 2)]
-        return WindowRead(members=members, label_scores=labels)
+        first = 1 + len(ENTITIES) + len(LABELLED_ENTITIES)
+        profiles = {e: raw[first + j] for j, e in enumerate(PROFILED_ENTITIES)}
+        return WindowRead(members=members, label_scores=labels, profiles=profiles)
 
     async def record_label(
         self, entities: dict[str, str], transaction_id: str, known_at_ms: int, fraud: bool

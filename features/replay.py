@@ -20,18 +20,24 @@ import numpy as np
 from features.batch import PAD_TS, EntityWindow, TransactionBatch
 from features.compute import (
     Columns,
+    amount_cents,
+    amount_squares,
     entity_features,
     feature_matrix,
     label_features,
+    profile_features,
     request_features,
 )
 from features.definitions import (
+    DAY_MS,
     ENTITIES,
     HISTORY_MS,
     LABEL_WINDOW_MS,
     LABELLED_ENTITIES,
     MAX_EVENTS,
     MAX_LABELS,
+    PROFILE_DAYS,
+    PROFILED_ENTITIES,
     WINDOW_ATTRIBUTES,
 )
 
@@ -101,6 +107,43 @@ def _buckets(length: np.ndarray) -> list[tuple[int, np.ndarray]]:
     return out
 
 
+DAY_BITS = 20  # days since the history's first, with room for the longest profile before it
+
+
+def profile_sums(codes: np.ndarray, ts: np.ndarray, amount: np.ndarray) -> np.ndarray:
+    """Per row, the entity's totals over the complete UTC days before the row's own day
+    (PROFILE_SUMS columns), from every row of the history whatever its order: what the
+    per-day Redis hashes hold when the history is replayed in event-time order. Integer
+    prefix sums, so the totals are exact in any order."""
+    n = len(codes)
+    out = np.zeros((n, len(PROFILE_DAYS) + 2), dtype=np.int64)
+    if n == 0:
+        return out
+    longest = max(PROFILE_DAYS.values())
+    day = np.floor_divide(ts, DAY_MS)
+    rel = day - int(day.min()) + longest + 1
+    if rel.max() >= 1 << DAY_BITS:
+        raise ValueError("history spans too many days for one replay; replay it in parts")
+    keep = np.flatnonzero(codes >= 0)
+    keys = (codes[keep] << DAY_BITS) | rel[keep]
+    order = np.argsort(keys, kind="stable")
+    keys = keys[order]
+    prefix = [
+        np.concatenate([[0], np.cumsum(values[keep][order])])
+        for values in (np.ones(n, dtype=np.int64), amount_cents(amount), amount_squares(amount))
+    ]
+    mine = np.maximum(codes, 0) << DAY_BITS
+    hi = np.searchsorted(keys, mine | rel, side="left")
+    present = codes >= 0
+    for j, days in enumerate(PROFILE_DAYS.values()):
+        lo = np.searchsorted(keys, mine | (rel - days), side="left")
+        out[:, j] = np.where(present, prefix[0][hi] - prefix[0][lo], 0)
+    lo = np.searchsorted(keys, mine | (rel - longest), side="left")
+    out[:, -2] = np.where(present, prefix[1][hi] - prefix[1][lo], 0)
+    out[:, -1] = np.where(present, prefix[2][hi] - prefix[2][lo], 0)
+    return out
+
+
 def _subset(tx: TransactionBatch, rows: np.ndarray) -> TransactionBatch:
     return TransactionBatch(
         ts=tx.ts[rows],
@@ -128,6 +171,7 @@ class ReplayStore:
             for e in ENTITIES
         }
         self._ordered_cache: dict[str, dict[str, np.ndarray]] = {}
+        self.profiles = {e: profile_sums(tx.code(e), tx.ts, tx.amount) for e in PROFILED_ENTITIES}
         self._labels: dict[str, _Slices] = {}
         for e in LABELLED_ENTITIES:
             codes = tx.code(e)
@@ -192,10 +236,15 @@ class ReplayStore:
                     out.setdefault(name, np.empty(n))[rows] = values
                 if progress:
                     progress(len(rows))
+        for entity in PROFILED_ENTITIES:
+            out |= profile_features(entity, self.profiles[entity], self.tx)
         for entity in LABELLED_ENTITIES:
             for _, rows in _buckets(self._labels[entity].length):
                 part = label_features(
-                    entity, self.label_window(entity, rows), _subset(self.tx, rows)
+                    entity,
+                    self.label_window(entity, rows),
+                    _subset(self.tx, rows),
+                    self.profiles[entity][rows],
                 )
                 for name, values in part.items():
                     out.setdefault(name, np.empty(n))[rows] = values

@@ -7,6 +7,10 @@ does, so a new release never parses an old release's members):
                                   below; score = event time in epoch ms
     {prefix}:l:{entity}:{value}   sorted set of confirmed-fraud labels: member =
                                   transaction id, score = time the label became known
+    {prefix}:p:{entity}:{value}   hash of per-day totals (PROFILE_DAYS): fields "<day>n",
+                                  "<day>a", "<day>q" (count, amount in cents, squared amount
+                                  in whole units; day = UTC days since 1970) and "c", the
+                                  cached totals of the 30 days before the latest day read
     {prefix}:seen:{txid}          "1" once the transaction is recorded (idempotency)
     {prefix}:d:{txid}             the stored response for a retried transaction id
 
@@ -35,7 +39,7 @@ from hashlib import blake2b
 import numpy as np
 
 from features.batch import PAD_TS, EntityWindow
-from features.definitions import ENTITIES, WINDOW_ATTRIBUTES
+from features.definitions import DAY_MS, ENTITIES, PROFILE_SUMS, WINDOW_ATTRIBUTES
 
 CODE_MASK = (1 << 63) - 1
 LOCATED = "card"  # the entity whose members carry the location
@@ -95,6 +99,12 @@ class Event:
         """This transaction as a member of one entity's window."""
         return self.payloads()[entity]
 
+    def profile_args(self) -> tuple[int, int, int]:
+        """What this transaction adds to its day's profile totals: (day, cents, squares), the
+        same integers as features.compute.amount_cents / amount_squares."""
+        amount = float(self.amount)
+        return self.ts // DAY_MS, round(amount * 100.0), round(amount * amount)
+
     def payloads(self) -> dict[str, bytes]:
         """This transaction as a member of every entity's window."""
         codes = self.codes
@@ -114,6 +124,7 @@ class WindowRead:
     stored_response: bytes | None = None
     members: dict[str, bytes] = field(default_factory=dict)  # entity -> records back to back
     label_scores: dict[str, list[float]] = field(default_factory=dict)
+    profiles: dict[str, list[int]] = field(default_factory=dict)  # entity -> PROFILE_SUMS
 
 
 FORMAT = "3"
@@ -125,6 +136,10 @@ def window_key(prefix: str, entity: str, value: str) -> str:
 
 def label_key(prefix: str, entity: str, value: str) -> str:
     return f"{prefix}:l:{entity}:{value}"
+
+
+def profile_key(prefix: str, entity: str, value: str) -> str:
+    return f"{prefix}:p:{entity}:{value}"
 
 
 def seen_key(prefix: str, transaction_id: str) -> str:
@@ -177,4 +192,13 @@ def label_times(scores: Sequence[Sequence[float]]) -> np.ndarray:
     for i, s in enumerate(scores):
         if s:
             out[i, width - len(s) :] = np.sort(np.asarray(s, dtype=np.int64))
+    return out
+
+
+def profile_sums(rows: Sequence[Sequence[int]]) -> np.ndarray:
+    """(N, len(PROFILE_SUMS)) int64 totals from each request's profile read ([] if absent)."""
+    out = np.zeros((len(rows), len(PROFILE_SUMS)), dtype=np.int64)
+    for i, row in enumerate(rows):
+        if row:
+            out[i] = row
     return out

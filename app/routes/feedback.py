@@ -36,7 +36,7 @@ async def feedback(
 ) -> Response:
     """Stored once per transaction and source (sending it again answers 200 with
     `created: false`), applied to the label windows of the transaction's card, device, IP
-    and merchant (so `*_known_fraud_30d` features see it from `reported_at` on), and
+    and merchant (so the `*_known_fraud_*` features see it from `reported_at` on), and
     published to `transactions.labels`. The label windows and the database change together:
     if either is unreachable, nothing is stored and the answer is 503."""
     body = await parse_body(request, FeedbackRequest)

@@ -6,7 +6,16 @@ import numpy as np
 
 from features.catalogue import render
 from features.compute import compute_all, entities_features, entity_features, feature_matrix
-from features.definitions import ENTITIES, FEATURE_NAMES, FEATURES, LABELLED_ENTITIES
+from features.definitions import (
+    ENTITIES,
+    FEATURE_NAMES,
+    FEATURES,
+    LABEL_HORIZONS,
+    LABEL_WINDOW_MS,
+    LABELLED_ENTITIES,
+    PROFILE_DAYS,
+    PROFILED_ENTITIES,
+)
 from features.encode import prepare_history
 from features.replay import ReplayStore, _subset
 from synthetic.generator import GeneratorConfig, generate
@@ -35,7 +44,10 @@ def test_one_row_windows_give_the_same_features_as_the_bulk_replay() -> None:
         rows = np.array([i])
         windows = {e: store.window(e, rows) for e in ENTITIES}
         label_windows = {e: store.label_window(e, rows) for e in LABELLED_ENTITIES}
-        single = feature_matrix(compute_all(_subset(history.tx, rows), windows, label_windows), 1)
+        profiles = {e: store.profiles[e][rows] for e in LABELLED_ENTITIES}
+        single = feature_matrix(
+            compute_all(_subset(history.tx, rows), windows, label_windows, profiles), 1
+        )
         np.testing.assert_array_equal(single[0], bulk[i])
 
 
@@ -55,3 +67,11 @@ def test_entities_stacked_in_one_pass_give_the_features_of_each_alone() -> None:
     assert together.keys() == alone.keys()
     for name, values in alone.items():
         np.testing.assert_array_equal(together[name], values, err_msg=name)
+
+
+def test_every_label_horizon_has_a_profile_to_rate_it_by() -> None:
+    """The rate's denominator is the profile count of the same length, and the label window
+    read from Redis reaches the longest horizon."""
+    assert all(f"prev{h}" in PROFILE_DAYS for h in LABEL_HORIZONS)
+    assert max(LABEL_HORIZONS.values()) == LABEL_WINDOW_MS
+    assert PROFILED_ENTITIES == LABELLED_ENTITIES

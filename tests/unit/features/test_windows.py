@@ -216,3 +216,56 @@ def test_vectorised_replay_matches_a_slow_reference_on_random_traffic() -> None:
         np.testing.assert_allclose(
             got[column].to_numpy(), want[column].to_numpy(), rtol=1e-6, err_msg=column
         )
+
+
+def test_labels_are_counted_per_horizon_and_as_a_rate_of_the_profile() -> None:
+    day = 86_400
+    f = replay(
+        frame(
+            *(tx(i, i * 3600, merchant_id="m_bad", card_id=f"c{i}") for i in range(1, 5)),
+            tx(5, 5 * 3600, merchant_id="m_bad", card_id="c5", is_fraud=1),
+            tx(6, 6 * 3600, merchant_id="m_bad", card_id="c6", is_fraud=1),
+            tx(7, 9 * day, merchant_id="m_bad", card_id="c7"),
+            tx(8, 39 * day, merchant_id="m_bad", card_id="c8"),
+        ),
+        label_delay_days=7,
+    )
+    # At day 9 both labels are known (since day 7): within 7 d and 30 d, not within 1 d.
+    assert f.loc["t7", "merchant_known_fraud_1d"] == 0
+    assert f.loc["t7", "merchant_known_fraud_7d"] == 2
+    assert f.loc["t7", "merchant_known_fraud_30d"] == 2
+    # Six transactions in the 30 days before day 9, none in the 7 days before it.
+    assert f.loc["t7", "merchant_count_prev30d"] == 6
+    assert f.loc["t7", "merchant_count_prev7d"] == 0
+    assert f.loc["t7", "merchant_known_fraud_rate_30d"] == pytest.approx(2 / 6)
+    assert math.isnan(f.loc["t7", "merchant_known_fraud_rate_7d"])  # no transactions to rate
+    # At day 39 the labels (known on day 7) are older than 30 days; days 9-38 hold t7 only.
+    assert f.loc["t8", "merchant_known_fraud_30d"] == 0
+    assert f.loc["t8", "merchant_count_prev30d"] == 1
+
+
+def test_profiles_cover_the_complete_days_before_the_transaction_day_only() -> None:
+    day = 86_400
+    f = replay(
+        frame(
+            tx(1, 0, amount=10.0),
+            tx(2, 1 * day, amount=30.0),
+            tx(3, 1 * day + 60, amount=50.0),  # same day as t2: not in its profile
+            tx(4, 30 * day, amount=8.0),
+            tx(5, 31 * day, amount=100.0),
+        )
+    )
+    assert f.loc["t1", "card_count_prev30d"] == 0
+    assert math.isnan(f.loc["t1", "card_amount_mean_prev30d"])
+    assert f.loc["t3", "card_count_prev1d"] == 1
+    assert f.loc["t3", "card_amount_mean_prev30d"] == 10.0
+    # Day 30 sees days 0-29: t1, t2, t3.
+    assert f.loc["t4", "card_count_prev30d"] == 3
+    assert f.loc["t4", "card_count_prev7d"] == 0
+    assert f.loc["t4", "card_amount_mean_prev30d"] == pytest.approx(30.0)
+    assert f.loc["t4", "card_amount_std_prev30d"] == pytest.approx(np.std([10.0, 30.0, 50.0]))
+    assert f.loc["t4", "card_amount_to_mean_prev30d"] == pytest.approx(8.0 / 30.0)
+    # Day 31 sees days 1-30: t1 (day 0) has left.
+    assert f.loc["t5", "card_count_prev30d"] == 3
+    assert f.loc["t5", "card_count_prev1d"] == 1
+    assert f.loc["t5", "card_amount_mean_prev30d"] == pytest.approx((30 + 50 + 8) / 3)
