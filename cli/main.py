@@ -57,20 +57,69 @@ def _fail(message: str) -> None:
 @cli.command()
 def generate(
     out: Annotated[Path, typer.Option(help="Output file, .csv or .parquet")],
-    days: Annotated[int, typer.Option(min=1, max=1460, help="Days of history")] = 60,
+    days: Annotated[
+        int | None, typer.Option(min=1, max=1460, help="Days of history (preset: 60)")
+    ] = None,
     cards: Annotated[
-        int, typer.Option(min=100, help="Cards in the portfolio (about 0.8 transactions/card/day)")
-    ] = 20_000,
-    seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same file")] = 7,
+        int | None,
+        typer.Option(
+            min=100,
+            help="Cards in the portfolio, about 0.8 transactions/card/day (default preset: 20,000)",
+        ),
+    ] = None,
+    seed: Annotated[
+        int | None, typer.Option(help="Random seed; the same seed gives the same file (preset: 7)")
+    ] = None,
+    preset: Annotated[
+        str,
+        typer.Option(
+            help="Named configuration: default, terminals or mixed (README: Data); flags override it"
+        ),
+    ] = "default",
+    merchants: Annotated[
+        int | None,
+        typer.Option(help="Card-present shops in all cities (default preset: one per 11 cards)"),
+    ] = None,
+    favourite_merchants: Annotated[
+        int | None, typer.Option(help="Preferred shops per card (default preset: 12)")
+    ] = None,
+    mix: Annotated[
+        list[str] | None,
+        typer.Option(help="SCENARIO=WEIGHT multiplying a fraud scenario's rate; repeatable"),
+    ] = None,
+    fraud_scale: Annotated[
+        float | None, typer.Option(help="Multiplies every fraud scenario's rate (preset: 1)")
+    ] = None,
+    label_delay_days: Annotated[
+        float | None,
+        typer.Option(
+            help="Mean days from a fraud to its report; writes label_reported_at (default preset: none)"
+        ),
+    ] = None,
 ) -> None:
     """Write synthetic labelled transactions with realistic fraud scenarios."""
     from features.dataset import DatasetError, write_transactions
-    from synthetic.generator import GeneratorConfig
+    from synthetic.config import from_preset, parse_mix
     from synthetic.generator import generate as run
 
+    try:
+        cfg = from_preset(
+            preset,
+            days=days,
+            cards=cards,
+            seed=seed,
+            merchants=merchants,
+            favourite_merchants=favourite_merchants,
+            fraud_mix=parse_mix(mix or []),
+            fraud_scale=fraud_scale,
+            label_delay_days=label_delay_days,
+        )
+    except ValueError as exc:
+        _fail(str(exc))
+
     started = time.perf_counter()
-    with console.status(f"generating {days} days for {cards:,} cards"):
-        frame = run(GeneratorConfig(days=days, cards=cards, seed=seed))
+    with console.status(f"generating {cfg.days} days for {cfg.cards:,} cards ({preset})"):
+        frame = run(cfg)
         try:
             write_transactions(frame, out)
         except DatasetError as exc:

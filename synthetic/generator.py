@@ -1,18 +1,19 @@
 """Seeded synthetic card transactions with labelled fraud scenarios and legitimate look-alikes.
 
 Everything is drawn with numpy in whole arrays, so a million rows take seconds.
-The scenario mix and every rate below are fixed from domain knowledge, never
-tuned to make the model look good.
+Every base rate below is fixed from domain knowledge, never tuned to make the
+model look good; a GeneratorConfig (synthetic/config.py) only weighs them.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 import numpy as np
 import pandas as pd
 
+from features.schema import LABEL_REPORTED_COLUMN
+from synthetic.config import GeneratorConfig
 from synthetic.world import (
     ATM_MCC,
     CASH_OUT_MCCS,
@@ -33,14 +34,18 @@ STOLEN_CARD_RATE = 0.30
 HIGH_AMOUNT_RATE = 0.30
 LOW_SIGNAL_RATE = 0.60
 COMPROMISED_VICTIM_SHARE = 0.35
-
-
-@dataclass(frozen=True, slots=True)
-class GeneratorConfig:
-    days: int = 60
-    cards: int = 20_000
-    seed: int = 7
-    start: datetime = datetime(2026, 1, 1, tzinfo=UTC)
+# The Handbook's simulator (Le Borgne et al.): each day 2 of its 10,000 terminals are
+# compromised for 28 days, and 3 of its 5,000 cards for 14 days, during which a third of
+# their transactions are fraud at 5 times the amount.
+COMPROMISED_TERMINAL_RATE = 0.2  # per 1,000 terminal-days
+TERMINAL_COMPROMISE_DAYS = 28
+COMPROMISED_CARD_RATE = 0.6  # per 1,000 card-days
+CARD_COMPROMISE_DAYS = 14
+COMPROMISED_CARD_SHARE = 1 / 3
+COMPROMISED_CARD_FACTOR = 5.0
+# Spread of a fraud's report delay around the configured mean (lognormal, sigma 0.5:
+# 90% of reports come between 0.4 and 2 times the mean).
+REPORT_DELAY_SIGMA = 0.5
 
 
 @dataclass(slots=True)
@@ -58,8 +63,8 @@ class Portfolio:
     card_device: np.ndarray
     card_device2: np.ndarray
     card_ip: np.ndarray
-    card_local: np.ndarray  # (cards, 12) preferred local merchants
-    card_online: np.ndarray  # (cards, 6) preferred online merchants
+    card_local: np.ndarray  # (cards, favourite_merchants) preferred local merchants
+    card_online: np.ndarray  # (cards, half as many) preferred online merchants
     m_city: np.ndarray
     m_cat: np.ndarray
     m_lat: np.ndarray
@@ -100,7 +105,7 @@ def build_portfolio(cfg: GeneratorConfig, rng: np.random.Generator) -> Portfolio
     online_w = np.array([c.online_weight for c in CATEGORIES])
 
     # Merchants: every city has shops and ATMs (fraud destinations too).
-    local_counts = np.maximum(15, (city_w * cfg.cards / 11).astype(int))
+    local_counts = _local_counts(cfg, city_w)
     atm_counts = np.maximum(3, (city_w * cfg.cards / 400).astype(int))
     n_online = max(60, cfg.cards // 80)
     m_city_parts, m_cat_parts, m_online_parts, m_atm_parts = [], [], [], []
@@ -127,10 +132,11 @@ def build_portfolio(cfg: GeneratorConfig, rng: np.random.Generator) -> Portfolio
     n = cfg.cards
     card_city = rng.choice(len(CITIES), n, p=city_w / city_w.sum())
     dlat, dlon = _jitter(rng, n, 12.0)
-    card_local = np.empty((n, 12), np.int64)
+    n_local, n_web = cfg.favourite_merchants, max(1, cfg.favourite_merchants // 2)
+    card_local = np.empty((n, n_local), np.int64)
     for ci, pool in enumerate(city_pools):
         mine = card_city == ci
-        card_local[mine] = pool[_skewed_index(rng, (int(mine.sum()), 12), len(pool))]
+        card_local[mine] = pool[_skewed_index(rng, (int(mine.sum()), n_local), len(pool))]
     # Accounts: about one in six holds a second card.
     account = np.arange(n)
     shared = rng.random(n) < 0.17
@@ -150,7 +156,7 @@ def build_portfolio(cfg: GeneratorConfig, rng: np.random.Generator) -> Portfolio
         ),
         card_ip=np.arange(n, dtype=np.int64),
         card_local=card_local,
-        card_online=online_pool[_skewed_index(rng, (n, 6), len(online_pool))],
+        card_online=online_pool[_skewed_index(rng, (n, n_web), len(online_pool))],
         m_city=m_city,
         m_cat=m_cat,
         m_lat=m_lat,
@@ -161,6 +167,19 @@ def build_portfolio(cfg: GeneratorConfig, rng: np.random.Generator) -> Portfolio
         city_atms=city_atms,
         online_pool=online_pool,
     )
+
+
+def _local_counts(cfg: GeneratorConfig, city_w: np.ndarray) -> np.ndarray:
+    """Card-present shops per city: cfg.merchants split by card share, or one per 11 cards."""
+    if cfg.merchants is None:
+        return np.maximum(15, (city_w * cfg.cards / 11).astype(int))
+    floor = min(15, cfg.merchants // len(city_w))
+    share = (cfg.merchants - floor * len(city_w)) * city_w / city_w.sum()
+    counts = floor + share.astype(int)
+    # The largest remainders take the shops rounding left over, so the total is exact.
+    short = cfg.merchants - int(counts.sum())
+    counts[np.argsort(-(share - share.astype(int)), kind="stable")[:short]] += 1
+    return counts
 
 
 def _frame(
@@ -207,10 +226,10 @@ def _normal_spend(
     n = len(card)
     u = rng.random(n)
     channel = np.where(u < 0.03, ATM, np.where(u < 0.03 + p.card_ecom[card] * 0.97, ECOM, POS))
-    local = p.card_local[card, _skewed_index(rng, n, 12)]
+    local = p.card_local[card, _skewed_index(rng, n, p.card_local.shape[1])]
     online = np.where(
         rng.random(n) < 0.9,
-        p.card_online[card, _skewed_index(rng, n, 6)],
+        p.card_online[card, _skewed_index(rng, n, p.card_online.shape[1])],
         p.online_pool[rng.integers(0, len(p.online_pool), n)],
     )
     atm = np.empty(n, np.int64)
@@ -340,7 +359,7 @@ def generate(cfg: GeneratorConfig) -> pd.DataFrame:
     parts.append(_compromised_merchant(p, rng, cfg, legit, ids))
 
     # High-amount outliers: a single large charge, often with the card's own device.
-    k = _incidents(rng, cfg, HIGH_AMOUNT_RATE)
+    k = _incidents(rng, cfg, HIGH_AMOUNT_RATE * cfg.weight("high_amount"))
     card = rng.integers(0, n, k)
     hi = _normal_spend(p, rng, card, rng.integers(0, span, k), ids)
     pool = _merchants_of(p, p.online_pool, CASH_OUT_MCCS)
@@ -354,21 +373,27 @@ def generate(cfg: GeneratorConfig) -> pd.DataFrame:
     parts.append(hi)
 
     # Low-signal fraud: indistinguishable from the card's everyday spending.
-    k = _incidents(rng, cfg, LOW_SIGNAL_RATE)
+    k = _incidents(rng, cfg, LOW_SIGNAL_RATE * cfg.weight("low_signal"))
     card = rng.integers(0, n, k)
     low = _normal_spend(p, rng, card, _local_times(p, rng, card, cfg.days), ids)
     low["is_fraud"][:] = 1
     low["scenario"][:] = "low_signal"
     parts.append(low)
 
-    return _to_contract(cfg, p, parts)
+    # The Handbook mechanics relabel rows already drawn, so they run on the whole history.
+    cols = _in_period(cfg, parts)
+    _compromised_terminal(p, rng, cfg, cols)
+    _compromised_card(rng, cfg, cols)
+    if cfg.label_delay_days is not None:
+        cols["reported"] = _report_times(rng, cfg.label_delay_days, cols)
+    return _to_contract(cfg, p, cols)
 
 
 def _card_testing(
     p: Portfolio, rng: np.random.Generator, cfg: GeneratorConfig, ids: _Ids
 ) -> list[dict[str, np.ndarray]]:
     """Bursts of tiny e-commerce charges from a ring's devices, then maybe a cash-out."""
-    k = _incidents(rng, cfg, CARD_TESTING_RATE)
+    k = _incidents(rng, cfg, CARD_TESTING_RATE * cfg.weight("card_testing"))
     ring_devices, ring_ips = ids.take(40), ids.take(60)
     testable = _merchants_of(p, p.online_pool, TESTING_MCCS)[:6]
     victim = rng.integers(0, cfg.cards, k)
@@ -428,7 +453,7 @@ def _account_takeover(
     p: Portfolio, rng: np.random.Generator, cfg: GeneratorConfig, ids: _Ids
 ) -> dict[str, np.ndarray]:
     """A new device and IP far from home spending big on resellable goods."""
-    k = _incidents(rng, cfg, ACCOUNT_TAKEOVER_RATE)
+    k = _incidents(rng, cfg, ACCOUNT_TAKEOVER_RATE * cfg.weight("account_takeover"))
     victim = rng.integers(0, cfg.cards, k)
     sizes = rng.integers(1, 6, k)
     inc = np.repeat(np.arange(k), sizes)
@@ -464,7 +489,7 @@ def _stolen_card(
     p: Portfolio, rng: np.random.Generator, cfg: GeneratorConfig, legit: dict[str, np.ndarray]
 ) -> dict[str, np.ndarray]:
     """A cloned card used in person in another country, hours after a genuine purchase."""
-    k = _incidents(rng, cfg, STOLEN_CARD_RATE)
+    k = _incidents(rng, cfg, STOLEN_CARD_RATE * cfg.weight("stolen_card"))
     present = np.flatnonzero(legit["channel"] == POS)
     anchor = present[rng.integers(0, len(present), k)]
     victim = legit["card"][anchor]
@@ -510,7 +535,9 @@ def _compromised_merchant(
 ) -> dict[str, np.ndarray]:
     """Skimmed cards: cards that shopped at a breached merchant are defrauded days later."""
     local = np.flatnonzero(~p.m_online & ~p.m_atm)
-    n_breached = max(1, len(local) // 150)
+    weight = cfg.weight("compromised_merchant")
+    # The weight scales the number of breaches, at least one while the scenario is on.
+    n_breached = min(len(local), max(1, round(len(local) // 150 * weight))) if weight else 0
     # Breaches hit busy shops: pick among the most visited merchants.
     visits = np.bincount(legit["merchant"], minlength=len(p.m_city))[local]
     busy = local[np.argsort(-visits, kind="stable")[: max(n_breached * 5, 10)]]
@@ -558,6 +585,82 @@ def _compromised_merchant(
     )
 
 
+def _in_windows(
+    key: np.ndarray, t: np.ndarray, event_key: np.ndarray, event_start: np.ndarray, length: int
+) -> np.ndarray:
+    """Rows whose key had an event that started at or before t and less than length ago.
+
+    Times are non-negative. Every window has the same length, so the latest event of the
+    row's key at or before t is the one that could still be open.
+    """
+    if len(event_key) == 0:
+        return np.zeros(len(key), bool)
+    stride = int(max(t.max(initial=0), event_start.max())) + 1
+    events = np.sort(event_key.astype(np.int64) * stride + event_start)
+    latest = np.searchsorted(events, key.astype(np.int64) * stride + t, side="right") - 1
+    found = np.maximum(latest, 0)
+    return (latest >= 0) & (events[found] // stride == key) & (t < events[found] % stride + length)
+
+
+def _compromised_terminal(
+    p: Portfolio, rng: np.random.Generator, cfg: GeneratorConfig, cols: dict[str, np.ndarray]
+) -> None:
+    """Breached terminals: every transaction at one in the 28 days after its breach is fraud.
+
+    The rows stay as they were drawn (the cardholders shop as usual); only the label changes.
+    Terminals are the card-present shops and ATMs, breached uniformly as in the Handbook, so
+    most breaches hit quiet shops and a few busy ones make most of the fraud; a breach starts
+    at the start of a day.
+    """
+    terminals = np.flatnonzero(~p.m_online)
+    expected = COMPROMISED_TERMINAL_RATE * cfg.weight("compromised_terminal")
+    k = int(rng.poisson(expected * len(terminals) * cfg.days / 1000.0))
+    if k == 0:
+        return
+    breached = terminals[rng.integers(0, len(terminals), k)]
+    start = rng.integers(0, cfg.days, k) * DAY_MS
+    hit = _in_windows(
+        cols["merchant"], cols["utc_ms"], breached, start, TERMINAL_COMPROMISE_DAYS * DAY_MS
+    ) & (cols["is_fraud"] == 0)
+    cols["is_fraud"][hit] = 1
+    cols["scenario"][hit] = "compromised_terminal"
+
+
+def _compromised_card(
+    rng: np.random.Generator, cfg: GeneratorConfig, cols: dict[str, np.ndarray]
+) -> None:
+    """Compromised cards: for 14 days a third of a card's transactions are fraud at 5x the amount.
+
+    Each compromise starts at the start of a day; the chosen rows keep their time, merchant,
+    channel and device, so only the amount gives them away.
+    """
+    expected = COMPROMISED_CARD_RATE * cfg.weight("compromised_card")
+    k = int(rng.poisson(expected * cfg.cards * cfg.days / 1000.0))
+    if k == 0:
+        return
+    card = rng.integers(0, cfg.cards, k)
+    start = rng.integers(0, cfg.days, k) * DAY_MS
+    window = _in_windows(cols["card"], cols["utc_ms"], card, start, CARD_COMPROMISE_DAYS * DAY_MS)
+    open_rows = np.flatnonzero(window & (cols["is_fraud"] == 0))
+    hit = open_rows[rng.random(len(open_rows)) < COMPROMISED_CARD_SHARE]
+    cols["amount"][hit] = np.round(
+        np.minimum(cols["amount"][hit] * COMPROMISED_CARD_FACTOR, 1_000_000.0), 2
+    )
+    cols["is_fraud"][hit] = 1
+    cols["scenario"][hit] = "compromised_card"
+
+
+def _report_times(
+    rng: np.random.Generator, mean_days: float, cols: dict[str, np.ndarray]
+) -> np.ndarray:
+    """When each fraud was reported (ms, -1 for legitimate rows): a lognormal delay of that mean."""
+    fraud = np.flatnonzero(cols["is_fraud"] == 1)
+    spread = rng.lognormal(-(REPORT_DELAY_SIGMA**2) / 2, REPORT_DELAY_SIGMA, len(fraud))
+    reported = np.full(len(cols["utc_ms"]), -1, np.int64)
+    reported[fraud] = cols["utc_ms"][fraud] + np.ceil(mean_days * DAY_MS * spread).astype(np.int64)
+    return reported
+
+
 def _ipv4(codes: np.ndarray) -> np.ndarray:
     """Stable public-looking IPv4 strings for integer ids (None for -1)."""
     uniq, inv = np.unique(codes, return_inverse=True)
@@ -594,12 +697,22 @@ def _rfc3339(utc_ms: np.ndarray, offset_min: np.ndarray) -> np.ndarray:
     return body + suffix
 
 
-def _to_contract(
-    cfg: GeneratorConfig, p: Portfolio, parts: list[dict[str, np.ndarray]]
-) -> pd.DataFrame:
+def _utc_seconds(utc_ms: np.ndarray) -> np.ndarray:
+    """RFC 3339 UTC strings rounded up to the second (None for -1)."""
+    seconds = (-(-utc_ms // 1000)).astype("datetime64[s]")
+    text = np.datetime_as_string(seconds, unit="s").astype(object) + "Z"
+    text[utc_ms < 0] = None
+    return text
+
+
+def _in_period(cfg: GeneratorConfig, parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """The parts' rows as one set of columns, without those drawn outside the period."""
     cols = {k: np.concatenate([part[k] for part in parts]) for k in parts[0]}
     keep = (cols["utc_ms"] >= 0) & (cols["utc_ms"] < cfg.days * DAY_MS)
-    cols = {k: v[keep] for k, v in cols.items()}
+    return {k: v[keep] for k, v in cols.items()}
+
+
+def _to_contract(cfg: GeneratorConfig, p: Portfolio, cols: dict[str, np.ndarray]) -> pd.DataFrame:
     order = np.argsort(cols["utc_ms"], kind="stable")
     cols = {k: v[order] for k, v in cols.items()}
     base_ms = int(cfg.start.timestamp() * 1000)
@@ -608,6 +721,11 @@ def _to_contract(
     country = np.array([c.country for c in CITIES], dtype=object)[p.m_city[merchant]]
     currency = np.array([c.currency for c in CITIES], dtype=object)[p.m_city[merchant]]
     n = len(merchant)
+    reported = {}
+    if "reported" in cols:
+        reported[LABEL_REPORTED_COLUMN] = _utc_seconds(
+            np.where(cols["reported"] >= 0, cols["reported"] + base_ms, -1)
+        )
     return pd.DataFrame(
         {
             "transaction_id": [f"tx_{i:09d}" for i in range(n)],
@@ -625,6 +743,7 @@ def _to_contract(
             "latitude": np.round(cols["lat"], 5),
             "longitude": np.round(cols["lon"], 5),
             "is_fraud": cols["is_fraud"],
+            **reported,
             "scenario": cols["scenario"],
         }
     )
