@@ -34,9 +34,11 @@ from app.auth import new_key
 from app.settings import Settings
 from cli.demo_status import closing, show_status
 from cli.traffic import ReplayReport, replay
+from ensemble.manifest import BundleError, Manifest
 from ensemble.progress import Progress
 from ensemble.train import TrainConfig, train
 from features.dataset import write_transactions
+from features.definitions import FEATURE_NAMES
 from localservers import (
     PostgresServer,
     RedisServer,
@@ -89,10 +91,20 @@ class DemoRun:
         return f"{self.tag}.transactions.scored"
 
 
+def _usable_bundle(path: Path) -> bool:
+    """A bundle this version can serve: same manifest schema and feature set."""
+    try:
+        return tuple(Manifest.read(path).feature_names) == FEATURE_NAMES
+    except BundleError:
+        return False
+
+
 def ensure_model(settings: Settings, options: DemoOptions, progress: Progress, say: Say) -> None:
     if (settings.model_dir / "manifest.json").exists():
-        say(f"model: {settings.model_dir} (exists; delete it to retrain)")
-        return
+        if _usable_bundle(settings.model_dir):
+            say(f"model: {settings.model_dir} (exists; delete it to retrain)")
+            return
+        say(f"model: {settings.model_dir} is from another version of the engine; retraining")
     history = settings.data_dir / f"history_{options.days}d_{options.cards}.parquet"
     if not history.exists():
         say(f"generating {options.days} days of history for {options.cards:,} cards -> {history}")

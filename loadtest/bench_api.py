@@ -1,5 +1,7 @@
-"""Throughput of POST /v1/score against a no-op endpoint that parses and validates the
-same body, one worker process each, same uvicorn settings, measured in one run.
+"""Throughput of POST /v1/score against two baselines, one worker process each, same
+uvicorn settings, measured in one run: the no-op (same auth, limits and validation as
+/v1/score, nothing else) and a plain FastAPI endpoint that validates the same body with
+the pydantic model as a body parameter and returns a constant.
 
     .venv/bin/python loadtest/bench_api.py [--model models/bench] [--seconds 20] [--connections 128] [--rounds 3]
 
@@ -9,7 +11,8 @@ waiting for Redis, and the figure measures the client's concurrency rather than 
 server's throughput. The no-op gives the same figure at 64 or 128 (docs/performance.md).
 
 Uses wrk when installed (apt-get install wrk), else an asyncio keep-alive client.
-Redis: FRAUD_REDIS_URL or the machine's; each round's keys go under a fresh prefix, deleted after it.
+Redis: FRAUD_REDIS_URL if it answers, else a local one started for the run; each round's
+keys go under a fresh prefix, deleted after it.
 """
 
 from __future__ import annotations
@@ -25,13 +28,16 @@ import sys
 import tempfile
 import time
 import uuid
+from contextlib import ExitStack
 from pathlib import Path
 
 import httpx
 
 from app.auth import digest
 from app.metrics import scraped_total
-from localservers import delete_keys, stop, wait_until_ready
+from app.settings import get_settings
+from cli.demo import ensure_server
+from localservers import RedisServer, delete_keys, redis_reachable, stop, wait_until_ready
 
 KEY = "fk_bench_key"
 WRK_SCRIPT = r"""
@@ -153,7 +159,12 @@ def measure(port: int, seconds: int, connections: int) -> tuple[float, str]:
     return asyncio.run(_asyncio_client(port, seconds, connections, run)), "asyncio client"
 
 
-NOOP, SCORE = "no-op (parse + validate)", "/v1/score"
+PLAIN, NOOP, SCORE = "plain FastAPI", "no-op (parse + validate)", "/v1/score"
+APPS = {
+    PLAIN: "loadtest.noop_app:create_plain_app",
+    NOOP: "loadtest.noop_app:create_noop_app",
+    SCORE: "app.main:create_app",
+}
 
 
 def run_one(app: str, env: dict[str, str], seconds: int, connections: int) -> tuple[float, str]:
@@ -183,7 +194,14 @@ def main() -> None:
         raise SystemExit(
             f"no model at {args.model}: run loadtest/bench_inference.py first (it trains one)"
         )
-    redis_url = os.environ.get("FRAUD_REDIS_URL", "redis://127.0.0.1:6379/0")
+    with ExitStack() as stack:
+        redis_url = ensure_server(
+            "Redis", get_settings().redis_url, redis_reachable, RedisServer, stack, print
+        )
+        compare(args, redis_url)
+
+
+def compare(args: argparse.Namespace, redis_url: str) -> None:
     env = os.environ | {
         "FRAUD_API_KEYS": digest(KEY),
         "FRAUD_REDIS_URL": redis_url,
@@ -198,14 +216,11 @@ def main() -> None:
         f"load generator: {tool}, {args.connections} connections, {args.seconds} s each, "
         f"{args.rounds} rounds, 1 server worker"
     )
-    results: dict[str, list[float]] = {NOOP: [], SCORE: []}
-    # Alternate the two (no-op, score, no-op, score, ...): this machine's speed drifts
-    # over minutes, and interleaving spreads the drift over both.
+    results: dict[str, list[float]] = {name: [] for name in APPS}
+    # Alternate the three (plain, no-op, score, plain, ...): this machine's speed drifts
+    # over minutes, and interleaving spreads the drift over all of them.
     for round_ in range(1, args.rounds + 1):
-        for name, app in (
-            (NOOP, "loadtest.noop_app:create_noop_app"),
-            (SCORE, "app.main:create_app"),
-        ):
+        for name, app in APPS.items():
             # Each round starts from empty windows under its own prefix: windows fill as
             # a run goes on, and a later round on full ones would do more work per request.
             prefix = f"bench{uuid.uuid4().hex[:6]}"
@@ -224,12 +239,16 @@ def main() -> None:
                     if re.search(r"Latency|50%|90%|99%|Req|DEGR", line)
                 )
             )
-    noop, score = statistics.median(results[NOOP]), statistics.median(results[SCORE])
-    ratios = ", ".join(f"{s / n:.0%}" for n, s in zip(results[NOOP], results[SCORE], strict=True))
-    print(
-        f"\n/v1/score reaches {score / noop:.0%} of the no-op's throughput (medians of "
-        f"{args.rounds} rounds: {score:,.0f} vs {noop:,.0f} requests/s; per round {ratios})"
-    )
+    score = statistics.median(results[SCORE])
+    for name in (NOOP, PLAIN):
+        base = statistics.median(results[name])
+        ratios = ", ".join(
+            f"{s / b:.2f}" for b, s in zip(results[name], results[SCORE], strict=True)
+        )
+        print(
+            f"\n/v1/score reaches {score / base:.2f} of the {name} throughput (medians of "
+            f"{args.rounds} rounds: {score:,.0f} vs {base:,.0f} requests/s; per round {ratios})"
+        )
 
 
 if __name__ == "__main__":

@@ -1,5 +1,7 @@
-"""The benchmark's baseline: the same body parsing, validation, auth and limits as
-POST /v1/score, and nothing else (no Redis, no features, no model)."""
+"""The benchmark's baselines: the no-op (the same body parsing, validation, auth and limits
+as POST /v1/score, and nothing else: no Redis, no features, no model), and a plain FastAPI
+endpoint as anyone would write it (the same pydantic model as a body parameter, a constant
+answer, no auth)."""
 
 from __future__ import annotations
 
@@ -35,4 +37,18 @@ def create_noop_app() -> FastAPI:
         return {"status": "ready"}
 
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    return app
+
+
+def create_plain_app() -> FastAPI:
+    app = FastAPI(title="plain FastAPI baseline")
+
+    @app.post("/v1/score")
+    async def plain(body: ScoreRequest) -> dict[str, object]:
+        return {"transaction_id": body.transaction_id, "score": 0.0, "risk_tier": "low"}
+
+    @app.get("/readyz")
+    async def ready() -> dict[str, str]:
+        return {"status": "ready"}
+
     return app

@@ -27,10 +27,17 @@ import httpx
 from app.auth import new_key
 from app.metrics import scraped_total
 from app.settings import get_settings
-from cli.demo import DemoOptions, ensure_model, ensure_redis
+from cli.demo import DemoOptions, ensure_model, ensure_server
 from ensemble.progress import NoProgress
 from features.dataset import write_transactions
-from localservers import delete_keys, free_port, stop, wait_until_ready
+from localservers import (
+    RedisServer,
+    delete_keys,
+    free_port,
+    redis_reachable,
+    stop,
+    wait_until_ready,
+)
 from synthetic.generator import GeneratorConfig, generate
 
 REPORTS = Path("loadtest/reports")
@@ -74,7 +81,9 @@ def main() -> None:
     key, key_digest = new_key()
     prefix = f"perf{uuid.uuid4().hex[:6]}"
     with ExitStack() as stack:
-        redis_url = ensure_redis(settings, stack, print)
+        redis_url = ensure_server(
+            "Redis", settings.redis_url, redis_reachable, RedisServer, stack, print
+        )
         port = free_port()
         env = os.environ | {
             "FRAUD_API_KEYS": key_digest,
