@@ -325,6 +325,53 @@ def consume() -> None:
     console.print(f"stopped after writing {written:,} decisions")
 
 
+@cli.command()
+def export(
+    since: Annotated[
+        str, typer.Option(help="Start of the period (event time): RFC 3339, or a date (UTC)")
+    ],
+    until: Annotated[str, typer.Option(help="End of the period, excluded; the same forms")],
+    out: Annotated[Path, typer.Option(help="Training file to write, .csv or .parquet")],
+    batch_rows: Annotated[
+        int, typer.Option(min=1, help="Rows read from PostgreSQL at a time")
+    ] = 10_000,
+) -> None:
+    """Write the decisions stored in PostgreSQL for a period, with their labels, as a
+    training file for `fraud train`: the original request fields, `is_fraud` (1 if the
+    latest feedback says fraud; unlabelled transactions count as legitimate, as with
+    chargebacks) and `label_reported_at`, one row per transaction in event-time order."""
+    import asyncio
+
+    from cli.export import ExportError, export_file, parse_moment
+    from features.dataset import check_format
+
+    try:
+        start, end = parse_moment(since), parse_moment(until)
+        check_format(out)
+    except ValueError as exc:
+        _fail(str(exc))
+    if end <= start:
+        _fail(f"--until {until} is not after --since {since}")
+    settings = get_settings()
+    try:
+        counts = asyncio.run(export_file(settings, start, end, out, batch_rows))
+    except ExportError as exc:
+        _fail(str(exc))
+    console.print(
+        f"wrote {counts.rows:,} transactions to {out}; {counts.labelled:,} labelled "
+        f"({counts.fraud:,} fraud, {counts.legitimate:,} legitimate), "
+        f"the other {counts.unlabelled:,} exported as legitimate"
+    )
+    summary = {
+        "rows": counts.rows,
+        "labelled": counts.labelled,
+        "fraud": counts.fraud,
+        "legitimate": counts.legitimate,
+        "unlabelled": counts.unlabelled,
+    }
+    sys.stdout.write(orjson.dumps(summary, option=orjson.OPT_INDENT_2).decode() + "\n")
+
+
 db = typer.Typer(help="The PostgreSQL schema.")
 cli.add_typer(db, name="db")
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import ctypes
 import hashlib
 import logging
+import os
 import platform
 import re
 import shutil
@@ -129,12 +130,28 @@ def compile_library(model: treelite.Model, libpath: Path, threads: int = 2) -> N
         partial.replace(libpath)
 
 
+def open_library(libpath: Path) -> ctypes.CDLL:
+    """The library in the file at `libpath` now. The loader hands back any library it has
+    loaded under the same name, even once the file has been replaced: a bundle retrained in
+    place, or behind a symlink moved to a new one, would be reloaded with its old trees.
+    Loaded through a descriptor kept open for the process's life, each library has a name
+    of its own (the loader still maps the same file only once)."""
+    if not os.path.isdir("/proc/self/fd"):  # not Linux
+        return ctypes.CDLL(str(libpath))
+    fd = os.open(libpath, os.O_RDONLY)
+    try:
+        return ctypes.CDLL(f"/proc/self/fd/{fd}")
+    except OSError:
+        os.close(fd)
+        raise
+
+
 class CompiledForest:
     """A compiled library called through ctypes with a reused output buffer."""
 
     def __init__(self, libpath: Path, num_feature: int, fill: np.ndarray | None = None) -> None:
         self.path = libpath
-        lib = ctypes.CDLL(str(libpath))
+        lib = open_library(libpath)
         missing = [f for f in ("fe_predict_rows", "fe_path_contribs") if not hasattr(lib, f)]
         if missing:
             raise ValueError(f"{libpath}: built without {', '.join(missing)} (an older bundle)")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from types import TracebackType
 
 import pandas as pd
 import pyarrow as pa
@@ -23,13 +25,55 @@ def _format(path: Path) -> str:
     raise DatasetError(f"{path}: unknown file type {suffix!r}; use .csv or .parquet")
 
 
+def check_format(path: Path) -> None:
+    """DatasetError unless the extension names a format we write."""
+    _format(path)
+
+
+class TransactionWriter:
+    """A transaction file written in parts, for histories too big to hold as one frame:
+
+        with TransactionWriter(path, schema) as out:
+            out.write(table)  # as often as needed, every table with `schema`
+
+    The parts go to a hidden file beside `path`, renamed to `path` once every part is
+    written; on an error it is removed, so `path` is either complete or untouched."""
+
+    def __init__(self, path: Path, schema: pa.Schema) -> None:
+        kind = _format(path)
+        self.path = path
+        self.partial = path.with_name(f".{path.name}.partial")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._writer: pacsv.CSVWriter | pq.ParquetWriter = (
+            pacsv.CSVWriter(self.partial, schema)
+            if kind == "csv"
+            else pq.ParquetWriter(self.partial, schema, compression="zstd")
+        )
+
+    def write(self, table: pa.Table) -> None:
+        self._writer.write_table(table)
+
+    def __enter__(self) -> TransactionWriter:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        try:
+            self._writer.close()
+            if exc_type is None:
+                os.replace(self.partial, self.path)
+        finally:
+            self.partial.unlink(missing_ok=True)
+
+
 def write_transactions(frame: pd.DataFrame, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
     table = pa.Table.from_pandas(frame, preserve_index=False)
-    if _format(path) == "csv":
-        pacsv.write_csv(table, path)
-    else:
-        pq.write_table(table, path, compression="zstd")
+    with TransactionWriter(path, table.schema) as out:
+        out.write(table)
 
 
 def read_transactions(path: Path) -> pd.DataFrame:

@@ -140,6 +140,11 @@ class Stored:
     effective_at: datetime
 
 
+# A transaction's effective label is its latest report over every source; at the same
+# time, fraud (sorted before legitimate) wins.
+EFFECTIVE_FIRST = "reported_at DESC, label"
+
+
 class UnknownTransaction(LookupError):
     pass
 
@@ -195,7 +200,7 @@ async def store_feedback(conn: asyncpg.Connection, feedback: Feedback) -> Stored
             )
     latest = await conn.fetchrow(
         "SELECT label, reported_at FROM feedback WHERE transaction_id = $1 "
-        "ORDER BY reported_at DESC, label LIMIT 1",
+        f"ORDER BY {EFFECTIVE_FIRST} LIMIT 1",
         feedback.transaction_id,
     )
     return Stored(

@@ -5,9 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 import pytest
 
-from features.dataset import DatasetError, read_transactions, write_transactions
+from features.dataset import (
+    DatasetError,
+    TransactionWriter,
+    read_transactions,
+    write_transactions,
+)
 from features.encode import prepare_history
 from tests.factories import frame, tx
 
@@ -68,3 +74,28 @@ def test_round_trip_keeps_ids_as_text_and_missing_as_missing(tmp_path: Path, nam
     assert back["card_id"].tolist() == ["0012", "card_a"]
     assert pd.isna(back["device_id"].iloc[0])
     assert back["latitude"].iloc[1] == 1.5
+
+
+@pytest.mark.parametrize("name", ["h.csv", "h.parquet"])
+def test_a_file_written_in_parts_appears_only_once_complete(tmp_path: Path, name: str) -> None:
+    parts = [frame(tx(1, 0)), frame(tx(2, 5, device_id="d1"))]
+    schema = pa.Table.from_pandas(parts[1], preserve_index=False).schema
+    tables = [pa.Table.from_pandas(p, schema=schema, preserve_index=False) for p in parts]
+    path = tmp_path / name
+    with TransactionWriter(path, tables[0].schema) as out:
+        for table in tables:
+            out.write(table)
+            assert not path.exists()
+    assert read_transactions(path)["transaction_id"].tolist() == ["t1", "t2"]
+    assert [p.name for p in tmp_path.iterdir()] == [name]
+
+    def fail_half_way() -> None:
+        with TransactionWriter(tmp_path / f"failed{path.suffix}", tables[0].schema) as out:
+            out.write(tables[0])
+            raise RuntimeError("the source broke")
+
+    with pytest.raises(RuntimeError):
+        fail_half_way()
+    assert [p.name for p in tmp_path.iterdir()] == [name]
+    with pytest.raises(DatasetError, match="unknown file type"):
+        TransactionWriter(tmp_path / "h.json", tables[0].schema)

@@ -1,0 +1,187 @@
+"""Retraining from what the engine stored, with the commands a user runs: a history replayed
+through a real `fraud serve`, stored by a real `fraud consume`, labelled through
+/v1/feedback; then `fraud export`, `fraud train` on the export, and a hot reload that
+puts the new model in service."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from datetime import timedelta
+from pathlib import Path
+
+import asyncpg
+import httpx
+import orjson
+import pandas as pd
+import pytest
+
+from app.auth import digest
+from app.schemas.score import EXAMPLE
+from cli.traffic import replay
+from ensemble.manifest import Manifest
+from features.dataset import read_transactions, write_transactions
+from localservers import TansuBroker, delete_keys, free_port, wait_until_ready
+from synthetic.generator import GeneratorConfig, generate
+from tests.pg import DATABASE_URL, drop_schema, query
+from tests.servers import shared_redis_url
+
+FRAUD = str(Path(sys.executable).with_name("fraud"))
+KEY = "k-retrain"
+# Small, and long enough for `fraud train`'s split: the 7-day warm-up, two one-day gaps,
+# then train, validation and test with fraud in each (14, 28 and 6 of 3,067 rows).
+HISTORY = GeneratorConfig(days=19, cards=200, seed=6)
+LABEL_AFTER = timedelta(days=5)  # chargebacks come back days after the transaction
+
+
+def fraud(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run(
+        [FRAUD, *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, (args, done.stderr)
+    return done
+
+
+@contextmanager
+def running(args: list[str], env: dict[str, str], cwd: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """A `fraud` command in the background, stopped with SIGTERM as a supervisor would; its
+    stderr goes to a file (a pipe nobody reads would fill and stall it)."""
+    log = cwd / f"{args[0]}.stderr"
+    with log.open("wb") as stderr:
+        process = subprocess.Popen(
+            [FRAUD, *args], env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=stderr
+        )
+        try:
+            yield process
+        finally:
+            process.send_signal(signal.SIGTERM)
+            process.wait(30)
+    assert "Traceback" not in log.read_text()
+
+
+def stored_rows(schema: str) -> int:
+    try:
+        return int(query(schema, "SELECT count(*) FROM decisions")[0][0])
+    except (asyncpg.UndefinedTableError, asyncpg.InvalidSchemaNameError):
+        return 0  # the consumer has not migrated yet
+
+
+@pytest.fixture
+def stack(tmp_path: Path, bundle_dir: Path) -> Iterator[tuple[str, dict[str, str]]]:
+    """`fraud serve` and `fraud consume` on a tansu broker, the suite's Redis and
+    PostgreSQL, the model in service behind the symlink models/current; the API's URL and
+    the environment every command here shares."""
+    schema, prefix = f"t_{uuid.uuid4().hex[:10]}", f"retrain{uuid.uuid4().hex[:8]}"
+    models = tmp_path / "models"
+    models.mkdir()
+    os.symlink(bundle_dir, models / "current")
+    redis_url = shared_redis_url()
+    port = free_port()
+    with ExitStack() as stack:
+        broker = TansuBroker().start()
+        stack.callback(broker.cleanup)
+        stack.callback(drop_schema, schema)
+        stack.callback(delete_keys, redis_url, prefix)
+        env = os.environ | {
+            "FRAUD_ENVIRONMENT": "test",
+            "FRAUD_API_KEYS": digest(KEY),
+            "FRAUD_REDIS_URL": redis_url,
+            "FRAUD_REDIS_PREFIX": prefix,
+            "FRAUD_DATABASE_URL": DATABASE_URL,
+            "FRAUD_DATABASE_SCHEMA": schema,
+            "FRAUD_KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap,
+            "FRAUD_AUDIT_IDEMPOTENCE": "false",  # tansu refuses InitProducerId
+            "FRAUD_CONSUMER_GROUP": f"g-{schema}",
+            "FRAUD_SPOOL_PATH": str(tmp_path / "audit.spool"),
+            "FRAUD_MODEL_DIR": str(models / "current"),
+        }
+        env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+        base = f"http://127.0.0.1:{port}"
+        api = stack.enter_context(running(["serve", "--port", str(port)], env, tmp_path))
+        stack.enter_context(running(["consume"], env, tmp_path))
+        wait_until_ready(base, api, 60)
+        yield base, env
+
+
+@pytest.mark.timeout(240)
+def test_decisions_stored_and_labelled_train_the_model_the_api_reloads(
+    stack: tuple[str, dict[str, str]], tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    base, env = stack
+    history = generate(HISTORY)
+    write_transactions(history.drop(columns=["is_fraud", "scenario"]), tmp_path / "traffic.csv")
+    api = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {KEY}"}, timeout=10)
+    request.addfinalizer(api.close)
+
+    # What the gateway sends, through the client `fraud replay` runs: the history, event
+    # times in the past.
+    replayed = asyncio.run(replay(tmp_path / "traffic.csv", base, 2_000, KEY, concurrency=32))
+    assert replayed["statuses"] == {200: len(history)}
+    deadline = time.monotonic() + 60
+    while stored_rows(env["FRAUD_DATABASE_SCHEMA"]) < len(history):
+        assert time.monotonic() < deadline, "the consumer did not store every decision"
+        time.sleep(0.5)
+
+    # Chargebacks for the fraud, days after each transaction.
+    frauds = history[history["is_fraud"] == 1]
+    reported = {
+        row.transaction_id: pd.Timestamp(row.timestamp).tz_convert("UTC") + LABEL_AFTER
+        for row in frauds.itertuples()
+    }
+    for transaction_id, at in reported.items():
+        answer = api.post(
+            "/v1/feedback",
+            json={
+                "transaction_id": transaction_id,
+                "label": "fraud",
+                "source": "chargeback",
+                "reported_at": at.isoformat(),
+            },
+        )
+        assert answer.status_code == 201, answer.text
+
+    start = HISTORY.start.date()
+    exported = fraud(
+        "export",
+        *("--since", str(start), "--until", str(start + timedelta(days=HISTORY.days + 1))),
+        *("--out", "export.parquet"),
+        env=env,
+        cwd=tmp_path,
+    )
+    summary = orjson.loads(exported.stdout)
+    assert (summary["rows"], summary["labelled"]) == (len(history), len(frauds))
+    rows = read_transactions(tmp_path / "export.parquet").set_index("transaction_id")
+    assert rows["is_fraud"].to_dict() == history.set_index("transaction_id")["is_fraud"].to_dict()
+    known = pd.to_datetime(rows.loc[list(reported), "label_reported_at"], utc=True)
+    assert known.to_dict() == reported
+
+    in_service = (tmp_path / "models" / "current").resolve()
+    retrained = tmp_path / "models" / "retrained"
+    fraud(
+        "train",
+        *("--data", "export.parquet", "--out", str(retrained), "--trees", "30"),
+        env=env,
+        cwd=tmp_path,
+    )
+    new = Manifest.read(retrained)
+    assert new.training_data["fraud_rows"] == len(frauds)
+
+    # Deploy: move the symlink in one rename, then reload.
+    swap = tmp_path / "models" / "current.next"
+    os.symlink(retrained, swap)
+    os.replace(swap, tmp_path / "models" / "current")
+    reload = api.post("/v1/admin/reload")
+    assert reload.status_code == 200, reload.text
+    assert reload.json() == {
+        "model_version": new.model_version,
+        "previous": Manifest.read(in_service).model_version,
+    }
+    answer = api.post("/v1/score", json=EXAMPLE | {"transaction_id": "after-reload"})
+    assert answer.json()["model_version"] == new.model_version
