@@ -298,7 +298,9 @@ def replay(
         summary = asyncio.run(run(data, url, rate, api_key, limit))
     except DatasetError as exc:
         _fail(str(exc))
-    sys.stdout.write(orjson.dumps(summary, option=orjson.OPT_INDENT_2).decode() + "\n")
+    sys.stdout.write(
+        orjson.dumps(summary, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS).decode() + "\n"
+    )
 
 
 @cli.command()

@@ -154,3 +154,21 @@ async def stream_while_scoring(base: str, ws_url: str, ids: list[str]) -> set[st
                 if message["type"] == "decision":
                     seen.add(message["transaction_id"])
     return seen
+
+
+def test_fraud_replay_sends_a_file_and_prints_its_summary(
+    bundle_dir: Path, history_file: Path
+) -> None:
+    """The traffic generator as a user runs it; its summary counts answers by status code
+    (integer keys: printing them once crashed the command after the run)."""
+    with serving(bundle_dir) as (base, _):
+        command = [FRAUD, "replay", "--data", str(history_file), "--url", base, "--rate", "200"]
+        done = subprocess.run(
+            [*command, "--limit", "40", "--api-key", "k1"],
+            capture_output=True,
+            timeout=120,
+        )
+    assert done.returncode == 0, done.stderr.decode()
+    summary = orjson.loads(done.stdout)
+    assert summary["sent"] == 40
+    assert summary["statuses"] == {"200": 40}
