@@ -139,28 +139,55 @@ def train(
     trees: Annotated[
         int, typer.Option(min=1, help="Most XGBoost rounds (early stopping picks fewer)")
     ] = 400,
+    budget_s: Annotated[
+        float,
+        typer.Option(
+            "--budget-s",
+            min=0,
+            help="Seconds for an XGBoost hyper-parameter search on validation (0: none)",
+        ),
+    ] = 0.0,
+    compare_with: Annotated[
+        Path | None,
+        typer.Option(
+            exists=True,
+            file_okay=False,
+            help="The bundle in service: scored beside the new one on the same test rows",
+        ),
+    ] = None,
 ) -> None:
-    """Replay the history, train and compile both models, calibrate tiers, write the bundle and report."""
+    """Replay the history, train and compile both models, choose how they combine, calibrate
+    tiers, fit the textbook baseline beside them, write the bundle and report."""
     from ensemble.train import TrainConfig
     from ensemble.train import train as run
     from features.dataset import DatasetError
 
     cfg = TrainConfig(
-        seed=seed, n_estimators=trees, label_delay_days=get_settings().label_delay_days
+        seed=seed,
+        n_estimators=trees,
+        budget_s=budget_s,
+        label_delay_days=get_settings().label_delay_days,
     )
     started = time.perf_counter()
     try:
         with progress_bars() as progress:
-            manifest = run(data, out, cfg, progress)
+            manifest = run(data, out, cfg, progress, compare_with)
     except (DatasetError, ValueError) as exc:
         _fail(str(exc))
     test = manifest.metrics["test"]
+    base = manifest.metrics["baseline"]["test"]
     console.print(
         f"model {manifest.model_version} written to {out} in {time.perf_counter() - started:.0f} s; "
-        f"test average precision {test['average_precision']:.3f}, "
-        f"recall at 1% FPR {test['recall_at_fpr_0.01']:.3f}; report: {out / 'report.md'}"
+        f"ensemble: {manifest.selection['chosen']}; test average precision "
+        f"{_number(test['average_precision'])} (textbook baseline "
+        f"{_number(base['average_precision'])}), recall at 1% FPR "
+        f"{_number(test['recall_at_fpr_0.01'])}; report: {out / 'report.md'}"
     )
     sys.stdout.write(orjson.dumps(test, option=orjson.OPT_INDENT_2).decode() + "\n")
+
+
+def _number(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
 
 
 @cli.command()
@@ -171,7 +198,8 @@ def evaluate(
         Path | None, typer.Option(help="Write transaction_id,score,risk_tier here")
     ] = None,
 ) -> None:
-    """Replay a labelled file through the same features and print metrics as JSON."""
+    """Replay a labelled file through the same features and print metrics as JSON, with the
+    bundle's textbook baseline on the same rows beside them (`baseline`, `comparison`)."""
     from ensemble.evaluate import evaluate as run
     from ensemble.manifest import BundleError
     from features.dataset import DatasetError

@@ -18,6 +18,7 @@ import numpy as np
 import xgboost as xgb
 
 from ensemble.attribution import PathTables
+from ensemble.combination import Combination, from_dict
 from ensemble.manifest import XGBOOST_SOURCE, BundleError, Manifest
 from ensemble.native import CompiledForest, Forest, load_forest
 from ensemble.tiers import Thresholds, assign_tiers, tier_of
@@ -55,8 +56,8 @@ class ModelBundle:
         self._xgb = xgboost_forest
         self._iso = isolation_forest
         self.thresholds = Thresholds(**manifest.thresholds)
-        self._w_xgb = float(manifest.weights["xgboost"])
-        self._w_iso = float(manifest.weights["isolation_forest"])
+        self.combination: Combination = from_dict(manifest.combination)
+        self._combine_row = self.combination.row
         self._low = float(manifest.anomaly_range["low"])
         self._span = max(float(manifest.anomaly_range["high"]) - self._low, 1e-12)
         self._fill = np.asarray(manifest.isolation_forest_fill, dtype=np.float32)
@@ -128,7 +129,7 @@ class ModelBundle:
         rows = np.ascontiguousarray(rows, dtype=np.float32)
         p = self._xgb.predict(rows)
         a = self.anomaly(self._iso.predict(rows))
-        s = self._w_xgb * p + self._w_iso * a
+        s = self.combination.batch(p, a)
         return BatchScores(
             score=s, xgboost=p, isolation_forest=a, risk_tier=assign_tiers(s, self.thresholds)
         )
@@ -138,7 +139,7 @@ class ModelBundle:
         p = self._xgb.predict_row(row)
         raw = self._iso.predict_row(row)
         a = min(max((raw - self._low) / self._span, 0.0), 1.0)
-        s = self._w_xgb * p + self._w_iso * a
+        s = self._combine_row(p, a)
         return RowScore(
             score=s, xgboost=p, isolation_forest=a, risk_tier=tier_of(s, self.thresholds)
         )

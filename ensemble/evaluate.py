@@ -1,4 +1,5 @@
-"""`fraud evaluate`: replay a labelled file through the same features and score it with a bundle."""
+"""`fraud evaluate`: replay a labelled file through the same features, score it with a bundle,
+and score the same rows with the bundle's textbook baseline beside it."""
 
 from __future__ import annotations
 
@@ -6,11 +7,35 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import xgboost as xgb
 
+from ensemble import baseline
 from ensemble.bundle import ModelBundle
-from ensemble.labelled import replay_file
+from ensemble.comparison import side_by_side
+from ensemble.labelled import ReplayedHistory, replay_file
+from ensemble.manifest import BundleError
 from ensemble.progress import NoProgress, Progress
 from ensemble.quality import fraud_metrics, recall_by_group
+from ensemble.tiers import Thresholds
+
+
+def baseline_metrics(bundle: ModelBundle, replayed: ReplayedHistory) -> dict[str, Any]:
+    """The bundle's baseline on the evaluated rows: its features recomputed from the file,
+    its own review threshold (the same validation false-positive rate as the engine's)."""
+    info = bundle.manifest.baseline
+    if tuple(info.get("features", ())) != baseline.FEATURES:
+        raise BundleError(f"{bundle.path}: its baseline has other features; retrain the bundle")
+    booster = xgb.Booster(model_file=str(bundle.path / info["model"]))
+    matrix = baseline.feature_matrix(replayed.history, float(info["label_delay_days"]))
+    tx = replayed.history.tx
+    return fraud_metrics(
+        replayed.labels,
+        baseline.score(booster, matrix),
+        tx.amount,
+        Thresholds(**info["thresholds"]),
+        tx.code("card"),
+        tx.ts,
+    )
 
 
 def evaluate(
@@ -25,10 +50,12 @@ def evaluate(
     replayed = replay_file(data, label_delay_days, progress)
     scores = bundle.score(replayed.matrix)
     frame = replayed.history.frame
+    tx = replayed.history.tx
     metrics = fraud_metrics(
-        replayed.labels, scores.score, replayed.history.tx.amount, bundle.thresholds
+        replayed.labels, scores.score, tx.amount, bundle.thresholds, tx.code("card"), tx.ts
     )
     metrics["model_version"] = bundle.version
+    metrics["combination"] = bundle.combination.describe()
     metrics["duplicates_dropped"] = replayed.history.duplicates_dropped
     if "scenario" in frame:
         metrics["recall_by_scenario"] = recall_by_group(
@@ -37,6 +64,8 @@ def evaluate(
             frame["scenario"].fillna("").to_numpy(dtype=object),
             bundle.thresholds.medium,
         )
+    metrics["baseline"] = baseline_metrics(bundle, replayed)
+    metrics["comparison"] = side_by_side(metrics, metrics["baseline"])
     if scores_out is not None:
         scores_out.parent.mkdir(parents=True, exist_ok=True)
         pd.DataFrame(

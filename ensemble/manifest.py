@@ -8,7 +8,9 @@ from typing import Any
 
 import orjson
 
-SCHEMA_VERSION = 1
+# 2: `combination` (chosen on validation) replaced the fixed `weights`; the textbook
+# baseline, the ensemble choice and the hyper-parameter search are recorded.
+SCHEMA_VERSION = 2
 MANIFEST = "manifest.json"
 XGBOOST_SOURCE = "xgboost.json"
 ISOLATION_FOREST_SOURCE = "isolation_forest.joblib"
@@ -16,6 +18,7 @@ XGBOOST_CHECKPOINT = "xgboost.tl"
 ISOLATION_FOREST_CHECKPOINT = "isolation_forest.tl"
 XGBOOST_LIBRARY = "xgboost.so"
 ISOLATION_FOREST_LIBRARY = "isolation_forest.so"
+BASELINE_MODEL = "baseline.json"  # the textbook baseline, for reports only: never served
 
 
 class BundleError(ValueError):
@@ -36,7 +39,7 @@ class Manifest:
     model_version: str
     created_at: str
     feature_names: list[str]
-    weights: dict[str, float]
+    combination: dict[str, Any]  # how the components make the score (ensemble/combination.py)
     thresholds: dict[str, float]
     tier_fpr: dict[str, float]
     anomaly_range: dict[str, float]  # raw isolation-forest output mapped linearly to [0, 1]
@@ -47,6 +50,9 @@ class Manifest:
     libraries: dict[str, LibraryInfo]
     metrics: dict[str, Any]
     versions: dict[str, str]
+    selection: dict[str, Any] = field(default_factory=dict)  # every ensemble candidate, the choice
+    search: dict[str, Any] = field(default_factory=dict)  # hyper-parameter trials
+    baseline: dict[str, Any] = field(default_factory=dict)  # the textbook baseline's model
     schema_version: int = SCHEMA_VERSION
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -61,7 +67,8 @@ class Manifest:
         raw = orjson.loads(path.read_bytes())
         if raw.get("schema_version") != SCHEMA_VERSION:
             raise BundleError(
-                f"{path}: schema version {raw.get('schema_version')}, expected {SCHEMA_VERSION}"
+                f"{path}: bundle schema version {raw.get('schema_version')}, this version reads "
+                f"{SCHEMA_VERSION}; retrain the bundle with `fraud train`"
             )
         raw["libraries"] = {k: LibraryInfo(**v) for k, v in raw["libraries"].items()}
         return cls(**raw)

@@ -1,34 +1,36 @@
-"""The bundle's human-readable report.md with a precision-recall curve and score histograms."""
+"""The bundle's human-readable report.md: the engine against the textbook baseline (and the
+bundle in service), the ensemble and hyper-parameter choices, tiers, feature importance."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
-import xgboost as xgb
-from sklearn.metrics import precision_recall_curve
 
 from ensemble.bundle import BatchScores
 from ensemble.manifest import Manifest
+from ensemble.plots import HISTOGRAM, PR_CURVE, write_plots
+from ensemble.quality import CARDS_PER_DAY, COMPARED
 from ensemble.tiers import TIERS
 
-PR_CURVE = "pr_curve.png"
-HISTOGRAM = "score_histogram.png"
 METRIC_ROWS = (
     "average_precision",
     "roc_auc",
     "recall_at_fpr_0.01",
     "recall_at_fpr_0.02",
+    f"card_precision_at_{CARDS_PER_DAY}",
     "precision",
     "recall",
     "f1",
     "false_positive_rate",
     "value_detection_rate",
+)
+FLAGGED = (
+    "Precision, recall, false-positive rate and value detection rate count the flagged rows: "
+    "the engine's at or above its review threshold, the baseline's at or above the threshold "
+    "that flags the same share of legitimate validation rows "
+    "(each calibrated on its own validation scores, at the medium tier's false-positive rate)."
 )
 
 
@@ -36,118 +38,229 @@ def _fmt(value: Any) -> str:
     return "n/a" if value is None else f"{value:.4f}" if isinstance(value, float) else str(value)
 
 
-def _plots(
-    directory: Path, y: np.ndarray, scores: BatchScores, thresholds: dict[str, float]
-) -> None:
-    fig, ax = plt.subplots(figsize=(6, 4.5))
-    for name, values in (
-        ("ensemble", scores.score),
-        ("xgboost", scores.xgboost),
-        ("isolation forest", scores.isolation_forest),
-    ):
-        precision, recall, _ = precision_recall_curve(y, values)
-        ax.plot(recall, precision, label=name)
-    ax.set(
-        xlabel="recall",
-        ylabel="precision",
-        title="Precision-recall, test split",
-        xlim=(0, 1),
-        ylim=(0, 1.02),
+def headline(metrics: dict[str, Any]) -> str | None:
+    """The report's first line when the engine does not beat the baseline on test AP."""
+    compared = metrics.get("test_engine_vs_baseline", {})
+    ap = compared.get("average_precision", {})
+    engine, base = ap.get("engine"), ap.get("baseline")
+    if engine is None or base is None:
+        return (
+            "**The engine cannot be compared with the textbook baseline: test average "
+            "precision is undefined (the test split needs fraud and legitimate rows).**"
+        )
+    if engine > base:
+        return None
+    return (
+        f"**The engine does not beat the textbook baseline: test average precision "
+        f"{engine:.4f} against the baseline's {base:.4f}.**"
     )
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(directory / PR_CURVE, dpi=110)
-    plt.close(fig)
 
-    fig, ax = plt.subplots(figsize=(6, 4.5))
-    bins = [i / 50 for i in range(51)]
-    ax.hist(scores.score[y == 0], bins=bins, alpha=0.6, label="legitimate", log=True)
-    ax.hist(scores.score[y == 1], bins=bins, alpha=0.6, label="fraud", log=True)
-    for tier in ("medium", "high", "critical"):
-        ax.axvline(thresholds[tier], linestyle="--", linewidth=1, color="k")
-    ax.set(xlabel="ensemble score", ylabel="rows (log)", title="Score distribution, test split")
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(directory / HISTOGRAM, dpi=110)
-    plt.close(fig)
+
+def _table(header: list[str], rows: list[list[Any]]) -> list[str]:
+    return [
+        "| " + " | ".join(header) + " |",
+        "| " + " | ".join("---" for _ in header) + " |",
+        *("| " + " | ".join(_fmt(v) for v in row) + " |" for row in rows),
+    ]
+
+
+def _baseline(manifest: Manifest) -> list[str]:
+    m, b = manifest.metrics, manifest.baseline
+    compared = m["test_engine_vs_baseline"]
+    ratio = compared.get("average_precision_ratio")
+    return [
+        "## Engine against the textbook baseline (test)",
+        "",
+        f"The baseline: the handbook's {len(b['features'])} features computed on their own "
+        f"(ensemble/baseline.py), a plain XGBoost with fixed parameters "
+        f"({b['params']['rounds']} trees, depth {b['params']['max_depth']}, eta "
+        f"{b['params']['eta']}) trained on {b['trained_on']} ({b['train_rows']:,} rows, "
+        f"{b['train_fraud_rows']:,} fraud). Same validation and test rows as the engine.",
+        "",
+        *_table(
+            ["metric", "engine", "baseline"],
+            [[k, compared[k]["engine"], compared[k]["baseline"]] for k in COMPARED],
+        ),
+        "",
+        f"Engine / baseline average precision: {_fmt(ratio)}. {FLAGGED}",
+    ]
+
+
+def _selection(manifest: Manifest) -> list[str]:
+    s = manifest.selection
+    rows = [
+        [
+            f"**{c['name']}**" if c["name"] == s["chosen"] else c["name"],
+            c["average_precision"],
+            c["roc_auc"],
+            c["recall_at_fpr_0.01"],
+        ]
+        for c in s["candidates"]
+    ]
+    return [
+        "## Ensemble choice (validation)",
+        "",
+        f"Chosen: **{s['chosen']}**, score = {s['description']}. Protocol: {s['protocol']} "
+        f"({s['fit_rows']:,} rows to fit, {s['compare_rows']:,} to compare). "
+        "XGBoost alone and the forest alone are candidates, so the choice is never worse "
+        "on those rows than its best component; the forest is in the bundle and in every "
+        "answer's components either way.",
+        *([""] + [f"- {n}" for n in s["notes"]] if s["notes"] else []),
+        "",
+        *_table(["candidate", "average_precision", "roc_auc", "recall_at_fpr_0.01"], rows),
+    ]
+
+
+def _search(manifest: Manifest) -> list[str]:
+    s = manifest.search
+    keys = ["max_depth", "min_child_weight", "learning_rate", "trees"]
+    rows = [
+        [
+            *(f"{t[k]:g}" for k in keys),
+            t["validation_average_precision"],
+            f"{t['seconds']:.1f}",
+            "chosen" if i == s["chosen"] else "",
+        ]
+        for i, t in enumerate(s["trials"])
+    ]
+    budget = f"a budget of {s['budget_s']:g} s" if s["budget_s"] else "no budget (`--budget-s 0`)"
+    return [
+        "## XGBoost hyper-parameters (validation)",
+        "",
+        f"{len(s['trials'])} configuration(s) tried within {budget}, each with early "
+        f"stopping on validation, scored by {s['metric']}.",
+        "",
+        *_table([*keys, "validation AP", "seconds", ""], rows),
+    ]
+
+
+def _previous(previous: dict[str, Any], engine: dict[str, Any]) -> list[str]:
+    lines = ["## Against the bundle in service (test)", ""]
+    if not previous["scored"]:
+        return [
+            *lines,
+            f"The bundle at `{previous['path']}` cannot be scored on these rows: "
+            f"{previous['reason']}.",
+        ]
+    old = previous["metrics"]
+    lines += [
+        f"`{previous['path']}`: model {previous['model_version']} ({previous['combination']}), "
+        "scored on the same test rows with its own thresholds.",
+    ]
+    if previous.get("saw_these_rows"):
+        lines += [
+            "",
+            f"Careful: it was trained and validated on data up to {previous['seen_until']}, "
+            "after these test rows begin, so its figures here are optimistic.",
+        ]
+    return [
+        *lines,
+        "",
+        *_table(["metric", "new", "in service"], [[k, engine[k], old.get(k)] for k in COMPARED]),
+    ]
+
+
+def _importance(manifest: Manifest) -> list[str]:
+    imp = manifest.metrics["feature_importance"]
+    return [
+        "## Top features",
+        "",
+        f"Mean |SHAP| (exact TreeSHAP on {imp['shap_rows']:,} test rows, margin space) and "
+        "XGBoost total gain; the top 20 by either.",
+        "",
+        *_table(
+            ["feature", "mean abs SHAP", "total gain"],
+            [
+                [f["feature"], f["mean_abs_shap"], f"{f['total_gain']:,.0f}"]
+                for f in imp["features"]
+            ],
+        ),
+    ]
 
 
 def write_report(
-    directory: Path, manifest: Manifest, y: np.ndarray, scores: BatchScores, booster: xgb.Booster
+    directory: Path,
+    manifest: Manifest,
+    y: np.ndarray,
+    scores: BatchScores,
+    baseline_scores: np.ndarray,
 ) -> None:
-    _plots(directory, y, scores, manifest.thresholds)
+    write_plots(directory, y, scores, baseline_scores, manifest.thresholds)
     m = manifest.metrics
+    first = headline(m)
+    split, data = manifest.split, manifest.training_data
     lines = [
+        *([first, ""] if first else []),
         f"# Model report {manifest.model_version}",
         "",
-        f"Trained on `{manifest.training_data['path']}` ({manifest.training_data['rows']:,} rows, "
-        f"{manifest.training_data['fraud_rows']:,} fraud, sha256 `{manifest.training_data['sha256'][:12]}`).",
-        f"Split by event time with {manifest.split['gap_days']} day gaps after a "
-        f"{manifest.split['warmup_days']} day warm-up: train {manifest.split['train_rows']:,}, "
-        f"validation {manifest.split['validation_rows']:,}, test {manifest.split['test_rows']:,} rows "
-        f"(boundaries {', '.join(manifest.split['boundaries'])}).",
-        f"Ensemble: {manifest.weights['xgboost']} x XGBoost ({manifest.libraries['xgboost'].num_tree} trees) + "
-        f"{manifest.weights['isolation_forest']} x Isolation Forest "
-        f"({manifest.libraries['isolation_forest'].num_tree} trees), compiled with tl2cgen.",
+        f"Trained on `{data['path']}` ({data['rows']:,} rows, {data['fraud_rows']:,} fraud, "
+        f"sha256 `{data['sha256'][:12]}`).",
+        f"Split by event time with {split['gap_days']} day gaps after a "
+        f"{split['warmup_days']} day warm-up: train {split['train_rows']:,}, "
+        f"validation {split['validation_rows']:,}, test {split['test_rows']:,} rows "
+        f"(boundaries {', '.join(split['boundaries'])}).",
+        f"Ensemble: {manifest.selection['chosen']}, score = "
+        f"{manifest.selection['description']} (chosen on validation); XGBoost "
+        f"{manifest.libraries['xgboost'].num_tree} trees, Isolation Forest "
+        f"{manifest.libraries['isolation_forest'].num_tree} trees, compiled with tl2cgen.",
         "",
-        "## Metrics",
+        *_baseline(manifest),
+        "",
+        *([*_previous(m["previous_bundle"], m["test"]), ""] if "previous_bundle" in m else []),
+        "## Engine metrics",
         "",
         "Operating point: `review` = score at or above the medium threshold.",
         "",
-        "| metric | validation | test |",
-        "| --- | --- | --- |",
-    ]
-    lines += [f"| {k} | {_fmt(m['validation'][k])} | {_fmt(m['test'][k])} |" for k in METRIC_ROWS]
-    lines += [
+        *_table(
+            ["metric", "validation", "test"],
+            [[k, m["validation"].get(k), m["test"].get(k)] for k in METRIC_ROWS],
+        ),
         "",
         "Each component alone on the test split (threshold-free):",
         "",
-        "| component | average_precision | roc_auc | recall_at_fpr_0.01 |",
-        "| --- | --- | --- | --- |",
-    ]
-    for name, c in m["test_components"].items():
-        lines.append(
-            f"| {name} | {_fmt(c['average_precision'])} | {_fmt(c['roc_auc'])} | "
-            f"{_fmt(c['recall_at_fpr_0.01'])} |"
-        )
-    lines += [
+        *_table(
+            ["component", "average_precision", "roc_auc", "recall_at_fpr_0.01"],
+            [
+                [name, c["average_precision"], c["roc_auc"], c["recall_at_fpr_0.01"]]
+                for name, c in m["test_components"].items()
+            ],
+        ),
+        "",
+        *_selection(manifest),
+        "",
+        *_search(manifest),
         "",
         "## Tiers",
         "",
         "Thresholds calibrated on legitimate validation scores by false-positive rate.",
         "",
-        "| tier | threshold | target FPR | test rows | test fraud rows |",
-        "| --- | --- | --- | --- | --- |",
+        *_table(
+            ["tier", "threshold", "target FPR", "test rows", "test fraud rows"],
+            [
+                [
+                    tier,
+                    manifest.thresholds.get(tier),
+                    manifest.tier_fpr.get(tier),
+                    f"{m['test']['tier_counts'][tier]:,}",
+                    f"{m['test']['tier_fraud_counts'][tier]:,}",
+                ]
+                for tier in TIERS
+            ],
+        ),
     ]
-    for tier in TIERS:
-        threshold = manifest.thresholds.get(tier)
-        lines.append(
-            f"| {tier} | {_fmt(threshold)} | {_fmt(manifest.tier_fpr.get(tier))} | "
-            f"{m['test']['tier_counts'][tier]:,} | {m['test']['tier_fraud_counts'][tier]:,} |"
-        )
     if "test_recall_by_scenario" in m:
         lines += [
             "",
             "## Recall at the review threshold by scenario (test)",
             "",
-            "| scenario | fraud rows | recall |",
-            "| --- | --- | --- |",
+            *_table(
+                ["scenario", "fraud rows", "recall"],
+                [
+                    [s, v["fraud_rows"], v["recall"]]
+                    for s, v in m["test_recall_by_scenario"].items()
+                ],
+            ),
         ]
-        lines += [
-            f"| {s} | {v['fraud_rows']} | {v['recall']:.3f} |"
-            for s, v in m["test_recall_by_scenario"].items()
-        ]
-    gain = booster.get_score(importance_type="total_gain")
-    top = sorted(
-        ((k, float(v)) for k, v in gain.items() if isinstance(v, float)), key=lambda kv: -kv[1]
-    )[:20]
-    lines += [
-        "",
-        "## Top features (XGBoost total gain)",
-        "",
-        "| feature | total gain |",
-        "| --- | --- |",
-    ]
-    lines += [f"| {k} | {v:,.0f} |" for k, v in top]
+    lines += ["", *_importance(manifest)]
     lines += ["", f"![precision-recall]({PR_CURVE})", "", f"![score histogram]({HISTOGRAM})", ""]
     (directory / "report.md").write_text("\n".join(lines))

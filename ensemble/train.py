@@ -1,5 +1,6 @@
 """`fraud train`: replay a history, fit XGBoost and an Isolation Forest, compile both,
-calibrate tiers, and write a model bundle with its evaluation report."""
+choose how they combine, calibrate tiers, fit the textbook baseline beside them, and
+write a model bundle with its evaluation report."""
 
 from __future__ import annotations
 
@@ -17,14 +18,20 @@ import treelite
 import xgboost as xgb
 from sklearn.ensemble import IsolationForest
 
+from ensemble import baseline
 from ensemble import manifest as names
 from ensemble.bundle import ModelBundle
+from ensemble.combination import DEFAULT
+from ensemble.comparison import score_previous, side_by_side
+from ensemble.importance import feature_importance
 from ensemble.labelled import replay_file
 from ensemble.manifest import LibraryInfo, Manifest
 from ensemble.native import compile_library, file_sha256, platform_tag
 from ensemble.progress import NoProgress, Progress
 from ensemble.quality import component_ranking, fraud_metrics, recall_by_group
 from ensemble.report import write_report
+from ensemble.search import Fixed, HyperParams, search
+from ensemble.selection import choose
 from ensemble.split import split_by_time
 from ensemble.tiers import DEFAULT_TIER_FPR, calibrate
 from features.definitions import FEATURE_NAMES
@@ -35,12 +42,13 @@ class TrainConfig:
     seed: int = 7
     n_estimators: int = 400
     max_depth: int = 6
+    min_child_weight: float = 2.0
     learning_rate: float = 0.08
     early_stopping_rounds: int = 40
+    # Seconds for the hyper-parameter search (ensemble/search.py); 0: the parameters above.
+    budget_s: float = 0.0
     isolation_trees: int = 100
     isolation_samples: int = 256
-    weight_xgboost: float = 0.7
-    weight_isolation_forest: float = 0.3
     tier_fpr: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_TIER_FPR))
     label_delay_days: float = 7.0
     validation_share: float = 0.2
@@ -48,51 +56,7 @@ class TrainConfig:
     gap_days: float = 1.0
     warmup_days: float = 7.0
     threads: int = 2
-
-
-def _fit_xgboost(
-    cfg: TrainConfig,
-    x_train: np.ndarray,
-    y_train: np.ndarray,
-    x_val: np.ndarray,
-    y_val: np.ndarray,
-    progress: Progress,
-) -> xgb.Booster:
-    positives = max(int(y_train.sum()), 1)
-    params = {
-        "objective": "binary:logistic",
-        "eval_metric": "aucpr",
-        "tree_method": "hist",
-        "max_depth": cfg.max_depth,
-        "eta": cfg.learning_rate,
-        "subsample": 0.8,
-        "colsample_bytree": 0.6,
-        "min_child_weight": 2.0,
-        # Class imbalance: weigh the rare fraud rows up to balance the classes.
-        "scale_pos_weight": (len(y_train) - positives) / positives,
-        "nthread": cfg.threads,
-        "seed": cfg.seed,
-    }
-    advance = progress.task("training XGBoost", cfg.n_estimators)
-
-    class Tick(xgb.callback.TrainingCallback):
-        def after_iteration(self, model: Any, epoch: int, evals_log: Any) -> bool:
-            advance(1)
-            return False
-
-    train = xgb.DMatrix(x_train, label=y_train, missing=np.nan, feature_names=list(FEATURE_NAMES))
-    val = xgb.DMatrix(x_val, label=y_val, missing=np.nan, feature_names=list(FEATURE_NAMES))
-    booster = xgb.train(
-        params,
-        train,
-        num_boost_round=cfg.n_estimators,
-        evals=[(val, "validation")],
-        early_stopping_rounds=cfg.early_stopping_rounds,
-        callbacks=[Tick()],
-        verbose_eval=False,
-    )
-    # Keep exactly the trees up to the best validation round.
-    return booster[: booster.best_iteration + 1]
+    shap_rows: int = 2_000  # test rows sampled for the report's mean |SHAP|
 
 
 def _fit_isolation_forest(cfg: TrainConfig, x: np.ndarray, fill: np.ndarray) -> IsolationForest:
@@ -116,31 +80,9 @@ def _model_version(created: datetime, fingerprint: str) -> str:
     return f"{stamp}-{hashlib.sha256((stamp + fingerprint).encode()).hexdigest()[:4]}"
 
 
-def train(
-    data: Path, out: Path, cfg: TrainConfig | None = None, progress: Progress | None = None
-) -> Manifest:
-    cfg = cfg or TrainConfig()
-    progress = progress or NoProgress()
-    replayed = replay_file(data, cfg.label_delay_days, progress)
-    tx, x, y = replayed.history.tx, replayed.matrix, replayed.labels
-    split = split_by_time(
-        tx.ts, cfg.validation_share, cfg.test_share, cfg.gap_days, cfg.warmup_days
-    )
-    for part, rows in (("train", split.train), ("validation", split.validation)):
-        if y[rows].sum() == 0 or y[rows].sum() == len(rows):
-            raise ValueError(
-                f"the {part} split needs both fraud and legitimate rows; use a longer history"
-            )
-
-    booster = _fit_xgboost(
-        cfg, x[split.train], y[split.train], x[split.validation], y[split.validation], progress
-    )
-    fill = np.nan_to_num(np.nanmin(x[split.train], axis=0), nan=0.0) - 1.0
-    forest = _fit_isolation_forest(cfg, x[split.train], fill.astype(np.float32))
-
-    staging = out.with_name(out.name + ".partial")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
+def _compile(
+    staging: Path, booster: xgb.Booster, forest: IsolationForest, threads: int, progress: Progress
+) -> dict[str, LibraryInfo]:
     booster.save_model(str(staging / names.XGBOOST_SOURCE))
     joblib.dump(forest, staging / names.ISOLATION_FOREST_SOURCE)
     compile_step = progress.task("compiling with tl2cgen", 2)
@@ -160,12 +102,54 @@ def train(
         ),
     ):
         model.serialize(str(staging / ckpt))
-        compile_library(model, staging / lib, cfg.threads)
+        compile_library(model, staging / lib, threads)
         libraries[key] = LibraryInfo(
             lib, ckpt, file_sha256(staging / lib), platform_tag(), int(model.num_tree)
         )
         compile_step(1)
+    return libraries
 
+
+def train(
+    data: Path,
+    out: Path,
+    cfg: TrainConfig | None = None,
+    progress: Progress | None = None,
+    compare_with: Path | None = None,
+) -> Manifest:
+    """compare_with: the bundle in service, scored on the same test rows in the report."""
+    cfg = cfg or TrainConfig()
+    progress = progress or NoProgress()
+    replayed = replay_file(data, cfg.label_delay_days, progress)
+    tx, x, y = replayed.history.tx, replayed.matrix, replayed.labels
+    split = split_by_time(
+        tx.ts, cfg.validation_share, cfg.test_share, cfg.gap_days, cfg.warmup_days
+    )
+    for part, rows in (("train", split.train), ("validation", split.validation)):
+        if y[rows].sum() == 0 or y[rows].sum() == len(rows):
+            raise ValueError(
+                f"the {part} split needs both fraud and legitimate rows; use a longer history"
+            )
+    val, test = split.validation, split.test
+
+    found = search(
+        HyperParams(cfg.max_depth, cfg.min_child_weight, cfg.learning_rate),
+        Fixed(cfg.n_estimators, cfg.early_stopping_rounds, cfg.seed, cfg.threads),
+        x[split.train],
+        y[split.train],
+        x[val],
+        y[val],
+        cfg.budget_s,
+        progress,
+    )
+    booster = found.booster
+    fill = np.nan_to_num(np.nanmin(x[split.train], axis=0), nan=0.0) - 1.0
+    forest = _fit_isolation_forest(cfg, x[split.train], fill.astype(np.float32))
+
+    staging = out.with_name(out.name + ".partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    libraries = _compile(staging, booster, forest, cfg.threads, progress)
     raw_train = forest.score_samples(
         np.where(np.isnan(x[split.train]), fill, x[split.train])[:50_000]
     )
@@ -174,7 +158,7 @@ def train(
         model_version=_model_version(created, replayed.fingerprint),
         created_at=created.isoformat().replace("+00:00", "Z"),
         feature_names=list(FEATURE_NAMES),
-        weights={"xgboost": cfg.weight_xgboost, "isolation_forest": cfg.weight_isolation_forest},
+        combination=DEFAULT.as_dict(),  # until the choice below
         thresholds={"medium": 1.0, "high": 1.0, "critical": 1.0},
         tier_fpr=cfg.tier_fpr,
         # Raw forest output is 2^(-depth/c) = -score_samples: the training median maps
@@ -190,53 +174,99 @@ def train(
         },
         split={
             "train_rows": len(split.train),
-            "validation_rows": len(split.validation),
-            "test_rows": len(split.test),
+            "validation_rows": len(val),
+            "test_rows": len(test),
             "boundaries": [
                 datetime.fromtimestamp(b / 1000, UTC).isoformat() for b in split.boundaries_ms
             ],
             "gap_days": cfg.gap_days,
             "warmup_days": cfg.warmup_days,
         },
-        params=asdict(cfg) | {"trees_kept": int(booster.num_boosted_rounds())},
+        params=asdict(cfg)
+        | asdict(found.chosen.params)
+        | {"trees_kept": int(booster.num_boosted_rounds())},
         libraries=libraries,
         metrics={},
         versions=_versions(),
+        search=found.as_dict(cfg.budget_s),
     )
     manifest.write(staging)
 
-    # Score validation and test through the compiled libraries, exactly as served.
-    bundle = ModelBundle.load(staging)
-    val_scores = bundle.score(x[split.validation])
-    thresholds = calibrate(val_scores.score[y[split.validation] == 0], cfg.tier_fpr)
-    manifest.thresholds = thresholds.as_dict()
-    test = bundle.score(x[split.test])
-    amount = tx.amount
-    scenario = (
-        replayed.history.frame["scenario"].fillna("").to_numpy(dtype=object)
-        if "scenario" in (replayed.history.frame)
-        else None
+    # The components on validation through the compiled libraries, exactly as served,
+    # choose the combination; tiers are calibrated on the combined score.
+    components = ModelBundle.load(staging).score(x[val])
+    selection = choose(components.xgboost, components.isolation_forest, y[val], cfg.seed)
+    combination = selection.chosen.combination
+    thresholds = calibrate(
+        combination.batch(components.xgboost, components.isolation_forest)[y[val] == 0],
+        cfg.tier_fpr,
     )
+    manifest.combination = combination.as_dict()
+    manifest.selection = selection.as_dict()
+    manifest.thresholds = thresholds.as_dict()
+    manifest.write(staging)
+    bundle = ModelBundle.load(staging)
+    val_scores, test_scores = bundle.score(x[val]), bundle.score(x[test])
+
+    # The textbook baseline on the same rows, its review threshold at the same
+    # false-positive rate on validation as the engine's.
+    advance = progress.task("textbook baseline", 1)
+    x_base = baseline.feature_matrix(replayed.history, cfg.label_delay_days)
+    base = baseline.fit(x_base, y, tx.ts, split.train, cfg.seed, cfg.threads)
+    base.booster.save_model(str(staging / names.BASELINE_MODEL))
+    base_val, base_test = base.score(x_base[val]), base.score(x_base[test])
+    base_thresholds = calibrate(base_val[y[val] == 0], cfg.tier_fpr)
+    advance(1)
+    manifest.baseline = {
+        "model": names.BASELINE_MODEL,
+        "features": list(baseline.FEATURES),
+        "params": baseline.PARAMS | {"rounds": baseline.ROUNDS},
+        "label_delay_days": cfg.label_delay_days,
+        "trained_on": base.note,
+        "train_rows": len(base.train_rows),
+        "train_fraud_rows": int(y[base.train_rows].sum()),
+        "thresholds": base_thresholds.as_dict(),
+    }
+
+    card = tx.code("card")
+
+    def metrics(rows: np.ndarray, score: np.ndarray, t: Any) -> dict[str, Any]:
+        return fraud_metrics(y[rows], score, tx.amount[rows], t, card[rows], tx.ts[rows])
+
+    engine_test = metrics(test, test_scores.score, thresholds)
+    baseline_test = metrics(test, base_test, base_thresholds)
     manifest.metrics = {
-        "validation": fraud_metrics(
-            y[split.validation], val_scores.score, amount[split.validation], thresholds
-        ),
-        "test": fraud_metrics(y[split.test], test.score, amount[split.test], thresholds),
+        "validation": metrics(val, val_scores.score, thresholds),
+        "test": engine_test,
         # Threshold-free ranking quality of each component alone, for comparison.
         "test_components": {
-            name: component_ranking(y[split.test], values)
+            name: component_ranking(y[test], values)
             for name, values in (
-                ("xgboost", test.xgboost),
-                ("isolation_forest", test.isolation_forest),
+                ("xgboost", test_scores.xgboost),
+                ("isolation_forest", test_scores.isolation_forest),
             )
         },
+        "baseline": {
+            "validation": metrics(val, base_val, base_thresholds),
+            "test": baseline_test,
+        },
+        "test_engine_vs_baseline": side_by_side(engine_test, baseline_test),
     }
-    if scenario is not None:
+    frame = replayed.history.frame
+    if "scenario" in frame:
+        scenario = frame["scenario"].fillna("").to_numpy(dtype=object)
         manifest.metrics["test_recall_by_scenario"] = recall_by_group(
-            y[split.test], test.score, scenario[split.test], thresholds.medium
+            y[test], test_scores.score, scenario[test], thresholds.medium
         )
+    if compare_with is not None:
+        manifest.metrics["previous_bundle"] = score_previous(
+            compare_with, x[test], y[test], tx.amount[test], card[test], tx.ts[test]
+        )
+    manifest.metrics["feature_importance"] = feature_importance(
+        booster, x[test], cfg.shap_rows, cfg.seed
+    )
     manifest.write(staging)
-    write_report(staging, manifest, y[split.test], test, booster)
+    write_report(staging, manifest, y[test], test_scores, base_test)
 
     # Replace the old bundle only once the new one is complete.
     if out.exists():

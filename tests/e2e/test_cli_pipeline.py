@@ -19,12 +19,23 @@ def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_generate_train_evaluate(tmp_path: Path) -> None:
+def test_generate_train_evaluate(tmp_path: Path, bundle_dir: Path) -> None:
     gen = run(
         "generate", "--days", "30", "--cards", "2000", "--seed", "3", "--out", "h.csv", cwd=tmp_path
     )
     assert gen.returncode == 0, gen.stderr
-    train = run("train", "--data", "h.csv", "--out", "model", "--trees", "50", cwd=tmp_path)
+    train = run(
+        "train",
+        "--data",
+        "h.csv",
+        "--out",
+        "model",
+        "--trees",
+        "50",
+        "--compare-with",
+        str(bundle_dir),
+        cwd=tmp_path,
+    )
     assert train.returncode == 0, train.stderr
     bundle = tmp_path / "model"
     for name in (
@@ -36,10 +47,17 @@ def test_generate_train_evaluate(tmp_path: Path) -> None:
         "isolation_forest.so",
         "xgboost.json",
         "isolation_forest.tl",
+        "baseline.json",
     ):
         assert (bundle / name).stat().st_size > 0, name
     manifest = json.loads((bundle / "manifest.json").read_text())
-    assert manifest["weights"] == {"xgboost": 0.7, "isolation_forest": 0.3}
+    assert manifest["schema_version"] == 2
+    assert manifest["combination"]["kind"] in {"weights", "stacker"}
+    chosen = manifest["selection"]["chosen"]
+    assert f"ensemble: {chosen}; test average precision" in train.stderr
+    assert "(textbook baseline 0." in train.stderr
+    assert manifest["metrics"]["previous_bundle"]["scored"] is True
+    assert "## Against the bundle in service (test)" in (bundle / "report.md").read_text()
     assert (
         manifest["thresholds"]["medium"]
         <= manifest["thresholds"]["high"]
@@ -86,6 +104,12 @@ def test_generate_train_evaluate(tmp_path: Path) -> None:
     metrics = json.loads(ev.stdout)
     assert metrics["model_version"] == manifest["model_version"]
     assert 0 <= metrics["average_precision"] <= 1
+    assert 0 <= metrics["baseline"]["average_precision"] <= 1
+    assert metrics["baseline"]["rows"] == metrics["rows"]
+    assert metrics["comparison"]["average_precision"] == {
+        "engine": metrics["average_precision"],
+        "baseline": metrics["baseline"]["average_precision"],
+    }
     with (tmp_path / "scores.csv").open() as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == metrics["rows"]
@@ -104,6 +128,12 @@ def test_bad_input_is_refused_and_nothing_is_written(tmp_path: Path) -> None:
     missing = run("evaluate", "--data", "bad.csv", "--model", "nowhere", cwd=tmp_path)
     assert missing.returncode == 2
     assert "manifest.json" in missing.stderr
+
+    nowhere = run(
+        "train", "--data", "bad.csv", "--out", "model", "--compare-with", "nowhere", cwd=tmp_path
+    )
+    assert nowhere.returncode == 2
+    assert "nowhere" in nowhere.stderr
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,190 @@
+"""Trained bundles: the baseline beside the engine, the bundle in service compared, old bundles
+refused or reported, the report's first line. No servers."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import orjson
+import pytest
+
+from ensemble.bundle import BatchScores, ModelBundle
+from ensemble.comparison import score_previous, side_by_side
+from ensemble.evaluate import evaluate
+from ensemble.labelled import replay_file
+from ensemble.manifest import BundleError, Manifest
+from ensemble.report import write_report
+from ensemble.train import TrainConfig, train
+
+COMPARED_KEYS = {
+    "average_precision",
+    "roc_auc",
+    "recall_at_fpr_0.01",
+    "recall_at_fpr_0.02",
+    "card_precision_at_100",
+    "value_detection_rate",
+}
+
+
+def edit_manifest(directory: Path, **changes: object) -> None:
+    path = directory / "manifest.json"
+    raw = orjson.loads(path.read_bytes())
+    raw.update(changes)
+    path.write_bytes(orjson.dumps(raw))
+
+
+@pytest.fixture(scope="module")
+def retrained(
+    tmp_path_factory: pytest.TempPathFactory, history_file: Path, bundle_dir: Path
+) -> Path:
+    """A second, small bundle trained with the session's bundle as the one in service."""
+    out = tmp_path_factory.mktemp("retrain") / "bundle"
+    train(
+        history_file,
+        out,
+        TrainConfig(n_estimators=20, isolation_trees=20, shap_rows=300),
+        compare_with=bundle_dir,
+    )
+    return out
+
+
+def test_training_records_the_choice_the_search_and_the_baseline(retrained: Path) -> None:
+    manifest = Manifest.read(retrained)
+    names = [c["name"] for c in manifest.selection["candidates"]]
+    assert names[:2] == ["weights 0.7/0.3", "xgboost alone"]
+    assert "stacker" in names
+    assert manifest.selection["chosen"] in names
+    chosen = next(
+        c for c in manifest.selection["candidates"] if c["name"] == manifest.selection["chosen"]
+    )
+    assert chosen["combination"] == manifest.combination
+    assert chosen["average_precision"] == max(
+        c["average_precision"] for c in manifest.selection["candidates"]
+    )
+    assert len(manifest.search["trials"]) == 1  # no budget: the configured parameters only
+    assert (retrained / manifest.baseline["model"]).stat().st_size > 0
+    assert set(manifest.metrics["baseline"]["test"]) >= COMPARED_KEYS
+    assert set(manifest.metrics["test_engine_vs_baseline"]) >= COMPARED_KEYS
+    importance = manifest.metrics["feature_importance"]
+    assert importance["shap_rows"] == 300
+    assert all(f["mean_abs_shap"] >= 0 for f in importance["features"])
+    report = (retrained / "report.md").read_text()
+    for section in (
+        "## Engine against the textbook baseline",
+        "## Ensemble choice",
+        "## XGBoost hyper-parameters",
+        "mean abs SHAP",
+    ):
+        assert section in report
+
+
+def test_the_bundle_in_service_is_scored_on_the_same_test_rows(
+    retrained: Path, bundle_dir: Path
+) -> None:
+    previous = Manifest.read(retrained).metrics["previous_bundle"]
+    assert previous["scored"] is True
+    assert previous["model_version"] == Manifest.read(bundle_dir).model_version
+    assert previous["metrics"]["rows"] == Manifest.read(retrained).split["test_rows"]
+    assert set(previous["metrics"]) >= COMPARED_KEYS
+    assert previous["saw_these_rows"] is False  # the same history, split the same way
+    report = (retrained / "report.md").read_text()
+    assert "## Against the bundle in service (test)" in report
+    assert "| metric | new | in service |" in report
+
+
+def test_a_bundle_in_service_with_other_features_is_reported_not_scored(
+    bundle_dir: Path, tmp_path: Path
+) -> None:
+    other = tmp_path / "other"
+    shutil.copytree(bundle_dir, other)
+    names = Manifest.read(other).feature_names
+    edit_manifest(other, feature_names=[*names[1:], "a_feature_of_tomorrow"])
+    rows = np.zeros((3, len(names)), np.float32)
+    args = (rows, np.array([0, 1, 0]), np.ones(3), np.arange(3), np.zeros(3, np.int64))
+    out = score_previous(other, *args)
+    assert out["scored"] is False
+    assert "another feature set" in out["reason"]
+    assert "1 added, 1 removed" in out["reason"]
+
+    edit_manifest(other, schema_version=1)
+    out = score_previous(other, *args)
+    assert out["scored"] is False
+    assert "schema version 1" in out["reason"]
+
+
+def test_an_old_schema_bundle_is_refused_with_a_clear_message(
+    bundle_dir: Path, tmp_path: Path
+) -> None:
+    old = tmp_path / "old"
+    shutil.copytree(bundle_dir, old)
+    edit_manifest(old, schema_version=1, weights={"xgboost": 0.7, "isolation_forest": 0.3})
+    with pytest.raises(
+        BundleError,
+        match=r"schema version 1, this version reads 2; retrain the bundle with `fraud train`",
+    ):
+        ModelBundle.load(old)
+
+
+def test_a_stacked_bundle_scores_one_row_as_in_a_batch(
+    bundle_dir: Path, history_file: Path, tmp_path: Path
+) -> None:
+    stacked = tmp_path / "stacked"
+    shutil.copytree(bundle_dir, stacked)
+    combination = {"kind": "stacker", "intercept": -2.5, "xgboost_logit": 1.1, "anomaly": 0.9}
+    edit_manifest(stacked, combination=combination)
+    bundle = ModelBundle.load(stacked)
+    rows = replay_file(history_file, 7.0).matrix[:400]
+    batch = bundle.score(rows)
+    p, a = batch.xgboost, batch.isolation_forest
+    q = np.clip(p, 1e-7, 1 - 1e-7)
+    want = 1 / (1 + np.exp(-(-2.5 + 1.1 * np.log(q / (1 - q)) + 0.9 * a)))
+    np.testing.assert_allclose(batch.score, want, rtol=1e-12)
+    for i in range(0, 400, 20):
+        one = bundle.score_row(np.ascontiguousarray(rows[i]))
+        assert one.score == pytest.approx(batch.score[i], rel=1e-12)
+        assert one.risk_tier == batch.risk_tier[i]
+
+
+def test_evaluate_scores_the_baseline_on_the_same_rows(
+    bundle_dir: Path, history_file: Path
+) -> None:
+    metrics = evaluate(history_file, bundle_dir, 7.0)
+    base = metrics["baseline"]
+    assert base["rows"] == metrics["rows"]
+    assert set(base) >= COMPARED_KEYS
+    assert 0 < base["average_precision"] <= 1
+    assert metrics["comparison"] == side_by_side(metrics, base)
+    assert metrics["comparison"]["average_precision"]["engine"] == metrics["average_precision"]
+    assert isinstance(metrics["comparison"]["engine_beats_baseline"], bool)
+
+
+def test_the_report_opens_with_the_engine_losing_to_the_baseline(
+    bundle_dir: Path, tmp_path: Path
+) -> None:
+    manifest = Manifest.read(bundle_dir)
+    manifest.metrics["test_engine_vs_baseline"] = side_by_side(
+        manifest.metrics["test"] | {"average_precision": 0.30},
+        manifest.metrics["baseline"]["test"] | {"average_precision": 0.55},
+    )
+    manifest.metrics["previous_bundle"] = {
+        "path": "/models/current",
+        "scored": False,
+        "reason": "it was trained on another feature set",
+    }
+    rng = np.random.default_rng(0)
+    y = (rng.random(200) < 0.1).astype(np.int8)
+    s = rng.random(200)
+    write_report(tmp_path, manifest, y, BatchScores(s, s, s, np.full(200, "low", dtype=object)), s)
+    lines = (tmp_path / "report.md").read_text().splitlines()
+    assert lines[0] == (
+        "**The engine does not beat the textbook baseline: test average precision 0.3000 "
+        "against the baseline's 0.5500.**"
+    )
+    assert lines[2].startswith("# Model report")
+    text = "\n".join(lines)
+    assert (
+        "The bundle at `/models/current` cannot be scored on these rows: it was trained on another feature set."
+        in text
+    )
