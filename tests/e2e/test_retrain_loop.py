@@ -167,11 +167,18 @@ def test_decisions_stored_and_labelled_train_the_model_the_api_reloads(
     fraud(
         "train",
         *("--data", "export.parquet", "--out", str(retrained), "--trees", "30"),
+        *("--compare-with", str(in_service)),
         env=env,
         cwd=tmp_path,
     )
     new = Manifest.read(retrained)
     assert new.training_data["fraud_rows"] == len(frauds)
+    # The report scores the bundle in service on the new bundle's held-back test rows.
+    previous = new.metrics["previous_bundle"]
+    assert previous["scored"], previous
+    assert previous["model_version"] == Manifest.read(in_service).model_version
+    assert previous["metrics"]["rows"] == new.metrics["test"]["rows"]
+    assert "## Against the bundle in service (test)" in (retrained / "report.md").read_text()
 
     # Deploy: move the symlink in one rename, then reload.
     swap = tmp_path / "models" / "current.next"
