@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check
 
-.PHONY: install test lint format typecheck demo bench perf clean
+.PHONY: install test lint format typecheck demo bench perf quality clean
 
 install: $(VENV)/.installed docs/features.md
 
@@ -46,6 +46,19 @@ bench: install
 perf: install
 	$(PIP) -e '.[dev,perf]' 2>&1 | { grep -v "is ignored: it is neither a file nor a directory" || true; }
 	$(BIN)/python loadtest/run_perf.py
+
+# Model quality on differently generated histories (docs/model-quality.md): each preset
+# is generated, trained on with the defaults, and its report's head printed.
+QUALITY_PRESETS := default:8000 terminals:10000 mixed:15000
+quality: install
+	@for spec in $(QUALITY_PRESETS); do \
+	  preset=$${spec%%:*}; cards=$${spec##*:}; \
+	  data=data/quality_$$preset.parquet; model=models/quality_$$preset; \
+	  [ -f $$data ] || $(BIN)/fraud generate --preset $$preset --cards $$cards --out $$data; \
+	  $(BIN)/fraud train --data $$data --out $$model > /dev/null; \
+	  echo "== $$preset ($$cards cards): $$model/report.md"; \
+	  sed -n '1,/^## Ensemble choice/p' $$model/report.md | sed '$$d'; \
+	done
 
 clean:
 	rm -rf $(VENV) models data docs/features.md

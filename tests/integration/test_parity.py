@@ -70,7 +70,11 @@ class BackgroundConsumer:
             self._stop = asyncio.Event()
             await self._consumer.run(self._stop)
 
-        self._loop.run_until_complete(main())
+        try:
+            self._loop.run_until_complete(main())
+        finally:
+            self._loop.run_until_complete(self._loop.shutdown_asyncgens())
+            self._loop.close()
 
     def __enter__(self) -> BackgroundConsumer:
         self._thread.start()
@@ -81,6 +85,7 @@ class BackgroundConsumer:
             time.sleep(0.05)
         self._loop.call_soon_threadsafe(self._stop.set)
         self._thread.join(30)
+        assert not self._thread.is_alive(), "the consumer did not stop"
 
 
 def test_api_with_feedback_scores_equal_evaluate_scores(
