@@ -101,7 +101,13 @@ def _field_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
 def install(app: FastAPI) -> None:
     async def api_error(_: Request, exc: Exception) -> Response:
         assert isinstance(exc, ApiError)
-        headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthorized) else None
+        headers = (
+            {"WWW-Authenticate": "Bearer"}
+            if isinstance(exc, Unauthorized)
+            else {"Retry-After": "1"}
+            if isinstance(exc, ServiceUnavailable)
+            else None
+        )
         return error_response(exc.status_code, exc.error, exc.detail, headers)
 
     async def invalid(_: Request, exc: Exception) -> Response:

@@ -293,6 +293,10 @@ class RedisWindowStore:
                 pipe.zrem(key, transaction_id)
         await pipe.execute()
 
+    async def was_recorded(self, transaction_id: str) -> bool:
+        """Whether this transaction was scored (within the retry window), stored or not."""
+        return bool(await self.client.exists(seen_key(self.prefix, transaction_id)))
+
     async def warm(self, connections: int) -> None:
         """Open `connections` pool connections (concurrent PINGs each hold one)."""
         await asyncio.gather(*(self.client.ping() for _ in range(connections)))

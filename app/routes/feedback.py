@@ -10,6 +10,7 @@ from app.bodies import documented_body, json_response, parse_body
 from app.deps import ApiKey, DatabaseDep, LabelsDep, StoreDep
 from app.errors import Conflict, NotFound, ServiceUnavailable
 from app.schemas.history import FeedbackRequest, FeedbackResponse
+from features.redis_store import RedisWindowStore
 from persistence.history import ConflictingFeedback, Feedback, UnknownTransaction, store_feedback
 from persistence.message_format import label_event
 
@@ -25,10 +26,13 @@ router = APIRouter(prefix="/v1", tags=["feedback"])
     responses={
         201: {"description": "stored"},
         401: {"description": "missing or unknown API key"},
-        404: {"description": "the transaction is not in the history"},
+        404: {"description": "the transaction was never scored (or not within the retry window)"},
         409: {"description": "this source already reported a different label or time"},
         422: {"description": "a field breaks the contract; nothing was written"},
-        503: {"description": "PostgreSQL or Redis unreachable; nothing was written, retry"},
+        503: {
+            "description": "PostgreSQL or Redis unreachable, or the transaction was scored but "
+            "its decision is not stored yet; nothing was written, retry (Retry-After)"
+        },
     },
 )
 async def feedback(
@@ -45,6 +49,7 @@ async def feedback(
         try:
             stored = await store_feedback(conn, report)
         except UnknownTransaction:
+            await _not_stored_yet(store, body.transaction_id)
             raise NotFound(f"transaction {body.transaction_id!r} is not in the history") from None
         except ConflictingFeedback as exc:
             raise Conflict(str(exc)) from None
@@ -77,3 +82,17 @@ async def feedback(
         "effective_label": stored.effective_label,
     }
     return json_response(answer, 201 if stored.created else 200)
+
+
+async def _not_stored_yet(store: RedisWindowStore, transaction_id: str) -> None:
+    """A label that arrives before the consumer stored its decision would be lost by a client
+    that gives up on 404: a transaction that was scored gets 503 and Retry-After instead."""
+    try:
+        scored = await store.was_recorded(transaction_id)
+    except (RedisError, OSError) as exc:
+        raise ServiceUnavailable(f"feature store unavailable: {exc!r}") from None
+    if scored:
+        raise ServiceUnavailable(
+            f"transaction {transaction_id!r} was scored but its decision is not in the history "
+            "yet; retry shortly"
+        )

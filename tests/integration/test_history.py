@@ -277,3 +277,25 @@ def test_history_without_postgresql_is_503_and_scoring_goes_on(
         assert r.status_code == 503
         assert r.json()["error"] == "unavailable"
         assert c.post("/v1/score", json=body(transaction_id="no-db")).status_code == 200
+
+
+def test_feedback_before_its_decision_is_stored_gets_503_then_is_accepted(
+    broker: TansuBroker, schema: str, audited_client: TestClient
+) -> None:
+    """Scored, not yet written by the consumer: the label must not be lost to a 404."""
+    assert audited_client.post("/v1/score", json=body(transaction_id="early")).status_code == 200
+    label = {"transaction_id": "early", "label": "fraud", "source": "chargeback"}
+    r = audited_client.post("/v1/feedback", json=label)
+    assert r.status_code == 503, r.text
+    assert r.headers["Retry-After"] == "1"
+    assert "not in the history yet" in r.json()["detail"]
+    config = ConsumerConfig(
+        broker.bootstrap, "transactions.scored", f"g-{schema}", DATABASE_URL, schema
+    )
+    assert asyncio.run(consume_until(config, 1, 0)) == (1, 0)
+    assert query(schema, "SELECT count(*) FROM feedback")[0][0] == 0  # nothing written before
+    assert audited_client.post("/v1/feedback", json=label).status_code == 201
+    assert (
+        audited_client.post("/v1/feedback", json=label | {"transaction_id": "never"}).status_code
+        == 404
+    )
