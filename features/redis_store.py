@@ -51,7 +51,7 @@ from features.window_format import (
 #       then per label key, then per profile key).
 # Returns, per transaction, {stored_response} if it was already answered, else
 # {false, 5 windows (members latest first, back to back), label member/score pairs x 4,
-#  profile totals x 4 (PROFILE_SUMS each, {} if absent)}.
+#  profile totals x 4 (text: the day, then PROFILE_SUMS; false if absent)}.
 WINDOW_SCRIPT = r"""
 local history = tonumber(ARGV[1])
 local max_events = tonumber(ARGV[2])
@@ -62,18 +62,15 @@ local answers = tonumber(ARGV[9])
 local horizons = {HORIZONS}
 local longest = horizons[#horizons]
 
--- The totals of the `longest` complete days before `day` (counts per horizon, cents,
--- squares), cached in field 'c' for the latest day read; then, for a new transaction,
--- its own day's totals grow and days beyond the longest horizon are dropped. Sums of
--- integers stay exact below 2^53.
+-- The totals of the `longest` complete days before `day` as text, "day n1 n7 n30 cents
+-- squares" (counts per horizon): field 'c' caches them for the latest day read, so most
+-- reads are one HGET; the first read of a day sums that day's predecessors, drops days
+-- beyond the longest horizon and renews the expiry. A new transaction then adds to its
+-- own day's totals. Sums of integers stay exact below 2^53.
 local function profile(key, day, fresh, cents, squares, ttl)
-  local totals
   local cached = redis.call('HGET', key, 'c')
-  if cached then
-    local parts = {}
-    for v in string.gmatch(cached, '%S+') do parts[#parts + 1] = tonumber(v) end
-    if parts[1] == day then totals = {unpack(parts, 2)} end
-  end
+  local head = day .. ' '
+  local totals = cached and string.sub(cached, 1, #head) == head and cached
   if not totals then
     local fields = {}
     for i = 1, longest do
@@ -83,33 +80,34 @@ local function profile(key, day, fresh, cents, squares, ttl)
       fields[3 * i] = d .. 'q'
     end
     local values = redis.call('HMGET', key, unpack(fields))
-    totals = {}
-    for j = 1, #horizons + 2 do totals[j] = 0 end
+    local sums = {}
+    for j = 1, #horizons + 2 do sums[j] = 0 end
     for i = 1, longest do
       local n = tonumber(values[3 * i - 2]) or 0
       for j = 1, #horizons do
-        if i <= horizons[j] then totals[j] = totals[j] + n end
+        if i <= horizons[j] then sums[j] = sums[j] + n end
       end
-      totals[#horizons + 1] = totals[#horizons + 1] + (tonumber(values[3 * i - 1]) or 0)
-      totals[#horizons + 2] = totals[#horizons + 2] + (tonumber(values[3 * i]) or 0)
+      sums[#horizons + 1] = sums[#horizons + 1] + (tonumber(values[3 * i - 1]) or 0)
+      sums[#horizons + 2] = sums[#horizons + 2] + (tonumber(values[3 * i]) or 0)
     end
+    local text = {string.format('%d', day)}
+    for j = 1, #sums do text[j + 1] = string.format('%d', sums[j]) end
+    totals = table.concat(text, ' ')
     if fresh then
-      local text = {string.format('%d', day)}
-      for j = 1, #totals do text[j + 1] = string.format('%d', totals[j]) end
-      redis.call('HSET', key, 'c', table.concat(text, ' '))
+      redis.call('HSET', key, 'c', totals)
+      if redis.call('HLEN', key) > 3 * (longest + 2) then
+        for _, f in ipairs(redis.call('HKEYS', key)) do
+          local d = tonumber(string.match(f, '^(-?%d+)[naq]$'))
+          if d and d < day - longest then redis.call('HDEL', key, f) end
+        end
+      end
+      redis.call('PEXPIRE', key, ttl)
     end
   end
   if fresh then
     redis.call('HINCRBY', key, day .. 'n', 1)
     redis.call('HINCRBY', key, day .. 'a', cents)
     redis.call('HINCRBY', key, day .. 'q', squares)
-    if redis.call('HLEN', key) > 3 * (longest + 2) then
-      for _, f in ipairs(redis.call('HKEYS', key)) do
-        local d = tonumber(string.match(f, '^(-?%d+)[naq]$'))
-        if d and d < day - longest then redis.call('HDEL', key, f) end
-      end
-    end
-    redis.call('PEXPIRE', key, ttl)
   end
   return totals
 end
@@ -157,7 +155,7 @@ for tx = 0, (#KEYS - answers) / 15 - 1 do
       if string.sub(present, i, i) == '1' then
         out[i + 1] = profile(KEYS[k + i], day, fresh, cents, squares, ARGV[8])
       else
-        out[i + 1] = {}
+        out[i + 1] = false
       end
     end
     results[tx + 1] = out

@@ -124,7 +124,8 @@ class WindowRead:
     stored_response: bytes | None = None
     members: dict[str, bytes] = field(default_factory=dict)  # entity -> records back to back
     label_scores: dict[str, list[float]] = field(default_factory=dict)
-    profiles: dict[str, list[int]] = field(default_factory=dict)  # entity -> PROFILE_SUMS
+    # entity -> b"day n1 n7 n30 cents squares" (the day, then PROFILE_SUMS), None if absent
+    profiles: dict[str, bytes | None] = field(default_factory=dict)
 
 
 FORMAT = "3"
@@ -195,10 +196,11 @@ def label_times(scores: Sequence[Sequence[float]]) -> np.ndarray:
     return out
 
 
-def profile_sums(rows: Sequence[Sequence[int]]) -> np.ndarray:
-    """(N, len(PROFILE_SUMS)) int64 totals from each request's profile read ([] if absent)."""
-    out = np.zeros((len(rows), len(PROFILE_SUMS)), dtype=np.int64)
-    for i, row in enumerate(rows):
-        if row:
-            out[i] = row
-    return out
+NO_PROFILE = b" ".join([b"0"] * (1 + len(PROFILE_SUMS)))
+
+
+def profile_sums(rows: Sequence[bytes | None]) -> np.ndarray:
+    """(N, len(PROFILE_SUMS)) int64 totals from each request's profile read (None: absent)."""
+    text = b" ".join(row or NO_PROFILE for row in rows)
+    values = np.array(text.split(), dtype=np.int64).reshape(len(rows), 1 + len(PROFILE_SUMS))
+    return values[:, 1:]

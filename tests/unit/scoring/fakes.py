@@ -45,7 +45,7 @@ def empty_read(stored_response: bytes | None = None) -> WindowRead:
         stored_response=stored_response,
         members={e: b"" for e in ENTITIES},
         label_scores={e: [] for e in LABELLED_ENTITIES},
-        profiles={e: [] for e in LABELLED_ENTITIES},
+        profiles={e: None for e in LABELLED_ENTITIES},
     )
 
 
