@@ -18,6 +18,6 @@ class GatewayUser(FastHttpUser):
             "/v1/score", json=next_body(), headers=HEADERS, name="/v1/score", catch_response=True
         ) as response:
             if response.status_code != 200:
-                response.failure(f"status {response.status_code}: {response.text[:200]}")
+                response.failure(f"status {response.status_code}: {(response.text or '')[:200]}")
             elif response.json().get("degraded"):
                 response.failure("degraded answer")
