@@ -282,32 +282,32 @@ def amount_squares(amount: np.ndarray) -> np.ndarray:
     return np.round(amount * amount).astype(np.int64)
 
 
-def profile_features(entity: str, sums: np.ndarray, tx: TransactionBatch) -> Columns:
-    """Long-horizon profile of one entity from its per-day totals (sums: (N, len(PROFILE_SUMS)),
-    the totals over the complete days before each transaction's day)."""
-    return profiles_features({entity: sums}, tx)
+# Columns of a profile read (PROFILE_SUMS), by name.
+PROFILE_COLUMN = {name: j for j, name in enumerate(PROFILE_SUMS)}
 
 
 def profiles_features(sums: Mapping[str, np.ndarray], tx: TransactionBatch) -> Columns:
-    """profile_features of several entities, computed stacked in one pass (each numpy call
-    costs microseconds of overhead, which dominates the online path's small batches)."""
+    """Long-horizon profiles of several entities from their per-day totals (sums: entity ->
+    (N, len(PROFILE_SUMS)), the totals over the complete days before each transaction's
+    day), stacked in one pass: each numpy call costs microseconds of overhead, which
+    dominates the online path's small batches."""
     entities = list(sums)
     n = len(tx)
     absent = np.concatenate([tx.code(e) < 0 for e in entities])
     totals = np.concatenate([sums[e] for e in entities]).astype(np.float64)
     totals[absent] = np.nan
-    count = totals[:, PROFILE_SUMS.index("count_prev30d")]
+    count = totals[:, PROFILE_COLUMN["count_prev30d"]]
     amount = np.concatenate([tx.amount] * len(entities))
     with np.errstate(invalid="ignore", divide="ignore"):
-        mean = np.where(count > 0, totals[:, PROFILE_SUMS.index("cents")] / 100.0 / count, np.nan)
-        var = np.maximum(totals[:, PROFILE_SUMS.index("squares")] / count - mean * mean, 0.0)
+        mean = np.where(count > 0, totals[:, PROFILE_COLUMN["cents"]] / 100.0 / count, np.nan)
+        var = np.maximum(totals[:, PROFILE_COLUMN["squares"]] / count - mean * mean, 0.0)
         std = np.where(count > 0, np.sqrt(var), np.nan)
         to_mean = amount / mean
     out: Columns = {}
     for i, entity in enumerate(entities):
         r = slice(i * n, (i + 1) * n)
         for h in PROFILE_DAYS:
-            out[f"{entity}_count_{h}"] = totals[r, PROFILE_SUMS.index(f"count_{h}")]
+            out[f"{entity}_count_{h}"] = totals[r, PROFILE_COLUMN[f"count_{h}"]]
         out[f"{entity}_amount_mean_prev30d"] = mean[r]
         out[f"{entity}_amount_std_prev30d"] = std[r]
         out[f"{entity}_amount_to_mean_prev30d"] = to_mean[r]
@@ -315,7 +315,7 @@ def profiles_features(sums: Mapping[str, np.ndarray], tx: TransactionBatch) -> C
 
 
 HORIZON_SPANS = np.array(list(LABEL_HORIZONS.values()), dtype=np.int64)
-RATE_COLUMNS = [PROFILE_SUMS.index(f"count_prev{h}") for h in LABEL_HORIZONS]
+RATE_COLUMNS = [PROFILE_COLUMN[f"count_prev{h}"] for h in LABEL_HORIZONS]
 
 
 def label_features(

@@ -17,7 +17,7 @@ from features.window_format import (
     Event,
     WindowRead,
     label_times,
-    profile_sums,
+    profile_totals,
     windows_from_members,
 )
 
@@ -55,7 +55,7 @@ def online_matrix(txs: Sequence[OnlineTransaction], reads: Sequence[WindowRead])
     tx = transaction_batch(txs)
     windows = {e: windows_from_members(e, [r.members[e] for r in reads]) for e in ENTITIES}
     labels = {e: label_times([r.label_scores[e] for r in reads]) for e in LABELLED_ENTITIES}
-    profiles = {e: profile_sums([r.profiles[e] for r in reads]) for e in PROFILED_ENTITIES}
+    profiles = {e: profile_totals([r.profiles[e] for r in reads]) for e in PROFILED_ENTITIES}
     return feature_matrix(compute_all(tx, windows, labels, profiles), len(txs))
 
 

@@ -25,7 +25,7 @@ from features.compute import (
     entity_features,
     feature_matrix,
     label_features,
-    profile_features,
+    profiles_features,
     request_features,
 )
 from features.definitions import (
@@ -236,8 +236,8 @@ class ReplayStore:
                     out.setdefault(name, np.empty(n))[rows] = values
                 if progress:
                     progress(len(rows))
-        for entity in PROFILED_ENTITIES:
-            out |= profile_features(entity, self.profiles[entity], self.tx)
+        for entity in PROFILED_ENTITIES:  # one at a time: a whole history's rows are many
+            out |= profiles_features({entity: self.profiles[entity]}, self.tx)
         for entity in LABELLED_ENTITIES:
             for _, rows in _buckets(self._labels[entity].length):
                 part = label_features(

@@ -199,7 +199,7 @@ def label_times(scores: Sequence[Sequence[float]]) -> np.ndarray:
 NO_PROFILE = b" ".join([b"0"] * (1 + len(PROFILE_SUMS)))
 
 
-def profile_sums(rows: Sequence[bytes | None]) -> np.ndarray:
+def profile_totals(rows: Sequence[bytes | None]) -> np.ndarray:
     """(N, len(PROFILE_SUMS)) int64 totals from each request's profile read (None: absent)."""
     text = b" ".join(row or NO_PROFILE for row in rows)
     values = np.array(text.split(), dtype=np.int64).reshape(len(rows), 1 + len(PROFILE_SUMS))

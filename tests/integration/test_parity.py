@@ -20,7 +20,7 @@ from app.schemas.score import ScoreRequest
 from cli.traffic import request_bodies
 from ensemble.evaluate import evaluate
 from features.dataset import write_transactions
-from features.definitions import FEATURE_NAMES
+from features.definitions import ENTITY_FIELDS, FEATURE_NAMES, LABELLED_ENTITIES
 from features.encode import History, prepare_history
 from features.online import online_matrix
 from features.redis_store import RedisWindowStore
@@ -35,12 +35,7 @@ DELAY_DAYS = 7.0
 # the card-merchant features all come into play.
 API_CONFIG = GeneratorConfig(days=40, cards=400, merchants=800, favourite_merchants=3, seed=17)
 STORE_CONFIG = GeneratorConfig(days=36, cards=150, favourite_merchants=4, seed=21)
-LABEL_ENTITIES = {
-    "card": "card_id",
-    "device": "device_id",
-    "ip": "ip_address",
-    "merchant": "merchant_id",
-}
+LABEL_FIELDS = {e: ENTITY_FIELDS[e] for e in LABELLED_ENTITIES}
 
 
 def _frauds_by_known_time(history: History) -> tuple[np.ndarray, np.ndarray]:
@@ -154,7 +149,7 @@ def test_redis_windows_give_the_replay_feature_vectors(redis_url: str, prefix: s
                 while posted < len(fraud) and known[posted] < ts[i]:
                     row = frame.iloc[fraud[posted]]
                     entities = {
-                        e: row[c] for e, c in LABEL_ENTITIES.items() if isinstance(row[c], str)
+                        e: row[c] for e, c in LABEL_FIELDS.items() if isinstance(row[c], str)
                     }
                     await store.record_label(
                         entities, row["transaction_id"], int(known[posted]), True

@@ -10,7 +10,7 @@ import redis.asyncio as aioredis
 from app.schemas.score import ScoreRequest
 from features.definitions import PROFILE_DAYS, PROFILE_SUMS
 from features.redis_store import RedisWindowStore
-from features.window_format import WindowRead, profile_key, profile_sums
+from features.window_format import WindowRead, profile_key, profile_totals
 from tests.factories import tx
 
 DAY = 86_400
@@ -34,7 +34,7 @@ def _record(redis_url: str, prefix: str, rows: list[dict[str, Any]]) -> list[Win
 
 
 def _totals(read: WindowRead) -> dict[str, int]:
-    return dict(zip(PROFILE_SUMS, profile_sums([read.profiles["card"]])[0].tolist(), strict=True))
+    return dict(zip(PROFILE_SUMS, profile_totals([read.profiles["card"]])[0].tolist(), strict=True))
 
 
 def _hash_fields(redis_url: str, key: str) -> int:

@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 
 from features.batch import PAD_TS
+from features.compute import amount_cents, amount_squares
+from features.definitions import DAY_MS
 from features.window_format import (
     MEMBER_DTYPES,
     Event,
@@ -121,3 +123,22 @@ def test_hiredis_packing_sends_the_bytes_redis_py_would() -> None:
         ("SCRIPT LOAD", "return 1"),
     ):
         assert b"".join(ours.pack_command(*args)) == b"".join(theirs.pack_command(*args))
+
+
+def test_an_event_adds_to_its_day_the_integers_the_replay_adds() -> None:
+    """Online (Python floats, one event) and offline (numpy, a history) round the same way,
+    half-cents and half-units included, so the profile totals agree exactly."""
+    rng = np.random.default_rng(4)
+    amounts = np.concatenate(
+        [rng.uniform(0.01, 1_000_000, 5_000).round(2), [0.005, 0.015, 2.5, 3.5, 1_000_000.0]]
+    )
+    day = 20_454
+    online = [
+        Event(
+            "t", day * DAY_MS + 1, float(a), "c", None, None, None, "m", None, None, None
+        ).profile_args()
+        for a in amounts
+    ]
+    assert {d for d, _, _ in online} == {day}
+    assert [c for _, c, _ in online] == amount_cents(amounts).tolist()
+    assert [q for _, _, q in online] == amount_squares(amounts).tolist()
