@@ -23,6 +23,9 @@ from fastapi.responses import Response
 from app import metrics
 from persistence.database import DatabaseUnavailable
 
+# Sent with every 503: the condition is expected to pass within a second or so.
+RETRY_SOON = {"Retry-After": "1"}
+
 
 class ApiError(Exception):
     status_code = 500
@@ -104,7 +107,7 @@ def install(app: FastAPI) -> None:
         headers = (
             {"WWW-Authenticate": "Bearer"}
             if isinstance(exc, Unauthorized)
-            else {"Retry-After": "1"}
+            else RETRY_SOON
             if isinstance(exc, ServiceUnavailable)
             else None
         )
@@ -115,7 +118,7 @@ def install(app: FastAPI) -> None:
         return error_response(422, "validation_error", _field_errors(exc))
 
     async def no_database(_: Request, exc: Exception) -> Response:
-        return error_response(503, "unavailable", str(exc), {"Retry-After": "1"})
+        return error_response(503, "unavailable", str(exc), RETRY_SOON)
 
     async def internal(_: Request, exc: Exception) -> Response:
         # The same envelope as every other error (Starlette would send plain text); the

@@ -34,11 +34,11 @@ from app.auth import new_key
 from app.settings import Settings
 from cli.demo_status import closing, show_status
 from cli.traffic import ReplayReport, replay
-from ensemble.manifest import BundleError, Manifest
+from ensemble.bundle import servable_manifest
+from ensemble.manifest import BundleError
 from ensemble.progress import Progress
 from ensemble.train import TrainConfig, train
 from features.dataset import write_transactions
-from features.definitions import FEATURE_NAMES
 from localservers import (
     PostgresServer,
     RedisServer,
@@ -94,9 +94,10 @@ class DemoRun:
 def _usable_bundle(path: Path) -> bool:
     """A bundle this version can serve: same manifest schema and feature set."""
     try:
-        return tuple(Manifest.read(path).feature_names) == FEATURE_NAMES
+        servable_manifest(path)
     except BundleError:
         return False
+    return True
 
 
 def ensure_model(settings: Settings, options: DemoOptions, progress: Progress, say: Say) -> None:

@@ -47,6 +47,15 @@ class BatchScores:
     risk_tier: np.ndarray
 
 
+def servable_manifest(path: Path) -> Manifest:
+    """The manifest of a bundle this version can serve (its schema and feature set), else
+    BundleError."""
+    manifest = Manifest.read(path)
+    if tuple(manifest.feature_names) != FEATURE_NAMES:
+        raise BundleError(f"{path}: trained on another feature set; retrain with this version")
+    return manifest
+
+
 class ModelBundle:
     def __init__(
         self, path: Path, manifest: Manifest, xgboost_forest: Forest, isolation_forest: Forest
@@ -81,9 +90,7 @@ class ModelBundle:
 
     @classmethod
     def load(cls, path: Path) -> ModelBundle:
-        manifest = Manifest.read(path)
-        if tuple(manifest.feature_names) != FEATURE_NAMES:
-            raise BundleError(f"{path}: trained on another feature set; retrain with this version")
+        manifest = servable_manifest(path)
         fills = {"isolation_forest": np.asarray(manifest.isolation_forest_fill, dtype=np.float32)}
         forests = {
             name: load_forest(
