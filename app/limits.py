@@ -1,6 +1,12 @@
-"""Refuse oversized request bodies before they are read into memory (413)."""
+"""Bound what one request may cost before the application has it: bodies larger than
+`FRAUD_MAX_BODY_BYTES` get 413 before they are read into memory, and a body that has not
+arrived `FRAUD_BODY_TIMEOUT_S` after its headers gets 408 (a client trickling a byte a
+second would otherwise hold its request, and a file descriptor, for ever). The headers'
+own deadline is the HTTP protocol's (app/connections.py)."""
 
 from __future__ import annotations
+
+import asyncio
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -8,9 +14,10 @@ from app.errors import error_response
 
 
 class BodySizeLimit:
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, timeout_s: float = 10.0) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.timeout_s = timeout_s
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -18,18 +25,27 @@ class BodySizeLimit:
             return
         for name, value in scope.get("headers", ()):
             if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
-                await self._refuse(scope, receive, send)
+                await self._refuse(413, "payload_too_large", scope, receive, send)
                 return
         seen = 0
         started = False
+        complete = False  # the whole body has arrived: later receives wait for a disconnect
+        deadline = asyncio.get_running_loop().time() + self.timeout_s
 
         async def limited() -> Message:
-            nonlocal seen
-            message = await receive()
+            nonlocal seen, complete
+            if complete:
+                return await receive()
+            try:
+                async with asyncio.timeout_at(deadline):
+                    message = await receive()
+            except TimeoutError:
+                raise _TooSlow from None
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_bytes:
                     raise _TooLarge
+                complete = not message.get("more_body", False)
             return message
 
         async def tracking_send(message: Message) -> None:
@@ -41,12 +57,26 @@ class BodySizeLimit:
             await self.app(scope, limited, tracking_send)
         except _TooLarge:
             if not started:
-                await self._refuse(scope, receive, send)
+                await self._refuse(413, "payload_too_large", scope, receive, send)
+        except _TooSlow:
+            if not started:
+                await self._refuse(408, "request_timeout", scope, receive, send)
 
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
-        detail = f"request bodies are limited to {self.max_bytes} bytes"
-        await error_response(413, "payload_too_large", detail)(scope, receive, send)
+    async def _refuse(
+        self, status: int, error: str, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        detail = (
+            f"request bodies are limited to {self.max_bytes} bytes"
+            if status == 413
+            else f"the request body did not arrive within {self.timeout_s:g} s"
+        )
+        headers = {"Connection": "close"} if status == 408 else None
+        await error_response(status, error, detail, headers)(scope, receive, send)
 
 
 class _TooLarge(Exception):
+    pass
+
+
+class _TooSlow(Exception):
     pass

@@ -35,7 +35,9 @@ def create_app(
     add_routes(app, score.router, health.router, history.router, feedback.router, stream.router)
     add_routes(app, admin.router)
     metrics.instrument(app)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodySizeLimit, max_bytes=settings.max_body_bytes, timeout_s=settings.body_timeout_s
+    )
     return app
 
 

@@ -162,6 +162,27 @@ class Settings(BaseSettings):
         7 * 86_400, ge=60, description="How long a retried transaction_id gets the same answer."
     )
     max_body_bytes: int = Field(16_384, ge=1024, description="Larger request bodies get 413.")
+    header_timeout_s: float = Field(
+        10.0,
+        gt=0,
+        description="A request's headers must arrive within this many seconds of its first byte (of the connection, for the first request); else 408 and the connection is closed.",
+    )
+    max_header_bytes: int = Field(
+        16_384, ge=1024, description="Larger request headers get 431 and the connection closed."
+    )
+    body_timeout_s: float = Field(
+        10.0,
+        gt=0,
+        description="A request's body must arrive within this many seconds of its headers; else 408.",
+    )
+    keep_alive_timeout_s: int = Field(
+        5, ge=1, description="An idle kept-alive connection is closed after this many seconds."
+    )
+    limit_concurrency: int = Field(
+        4_096,
+        ge=1,
+        description="Most open connections (and requests in flight) per API process; beyond it 503 and the connection closed.",
+    )
     max_batch: int = Field(
         16,
         ge=1,

@@ -298,7 +298,10 @@ def serve(
             port=settings.port,
             workers=settings.workers,
             loop="uvloop",
-            http="httptools",
+            # httptools with a header deadline, a header size cap and a connection cap
+            http="app.connections:GuardedHttpTools",
+            timeout_keep_alive=settings.keep_alive_timeout_s,
+            limit_concurrency=settings.limit_concurrency,
             log_level="warning",
             access_log=False,
         )
