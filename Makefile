@@ -6,14 +6,19 @@ VENV := .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check
 
-.PHONY: install test lint format typecheck demo bench perf quality clean
+.PHONY: install test lint format typecheck demo bench perf quality audit lock clean
 
 install: $(VENV)/.installed docs/features.md
 
-$(VENV)/.installed: pyproject.toml
+# Versions come from requirements.lock (`make lock` writes it from pyproject.toml); the
+# venv's own build tools are brought up to date first.
+LOCK := -c requirements.lock
+
+$(VENV)/.installed: pyproject.toml requirements.lock
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
 	$(PYTHON) -m venv $(VENV)
-	$(PIP) -e '.[dev]' 2>&1 | { grep -v "is ignored: it is neither a file nor a directory" || true; }
+	$(PIP) --upgrade pip setuptools wheel
+	$(PIP) $(LOCK) -e '.[dev]' 2>&1 | { grep -v "is ignored: it is neither a file nor a directory" || true; }
 	@$(BIN)/python -c 'import app, ensemble, features, xgboost, treelite, tl2cgen' 
 	touch $@
 
@@ -38,13 +43,23 @@ demo: install
 	$(BIN)/fraud demo
 
 bench: install
-	$(PIP) -e '.[dev,bench]' 2>&1 | { grep -v "is ignored: it is neither a file nor a directory" || true; }
+	$(PIP) $(LOCK) -e '.[dev,bench]' 2>&1 | { grep -v "is ignored: it is neither a file nor a directory" || true; }
 	$(BIN)/python loadtest/bench_inference.py
 	$(BIN)/python loadtest/bench_replay.py
 	$(BIN)/python loadtest/bench_api.py
 
+# Pin every dependency (all extras) for Linux x86_64 and Python 3.11, the build machines'.
+lock:
+	$(BIN)/uv pip compile pyproject.toml --all-extras --python-version 3.11 \
+	  --python-platform x86_64-manylinux_2_28 --quiet -o requirements.lock
+
+# Known vulnerabilities in the locked versions (pip-audit); says plainly when its data
+# is not reachable from the machine (exit status 2).
+audit: install
+	$(BIN)/python scripts/audit.py
+
 perf: install
-	$(PIP) -e '.[dev,perf]' 2>&1 | { grep -v "is ignored: it is neither a file nor a directory" || true; }
+	$(PIP) $(LOCK) -e '.[dev,perf]' 2>&1 | { grep -v "is ignored: it is neither a file nor a directory" || true; }
 	$(BIN)/python loadtest/run_perf.py
 
 # Model quality on differently generated histories (docs/model-quality.md): each preset
