@@ -4,6 +4,8 @@ their OpenAPI description; responses encoded with orjson."""
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Any, TypeVar
 
 import orjson
@@ -12,7 +14,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from pydantic import BaseModel, ValidationError
 
+from app.errors import UnsupportedMediaType
+
 Model = TypeVar("Model", bound=BaseModel)
+
+# The end of an object key: its closing quote, optional white space, the colon. Every key
+# ends so; text inside a string value does only if it holds an escaped quote before a colon.
+_KEY_END = re.compile(rb'"[ \t\n\r]*:')
 
 
 def documented_body(model: type[BaseModel]) -> dict[str, Any]:
@@ -26,11 +34,54 @@ def documented_body(model: type[BaseModel]) -> dict[str, Any]:
 
 
 async def parse_body(request: Request, model: type[Model]) -> Model:
-    """The body as `model`; a 422 naming the fields that break it."""
+    """The body as `model`; a 415 unless it is sent as JSON, a 422 naming the fields that
+    break it or the key that repeats."""
+    media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if media_type != "application/json":
+        raise UnsupportedMediaType("send the body as application/json")
+    body = await request.body()
     try:
-        return model.model_validate_json(await request.body())
+        value = model.model_validate_json(body)
     except ValidationError as exc:
         raise RequestValidationError(exc.errors(include_url=False)) from None
+    # pydantic-core, like orjson, keeps the last of repeated keys. Counting key ends is one
+    # scan of the bytes (about 2 us for a /v1/score body, a fifth of its validation); only
+    # when they outnumber the fields read (a repeat, an unknown field, an escaped quote
+    # before a colon) is the body parsed again, by the json module, to find the repeat.
+    if len(_KEY_END.findall(body)) != len(value.model_fields_set):
+        refuse_repeated_keys(body)
+    return value
+
+
+class _RepeatedKey(ValueError):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _RepeatedKey(key)
+        out[key] = value
+    return out
+
+
+def refuse_repeated_keys(body: bytes) -> None:
+    """A 422 naming the first key that an object of `body` (valid JSON) holds twice."""
+    try:
+        json.loads(body, object_pairs_hook=_unique_pairs)
+    except _RepeatedKey as exc:
+        raise RequestValidationError(
+            [
+                {
+                    "loc": ("body", exc.key),
+                    "msg": "the key appears more than once",
+                    "type": "duplicate_key",
+                }
+            ]
+        ) from None
 
 
 def json_response(value: object, status_code: int = 200) -> Response:

@@ -58,3 +58,5 @@ DatabaseDep = Annotated[Database, Depends(_database)]
 LabelsDep = Annotated[AuditProducer | None, Depends(_labels)]
 ApiKey = Depends(_api_key)
 AdminKey = Depends(_admin_key)
+# The dependencies that check an API key: the OpenAPI document marks their operations.
+KEY_CHECKS = frozenset({_scoring, _api_key, _admin_key})

@@ -5,20 +5,24 @@
     ├── NotFound              404  no such transaction in the history
     ├── Conflict              409  feedback contradicting what the same source reported
     ├── PayloadTooLarge       413  body over FRAUD_MAX_BODY_BYTES
+    ├── UnsupportedMediaType  415  a body not sent as application/json
     ├── ValidationFailed      422  a field breaks the contract (rendered from pydantic)
     └── ServiceUnavailable    503  model not loaded, or PostgreSQL / Redis unreachable
 
-Every error body is {"error": <code>, "detail": <message or list of {field, message, type}>}.
+Every error body is {"error": <code>, "detail": <message or list of {field, message, type}>},
+Starlette's own 404 (no such route) and 405 (method not allowed) included.
 """
 
 from __future__ import annotations
 
+from http import HTTPStatus
 from typing import Any
 
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
+from starlette.exceptions import HTTPException
 
 from app import metrics
 from persistence.database import DatabaseUnavailable
@@ -61,6 +65,11 @@ class ValidationFailed(ApiError):
 class PayloadTooLarge(ApiError):
     status_code = 413
     error = "payload_too_large"
+
+
+class UnsupportedMediaType(ApiError):
+    status_code = 415
+    error = "unsupported_media_type"
 
 
 class ServiceUnavailable(ApiError):
@@ -117,6 +126,20 @@ def install(app: FastAPI) -> None:
         assert isinstance(exc, RequestValidationError)
         return error_response(422, "validation_error", _field_errors(exc))
 
+    async def routing(request: Request, exc: Exception) -> Response:
+        # Raised by Starlette's router (no route, wrong method) with its plain {"detail"}.
+        assert isinstance(exc, HTTPException)
+        status = HTTPStatus(exc.status_code)
+        detail = (
+            "no such route"
+            if status == HTTPStatus.NOT_FOUND
+            else f"{request.method} is not allowed here"
+            if status == HTTPStatus.METHOD_NOT_ALLOWED
+            else exc.detail
+        )
+        code = status.phrase.lower().replace(" ", "_")
+        return error_response(exc.status_code, code, detail, dict(exc.headers or {}))
+
     async def no_database(_: Request, exc: Exception) -> Response:
         return error_response(503, "unavailable", str(exc), RETRY_SOON)
 
@@ -128,4 +151,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(ApiError, api_error)
     app.add_exception_handler(DatabaseUnavailable, no_database)
     app.add_exception_handler(RequestValidationError, invalid)
+    app.add_exception_handler(HTTPException, routing)
     app.add_exception_handler(Exception, internal)

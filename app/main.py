@@ -8,10 +8,11 @@ import redis.asyncio as redis
 from fastapi import APIRouter, FastAPI
 from fastapi.telemetry import TelemetryConfig
 
-from app import errors, metrics
+from app import errors, metrics, openapi
+from app.deps import KEY_CHECKS
 from app.lifespan import lifespan, redis_client
 from app.limits import BodySizeLimit
-from app.routes import admin, feedback, health, history, score, stream
+from app.routes import admin, docs, feedback, health, history, score, stream
 from app.settings import Settings, get_settings
 
 
@@ -25,6 +26,9 @@ def create_app(
         summary="Real-time card fraud scoring",
         description="Score a transaction before authorising it: risk score, tier, decision and reasons.",
         lifespan=lifespan(settings, make_redis),
+        # Served by app/routes/docs.py from our own assets, not a CDN.
+        docs_url=None,
+        redoc_url=None,
         telemetry=TelemetryConfig(
             tracing=settings.opentelemetry,
             metrics=settings.opentelemetry,
@@ -33,7 +37,8 @@ def create_app(
     )
     errors.install(app)
     add_routes(app, score.router, health.router, history.router, feedback.router, stream.router)
-    add_routes(app, admin.router)
+    add_routes(app, admin.router, docs.router)
+    openapi.install(app, KEY_CHECKS)
     metrics.instrument(app)
     app.add_middleware(
         BodySizeLimit, max_bytes=settings.max_body_bytes, timeout_s=settings.body_timeout_s

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -30,6 +31,10 @@ THE_DECISION = (
 )
 
 
+# A transaction id: the idempotency key of /v1/score, also what a cursor carries.
+TRANSACTION_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+
+
 class BadCursor(ValueError):
     """A cursor this API did not issue."""
 
@@ -40,12 +45,21 @@ def encode_cursor(scored_at: datetime, transaction_id: str) -> str:
 
 
 def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    """The (scored_at, transaction_id) of a cursor from encode_cursor; BadCursor for
+    anything else, including a well-formed one whose time PostgreSQL could not take."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        scored_at, transaction_id = orjson.loads(raw)
-        return datetime.fromisoformat(scored_at), str(transaction_id)
-    except (binascii.Error, orjson.JSONDecodeError, TypeError, ValueError) as exc:
+        text, transaction_id = orjson.loads(raw)
+        scored_at = datetime.fromisoformat(text)
+        # Naive times, and aware ones outside years 1-9999 in UTC, would reach asyncpg.
+        if scored_at.tzinfo is None:
+            raise ValueError("naive time")
+        scored_at.astimezone(UTC)
+    except (binascii.Error, orjson.JSONDecodeError, TypeError, ValueError, OverflowError) as exc:
         raise BadCursor("cursor is not one returned by this API") from exc
+    if not isinstance(transaction_id, str) or TRANSACTION_ID.fullmatch(transaction_id) is None:
+        raise BadCursor("cursor is not one returned by this API")
+    return scored_at, transaction_id
 
 
 @dataclass(frozen=True, slots=True)

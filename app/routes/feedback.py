@@ -9,6 +9,7 @@ from redis.exceptions import RedisError
 from app.bodies import documented_body, json_response, parse_body
 from app.deps import ApiKey, DatabaseDep, LabelsDep, StoreDep
 from app.errors import Conflict, NotFound, ServiceUnavailable
+from app.openapi import AUTH, BODY, documented_errors
 from app.schemas.history import FeedbackRequest, FeedbackResponse
 from features.redis_store import RedisWindowStore
 from persistence.history import ConflictingFeedback, Feedback, UnknownTransaction, store_feedback
@@ -23,17 +24,17 @@ router = APIRouter(prefix="/v1", tags=["feedback"])
     dependencies=[ApiKey],
     summary="Report a confirmed label for a scored transaction",
     openapi_extra=documented_body(FeedbackRequest),
-    responses={
-        201: {"description": "stored"},
-        401: {"description": "missing or unknown API key"},
-        404: {"description": "the transaction was never scored (or not within the retry window)"},
-        409: {"description": "this source already reported a different label or time"},
-        422: {"description": "a field breaks the contract; nothing was written"},
-        503: {
-            "description": "PostgreSQL or Redis unreachable, or the transaction was scored but "
-            "its decision is not stored yet; nothing was written, retry (Retry-After)"
-        },
-    },
+    responses=documented_errors(
+        AUTH
+        | BODY
+        | {
+            404: "the transaction was never scored (or not within the retry window)",
+            409: "this source already reported a different label or time",
+            503: "PostgreSQL or Redis unreachable, or the transaction was scored but its "
+            "decision is not stored yet; nothing was written, retry (Retry-After)",
+        }
+    )
+    | {201: {"description": "stored", "model": FeedbackResponse}},
 )
 async def feedback(
     request: Request, db: DatabaseDep, store: StoreDep, labels: LabelsDep

@@ -9,6 +9,7 @@ from fastapi.responses import Response
 
 from app.deps import ModelsDep, SettingsDep, StoreDep
 from app.errors import error_response
+from app.openapi import documented_errors
 
 router = APIRouter(tags=["health"])
 
@@ -18,7 +19,12 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", summary="Redis reachable and a model loaded", response_model=None)
+@router.get(
+    "/readyz",
+    summary="Redis reachable and a model loaded",
+    response_model=None,
+    responses=documented_errors({503: "not ready: `detail` holds each check"}),
+)
 async def readyz(
     models: ModelsDep, store: StoreDep, settings: SettingsDep
 ) -> Response | dict[str, object]:

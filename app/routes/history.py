@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -11,21 +10,22 @@ from fastapi.responses import Response
 from app.bodies import json_response
 from app.deps import ApiKey, DatabaseDep
 from app.errors import NotFound, ValidationFailed
-from app.schemas.history import Tier, TransactionDetail, TransactionId, TransactionPage
+from app.openapi import AUTH, documented_errors
+from app.schemas.fields import Cursor, DecimalInt, Identifier, Rfc3339, TransactionId
+from app.schemas.history import Tier, TransactionDetail, TransactionPage
 from persistence.history import BadCursor, ListFilter, decode_cursor, get_decision, list_decisions
 
 router = APIRouter(prefix="/v1", tags=["history"], dependencies=[ApiKey])
-ERRORS: dict[int | str, dict[str, str]] = {
-    401: {"description": "missing or unknown API key"},
-    503: {"description": "PostgreSQL unreachable"},
-}
+ERRORS = AUTH | {503: "PostgreSQL unreachable"}
 
 
 @router.get(
     "/transactions/{transaction_id}",
     response_model=TransactionDetail,
     summary="One stored decision, with its request, response and labels",
-    responses={**ERRORS, 404: {"description": "not in the history (yet)"}},
+    responses=documented_errors(
+        ERRORS | {404: "not in the history (yet)", 422: "not a transaction id"}
+    ),
 )
 async def get_transaction(transaction_id: TransactionId, db: DatabaseDep) -> Response:
     """Decisions reach the history through the audit log, usually within a second."""
@@ -40,27 +40,24 @@ async def get_transaction(transaction_id: TransactionId, db: DatabaseDep) -> Res
     "/transactions",
     response_model=TransactionPage,
     summary="Stored decisions, newest first, filtered, with keyset pagination",
-    responses={**ERRORS, 422: {"description": "a bad filter or cursor"}},
+    responses=documented_errors(ERRORS | {422: "a bad filter or cursor"}),
 )
 async def list_transactions(
     db: DatabaseDep,
-    card_id: Annotated[str | None, Query(min_length=1, max_length=128)] = None,
+    card_id: Annotated[Identifier | None, Query()] = None,
     risk_tier: Tier | None = None,
-    since: Annotated[datetime | None, Query(description="scored at or after (RFC 3339)")] = None,
-    until: Annotated[datetime | None, Query(description="scored before (RFC 3339)")] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page")] = None,
+    since: Annotated[Rfc3339 | None, Query(description="scored at or after (RFC 3339)")] = None,
+    until: Annotated[Rfc3339 | None, Query(description="scored before (RFC 3339)")] = None,
+    limit: Annotated[DecimalInt, Query(ge=1, le=500, description="decimal digits")] = 50,
+    cursor: Annotated[
+        Cursor | None, Query(description="`next_cursor` of the previous page")
+    ] = None,
 ) -> Response:
-    for name, moment in (("since", since), ("until", until)):
-        if moment is not None and moment.tzinfo is None:
-            raise ValidationFailed(
-                [{"field": name, "message": "needs a UTC offset", "type": "timezone"}]
-            )
     try:
         after = decode_cursor(cursor) if cursor else None
     except BadCursor as exc:
         raise ValidationFailed(
-            [{"field": "cursor", "message": str(exc), "type": "cursor"}]
+            [{"field": "query.cursor", "message": str(exc), "type": "cursor"}]
         ) from None
     where = ListFilter(card_id, risk_tier, since, until, after, limit)
     async with db.connection() as conn:

@@ -9,6 +9,7 @@ from fastapi.responses import Response
 
 from app.bodies import documented_body, parse_body
 from app.deps import AuthorizedScoring
+from app.openapi import AUTH, BODY, documented_errors
 from app.schemas.score import ScoreRequest, ScoreResponse
 
 router = APIRouter(prefix="/v1", tags=["scoring"])
@@ -19,11 +20,7 @@ router = APIRouter(prefix="/v1", tags=["scoring"])
     response_model=ScoreResponse,
     summary="Score a card transaction before authorisation",
     openapi_extra=documented_body(ScoreRequest),
-    responses={
-        401: {"description": "missing or unknown API key"},
-        413: {"description": "body too large"},
-        422: {"description": "a field breaks the contract; nothing was written"},
-    },
+    responses=documented_errors(AUTH | BODY),
 )
 async def score(request: Request, service: AuthorizedScoring) -> Response:
     """Risk score, tier and decision within the request. The same `transaction_id` sent again

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field
 
-from app.schemas.score import Rfc3339
+from app.schemas.fields import Code, Rfc3339, TransactionId
 
-TransactionId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")]
 Tier = Literal["low", "medium", "high", "critical"]
 
 
@@ -30,7 +29,7 @@ class FeedbackRequest(BaseModel):
 
     transaction_id: TransactionId
     label: Literal["fraud", "legitimate"]
-    source: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")] = Field(
+    source: Code = Field(
         description="Who reports it (chargeback, analyst, customer...): one report per source"
     )
     reported_at: Rfc3339 | None = Field(

@@ -2,38 +2,20 @@
 
 from __future__ import annotations
 
-import ipaddress
 from typing import Annotated, Any, Literal
 
 from pydantic import (
-    AwareDatetime,
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
     TypeAdapter,
-    field_validator,
     model_validator,
 )
 
+from app.schemas.fields import Identifier, IpAddress, Rfc3339, TransactionId
 from features.online import OnlineTransaction
 from scoring.transaction import Transaction
-
-# Printable text without control characters (ids end up in keys, logs and alerts).
-Identifier = Annotated[
-    str, StringConstraints(min_length=1, max_length=128, pattern=r"^[^\x00-\x1f\x7f]+$")
-]
-
-
-def _text_only(value: object) -> object:
-    # JSON numbers would otherwise be read as Unix times; the contract says RFC 3339.
-    if not isinstance(value, str):
-        raise ValueError("must be an RFC 3339 string with an offset")
-    return value
-
-
-Rfc3339 = Annotated[AwareDatetime, BeforeValidator(_text_only)]
 
 EXAMPLE: dict[str, Any] = {
     "transaction_id": "tx_000123",
@@ -56,7 +38,7 @@ EXAMPLE: dict[str, Any] = {
 class ScoreRequest(BaseModel):
     model_config = ConfigDict(extra="ignore", json_schema_extra={"examples": [EXAMPLE]})
 
-    transaction_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")] = Field(
+    transaction_id: TransactionId = Field(
         description="Idempotency key: the same id always gets the same answer and counts once."
     )
     timestamp: Rfc3339 = Field(
@@ -77,18 +59,13 @@ class ScoreRequest(BaseModel):
     )
     channel: Literal["pos", "ecommerce", "atm"]
     device_id: Identifier | None = None
-    ip_address: str | None = Field(None, description="IPv4 or IPv6")
+    ip_address: IpAddress | None = Field(
+        None,
+        description="IPv4 or IPv6, without a scope id; stored normalised (compressed IPv6, "
+        "IPv4-mapped IPv6 as IPv4)",
+    )
     latitude: float | None = Field(None, strict=True, ge=-90, le=90, allow_inf_nan=False)
     longitude: float | None = Field(None, strict=True, ge=-180, le=180, allow_inf_nan=False)
-
-    @field_validator("ip_address")
-    @classmethod
-    def _ip(cls, value: str | None) -> str | None:
-        if value is not None:
-            ipaddress.ip_address(
-                value
-            )  # raises ValueError: "does not appear to be an IPv4 or IPv6 address"
-        return value
 
     @model_validator(mode="after")
     def _location_pair(self) -> ScoreRequest:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from features.redis_store import RedisWindowStore
 from features.window_format import Event, label_key
 from localservers import TansuBroker, free_port
 from persistence.consumer import ConsumerConfig
+from tests.cursors import cursor_of
 from tests.integration.conftest import API_KEY, make_settings
 from tests.integration.test_score_api import body
 from tests.pg import DATABASE_URL, consume_until, query
@@ -115,6 +117,76 @@ def test_bad_filters_get_422_naming_the_field(
     r = audited_client.get("/v1/transactions", params=params)
     assert r.status_code == 422, r.text
     assert field in {d["field"].split(".")[-1] for d in r.json()["detail"]}
+
+
+@pytest.fixture
+def history_client(
+    redis_url: str, prefix: str, bundle_dir: Path, schema: str
+) -> Iterator[TestClient]:
+    """The API with its history in `schema` (empty) and no audit topic."""
+    settings = make_settings(
+        redis_url, prefix, bundle_dir, database_url=DATABASE_URL, database_schema=schema
+    )
+    with TestClient(create_app(settings)) as c:
+        c.headers["Authorization"] = f"Bearer {API_KEY}"
+        yield c
+
+
+# Each of these reached PostgreSQL (or asyncpg's encoder) and failed there: a 500.
+UNSTORABLE_FILTERS = [
+    ({"card_id": "card\x00x"}, "card_id"),
+    ({"since": "9999-12-31T23:59:59.999999-23:59"}, "since"),
+    ({"until": "0001-01-01T00:00:00+23:59"}, "until"),
+    ({"cursor": cursor_of(["9999-12-31T23:59:59.999999-23:59", "h01"])}, "cursor"),
+    ({"cursor": cursor_of(["0001-01-01T00:00:00+23:59", "h01"])}, "cursor"),
+    ({"cursor": cursor_of(["2026-11-20T09:00:00+00:00", "h\x00"])}, "cursor"),
+]
+# And these were read as something else than what they say.
+LOOSE_FILTERS = [
+    ({"card_id": "c" * 129}, "card_id"),
+    ({"card_id": "card\x85x"}, "card_id"),
+    ({"since": "1795863600"}, "since"),
+    ({"since": "2026-11-20"}, "since"),
+    ({"until": "2026-11-20T09:00+00:00"}, "until"),
+    ({"limit": "1_0"}, "limit"),
+    ({"limit": "5.0"}, "limit"),
+    ({"limit": " 5"}, "limit"),
+    ({"limit": "\uff15"}, "limit"),
+    ({"cursor": cursor_of(["2026-11-20T09:00:00", "h01"])}, "cursor"),
+    ({"cursor": cursor_of(["2026-11-20T09:00:00+00:00", 7])}, "cursor"),
+    ({"cursor": "A" * 300}, "cursor"),
+]
+
+
+@pytest.mark.parametrize(("params", "field"), UNSTORABLE_FILTERS + LOOSE_FILTERS)
+def test_filters_postgresql_cannot_take_are_422_and_the_next_request_is_served(
+    history_client: TestClient, params: dict[str, Any], field: str
+) -> None:
+    r = history_client.get("/v1/transactions", params=params)
+    assert r.status_code == 422, r.text
+    assert r.json()["error"] == "validation_error"
+    assert [d["field"] for d in r.json()["detail"]] == [f"query.{field}"]
+    assert history_client.get("/v1/transactions").json() == {"items": [], "next_cursor": None}
+
+
+@pytest.mark.parametrize("transaction_id", ["h%00", "h" * 65, "h%C2%85"])
+def test_a_path_id_that_is_not_a_transaction_id_is_422(
+    history_client: TestClient, transaction_id: str
+) -> None:
+    r = history_client.get(f"/v1/transactions/{transaction_id}")
+    assert r.status_code == 422, r.text
+    assert [d["field"] for d in r.json()["detail"]] == ["path.transaction_id"]
+
+
+def test_strict_filters_still_take_what_the_contract_says(history_client: TestClient) -> None:
+    params = {
+        "since": "2026-11-20T09:00:00Z",
+        "until": "2026-11-21T09:00:00.5+01:00",
+        "limit": "007",
+        "card_id": "card_tok_ü",
+    }
+    r = history_client.get("/v1/transactions", params=params)
+    assert r.status_code == 200, r.text
 
 
 def labels_in_redis(redis_url: str, prefix: str, entity: str, value: str) -> dict[bytes, float]:
@@ -247,6 +319,10 @@ BAD_FEEDBACK = [
     ({"source": ""}, 422),
     ({"reported_at": "yesterday"}, 422),
     ({"extra": 1}, 422),
+    ({"reported_at": "0001-01-01T00:00:00+23:59"}, 422),
+    ({"reported_at": "9999-12-31T23:59:59.999999-23:59"}, 422),
+    ({"reported_at": 1795863600}, 422),
+    ({"source": "chargeback\x00"}, 422),
 ]
 
 

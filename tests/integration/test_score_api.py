@@ -20,7 +20,7 @@ from app.lifespan import redis_client
 from app.main import create_app
 from app.schemas.score import EXAMPLE, ScoreRequest
 from app.settings import Settings
-from features.window_format import FORMAT, window_key
+from features.window_format import FORMAT, profile_key, window_key
 from tests.integration.conftest import API_KEY, keys_of, make_settings
 
 
@@ -74,6 +74,13 @@ def test_a_valid_transaction_gets_score_tier_decision_and_version(client: TestCl
         ({"merchant_category": "57"}, "merchant_category"),
         ({"ip_address": "300.1.1.1"}, "ip_address"),
         ({"card_id": "a\x1fb"}, "card_id"),
+        ({"card_id": "a\x85b"}, "card_id"),
+        ({"device_id": "d" * 129}, "device_id"),
+        ({"ip_address": "fe80::1%\u0000\nInjected: yes"}, "ip_address"),
+        ({"ip_address": "fe80::1%eth0"}, "ip_address"),
+        ({"ip_address": "1" * 10_000}, "ip_address"),
+        ({"timestamp": "1795863600"}, "timestamp"),
+        ({"timestamp": "9999-12-31T23:59:59.999999-23:59"}, "timestamp"),
         ({"longitude": None}, "body"),
         ({"card_id": None}, "card_id"),
     ],
@@ -89,6 +96,86 @@ def test_invalid_input_is_422_naming_the_field_and_writes_nothing(
     assert field in [d["field"] for d in r.json()["detail"]]
     assert keys_of(redis_url, prefix) == before
     assert refusals("422") == refused + 1
+
+
+def test_an_ip_address_counts_under_its_normalised_spelling(
+    client: TestClient, redis_url: str, prefix: str
+) -> None:
+    first = client.post(
+        "/v1/score", json=body(transaction_id="ip1", ip_address="::ffff:203.0.113.7")
+    )
+    assert first.status_code == 200, first.text
+    again = client.post("/v1/score", json=body(transaction_id="ip2", ip_address="::FFFF:cb00:7107"))
+    assert again.status_code == 200, again.text
+    ip_keys = {k for k in keys_of(redis_url, prefix) if b":ip:" in k}
+    assert ip_keys == {
+        window_key(prefix, "ip", "203.0.113.7").encode(),
+        profile_key(prefix, "ip", "203.0.113.7").encode(),
+    }
+
+
+RAW = orjson.dumps(body())
+
+
+@pytest.mark.parametrize(
+    ("raw", "field"),
+    [
+        (RAW[:-1] + b',"amount":5}', "amount"),
+        (RAW[:-1] + b',"amount" :\n 5}', "amount"),
+        (RAW[:-1] + b',"note":{"a":1,"a":2}}', "a"),
+        (RAW[:-1] + b',"card_id":"card_tok_8f3a"}', "card_id"),
+    ],
+)
+def test_a_repeated_key_is_422_naming_it_and_writes_nothing(
+    client: TestClient, redis_url: str, prefix: str, raw: bytes, field: str
+) -> None:
+    r = client.post("/v1/score", content=raw, headers={"Content-Type": "application/json"})
+    assert r.status_code == 422, r.text
+    assert r.json() == {
+        "error": "validation_error",
+        "detail": [
+            {"field": field, "message": "the key appears more than once", "type": "duplicate_key"}
+        ],
+    }
+    assert keys_of(redis_url, prefix) == set()
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        RAW[:-1] + b',"note":{"a":1,"b":{"a":2}}}',  # unknown fields: the slower check
+        RAW[:-1] + b',"note":"say \\":\\" twice"}',  # an escaped quote before a colon
+        orjson.dumps(body(), option=orjson.OPT_INDENT_2),
+    ],
+)
+def test_bodies_without_repeated_keys_are_scored(client: TestClient, raw: bytes) -> None:
+    r = client.post("/v1/score", content=raw, headers={"Content-Type": "application/json"})
+    assert r.status_code == 200, r.text
+
+
+@pytest.mark.parametrize(
+    "content_type", [None, "text/plain", "application/x-www-form-urlencoded", "application/jsonx"]
+)
+def test_a_body_not_sent_as_json_is_415_and_writes_nothing(
+    client: TestClient, redis_url: str, prefix: str, content_type: str | None
+) -> None:
+    headers = {} if content_type is None else {"Content-Type": content_type}
+    r = client.post("/v1/score", content=RAW, headers=headers)
+    assert r.status_code == 415, r.text
+    assert r.json()["error"] == "unsupported_media_type"
+    assert keys_of(redis_url, prefix) == set()
+    charset = {"Content-Type": "Application/JSON; charset=utf-8"}
+    assert client.post("/v1/score", content=RAW, headers=charset).status_code == 200
+
+
+def test_unknown_routes_and_methods_answer_the_error_envelope(client: TestClient) -> None:
+    missing = client.get("/v1/nothing-here")
+    assert missing.status_code == 404
+    assert missing.json() == {"error": "not_found", "detail": "no such route"}
+    wrong = client.get("/v1/score")
+    assert wrong.status_code == 405
+    assert wrong.json() == {"error": "method_not_allowed", "detail": "GET is not allowed here"}
+    assert wrong.headers["allow"] == "POST"
 
 
 def test_malformed_json_is_422(client: TestClient, redis_url: str, prefix: str) -> None:

@@ -1,0 +1,111 @@
+"""The OpenAPI document says what the API does: API-key schemes on the operations that
+check a key, our error envelope on every refusal; /docs works without a CDN."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from app.main import create_app
+from app.settings import Settings
+
+SECURED = {
+    ("post", "/v1/score"),
+    ("get", "/v1/transactions"),
+    ("get", "/v1/transactions/{transaction_id}"),
+    ("post", "/v1/feedback"),
+    ("post", "/v1/admin/reload"),
+}
+ENVELOPES = {"#/components/schemas/ErrorBody", "#/components/schemas/ValidationErrorBody"}
+
+
+@pytest.fixture(scope="module")
+def client() -> TestClient:
+    # Not started: these routes need none of the clients the lifespan builds.
+    return TestClient(create_app(Settings(environment="test")))
+
+
+@pytest.fixture(scope="module")
+def document(client: TestClient) -> dict[str, Any]:
+    response = client.get("/openapi.json")
+    assert response.status_code == 200
+    return response.json()
+
+
+def operations(document: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    for path, methods in document["paths"].items():
+        for method, operation in methods.items():
+            yield method, path, operation
+
+
+def test_both_api_key_schemes_are_declared(document: dict[str, Any]) -> None:
+    schemes = document["components"]["securitySchemes"]
+    assert set(schemes) == {"bearer", "apiKey"}
+    assert schemes["bearer"]["type"] == "http"
+    assert schemes["bearer"]["scheme"] == "bearer"
+    assert schemes["apiKey"] == {"type": "apiKey", "in": "header", "name": "X-API-Key"}
+
+
+def test_exactly_the_operations_that_check_a_key_need_one(document: dict[str, Any]) -> None:
+    secured = {(m, p) for m, p, op in operations(document) if "security" in op}
+    assert secured == SECURED
+    for method, path, operation in operations(document):
+        if (method, path) in SECURED:
+            assert operation["security"] == [{"bearer": []}, {"apiKey": []}]
+            assert "401" in operation["responses"]
+
+
+def test_every_refusal_is_documented_with_our_envelope(document: dict[str, Any]) -> None:
+    assert "HTTPValidationError" not in document["components"]["schemas"]
+    for method, path, operation in operations(document):
+        for status, response in operation["responses"].items():
+            if int(status) >= 400:
+                schema = response["content"]["application/json"]["schema"]
+                assert schema["$ref"] in ENVELOPES, (method, path, status)
+                if status == "422":
+                    assert schema["$ref"].endswith("/ValidationErrorBody")
+
+
+def test_body_routes_document_413_415_and_422(document: dict[str, Any]) -> None:
+    for path in ("/v1/score", "/v1/feedback"):
+        assert {"413", "415", "422"} <= set(document["paths"][path]["post"]["responses"])
+
+
+def test_the_envelope_schema_is_error_and_detail(document: dict[str, Any]) -> None:
+    schemas = document["components"]["schemas"]
+    assert set(schemas["ErrorBody"]["properties"]) == {"error", "detail"}
+    assert set(schemas["ValidationErrorBody"]["properties"]) == {"error", "detail"}
+    assert set(schemas["FieldError"]["properties"]) == {"field", "message", "type"}
+
+
+EXTERNAL = re.compile(r"""(?:https?:)?//[A-Za-z0-9.-]+""")
+
+
+@pytest.mark.parametrize("page", ["/docs", "/redoc"])
+def test_the_documentation_pages_load_only_our_own_assets(client: TestClient, page: str) -> None:
+    html = client.get(page)
+    assert html.status_code == 200
+    assert EXTERNAL.findall(html.text) == []
+    assets = re.findall(r"""(?:src|href|spec-url)=["']([^"']+)["']|url: *'([^']+)'""", html.text)
+    urls = {a or b for a, b in assets}
+    assert urls, html.text
+    for url in urls:
+        assert url.startswith("/"), url
+        served = client.get(url)
+        assert served.status_code == 200, url
+        assert len(served.content) > 1000 or url == "/openapi.json"
+
+
+def test_swagger_ui_is_not_sent_to_the_public_validator(client: TestClient) -> None:
+    assert '"validatorUrl": null' in client.get("/docs").text
+
+
+def test_only_the_listed_assets_are_served(client: TestClient) -> None:
+    r = client.get("/docs/assets/..%2F..%2Fcore.py")
+    assert r.status_code == 404
+    assert r.json()["error"] == "not_found"
+    assert client.get("/docs/assets/swagger-ui.css").headers["content-type"].startswith("text/css")
