@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
 
 from app import auth
+from app.scopes import Scope
 from app.settings import Settings
 from features.redis_store import RedisWindowStore
 from persistence.database import Database
@@ -20,10 +22,11 @@ async def _settings(request: Request) -> Settings:
 
 
 async def _scoring(request: Request) -> ScoringService:
-    """The scoring service for a caller with a valid API key: one dependency, not two, on
-    the hottest route (each costs FastAPI about 10 us per request)."""
-    auth.check(request, request.app.state.settings.api_key_digests)
-    return request.app.state.service
+    """The scoring service for a caller whose key holds the `score` scope: one dependency,
+    not two, on the hottest route (each costs FastAPI about 10 us per request)."""
+    state = request.app.state
+    auth.authorize(request, auth.presented_key(request), state.settings.key_scopes, "score")
+    return state.service
 
 
 async def _models(request: Request) -> ModelHolder:
@@ -42,12 +45,12 @@ async def _labels(request: Request) -> AuditProducer | None:
     return request.app.state.labels
 
 
-async def _api_key(request: Request) -> None:
-    auth.check(request, request.app.state.settings.api_key_digests)
+def _caller_with(scope: Scope) -> Callable[[Request], Awaitable[auth.Caller]]:
+    async def caller(request: Request) -> auth.Caller:
+        settings = request.app.state.settings
+        return auth.authorize(request, auth.presented_key(request), settings.key_scopes, scope)
 
-
-async def _admin_key(request: Request) -> None:
-    auth.check(request, request.app.state.settings.admin_key_digests)
+    return caller
 
 
 SettingsDep = Annotated[Settings, Depends(_settings)]
@@ -56,5 +59,6 @@ ModelsDep = Annotated[ModelHolder, Depends(_models)]
 StoreDep = Annotated[RedisWindowStore, Depends(_store)]
 DatabaseDep = Annotated[Database, Depends(_database)]
 LabelsDep = Annotated[AuditProducer | None, Depends(_labels)]
-ApiKey = Depends(_api_key)
-AdminKey = Depends(_admin_key)
+ReadKey = Depends(_caller_with("read"))
+AdminKey = Depends(_caller_with("admin"))
+Reviewer = Annotated[auth.Caller, Depends(_caller_with("review"))]

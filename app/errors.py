@@ -2,10 +2,12 @@
 
     ApiError (status_code, error)
     ├── Unauthorized          401  missing or unknown API key
+    ├── Forbidden             403  the key lacks the scope the route needs
     ├── NotFound              404  no such transaction in the history
     ├── Conflict              409  feedback contradicting what the same source reported
     ├── PayloadTooLarge       413  body over FRAUD_MAX_BODY_BYTES
     ├── ValidationFailed      422  a field breaks the contract (rendered from pydantic)
+    ├── TooManyRequests       429  the key is over its rate limit (Retry-After)
     └── ServiceUnavailable    503  model not loaded, or PostgreSQL / Redis unreachable
 
 Every error body is {"error": <code>, "detail": <message or list of {field, message, type}>}.
@@ -41,6 +43,11 @@ class Unauthorized(ApiError):
     error = "unauthorized"
 
 
+class Forbidden(ApiError):
+    status_code = 403
+    error = "forbidden"
+
+
 class NotFound(ApiError):
     status_code = 404
     error = "not_found"
@@ -61,6 +68,15 @@ class ValidationFailed(ApiError):
 class PayloadTooLarge(ApiError):
     status_code = 413
     error = "payload_too_large"
+
+
+class TooManyRequests(ApiError):
+    status_code = 429
+    error = "rate_limited"
+
+    def __init__(self, detail: str, retry_after_s: int) -> None:
+        super().__init__(detail)
+        self.retry_after_s = retry_after_s
 
 
 class ServiceUnavailable(ApiError):
@@ -107,6 +123,8 @@ def install(app: FastAPI) -> None:
         headers = (
             {"WWW-Authenticate": "Bearer"}
             if isinstance(exc, Unauthorized)
+            else {"Retry-After": str(exc.retry_after_s)}
+            if isinstance(exc, TooManyRequests)
             else RETRY_SOON
             if isinstance(exc, ServiceUnavailable)
             else None

@@ -7,7 +7,15 @@ from fastapi import APIRouter
 from app.deps import AdminKey, ModelsDep
 from app.errors import ServiceUnavailable
 
-router = APIRouter(prefix="/v1/admin", tags=["admin"], dependencies=[AdminKey])
+router = APIRouter(
+    prefix="/v1/admin",
+    tags=["admin"],
+    dependencies=[AdminKey],
+    responses={
+        401: {"description": "missing or unknown API key"},
+        403: {"description": "the key lacks the `admin` scope"},
+    },
+)
 
 
 @router.post(

@@ -7,7 +7,7 @@ from fastapi.responses import Response
 from redis.exceptions import RedisError
 
 from app.bodies import documented_body, json_response, parse_body
-from app.deps import ApiKey, DatabaseDep, LabelsDep, StoreDep
+from app.deps import DatabaseDep, LabelsDep, Reviewer, StoreDep
 from app.errors import Conflict, NotFound, ServiceUnavailable
 from app.schemas.history import FeedbackRequest, FeedbackResponse
 from features.redis_store import RedisWindowStore
@@ -20,12 +20,12 @@ router = APIRouter(prefix="/v1", tags=["feedback"])
 @router.post(
     "/feedback",
     response_model=FeedbackResponse,
-    dependencies=[ApiKey],
     summary="Report a confirmed label for a scored transaction",
     openapi_extra=documented_body(FeedbackRequest),
     responses={
         201: {"description": "stored"},
         401: {"description": "missing or unknown API key"},
+        403: {"description": "the key lacks the `review` scope"},
         404: {"description": "the transaction was never scored (or not within the retry window)"},
         409: {"description": "this source already reported a different label or time"},
         422: {"description": "a field breaks the contract; nothing was written"},
@@ -36,15 +36,16 @@ router = APIRouter(prefix="/v1", tags=["feedback"])
     },
 )
 async def feedback(
-    request: Request, db: DatabaseDep, store: StoreDep, labels: LabelsDep
+    request: Request, caller: Reviewer, db: DatabaseDep, store: StoreDep, labels: LabelsDep
 ) -> Response:
     """Stored once per transaction and source (sending it again answers 200 with
     `created: false`), applied to the label windows of the transaction's card, device, IP
     and merchant (so the `*_known_fraud_*` features see it from `reported_at` on), and
-    published to `transactions.labels`. The label windows and the database change together:
+    published to `transactions.labels`. The id of the key that sent it is stored with it
+    (`key_id`: the first 16 hex digits of the key's SHA-256 digest). The label windows and the database change together:
     if either is unreachable, nothing is stored and the answer is 503."""
     body = await parse_body(request, FeedbackRequest)
-    report = Feedback(body.transaction_id, body.label, body.source, body.reported_at)
+    report = Feedback(body.transaction_id, body.label, body.source, body.reported_at, caller.key_id)
     async with db.connection() as conn, conn.transaction():
         try:
             stored = await store_feedback(conn, report)

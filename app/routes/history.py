@@ -9,14 +9,15 @@ from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
 from app.bodies import json_response
-from app.deps import ApiKey, DatabaseDep
+from app.deps import DatabaseDep, ReadKey
 from app.errors import NotFound, ValidationFailed
 from app.schemas.history import Tier, TransactionDetail, TransactionId, TransactionPage
 from persistence.history import BadCursor, ListFilter, decode_cursor, get_decision, list_decisions
 
-router = APIRouter(prefix="/v1", tags=["history"], dependencies=[ApiKey])
+router = APIRouter(prefix="/v1", tags=["history"], dependencies=[ReadKey])
 ERRORS: dict[int | str, dict[str, str]] = {
     401: {"description": "missing or unknown API key"},
+    403: {"description": "the key lacks the `read` scope"},
     503: {"description": "PostgreSQL unreachable"},
 }
 
