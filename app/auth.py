@@ -11,10 +11,8 @@ from dataclasses import dataclass
 from starlette.requests import HTTPConnection
 
 from app.errors import Forbidden, Unauthorized
+from app.logs import KEY_ID
 from app.scopes import Scope
-
-# Where the caller's key id is left in the ASGI scope, for the access and security logs.
-KEY_ID = "fraud.key_id"
 
 
 def digest(key: str) -> str:

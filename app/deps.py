@@ -60,5 +60,5 @@ StoreDep = Annotated[RedisWindowStore, Depends(_store)]
 DatabaseDep = Annotated[Database, Depends(_database)]
 LabelsDep = Annotated[AuditProducer | None, Depends(_labels)]
 ReadKey = Depends(_caller_with("read"))
-AdminKey = Depends(_caller_with("admin"))
+Administrator = Annotated[auth.Caller, Depends(_caller_with("admin"))]
 Reviewer = Annotated[auth.Caller, Depends(_caller_with("review"))]

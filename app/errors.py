@@ -21,8 +21,9 @@ import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
+from starlette.requests import ClientDisconnect
 
-from app import metrics
+from app import logs, metrics
 from persistence.database import DatabaseUnavailable
 
 # Sent with every 503: the condition is expected to pass within a second or so.
@@ -118,8 +119,10 @@ def _field_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
 
 
 def install(app: FastAPI) -> None:
-    async def api_error(_: Request, exc: Exception) -> Response:
+    async def api_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, ApiError)
+        if isinstance(exc, Unauthorized | Forbidden | TooManyRequests):
+            logs.refused(request.scope, exc.status_code, exc.error, exc.detail)
         headers = (
             {"WWW-Authenticate": "Bearer"}
             if isinstance(exc, Unauthorized)
@@ -143,7 +146,17 @@ def install(app: FastAPI) -> None:
         # exception is still raised on to the server, which logs it.
         return json_error(500, "internal_error", "the request failed inside the service")
 
+    async def client_gone(request: Request, exc: Exception) -> Response:
+        # Not a failure of the service: one short line instead of a traceback. The answer
+        # goes nowhere (the server drops what is sent to a closed connection).
+        logs.access.info(
+            "client disconnected before the end of its request",
+            extra={"event": "client_disconnect", "path": logs.route_template(request.scope)},
+        )
+        return json_error(400, "client_disconnected", "the client closed the connection")
+
     app.add_exception_handler(ApiError, api_error)
+    app.add_exception_handler(ClientDisconnect, client_gone)
     app.add_exception_handler(DatabaseUnavailable, no_database)
     app.add_exception_handler(RequestValidationError, invalid)
     app.add_exception_handler(Exception, internal)

@@ -17,6 +17,7 @@ from pathlib import Path
 import redis.asyncio as redis
 from fastapi import FastAPI
 
+from app import logs
 from app.schemas.score import request_record
 from app.settings import Settings
 from features.redis_store import HiredisPackedConnection, RedisWindowStore
@@ -190,6 +191,9 @@ def audit_publisher(producer: AuditProducer) -> Callable[[Transaction, Decision]
 
 async def _reload_quietly(models: ModelHolder) -> None:
     try:
-        await models.reload()
+        bundle = await models.reload()
     except Exception:
+        logs.admin_action("reload", None, outcome="failed", by="SIGHUP")
         log.exception("reload on SIGHUP failed; still serving the previous model")
+        return
+    logs.admin_action("reload", None, outcome="done", by="SIGHUP", model_version=bundle.version)

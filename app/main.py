@@ -9,6 +9,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.telemetry import TelemetryConfig
 
 from app import errors, metrics
+from app.access_log import AccessLog
 from app.lifespan import lifespan, redis_client
 from app.limits import BodySizeLimit
 from app.routes import admin, feedback, health, history, score, stream
@@ -36,6 +37,8 @@ def create_app(
     add_routes(app, admin.router)
     metrics.instrument(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    if settings.access_log:
+        app.add_middleware(AccessLog)  # added last: outermost
     return app
 
 

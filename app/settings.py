@@ -148,6 +148,15 @@ class Settings(BaseSettings):
         "lists is set, the API keys hold every scope (the demo's single key); in production "
         "never.",
     )
+    log_format: Literal["json", "text"] = Field(
+        "json",
+        description="`fraud serve`'s log lines on stderr: `json` (one object per line) or `text`.",
+    )
+    access_log: bool = Field(
+        True,
+        description="One access-log line per HTTP request (key id, method, path template, "
+        "status, latency; never the key, the body or the client's address).",
+    )
     host: str = Field("127.0.0.1", description="`fraud serve` bind address.")
     port: int = Field(8000, ge=1, le=65535, description="`fraud serve` port.")
     workers: int = Field(1, ge=1, description="`fraud serve` worker processes.")

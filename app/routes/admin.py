@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from app.deps import AdminKey, ModelsDep
+from app import logs
+from app.deps import Administrator, ModelsDep
 from app.errors import ServiceUnavailable
 
 router = APIRouter(
     prefix="/v1/admin",
     tags=["admin"],
-    dependencies=[AdminKey],
     responses={
         401: {"description": "missing or unknown API key"},
         403: {"description": "the key lacks the `admin` scope"},
@@ -21,10 +21,12 @@ router = APIRouter(
 @router.post(
     "/reload", summary="Load the model bundle again (also on SIGHUP) without dropping requests"
 )
-async def reload(models: ModelsDep) -> dict[str, str]:
+async def reload(caller: Administrator, models: ModelsDep) -> dict[str, str]:
     previous = models.bundle.version if models.bundle else None
     try:
         bundle = await models.reload()
     except Exception as exc:
+        logs.admin_action("reload", caller.key_id, outcome="failed", serving=previous)
         raise ServiceUnavailable(f"reload failed, still serving {previous}: {exc}") from exc
+    logs.admin_action("reload", caller.key_id, outcome="done", model_version=bundle.version)
     return {"model_version": bundle.version, "previous": previous or ""}

@@ -8,7 +8,7 @@ from contextlib import suppress
 import orjson
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
-from app import auth
+from app import auth, logs
 from app.errors import Forbidden, Unauthorized
 
 router = APIRouter(prefix="/v1", tags=["stream"])
@@ -26,6 +26,7 @@ async def stream(websocket: WebSocket) -> None:
     try:
         auth.authorize(websocket, key, state.settings.key_scopes, "read")
     except (Unauthorized, Forbidden) as exc:
+        logs.refused(websocket.scope, exc.status_code, exc.error, exc.detail)
         await websocket.close(code=1008, reason=str(exc.detail))
         return
     if state.feed is None:
