@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 from fastapi import Depends, Request
 
-from app import auth
+from app import auth, metrics
+from app.errors import TooManyRequests
 from app.scopes import Scope
 from app.settings import Settings
 from features.redis_store import RedisWindowStore
@@ -25,8 +26,22 @@ async def _scoring(request: Request) -> ScoringService:
     """The scoring service for a caller whose key holds the `score` scope: one dependency,
     not two, on the hottest route (each costs FastAPI about 10 us per request)."""
     state = request.app.state
-    auth.authorize(request, auth.presented_key(request), state.settings.key_scopes, "score")
+    caller = auth.authorize(
+        request, auth.presented_key(request), state.settings.key_scopes, "score"
+    )
+    wait = state.limiter.admit(caller.key_id)
+    if wait is not None:
+        _over_limit(state.settings, caller, "score", wait)
     return state.service
+
+
+def _over_limit(settings: Settings, caller: auth.Caller, scope: Scope, wait: int) -> NoReturn:
+    metrics.RATE_LIMITED.labels(scope).inc()
+    raise TooManyRequests(
+        f"API key {caller.key_id} is over its limit of {settings.rate_limit_per_s:g} "
+        "requests a second",
+        wait,
+    )
 
 
 async def _models(request: Request) -> ModelHolder:
@@ -47,8 +62,14 @@ async def _labels(request: Request) -> AuditProducer | None:
 
 def _caller_with(scope: Scope) -> Callable[[Request], Awaitable[auth.Caller]]:
     async def caller(request: Request) -> auth.Caller:
-        settings = request.app.state.settings
-        return auth.authorize(request, auth.presented_key(request), settings.key_scopes, scope)
+        state = request.app.state
+        found = auth.authorize(
+            request, auth.presented_key(request), state.settings.key_scopes, scope
+        )
+        wait = state.limiter.admit(found.key_id)
+        if wait is not None:
+            _over_limit(state.settings, found, scope, wait)
+        return found
 
     return caller
 

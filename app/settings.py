@@ -148,6 +148,25 @@ class Settings(BaseSettings):
         "lists is set, the API keys hold every scope (the demo's single key); in production "
         "never.",
     )
+    rate_limit_per_s: float = Field(
+        0.0,
+        ge=0,
+        description="Requests a second each API key may make, over every route and every API "
+        "process together (shared in Redis, synchronised in the background: see "
+        "app/rate_limit.py for the approximation); over it: 429 with Retry-After. 0: no limit.",
+    )
+    rate_limit_burst: float = Field(
+        0.0,
+        ge=0,
+        description="Requests a key may make at once above the rate (the bucket's size); "
+        "0: one second's worth of the rate.",
+    )
+    rate_limit_sync_ms: float = Field(
+        100.0,
+        gt=0,
+        description="How often each process reports its keys' requests to the shared budget "
+        "in Redis and reads what is left.",
+    )
     log_format: Literal["json", "text"] = Field(
         "json",
         description="`fraud serve`'s log lines on stderr: `json` (one object per line) or `text`.",
@@ -257,6 +276,10 @@ class Settings(BaseSettings):
                 " no write would ever be taken"
             )
         return self
+
+    @property
+    def rate_limit_bucket(self) -> float:
+        return self.rate_limit_burst or max(1.0, self.rate_limit_per_s)
 
     @property
     def alert_tier_set(self) -> frozenset[str]:
