@@ -136,6 +136,7 @@ class RateLimiter:
         self.ttl_ms = int((burst / rate if rate > 0 else 0) * 1000) + int(IDLE_S * 1000)
         self._script = client.register_script(SYNC_SCRIPT)
         self._task: asyncio.Task[None] | None = None
+        self._failing = False  # logged once per outage, not every interval
 
     def admit(self, key_id: str) -> int | None:
         return self.buckets.admit(key_id)
@@ -164,9 +165,14 @@ class RateLimiter:
                     )
                 left = await pipe.execute()
         except (RedisError, OSError) as exc:
-            log.warning("rate limit sync failed, limiting per process: %r", exc)
+            if not self._failing:
+                log.warning("rate limit sync failed, limiting per process: %r", exc)
+            self._failing = True
             self.buckets.unsynced(reported, self.sync_s)
             return
+        if self._failing:
+            log.warning("rate limit sync works again: limits are shared again")
+        self._failing = False
         for key_id, tokens in zip(reported, left, strict=True):
             self.buckets.synced(key_id, float(tokens))
 

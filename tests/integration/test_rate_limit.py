@@ -4,16 +4,21 @@ rate admits everything."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from pathlib import Path
 
 import pytest
+import redis as aredis_sync
+import redis.asyncio as aredis
 from fastapi.testclient import TestClient
 
 from app.auth import key_id
 from app.main import create_app
 from app.metrics import scraped_total
+from app.rate_limit import RateLimiter, bucket_key
+from localservers import free_port
 from tests.integration.conftest import API_KEY, make_settings
 from tests.integration.test_score_api import body
 
@@ -70,3 +75,21 @@ def test_a_zero_rate_admits_everything(redis_url: str, prefix: str, bundle_dir: 
             c.post("/v1/score", json=body(transaction_id=f"z_{i}")).status_code for i in range(300)
         }
     assert codes == {200}
+
+
+def test_the_shared_bucket_and_the_fallback_without_redis(redis_url: str, prefix: str) -> None:
+    async def run(url: str) -> list[int | None]:
+        async with aredis.Redis.from_url(url, socket_connect_timeout=0.5) as client:
+            limiter = RateLimiter(client, prefix, rate=10, burst=2, sync_s=0.1)
+            seen = [limiter.admit("k") for _ in range(3)]
+            await limiter.sync()
+            seen.append(limiter.admit("k"))
+            return seen
+
+    # Redis's bucket: 2 - 2 spent, plus what 10 a second refilled meanwhile: under 1 token.
+    assert asyncio.run(run(redis_url)) == [None, None, 1, 1]
+    with aredis_sync.Redis.from_url(redis_url) as client:
+        tokens = float(client.hget(bucket_key(prefix, "k"), "tokens") or "nan")
+    assert 0 <= tokens < 1
+    # No Redis: one sync interval's refill (1 token at 10 a second) is admitted locally.
+    assert asyncio.run(run(f"redis://127.0.0.1:{free_port()}/0")) == [None, None, 1, None]
