@@ -14,6 +14,7 @@ router = APIRouter(
     responses={
         401: {"description": "missing or unknown API key"},
         403: {"description": "the key lacks the `admin` scope"},
+        429: {"description": "the key is over its rate limit (Retry-After)"},
     },
 )
 

@@ -26,6 +26,7 @@ router = APIRouter(prefix="/v1", tags=["feedback"])
         201: {"description": "stored"},
         401: {"description": "missing or unknown API key"},
         403: {"description": "the key lacks the `review` scope"},
+        429: {"description": "the key is over its rate limit (Retry-After)"},
         404: {"description": "the transaction was never scored (or not within the retry window)"},
         409: {"description": "this source already reported a different label or time"},
         422: {"description": "a field breaks the contract; nothing was written"},

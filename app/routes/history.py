@@ -18,6 +18,7 @@ router = APIRouter(prefix="/v1", tags=["history"], dependencies=[ReadKey])
 ERRORS: dict[int | str, dict[str, str]] = {
     401: {"description": "missing or unknown API key"},
     403: {"description": "the key lacks the `read` scope"},
+    429: {"description": "the key is over its rate limit (Retry-After)"},
     503: {"description": "PostgreSQL unreachable"},
 }
 

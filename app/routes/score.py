@@ -21,6 +21,8 @@ router = APIRouter(prefix="/v1", tags=["scoring"])
     openapi_extra=documented_body(ScoreRequest),
     responses={
         401: {"description": "missing or unknown API key"},
+        403: {"description": "the key lacks the `score` scope"},
+        429: {"description": "the key is over its rate limit (Retry-After)"},
         413: {"description": "body too large"},
         422: {"description": "a field breaks the contract; nothing was written"},
     },

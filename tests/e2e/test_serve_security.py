@@ -17,6 +17,7 @@ import orjson
 import pytest
 
 from app.auth import digest, key_id
+from app.metrics import scraped_total
 from app.schemas.score import EXAMPLE
 from tests.e2e.test_serve import serving
 from tests.pg import DATABASE_URL, drop_schema
@@ -150,3 +151,44 @@ def test_scopes_and_logs_of_a_real_server(bundle_dir: Path, schema: str) -> None
 
     gone = [x for x in lines if x.get("event") == "client_disconnect"]
     assert len(gone) == 5
+
+
+def test_two_servers_share_one_rate_limit(bundle_dir: Path) -> None:
+    """Two `fraud serve` processes on one Redis prefix admit, together, about the rate."""
+    shared = {
+        "FRAUD_REDIS_PREFIX": f"rl{uuid.uuid4().hex[:8]}",
+        "FRAUD_RATE_LIMIT_PER_S": "10",
+        "FRAUD_RATE_LIMIT_BURST": "10",
+    }
+    logs: list[bytes] = []
+    with (
+        serving(bundle_dir, env=shared, stderr=logs) as (one, _),
+        serving(bundle_dir, env=shared, stderr=logs) as (two, _),
+        httpx.Client(headers={"Authorization": "Bearer k1"}) as http,
+    ):
+        statuses = []
+        started = time.monotonic()
+        while time.monotonic() - started < 3:
+            base = (one, two)[len(statuses) % 2]
+            tx = EXAMPLE | {"transaction_id": f"rl_{len(statuses)}"}
+            r = http.post(f"{base}/v1/score", json=tx)
+            statuses.append(r.status_code)
+            if r.status_code == 429:
+                assert int(r.headers["Retry-After"]) >= 1
+                assert r.json()["error"] == "rate_limited"
+        elapsed = time.monotonic() - started
+        limited = sum(
+            scraped_total(http.get(f"{base}/metrics").text, "fraud_rate_limited_total")
+            for base in (one, two)
+        )
+    expected = 10 + 10 * elapsed
+    assert 0.75 * expected <= statuses.count(200) <= 1.3 * expected, statuses.count(200)
+    assert limited == statuses.count(429)
+    refused = [
+        line
+        for line in (orjson.loads(x) for text in logs for x in text.splitlines() if x.strip())
+        if line.get("event") == "refused"
+    ]
+    assert len(refused) == statuses.count(429)
+    assert {x["status"] for x in refused} == {429}
+    assert {x["key_id"] for x in refused} == {key_id("k1")}
