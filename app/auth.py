@@ -1,25 +1,40 @@
 """API keys: sent as `Authorization: Bearer <key>` or `X-API-Key`, stored as SHA-256 digests,
-compared in constant time."""
+compared in constant time; each key holds scopes (app/scopes.py)."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
 import secrets
+from dataclasses import dataclass
 
 from starlette.requests import HTTPConnection
 
-from app.errors import Unauthorized
+from app.errors import Forbidden, Unauthorized
+from app.logs import KEY_ID
+from app.scopes import Scope
 
 
 def digest(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
+def key_id(key: str) -> str:
+    """A key's public name in logs and stored feedback: the first 16 hex digits of its
+    SHA-256 digest (not enough to find the key, enough to tell keys apart)."""
+    return digest(key)[:16]
+
+
 def new_key() -> tuple[str, str]:
     """A fresh random key and its digest (for FRAUD_API_KEYS)."""
     key = "fk_" + secrets.token_urlsafe(32)
     return key, digest(key)
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    key_id: str
+    scopes: frozenset[Scope]
 
 
 def presented_key(request: HTTPConnection) -> str | None:
@@ -29,17 +44,26 @@ def presented_key(request: HTTPConnection) -> str | None:
     return request.headers.get("x-api-key") or None
 
 
-def check(request: HTTPConnection, digests: frozenset[str]) -> None:
-    check_key(presented_key(request), digests)
-
-
-def check_key(key: str | None, digests: frozenset[str]) -> None:
+def authorize(
+    connection: HTTPConnection,
+    key: str | None,
+    granted: dict[str, frozenset[Scope]],
+    needed: Scope,
+) -> Caller:
+    """The caller of `connection` if `key` holds `needed`: Unauthorized (401) for a missing or
+    unknown key, Forbidden (403) for a key without the scope. The key id is left in the
+    connection's scope either way, for the logs."""
     if key is None:
         raise Unauthorized("missing API key: send `Authorization: Bearer <key>` or `X-API-Key`")
     mine = digest(key)
+    connection.scope[KEY_ID] = mine[:16]
     # Compare against every digest so the time taken does not reveal which one matched.
-    matched = False
-    for known in digests:
-        matched |= hmac.compare_digest(mine, known)
-    if not matched:
+    scopes: frozenset[Scope] | None = None
+    for known, its_scopes in granted.items():
+        if hmac.compare_digest(mine, known):
+            scopes = its_scopes
+    if scopes is None:
         raise Unauthorized("unknown API key")
+    if needed not in scopes:
+        raise Forbidden(f"this API key needs the `{needed}` scope")
+    return Caller(mine[:16], scopes)

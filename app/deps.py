@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Awaitable, Callable
+from typing import Annotated, NoReturn
 
 from fastapi import Depends, Request
 
-from app import auth
+from app import auth, metrics
+from app.errors import TooManyRequests
+from app.scopes import Scope
 from app.settings import Settings
 from features.redis_store import RedisWindowStore
 from persistence.database import Database
@@ -20,10 +23,25 @@ async def _settings(request: Request) -> Settings:
 
 
 async def _scoring(request: Request) -> ScoringService:
-    """The scoring service for a caller with a valid API key: one dependency, not two, on
-    the hottest route (each costs FastAPI about 10 us per request)."""
-    auth.check(request, request.app.state.settings.api_key_digests)
-    return request.app.state.service
+    """The scoring service for a caller whose key holds the `score` scope: one dependency,
+    not two, on the hottest route (each costs FastAPI about 10 us per request)."""
+    state = request.app.state
+    caller = auth.authorize(
+        request, auth.presented_key(request), state.settings.key_scopes, "score"
+    )
+    wait = state.limiter.admit(caller.key_id)
+    if wait is not None:
+        _over_limit(state.settings, caller, "score", wait)
+    return state.service
+
+
+def _over_limit(settings: Settings, caller: auth.Caller, scope: Scope, wait: int) -> NoReturn:
+    metrics.RATE_LIMITED.labels(scope).inc()
+    raise TooManyRequests(
+        f"API key {caller.key_id} is over its limit of {settings.rate_limit_per_s:g} "
+        "requests a second",
+        wait,
+    )
 
 
 async def _models(request: Request) -> ModelHolder:
@@ -42,12 +60,18 @@ async def _labels(request: Request) -> AuditProducer | None:
     return request.app.state.labels
 
 
-async def _api_key(request: Request) -> None:
-    auth.check(request, request.app.state.settings.api_key_digests)
+def _caller_with(scope: Scope) -> Callable[[Request], Awaitable[auth.Caller]]:
+    async def caller(request: Request) -> auth.Caller:
+        state = request.app.state
+        found = auth.authorize(
+            request, auth.presented_key(request), state.settings.key_scopes, scope
+        )
+        wait = state.limiter.admit(found.key_id)
+        if wait is not None:
+            _over_limit(state.settings, found, scope, wait)
+        return found
 
-
-async def _admin_key(request: Request) -> None:
-    auth.check(request, request.app.state.settings.admin_key_digests)
+    return caller
 
 
 SettingsDep = Annotated[Settings, Depends(_settings)]
@@ -56,7 +80,11 @@ ModelsDep = Annotated[ModelHolder, Depends(_models)]
 StoreDep = Annotated[RedisWindowStore, Depends(_store)]
 DatabaseDep = Annotated[Database, Depends(_database)]
 LabelsDep = Annotated[AuditProducer | None, Depends(_labels)]
-ApiKey = Depends(_api_key)
-AdminKey = Depends(_admin_key)
+_read_caller = _caller_with("read")
+_review_caller = _caller_with("review")
+_admin_caller = _caller_with("admin")
+ReadKey = Depends(_read_caller)
+Administrator = Annotated[auth.Caller, Depends(_admin_caller)]
+Reviewer = Annotated[auth.Caller, Depends(_review_caller)]
 # The dependencies that check an API key: the OpenAPI document marks their operations.
-KEY_CHECKS = frozenset({_scoring, _api_key, _admin_key})
+KEY_CHECKS = frozenset({_scoring, _read_caller, _review_caller, _admin_caller})

@@ -2,11 +2,13 @@
 
     ApiError (status_code, error)
     ├── Unauthorized          401  missing or unknown API key
+    ├── Forbidden             403  the key lacks the scope the route needs
     ├── NotFound              404  no such transaction in the history
     ├── Conflict              409  feedback contradicting what the same source reported
     ├── PayloadTooLarge       413  body over FRAUD_MAX_BODY_BYTES
     ├── UnsupportedMediaType  415  a body not sent as application/json
     ├── ValidationFailed      422  a field breaks the contract (rendered from pydantic)
+    ├── TooManyRequests       429  the key is over its rate limit (Retry-After)
     └── ServiceUnavailable    503  model not loaded, or PostgreSQL / Redis unreachable
 
 Every error body is {"error": <code>, "detail": <message or list of {field, message, type}>},
@@ -23,8 +25,9 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 
-from app import metrics
+from app import logs, metrics
 from persistence.database import DatabaseUnavailable
 
 # Sent with every 503: the condition is expected to pass within a second or so.
@@ -43,6 +46,11 @@ class ApiError(Exception):
 class Unauthorized(ApiError):
     status_code = 401
     error = "unauthorized"
+
+
+class Forbidden(ApiError):
+    status_code = 403
+    error = "forbidden"
 
 
 class NotFound(ApiError):
@@ -70,6 +78,15 @@ class PayloadTooLarge(ApiError):
 class UnsupportedMediaType(ApiError):
     status_code = 415
     error = "unsupported_media_type"
+
+
+class TooManyRequests(ApiError):
+    status_code = 429
+    error = "rate_limited"
+
+    def __init__(self, detail: str, retry_after_s: int) -> None:
+        super().__init__(detail)
+        self.retry_after_s = retry_after_s
 
 
 class ServiceUnavailable(ApiError):
@@ -111,11 +128,15 @@ def _field_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
 
 
 def install(app: FastAPI) -> None:
-    async def api_error(_: Request, exc: Exception) -> Response:
+    async def api_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, ApiError)
+        if isinstance(exc, Unauthorized | Forbidden | TooManyRequests):
+            logs.refused(request.scope, exc.status_code, exc.error, exc.detail)
         headers = (
             {"WWW-Authenticate": "Bearer"}
             if isinstance(exc, Unauthorized)
+            else {"Retry-After": str(exc.retry_after_s)}
+            if isinstance(exc, TooManyRequests)
             else RETRY_SOON
             if isinstance(exc, ServiceUnavailable)
             else None
@@ -148,7 +169,17 @@ def install(app: FastAPI) -> None:
         # exception is still raised on to the server, which logs it.
         return json_error(500, "internal_error", "the request failed inside the service")
 
+    async def client_gone(request: Request, exc: Exception) -> Response:
+        # Not a failure of the service: one short line instead of a traceback. The answer
+        # goes nowhere (the server drops what is sent to a closed connection).
+        logs.access.info(
+            "client disconnected before the end of its request",
+            extra={"event": "client_disconnect", "path": logs.route_template(request.scope)},
+        )
+        return json_error(400, "client_disconnected", "the client closed the connection")
+
     app.add_exception_handler(ApiError, api_error)
+    app.add_exception_handler(ClientDisconnect, client_gone)
     app.add_exception_handler(DatabaseUnavailable, no_database)
     app.add_exception_handler(RequestValidationError, invalid)
     app.add_exception_handler(HTTPException, routing)

@@ -17,6 +17,8 @@ from pathlib import Path
 import redis.asyncio as redis
 from fastapi import FastAPI
 
+from app import logs
+from app.rate_limit import RateLimiter
 from app.schemas.score import request_record
 from app.settings import Settings
 from features.redis_store import HiredisPackedConnection, RedisWindowStore
@@ -78,6 +80,14 @@ def lifespan(settings: Settings, make_redis: Callable[[Settings], redis.Redis]) 
             audit=None if producer is None else audit_publisher(producer),
         )
         await service.start()
+        limiter = RateLimiter(
+            client,
+            settings.redis_prefix,
+            settings.rate_limit_per_s,
+            settings.rate_limit_bucket,
+            settings.rate_limit_sync_ms / 1000,
+        )
+        limiter.start()
         tune_gc()
         app.state.settings, app.state.store, app.state.models, app.state.service = (
             settings,
@@ -85,7 +95,7 @@ def lifespan(settings: Settings, make_redis: Callable[[Settings], redis.Redis]) 
             models,
             service,
         )
-        app.state.database, app.state.labels = database, labels
+        app.state.database, app.state.labels, app.state.limiter = database, labels, limiter
         app.state.hub = Hub(settings.stream_client_buffer)
         app.state.feed = (
             Feed(settings.kafka_bootstrap_servers, settings.audit_topic, app.state.hub)
@@ -102,6 +112,7 @@ def lifespan(settings: Settings, make_redis: Callable[[Settings], redis.Redis]) 
         finally:
             if app.state.feed is not None:
                 await app.state.feed.stop()
+            await limiter.stop()
             await service.stop()
             for started in (producer, labels):
                 if started is not None:
@@ -190,6 +201,9 @@ def audit_publisher(producer: AuditProducer) -> Callable[[Transaction, Decision]
 
 async def _reload_quietly(models: ModelHolder) -> None:
     try:
-        await models.reload()
+        bundle = await models.reload()
     except Exception:
+        logs.admin_action("reload", None, outcome="failed", by="SIGHUP")
         log.exception("reload on SIGHUP failed; still serving the previous model")
+        return
+    logs.admin_action("reload", None, outcome="done", by="SIGHUP", model_version=bundle.version)

@@ -9,6 +9,7 @@ from fastapi import APIRouter, FastAPI
 from fastapi.telemetry import TelemetryConfig
 
 from app import errors, metrics, openapi
+from app.access_log import AccessLog
 from app.deps import KEY_CHECKS
 from app.lifespan import lifespan, redis_client
 from app.limits import BodySizeLimit
@@ -43,6 +44,8 @@ def create_app(
     app.add_middleware(
         BodySizeLimit, max_bytes=settings.max_body_bytes, timeout_s=settings.body_timeout_s
     )
+    if settings.access_log:
+        app.add_middleware(AccessLog)  # added last: outermost
     return app
 
 

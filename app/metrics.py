@@ -17,8 +17,15 @@ HTTP_LATENCY_BUCKETS = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1
 
 REFUSED = Counter(
     "fraud_refused_total",
-    "Requests refused (401, 404, 405, 409, 413, 415, 422, 503), by status",
+    "Requests refused (401, 403, 404, 405, 408, 409, 413, 415, 422, 429, 503), by status",
     ["status"],
+)
+
+RATE_LIMITED = Counter(
+    "fraud_rate_limited_total",
+    "Requests refused with 429: their API key was over FRAUD_RATE_LIMIT_PER_S, by the scope "
+    "the route needs",
+    ["scope"],
 )
 
 

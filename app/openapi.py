@@ -13,8 +13,17 @@ from fastapi.routing import APIRoute
 
 from app.schemas.errors import ErrorBody, ValidationErrorBody
 
+
 # Descriptions of the refusals most operations share; a route joins those it can answer.
-AUTH = {401: "missing or unknown API key"}
+def keyed(scope: str) -> dict[int, str]:
+    """The refusals of an operation that needs a key with `scope` (app/scopes.py)."""
+    return {
+        401: "missing or unknown API key",
+        403: f"the key lacks the `{scope}` scope",
+        429: "the key is over its rate limit (FRAUD_RATE_LIMIT_PER_S); retry after Retry-After",
+    }
+
+
 BODY = {
     413: "body over FRAUD_MAX_BODY_BYTES",
     415: "the body is not sent as application/json",

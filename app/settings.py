@@ -9,6 +9,8 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from app.scopes import Scope, parse_digests, scopes_by_digest
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="FRAUD_", env_file=".env", extra="ignore")
@@ -126,11 +128,53 @@ class Settings(BaseSettings):
     )
     api_keys: str = Field(
         "",
-        description="Comma-separated SHA-256 hex digests of the accepted API keys (`fraud keys create`).",
+        description="Comma-separated SHA-256 hex digests of the scoring keys (scope `score`: "
+        "POST /v1/score; `fraud keys create`).",
+    )
+    read_api_keys: str = Field(
+        "",
+        description="Digests of keys with the `read` scope: history, the stream, cases, lists "
+        "and rules.",
+    )
+    review_api_keys: str = Field(
+        "",
+        description="Digests of keys with the `review` scope (feedback and case work; implies "
+        "`read`).",
     )
     admin_api_keys: str = Field(
         "",
-        description="Digests of keys allowed to call admin endpoints (model reload); empty: the API keys.",
+        description="Digests of keys with the `admin` scope (model reload, rules and lists; "
+        "implies every scope). Outside production, when none of the read, review and admin "
+        "lists is set, the API keys hold every scope (the demo's single key); in production "
+        "never.",
+    )
+    rate_limit_per_s: float = Field(
+        0.0,
+        ge=0,
+        description="Requests a second each API key may make, over every route and every API "
+        "process together (shared in Redis, synchronised in the background: see "
+        "app/rate_limit.py for the approximation); over it: 429 with Retry-After. 0: no limit.",
+    )
+    rate_limit_burst: float = Field(
+        0.0,
+        ge=0,
+        description="Requests a key may make at once above the rate (the bucket's size); "
+        "0: one second's worth of the rate.",
+    )
+    rate_limit_sync_ms: float = Field(
+        100.0,
+        gt=0,
+        description="How often each process reports its keys' requests to the shared budget "
+        "in Redis and reads what is left.",
+    )
+    log_format: Literal["json", "text"] = Field(
+        "json",
+        description="`fraud serve`'s log lines on stderr: `json` (one object per line) or `text`.",
+    )
+    access_log: bool = Field(
+        True,
+        description="One access-log line per HTTP request (key id, method, path template, "
+        "status, latency; never the key, the body or the client's address).",
     )
     host: str = Field("127.0.0.1", description="`fraud serve` bind address.")
     port: int = Field(8000, ge=1, le=65535, description="`fraud serve` port.")
@@ -255,6 +299,10 @@ class Settings(BaseSettings):
         return self
 
     @property
+    def rate_limit_bucket(self) -> float:
+        return self.rate_limit_burst or max(1.0, self.rate_limit_per_s)
+
+    @property
     def alert_tier_set(self) -> frozenset[str]:
         return frozenset(t.strip() for t in self.alert_tiers.split(",") if t.strip())
 
@@ -263,9 +311,19 @@ class Settings(BaseSettings):
         return dict(p.split("=", 1) for p in self.decisions.split(",") if "=" in p)
 
     @cached_property  # read on every request
-    def admin_key_digests(self) -> frozenset[str]:
-        digests = frozenset(k.strip().lower() for k in self.admin_api_keys.split(",") if k.strip())
-        return digests or self.api_key_digests
+    def key_scopes(self) -> dict[str, frozenset[Scope]]:
+        """Each accepted key digest's scopes."""
+        lists: dict[Scope, frozenset[str]] = {
+            "score": self.api_key_digests,
+            "read": parse_digests(self.read_api_keys),
+            "review": parse_digests(self.review_api_keys),
+            "admin": parse_digests(self.admin_api_keys),
+        }
+        if self.environment != "production" and not (
+            lists["read"] or lists["review"] or lists["admin"]
+        ):
+            lists["admin"] = self.api_key_digests  # one key for everything, as the demo runs
+        return scopes_by_digest(lists)
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:
@@ -275,7 +333,7 @@ class Settings(BaseSettings):
 
     @cached_property  # read on every request
     def api_key_digests(self) -> frozenset[str]:
-        return frozenset(k.strip().lower() for k in self.api_keys.split(",") if k.strip())
+        return parse_digests(self.api_keys)
 
 
 @lru_cache(maxsize=1)

@@ -189,6 +189,10 @@ def run_demo(
         port = options.port if options.port and port_free(options.port) else free_port()
         env = os.environ | {
             "FRAUD_API_KEYS": key_digest,
+            # The demo's one key does everything (history, feedback, the stream, reload).
+            "FRAUD_ADMIN_API_KEYS": key_digest,
+            # One line per request would bury the demo's progress on the terminal.
+            "FRAUD_ACCESS_LOG": os.environ.get("FRAUD_ACCESS_LOG", "false"),
             "FRAUD_REDIS_URL": redis_url,
             "FRAUD_REDIS_PREFIX": run.prefix(settings.redis_prefix),
             "FRAUD_MODEL_DIR": str(settings.model_dir),

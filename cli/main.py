@@ -273,6 +273,8 @@ def serve(
 
     import uvicorn
 
+    from app.logs import logging_config
+
     # Flags become settings so every worker process reads the same values.
     for name, value in (("HOST", host), ("PORT", port), ("WORKERS", workers), ("MODEL_DIR", model)):
         if value is not None:
@@ -303,7 +305,8 @@ def serve(
             timeout_keep_alive=settings.keep_alive_timeout_s,
             limit_concurrency=settings.limit_concurrency,
             log_level="warning",
-            access_log=False,
+            log_config=logging_config(settings.log_format),
+            access_log=False,  # the app's own access log names no client address
         )
 
 

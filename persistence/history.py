@@ -122,7 +122,7 @@ async def get_decision(conn: asyncpg.Connection, transaction_id: str) -> dict[st
     if row is None:
         return None
     labels = await conn.fetch(
-        "SELECT label, source, reported_at, received_at FROM feedback "
+        "SELECT label, source, reported_at, received_at, key_id FROM feedback "
         "WHERE transaction_id = $1 ORDER BY reported_at, source",
         transaction_id,
     )
@@ -140,6 +140,7 @@ class Feedback:
     label: str
     source: str
     reported_at: datetime | None  # None: when it is received
+    key_id: str | None = None  # the API key that sent it (app.auth.key_id), None: not known
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,13 +193,14 @@ async def store_feedback(conn: asyncpg.Connection, feedback: Feedback) -> Stored
     fields = orjson.loads(request)
     entities = {e: fields[f] for e, f in ENTITY_FIELDS.items() if fields.get(f)}
     row = await conn.fetchrow(
-        "INSERT INTO feedback (transaction_id, source, label, reported_at) "
-        "VALUES ($1, $2, $3, COALESCE($4, now())) "
+        "INSERT INTO feedback (transaction_id, source, label, reported_at, key_id) "
+        "VALUES ($1, $2, $3, COALESCE($4, now()), $5) "
         "ON CONFLICT (transaction_id, source) DO NOTHING RETURNING label, reported_at",
         feedback.transaction_id,
         feedback.source,
         feedback.label,
         feedback.reported_at,
+        feedback.key_id,
     )
     created = row is not None
     if row is None:

@@ -7,9 +7,9 @@ from fastapi.responses import Response
 from redis.exceptions import RedisError
 
 from app.bodies import documented_body, json_response, parse_body
-from app.deps import ApiKey, DatabaseDep, LabelsDep, StoreDep
+from app.deps import DatabaseDep, LabelsDep, Reviewer, StoreDep
 from app.errors import Conflict, NotFound, ServiceUnavailable
-from app.openapi import AUTH, BODY, documented_errors
+from app.openapi import BODY, documented_errors, keyed
 from app.schemas.history import FeedbackRequest, FeedbackResponse
 from features.redis_store import RedisWindowStore
 from persistence.history import ConflictingFeedback, Feedback, UnknownTransaction, store_feedback
@@ -21,11 +21,10 @@ router = APIRouter(prefix="/v1", tags=["feedback"])
 @router.post(
     "/feedback",
     response_model=FeedbackResponse,
-    dependencies=[ApiKey],
     summary="Report a confirmed label for a scored transaction",
     openapi_extra=documented_body(FeedbackRequest),
     responses=documented_errors(
-        AUTH
+        keyed("review")
         | BODY
         | {
             404: "the transaction was never scored (or not within the retry window)",
@@ -37,15 +36,16 @@ router = APIRouter(prefix="/v1", tags=["feedback"])
     | {201: {"description": "stored", "model": FeedbackResponse}},
 )
 async def feedback(
-    request: Request, db: DatabaseDep, store: StoreDep, labels: LabelsDep
+    request: Request, caller: Reviewer, db: DatabaseDep, store: StoreDep, labels: LabelsDep
 ) -> Response:
     """Stored once per transaction and source (sending it again answers 200 with
     `created: false`), applied to the label windows of the transaction's card, device, IP
     and merchant (so the `*_known_fraud_*` features see it from `reported_at` on), and
-    published to `transactions.labels`. The label windows and the database change together:
+    published to `transactions.labels`. The id of the key that sent it is stored with it
+    (`key_id`: the first 16 hex digits of the key's SHA-256 digest). The label windows and the database change together:
     if either is unreachable, nothing is stored and the answer is 503."""
     body = await parse_body(request, FeedbackRequest)
-    report = Feedback(body.transaction_id, body.label, body.source, body.reported_at)
+    report = Feedback(body.transaction_id, body.label, body.source, body.reported_at, caller.key_id)
     async with db.connection() as conn, conn.transaction():
         try:
             stored = await store_feedback(conn, report)

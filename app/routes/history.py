@@ -8,15 +8,15 @@ from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
 from app.bodies import json_response
-from app.deps import ApiKey, DatabaseDep
+from app.deps import DatabaseDep, ReadKey
 from app.errors import NotFound, ValidationFailed
-from app.openapi import AUTH, documented_errors
+from app.openapi import documented_errors, keyed
 from app.schemas.fields import Cursor, DecimalInt, Identifier, Rfc3339, TransactionId
 from app.schemas.history import Tier, TransactionDetail, TransactionPage
 from persistence.history import BadCursor, ListFilter, decode_cursor, get_decision, list_decisions
 
-router = APIRouter(prefix="/v1", tags=["history"], dependencies=[ApiKey])
-ERRORS = AUTH | {503: "PostgreSQL unreachable"}
+router = APIRouter(prefix="/v1", tags=["history"], dependencies=[ReadKey])
+ERRORS = keyed("read") | {503: "PostgreSQL unreachable"}
 
 
 @router.get(

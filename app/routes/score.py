@@ -9,7 +9,7 @@ from fastapi.responses import Response
 
 from app.bodies import documented_body, parse_body
 from app.deps import AuthorizedScoring
-from app.openapi import AUTH, BODY, documented_errors
+from app.openapi import BODY, documented_errors, keyed
 from app.schemas.score import ScoreRequest, ScoreResponse
 
 router = APIRouter(prefix="/v1", tags=["scoring"])
@@ -20,7 +20,7 @@ router = APIRouter(prefix="/v1", tags=["scoring"])
     response_model=ScoreResponse,
     summary="Score a card transaction before authorisation",
     openapi_extra=documented_body(ScoreRequest),
-    responses=documented_errors(AUTH | BODY),
+    responses=documented_errors(keyed("score") | BODY),
 )
 async def score(request: Request, service: AuthorizedScoring) -> Response:
     """Risk score, tier and decision within the request. The same `transaction_id` sent again

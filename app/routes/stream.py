@@ -8,8 +8,8 @@ from contextlib import suppress
 import orjson
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
-from app import auth
-from app.errors import Unauthorized
+from app import auth, logs
+from app.errors import Forbidden, Unauthorized
 
 router = APIRouter(prefix="/v1", tags=["stream"])
 
@@ -19,14 +19,15 @@ async def stream(websocket: WebSocket) -> None:
     """Messages (JSON text): `hello` once the feed is live, then `decision` for every
     decision of every API process, `aggregate` each second (count, tiers, decisions,
     p50/p99 latency, amount at risk per currency), and `dropped` when this client fell
-    behind and lost that many of its oldest messages. Authenticate with the API key as
+    behind and lost that many of its oldest messages. Authenticate with a key holding the `read` scope as
     `Authorization: Bearer`, `X-API-Key` or, for browsers, the `api_key` query parameter."""
     state = websocket.app.state
     key = auth.presented_key(websocket) or websocket.query_params.get("api_key")
     try:
-        auth.check_key(key, state.settings.api_key_digests)
-    except Unauthorized:
-        await websocket.close(code=1008, reason="missing or unknown API key")
+        auth.authorize(websocket, key, state.settings.key_scopes, "read")
+    except (Unauthorized, Forbidden) as exc:
+        logs.refused(websocket.scope, exc.status_code, exc.error, exc.detail)
+        await websocket.close(code=1008, reason=str(exc.detail))
         return
     if state.feed is None:
         await websocket.close(

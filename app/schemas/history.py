@@ -69,6 +69,9 @@ class LabelOut(BaseModel):
     source: str
     reported_at: datetime
     received_at: datetime
+    key_id: str | None = Field(
+        description="The API key that sent it: the first 16 hex digits of its SHA-256 digest"
+    )
 
 
 class TransactionDetail(TransactionSummary):
