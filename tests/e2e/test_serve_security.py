@@ -182,7 +182,13 @@ def test_two_servers_share_one_rate_limit(bundle_dir: Path) -> None:
             for base in (one, two)
         )
     expected = 10 + 10 * elapsed
-    assert 0.75 * expected <= statuses.count(200) <= 1.3 * expected, statuses.count(200)
+    # A loaded machine may send fewer requests than the limit admits: then all pass.
+    assert min(len(statuses), 0.75 * expected) <= statuses.count(200) <= 1.3 * expected, (
+        statuses.count(200),
+        len(statuses),
+    )
+    if len(statuses) > 1.3 * expected:
+        assert statuses.count(429) > 0
     assert limited == statuses.count(429)
     refused = [
         line
