@@ -9,7 +9,7 @@ import asyncio
 import gc
 import logging
 import signal
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
@@ -110,17 +110,28 @@ def lifespan(settings: Settings, make_redis: Callable[[Settings], redis.Redis]) 
             with reload_on_sighup(models):
                 yield
         finally:
+            # Each step bounded: a step that hangs is logged by name, and the process still
+            # stops (a second SIGTERM does not interrupt the lifespan's shutdown).
+            bound = settings.shutdown_step_timeout_s
             if app.state.feed is not None:
-                await app.state.feed.stop()
-            await limiter.stop()
-            await service.stop()
-            for started in (producer, labels):
+                await stop_step("live feed", app.state.feed.stop(), bound)
+            await stop_step("rate limiter", limiter.stop(), bound)
+            await stop_step("scoring service", service.stop(), bound)
+            for name, started in (("audit producer", producer), ("labels producer", labels)):
                 if started is not None:
-                    await started.stop()
-            await database.close()
-            await client.aclose()
+                    await stop_step(name, started.stop(), bound)
+            await stop_step("database pool", database.close(), bound)
+            await stop_step("redis client", client.aclose(), bound)
 
     return run
+
+
+async def stop_step(name: str, step: Awaitable[None], timeout_s: float) -> None:
+    try:
+        async with asyncio.timeout(timeout_s):
+            await step
+    except TimeoutError:
+        log.error("shutdown: the %s did not stop within %g s; stopping without it", name, timeout_s)
 
 
 async def prepare_store(store: RedisWindowStore, settings: Settings) -> None:

@@ -222,6 +222,11 @@ class Settings(BaseSettings):
     keep_alive_timeout_s: int = Field(
         5, ge=1, description="An idle kept-alive connection is closed after this many seconds."
     )
+    shutdown_step_timeout_s: float = Field(
+        10.0,
+        gt=0,
+        description="At shutdown, each client (stream, limiter, scoring, producers, database, Redis) gets this long to stop; one that does not is logged and left.",
+    )
     limit_concurrency: int = Field(
         4_096,
         ge=1,

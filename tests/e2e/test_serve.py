@@ -72,8 +72,14 @@ def serving(
             yield base, process
         finally:
             process.send_signal(signal.SIGTERM)
-            process.wait(30)
-            delete_keys(redis_url, f"serve{port}")
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()  # never leave it running; the test fails on the timeout
+                process.wait(10)
+                raise
+            finally:
+                delete_keys(redis_url, f"serve{port}")
         log.seek(0)
         written = log.read()
     # uvicorn shuts down gracefully, then re-raises SIGTERM so the exit status says why it stopped.
