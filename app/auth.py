@@ -43,3 +43,13 @@ def check_key(key: str | None, digests: frozenset[str]) -> None:
         matched |= hmac.compare_digest(mine, known)
     if not matched:
         raise Unauthorized("unknown API key")
+
+
+# The caller's identity for scoping its data (idempotency keys): a short prefix of the key's
+# digest, never the key itself, and not the stored digest whole either.
+KEY_ID_LENGTH = 16
+
+
+def key_id(key: str) -> str:
+    """A short, stable id of an API key (hex): whose transaction ids these are."""
+    return digest(key)[:KEY_ID_LENGTH]

@@ -12,6 +12,7 @@ from app.bodies import json_response
 from app.deps import ApiKey, DatabaseDep
 from app.errors import NotFound, ValidationFailed
 from app.schemas.history import Tier, TransactionDetail, TransactionId, TransactionPage
+from app.schemas.score import utc_range_error
 from persistence.history import BadCursor, ListFilter, decode_cursor, get_decision, list_decisions
 
 router = APIRouter(prefix="/v1", tags=["history"], dependencies=[ApiKey])
@@ -56,6 +57,8 @@ async def list_transactions(
             raise ValidationFailed(
                 [{"field": name, "message": "needs a UTC offset", "type": "timezone"}]
             )
+        if moment is not None and (error := utc_range_error(moment)) is not None:
+            raise ValidationFailed([{"field": name, "message": error, "type": "datetime_range"}])
     try:
         after = decode_cursor(cursor) if cursor else None
     except BadCursor as exc:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import ipaddress
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     BeforeValidator,
@@ -33,7 +35,32 @@ def _text_only(value: object) -> object:
     return value
 
 
-Rfc3339 = Annotated[AwareDatetime, BeforeValidator(_text_only)]
+# Every UTC offset in use is within ±14:00 (Kiribati's +14:00, and its mirror).
+MAX_UTC_OFFSET = timedelta(hours=14)
+
+
+def utc_range_error(moment: datetime) -> str | None:
+    """Why an aware time cannot be taken, or None: its offset beyond ±14:00, or its UTC
+    instant outside years 1-9999 (9999-12-31T23:59:59-14:00 is in year 10000 in UTC: it
+    would be accepted here and fail in every later conversion, in the consumer too)."""
+    offset = moment.utcoffset()
+    if offset is not None and abs(offset) > MAX_UTC_OFFSET:
+        return "the UTC offset must be within -14:00 and +14:00"
+    try:
+        moment.astimezone(UTC)
+    except OverflowError:
+        return "is outside years 1 to 9999 once converted to UTC"
+    return None
+
+
+def _in_utc_range(moment: datetime) -> datetime:
+    error = utc_range_error(moment)
+    if error is not None:
+        raise ValueError(error)
+    return moment
+
+
+Rfc3339 = Annotated[AwareDatetime, BeforeValidator(_text_only), AfterValidator(_in_utc_range)]
 
 EXAMPLE: dict[str, Any] = {
     "transaction_id": "tx_000123",
@@ -57,10 +84,13 @@ class ScoreRequest(BaseModel):
     model_config = ConfigDict(extra="ignore", json_schema_extra={"examples": [EXAMPLE]})
 
     transaction_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")] = Field(
-        description="Idempotency key: the same id always gets the same answer and counts once."
+        description="Idempotency key, per API key: the same id sent again with the same "
+        "request gets the same answer and counts once; with other fields, 409."
     )
     timestamp: Rfc3339 = Field(
-        description="Event time, RFC 3339 with an offset; every window uses it."
+        description="Event time, RFC 3339 with an offset within ±14:00; every window uses it. "
+        "Live event time (the default) refuses times more than FRAUD_MAX_CLOCK_SKEW_S ahead "
+        "of the server's clock or FRAUD_MAX_EVENT_AGE_S behind it."
     )
     amount: float = Field(strict=True, gt=0, le=1_000_000, allow_inf_nan=False)
     currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] = Field(
