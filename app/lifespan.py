@@ -29,6 +29,7 @@ from persistence.message_format import audit_event
 from persistence.producer import AuditProducer
 from persistence.spool import Spool
 from scoring.decision import Decision
+from scoring.event_time import EventTimePolicy
 from scoring.models import ModelHolder
 from scoring.service import ScoringConfig, ScoringService
 from scoring.transaction import Transaction
@@ -59,7 +60,12 @@ def lifespan(settings: Settings, make_redis: Callable[[Settings], redis.Redis]) 
     @asynccontextmanager
     async def run(app: FastAPI) -> AsyncIterator[None]:
         client = make_redis(settings)
-        store = RedisWindowStore(client, settings.redis_prefix, settings.response_ttl_s * 1000)
+        store = RedisWindowStore(
+            client,
+            settings.redis_prefix,
+            settings.response_ttl_s * 1000,
+            replay=settings.event_time == "replay",
+        )
         models = ModelHolder(settings.model_dir)
         await models.reload()
         await prepare_store(store, settings)
@@ -102,6 +108,11 @@ def lifespan(settings: Settings, make_redis: Callable[[Settings], redis.Redis]) 
             if settings.kafka_bootstrap_servers
             else None
         )
+        if settings.event_time == "replay":
+            log.warning(
+                "FRAUD_EVENT_TIME=replay: every request's timestamp is trusted and windows are"
+                " trimmed at it (for tests and backfills, never for live traffic)"
+            )
         if not settings.api_key_digests:
             log.warning(
                 "no API keys configured: every scoring request gets 401 (create one with `fraud keys create`)"
@@ -155,6 +166,11 @@ def scoring_config(settings: Settings) -> ScoringConfig:
         reasons=settings.reasons,
         max_inflight=settings.max_inflight_batches,
         compute_linger_s=settings.compute_linger_ms / 1000,
+        event_time=EventTimePolicy(
+            replay=settings.event_time == "replay",
+            max_skew_ms=round(settings.max_clock_skew_s * 1000),
+            max_age_ms=round(settings.max_event_age_s * 1000),
+        ),
     )
 
 

@@ -205,6 +205,26 @@ class Settings(BaseSettings):
     response_ttl_s: int = Field(
         7 * 86_400, ge=60, description="How long a retried transaction_id gets the same answer."
     )
+    event_time: Literal["live", "replay"] = Field(
+        "live",
+        description="`live`: a request's `timestamp` must lie within FRAUD_MAX_CLOCK_SKEW_S "
+        "ahead of the server's clock and FRAUD_MAX_EVENT_AGE_S behind it (else 422), and no "
+        "window is trimmed past the server's clock. `replay`: any time is accepted and "
+        "windows are trimmed at each event's own time, for replaying history through the API "
+        "(tests, backfills); refused in production.",
+    )
+    max_clock_skew_s: float = Field(
+        300.0,
+        ge=0,
+        description="Live event time: how far a request's timestamp may be ahead of the "
+        "server's clock (clients' clocks drift).",
+    )
+    max_event_age_s: float = Field(
+        86_400.0,
+        gt=0,
+        description="Live event time: how far a request's timestamp may be behind the "
+        "server's clock (late arrivals).",
+    )
     max_body_bytes: int = Field(16_384, ge=1024, description="Larger request bodies get 413.")
     header_timeout_s: float = Field(
         10.0,
@@ -334,6 +354,11 @@ class Settings(BaseSettings):
     def _refuse_unsafe_production(self) -> Settings:
         if self.environment == "production" and not self.api_key_digests:
             raise ValueError("FRAUD_API_KEYS must list at least one key digest in production")
+        if self.environment == "production" and self.event_time == "replay":
+            raise ValueError(
+                "FRAUD_EVENT_TIME=replay trusts every request's timestamp (tests and backfills"
+                " only): refused in production"
+            )
         return self
 
     @cached_property  # read on every request

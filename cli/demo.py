@@ -203,6 +203,8 @@ def run_demo(
             "FRAUD_DATABASE_URL": database_url,
             "FRAUD_DATABASE_SCHEMA": run.schema,
             "FRAUD_SPOOL_PATH": str(settings.data_dir / f"{run.tag}.spool"),  # and .labels.spool
+            # The traffic is a generated history, replayed at its own event times.
+            "FRAUD_EVENT_TIME": "replay",
         }
         spool = settings.data_dir / f"{run.tag}.spool"
         stack.callback(_remove, spool, spool.with_suffix(".labels.spool"))

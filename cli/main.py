@@ -320,7 +320,11 @@ def replay(
     ] = "",
     limit: Annotated[int | None, typer.Option(min=1, help="Send at most this many")] = None,
 ) -> None:
-    """Send a file's transactions to /v1/score at a steady rate (the traffic generator)."""
+    """Send a file's transactions to /v1/score at a steady rate (the traffic generator).
+
+    The rows keep their own event times: a server with the default live event time refuses
+    those not near its clock (422), so replay a history to one run with
+    FRAUD_EVENT_TIME=replay (tests, backfills; refused in production)."""
     import asyncio
 
     from cli.traffic import replay as run

@@ -11,6 +11,7 @@ formats: features/window_format.py.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -31,6 +32,7 @@ from features.definitions import (
     PROFILED_ENTITIES,
 )
 from features.window_format import (
+    FINGERPRINT_LENGTH,
     Event,
     WindowRead,
     decision_key,
@@ -46,10 +48,18 @@ from features.window_format import (
 #       (ENTITIES order), 4 label keys (LABELLED_ENTITIES order), 4 profile keys
 #       (PROFILED_ENTITIES order), seen, decision.
 # ARGV: history_ms, max_events, keep_events, ttl_ms, label_window_ms, max_labels,
-#       response_ttl_ms, profile_ttl_ms, R, the R answers, then 10 per transaction: ts,
-#       5 payloads (ENTITIES order), day, cents, squares, present ("1"/"0" per window key,
-#       then per label key, then per profile key).
-# Returns, per transaction, {stored_response} if it was already answered, else
+#       response_ttl_ms, profile_ttl_ms, ceiling_ms, R, the R answers (fingerprint then
+#       body), then 11 per transaction: ts, 5 payloads (ENTITIES order), day, cents,
+#       squares, present ("1"/"0" per window key, then per label key, then per profile
+#       key), fingerprint.
+# Trimming (window members older than the history, profile days older than the longest
+# horizon) is relative to min(ts, ceiling_ms): with ceiling_ms the server's clock (live
+# event time), no request, whatever its time, moves a horizon past the newest trusted
+# instant; reads stay at the request's own time. A replay passes NO_CEILING: trimming at
+# each event's own time, as the offline replay does.
+# Returns, per transaction, {stored_response} if it was already answered for the same
+# fingerprint, {1} if its id was used in its scope with another fingerprint (a conflict:
+# nothing read or recorded), else
 # {false, 5 windows (members latest first, back to back), label member/score pairs x 4,
 #  profile totals x 4 (text: the day, then PROFILE_SUMS; false if absent)}.
 WINDOW_SCRIPT = r"""
@@ -58,15 +68,18 @@ local max_events = tonumber(ARGV[2])
 local keep = tonumber(ARGV[3])
 local label_window = tonumber(ARGV[5])
 local max_labels = tonumber(ARGV[6])
-local answers = tonumber(ARGV[9])
+local ceiling = tonumber(ARGV[9])
+local ceiling_day = math.floor(ceiling / DAY_MS)
+local answers = tonumber(ARGV[10])
 local horizons = {HORIZONS}
 local longest = horizons[#horizons]
 
 -- The totals of the `longest` complete days before `day` as text, "day n1 n7 n30 cents
 -- squares" (counts per horizon): field 'c' caches them for the latest day read, so most
 -- reads are one HGET; the first read of a day sums that day's predecessors, drops days
--- beyond the longest horizon and renews the expiry. A new transaction then adds to its
--- own day's totals. Sums of integers stay exact below 2^53.
+-- beyond the longest horizon (counted back from `day`, never from a day after the
+-- ceiling's) and renews the expiry. A new transaction then adds to its own day's totals.
+-- Sums of integers stay exact below 2^53.
 local function profile(key, day, fresh, cents, squares, ttl)
   local cached = redis.call('HGET', key, 'c')
   local head = day .. ' '
@@ -96,9 +109,10 @@ local function profile(key, day, fresh, cents, squares, ttl)
     if fresh then
       redis.call('HSET', key, 'c', totals)
       if redis.call('HLEN', key) > 3 * (longest + 2) then
+        local oldest = math.min(day, ceiling_day) - longest
         for _, f in ipairs(redis.call('HKEYS', key)) do
           local d = tonumber(string.match(f, '^(-?%d+)[naq]$'))
-          if d and d < day - longest then redis.call('HDEL', key, f) end
+          if d and d < oldest then redis.call('HDEL', key, f) end
         end
       end
       redis.call('PEXPIRE', key, ttl)
@@ -113,19 +127,26 @@ local function profile(key, day, fresh, cents, squares, ttl)
 end
 
 for i = 1, answers do
-  redis.call('SET', KEYS[i], ARGV[9 + i], 'PX', ARGV[7], 'NX')
+  redis.call('SET', KEYS[i], ARGV[10 + i], 'PX', ARGV[7], 'NX')
 end
 local results = {}
 for tx = 0, (#KEYS - answers) / 15 - 1 do
   local k = answers + tx * 15
-  local a = 9 + answers + tx * 10
+  local a = 10 + answers + tx * 11
+  local fingerprint = ARGV[a + 11]
   local stored = redis.call('GET', KEYS[k + 15])
-  if stored then
-    results[tx + 1] = {stored}
+  -- Until its answer is stored, the seen key's fingerprint tells a retry from a conflict.
+  local seen = not stored and redis.call('GET', KEYS[k + 14])
+  if stored and string.sub(stored, 1, #fingerprint) == fingerprint then
+    results[tx + 1] = {string.sub(stored, #fingerprint + 1)}
+  elseif stored or (seen and seen ~= fingerprint) then
+    results[tx + 1] = {1}
   else
     local t = tonumber(ARGV[a + 1])
+    local horizon = math.min(t, ceiling)
     local present = ARGV[a + 10]
-    local fresh = redis.call('SET', KEYS[k + 14], '1', 'NX', 'PX', ARGV[7])
+    local fresh = not seen
+    if fresh then redis.call('SET', KEYS[k + 14], fingerprint, 'PX', ARGV[7]) end
     local out = {false}
     for i = 1, 5 do
       if string.sub(present, i, i) == '1' then
@@ -134,7 +155,7 @@ for tx = 0, (#KEYS - answers) / 15 - 1 do
                                              t - history, 'LIMIT', 0, max_events))
         if fresh then
           redis.call('ZADD', KEYS[k + i], t, ARGV[a + 1 + i])
-          redis.call('ZREMRANGEBYSCORE', KEYS[k + i], '-inf', '(' .. (t - history))
+          redis.call('ZREMRANGEBYSCORE', KEYS[k + i], '-inf', '(' .. (horizon - history))
           redis.call('ZREMRANGEBYRANK', KEYS[k + i], 0, -(keep + 1))
           redis.call('PEXPIRE', KEYS[k + i], ARGV[4])
         end
@@ -162,7 +183,11 @@ for tx = 0, (#KEYS - answers) / 15 - 1 do
   end
 end
 return results
-""".replace("HORIZONS", ", ".join(str(d) for d in PROFILE_DAYS.values()))
+""".replace("HORIZONS", ", ".join(str(d) for d in PROFILE_DAYS.values())).replace(
+    "DAY_MS", str(DAY_MS)
+)
+# The ceiling of a replay: later than any event time, and exact as a Lua number.
+NO_CEILING = 2**53
 # Members kept beyond MAX_EVENTS so a transaction that arrives a little out of
 # order still finds the latest MAX_EVENTS events before it.
 KEEP_EVENTS = MAX_EVENTS + 64
@@ -184,10 +209,16 @@ class HiredisPackedConnection(Connection):
 
 
 class RedisWindowStore:
-    def __init__(self, client: redis.Redis, prefix: str, response_ttl_ms: int) -> None:
+    """`replay`: trim at each event's own time (replaying a history); otherwise (live event
+    time) trimming never goes past this process's clock, whatever a request's time."""
+
+    def __init__(
+        self, client: redis.Redis, prefix: str, response_ttl_ms: int, replay: bool = False
+    ) -> None:
         self.client = client
         self.prefix = prefix
         self.response_ttl_ms = response_ttl_ms
+        self.replay = replay
         self._sha: str | None = None
 
     async def load_script(self) -> None:
@@ -209,8 +240,8 @@ class RedisWindowStore:
             keys.append(profile_key(self.prefix, entity, value) if value else f"{self.prefix}:none")
             present.append("1" if value else "0")
         keys += [
-            seen_key(self.prefix, event.transaction_id),
-            decision_key(self.prefix, event.transaction_id),
+            seen_key(self.prefix, event.scope, event.transaction_id),
+            decision_key(self.prefix, event.scope, event.transaction_id),
         ]
         payloads = event.payloads()
         args += [
@@ -218,12 +249,20 @@ class RedisWindowStore:
             *(payloads[entity] for entity in ENTITIES),
             *event.profile_args(),
             "".join(present),
+            _fingerprint(event),
         ]
+
+    def stored_answer(self, event: Event, body: bytes) -> tuple[str, bytes]:
+        """What is stored for retries of this transaction: its decision key, and the value
+        (the request's fingerprint, then the answer as sent)."""
+        key = decision_key(self.prefix, event.scope, event.transaction_id)
+        return key, _fingerprint(event).encode() + body
 
     async def read_and_record(
         self, events: Sequence[Event], responses: Sequence[tuple[str, bytes]] = ()
     ) -> list[WindowRead]:
-        """One round trip: store earlier responses, then read and record every event."""
+        """One round trip: store earlier responses (`stored_answer`'s pairs), then read and
+        record every event."""
         if self._sha is None:
             await self.load_script()
         try:
@@ -236,7 +275,7 @@ class RedisWindowStore:
     async def _execute(
         self, events: Sequence[Event], responses: Sequence[tuple[str, bytes]]
     ) -> list[object]:
-        keys: list[str] = [decision_key(self.prefix, t) for t, _ in responses]
+        keys: list[str] = [key for key, _ in responses]
         args: list[str | bytes | int] = [
             HISTORY_MS,
             MAX_EVENTS,
@@ -246,8 +285,9 @@ class RedisWindowStore:
             MAX_LABELS,
             self.response_ttl_ms,
             PROFILE_TTL_MS,
+            NO_CEILING if self.replay else time.time_ns() // 1_000_000,
             len(responses),
-            *(body for _, body in responses),
+            *(value for _, value in responses),
         ]
         for event in events:
             self._keys_and_args(event, keys, args)
@@ -262,6 +302,8 @@ class RedisWindowStore:
     def _parse(raw: object) -> WindowRead:
         assert isinstance(raw, list)
         if len(raw) == 1:
+            if isinstance(raw[0], int):
+                return WindowRead(conflict=True)
             return WindowRead(stored_response=bytes(raw[0]))
         members = {e: bytes(raw[1 + i]) for i, e in enumerate(ENTITIES)}
         labels: dict[str, list[float]] = {}
@@ -291,9 +333,10 @@ class RedisWindowStore:
                 pipe.zrem(key, transaction_id)
         await pipe.execute()
 
-    async def was_recorded(self, transaction_id: str) -> bool:
-        """Whether this transaction was scored (within the retry window), stored or not."""
-        return bool(await self.client.exists(seen_key(self.prefix, transaction_id)))
+    async def was_recorded(self, scope: str, transaction_id: str) -> bool:
+        """Whether this transaction was scored in this scope (within the retry window),
+        stored or not."""
+        return bool(await self.client.exists(seen_key(self.prefix, scope, transaction_id)))
 
     async def warm(self, connections: int) -> None:
         """Open `connections` pool connections (concurrent PINGs each hold one)."""
@@ -301,3 +344,12 @@ class RedisWindowStore:
 
     async def ping(self) -> bool:
         return bool(await self.client.ping())
+
+
+def _fingerprint(event: Event) -> str:
+    """The event's fingerprint at its fixed width (the script compares prefixes of that
+    width); an event made without one (tests, tools) has the empty request's."""
+    fingerprint = event.fingerprint or "0" * FINGERPRINT_LENGTH
+    if len(fingerprint) != FINGERPRINT_LENGTH:
+        raise ValueError(f"a fingerprint has {FINGERPRINT_LENGTH} characters: {fingerprint!r}")
+    return fingerprint

@@ -11,8 +11,14 @@ does, so a new release never parses an old release's members):
                                   "<day>a", "<day>q" (count, amount in cents, squared amount
                                   in whole units; day = UTC days since 1970) and "c", the
                                   cached totals of the 30 days before the latest day read
-    {prefix}:seen:{txid}          "1" once the transaction is recorded (idempotency)
-    {prefix}:d:{txid}             the stored response for a retried transaction id
+    {prefix}:seen:{scope}:{txid}  the request's fingerprint, once the transaction is
+                                  recorded (idempotency: it is recorded once)
+    {prefix}:d:{scope}:{txid}     the request's fingerprint (FINGERPRINT_LENGTH hex
+                                  characters), then the response stored for a retry
+
+An idempotency key is the transaction id within a scope, the API key's id
+(app.auth.key_id): two callers' ids never meet. A retry whose request has another
+fingerprint (another card, amount, time...) is a conflict, not a retry.
 
 Payload: a fixed-width little-endian record per entity (MEMBER_DTYPES): the
 transaction's code, its time (int64 epoch ms) and amount (float64), the codes of
@@ -85,6 +91,9 @@ class Event:
     country: str | None
     latitude: float | None
     longitude: float | None
+    # Whose transaction id this is, and the request's fingerprint: the idempotency keys.
+    scope: str = ""
+    fingerprint: str = ""
     codes: dict[str, int] = field(init=False, repr=False, compare=False)  # per CATEGORICAL field
 
     def __post_init__(self) -> None:
@@ -122,6 +131,9 @@ class WindowRead:
     """What the window store returned for one transaction."""
 
     stored_response: bytes | None = None
+    # The transaction id was already used in its scope for a request with another
+    # fingerprint: nothing was read or recorded.
+    conflict: bool = False
     members: dict[str, bytes] = field(default_factory=dict)  # entity -> records back to back
     label_scores: dict[str, list[float]] = field(default_factory=dict)
     # entity -> b"day n1 n7 n30 cents squares" (the day, then PROFILE_SUMS), None if absent
@@ -143,12 +155,15 @@ def profile_key(prefix: str, entity: str, value: str) -> str:
     return f"{prefix}:p:{entity}:{value}"
 
 
-def seen_key(prefix: str, transaction_id: str) -> str:
-    return f"{prefix}:seen:{transaction_id}"
+FINGERPRINT_LENGTH = 32  # hex characters of scoring.transaction.Transaction.fingerprint
 
 
-def decision_key(prefix: str, transaction_id: str) -> str:
-    return f"{prefix}:d:{transaction_id}"
+def seen_key(prefix: str, scope: str, transaction_id: str) -> str:
+    return f"{prefix}:seen:{scope}:{transaction_id}"
+
+
+def decision_key(prefix: str, scope: str, transaction_id: str) -> str:
+    return f"{prefix}:d:{scope}:{transaction_id}"
 
 
 def windows_from_members(entity: str, windows: Sequence[bytes]) -> EntityWindow:

@@ -135,6 +135,7 @@ def main() -> None:
         "FRAUD_API_KEYS": digest(KEY),
         "FRAUD_REDIS_PREFIX": prefix,
         "FRAUD_REDIS_BUDGET_MS": "2000",  # full answers only, as bench_api
+        "FRAUD_EVENT_TIME": "replay",  # the bodies carry fixed times
     }
     os.environ.setdefault("FRAUD_MODEL_DIR", "models/bench")
     import uvloop

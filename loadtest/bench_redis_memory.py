@@ -28,7 +28,7 @@ PREFIX = "mem"
 
 async def _replay(url: str, requests: list[ScoreRequest]) -> None:
     client = aioredis.Redis.from_url(url)
-    store = RedisWindowStore(client, PREFIX, 60_000)
+    store = RedisWindowStore(client, PREFIX, 60_000, replay=True)
     try:
         for i in range(0, len(requests), 32):
             await store.read_and_record([r.to_online().event for r in requests[i : i + 32]])

@@ -33,7 +33,7 @@ async def run(model: Path, data: Path, batch: int, rows: int) -> None:
     bundle = ModelBundle.load(model)
     prefix = f"steps{uuid.uuid4().hex[:6]}"
     client = aioredis.Redis.from_url(os.environ.get("FRAUD_REDIS_URL", "redis://127.0.0.1:6379/0"))
-    store = RedisWindowStore(client, prefix, 60_000)
+    store = RedisWindowStore(client, prefix, 60_000, replay=True)
     await store.load_script()
     spent = dict.fromkeys(("redis", "features", "inference", "reasons"), 0.0)
     try:

@@ -29,8 +29,6 @@ from persistence.writer import BadEvent, DeadLetter, decode, write_batch
 log = logging.getLogger(__name__)
 # What commit() raises when the partitions of the batch were taken away mid-batch.
 LOST_ASSIGNMENT = (CommitFailedError, IllegalStateError)
-# The data of some message is refused: find it, dead-letter it, write the rest.
-REFUSED = (asyncpg.exceptions.DataError, asyncpg.exceptions.IntegrityConstraintViolationError)
 CONSUMED = Counter("fraud_consumer_messages_total", "Audit messages by outcome", ["outcome"])
 
 
@@ -45,6 +43,13 @@ class ConsumerConfig:
     batch_wait_ms: int = 200
     max_backoff_s: float = 5.0
     alerts: AlertPolicy | None = None
+
+
+def unavailable(exc: BaseException) -> bool:
+    """PostgreSQL is away (wait and retry the batch), as opposed to a message's data being
+    refused: asyncpg's client-side DataError (a value it cannot encode) is an InterfaceError,
+    but retrying it would hold the same batch for ever."""
+    return isinstance(exc, UNAVAILABLE) and not isinstance(exc, asyncpg.exceptions._base.DataError)
 
 
 class AuditConsumer:
@@ -76,17 +81,23 @@ class AuditConsumer:
         self, rows: list[tuple[Any, ...]], sources: list[DeadLetter], dead: list[DeadLetter]
     ) -> int:
         """The batch in one transaction; PostgreSQL unavailable: retry with backoff, holding
-        the batch; a row it refuses (bad data): written one by one, refused rows to dead_letters."""
+        the batch. Any other error (a row PostgreSQL refuses, or one the driver cannot
+        convert): the batch is written one message at a time, and each message that fails
+        goes to dead_letters, so one message never stops the consumer."""
         backoff = 0.1
         while True:
             try:
                 conn = await self._connection()
                 try:
                     return await write_batch(conn, rows, dead, self.config.alerts)
-                except REFUSED as exc:
+                except Exception as exc:
+                    if unavailable(exc):
+                        raise
                     log.warning("batch refused (%r); writing its messages one by one", exc)
                     return await self._write_singly(conn, rows, sources, dead)
             except UNAVAILABLE as exc:
+                if not unavailable(exc):
+                    raise
                 log.warning("PostgreSQL unavailable (%r); retrying in %.1f s", exc, backoff)
                 if self._conn is not None and not self._conn.is_closed():
                     self._conn.terminate()
@@ -106,7 +117,10 @@ class AuditConsumer:
         for row, source in zip(rows, sources, strict=True):
             try:
                 inserted += await write_batch(conn, [row], [], self.config.alerts)
-            except REFUSED as exc:
+            except Exception as exc:
+                if unavailable(exc):
+                    raise  # the whole batch is held and retried
+                log.warning("message %s/%d refused: %r", source.partition, source.offset, exc)
                 refused.append(source.refused(f"{type(exc).__name__}: {exc}"))
         await write_batch(conn, [], refused)
         CONSUMED.labels("dead_letter").inc(len(refused) - len(dead))

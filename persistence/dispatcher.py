@@ -56,13 +56,17 @@ class AlertDispatcher:
         return self._conn
 
     async def _deliver(self, sink: str, payload: str) -> str | None:
-        """None when delivered, else the error."""
+        """None when delivered, else the error. Any error of one alert (a sink that cannot
+        format it, too) is that alert's failed attempt: it never stops the dispatcher."""
         try:
             await asyncio.wait_for(
                 self.sinks[sink].send(orjson.loads(payload)), self.config.send_timeout_s
             )
         except (SinkError, TimeoutError) as exc:
             return f"{type(exc).__name__}: {exc}"
+        except Exception as exc:
+            log.exception("alert sink %s failed on an alert", sink)
+            return f"{type(exc).__name__}: {exc}".replace("\x00", "\\x00")[:2_000]
         return None
 
     async def run_once(self) -> int:

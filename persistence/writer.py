@@ -3,6 +3,7 @@ staging table, then an idempotent insert on transaction_id."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -38,6 +39,10 @@ class BadEvent(ValueError):
     """A message that is not a valid audit event."""
 
 
+# A dead letter's error is text for people: bounded, and without the NUL PostgreSQL refuses.
+MAX_ERROR_CHARS = 2_000
+
+
 @dataclass(frozen=True, slots=True)
 class DeadLetter:
     topic: str
@@ -48,41 +53,149 @@ class DeadLetter:
     error: str
 
     def refused(self, error: str) -> DeadLetter:
-        return DeadLetter(self.topic, self.partition, self.offset, self.key, self.value, error)
+        text = error.replace("\x00", "\\x00")[:MAX_ERROR_CHARS]
+        return DeadLetter(self.topic, self.partition, self.offset, self.key, self.value, text)
 
 
-def decode(value: bytes) -> tuple[Any, ...]:
-    """An audit event as a decisions row; BadEvent if it is not one."""
+# What a row's values may be, so that nothing later (the COPY, the indexes, the alert
+# sinks, the history API) fails on a message the decoder let through.
+MAX_TEXT = 256  # ids and codes: the API's are at most 128 characters; indexes hold far more
+TIERS = frozenset({"low", "medium", "high", "critical"})
+DECISIONS = frozenset({"approve", "review", "decline"})
+# Scoring times whose day and the next are representable: the partitions are made from them.
+EARLIEST = datetime.min.replace(tzinfo=UTC) + timedelta(days=1)
+LATEST = datetime.max.replace(tzinfo=UTC) - timedelta(days=2)
+
+
+def decode(value: bytes | None) -> tuple[Any, ...]:
+    """An audit event as a decisions row; BadEvent if it is not one. Whatever the bytes,
+    only BadEvent is raised: a message that cannot be converted is dead-lettered, never
+    allowed to stop the consumer."""
     try:
-        event = orjson.loads(value)
-        if event.get("schema") != SCHEMA:
-            raise BadEvent(f"schema {event.get('schema')!r}, expected {SCHEMA}")
-        request, response = event["request"], event["decision"]
-        if request["transaction_id"] != response["transaction_id"]:
-            raise BadEvent("request and decision name different transactions")
-        return (
-            request["transaction_id"],
-            datetime.fromisoformat(event["scored_at"]),
-            datetime.fromisoformat(request["timestamp"]),
-            request["card_id"],
-            request.get("account_id"),
-            request["merchant_id"],
-            float(request["amount"]),
-            request["currency"],
-            request["channel"],
-            float(response["score"]),
-            response["risk_tier"],
-            response["decision"],
-            response["model_version"],
-            bool(response["degraded"]),
-            response.get("latency_ms"),
-            orjson.dumps(request).decode(),
-            orjson.dumps(response).decode(),
-        )
+        return _decode(value)
     except BadEvent:
         raise
-    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
+    except Exception as exc:  # any conversion error: this message is refused, not the batch
         raise BadEvent(f"{type(exc).__name__}: {exc}") from exc
+
+
+def _decode(value: bytes | None) -> tuple[Any, ...]:
+    if value is None:
+        raise BadEvent("no value (a tombstone)")
+    event = orjson.loads(value)
+    if not isinstance(event, dict):
+        raise BadEvent(f"a JSON {JSON_TYPES.get(type(event), 'value')}, not an object")
+    schema = event.get("schema")
+    if type(schema) is not int or schema != SCHEMA:
+        raise BadEvent(f"schema {schema!r}, expected {SCHEMA}")
+    request, response = event.get("request"), event.get("decision")
+    if not isinstance(request, dict) or not isinstance(response, dict):
+        raise BadEvent("`request` and `decision` must be objects")
+    if b"\\u0000" in value:  # cheap test first: JSON writes a NUL as \u0000
+        _refuse_nul(event, "")
+    transaction_id = _text(request, "transaction_id")
+    if _text(response, "transaction_id") != transaction_id:
+        raise BadEvent("request and decision name different transactions")
+    reasons = response.get("reasons", [])
+    if not isinstance(reasons, list) or not all(
+        isinstance(r, dict)
+        and isinstance(r.get("feature"), str)
+        and _number_or_none(r.get("value"))
+        and _number_or_none(r.get("contribution"))
+        for r in reasons
+    ):
+        raise BadEvent("decision.reasons must be a list of {feature, value, contribution}")
+    risk_tier, decision = _text(response, "risk_tier"), _text(response, "decision")
+    if risk_tier not in TIERS or decision not in DECISIONS:
+        raise BadEvent(f"unknown risk tier or decision: {risk_tier!r}, {decision!r}")
+    degraded = response.get("degraded")
+    if not isinstance(degraded, bool):
+        raise BadEvent(f"decision.degraded must be true or false, not {degraded!r}")
+    latency = response.get("latency_ms")
+    return (
+        transaction_id,
+        _time(event, "scored_at", partitioned=True),
+        _time(request, "timestamp"),
+        _text(request, "card_id"),
+        _text(request, "account_id", optional=True),
+        _text(request, "merchant_id"),
+        _number(request, "amount"),
+        _text(request, "currency"),
+        _text(request, "channel"),
+        _number(response, "score"),
+        risk_tier,
+        decision,
+        _text(response, "model_version"),
+        degraded,
+        None if latency is None else _number(response, "latency_ms"),
+        orjson.dumps(request).decode(),
+        orjson.dumps(response).decode(),
+    )
+
+
+JSON_TYPES = {list: "array", str: "string", int: "number", float: "number", bool: "boolean"}
+JSON_TYPES[type(None)] = "null"
+
+
+def _text(obj: dict[str, Any], name: str, optional: bool = False) -> Any:
+    value = obj.get(name)
+    if value is None and optional:
+        return None
+    if not isinstance(value, str) or not 0 < len(value) <= MAX_TEXT:
+        raise BadEvent(f"{name} must be text of 1 to {MAX_TEXT} characters, not {value!r:.80}")
+    return value
+
+
+def _number(obj: dict[str, Any], name: str) -> float:
+    value = obj.get(name)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not _finite(value):
+        raise BadEvent(f"{name} must be a finite number, not {value!r:.80}")
+    return float(value)
+
+
+def _number_or_none(value: object) -> bool:
+    return value is None or (
+        isinstance(value, int | float) and not isinstance(value, bool) and _finite(value)
+    )
+
+
+def _finite(value: float) -> bool:
+    return bool(math.isfinite(float(value)))  # a huge integer: OverflowError, caught above
+
+
+def _time(obj: dict[str, Any], name: str, partitioned: bool = False) -> datetime:
+    """An RFC 3339 time with an offset, as UTC (for the partition key, within the years a
+    partition can be made for)."""
+    value = obj.get(name)
+    if not isinstance(value, str):
+        raise BadEvent(f"{name} must be an RFC 3339 string, not {value!r:.80}")
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise BadEvent(f"{name} is not an RFC 3339 time: {value!r:.80}") from None
+    if moment.tzinfo is None:
+        raise BadEvent(f"{name} has no UTC offset: {value!r:.80}")
+    try:
+        utc = moment.astimezone(UTC)
+    except OverflowError:
+        raise BadEvent(f"{name} is outside years 1 to 9999 in UTC: {value!r:.80}") from None
+    if partitioned and not EARLIEST <= utc <= LATEST:
+        raise BadEvent(f"{name} is outside the years the history can hold: {value!r:.80}")
+    return utc
+
+
+def _refuse_nul(value: object, where: str) -> None:
+    """PostgreSQL's text and jsonb cannot hold a NUL character, in a value or in a key."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise BadEvent(f"a NUL character (0x00) in {where or 'the event'}")
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            _refuse_nul(k, where)
+            _refuse_nul(v, f"{where}.{k}" if where else str(k))
+    elif isinstance(value, list):
+        for item in value:
+            _refuse_nul(item, where)
 
 
 def partition_ddl(day: date) -> str:

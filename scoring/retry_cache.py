@@ -1,4 +1,5 @@
-"""Answers stored for retries: a transaction id sent again gets its first answer back.
+"""Answers stored for retries: a transaction id sent again (by the same caller, with the
+same request) gets its first answer back.
 
 Answers wait here until they are stored: they ride on the next store round trip (its
 script stores them before reading), or, when none leaves within the linger, go on
@@ -14,7 +15,9 @@ from collections.abc import Awaitable, Callable, Sequence
 from redis.exceptions import RedisError
 
 log = logging.getLogger(__name__)
-Answer = tuple[str, bytes]  # transaction id, the answer as sent
+# Where it is stored and what: RedisWindowStore.stored_answer (the decision key of the
+# transaction id in its caller's scope; the request's fingerprint, then the answer as sent).
+Answer = tuple[str, bytes]
 
 
 class RetryCache:
@@ -33,8 +36,8 @@ class RetryCache:
     def __len__(self) -> int:
         return len(self._unsaved)
 
-    def add(self, transaction_id: str, answer: bytes) -> None:
-        self._unsaved.append((transaction_id, answer))
+    def add(self, key: str, value: bytes) -> None:
+        self._unsaved.append((key, value))
 
     def take(self) -> list[Answer]:
         """Every answer waiting, for a store round trip to carry."""

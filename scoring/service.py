@@ -24,6 +24,7 @@ from scoring.batching import Batcher
 from scoring.breaker import StoreBreaker
 from scoring.deciding import DecisionPolicy, decide
 from scoring.decision import Decision
+from scoring.event_time import EventTimePolicy
 from scoring.models import ModelHolder
 from scoring.retry_cache import RetryCache
 from scoring.transaction import Transaction
@@ -31,15 +32,20 @@ from scoring.transaction import Transaction
 log = logging.getLogger(__name__)
 
 
+class IdempotencyConflict(Exception):
+    """The transaction id was already used, by the same caller, for another request."""
+
+
 @dataclass(slots=True)
 class _Pending:
     transaction: Transaction
     received_ns: int
     future: asyncio.Future[Decision]
+    scope: str = ""
     online: OnlineTransaction = field(init=False)
 
     def __post_init__(self) -> None:
-        self.online = self.transaction.online()
+        self.online = self.transaction.online(self.scope)
 
 
 @dataclass(slots=True)
@@ -52,6 +58,7 @@ class ScoringConfig:
     reasons: int
     max_inflight: int = 4
     compute_linger_s: float = 0.003
+    event_time: EventTimePolicy = field(default_factory=EventTimePolicy)
 
 
 class ScoringService:
@@ -90,10 +97,17 @@ class ScoringService:
         await self.batcher.stop()
         await self.answers.flush()
 
-    async def score(self, transaction: Transaction, received_ns: int | None = None) -> Decision:
-        """The decision for one transaction (a retried id gets the stored one, byte for byte)."""
+    async def score(
+        self, transaction: Transaction, received_ns: int | None = None, scope: str = ""
+    ) -> Decision:
+        """The decision for one transaction. `scope` is the caller's (its API key's id): a
+        transaction id retried in its scope with the same request gets the stored decision,
+        byte for byte; with another request, IdempotencyConflict. A live timestamp outside
+        the trusted bounds raises EventTimeRefused (nothing is read or written)."""
         future: asyncio.Future[Decision] = asyncio.get_running_loop().create_future()
-        self.batcher.submit(_Pending(transaction, received_ns or time.perf_counter_ns(), future))
+        pending = _Pending(transaction, received_ns or time.perf_counter_ns(), future, scope)
+        self.config.event_time.check(pending.online.event.ts, time.time_ns() // 1_000_000)
+        self.batcher.submit(pending)
         return await future
 
     async def _read(self, batch: list[_Pending]) -> list[tuple[_Pending, WindowRead | None]]:
@@ -103,12 +117,20 @@ class ScoringService:
         reads = await self._read_windows(batch)
         computable = []
         for i, p in enumerate(batch):
-            stored = None if reads is None else reads[i].stored_response
-            if stored is not None:
+            read = None if reads is None else reads[i]
+            if read is not None and read.conflict:
+                p.future.set_exception(
+                    IdempotencyConflict(
+                        f"transaction_id {p.transaction.transaction_id!r} was already scored "
+                        "for a request with other fields; a retry must repeat the request "
+                        "exactly, a new transaction needs a new id"
+                    )
+                )
+            elif read is not None and read.stored_response is not None:
                 telemetry.RETRIES.inc()
-                p.future.set_result(Decision.from_json(stored))
+                p.future.set_result(Decision.from_json(read.stored_response))
             else:
-                computable.append((p, None if reads is None else reads[i]))
+                computable.append((p, read))
         return computable
 
     async def _read_windows(self, batch: list[_Pending]) -> list[WindowRead] | None:
@@ -152,7 +174,7 @@ class ScoringService:
         )
         for (p, _), decision in zip(items, decisions, strict=True):
             if not decision.degraded:
-                self.answers.add(decision.transaction_id, decision.json)
+                self.answers.add(*self.store.stored_answer(p.online.event, decision.json))
             telemetry.SCORE_LATENCY.observe((time.perf_counter_ns() - p.received_ns) / 1e9)
             p.future.set_result(decision)
             if self.audit is not None:

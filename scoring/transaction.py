@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from hashlib import blake2b
+
+import orjson
 
 from features.online import OnlineTransaction
 from features.window_format import Event
@@ -32,7 +35,34 @@ class Transaction:
     latitude: float | None
     longitude: float | None
 
-    def online(self) -> OnlineTransaction:
+    def fingerprint(self) -> str:
+        """A digest of the request's canonical fields: the validated values, so the same
+        request sent with its keys in another order, unknown fields or another spelling of
+        the same time and offset has the same fingerprint, and any change of a value does
+        not (32 hex characters)."""
+        canonical = orjson.dumps(
+            (
+                self.transaction_id,
+                self.timestamp,  # RFC 3339 with its offset, microseconds only when non-zero
+                self.amount,
+                self.currency,
+                self.card_id,
+                self.account_id,
+                self.merchant_id,
+                self.merchant_category,
+                self.merchant_country,
+                self.channel,
+                self.device_id,
+                self.ip_address,
+                self.latitude,
+                self.longitude,
+            )
+        )
+        return blake2b(canonical, digest_size=16).hexdigest()
+
+    def online(self, scope: str = "") -> OnlineTransaction:
+        """The feature code's form; `scope` is whose transaction id it is (the caller's key
+        id, app.auth.key_id): a retried id is answered only within its scope."""
         offset = self.timestamp.utcoffset() or timedelta(0)
         ts_ms = (self.timestamp - EPOCH) // timedelta(milliseconds=1)
         return OnlineTransaction(
@@ -48,6 +78,8 @@ class Transaction:
                 country=self.merchant_country,
                 latitude=self.latitude,
                 longitude=self.longitude,
+                scope=scope,
+                fingerprint=self.fingerprint(),
             ),
             offset_minutes=int(offset.total_seconds() // 60),
             channel=self.channel,

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from redis.exceptions import RedisError
 
+from app import auth
 from app.bodies import documented_body, json_response, parse_body
 from app.deps import DatabaseDep, LabelsDep, Reviewer, StoreDep
 from app.errors import Conflict, NotFound, ServiceUnavailable
@@ -50,7 +51,8 @@ async def feedback(
         try:
             stored = await store_feedback(conn, report)
         except UnknownTransaction:
-            await _not_stored_yet(store, body.transaction_id)
+            scope = auth.key_id(auth.presented_key(request) or "")
+            await _not_stored_yet(store, scope, body.transaction_id)
             raise NotFound(f"transaction {body.transaction_id!r} is not in the history") from None
         except ConflictingFeedback as exc:
             raise Conflict(str(exc)) from None
@@ -85,11 +87,12 @@ async def feedback(
     return json_response(answer, 201 if stored.created else 200)
 
 
-async def _not_stored_yet(store: RedisWindowStore, transaction_id: str) -> None:
+async def _not_stored_yet(store: RedisWindowStore, scope: str, transaction_id: str) -> None:
     """A label that arrives before the consumer stored its decision would be lost by a client
-    that gives up on 404: a transaction that was scored gets 503 and Retry-After instead."""
+    that gives up on 404: a transaction that was scored (with the same API key: the scope
+    of its id) gets 503 and Retry-After instead."""
     try:
-        scored = await store.was_recorded(transaction_id)
+        scored = await store.was_recorded(scope, transaction_id)
     except (RedisError, OSError) as exc:
         raise ServiceUnavailable(f"feature store unavailable: {exc!r}") from None
     if scored:

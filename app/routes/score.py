@@ -7,10 +7,14 @@ import time
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from app import auth
 from app.bodies import documented_body, parse_body
 from app.deps import AuthorizedScoring
+from app.errors import Conflict, ValidationFailed
 from app.openapi import BODY, documented_errors, keyed
 from app.schemas.score import ScoreRequest, ScoreResponse
+from scoring.event_time import EventTimeRefused
+from scoring.service import IdempotencyConflict
 
 router = APIRouter(prefix="/v1", tags=["scoring"])
 
@@ -20,12 +24,30 @@ router = APIRouter(prefix="/v1", tags=["scoring"])
     response_model=ScoreResponse,
     summary="Score a card transaction before authorisation",
     openapi_extra=documented_body(ScoreRequest),
-    responses=documented_errors(keyed("score") | BODY),
+    responses=documented_errors(
+        keyed("score")
+        | BODY
+        | {
+            409: "this API key already sent this `transaction_id` with other fields; "
+            "nothing was written",
+            422: "a field breaks the contract, or (live event time) `timestamp` is too far "
+            "from the server's clock; nothing was written",
+        }
+    ),
 )
 async def score(request: Request, service: AuthorizedScoring) -> Response:
     """Risk score, tier and decision within the request. The same `transaction_id` sent again
-    gets the same answer and is counted once in every window."""
+    with the same request by the same API key gets the same answer and is counted once in
+    every window; sent with other fields, it gets 409."""
     received = time.perf_counter_ns()
     body = await parse_body(request, ScoreRequest)
-    decision = await service.score(body.to_transaction(), received)
+    scope = auth.key_id(auth.presented_key(request) or "")  # the key was checked
+    try:
+        decision = await service.score(body.to_transaction(), received, scope)
+    except EventTimeRefused as exc:
+        raise ValidationFailed(
+            [{"field": "timestamp", "message": str(exc), "type": "timestamp_out_of_range"}]
+        ) from None
+    except IdempotencyConflict as exc:
+        raise Conflict(str(exc)) from None
     return Response(decision.json, media_type="application/json")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from pydantic import AfterValidator, AwareDatetime, BeforeValidator, StringConstraints
@@ -59,9 +59,16 @@ def _rfc3339_text(value: object) -> object:
     return value
 
 
+# Every UTC offset in use is within ±14:00 (Kiribati's +14:00, and its mirror).
+MAX_UTC_OFFSET = timedelta(hours=14)
+
+
 def _utc_representable(value: datetime) -> datetime:
     # 0001-01-01T00:00:00+23:59 and 9999-12-31T23:59:59-23:59 parse, but fall outside the
     # years 1-9999 in UTC: PostgreSQL and every comparison need them there.
+    offset = value.utcoffset()
+    if offset is not None and abs(offset) > MAX_UTC_OFFSET:
+        raise ValueError("the UTC offset must be within -14:00 and +14:00")
     if value.year in (1, 9999):
         try:
             value.astimezone(UTC)

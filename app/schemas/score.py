@@ -39,10 +39,13 @@ class ScoreRequest(BaseModel):
     model_config = ConfigDict(extra="ignore", json_schema_extra={"examples": [EXAMPLE]})
 
     transaction_id: TransactionId = Field(
-        description="Idempotency key: the same id always gets the same answer and counts once."
+        description="Idempotency key, per API key: the same id sent again with the same "
+        "request gets the same answer and counts once; with other fields, 409."
     )
     timestamp: Rfc3339 = Field(
-        description="Event time, RFC 3339 with an offset; every window uses it."
+        description="Event time, RFC 3339 with an offset within ±14:00; every window uses it. "
+        "Live event time (the default) refuses times more than FRAUD_MAX_CLOCK_SKEW_S ahead "
+        "of the server's clock or FRAUD_MAX_EVENT_AGE_S behind it."
     )
     amount: float = Field(strict=True, gt=0, le=1_000_000, allow_inf_nan=False)
     currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] = Field(

@@ -15,8 +15,7 @@ import orjson
 import pytest
 
 from app.metrics import scraped_total
-from app.schemas.score import EXAMPLE
-from tests.e2e.test_serve import serving
+from tests.e2e.test_serve import live, serving
 
 HEADERS = {"Authorization": "Bearer k1", "Content-Type": "application/json"}
 LIMITS = {
@@ -66,7 +65,7 @@ def decisions(base: str) -> float:
 
 
 def still_answers(base: str) -> None:
-    r = httpx.post(f"{base}/v1/score", content=orjson.dumps(EXAMPLE), headers=HEADERS)
+    r = httpx.post(f"{base}/v1/score", content=orjson.dumps(live()), headers=HEADERS)
     assert r.status_code == 200
 
 
@@ -107,7 +106,7 @@ def test_headers_trickled_a_byte_at_a_time_are_cut_off(server: tuple[str, int]) 
 
 def test_a_body_trickled_a_byte_a_time_gets_408(server: tuple[str, int]) -> None:
     base, port = server
-    body = orjson.dumps(EXAMPLE | {"transaction_id": "slow-body-1"})
+    body = orjson.dumps(live() | {"transaction_id": "slow-body-1"})
     head = (
         b"POST /v1/score HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer k1\r\n"
         b"Content-Type: application/json\r\nContent-Length: "

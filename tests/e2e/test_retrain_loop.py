@@ -101,6 +101,7 @@ def stack(tmp_path: Path, bundle_dir: Path) -> Iterator[tuple[str, dict[str, str
             "FRAUD_CONSUMER_GROUP": f"g-{schema}",
             "FRAUD_SPOOL_PATH": str(tmp_path / "audit.spool"),
             "FRAUD_MODEL_DIR": str(models / "current"),
+            "FRAUD_EVENT_TIME": "replay",  # `fraud replay` sends a generated history
         }
         env.pop("PROMETHEUS_MULTIPROC_DIR", None)
         base = f"http://127.0.0.1:{port}"

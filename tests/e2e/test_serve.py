@@ -13,7 +13,9 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import orjson
@@ -31,6 +33,12 @@ from tests.servers import shared_redis_url
 FRAUD = str(Path(sys.executable).with_name("fraud"))
 
 
+def live(**changes: Any) -> dict[str, Any]:
+    """The documented example at the current time: what a live server takes."""
+    now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return EXAMPLE | {"timestamp": now} | changes
+
+
 @contextmanager
 def serving(
     model: Path,
@@ -38,11 +46,13 @@ def serving(
     kafka: str = "",
     env: dict[str, str] | None = None,
     stderr: list[bytes] | None = None,
+    event_time: str = "live",
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """`fraud serve` on a free port with the machine's (or the suite's own) Redis, under a
     key prefix of its own, `env` added to its environment; SIGTERM and the keys deleted at
     the end, then what it wrote to stderr appended to `stderr` (a file meanwhile: a pipe
-    nobody reads would block the server once full)."""
+    nobody reads would block the server once full). Live event time (the default) unless
+    told otherwise."""
     redis_url = shared_redis_url()
     port = free_port()
     environment = (
@@ -55,6 +65,7 @@ def serving(
             "FRAUD_KAFKA_BOOTSTRAP_SERVERS": kafka,
             "FRAUD_AUDIT_IDEMPOTENCE": "false",  # the brokers here are tansu
             "FRAUD_SPOOL_PATH": str(model.parent / f"spool{port}"),
+            "FRAUD_EVENT_TIME": event_time,
         }
         | (env or {})
     )
@@ -94,9 +105,11 @@ def test_serve_answers_and_reloads_on_sighup(bundle_dir: Path, tmp_path: Path) -
     shutil.copytree(bundle_dir, model)
     with serving(model) as (base, process):
         headers = {"Authorization": "Bearer k1", "Content-Type": "application/json"}
-        first = httpx.post(
-            f"{base}/v1/score", content=orjson.dumps(EXAMPLE), headers=headers
-        ).json()
+        first = httpx.post(f"{base}/v1/score", content=orjson.dumps(live()), headers=headers).json()
+        # The live default refuses a time days away from the server's clock.
+        old = httpx.post(f"{base}/v1/score", content=orjson.dumps(EXAMPLE), headers=headers)
+        assert old.status_code == 422
+        assert [d["field"] for d in old.json()["detail"]] == ["timestamp"]
         assert httpx.get(f"{base}/docs").status_code == 200
         assert "/v1/score" in httpx.get(f"{base}/openapi.json").json()["paths"]
 
@@ -110,7 +123,7 @@ def test_serve_answers_and_reloads_on_sighup(bundle_dir: Path, tmp_path: Path) -
             n += 1
             answer = httpx.post(
                 f"{base}/v1/score",
-                content=orjson.dumps(EXAMPLE | {"transaction_id": f"after_{n}"}),
+                content=orjson.dumps(live(transaction_id=f"after_{n}")),
                 headers=headers,
             ).json()
             assert "model_version" in answer, answer
@@ -128,7 +141,7 @@ def test_metrics_count_every_worker(bundle_dir: Path) -> None:
     with serving(bundle_dir, "--workers", "2") as (base, _):
         time.sleep(2)  # both workers up
         for i in range(40):  # a new connection each: the workers share them out
-            body = orjson.dumps(EXAMPLE | {"transaction_id": f"w_{i}"})
+            body = orjson.dumps(live(transaction_id=f"w_{i}"))
             answer = httpx.post(f"{base}/v1/score", content=body, headers=headers)
             assert answer.status_code == 200, answer.text
         for _ in range(6):
@@ -166,7 +179,7 @@ async def stream_while_scoring(base: str, ws_url: str, ids: list[str]) -> set[st
         hello = orjson.loads(await asyncio.wait_for(ws.recv(), 30))
         assert hello["type"] == "hello"
         for tx in ids:
-            answer = await http.post("/v1/score", json=EXAMPLE | {"transaction_id": tx})
+            answer = await http.post("/v1/score", json=live(transaction_id=tx))
             assert answer.status_code == 200, answer.text
         async with asyncio.timeout(60):
             while not seen >= set(ids):
@@ -181,7 +194,7 @@ def test_fraud_replay_sends_a_file_and_prints_its_summary(
 ) -> None:
     """The traffic generator as a user runs it; its summary counts answers by status code
     (integer keys: printing them once crashed the command after the run)."""
-    with serving(bundle_dir) as (base, _):
+    with serving(bundle_dir, event_time="replay") as (base, _):  # a history, its own times
         command = [FRAUD, "replay", "--data", str(history_file), "--url", base, "--rate", "200"]
         done = subprocess.run(
             [*command, "--limit", "40", "--api-key", "k1"],

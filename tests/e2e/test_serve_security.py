@@ -18,8 +18,7 @@ import pytest
 
 from app.auth import digest, key_id
 from app.metrics import scraped_total
-from app.schemas.score import EXAMPLE
-from tests.e2e.test_serve import serving
+from tests.e2e.test_serve import live, serving
 from tests.pg import DATABASE_URL, drop_schema
 
 KEYS = {name: f"fk_e2e_{name}_{uuid.uuid4().hex}" for name in ("score", "read", "review", "admin")}
@@ -58,7 +57,7 @@ def bearer(name: str) -> dict[str, str]:
 def drop_mid_body(base: str, key: str) -> None:
     """Send the headers and half of a body announcing more, then close the connection."""
     host, port = base.removeprefix("http://").split(":")
-    body = orjson.dumps(EXAMPLE | SECRETS | {"transaction_id": "gone"})
+    body = orjson.dumps(live() | SECRETS | {"transaction_id": "gone"})
     with socket.create_connection((host, int(port))) as s:
         s.sendall(
             b"POST /v1/score HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
@@ -74,7 +73,7 @@ def test_scopes_and_logs_of_a_real_server(bundle_dir: Path, schema: str) -> None
         serving(bundle_dir, env=scoped_env(schema), stderr=stderr) as (base, _),
         httpx.Client(base_url=base) as http,
     ):
-        tx = EXAMPLE | SECRETS | {"transaction_id": "tx_SECRET_1"}
+        tx = live() | SECRETS | {"transaction_id": "tx_SECRET_1"}
         routes = {
             "score": lambda h: http.post("/v1/score", json=tx, headers=h),
             "history": lambda h: http.get(
@@ -170,7 +169,7 @@ def test_two_servers_share_one_rate_limit(bundle_dir: Path) -> None:
         started = time.monotonic()
         while time.monotonic() - started < 3:
             base = (one, two)[len(statuses) % 2]
-            tx = EXAMPLE | {"transaction_id": f"rl_{len(statuses)}"}
+            tx = live() | {"transaction_id": f"rl_{len(statuses)}"}
             r = http.post(f"{base}/v1/score", json=tx)
             statuses.append(r.status_code)
             if r.status_code == 429:

@@ -41,6 +41,10 @@ def make_settings(redis_url: str, prefix: str, model_dir: Path, **overrides: Any
         "api_keys": digest(API_KEY),
         "redis_budget_ms": 200.0,  # generous: the test machine is shared
         "redis_retry_after_ms": 0.0,
+        # These tests post fixed, historic event times (EXAMPLE's, generated histories'):
+        # replayed, explicitly. The live default is tested with event_time="live" and
+        # times around the clock (tests/integration/test_event_time.py).
+        "event_time": "replay",
     }
     values.update(overrides)
     return Settings(**values)

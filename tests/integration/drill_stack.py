@@ -66,6 +66,7 @@ class DrillStack:
             "FRAUD_DATABASE_SCHEMA": self.schema,
             "FRAUD_CONSUMER_GROUP": f"g-{self.schema}",
             "FRAUD_CONSUMER_BATCH_SIZE": "500",
+            "FRAUD_EVENT_TIME": "replay",  # the traffic carries EXAMPLE's fixed time
         }
 
     def _fraud(self, *args: str) -> subprocess.Popen[bytes]:

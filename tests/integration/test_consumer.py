@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
+from datetime import datetime
+from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
@@ -11,7 +14,7 @@ from fastapi.testclient import TestClient
 from localservers import TansuBroker
 from persistence.consumer import AuditConsumer, ConsumerConfig
 from persistence.migrations import upgrade
-from persistence.writer import decode, write_batch
+from persistence.writer import DeadLetter, decode, write_batch
 from tests.audit_events import audit_bytes
 from tests.integration.test_score_api import body
 from tests.pg import DATABASE_URL, consume_until, query
@@ -67,8 +70,9 @@ def test_a_batch_with_a_message_twice_and_one_postgresql_refuses_loses_nothing(
     broker: TansuBroker, schema: str
 ) -> None:
     """Regression: a re-sent spool can put the same event twice into one batch (it made the
-    insert violate the primary key and the consumer exit). A row PostgreSQL refuses (a NUL
-    character jsonb cannot hold) goes to dead_letters; the rest of its batch is written."""
+    insert violate the primary key and the consumer exit). A message PostgreSQL would refuse
+    (a NUL character jsonb cannot hold) goes to dead_letters; the rest of its batch is
+    written."""
     twice = audit_bytes("dup1", "card_1")
     refused = audit_bytes("nul1", "card_2").replace(b'"m_004211"', b'"m\\u0000x"')
 
@@ -97,6 +101,54 @@ def test_a_batch_with_a_message_twice_and_one_postgresql_refuses_loses_nothing(
     ]
     error = query(schema, "SELECT error FROM dead_letters")[0][0]
     assert "0x00" in error, error
+
+
+def test_any_error_writing_one_row_dead_letters_that_row_and_writes_the_rest(
+    schema: str,
+) -> None:
+    """Below the decoder: rows it would refuse, given to the writer as they are (the driver
+    cannot convert them, or PostgreSQL refuses them). Each goes to dead_letters with its
+    error, whatever the error; the good rows of the batch are written; nothing is raised.
+    An OverflowError from one such row used to escape the consume loop for good."""
+    good = decode(audit_bytes("fine1", "card_1"))
+    again = decode(audit_bytes("fine2", "card_2"))
+
+    def changed(tx: str, column: int, value: object) -> tuple[Any, ...]:
+        row = list(decode(audit_bytes(tx, "card_x")))
+        row[column] = value
+        return tuple(row)
+
+    overflowing = datetime.fromisoformat("9999-12-31T23:59:59-14:00")  # year 10000 in UTC
+    bad = {
+        "OverflowError": changed("b1", 2, overflowing),
+        "TypeError": changed("b2", 3, 123),  # card_id a number
+        "TypeError ": changed("b3", 6, "12.50"),  # amount text
+        "ProgramLimitExceededError": changed("b4", 3, os.urandom(3_000).hex()),  # too big to index
+        "CharacterNotInRepertoireError": changed("b5", 3, "a\x00b"),
+        "InvalidTextRepresentationError": changed("b6", 15, "{not json"),
+    }
+    rows = [good, *bad.values(), again]
+    sources = [
+        DeadLetter("transactions.scored", 0, offset, b"k", b"v", "") for offset in range(len(rows))
+    ]
+    config = ConsumerConfig("127.0.0.1:9", "transactions.scored", "g", DATABASE_URL, schema)
+
+    async def write() -> int:
+        consumer = AuditConsumer(config)
+        await consumer.migrate()
+        try:
+            return await consumer._write(rows, sources, [])
+        finally:
+            if consumer._conn is not None:
+                await consumer._conn.close()
+
+    assert asyncio.run(write()) == 2
+    assert sorted(r[0] for r in query(schema, "SELECT transaction_id FROM decisions")) == [
+        "fine1",
+        "fine2",
+    ]
+    errors = [r[0] for r in query(schema, 'SELECT error FROM dead_letters ORDER BY "offset"')]
+    assert [e.split(":")[0] for e in errors] == [name.strip() for name in bad]
 
 
 def test_the_same_decision_twice_in_one_batch_is_one_row(schema: str) -> None:

@@ -253,7 +253,7 @@ def test_feedback_is_stored_once_feeds_the_label_windows_and_is_published(
 
     async def label_times_seen_at(ts: datetime) -> list[float]:
         async with aredis.Redis.from_url(redis_url) as client:
-            store = RedisWindowStore(client, prefix, 60_000)
+            store = RedisWindowStore(client, prefix, 60_000, replay=True)
             event = Event(
                 transaction_id=f"probe{ts.day}",
                 ts=int(ts.timestamp() * 1000),

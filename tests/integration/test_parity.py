@@ -142,7 +142,7 @@ def test_redis_windows_give_the_replay_feature_vectors(redis_url: str, prefix: s
 
     async def replay_online() -> np.ndarray:
         client = aioredis.Redis.from_url(redis_url)
-        store = RedisWindowStore(client, prefix, 60_000)
+        store = RedisWindowStore(client, prefix, 60_000, replay=True)
         rows, i, posted = [], 0, 0
         try:
             while i < len(requests):

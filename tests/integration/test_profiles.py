@@ -24,7 +24,7 @@ def _request(row: dict[str, Any]) -> ScoreRequest:
 def _record(redis_url: str, prefix: str, rows: list[dict[str, Any]]) -> list[WindowRead]:
     async def run() -> list[WindowRead]:
         client = aioredis.Redis.from_url(redis_url)
-        store = RedisWindowStore(client, prefix, 60_000)
+        store = RedisWindowStore(client, prefix, 60_000, replay=True)
         try:
             return [(await store.read_and_record([_request(r).to_online().event]))[0] for r in rows]
         finally:

@@ -16,12 +16,15 @@ import uvloop
 from fastapi.testclient import TestClient
 from prometheus_client import REGISTRY
 
+from app.auth import key_id
 from app.lifespan import redis_client
 from app.main import create_app
 from app.schemas.score import EXAMPLE, ScoreRequest
 from app.settings import Settings
-from features.window_format import FORMAT, profile_key, window_key
+from features.window_format import FORMAT, decision_key, profile_key, seen_key, window_key
 from tests.integration.conftest import API_KEY, keys_of, make_settings
+
+SCOPE = key_id(API_KEY)  # the scope of the transaction ids the test key sends
 
 
 def body(**changes: Any) -> dict[str, Any]:
@@ -243,9 +246,10 @@ def test_a_retried_transaction_gets_the_identical_answer_and_counts_once(
 ) -> None:
     first = client.post("/v1/score", json=body(transaction_id="tx_retry"))
     again = client.post("/v1/score", json=body(transaction_id="tx_retry"))
-    # Same id with other fields (a confused client): still the first answer, still counted once.
+    assert first.content == again.content
+    # Same id with other fields: not a retry (tests/integration/test_idempotency.py).
     changed = client.post("/v1/score", json=body(transaction_id="tx_retry", amount=9999.0))
-    assert first.content == again.content == changed.content
+    assert changed.status_code == 409
     key = window_key(prefix, "card", EXAMPLE["card_id"])
     with redis.Redis.from_url(redis_url) as r:
         assert r.zcard(key) == 1
@@ -294,7 +298,7 @@ def test_each_request_reads_and_records_its_windows_in_one_round_trip(
             CountingConnection.sends.clear()
             r = c.post("/v1/score", json=body(transaction_id=f"tx_rt_{i}", device_id=f"d{i}"))
             assert r.status_code == 200
-            seen = f"{prefix}:seen:tx_rt_{i}".encode()
+            seen = seen_key(prefix, SCOPE, f"tx_rt_{i}").encode()
             scoring = [s for s in CountingConnection.sends if seen in s]
             assert len(scoring) == 1, CountingConnection.sends
             assert scoring[0].count(b"EVALSHA") == 1
@@ -305,7 +309,7 @@ def test_each_request_reads_and_records_its_windows_in_one_round_trip(
             window = f"{prefix}:w{FORMAT}:".encode()
             assert all(f"{prefix}:d:".encode() in s and window not in s for s in others)
     with redis.Redis.from_url(redis_url) as r:
-        assert all(r.get(f"{prefix}:d:tx_rt_{i}") for i in range(5))
+        assert all(r.get(decision_key(prefix, SCOPE, f"tx_rt_{i}")) for i in range(5))
 
 
 def test_answers_ride_on_the_next_round_trip_or_go_alone_after_the_linger(
@@ -335,14 +339,16 @@ def test_answers_ride_on_the_next_round_trip_or_go_alone_after_the_linger(
                 second.to_transaction()
             )  # within the linger: it carries the first's answer
             assert len(trips()) == 2
-            assert f"{prefix}:d:tx_ride_a".encode() in trips()[1]
+            # Scored by the service itself: the empty scope.
+            ride_a, ride_b = (decision_key(prefix, "", f"tx_ride_{n}") for n in ("a", "b"))
+            assert ride_a.encode() in trips()[1]
             await asyncio.sleep(0.6)  # nothing else leaves: the second's answer goes alone
             assert len(trips()) == 3
-            assert f"{prefix}:d:tx_ride_b".encode() in trips()[2]
+            assert ride_b.encode() in trips()[2]
             assert f"{prefix}:seen:".encode() not in trips()[2]
             with redis.Redis.from_url(redis_url) as r:
-                assert r.get(f"{prefix}:d:tx_ride_a")
-                assert r.get(f"{prefix}:d:tx_ride_b")
+                assert r.get(ride_a)
+                assert r.get(ride_b)
 
     asyncio.run(run())
 
@@ -376,9 +382,9 @@ def test_concurrent_requests_share_round_trips(
         assert all(s.count(b"EVALSHA") == 1 for s in round_trips)
         assert len(round_trips) < 40
         # Every transaction went out in one of them, and each was recorded once.
-        assert sum(s.count(f"{prefix}:seen:tx_c_".encode()) for s in round_trips) == 40
+        assert sum(s.count(seen_key(prefix, SCOPE, "tx_c_").encode()) for s in round_trips) == 40
         seen = aioredis.Redis.from_url(redis_url)
-        assert len(await seen.keys(f"{prefix}:seen:tx_c_*")) == 40
+        assert len(await seen.keys(seen_key(prefix, SCOPE, "tx_c_*"))) == 40
         await seen.aclose()
 
     asyncio.run(burst())

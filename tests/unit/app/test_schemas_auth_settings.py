@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from app.auth import digest, new_key
+from app.auth import digest, key_id, new_key
 from app.schemas.score import EXAMPLE, ScoreRequest
 from app.settings import Settings
 from features.window_format import value_code
@@ -45,11 +45,28 @@ def test_sub_millisecond_times_floor_like_the_offline_replay() -> None:
         {"ip_address": "not-an-ip"},
         {"device_id": "tab\there"},
         {"transaction_id": "x" * 65},
+        # UTC instants outside years 1-9999 (they overflowed in the consumer), and offsets
+        # no zone has.
+        {"timestamp": "9999-12-31T23:59:59-14:00"},
+        {"timestamp": "0001-01-01T00:00:00+14:00"},
+        {"timestamp": "2026-11-28T12:00:00+14:01"},
+        {"timestamp": "2026-11-28T12:00:00-23:59"},
     ],
 )
 def test_contract_violations_are_refused(changes: dict[str, Any]) -> None:
     with pytest.raises(ValidationError):
         parse(**changes)
+
+
+def test_the_extremes_of_the_utc_range_and_of_the_offsets_are_accepted() -> None:
+    """Replay mode takes any time the types can hold: every one converts to UTC."""
+    for stamp in (
+        "9999-12-31T23:59:59+14:00",
+        "0001-01-01T00:00:00-14:00",
+        "2026-11-28T12:00:00-14:00",
+        "9999-12-31T23:59:59.999999Z",
+    ):
+        assert parse(timestamp=stamp).timestamp.tzinfo is not None
 
 
 def test_ipv6_and_missing_optionals_are_accepted() -> None:
@@ -71,9 +88,21 @@ def test_keys_are_random_and_only_their_digest_is_stored() -> None:
     assert k1 not in d1
 
 
+def test_a_key_id_is_a_short_prefix_of_its_digest_never_the_key() -> None:
+    key, stored = new_key()
+    assert key_id(key) == stored[:16]
+    assert key not in key_id(key)
+    assert key_id(key) != key_id(new_key()[0])
+
+
 def test_settings_refuse_unsafe_production_and_bad_decision_maps() -> None:
     with pytest.raises(ValidationError, match="FRAUD_API_KEYS"):
         Settings(environment="production")
+    # Replayed event times trust the client's clock: tests and backfills only.
+    assert Settings().event_time == "live"
+    with pytest.raises(ValidationError, match="FRAUD_EVENT_TIME=replay"):
+        Settings(environment="production", api_keys=digest("k"), event_time="replay")
+    assert Settings(environment="test", event_time="replay").event_time == "replay"
     assert Settings(environment="production", api_keys=digest("k")).api_key_digests == {digest("k")}
     with pytest.raises(ValidationError, match="decisions"):
         Settings(decisions="low=approve,medium=maybe,high=review,critical=decline")

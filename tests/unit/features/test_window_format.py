@@ -38,8 +38,8 @@ EVENT = Event(
 def test_keys_are_exactly_these() -> None:
     assert window_key("fe", "card", "card_a") == "fe:w3:card:card_a"
     assert label_key("fe", "merchant", "m_1") == "fe:l:merchant:m_1"
-    assert seen_key("fe", "tx_1") == "fe:seen:tx_1"
-    assert decision_key("fe", "tx_1") == "fe:d:tx_1"
+    assert seen_key("fe", "0123456789abcdef", "tx_1") == "fe:seen:0123456789abcdef:tx_1"
+    assert decision_key("fe", "0123456789abcdef", "tx_1") == "fe:d:0123456789abcdef:tx_1"
 
 
 def test_codes_are_stable_across_processes_and_releases() -> None:

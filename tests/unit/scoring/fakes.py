@@ -104,9 +104,17 @@ class Store:
             await asyncio.sleep(self.delay)
         if self.fail is not None:
             raise self.fail
-        for txid, body in responses:
-            self.stored.setdefault(txid, body)  # the first answer wins
-        return [empty_read(self.stored.get(e.transaction_id)) for e in events]
+        for key, body in responses:
+            self.stored.setdefault(key, body)  # the first answer wins
+        return [empty_read(self.stored.get(_key(e))) for e in events]
+
+    def stored_answer(self, event: Event, body: bytes) -> tuple[str, bytes]:
+        return _key(event), body
 
     async def save_responses(self, responses: Sequence[tuple[str, bytes]]) -> None:
         await self.read_and_record((), responses)
+
+
+def _key(event: Event) -> str:
+    """A transaction id in its scope (the id alone in the empty scope)."""
+    return f"{event.scope}:{event.transaction_id}" if event.scope else event.transaction_id

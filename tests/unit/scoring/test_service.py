@@ -11,6 +11,7 @@ from typing import Any
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from scoring.decision import Decision
+from scoring.event_time import EventTimePolicy
 from scoring.service import ScoringConfig, ScoringService
 from scoring.transaction import Transaction
 from tests.unit.scoring.fakes import Bundle, Models, Store, transaction
@@ -27,6 +28,8 @@ def service(store: Store, bundle: Bundle | None = None, **config: Any) -> Scorin
         "max_batch": 16,
         "reasons": 3,
         "compute_linger_s": 0.01,
+        # The stand-in transactions carry a fixed time: replayed, not live.
+        "event_time": EventTimePolicy(replay=True),
     }
     return ScoringService(
         store,  # type: ignore[arg-type]
@@ -142,3 +145,34 @@ def test_every_computed_decision_is_audited_and_no_model_fails_the_request() -> 
         return "answered"
 
     assert run(unloaded, refused) == "no model loaded"
+
+
+def test_a_live_time_outside_the_bounds_is_refused_before_the_store() -> None:
+    """Live event time (the default policy): a timestamp past the skew or the age bound is
+    refused before any round trip; one near the clock is scored."""
+    from datetime import UTC, datetime, timedelta
+
+    from scoring.event_time import EventTimeRefused
+
+    store = Store()
+    now = datetime.now(UTC)
+
+    async def three(s: ScoringService) -> list[str]:
+        out = []
+        for n, moment in enumerate(
+            (now + timedelta(minutes=10), now - timedelta(days=2), now + timedelta(seconds=30))
+        ):
+            try:
+                out.append((await s.score(transaction(f"tx_{n}", timestamp=moment))).decision)
+            except EventTimeRefused as exc:
+                out.append(str(exc))
+        return out
+
+    live = EventTimePolicy(max_skew_ms=300_000, max_age_ms=86_400_000)
+    ahead, old, near = run(service(store, event_time=live), three)
+    assert "ahead of the server's clock" in ahead
+    assert "FRAUD_MAX_CLOCK_SKEW_S" in ahead
+    assert "behind the server's clock" in old
+    assert "FRAUD_MAX_EVENT_AGE_S" in old
+    assert near == "approve"
+    assert [events for events, _ in store.trips if events] == [["tx_2"]]

@@ -1,0 +1,62 @@
+"""The audit event decoder: what the API can accept, it decodes (times as UTC); anything
+else is BadEvent and only BadEvent, whatever the bytes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import orjson
+import pytest
+
+from app.schemas.score import ScoreRequest
+from persistence.writer import BadEvent, DeadLetter, decode
+from tests.audit_events import audit_bytes
+
+
+def with_timestamp(stamp: str) -> bytes:
+    event = orjson.loads(audit_bytes("t1", "card_1"))
+    event["request"]["timestamp"] = stamp
+    return orjson.dumps(event)
+
+
+def test_a_valid_event_decodes_with_its_times_in_utc() -> None:
+    row = decode(audit_bytes("t1", "card_1"))
+    assert row[0] == "t1"
+    assert row[1] == datetime(2026, 11, 28, 12, tzinfo=UTC)
+    assert row[2] == datetime(2026, 11, 28, 11, tzinfo=UTC)  # 12:00+01:00
+    assert row[2].utcoffset().total_seconds() == 0
+
+
+@pytest.mark.parametrize(
+    "stamp", ["9999-12-31T23:59:59+14:00", "0001-01-01T00:00:00-14:00", "9999-12-31T23:59:59Z"]
+)
+def test_every_event_time_the_api_accepts_is_decoded(stamp: str) -> None:
+    ScoreRequest.model_validate(
+        orjson.loads(audit_bytes("t1", "c"))["request"] | {"timestamp": stamp}
+    )
+    assert decode(with_timestamp(stamp))[2].tzinfo is not None
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        None,
+        b"",
+        b"\x00",
+        b"\xc3\x28",
+        b"[]",
+        with_timestamp("9999-12-31T23:59:59-14:00"),
+        with_timestamp("0001-01-01T00:00:00+14:00"),
+        audit_bytes("t1", "card_1").replace(b'"amount":249.99', b'"amount":-1e999'),
+    ],
+)
+def test_anything_else_is_bad_event_only(value: bytes | None) -> None:
+    with pytest.raises(BadEvent):
+        decode(value)
+
+
+def test_a_dead_letters_error_holds_no_nul_and_is_bounded() -> None:
+    letter = DeadLetter("t", 0, 1, None, None, "").refused("bad \x00 value " + "x" * 5_000)
+    assert "\x00" not in letter.error
+    assert letter.error.startswith("bad \\x00 value")
+    assert len(letter.error) == 2_000
