@@ -65,7 +65,8 @@ def decisions(base: str) -> float:
 
 
 def still_answers(base: str) -> None:
-    r = httpx.post(f"{base}/v1/score", content=orjson.dumps(live()), headers=HEADERS)
+    body = live(transaction_id=f"still-{time.monotonic_ns()}")
+    r = httpx.post(f"{base}/v1/score", content=orjson.dumps(body), headers=HEADERS)
     assert r.status_code == 200
 
 
