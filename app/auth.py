@@ -19,10 +19,13 @@ def digest(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
+# A key's public name in logs, stored feedback and its transaction ids' scope: the first
+# hex digits of its SHA-256 digest (not enough to find the key, enough to tell keys apart).
+KEY_ID_HEX = 16
+
+
 def key_id(key: str) -> str:
-    """A key's public name in logs and stored feedback: the first 16 hex digits of its
-    SHA-256 digest (not enough to find the key, enough to tell keys apart)."""
-    return digest(key)[:16]
+    return digest(key)[:KEY_ID_HEX]
 
 
 def new_key() -> tuple[str, str]:
@@ -52,11 +55,11 @@ def authorize(
 ) -> Caller:
     """The caller of `connection` if `key` holds `needed`: Unauthorized (401) for a missing or
     unknown key, Forbidden (403) for a key without the scope. The key id is left in the
-    connection's scope either way, for the logs."""
+    connection's scope either way (KEY_ID), for the logs and the route."""
     if key is None:
         raise Unauthorized("missing API key: send `Authorization: Bearer <key>` or `X-API-Key`")
     mine = digest(key)
-    connection.scope[KEY_ID] = mine[:16]
+    caller_id = connection.scope[KEY_ID] = mine[:KEY_ID_HEX]
     # Compare against every digest so the time taken does not reveal which one matched.
     scopes: frozenset[Scope] | None = None
     for known, its_scopes in granted.items():
@@ -66,4 +69,4 @@ def authorize(
         raise Unauthorized("unknown API key")
     if needed not in scopes:
         raise Forbidden(f"this API key needs the `{needed}` scope")
-    return Caller(mine[:16], scopes)
+    return Caller(caller_id, scopes)

@@ -6,7 +6,6 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from redis.exceptions import RedisError
 
-from app import auth
 from app.bodies import documented_body, json_response, parse_body
 from app.deps import DatabaseDep, LabelsDep, Reviewer, StoreDep
 from app.errors import Conflict, NotFound, ServiceUnavailable
@@ -43,16 +42,16 @@ async def feedback(
     `created: false`), applied to the label windows of the transaction's card, device, IP
     and merchant (so the `*_known_fraud_*` features see it from `reported_at` on), and
     published to `transactions.labels`. The id of the key that sent it is stored with it
-    (`key_id`: the first 16 hex digits of the key's SHA-256 digest). The label windows and the database change together:
-    if either is unreachable, nothing is stored and the answer is 503."""
+    (`key_id`: the first 16 hex digits of the key's SHA-256 digest). The label windows and
+    the database change together: if either is unreachable, nothing is stored and the
+    answer is 503."""
     body = await parse_body(request, FeedbackRequest)
     report = Feedback(body.transaction_id, body.label, body.source, body.reported_at, caller.key_id)
     async with db.connection() as conn, conn.transaction():
         try:
             stored = await store_feedback(conn, report)
         except UnknownTransaction:
-            scope = auth.key_id(auth.presented_key(request) or "")
-            await _not_stored_yet(store, scope, body.transaction_id)
+            await _not_stored_yet(store, caller.key_id, body.transaction_id)
             raise NotFound(f"transaction {body.transaction_id!r} is not in the history") from None
         except ConflictingFeedback as exc:
             raise Conflict(str(exc)) from None

@@ -7,10 +7,10 @@ import time
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from app import auth
 from app.bodies import documented_body, parse_body
 from app.deps import AuthorizedScoring
 from app.errors import Conflict, ValidationFailed
+from app.logs import KEY_ID
 from app.openapi import BODY, documented_errors, keyed
 from app.schemas.score import ScoreRequest, ScoreResponse
 from scoring.event_time import EventTimeRefused
@@ -41,7 +41,7 @@ async def score(request: Request, service: AuthorizedScoring) -> Response:
     every window; sent with other fields, it gets 409."""
     received = time.perf_counter_ns()
     body = await parse_body(request, ScoreRequest)
-    scope = auth.key_id(auth.presented_key(request) or "")  # the key was checked
+    scope = request.scope[KEY_ID]  # left by the key check (app.auth.authorize)
     try:
         decision = await service.score(body.to_transaction(), received, scope)
     except EventTimeRefused as exc:
