@@ -9,15 +9,7 @@ from app.deps import Administrator, ModelsDep
 from app.errors import ServiceUnavailable
 from app.openapi import documented_errors, keyed
 
-router = APIRouter(
-    prefix="/v1/admin",
-    tags=["admin"],
-    responses={
-        401: {"description": "missing or unknown API key"},
-        403: {"description": "the key lacks the `admin` scope"},
-        429: {"description": "the key is over its rate limit (Retry-After)"},
-    },
-)
+router = APIRouter(prefix="/v1/admin", tags=["admin"])
 
 
 @router.post(

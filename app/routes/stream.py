@@ -19,8 +19,9 @@ async def stream(websocket: WebSocket) -> None:
     """Messages (JSON text): `hello` once the feed is live, then `decision` for every
     decision of every API process, `aggregate` each second (count, tiers, decisions,
     p50/p99 latency, amount at risk per currency), and `dropped` when this client fell
-    behind and lost that many of its oldest messages. Authenticate with a key holding the `read` scope as
-    `Authorization: Bearer`, `X-API-Key` or, for browsers, the `api_key` query parameter."""
+    behind and lost that many of its oldest messages. Authenticate with a key holding the
+    `read` scope as `Authorization: Bearer`, `X-API-Key` or, for browsers, the `api_key`
+    query parameter."""
     state = websocket.app.state
     key = auth.presented_key(websocket) or websocket.query_params.get("api_key")
     try:
