@@ -1,0 +1,34 @@
+"""What matched a transaction: list entries and rules, as the decision carries them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+LIST_ENTITIES: tuple[str, ...] = ("card", "account", "device", "ip", "merchant")
+LIST_ACTIONS: tuple[str, ...] = ("block", "allow", "review")
+RULE_MODES: tuple[str, ...] = ("active", "shadow")
+DECISIONS: tuple[str, ...] = ("approve", "review", "decline")
+
+
+@dataclass(frozen=True, slots=True)
+class ListHit:
+    """A list entry that matched one of the transaction's entities."""
+
+    id: str
+    entity: str  # LIST_ENTITIES
+    action: str  # LIST_ACTIONS
+
+    def as_json(self) -> dict[str, str]:
+        return {"id": self.id, "entity": self.entity, "action": self.action}
+
+
+@dataclass(frozen=True, slots=True)
+class RuleHit:
+    """A rule whose condition held for the transaction (active or shadow)."""
+
+    id: str
+    action: str  # a decision (DECISIONS) or "raise_to:<tier>"
+    mode: str  # RULE_MODES
+
+    def as_json(self) -> dict[str, str]:
+        return {"id": self.id, "action": self.action, "mode": self.mode}
