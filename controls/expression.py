@@ -9,7 +9,7 @@ from __future__ import annotations
 import difflib
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import lark
@@ -119,9 +119,16 @@ class _Node:
     value: Any = _CONSTANT
     missing: bool = False  # whether some row's value may be missing (NaN / None)
     literal: bool = False  # written as a literal (tier comparisons take only literals)
+    # An `and` node's operands (nested ones flattened), which a RuleSet evaluates together.
+    conjuncts: tuple[_Node, ...] = ()
+    # `name op number` on a numeric column (the rank for risk_tier): (name, op, number).
+    atom: tuple[str, str, float] | None = None
 
     def at(self, columns: Columns) -> Values:
         return self.value if self.fn is None else self.fn(columns)
+
+
+Operand = _Node  # an operand of a condition's top-level `and`, as RuleProgram reads it
 
 
 @dataclass(frozen=True)
@@ -135,6 +142,15 @@ class Condition:
     def evaluate(self, columns: Columns) -> np.ndarray:
         with np.errstate(all="ignore"):  # overflow and division by zero give inf / missing
             return self.evaluate_unguarded(columns)
+
+    @property
+    def conjuncts(self) -> tuple[_Node, ...] | bool:
+        """The operands of the condition's top `and` (the condition itself if it is not an
+        `and`), or its value if it is constant."""
+        root = self._root
+        if root.fn is None:
+            return bool(root.value)
+        return root.conjuncts or (root,)
 
     def evaluate_unguarded(self, columns: Columns) -> np.ndarray:
         """evaluate without its np.errstate (RuleSet sets it once for all its rules)."""
@@ -384,8 +400,7 @@ class _Compiler:
         if not variables:
             return _Node(BOOLEAN, start, end, key, names, value=word == "and")
         if len(variables) == 1:
-            only = variables[0]
-            return _Node(BOOLEAN, start, end, only.key, names, only.fn)
+            return replace(variables[0], start=start, end=end)
         fns = [n.fn for n in variables if n.fn is not None]
         first, rest = fns[0], fns[1:]
 
@@ -395,7 +410,10 @@ class _Compiler:
                 out = op(out, f(c))
             return out
 
-        return _Node(BOOLEAN, start, end, key, names, combined)
+        conjuncts: tuple[_Node, ...] = ()
+        if word == "and":
+            conjuncts = tuple(c for n in variables for c in (n.conjuncts or (n,)))
+        return _Node(BOOLEAN, start, end, key, names, combined, conjuncts=conjuncts)
 
     def _not_(self, tree: lark.Tree, depth: int) -> _Node:
         word, operand = _kids(tree)
@@ -625,8 +643,15 @@ def _column_against_constant(
             cache[key] = got
         return got
 
+    numeric = left.kind in (NUMBER, TIER) and not isinstance(right.value, str)
     return _Node(
-        BOOLEAN, min(left.start, right.start), max(left.end, right.end), key, left.names, atom
+        BOOLEAN,
+        min(left.start, right.start),
+        max(left.end, right.end),
+        key,
+        left.names,
+        atom,
+        atom=(name, op, float(right.value)) if numeric else None,
     )
 
 

@@ -12,6 +12,7 @@ import numpy as np
 from controls.columns import Columns
 from controls.expression import Condition, ExpressionError, compile_condition
 from controls.hits import DECISIONS, RULE_MODES, RuleHit
+from controls.program import RuleProgram
 from ensemble.tiers import TIERS
 
 RULE_ID = re.compile(r"[A-Za-z0-9_.-]{1,64}")
@@ -106,13 +107,14 @@ def _printable(rule_id: object) -> str:
 class RuleSet:
     """A version's rules, each condition compiled once, sorted by (priority, id)."""
 
-    __slots__ = ("_conditions", "_hits", "names", "rules", "version")
+    __slots__ = ("_conditions", "_hits", "_program", "names", "rules", "version")
 
     def __init__(
         self, rules: Sequence[Rule], conditions: Sequence[Condition], version: int
     ) -> None:
         self.rules: tuple[Rule, ...] = tuple(rules)
         self._conditions = tuple(conditions)
+        self._program = RuleProgram(self._conditions)
         self._hits = tuple(RuleHit(r.id, r.action, r.mode) for r in self.rules)
         self.version = version
         self.names: frozenset[str] = frozenset().union(*(c.names for c in conditions))
@@ -139,16 +141,21 @@ class RuleSet:
             return [()] * n
         matched = self.matrix(columns)
         out: list[tuple[RuleHit, ...]] = [()] * n
-        rows_hit = np.flatnonzero(matched.any(axis=0))
+        rows, rules = np.nonzero(matched.T)  # by row, then by rule: priority order
+        if not len(rows):
+            return out
         hits = self._hits
-        for j in rows_hit.tolist():
-            out[j] = tuple(hits[i] for i in np.flatnonzero(matched[:, j]).tolist())
+        current, found = -1, list[RuleHit]()
+        for j, i in zip(rows.tolist(), rules.tolist(), strict=True):
+            if j != current:
+                if found:
+                    out[current] = tuple(found)
+                current, found = j, []
+            found.append(hits[i])
+        out[current] = tuple(found)
         return out
 
     def matrix(self, columns: Columns) -> np.ndarray:
         """(rules x rows) booleans: whether rule i (in priority order) holds for row j."""
-        out = np.empty((len(self._conditions), columns.rows), dtype=bool)
         with np.errstate(all="ignore"):  # overflow, division by zero: inf / missing
-            for i, condition in enumerate(self._conditions):
-                out[i] = condition.evaluate_unguarded(columns)
-        return out
+            return self._program.matrix(columns)
