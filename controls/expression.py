@@ -3,6 +3,8 @@ time and compiled once into a tree of closures over numpy operations on a whole 
 
 User text is never handed to Python's eval, compile or ast. docs/rules.md is the reference.
 """
+# The grammar and its syntax errors are in controls/grammar.py; the types and their checks,
+# and the closures, here.
 
 from __future__ import annotations
 
@@ -16,10 +18,19 @@ import lark
 import numpy as np
 
 from controls.columns import Columns
+from controls.grammar import MAX_LENGTH, ExpressionError, parse
 from controls.names import BOOLEAN, FEATURES, NUMBER, RISK_TIER, STRING, TIER, TYPES
 from ensemble.tiers import TIERS
 
-MAX_LENGTH = 2_000
+__all__ = [
+    "MAX_DEPTH",
+    "MAX_LENGTH",
+    "Condition",
+    "ExpressionError",
+    "Operand",
+    "compile_condition",
+]
+
 MAX_DEPTH = 48
 # A list this long or shorter is tested with one comparison per item (cheaper than np.isin
 # on the few rows of a request batch).
@@ -29,80 +40,6 @@ ALWAYS_PRESENT = frozenset(
     {"amount", "currency", "channel", "merchant_category", "card_id", "merchant_id"}
     | {"score", "xgboost", "isolation_forest", RISK_TIER}
 )
-
-GRAMMAR = r"""
-?start: or_expr
-?or_expr: and_expr (OR and_expr)*
-?and_expr: not_expr (AND not_expr)*
-?not_expr: NOT not_expr -> not_
-         | comparison
-?comparison: sum COMPARE sum -> compare
-           | sum IN list -> in_
-           | sum NOT IN list -> not_in
-           | sum
-?sum: product ((PLUS | MINUS) product)*
-?product: unary ((STAR | SLASH) unary)*
-?unary: MINUS unary -> neg
-      | atom
-?atom: NUMBER -> number
-     | STRING -> string
-     | TRUE -> true
-     | FALSE -> false
-     | NAME -> name
-     | "(" or_expr ")"
-list: "[" [item ("," item)*] "]"
-item: MINUS? NUMBER | STRING | TRUE | FALSE
-
-OR: "or"
-AND: "and"
-NOT: "not"
-IN: "in"
-TRUE: "true"
-FALSE: "false"
-COMPARE: "==" | "!=" | "<=" | ">=" | "<" | ">"
-PLUS: "+"
-MINUS: "-"
-STAR: "*"
-SLASH: "/"
-NAME: /[A-Za-z_][A-Za-z0-9_]*/
-NUMBER: /(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?/
-STRING: /"([^"\\\n]|\\["\\])*"/
-%ignore /[ \t\r\n]+/
-"""
-
-_PARSER = lark.Lark(GRAMMAR, parser="lalr", propagate_positions=True, maybe_placeholders=False)
-
-# How lark's terminal names read in a syntax error.
-_EXPECTED = {
-    "NAME": "a name",
-    "NUMBER": "a number",
-    "STRING": "a string",
-    "COMPARE": "a comparison",
-    "LPAR": "'('",
-    "RPAR": "')'",
-    "LSQB": "'['",
-    "RSQB": "']'",
-    "COMMA": "','",
-    "MINUS": "'-'",
-    "PLUS": "'+'",
-    "STAR": "'*'",
-    "SLASH": "'/'",
-    "$END": "the end",
-}
-
-
-class ExpressionError(ValueError):
-    """A condition that does not parse or type-check; `position` is the 0-based offset of
-    the offending character, `line` and `column` (1-based) the same place."""
-
-    def __init__(self, message: str, position: int, text: str = "") -> None:
-        super().__init__(message)
-        self.message = message
-        self.position = position
-        before = text[:position]
-        self.line = before.count("\n") + 1
-        self.column = position - (before.rfind("\n") + 1) + 1
-
 
 Values = Any  # a numpy array over the batch's rows, or a scalar for a constant
 _CONSTANT = object()
@@ -170,10 +107,7 @@ def compile_condition(text: str) -> Condition:
         )
     if not text.strip():
         raise ExpressionError("empty condition at 0", 0, text)
-    try:
-        tree = _PARSER.parse(text)
-    except lark.exceptions.UnexpectedInput as exc:
-        raise _syntax_error(exc, text) from None
+    tree = parse(text)
     root = _Compiler(text).node(tree, 0)
     if root.kind != BOOLEAN:
         raise ExpressionError(
@@ -183,25 +117,6 @@ def compile_condition(text: str) -> Condition:
             text,
         )
     return Condition(text, root.names, root)
-
-
-def _syntax_error(exc: lark.exceptions.UnexpectedInput, text: str) -> ExpressionError:
-    pos = exc.pos_in_stream if exc.pos_in_stream is not None else len(text)
-    if isinstance(exc, lark.exceptions.UnexpectedCharacters):
-        return ExpressionError(f"unexpected character {text[pos]!r} at {pos}", pos, text)
-    if isinstance(exc, lark.exceptions.UnexpectedToken):
-        token = exc.token
-        pos = token.start_pos if token.start_pos is not None else len(text)
-        expected = ", ".join(sorted({_EXPECTED.get(t, repr(t.lower())) for t in exc.expected}))
-        if token.type == "$END":
-            pos = len(text)
-            return ExpressionError(
-                f"the condition ends too early at {pos}; expected {expected}", pos, text
-            )
-        return ExpressionError(
-            f"unexpected {str(token)!r} at {pos}; expected {expected}", pos, text
-        )
-    return ExpressionError(f"the condition ends too early at {len(text)}", len(text), text)
 
 
 def _a(kind: str) -> str:
