@@ -454,7 +454,7 @@ class _Compiler:
         def raw(a: Values) -> Values:
             found = test(a)
             if negated:
-                found = ~found
+                found = np.logical_not(found)
                 if need_present:
                     found = found & _present(a)
             return found
@@ -591,7 +591,7 @@ def _member_test(kind: str, members: list[Any]) -> Callable[[Values], Values]:
     if len(members) <= SHORT_LIST:
 
         def few(a: Values) -> Values:
-            found: Values = False
+            found: Values = np.zeros(np.shape(a), dtype=bool)
             for m in members:
                 found = found | (a == m)
             return found

@@ -128,6 +128,19 @@ def test_strings_are_literal_and_escaped() -> None:
     assert rows('channel == "ECOMMERCE"') == [False] * 4
 
 
+def test_empty_lists() -> None:
+    for name in ("amount", "card_count_1h", "channel", "risk_tier"):
+        assert rows(f"{name} in []") == [False] * 4
+    assert rows("amount not in []") == [True] * 4
+    assert rows("card_count_1h not in []") == [True, True, False, True]  # missing: false
+    assert rows("device_id not in []") == [True, True, False, True]
+
+
+def test_constant_memberships_fold() -> None:
+    assert rows('"x" not in ["y"] and 1 in [1, 2]') == [True] * 4
+    assert rows('"x" not in ["x"] or 1 not in [1]') == [False] * 4
+
+
 def test_names_and_the_condition_text_are_kept() -> None:
     c = compile_condition('amount > 1 and (risk_tier == "low" or card_count_1h > 2)')
     assert c.names == {"amount", "risk_tier", "card_count_1h"}
