@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from controls.expression import MAX_DEPTH, MAX_LENGTH, ExpressionError, compile_condition
 from tests.unit.controls.batch import batch
@@ -224,3 +226,52 @@ def test_an_empty_batch() -> None:
     result = compile_condition("true").evaluate(Columns(0))
     assert result.shape == (0,)
     assert result.dtype == np.bool_
+
+
+ALPHABET = [
+    "amount",
+    "channel",
+    "risk_tier",
+    "card_count_1h",
+    '"ecommerce"',
+    '"high"',
+    "and",
+    "or",
+    "not",
+    "in",
+    "[",
+    "]",
+    "(",
+    ")",
+    ",",
+    "+",
+    "-",
+    "*",
+    "/",
+    "==",
+    "!=",
+    "<",
+    "<=",
+    ">",
+    ">=",
+    "0",
+    "1.5",
+    "true",
+    "false",
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(ALPHABET), max_size=12), st.text(max_size=20))
+def test_any_text_compiles_or_is_refused_with_a_position(words: list[str], noise: str) -> None:
+    for text in (" ".join(words), noise):
+        error: ExpressionError | None = None
+        try:
+            condition = compile_condition(text)
+        except ExpressionError as exc:
+            error = exc
+        if error is None:
+            assert condition.evaluate(batch()).dtype == bool
+        else:
+            assert 0 <= error.position <= len(text)
+            assert f"at {error.position}" in error.message
