@@ -9,7 +9,8 @@
     ├── UnsupportedMediaType  415  a body not sent as application/json
     ├── ValidationFailed      422  a field breaks the contract (rendered from pydantic)
     ├── TooManyRequests       429  the key is over its rate limit (Retry-After)
-    └── ServiceUnavailable    503  model not loaded, or PostgreSQL / Redis unreachable
+    ├── ServiceUnavailable    503  model not loaded, or PostgreSQL / Redis unreachable
+    └── TimedOut              504  a bounded operation (a backtest) ran past its time
 
 Every error body is {"error": <code>, "detail": <message or list of {field, message, type}>},
 Starlette's own 404 (no such route) and 405 (method not allowed) included.
@@ -92,6 +93,11 @@ class TooManyRequests(ApiError):
 class ServiceUnavailable(ApiError):
     status_code = 503
     error = "unavailable"
+
+
+class TimedOut(ApiError):
+    status_code = 504
+    error = "timed_out"
 
 
 def error_response(

@@ -18,7 +18,9 @@ import redis.asyncio as redis
 from fastapi import FastAPI
 
 from app import logs
+from app.backtests import Backtests
 from app.rate_limit import RateLimiter
+from app.rule_sync import RuleSync
 from app.schemas.score import request_record
 from app.settings import Settings
 from features.redis_store import HiredisPackedConnection, RedisWindowStore
@@ -94,6 +96,8 @@ def lifespan(settings: Settings, make_redis: Callable[[Settings], redis.Redis]) 
             settings.rate_limit_sync_ms / 1000,
         )
         limiter.start()
+        rule_sync = RuleSync(database, service, settings.rules_sync_ms / 1000)
+        rule_sync.start()
         tune_gc()
         app.state.settings, app.state.store, app.state.models, app.state.service = (
             settings,
@@ -102,6 +106,7 @@ def lifespan(settings: Settings, make_redis: Callable[[Settings], redis.Redis]) 
             service,
         )
         app.state.database, app.state.labels, app.state.limiter = database, labels, limiter
+        app.state.rule_sync, app.state.backtests = rule_sync, Backtests(settings)
         app.state.hub = Hub(settings.stream_client_buffer)
         app.state.feed = (
             Feed(settings.kafka_bootstrap_servers, settings.audit_topic, app.state.hub)
@@ -127,6 +132,7 @@ def lifespan(settings: Settings, make_redis: Callable[[Settings], redis.Redis]) 
             if app.state.feed is not None:
                 await stop_step("live feed", app.state.feed.stop(), bound)
             await stop_step("rate limiter", limiter.stop(), bound)
+            await stop_step("rule sync", rule_sync.stop(), bound)
             await stop_step("scoring service", service.stop(), bound)
             for name, started in (("audit producer", producer), ("labels producer", labels)):
                 if started is not None:

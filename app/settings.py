@@ -202,6 +202,28 @@ class Settings(BaseSettings):
         "low=approve,medium=review,high=review,critical=decline",
         description="Decision for each risk tier.",
     )
+    rules_sync_ms: float = Field(
+        250.0,
+        gt=0,
+        le=1_000,
+        description="How often each API process polls PostgreSQL for a new version of the "
+        "rules (a change applies everywhere within this, plus the time to compile).",
+    )
+    max_rules: int = Field(
+        200, ge=1, le=10_000, description="Most rules the rule set may hold (PUT refuses more)."
+    )
+    backtest_timeout_s: float = Field(
+        60.0, gt=0, le=3_600, description="Longest a rule backtest may run before it is stopped."
+    )
+    backtest_max_rows: int = Field(
+        1_000_000,
+        ge=1,
+        description="Most transactions a backtest's period may hold (and ten times that in "
+        "the 31 days before it, read for the features' history).",
+    )
+    backtest_concurrency: int = Field(
+        1, ge=1, le=16, description="Backtests one API process runs at once (others get 429)."
+    )
     response_ttl_s: int = Field(
         7 * 86_400, ge=60, description="How long a retried transaction_id gets the same answer."
     )

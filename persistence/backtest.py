@@ -39,7 +39,7 @@ SELECT {", ".join(_request_field(c) for c in REQUEST_COLUMNS)},
     d.score, d.risk_tier, d.decision,
     (d.response->'components'->>'xgboost')::double precision AS xgboost,
     (d.response->'components'->>'isolation_forest')::double precision AS isolation_forest,
-    d.response->>'decision_source' AS decision_source,
+    d.decision_source,
     f.label, f.reported_at
 FROM decisions d
 JOIN decision_ids USING (transaction_id, scored_at)

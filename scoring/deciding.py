@@ -10,13 +10,17 @@ from functools import partial
 
 import numpy as np
 
-from controls.hits import ListHit
+from controls.columns import Columns
+from controls.hits import ListHit, RuleHit
 from controls.precedence import Settled, settle
-from ensemble.bundle import ModelBundle
+from controls.ruleset import RuleSet
+from ensemble.bundle import BatchScores, ModelBundle
 from features.online import OnlineTransaction, online_matrix, request_only_matrix
 from features.window_format import WindowRead
 from scoring import telemetry
 from scoring.decision import Decision
+
+NO_RULES = RuleSet.compile([], version=0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,9 +45,13 @@ def decide(
     transactions: Sequence[OnlineTransaction],
     reads: Sequence[WindowRead | None],
     received_ns: Sequence[int],
+    rules: RuleSet = NO_RULES,
+    fields: Sequence[Mapping[str, object]] = (),
 ) -> list[Decision]:
     """Decisions for transactions scored together, in their order. A read of None means
-    degraded: request-only features. `reasons`: how many to give (0: none)."""
+    degraded: request-only features. `reasons`: how many to give (0: none). `rules` are
+    evaluated on the batch's matrix with each transaction's request `fields` (the names
+    of the request's contract; needed only when a rule names one)."""
     telemetry.BATCH_SIZE.observe(len(transactions))
     # Rows with windows first, then the degraded ones.
     full = [(k, r) for k, r in enumerate(reads) if r is not None]
@@ -63,6 +71,7 @@ def decide(
     # Reasons cost a SHAP pass: only where someone will look at them, all in one call.
     explain = [j for j in range(len(order)) if scores.risk_tier[j] != "low"] if reasons else []
     explained = dict(zip(explain, bundle.reasons_many(matrix[explain], reasons), strict=True))
+    matched = _evaluate(rules, matrix, scores, [fields[k] for k in order] if fields else ())
     out: dict[int, Decision] = {}
     by_tier = {
         False: partial(policy.decide, degraded=False),
@@ -72,9 +81,10 @@ def decide(
         read = reads[k]
         is_degraded = read is None
         lists = () if read is None else read.lists
-        settled = settle(str(scores.risk_tier[j]), by_tier[is_degraded], lists, ())
+        hits = matched[j]
+        settled = settle(str(scores.risk_tier[j]), by_tier[is_degraded], lists, hits)
         score = float(scores.score[j])
-        _count(settled, lists)
+        _count(settled, lists, hits)
         telemetry.SCORE.observe(score)
         out[k] = Decision(
             transaction_id=transactions[k].event.transaction_id,
@@ -82,7 +92,7 @@ def decide(
             risk_tier=settled.risk_tier,
             decision=settled.decision,
             decision_source=settled.source,
-            rules=(),
+            rules=hits,
             list_hit=settled.list_hit,
             reasons=tuple(explained.get(j, ())),
             components={
@@ -96,8 +106,33 @@ def decide(
     return [out[k] for k in range(len(order))]
 
 
-def _count(settled: Settled, lists: Sequence[ListHit]) -> None:
+def _evaluate(
+    rules: RuleSet,
+    matrix: np.ndarray,
+    scores: BatchScores,
+    fields: Sequence[Mapping[str, object]],
+) -> Sequence[tuple[RuleHit, ...]]:
+    """The rules matched by each row of the matrix, in priority order."""
+    if not rules.rules:
+        return [()] * len(matrix)
+    started = time.perf_counter()
+    columns = Columns.for_batch(
+        matrix,
+        fields,
+        score=scores.score,
+        risk_tier=scores.risk_tier,
+        xgboost=scores.xgboost,
+        isolation_forest=scores.isolation_forest,
+    )
+    matched = rules.evaluate(columns)
+    telemetry.RULES_SECONDS.observe(time.perf_counter() - started)
+    return matched
+
+
+def _count(settled: Settled, lists: Sequence[ListHit], rules: Sequence[RuleHit]) -> None:
     telemetry.DECISIONS.labels(settled.risk_tier, settled.decision).inc()
     telemetry.DECISION_SOURCES.labels(settled.source.partition(":")[0]).inc()
     for hit in lists:
         telemetry.LIST_HITS.labels(hit.entity, hit.action).inc()
+    for rule in rules:
+        telemetry.RULE_HITS.labels(rule.id, rule.mode).inc()

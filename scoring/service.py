@@ -16,18 +16,19 @@ from dataclasses import dataclass, field
 
 from redis.exceptions import RedisError
 
+from controls.ruleset import RuleSet
 from features.online import OnlineTransaction
 from features.redis_store import RedisWindowStore
 from features.window_format import WindowRead
 from scoring import telemetry
 from scoring.batching import Batcher
 from scoring.breaker import StoreBreaker
-from scoring.deciding import DecisionPolicy, decide
+from scoring.deciding import NO_RULES, DecisionPolicy, decide
 from scoring.decision import Decision
 from scoring.event_time import EventTimePolicy
 from scoring.models import ModelHolder
 from scoring.retry_cache import RetryCache
-from scoring.transaction import Transaction
+from scoring.transaction import RequestFields, Transaction
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +75,8 @@ class ScoringService:
         self.models = models
         self.config = config
         self.policy = DecisionPolicy(config.decisions, config.degraded_policy)
+        # The rules in service, swapped whole when a new version is compiled (app.rule_sync).
+        self.rules: RuleSet = NO_RULES
         self.breaker = StoreBreaker(config.retry_after_s)
         self.answers = RetryCache(
             lambda answers: self.store.save_responses(answers),
@@ -164,6 +167,7 @@ class ScoringService:
         if bundle is None:
             raise RuntimeError("no model loaded")
         items.sort(key=lambda item: item[1] is None)  # as deciding orders rows: full first
+        rules = self.rules
         decisions = decide(
             bundle,
             self.policy,
@@ -171,6 +175,8 @@ class ScoringService:
             [p.online for p, _ in items],
             [read for _, read in items],
             [p.received_ns for p, _ in items],
+            rules,
+            [RequestFields(p.transaction) for p, _ in items] if rules.rules else (),
         )
         for (p, _), decision in zip(items, decisions, strict=True):
             if not decision.degraded:

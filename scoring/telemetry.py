@@ -18,6 +18,9 @@ FEATURES_SECONDS = Histogram(
 INFERENCE_SECONDS = Histogram(
     "fraud_inference_seconds", "Compiled ensemble scoring for a batch", buckets=FAST
 )
+RULES_SECONDS = Histogram(
+    "fraud_rules_seconds", "Rule evaluation for a batch (vectorised)", buckets=FAST
+)
 BATCH_SIZE = Histogram(
     "fraud_batch_size", "Requests scored together", buckets=(1, 2, 4, 8, 16, 32, 64, 128)
 )

@@ -3,6 +3,7 @@ adapter (the HTTP one builds it from ScoreRequest), and its form for the feature
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from hashlib import blake2b
@@ -85,3 +86,40 @@ class Transaction:
             channel=self.channel,
             merchant_category=self.merchant_category,
         )
+
+
+# The request's fields a rule may name (controls.expression), as the contract spells them.
+RULE_FIELDS: tuple[str, ...] = (
+    "amount",
+    "currency",
+    "card_id",
+    "account_id",
+    "merchant_id",
+    "merchant_category",
+    "merchant_country",
+    "channel",
+    "device_id",
+    "ip_address",
+    "latitude",
+    "longitude",
+)
+
+
+class RequestFields(Mapping[str, object]):
+    """A transaction's rule fields as a mapping, without copying them."""
+
+    __slots__ = ("_transaction",)
+
+    def __init__(self, transaction: Transaction) -> None:
+        self._transaction = transaction
+
+    def __getitem__(self, name: str) -> object:
+        if name not in RULE_FIELDS:
+            raise KeyError(name)
+        return getattr(self._transaction, name)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(RULE_FIELDS)
+
+    def __len__(self) -> int:
+        return len(RULE_FIELDS)

@@ -5,6 +5,7 @@ the counts are those of replaying the same rows."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -12,8 +13,10 @@ from typing import Any
 import asyncpg
 import orjson
 import pytest
+from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
+from app.main import create_app
 from app.schemas.score import EXAMPLE
 from app.settings import get_settings
 from cli.main import cli
@@ -24,6 +27,7 @@ from persistence.backtest import LOOKBACK, QUERY, BacktestTooLarge, backtest_sto
 from persistence.message_format import audit_event
 from persistence.migrations import upgrade
 from persistence.writer import decode, write_batch
+from tests.integration.conftest import API_KEY, make_settings
 from tests.pg import DATABASE_URL
 
 DECISIONS = {"low": "approve", "medium": "review", "high": "review", "critical": "decline"}
@@ -183,3 +187,72 @@ def test_a_period_too_large_or_a_bad_rule_is_refused(schema: str) -> None:
         asyncio.run(stored_report(schema, max_rows=3))
     with pytest.raises(ExpressionError, match="unknown name 'amout'"):
         asyncio.run(stored_report(schema, condition="amout > 1"))
+
+
+@pytest.fixture
+def api(redis_url: str, prefix: str, bundle_dir: Path, schema: str) -> Iterator[TestClient]:
+    settings = make_settings(
+        redis_url,
+        prefix,
+        bundle_dir,
+        database_url=DATABASE_URL,
+        database_schema=schema,
+        decisions=",".join(f"{k}={v}" for k, v in DECISIONS.items()),
+        backtest_max_rows=1_000,
+    )
+    with TestClient(create_app(settings)) as c:
+        c.headers["Authorization"] = f"Bearer {API_KEY}"
+        yield c
+
+
+def backtest_body(**changes: Any) -> dict[str, Any]:
+    return {
+        "condition": CONDITION,
+        "action": "decline",
+        "since": SINCE.isoformat(),
+        "until": UNTIL.isoformat(),
+    } | changes
+
+
+def test_the_backtest_endpoint_reports_what_the_stored_backtest_does(
+    api: TestClient, schema: str
+) -> None:
+    asyncio.run(store(schema))
+    r = api.post("/v1/rules/backtest", json=backtest_body())
+    assert r.status_code == 200, r.text
+    assert r.json() == asyncio.run(stored_report(schema)).as_json()
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"condition": "amout > 1"}, "unknown name 'amout'"),
+        ({"action": "raise_to:extreme"}, "action"),
+        ({"until": SINCE.isoformat(), "since": UNTIL.isoformat()}, "is not after"),
+    ],
+)
+def test_a_bad_backtest_is_refused_with_422(
+    api: TestClient, schema: str, change: dict[str, Any], message: str
+) -> None:
+    asyncio.run(store(schema))
+    r = api.post("/v1/rules/backtest", json=backtest_body(**change))
+    assert r.status_code == 422, r.text
+    assert message in r.text
+
+
+def test_a_backtest_past_its_rows_or_time_is_stopped(
+    redis_url: str, prefix: str, bundle_dir: Path, schema: str
+) -> None:
+    asyncio.run(store(schema))
+    for limits, status in (({"backtest_max_rows": 3}, 422), ({"backtest_timeout_s": 0.01}, 504)):
+        settings = make_settings(
+            redis_url, prefix, bundle_dir, database_url=DATABASE_URL, database_schema=schema,
+            **limits,
+        )  # fmt: skip
+        with TestClient(create_app(settings)) as c:
+            r = c.post(
+                "/v1/rules/backtest",
+                json=backtest_body(),
+                headers={"Authorization": f"Bearer {API_KEY}"},
+            )
+        assert r.status_code == status, r.text

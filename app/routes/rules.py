@@ -1,0 +1,201 @@
+"""PUT/GET/DELETE /v1/rules: the fraud team's rules, versioned in PostgreSQL and applied
+by every API process within a second (app/rule_sync.py)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Request
+from fastapi.responses import Response
+
+from app import logs
+from app.bodies import documented_body, json_response, parse_body
+from app.deps import Administrator, DatabaseDep, ReadKey, SettingsDep
+from app.errors import Conflict, NotFound, ValidationFailed
+from app.openapi import BODY, UNAVAILABLE, documented_errors, keyed
+from app.schemas.rules import (
+    BacktestReportOut,
+    BacktestRequest,
+    RuleChange,
+    RuleId,
+    RuleIn,
+    RuleList,
+    RuleOut,
+)
+from controls.ruleset import Rule, RuleError, RuleSet
+from persistence.rules import (
+    VersionMismatch,
+    delete_rule,
+    get_rule,
+    load_rules,
+    rule_changes,
+    save_rule,
+)
+
+router = APIRouter(prefix="/v1", tags=["rules"])
+RuleIdPath = Annotated[RuleId, Path(description="`[A-Za-z0-9_.-]{1,64}`")]
+
+
+def compiled(rule: Rule) -> Rule:
+    """The rule, if its action, mode and condition compile; 422 naming the field and the
+    position in the condition otherwise."""
+    try:
+        RuleSet.compile([rule], version=0)
+    except RuleError as exc:
+        error: dict[str, object] = {"field": exc.field, "message": exc.message, "type": "rule"}
+        if exc.position is not None:
+            error["position"] = exc.position
+        raise ValidationFailed([error]) from None
+    return rule
+
+
+@router.put(
+    "/rules/{rule_id}",
+    response_model=RuleOut,
+    summary="Create or replace a rule (a new version when anything changes)",
+    openapi_extra=documented_body(RuleIn),
+    responses=documented_errors(
+        keyed("admin")
+        | BODY
+        | UNAVAILABLE
+        | {
+            409: "`expected_version` is not the rule's version, or the rule set is full "
+            "(FRAUD_MAX_RULES)",
+            422: "a field breaks the contract, or the condition does not compile (the "
+            "`position` in it is given); nothing was written",
+        }
+    )
+    | {201: {"description": "created", "model": RuleOut}},
+)
+async def put_rule(
+    request: Request,
+    rule_id: RuleIdPath,
+    caller: Administrator,
+    db: DatabaseDep,
+    settings: SettingsDep,
+) -> Response:
+    """Every change is recorded with who made it, when, and the rule before and after
+    (`GET /v1/rules/{id}/changes`). Sending the current content again changes nothing
+    (200, same version)."""
+    body = await parse_body(request, RuleIn)
+    rule = compiled(
+        Rule(
+            id=rule_id,
+            description=body.description,
+            condition=body.condition,
+            action=body.action,
+            mode=body.mode,
+            priority=body.priority,
+        )
+    )
+    async with db.connection() as conn:
+        current = await get_rule(conn, rule_id)
+        if current is None:
+            _, rules = await load_rules(conn)
+            if len(rules) >= settings.max_rules:
+                raise Conflict(f"the rule set already holds {len(rules)} rules (FRAUD_MAX_RULES)")
+        try:
+            saved = await save_rule(conn, rule, caller.key_id, body.expected_version)
+        except VersionMismatch as exc:
+            raise Conflict(str(exc)) from None
+    if saved.changed:
+        logs.admin_action(
+            "rule_saved", caller.key_id, rule=rule_id, version=saved.rule.rule.version
+        )
+        request.app.state.rule_sync.soon()
+    return json_response(saved.rule.as_json(), 201 if saved.created else 200)
+
+
+@router.post(
+    "/rules/backtest",
+    response_model=BacktestReportOut,
+    summary="What a rule would have done to the stored transactions of a period",
+    dependencies=[ReadKey],
+    openapi_extra=documented_body(BacktestRequest),
+    responses=documented_errors(
+        keyed("read")
+        | BODY
+        | UNAVAILABLE
+        | {
+            422: "a bad condition (with its position) or action, `until` not after `since`, "
+            "or a period with more than FRAUD_BACKTEST_MAX_ROWS transactions",
+            429: "FRAUD_BACKTEST_CONCURRENCY backtests already running in this process, or "
+            "the key is over its rate limit",
+            504: "the backtest ran past FRAUD_BACKTEST_TIMEOUT_S and was stopped",
+        }
+    ),
+)
+async def run_backtest(request: Request) -> Response:
+    """Reads the transactions with `since` <= event time < `until` (and the 31 days before,
+    for their features' history) from PostgreSQL, recomputes their features with the same
+    definitions as scoring, and reports how many the rule hits, how many of those were
+    confirmed fraud or legitimate (the latest label of each), the fraud amount caught per
+    currency, and how the decisions would change (a hit decided by a list keeps it). It
+    runs in a child process, never in the scoring one, bounded in rows and time."""
+    body = await parse_body(request, BacktestRequest)
+    compiled(Rule("backtest", "", body.condition, body.action, "shadow", 0))
+    report = await request.app.state.backtests.run(
+        body.condition, body.action, body.since, body.until
+    )
+    return json_response(report)
+
+
+@router.get(
+    "/rules",
+    response_model=RuleList,
+    summary="The rules, in order of evaluation, and the rule set's version",
+    dependencies=[ReadKey],
+    responses=documented_errors(keyed("read") | UNAVAILABLE),
+)
+async def list_rules(db: DatabaseDep) -> Response:
+    async with db.connection() as conn:
+        version, rules = await load_rules(conn)
+    return json_response({"version": version, "rules": [r.as_json() for r in rules]})
+
+
+@router.get(
+    "/rules/{rule_id}",
+    response_model=RuleOut,
+    summary="One rule, at its current version",
+    dependencies=[ReadKey],
+    responses=documented_errors(keyed("read") | UNAVAILABLE | {404: "no such rule"}),
+)
+async def read_rule(rule_id: RuleIdPath, db: DatabaseDep) -> Response:
+    async with db.connection() as conn:
+        found = await get_rule(conn, rule_id)
+    if found is None:
+        raise NotFound(f"no rule {rule_id!r}")
+    return json_response(found.as_json())
+
+
+@router.get(
+    "/rules/{rule_id}/changes",
+    response_model=list[RuleChange],
+    summary="Every change of a rule (who, when, before, after), the latest first",
+    dependencies=[ReadKey],
+    responses=documented_errors(keyed("read") | UNAVAILABLE | {404: "the rule never existed"}),
+)
+async def read_changes(rule_id: RuleIdPath, db: DatabaseDep) -> Response:
+    async with db.connection() as conn:
+        changes = await rule_changes(conn, rule_id)
+    if not changes:
+        raise NotFound(f"no rule {rule_id!r} was ever written")
+    return json_response(changes)
+
+
+@router.delete(
+    "/rules/{rule_id}",
+    status_code=204,
+    summary="Delete a rule (its changes are kept)",
+    responses=documented_errors(keyed("admin") | UNAVAILABLE | {404: "no such rule"}),
+)
+async def remove_rule(
+    request: Request, rule_id: RuleIdPath, caller: Administrator, db: DatabaseDep
+) -> Response:
+    async with db.connection() as conn:
+        deleted = await delete_rule(conn, rule_id, caller.key_id)
+    if not deleted:
+        raise NotFound(f"no rule {rule_id!r}")
+    logs.admin_action("rule_deleted", caller.key_id, rule=rule_id)
+    request.app.state.rule_sync.soon()
+    return Response(status_code=204)
