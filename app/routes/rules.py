@@ -158,7 +158,9 @@ async def list_rules(db: DatabaseDep) -> Response:
     response_model=RuleOut,
     summary="One rule, at its current version",
     dependencies=[ReadKey],
-    responses=documented_errors(keyed("read") | UNAVAILABLE | {404: "no such rule"}),
+    responses=documented_errors(
+        keyed("read") | UNAVAILABLE | {404: "no such rule", 422: "not a rule id"}
+    ),
 )
 async def read_rule(rule_id: RuleIdPath, db: DatabaseDep) -> Response:
     async with db.connection() as conn:
@@ -173,7 +175,9 @@ async def read_rule(rule_id: RuleIdPath, db: DatabaseDep) -> Response:
     response_model=list[RuleChange],
     summary="Every change of a rule (who, when, before, after), the latest first",
     dependencies=[ReadKey],
-    responses=documented_errors(keyed("read") | UNAVAILABLE | {404: "the rule never existed"}),
+    responses=documented_errors(
+        keyed("read") | UNAVAILABLE | {404: "the rule never existed", 422: "not a rule id"}
+    ),
 )
 async def read_changes(rule_id: RuleIdPath, db: DatabaseDep) -> Response:
     async with db.connection() as conn:
@@ -187,7 +191,9 @@ async def read_changes(rule_id: RuleIdPath, db: DatabaseDep) -> Response:
     "/rules/{rule_id}",
     status_code=204,
     summary="Delete a rule (its changes are kept)",
-    responses=documented_errors(keyed("admin") | UNAVAILABLE | {404: "no such rule"}),
+    responses=documented_errors(
+        keyed("admin") | UNAVAILABLE | {404: "no such rule", 422: "not a rule id"}
+    ),
 )
 async def remove_rule(
     request: Request, rule_id: RuleIdPath, caller: Administrator, db: DatabaseDep

@@ -15,7 +15,12 @@ class ErrorBody(BaseModel):
 class FieldError(BaseModel):
     field: str = Field(description="The field, dotted (query.limit, card_id, body)")
     message: str
-    type: str = Field(description="pydantic's error type, or ours (duplicate_key, cursor)")
+    type: str = Field(description="pydantic's error type, or ours (duplicate_key, cursor, rule)")
+    position: int | None = Field(
+        None,
+        description="For a rule's condition: the 0-based character offset of the error "
+        "(absent otherwise)",
+    )
 
 
 class ValidationErrorBody(BaseModel):

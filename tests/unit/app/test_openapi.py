@@ -19,6 +19,12 @@ SECURED = {
     ("get", "/v1/transactions/{transaction_id}"),
     ("post", "/v1/feedback"),
     ("post", "/v1/admin/reload"),
+    ("get", "/v1/rules"),
+    ("get", "/v1/rules/{rule_id}"),
+    ("get", "/v1/rules/{rule_id}/changes"),
+    ("put", "/v1/rules/{rule_id}"),
+    ("delete", "/v1/rules/{rule_id}"),
+    ("post", "/v1/rules/backtest"),
 }
 ENVELOPES = {"#/components/schemas/ErrorBody", "#/components/schemas/ValidationErrorBody"}
 
@@ -71,15 +77,21 @@ def test_every_refusal_is_documented_with_our_envelope(document: dict[str, Any])
 
 
 def test_body_routes_document_413_415_and_422(document: dict[str, Any]) -> None:
-    for path in ("/v1/score", "/v1/feedback"):
-        assert {"413", "415", "422"} <= set(document["paths"][path]["post"]["responses"])
+    for path, method in (
+        ("/v1/score", "post"),
+        ("/v1/feedback", "post"),
+        ("/v1/rules/{rule_id}", "put"),
+        ("/v1/rules/backtest", "post"),
+    ):
+        assert {"413", "415", "422"} <= set(document["paths"][path][method]["responses"])
 
 
 def test_the_envelope_schema_is_error_and_detail(document: dict[str, Any]) -> None:
     schemas = document["components"]["schemas"]
     assert set(schemas["ErrorBody"]["properties"]) == {"error", "detail"}
     assert set(schemas["ValidationErrorBody"]["properties"]) == {"error", "detail"}
-    assert set(schemas["FieldError"]["properties"]) == {"field", "message", "type"}
+    assert set(schemas["FieldError"]["properties"]) == {"field", "message", "type", "position"}
+    assert set(schemas["FieldError"]["required"]) == {"field", "message", "type"}
 
 
 EXTERNAL = re.compile(r"""(?:https?:)?//[A-Za-z0-9.-]+""")
