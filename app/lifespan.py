@@ -21,6 +21,8 @@ from app import logs
 from app.rate_limit import RateLimiter
 from app.schemas.score import request_record
 from app.settings import Settings
+from controls.list_store import RedisListStore
+from controls.list_sync import ListSync
 from features.redis_store import HiredisPackedConnection, RedisWindowStore
 from live.buffers import Hub
 from live.feed import Feed
@@ -94,6 +96,9 @@ def lifespan(settings: Settings, make_redis: Callable[[Settings], redis.Redis]) 
             settings.rate_limit_sync_ms / 1000,
         )
         limiter.start()
+        lists = RedisListStore(client, settings.redis_prefix)
+        list_sync = ListSync(lists, database, settings.list_sync_s)
+        list_sync.start()  # at once, then every FRAUD_LIST_SYNC_S (controls/list_sync.py)
         tune_gc()
         app.state.settings, app.state.store, app.state.models, app.state.service = (
             settings,
@@ -102,6 +107,7 @@ def lifespan(settings: Settings, make_redis: Callable[[Settings], redis.Redis]) 
             service,
         )
         app.state.database, app.state.labels, app.state.limiter = database, labels, limiter
+        app.state.lists, app.state.list_sync = lists, list_sync
         app.state.hub = Hub(settings.stream_client_buffer)
         app.state.feed = (
             Feed(settings.kafka_bootstrap_servers, settings.audit_topic, app.state.hub)
@@ -127,6 +133,7 @@ def lifespan(settings: Settings, make_redis: Callable[[Settings], redis.Redis]) 
             if app.state.feed is not None:
                 await stop_step("live feed", app.state.feed.stop(), bound)
             await stop_step("rate limiter", limiter.stop(), bound)
+            await stop_step("list sync", list_sync.stop(), bound)
             await stop_step("scoring service", service.stop(), bound)
             for name, started in (("audit producer", producer), ("labels producer", labels)):
                 if started is not None:

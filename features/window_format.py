@@ -44,6 +44,7 @@ from hashlib import blake2b
 
 import numpy as np
 
+from controls.hits import ListHit
 from features.batch import PAD_TS, EntityWindow
 from features.definitions import DAY_MS, ENTITIES, PROFILE_SUMS, WINDOW_ATTRIBUTES
 
@@ -138,6 +139,8 @@ class WindowRead:
     label_scores: dict[str, list[float]] = field(default_factory=dict)
     # entity -> b"day n1 n7 n30 cents squares" (the day, then PROFILE_SUMS), None if absent
     profiles: dict[str, bytes | None] = field(default_factory=dict)
+    # Every matching, unexpired list entry of its card, account, device, IP and merchant.
+    lists: tuple[ListHit, ...] = ()
 
 
 FORMAT = "3"
