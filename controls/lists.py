@@ -28,9 +28,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from hashlib import blake2b
 
-# The request's own rules (pure functions and patterns): a listed value matches exactly
-# what the request path accepts and stores.
-from app.schemas.fields import IDENTIFIER_MAX, PRINTABLE, normalised_ip
+# The request's own rules: a listed value matches exactly what the request path stores.
+from features.values import IDENTIFIER_MAX, PRINTABLE, normalised_ip
 
 CHECKSUM_MODULUS = 2**48  # exact as a Lua number (a double): sums stay below 2^53
 _PRINTABLE = re.compile(PRINTABLE)
@@ -66,7 +65,7 @@ class ListValue:
 def list_value(entity: str, value: str) -> ListValue:
     """The one spelling of `value` for `entity`: card, account, device and merchant values
     as given (they match the request's field exactly); an IP address normalised as the
-    request path does (app.schemas.fields.normalised_ip); an IP range in CIDR notation
+    request path does (features.values.normalised_ip); an IP range in CIDR notation
     (IPv4 or IPv6, no host bits set; a full-length one is its address; an IPv4-mapped
     IPv6 range is its IPv4 range, since requests' mapped addresses are read as IPv4)."""
     if len(value) > IDENTIFIER_MAX or _PRINTABLE.fullmatch(value) is None:

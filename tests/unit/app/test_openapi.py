@@ -19,6 +19,10 @@ SECURED = {
     ("get", "/v1/transactions/{transaction_id}"),
     ("post", "/v1/feedback"),
     ("post", "/v1/admin/reload"),
+    ("post", "/v1/lists"),
+    ("get", "/v1/lists"),
+    ("get", "/v1/lists/{entry_id}"),
+    ("delete", "/v1/lists/{entry_id}"),
 }
 ENVELOPES = {"#/components/schemas/ErrorBody", "#/components/schemas/ValidationErrorBody"}
 
@@ -71,8 +75,18 @@ def test_every_refusal_is_documented_with_our_envelope(document: dict[str, Any])
 
 
 def test_body_routes_document_413_415_and_422(document: dict[str, Any]) -> None:
-    for path in ("/v1/score", "/v1/feedback"):
+    for path in ("/v1/score", "/v1/feedback", "/v1/lists"):
         assert {"413", "415", "422"} <= set(document["paths"][path]["post"]["responses"])
+
+
+def test_the_list_routes_show_examples(document: dict[str, Any]) -> None:
+    add = document["paths"]["/v1/lists"]["post"]
+    body = add["requestBody"]["content"]["application/json"]["schema"]
+    assert body["examples"][0]["action"] == "block"
+    assert {"201", "403", "409", "422", "503"} <= set(add["responses"])
+    entry = document["components"]["schemas"]["ListEntryOut"]
+    assert entry["examples"][0]["id"] == 17
+    assert set(document["paths"]["/v1/lists/{entry_id}"]["delete"]["responses"]) >= {"204", "404"}
 
 
 def test_the_envelope_schema_is_error_and_detail(document: dict[str, Any]) -> None:
