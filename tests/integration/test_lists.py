@@ -22,10 +22,12 @@ from app.main import create_app
 from app.schemas.score import ScoreRequest
 from controls.hits import ListHit
 from controls.list_store import RedisListStore
+from controls.list_sync import ListSync
 from controls.lists import ListEntry, checksum_key, lengths_key, list_key
 from features.redis_store import RedisWindowStore
 from features.window_format import WindowRead
 from localservers import RedisServer, free_port
+from persistence.database import Database
 from tests.cursors import cursor_of
 from tests.integration.conftest import API_KEY, make_settings
 from tests.integration.test_score_api import body
@@ -192,15 +194,17 @@ def test_bad_reads_are_4xx(api: TestClient) -> None:
 
 
 def test_redis_unreachable_is_503_and_changes_nothing(
-    bundle_dir: Path, schema: str, prefix: str
+    api: TestClient, bundle_dir: Path, schema: str, prefix: str
 ) -> None:
+    kept = api.post("/v1/lists", json=entry(value="card_kept")).json()
+    before = rows(schema)
     dead = f"redis://127.0.0.1:{free_port()}/0"
     with TestClient(create_app(settings_for(dead, prefix, bundle_dir, schema))) as c:
         c.headers["Authorization"] = f"Bearer {API_KEY}"
-        r = c.post("/v1/lists", json=entry())
-        assert r.status_code == 503, r.text
-        assert r.headers["Retry-After"] == "1"
-    assert rows(schema) == []
+        for r in (c.post("/v1/lists", json=entry()), c.delete(f"/v1/lists/{kept['id']}")):
+            assert r.status_code == 503, r.text
+            assert r.headers["Retry-After"] == "1"
+    assert rows(schema) == before
 
 
 # The window script's look-up.
@@ -431,3 +435,27 @@ def test_a_change_postgresql_never_committed_is_undone(
     wait_for(lambda: b"card:card_ghost" not in redis_lists(redis_url, prefix))
     assert set(redis_lists(redis_url, prefix)) == {b"card:card_real"}
     assert api.app.state.list_sync.rebuilds >= 1  # type: ignore[attr-defined]
+
+
+def test_concurrent_rebuilds_leave_one_whole_copy(
+    api: TestClient, redis_url: str, prefix: str, schema: str
+) -> None:
+    """Two processes' rebuilds at once: one whole copy (the MULTI is atomic, watched)."""
+    for i in range(20):
+        api.post("/v1/lists", json=entry(value=f"card_{i}"))
+    expected = redis_lists(redis_url, prefix)
+    with redis.Redis.from_url(redis_url) as r:
+        r.delete(list_key(prefix), checksum_key(prefix))
+
+    async def both() -> list[bool]:
+        databases = [Database(DATABASE_URL, schema) for _ in range(2)]
+        async with aioredis.Redis.from_url(redis_url) as client:
+            syncs = [ListSync(RedisListStore(client, prefix), db, SYNC_S) for db in databases]
+            done = await asyncio.gather(*(s.rebuild(None) for s in syncs))
+        for db in databases:
+            await db.close()
+        return list(done)
+
+    done = asyncio.run(both())
+    assert any(done)
+    assert redis_lists(redis_url, prefix) == expected
