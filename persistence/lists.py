@@ -17,9 +17,17 @@ import asyncpg
 import orjson
 
 from controls.hits import LIST_ACTIONS, LIST_ENTITIES
-from controls.lists import CHECKSUM_MODULUS, BadListValue, ListEntry, list_value
+from controls.lists import (
+    CHECKSUM_MODULUS,
+    BadListValue,
+    ListEntry,
+    entry_hash,
+    expires_ms,
+    list_value,
+)
 
 __all__ = [
+    "BadListCursor",
     "InvalidListEntry",
     "ListEntry",
     "ListEntryExists",
@@ -27,7 +35,9 @@ __all__ = [
     "NewListEntry",
     "add_list_entry",
     "database_checksum",
+    "decode_list_cursor",
     "delete_list_entry",
+    "encode_list_cursor",
     "get_list_entry",
     "list_entries",
     "live_entries",
@@ -107,29 +117,20 @@ async def add_list_entry(
     )
     if existing is not None:
         raise ListEntryExists(_entry(existing))
+    # The id first: it is part of the entry's checksum share, stored with the row.
     entry_id = await conn.fetchval("SELECT nextval(pg_get_serial_sequence('list_entries', 'id'))")
-    record = ListEntry(
+    checksum = entry_hash(entry_id, listed.field, entry.action, expires_ms(entry.expires_at))
+    row = await conn.fetchrow(
+        "INSERT INTO list_entries (id, entity, value, action, reason, expires_at, created_by, "
+        f"checksum) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING {COLUMNS}",
         entry_id,
         entry.entity,
         listed.text,
         entry.action,
         entry.reason,
         entry.expires_at,
-        created_at=await conn.fetchval("SELECT now()"),
-        created_by=key_id,
-    )
-    row = await conn.fetchrow(
-        "INSERT INTO list_entries (id, entity, value, action, reason, expires_at, created_at, "
-        f"created_by, checksum) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING {COLUMNS}",
-        record.id,
-        record.entity,
-        record.value,
-        record.action,
-        record.reason,
-        record.expires_at,
-        record.created_at,
-        record.created_by,
-        record.checksum,
+        key_id,
+        checksum,
     )
     return _entry(row)
 

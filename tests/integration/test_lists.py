@@ -459,3 +459,27 @@ def test_concurrent_rebuilds_leave_one_whole_copy(
     done = asyncio.run(both())
     assert any(done)
     assert redis_lists(redis_url, prefix) == expected
+
+
+def test_writes_keep_redis_in_step_without_rebuilds(
+    api: TestClient, redis_url: str, prefix: str, schema: str
+) -> None:
+    """Each write moves Redis's checksum exactly as PostgreSQL's: after the start-up's one
+    rebuild (Redis had no lists), none."""
+    sync = api.app.state.list_sync  # type: ignore[attr-defined]
+    wait_for(lambda: sync.rebuilds == 1)
+    made = [
+        api.post("/v1/lists", json=entry(value=f"card_s{i}", expires_at=in_future(60))).json()
+        for i in range(3)
+    ]
+    made.append(api.post("/v1/lists", json=entry(entity="ip", value="10.0.0.0/8")).json())
+    api.delete(f"/v1/lists/{made[0]['id']}")
+    api.delete(f"/v1/lists/{made[3]['id']}")
+    time.sleep(SYNC_S * 4)
+    assert sync.rebuilds == 1
+    (total,) = query(
+        schema, "SELECT sum(checksum) % 281474976710656 FROM list_entries WHERE deleted_at IS NULL"
+    )
+    with redis.Redis.from_url(redis_url) as r:
+        assert int(r.get(checksum_key(prefix))) == int(total[0])
+        assert r.hgetall(lengths_key(prefix)) == {}
