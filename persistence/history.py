@@ -19,7 +19,7 @@ import orjson
 
 SUMMARY_COLUMNS = (
     "transaction_id, scored_at, card_id, merchant_id, amount, currency, channel, score, "
-    "risk_tier, decision, model_version, degraded, latency_ms"
+    "risk_tier, decision, decision_source, model_version, degraded, latency_ms"
 )
 
 

@@ -4,6 +4,7 @@ staging table, then an idempotent insert on transaction_id."""
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -32,6 +33,7 @@ COLUMNS = (
     "latency_ms",
     "request",
     "response",
+    "decision_source",
 )
 
 
@@ -112,6 +114,7 @@ def _decode(value: bytes | None) -> tuple[Any, ...]:
     if not isinstance(degraded, bool):
         raise BadEvent(f"decision.degraded must be true or false, not {degraded!r}")
     latency = response.get("latency_ms")
+    source = _decision_source(response)
     return (
         transaction_id,
         _time(event, "scored_at", partitioned=True),
@@ -130,7 +133,41 @@ def _decode(value: bytes | None) -> tuple[Any, ...]:
         None if latency is None else _number(response, "latency_ms"),
         orjson.dumps(request).decode(),
         orjson.dumps(response).decode(),
+        source,
     )
+
+
+# What decided: "model", "rule:<id>" or "list:<id>" (ids as the API's rule and list ids).
+SOURCE = re.compile(r"^(model|rule:[A-Za-z0-9_.-]{1,64}|list:[A-Za-z0-9_.-]{1,64})$")
+MODES = frozenset({"active", "shadow"})
+
+
+def _decision_source(response: dict[str, Any]) -> str:
+    """The decision's source, with its rules and list entry checked; an event from before
+    the decision layer has none of them (the model decided)."""
+    source = response.get("decision_source", "model")
+    if not isinstance(source, str) or SOURCE.fullmatch(source) is None:
+        raise BadEvent(
+            f"decision.decision_source is not model, rule:<id> or list:<id>: {source!r:.80}"
+        )
+    rules = response.get("rules", [])
+    if not isinstance(rules, list) or not all(
+        isinstance(r, dict)
+        and all(isinstance(r.get(k), str) and 0 < len(r[k]) <= MAX_TEXT for k in ("id", "action"))
+        and r.get("mode") in MODES
+        for r in rules
+    ):
+        raise BadEvent("decision.rules must be a list of {id, action, mode}")
+    hit = response.get("list")
+    if hit is not None and not (
+        isinstance(hit, dict)
+        and all(
+            isinstance(hit.get(k), str) and 0 < len(hit[k]) <= MAX_TEXT
+            for k in ("id", "entity", "action")
+        )
+    ):
+        raise BadEvent("decision.list must be null or {id, entity, action}")
+    return source
 
 
 JSON_TYPES = {list: "array", str: "string", int: "number", float: "number", bool: "boolean"}

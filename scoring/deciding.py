@@ -6,9 +6,12 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
+from controls.hits import ListHit
+from controls.precedence import Settled, settle
 from ensemble.bundle import ModelBundle
 from features.online import OnlineTransaction, online_matrix, request_only_matrix
 from features.window_format import WindowRead
@@ -61,18 +64,26 @@ def decide(
     explain = [j for j in range(len(order)) if scores.risk_tier[j] != "low"] if reasons else []
     explained = dict(zip(explain, bundle.reasons_many(matrix[explain], reasons), strict=True))
     out: dict[int, Decision] = {}
+    by_tier = {
+        False: partial(policy.decide, degraded=False),
+        True: partial(policy.decide, degraded=True),
+    }
     for j, k in enumerate(order):
-        is_degraded = reads[k] is None
-        tier = str(scores.risk_tier[j])
-        decision = policy.decide(tier, is_degraded)
+        read = reads[k]
+        is_degraded = read is None
+        lists = () if read is None else read.lists
+        settled = settle(str(scores.risk_tier[j]), by_tier[is_degraded], lists, ())
         score = float(scores.score[j])
+        _count(settled, lists)
         telemetry.SCORE.observe(score)
-        telemetry.DECISIONS.labels(tier, decision).inc()
         out[k] = Decision(
             transaction_id=transactions[k].event.transaction_id,
             score=score,
-            risk_tier=tier,
-            decision=decision,
+            risk_tier=settled.risk_tier,
+            decision=settled.decision,
+            decision_source=settled.source,
+            rules=(),
+            list_hit=settled.list_hit,
             reasons=tuple(explained.get(j, ())),
             components={
                 "xgboost": float(scores.xgboost[j]),
@@ -83,3 +94,10 @@ def decide(
             latency_ms=round((time.perf_counter_ns() - received_ns[k]) / 1e6, 3),
         )
     return [out[k] for k in range(len(order))]
+
+
+def _count(settled: Settled, lists: Sequence[ListHit]) -> None:
+    telemetry.DECISIONS.labels(settled.risk_tier, settled.decision).inc()
+    telemetry.DECISION_SOURCES.labels(settled.source.partition(":")[0]).inc()
+    for hit in lists:
+        telemetry.LIST_HITS.labels(hit.entity, hit.action).inc()

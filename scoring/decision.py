@@ -13,6 +13,7 @@ from typing import Any
 
 import orjson
 
+from controls.hits import ListHit, RuleHit
 from ensemble.bundle import Reason
 
 
@@ -25,6 +26,11 @@ class Decision:
     score: float
     risk_tier: str
     decision: str
+    # What decided: "model", "rule:<id>" or "list:<id>"; the rules that matched (active and
+    # shadow, in priority order); the list entry that decided, if one did.
+    decision_source: str
+    rules: tuple[RuleHit, ...]
+    list_hit: ListHit | None
     reasons: tuple[Reason, ...]
     components: dict[str, float]  # "xgboost", "isolation_forest"
     model_version: str
@@ -46,6 +52,9 @@ class Decision:
                 "score": self.score,
                 "risk_tier": self.risk_tier,
                 "decision": self.decision,
+                "decision_source": self.decision_source,
+                "rules": [r.as_json() for r in self.rules],
+                "list": None if self.list_hit is None else self.list_hit.as_json(),
                 "reasons": [_reason(r) for r in self.reasons],
                 "components": self.components,
                 "model_version": self.model_version,
@@ -64,6 +73,10 @@ class Decision:
             score=d["score"],
             risk_tier=d["risk_tier"],
             decision=d["decision"],
+            # An answer stored by a release before the decision layer has none of these.
+            decision_source=d.get("decision_source", "model"),
+            rules=tuple(RuleHit(**r) for r in d.get("rules", ())),
+            list_hit=None if d.get("list") is None else ListHit(**d["list"]),
             reasons=tuple(Reason(**r) for r in d["reasons"]),
             components=d["components"],
             model_version=d["model_version"],

@@ -25,6 +25,15 @@ SCORE = Histogram("fraud_score", "Ensemble scores", buckets=tuple(i / 20 for i i
 DECISIONS = Counter(
     "fraud_decisions_total", "Answers by tier and decision", ["risk_tier", "decision"]
 )
+DECISION_SOURCES = Counter(
+    "fraud_decision_sources_total",
+    "Answers by what decided them",
+    ["source"],  # model|rule|list
+)
+LIST_HITS = Counter(
+    "fraud_list_hits_total", "List entries that matched a transaction", ["entity", "action"]
+)
+RULE_HITS = Counter("fraud_rule_hits_total", "Rules that matched a transaction", ["rule", "mode"])
 DEGRADED = Counter("fraud_degraded_total", "Answers without the feature store, by cause", ["cause"])
 RETRIES = Counter(
     "fraud_retried_transactions_total", "Repeated transaction ids answered from the store"

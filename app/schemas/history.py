@@ -59,6 +59,9 @@ class TransactionSummary(BaseModel):
     score: float
     risk_tier: Tier
     decision: Literal["approve", "review", "decline"]
+    decision_source: str = Field(
+        description="What decided: `model`, `rule:<id>` or `list:<id>`", examples=["model"]
+    )
     model_version: str
     degraded: bool
     latency_ms: float | None

@@ -116,6 +116,20 @@ class ReasonOut(BaseModel):
     contribution: float
 
 
+class RuleHitOut(BaseModel):
+    id: str
+    action: str = Field(description="approve, review, decline or raise_to:<tier>")
+    mode: Literal["active", "shadow"] = Field(
+        description="A shadow rule is evaluated and counted; it never changes the decision"
+    )
+
+
+class ListHitOut(BaseModel):
+    id: str
+    entity: Literal["card", "account", "device", "ip", "merchant"]
+    action: Literal["block", "allow", "review"]
+
+
 class ScoreResponse(BaseModel):
     """The body of a 200: a scoring.decision.Decision in its one encoding (Decision.json,
     which this model documents; a unit test holds the two to the same fields)."""
@@ -128,6 +142,12 @@ class ScoreResponse(BaseModel):
                     "score": 0.83,
                     "risk_tier": "high",
                     "decision": "review",
+                    "decision_source": "rule:big_ecommerce",
+                    "rules": [
+                        {"id": "big_ecommerce", "action": "review", "mode": "active"},
+                        {"id": "night_atm", "action": "decline", "mode": "shadow"},
+                    ],
+                    "list": None,
                     "reasons": [{"feature": "card_count_1h", "value": 14.0, "contribution": 0.31}],
                     "components": {"xgboost": 0.91, "isolation_forest": 0.64},
                     "model_version": "2026-11-28T12:00:00Z-3f2a",
@@ -142,6 +162,16 @@ class ScoreResponse(BaseModel):
     score: float = Field(ge=0, le=1)
     risk_tier: Literal["low", "medium", "high", "critical"]
     decision: Literal["approve", "review", "decline"]
+    decision_source: str = Field(
+        description="What decided: `model` (the tier's decision), `rule:<id>` (an active "
+        "rule) or `list:<id>` (a list entry: block, then allow, then review)"
+    )
+    rules: list[RuleHitOut] = Field(
+        description="The rules that matched, active and shadow, in order of priority"
+    )
+    list_hit: ListHitOut | None = Field(
+        alias="list", description="The list entry that decided, if one did"
+    )
     reasons: list[ReasonOut]
     components: dict[str, float]
     model_version: str

@@ -46,12 +46,16 @@ def test_a_valid_transaction_gets_score_tier_decision_and_version(client: TestCl
         "score",
         "risk_tier",
         "decision",
+        "decision_source",
+        "rules",
+        "list",
         "reasons",
         "components",
         "model_version",
         "degraded",
         "latency_ms",
     }
+    assert (answer["decision_source"], answer["rules"], answer["list"]) == ("model", [], None)
     assert 0 <= answer["score"] <= 1
     assert answer["risk_tier"] in {"low", "medium", "high", "critical"}
     assert (

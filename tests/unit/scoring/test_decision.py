@@ -11,6 +11,7 @@ from typing import Any
 import orjson
 
 from app.schemas.score import ScoreResponse
+from controls.hits import ListHit, RuleHit
 from ensemble.bundle import Reason
 from scoring.decision import Decision
 
@@ -19,6 +20,9 @@ BASE = Decision(
     score=0.8300000000000001,
     risk_tier="high",
     decision="review",
+    decision_source="rule:big_ecommerce",
+    rules=(RuleHit("big_ecommerce", "review", "active"), RuleHit("night", "decline", "shadow")),
+    list_hit=None,
     reasons=(Reason("card_count_1h", 14.0, 0.31), Reason("ip_is_new", None, 0.05)),
     components={"xgboost": 0.91, "isolation_forest": 0.64},
     model_version="2026-11-28T12:00:00Z-3f2a",
@@ -34,12 +38,27 @@ def decision(**changes: Any) -> Decision:
 def test_a_decision_is_encoded_to_the_exact_bytes_of_the_contract() -> None:
     assert decision().json == (
         b'{"transaction_id":"tx_1","score":0.8300000000000001,"risk_tier":"high",'
-        b'"decision":"review","reasons":[{"feature":"card_count_1h","value":14.0,'
+        b'"decision":"review","decision_source":"rule:big_ecommerce",'
+        b'"rules":[{"id":"big_ecommerce","action":"review","mode":"active"},'
+        b'{"id":"night","action":"decline","mode":"shadow"}],"list":null,'
+        b'"reasons":[{"feature":"card_count_1h","value":14.0,'
         b'"contribution":0.31},{"feature":"ip_is_new","value":null,"contribution":0.05}],'
         b'"components":{"xgboost":0.91,"isolation_forest":0.64},'
         b'"model_version":"2026-11-28T12:00:00Z-3f2a","degraded":false,"latency_ms":1.7}'
     )
     assert decision(reasons=(), degraded=True).json.count(b'"reasons":[]') == 1
+    blocked = decision(list_hit=ListHit("l1", "card", "block"), decision_source="list:l1")
+    assert b'"list":{"id":"l1","entity":"card","action":"block"}' in blocked.json
+
+
+def test_an_answer_stored_before_the_decision_layer_reads_as_the_models() -> None:
+    old = orjson.loads(decision().json)
+    for key in ("decision_source", "rules", "list"):
+        del old[key]
+    stored = orjson.dumps(old)
+    again = Decision.from_json(stored)
+    assert (again.decision_source, again.rules, again.list_hit) == ("model", (), None)
+    assert again.json == stored
 
 
 def test_a_stored_answer_is_given_back_byte_for_byte() -> None:
@@ -56,7 +75,9 @@ def test_a_stored_answer_is_given_back_byte_for_byte() -> None:
 def test_the_response_model_documents_the_decision_field_for_field() -> None:
     assert list(ScoreResponse.model_fields) == [f.name for f in fields(Decision) if f.init]
     body = decision().json
-    assert ScoreResponse.model_validate_json(body).model_dump(mode="json") == orjson.loads(body)
+    assert ScoreResponse.model_validate_json(body).model_dump(
+        mode="json", by_alias=True
+    ) == orjson.loads(body)
 
 
 def test_the_core_imports_nothing_of_http_or_pydantic() -> None:
