@@ -107,7 +107,8 @@ class RedisListStore:
                 lengths[listed.length_tag] = lengths.get(listed.length_tag, 0) + 1
         try:
             async with self.client.pipeline(transaction=True) as pipe:
-                await pipe.watch(self.keys[2])
+                # Every published change writes the hash; with a checksum, that too.
+                await pipe.watch(self.keys[0], self.keys[2])
                 now = await pipe.get(self.keys[2])
                 if (None if now is None else int(now)) != expected:
                     return False
