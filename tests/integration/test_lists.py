@@ -6,6 +6,7 @@ PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -486,3 +487,17 @@ def test_writes_keep_redis_in_step_without_rebuilds(
     with redis.Redis.from_url(redis_url) as r:
         assert int(r.get(checksum_key(prefix))) == int(total[0])
         assert r.hgetall(lengths_key(prefix)) == {}
+
+
+def test_changes_are_logged_by_key_id_never_by_value(
+    api: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, "fraud.security")
+    made = api.post("/v1/lists", json=entry(value="card_secret_77")).json()
+    api.delete(f"/v1/lists/{made['id']}")
+    lines = [r for r in caplog.records if getattr(r, "event", None) == "admin"]
+    assert [(r.action, r.key_id, r.entry_id, r.entity, r.list_action) for r in lines] == [  # type: ignore[attr-defined]
+        ("list_add", key_id(API_KEY), made["id"], "card", "block"),
+        ("list_delete", key_id(API_KEY), made["id"], "card", "block"),
+    ]
+    assert "card_secret_77" not in caplog.text
