@@ -11,6 +11,7 @@ from app import auth, metrics
 from app.errors import TooManyRequests
 from app.scopes import Scope
 from app.settings import Settings
+from controls.list_store import RedisListStore
 from features.redis_store import RedisWindowStore
 from persistence.database import Database
 from persistence.producer import AuditProducer
@@ -56,6 +57,10 @@ async def _store(request: Request) -> RedisWindowStore:
     return request.app.state.store
 
 
+async def _lists(request: Request) -> RedisListStore:
+    return request.app.state.lists
+
+
 async def _database(request: Request) -> Database:
     return request.app.state.database
 
@@ -76,6 +81,7 @@ AuthorizedScoring = Annotated[ScoringService, Depends(_scoring)]
 ModelsDep = Annotated[ModelHolder, Depends(_models)]
 StoreDep = Annotated[RedisWindowStore, Depends(_store)]
 DatabaseDep = Annotated[Database, Depends(_database)]
+ListStoreDep = Annotated[RedisListStore, Depends(_lists)]
 LabelsDep = Annotated[AuditProducer | None, Depends(_labels)]
 _read_caller = _caller_with("read")
 _review_caller = _caller_with("review")

@@ -23,6 +23,8 @@ from app.rate_limit import RateLimiter
 from app.rule_sync import RuleSync
 from app.schemas.score import request_record
 from app.settings import Settings
+from controls.list_store import RedisListStore
+from controls.list_sync import ListSync
 from features.redis_store import HiredisPackedConnection, RedisWindowStore
 from live.buffers import Hub
 from live.feed import Feed
@@ -98,6 +100,9 @@ def lifespan(settings: Settings, make_redis: Callable[[Settings], redis.Redis]) 
         limiter.start()
         rule_sync = RuleSync(database, service, settings.rules_sync_ms / 1000)
         rule_sync.start()
+        lists = RedisListStore(client, settings.redis_prefix)
+        list_sync = ListSync(lists, database, settings.list_sync_s)
+        list_sync.start()  # at once, then every FRAUD_LIST_SYNC_S (controls/list_sync.py)
         tune_gc()
         app.state.settings, app.state.store, app.state.models, app.state.service = (
             settings,
@@ -107,6 +112,7 @@ def lifespan(settings: Settings, make_redis: Callable[[Settings], redis.Redis]) 
         )
         app.state.database, app.state.labels, app.state.limiter = database, labels, limiter
         app.state.rule_sync, app.state.backtests = rule_sync, Backtests(settings)
+        app.state.lists, app.state.list_sync = lists, list_sync
         app.state.hub = Hub(settings.stream_client_buffer)
         app.state.feed = (
             Feed(settings.kafka_bootstrap_servers, settings.audit_topic, app.state.hub)
@@ -133,6 +139,7 @@ def lifespan(settings: Settings, make_redis: Callable[[Settings], redis.Redis]) 
                 await stop_step("live feed", app.state.feed.stop(), bound)
             await stop_step("rate limiter", limiter.stop(), bound)
             await stop_step("rule sync", rule_sync.stop(), bound)
+            await stop_step("list sync", list_sync.stop(), bound)
             await stop_step("scoring service", service.stop(), bound)
             for name, started in (("audit producer", producer), ("labels producer", labels)):
                 if started is not None:

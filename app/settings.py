@@ -167,6 +167,12 @@ class Settings(BaseSettings):
         description="How often each process reports its keys' requests to the shared budget "
         "in Redis and reads what is left.",
     )
+    list_sync_s: float = Field(
+        2.0,
+        gt=0,
+        description="How often each API process compares the lists in Redis with PostgreSQL's "
+        "record (a checksum) and rebuilds Redis's from it when they differ.",
+    )
     log_format: Literal["json", "text"] = Field(
         "json",
         description="`fraud serve`'s log lines on stderr: `json` (one object per line) or `text`.",

@@ -20,6 +20,8 @@ import redis.asyncio as redis
 from redis.asyncio.connection import Connection
 from redis.exceptions import NoScriptError
 
+from controls.hits import LIST_ENTITIES, ListHit
+from controls.lists import address_hex, exact_field, lengths_key, list_key
 from features.definitions import (
     DAY_MS,
     ENTITIES,
@@ -44,24 +46,31 @@ from features.window_format import (
 
 # One script call for a whole batch, transactions in order (each sees the ones before it).
 # It first stores the answers of earlier transactions, for retries (the first answer wins).
-# KEYS: R decision keys of those answers, then 15 per transaction: 5 window keys
-#       (ENTITIES order), 4 label keys (LABELLED_ENTITIES order), 4 profile keys
-#       (PROFILED_ENTITIES order), seen, decision.
+# KEYS: R decision keys of those answers, the list hash and the list lengths hash
+#       (controls/lists.py), then 15 per transaction: 5 window keys (ENTITIES order),
+#       4 label keys (LABELLED_ENTITIES order), 4 profile keys (PROFILED_ENTITIES
+#       order), seen, decision.
 # ARGV: history_ms, max_events, keep_events, ttl_ms, label_window_ms, max_labels,
-#       response_ttl_ms, profile_ttl_ms, ceiling_ms, R, the R answers (fingerprint then
-#       body), then 11 per transaction: ts, 5 payloads (ENTITIES order), day, cents,
+#       response_ttl_ms, profile_ttl_ms, ceiling_ms, now_ms, R, the R answers (fingerprint
+#       then body), then 13 per transaction: ts, 5 payloads (ENTITIES order), day, cents,
 #       squares, present ("1"/"0" per window key, then per label key, then per profile
-#       key), fingerprint.
+#       key), fingerprint, list fields (the exact list fields of its entities,
+#       controls.lists.exact_field, joined by newlines), IP address in hex ("" if none).
 # Trimming (window members older than the history, profile days older than the longest
 # horizon) is relative to min(ts, ceiling_ms): with ceiling_ms the server's clock (live
 # event time), no request, whatever its time, moves a horizon past the newest trusted
 # instant; reads stay at the request's own time. A replay passes NO_CEILING: trimming at
-# each event's own time, as the offline replay does.
+# each event's own time, as the offline replay does. now_ms is the wall clock in both
+# modes: list entries expire at a time of day, whatever the events' times.
+# List look-up (only while the list hash exists): one HMGET per transaction of its exact
+# fields and, for its IP address, one masked network per range length in use (the lengths
+# hash is read once per batch); an entry matches unless its expiry is <= now_ms.
 # Returns, per transaction, {stored_response} if it was already answered for the same
 # fingerprint, {1} if its id was used in its scope with another fingerprint (a conflict:
 # nothing read or recorded), else
 # {false, 5 windows (members latest first, back to back), label member/score pairs x 4,
-#  profile totals x 4 (text: the day, then PROFILE_SUMS; false if absent)}.
+#  profile totals x 4 (text: the day, then PROFILE_SUMS; false if absent),
+#  the matching list entries (id, entity, action, flat)}.
 WINDOW_SCRIPT = r"""
 local history = tonumber(ARGV[1])
 local max_events = tonumber(ARGV[2])
@@ -70,7 +79,8 @@ local label_window = tonumber(ARGV[5])
 local max_labels = tonumber(ARGV[6])
 local ceiling = tonumber(ARGV[9])
 local ceiling_day = math.floor(ceiling / DAY_MS)
-local answers = tonumber(ARGV[10])
+local now = tonumber(ARGV[10])
+local answers = tonumber(ARGV[11])
 local horizons = {HORIZONS}
 local longest = horizons[#horizons]
 
@@ -126,13 +136,62 @@ local function profile(key, day, fresh, cents, squares, ttl)
   return totals
 end
 
+-- The first ceil(len / 4) hex digits of an address, masked to len bits (controls/lists.py).
+local function masked(hex, len)
+  local whole, bits = math.floor(len / 4), len % 4
+  local head = string.sub(hex, 1, whole)
+  if bits > 0 then
+    local nibble = tonumber(string.sub(hex, whole + 1, whole + 1), 16)
+    head = head .. string.format('%x', nibble - nibble % 2 ^ (4 - bits))
+  end
+  return head
+end
+
+local list_hash = KEYS[answers + 1]
+local listed = redis.call('EXISTS', list_hash) == 1
+local lengths = {['4'] = {}, ['6'] = {}}
+if listed then
+  for _, tag in ipairs(redis.call('HKEYS', KEYS[answers + 2])) do
+    local family, len = string.match(tag, '^([46])/(%d+)$')
+    if family then table.insert(lengths[family], len) end
+  end
+end
+
+local function list_hits(exact, hex)
+  local fields = {}
+  for f in string.gmatch(exact, '[^\n]+') do fields[#fields + 1] = f end
+  if hex ~= '' then
+    local family = #hex == 8 and '4' or '6'
+    for _, len in ipairs(lengths[family]) do
+      fields[#fields + 1] = 'net:' .. family .. ':' .. masked(hex, tonumber(len)) .. '/' .. len
+    end
+  end
+  local hits = {}
+  if #fields == 0 then return hits end
+  local values = redis.call('HMGET', list_hash, unpack(fields))
+  for i, value in ipairs(values) do
+    if value then
+      local entity = string.match(fields[i], '^([^:]+):')
+      if entity == 'net' then entity = 'ip' end
+      for id, action, expires in string.gmatch(value, '(%S+) (%S+) (%S+)') do
+        if expires == '0' or tonumber(expires) > now then
+          hits[#hits + 1] = id
+          hits[#hits + 1] = entity
+          hits[#hits + 1] = action
+        end
+      end
+    end
+  end
+  return hits
+end
+
 for i = 1, answers do
-  redis.call('SET', KEYS[i], ARGV[10 + i], 'PX', ARGV[7], 'NX')
+  redis.call('SET', KEYS[i], ARGV[11 + i], 'PX', ARGV[7], 'NX')
 end
 local results = {}
-for tx = 0, (#KEYS - answers) / 15 - 1 do
-  local k = answers + tx * 15
-  local a = 10 + answers + tx * 11
+for tx = 0, (#KEYS - answers - 2) / 15 - 1 do
+  local k = answers + 2 + tx * 15
+  local a = 11 + answers + tx * 13
   local fingerprint = ARGV[a + 11]
   local stored = redis.call('GET', KEYS[k + 15])
   -- Until its answer is stored, the seen key's fingerprint tells a retry from a conflict.
@@ -179,6 +238,7 @@ for tx = 0, (#KEYS - answers) / 15 - 1 do
         out[i + 1] = false
       end
     end
+    out[15] = listed and list_hits(ARGV[a + 12], ARGV[a + 13]) or {}
     results[tx + 1] = out
   end
 end
@@ -225,7 +285,7 @@ class RedisWindowStore:
         self._sha = await self.client.script_load(WINDOW_SCRIPT)
 
     def _keys_and_args(self, event: Event, keys: list[str], args: list[str | bytes | int]) -> None:
-        """Append one transaction's 15 keys and 10 arguments to the batch's."""
+        """Append one transaction's 15 keys and 13 arguments to the batch's."""
         present = []
         for entity in ENTITIES:
             value = event.entity_value(entity)
@@ -250,6 +310,12 @@ class RedisWindowStore:
             *event.profile_args(),
             "".join(present),
             _fingerprint(event),
+            "\n".join(
+                exact_field(entity, value)
+                for entity in LIST_ENTITIES
+                if (value := event.entity_value(entity))
+            ),
+            address_hex(event.ip),
         ]
 
     def stored_answer(self, event: Event, body: bytes) -> tuple[str, bytes]:
@@ -275,7 +341,9 @@ class RedisWindowStore:
     async def _execute(
         self, events: Sequence[Event], responses: Sequence[tuple[str, bytes]]
     ) -> list[object]:
+        now_ms = time.time_ns() // 1_000_000
         keys: list[str] = [key for key, _ in responses]
+        keys += [list_key(self.prefix), lengths_key(self.prefix)]
         args: list[str | bytes | int] = [
             HISTORY_MS,
             MAX_EVENTS,
@@ -285,7 +353,8 @@ class RedisWindowStore:
             MAX_LABELS,
             self.response_ttl_ms,
             PROFILE_TTL_MS,
-            NO_CEILING if self.replay else time.time_ns() // 1_000_000,
+            NO_CEILING if self.replay else now_ms,
+            now_ms,
             len(responses),
             *(value for _, value in responses),
         ]
@@ -312,7 +381,12 @@ class RedisWindowStore:
             labels[entity] = [float(pairs[k + 1]) for k in range(0, len(pairs), 2)]
         first = 1 + len(ENTITIES) + len(LABELLED_ENTITIES)
         profiles = {e: raw[first + j] for j, e in enumerate(PROFILED_ENTITIES)}
-        return WindowRead(members=members, label_scores=labels, profiles=profiles)
+        hits = raw[first + len(PROFILED_ENTITIES)]
+        lists = tuple(
+            ListHit(hits[i].decode(), hits[i + 1].decode(), hits[i + 2].decode())
+            for i in range(0, len(hits), 3)
+        )
+        return WindowRead(members=members, label_scores=labels, profiles=profiles, lists=lists)
 
     async def record_label(
         self, entities: dict[str, str], transaction_id: str, known_at_ms: int, fraud: bool

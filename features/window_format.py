@@ -139,7 +139,7 @@ class WindowRead:
     label_scores: dict[str, list[float]] = field(default_factory=dict)
     # entity -> b"day n1 n7 n30 cents squares" (the day, then PROFILE_SUMS), None if absent
     profiles: dict[str, bytes | None] = field(default_factory=dict)
-    # The unexpired list entries that match the transaction's entities.
+    # Every matching, unexpired list entry of its card, account, device, IP and merchant.
     lists: tuple[ListHit, ...] = ()
 
 

@@ -3,19 +3,17 @@ parameter: what may end up in Redis keys, PostgreSQL rows, logs and alerts."""
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from pydantic import AfterValidator, AwareDatetime, BeforeValidator, StringConstraints
 
+from features.values import IDENTIFIER_MAX, PRINTABLE, normalised_ip
 from persistence.history import TRANSACTION_ID
 
-# Printable text: no C0 or C1 control character, NUL and DEL included (compiled by
-# pydantic-core: no Python runs per value).
-PRINTABLE = r"^[^\x00-\x1f\x7f-\x9f]+$"
-IDENTIFIER_MAX = 128
+# PRINTABLE is compiled by pydantic-core: no Python runs per value. normalised_ip gives an
+# address its one spelling (the window keys' and the lists').
 # An IPv6 address with an embedded IPv4 one, written out in full, is 45 characters.
 IP_ADDRESS_MAX = 45
 CURSOR_MAX = 256
@@ -26,19 +24,6 @@ Identifier = Annotated[
 TransactionId = Annotated[str, StringConstraints(pattern=TRANSACTION_ID.pattern)]
 Code = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")]
 Cursor = Annotated[str, StringConstraints(min_length=1, max_length=CURSOR_MAX, pattern=PRINTABLE)]
-
-
-def normalised_ip(value: str) -> str:
-    """The address in one spelling, so one host is one window key: compressed, lower-case
-    IPv6; an IPv4-mapped IPv6 address (::ffff:a.b.c.d, what a dual-stack socket reports for
-    an IPv4 client) as its IPv4 address. Scope ids (fe80::1%eth0) name an interface of the
-    sender's own machine, mean nothing here, and are refused."""
-    if "%" in value:
-        raise ValueError("IPv6 scope ids (%...) are not accepted")
-    address = ipaddress.ip_address(value)  # ValueError: not an IPv4 or IPv6 address
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return address.ipv4_mapped.compressed
-    return address.compressed
 
 
 IpAddress = Annotated[

@@ -1,5 +1,6 @@
 """API key scopes through the HTTP app on real Redis, PostgreSQL and tansu: every route with
-a key of each scope, an unknown key and none; the feedback stored with its key's id."""
+a key of each scope, an unknown key and none; feedback and list entries stored with their
+key's id."""
 
 from __future__ import annotations
 
@@ -71,8 +72,13 @@ ALLOWED = {
     "get": ({"read", "review", "admin"}, 200),
     "feedback": ({"review", "admin"}, 201),
     "reload": ({"admin"}, 200),
+    "lists_add": ({"admin"}, 201),
+    "lists_read": ({"read", "review", "admin"}, 200),
+    "lists_get": ({"read", "review", "admin"}, 404),  # past the key check: no entry 999999
+    "lists_delete": ({"admin"}, 404),
 }
 NEEDS = {"score": "score", "list": "read", "get": "read", "feedback": "review", "reload": "admin"}
+NEEDS |= {"lists_add": "admin", "lists_read": "read", "lists_get": "read", "lists_delete": "admin"}
 
 
 def call(c: TestClient, route: str, caller: str) -> tuple[int, dict[str, object]]:
@@ -86,6 +92,15 @@ def call(c: TestClient, route: str, caller: str) -> tuple[int, dict[str, object]
     elif route == "feedback":
         report = {"transaction_id": "s1", "label": "fraud", "source": f"src_{caller}"}
         r = c.post("/v1/feedback", json=report, headers=h)
+    elif route == "lists_add":
+        entry = {"entity": "card", "value": f"c_{caller}", "action": "block", "reason": "test"}
+        r = c.post("/v1/lists", json=entry, headers=h)
+    elif route == "lists_read":
+        r = c.get("/v1/lists", headers=h)
+    elif route == "lists_get":
+        r = c.get("/v1/lists/999999", headers=h)
+    elif route == "lists_delete":
+        r = c.delete("/v1/lists/999999", headers=h)
     else:
         r = c.post("/v1/admin/reload", headers=h)
     return r.status_code, r.json()
@@ -116,6 +131,9 @@ def test_every_route_with_every_scope(scoped: TestClient, schema: str) -> None:
     ]
     labels = scoped.get("/v1/transactions/s1", headers=headers("read")).json()["labels"]
     assert {x["key_id"] for x in labels} == {key_id(KEYS["admin"]), key_id(KEYS["review"])}
+    # Refused list writes wrote nothing; the admin's entry carries its key's id.
+    listed = query(schema, "SELECT value, created_by FROM list_entries")
+    assert [tuple(r) for r in listed] == [("c_admin", key_id(KEYS["admin"]))]
 
 
 @pytest.mark.parametrize("caller", CALLERS)

@@ -25,6 +25,10 @@ SECURED = {
     ("put", "/v1/rules/{rule_id}"),
     ("delete", "/v1/rules/{rule_id}"),
     ("post", "/v1/rules/backtest"),
+    ("post", "/v1/lists"),
+    ("get", "/v1/lists"),
+    ("get", "/v1/lists/{entry_id}"),
+    ("delete", "/v1/lists/{entry_id}"),
 }
 ENVELOPES = {"#/components/schemas/ErrorBody", "#/components/schemas/ValidationErrorBody"}
 
@@ -82,8 +86,19 @@ def test_body_routes_document_413_415_and_422(document: dict[str, Any]) -> None:
         ("/v1/feedback", "post"),
         ("/v1/rules/{rule_id}", "put"),
         ("/v1/rules/backtest", "post"),
+        ("/v1/lists", "post"),
     ):
         assert {"413", "415", "422"} <= set(document["paths"][path][method]["responses"])
+
+
+def test_the_list_routes_show_examples(document: dict[str, Any]) -> None:
+    add = document["paths"]["/v1/lists"]["post"]
+    body = add["requestBody"]["content"]["application/json"]["schema"]
+    assert body["examples"][0]["action"] == "block"
+    assert {"201", "403", "409", "422", "503"} <= set(add["responses"])
+    entry = document["components"]["schemas"]["ListEntryOut"]
+    assert entry["examples"][0]["id"] == 17
+    assert set(document["paths"]["/v1/lists/{entry_id}"]["delete"]["responses"]) >= {"204", "404"}
 
 
 def test_the_envelope_schema_is_error_and_detail(document: dict[str, Any]) -> None:

@@ -1,0 +1,94 @@
+"""Each API process keeps Redis's lists in step with PostgreSQL's record.
+
+Every FRAUD_LIST_SYNC_S the process compares the checksum in Redis with PostgreSQL's. A
+missing one (Redis restarted or was flushed) is rebuilt at once; a different one only when
+it differed at the previous check too, since a writer publishes to Redis just before it
+commits (a check in between sees the change in Redis only). Rebuilds are atomic and
+watched (controls.list_store), so concurrent processes cannot interleave them, and one
+yields to a change published while it read. Every PURGE_EVERY_S the expired entries are
+taken out of Redis (they match nothing already).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from contextlib import suppress
+
+from redis.exceptions import RedisError
+
+from controls.list_store import RedisListStore
+from persistence.database import Database, DatabaseUnavailable
+from persistence.lists import database_checksum, live_entries
+
+log = logging.getLogger(__name__)
+PURGE_EVERY_S = 30.0
+
+
+class ListSync:
+    def __init__(self, store: RedisListStore, database: Database, interval_s: float) -> None:
+        self.store = store
+        self.database = database
+        self.interval_s = interval_s
+        self.rebuilds = 0
+        self._differed = False
+        self._purged_at = 0.0
+        self._failing = False
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def check(self) -> bool:
+        """Compare, and rebuild if needed; True if it rebuilt."""
+        in_redis = await self.store.checksum()
+        async with self.database.connection() as conn:
+            in_database = await database_checksum(conn)
+        if in_redis == in_database:
+            self._differed = False
+            return False
+        if in_redis is not None and not self._differed:
+            self._differed = True
+            return False
+        return await self.rebuild(in_redis)
+
+    async def rebuild(self, expected: int | None) -> bool:
+        async with (
+            self.database.connection() as conn,
+            conn.transaction(isolation="repeatable_read", readonly=True),
+        ):
+            entries, checksum = await live_entries(conn)
+        done = await self.store.replace(expected, entries, checksum)
+        if done:
+            self._differed = False
+            self.rebuilds += 1
+            log.warning(
+                "lists in Redis rebuilt from PostgreSQL: %d live entries (Redis had %s)",
+                len(entries),
+                "none" if expected is None else "a different checksum",
+            )
+        return done
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self.check()
+                if time.monotonic() - self._purged_at >= PURGE_EVERY_S:
+                    await self.store.purge_expired()
+                    self._purged_at = time.monotonic()
+                if self._failing:
+                    log.warning("list sync works again")
+                self._failing = False
+            except (RedisError, OSError, DatabaseUnavailable) as exc:
+                if not self._failing:
+                    log.warning("list sync failed, retrying every %g s: %r", self.interval_s, exc)
+                self._failing = True
+            await asyncio.sleep(self.interval_s)
