@@ -8,7 +8,16 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).parents[2]
-SERVICE_PACKAGES = ["app", "controls", "scoring", "persistence", "features", "ensemble", "live", "synthetic"]
+SERVICE_PACKAGES = [
+    "app",
+    "controls",
+    "scoring",
+    "persistence",
+    "features",
+    "ensemble",
+    "live",
+    "synthetic",
+]
 
 
 def imported_roots(package: str) -> dict[Path, set[str]]:
