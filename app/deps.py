@@ -9,6 +9,7 @@ from fastapi import Depends, Request
 
 from app import auth, metrics
 from app.errors import TooManyRequests
+from app.review import ListWriter
 from app.scopes import Scope
 from app.settings import Settings
 from features.redis_store import RedisWindowStore
@@ -64,6 +65,10 @@ async def _labels(request: Request) -> AuditProducer | None:
     return request.app.state.labels
 
 
+async def _list_writer(request: Request) -> ListWriter | None:
+    return request.app.state.list_writer
+
+
 def _caller_with(scope: Scope) -> Callable[[Request], Awaitable[auth.Caller]]:
     async def caller(request: Request) -> auth.Caller:
         return _admitted(request, scope)
@@ -77,6 +82,7 @@ ModelsDep = Annotated[ModelHolder, Depends(_models)]
 StoreDep = Annotated[RedisWindowStore, Depends(_store)]
 DatabaseDep = Annotated[Database, Depends(_database)]
 LabelsDep = Annotated[AuditProducer | None, Depends(_labels)]
+ListWriterDep = Annotated[ListWriter | None, Depends(_list_writer)]
 _read_caller = _caller_with("read")
 _review_caller = _caller_with("review")
 _admin_caller = _caller_with("admin")

@@ -3,12 +3,15 @@
     ApiError (status_code, error)
     ├── Unauthorized          401  missing or unknown API key
     ├── Forbidden             403  the key lacks the scope the route needs
-    ├── NotFound              404  no such transaction in the history
-    ├── Conflict              409  feedback contradicting what the same source reported
+    ├── NotFound              404  no such transaction in the history, no such case
+    ├── Conflict              409  feedback contradicting what the same source reported,
+    │                              work on a closed case
     ├── PayloadTooLarge       413  body over FRAUD_MAX_BODY_BYTES
     ├── UnsupportedMediaType  415  a body not sent as application/json
     ├── ValidationFailed      422  a field breaks the contract (rendered from pydantic)
     ├── TooManyRequests       429  the key is over its rate limit (Retry-After)
+    ├── Unimplemented         501  a part this process was built without (lists, in a
+    │                              case resolution that blocks the card)
     └── ServiceUnavailable    503  model not loaded, or PostgreSQL / Redis unreachable
 
 Every error body is {"error": <code>, "detail": <message or list of {field, message, type}>},
@@ -87,6 +90,11 @@ class TooManyRequests(ApiError):
     def __init__(self, detail: str, retry_after_s: int) -> None:
         super().__init__(detail)
         self.retry_after_s = retry_after_s
+
+
+class Unimplemented(ApiError):
+    status_code = 501
+    error = "not_implemented"
 
 
 class ServiceUnavailable(ApiError):

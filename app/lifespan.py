@@ -18,6 +18,7 @@ import redis.asyncio as redis
 from fastapi import FastAPI
 
 from app import logs
+from app.queue_metrics import QUEUE
 from app.rate_limit import RateLimiter
 from app.schemas.score import request_record
 from app.settings import Settings
@@ -79,6 +80,7 @@ def lifespan(settings: Settings, make_redis: Callable[[Settings], redis.Redis]) 
         database = Database(
             settings.database_url, settings.database_schema, settings.database_pool_size
         )
+        QUEUE.attach(asyncio.get_running_loop(), database, settings.case_metrics_cache_s)
         service = ScoringService(
             store,
             models,
@@ -102,6 +104,8 @@ def lifespan(settings: Settings, make_redis: Callable[[Settings], redis.Redis]) 
             service,
         )
         app.state.database, app.state.labels, app.state.limiter = database, labels, limiter
+        # The lists' writer, for case resolutions that block the card (app/review.py).
+        app.state.list_writer = None
         app.state.hub = Hub(settings.stream_client_buffer)
         app.state.feed = (
             Feed(settings.kafka_bootstrap_servers, settings.audit_topic, app.state.hub)
@@ -131,6 +135,7 @@ def lifespan(settings: Settings, make_redis: Callable[[Settings], redis.Redis]) 
             for name, started in (("audit producer", producer), ("labels producer", labels)):
                 if started is not None:
                     await stop_step(name, started.stop(), bound)
+            QUEUE.detach(database)
             await stop_step("database pool", database.close(), bound)
             await stop_step("redis client", client.aclose(), bound)
 
