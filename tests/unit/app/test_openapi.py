@@ -19,6 +19,10 @@ SECURED = {
     ("get", "/v1/transactions/{transaction_id}"),
     ("post", "/v1/feedback"),
     ("post", "/v1/admin/reload"),
+    ("get", "/v1/cases"),
+    ("get", "/v1/cases/{case_id}"),
+    ("post", "/v1/cases/{case_id}/assign"),
+    ("post", "/v1/cases/{case_id}/resolve"),
 }
 ENVELOPES = {"#/components/schemas/ErrorBody", "#/components/schemas/ValidationErrorBody"}
 
@@ -71,8 +75,19 @@ def test_every_refusal_is_documented_with_our_envelope(document: dict[str, Any])
 
 
 def test_body_routes_document_413_415_and_422(document: dict[str, Any]) -> None:
-    for path in ("/v1/score", "/v1/feedback"):
+    for path in (
+        "/v1/score",
+        "/v1/feedback",
+        "/v1/cases/{case_id}/assign",
+        "/v1/cases/{case_id}/resolve",
+    ):
         assert {"413", "415", "422"} <= set(document["paths"][path]["post"]["responses"])
+
+
+def test_the_case_bodies_carry_examples(document: dict[str, Any]) -> None:
+    for path in ("/v1/cases/{case_id}/assign", "/v1/cases/{case_id}/resolve"):
+        body = document["paths"][path]["post"]["requestBody"]["content"]["application/json"]
+        assert body["schema"]["examples"], path
 
 
 def test_the_envelope_schema_is_error_and_detail(document: dict[str, Any]) -> None:
