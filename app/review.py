@@ -51,6 +51,10 @@ class Resolution:
     block: CardBlock | None = None  # also block the case's card
 
 
+class ListsUnavailable(RuntimeError):
+    """A resolution asked to block the card, and this process has no list writer."""
+
+
 def case_source(case_id: int) -> str:
     """The feedback source of a case's labels: one report per transaction and case."""
     return f"case:{case_id}"
@@ -63,18 +67,19 @@ async def resolve_case(
     resolution: Resolution,
     list_writer: ListWriter | None,
 ) -> dict[str, Any]:
-    """Close an open case with its verdict; UnknownCase or CaseClosed (nothing changed) if
-    it cannot be. ServiceUnavailable (Redis) rolls everything back."""
+    """Close an open case with its verdict; UnknownCase, CaseClosed or ListsUnavailable
+    (nothing changed) if it cannot be. ServiceUnavailable (Redis) rolls everything back."""
     reports: list[tuple[Feedback, Stored]] = []
     async with conn.transaction():
         case = await open_case_for_update(conn, resolution.case_id)
+        if resolution.block is not None and list_writer is None:
+            raise ListsUnavailable("lists are not available in this process")
         source = case_source(resolution.case_id)
         for transaction_id in await case_transaction_ids(conn, resolution.case_id):
             report = Feedback(transaction_id, resolution.verdict, source, None, resolution.key_id)
             reports.append((report, await apply_label(conn, store, report)))
         entry = None
-        if resolution.block is not None:
-            assert list_writer is not None  # the route refuses a block without lists first
+        if resolution.block is not None and list_writer is not None:
             block = ListEntry(
                 "card",
                 case["card_id"],

@@ -12,7 +12,7 @@ from app.bodies import documented_body, json_response, parse_body
 from app.deps import DatabaseDep, LabelsDep, ListWriterDep, ReadKey, Reviewer, StoreDep
 from app.errors import Conflict, NotFound, Unimplemented, ValidationFailed
 from app.openapi import BODY, documented_errors, keyed
-from app.review import CardBlock, Resolution, resolve_case
+from app.review import CardBlock, ListsUnavailable, Resolution, resolve_case
 from app.schemas.cases import (
     AssignRequest,
     Case,
@@ -149,8 +149,6 @@ async def resolve_review_case(
     With `block_card`, the card is also added to the block list. The labels, the list entry
     and the case change together, or (on any error) none of them."""
     body = await parse_body(request, ResolveRequest)
-    if body.block_card is not None and list_writer is None:
-        raise Unimplemented("lists are not available in this process: resolve without block_card")
     block = (
         None
         if body.block_card is None
@@ -164,6 +162,10 @@ async def resolve_review_case(
             raise NotFound(f"case {case_id} does not exist") from None
         except (CaseClosed, ConflictingFeedback) as exc:
             raise Conflict(str(exc)) from None
+        except ListsUnavailable:
+            raise Unimplemented(
+                "lists are not available in this process: resolve without block_card"
+            ) from None
     metrics.CASE_RESOLUTIONS.labels(body.verdict).inc()
     logs.admin_action(
         "case_resolve",

@@ -47,7 +47,10 @@ class ResolveRequest(BaseModel):
                 {
                     "verdict": "fraud",
                     "note": "cardholder confirmed they did not make these purchases",
-                    "block_card": {"reason": "confirmed fraud", "expires_at": "2027-06-01T00:00:00Z"},
+                    "block_card": {
+                        "reason": "confirmed fraud",
+                        "expires_at": "2027-06-01T00:00:00Z",
+                    },
                 },
                 {"verdict": "legitimate", "note": "customer travelling, confirmed by phone"},
             ]

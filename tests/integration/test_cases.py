@@ -26,7 +26,7 @@ from app.settings import Settings
 from cli.consume import consumer_config
 from features.redis_store import RedisWindowStore
 from features.window_format import Event
-from localservers import TansuBroker
+from localservers import TansuBroker, free_port
 from persistence.cases import REVIEW_ONLY, CasePolicy
 from persistence.consumer import ConsumerConfig
 from persistence.message_format import audit_event
@@ -556,3 +556,26 @@ def test_the_queue_gauges_are_read_from_postgresql_at_scrape_time(
     assert (
         second["fraud_case_oldest_open_age_seconds"] < first["fraud_case_oldest_open_age_seconds"]
     )
+
+
+def test_a_resolution_without_redis_is_503_and_changes_nothing(
+    prefix: str, bundle_dir: Path, schema: str
+) -> None:
+    """The label windows are written before the commit: Redis away rolls the labels and the
+    case back, and the analyst retries."""
+    asyncio.run(write(schema, rows(event("z1", "card_Z", "high"))))
+    settings = make_settings(
+        f"redis://127.0.0.1:{free_port()}/0",
+        prefix,
+        bundle_dir,
+        database_url=DATABASE_URL,
+        database_schema=schema,
+    )
+    with TestClient(create_app(settings)) as c:
+        c.headers["Authorization"] = f"Bearer {API_KEY}"
+        r = c.post("/v1/cases/1/resolve", json={"verdict": "fraud"})
+        assert r.status_code == 503, r.text
+        assert r.headers["Retry-After"] == "1"
+        assert c.get("/v1/cases/1").json()["status"] == "open"
+    assert query(schema, "SELECT count(*) FROM feedback")[0][0] == 0
+    assert query(schema, "SELECT status FROM cases")[0][0] == "open"
