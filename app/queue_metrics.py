@@ -40,7 +40,9 @@ class QueueGauges(Collector):
     def __init__(self) -> None:
         self._source: _Source | None = None
         self._lock = threading.Lock()
-        self._answer: tuple[float, int, datetime | None] | None = None  # (when, count, oldest)
+        # (when, count, oldest); count None: the last query failed (not asked again either
+        # before the cache expires, so a scrape never waits on a PostgreSQL that is away)
+        self._answer: tuple[float, int | None, datetime | None] | None = None
 
     def attach(self, loop: asyncio.AbstractEventLoop, database: Database, cache_s: float) -> None:
         """Measure this process's database from now on (the API's lifespan)."""
@@ -58,14 +60,14 @@ class QueueGauges(Collector):
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         answer = self._measure()
-        if answer is None:
+        if answer is None or answer[1] is None:
             return
         _, count, oldest = answer
         age = 0.0 if oldest is None else max(0.0, (datetime.now(UTC) - oldest).total_seconds())
         yield GaugeMetricFamily(*OPEN, value=count)
         yield GaugeMetricFamily(*OLDEST, value=age)
 
-    def _measure(self) -> tuple[float, int, datetime | None] | None:
+    def _measure(self) -> tuple[float, int | None, datetime | None] | None:
         with self._lock:  # one query at a time; concurrent scrapes share its answer
             source = self._source
             if source is None:
@@ -79,14 +81,13 @@ class QueueGauges(Collector):
                 pass
             else:  # on an event loop: waiting here would block the query it waits for
                 return self._answer
+            asked = asyncio.run_coroutine_threadsafe(self._query(source.database), source.loop)
             try:
-                count, oldest = asyncio.run_coroutine_threadsafe(
-                    self._query(source.database), source.loop
-                ).result(QUERY_TIMEOUT_S)
-            except Exception as exc:  # PostgreSQL away or slow: no gauge this scrape
+                count, oldest = asked.result(QUERY_TIMEOUT_S)
+            except Exception as exc:  # PostgreSQL away or slow: no gauges for a while
+                asked.cancel()
                 log.warning("review queue gauges unavailable: %r", exc)
-                self._answer = None
-                return None
+                count, oldest = None, None
             self._answer = (now, count, oldest)
             return self._answer
 

@@ -579,3 +579,20 @@ def test_a_resolution_without_redis_is_503_and_changes_nothing(
         assert c.get("/v1/cases/1").json()["status"] == "open"
     assert query(schema, "SELECT count(*) FROM feedback")[0][0] == 0
     assert query(schema, "SELECT status FROM cases")[0][0] == "open"
+
+
+def test_without_postgresql_the_queue_gauges_are_left_out_of_the_scrape(
+    redis_url: str, prefix: str, bundle_dir: Path
+) -> None:
+    settings = make_settings(
+        redis_url,
+        prefix,
+        bundle_dir,
+        database_url=f"postgresql://postgres@127.0.0.1:{free_port()}/x",
+    )
+    with TestClient(create_app(settings)) as c:
+        r = c.get("/metrics")
+        assert r.status_code == 200
+        assert "fraud_cases_open " not in r.text
+        assert "fraud_case_oldest_open_age_seconds " not in r.text
+        assert "fraud_refused_total" in r.text  # the rest of the scrape is there
