@@ -4,6 +4,8 @@ the labels topic after it."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import asyncpg
 from redis.exceptions import RedisError
 
@@ -17,17 +19,30 @@ from persistence.producer import AuditProducer
 async def apply_label(
     conn: asyncpg.Connection, store: RedisWindowStore, report: Feedback
 ) -> Stored:
-    """Store `report` and apply the transaction's effective label to its label windows (so
-    the `*_known_fraud_*` features see it from when it became known). Call inside the
-    caller's transaction: a Redis failure raises ServiceUnavailable and rolls it back.
-    UnknownTransaction and ConflictingFeedback come from store_feedback."""
-    stored = await store_feedback(conn, report)
+    """apply_labels for one report."""
+    return (await apply_labels(conn, store, [report]))[0]
+
+
+async def apply_labels(
+    conn: asyncpg.Connection, store: RedisWindowStore, reports: Sequence[Feedback]
+) -> list[Stored]:
+    """Store each report and apply each transaction's effective label to its label windows
+    (so the `*_known_fraud_*` features see it from when it became known), all windows in
+    one Redis MULTI. Call inside the caller's transaction: a Redis failure raises
+    ServiceUnavailable and rolls it back. UnknownTransaction and ConflictingFeedback come
+    from store_feedback."""
+    stored = [await store_feedback(conn, report) for report in reports]
     try:
-        await store.record_label(
-            stored.entities,
-            report.transaction_id,
-            int(stored.effective_at.timestamp() * 1000),
-            stored.effective_label == "fraud",
+        await store.record_labels(
+            [
+                (
+                    s.entities,
+                    report.transaction_id,
+                    int(s.effective_at.timestamp() * 1000),
+                    s.effective_label == "fraud",
+                )
+                for report, s in zip(reports, stored, strict=True)
+            ]
         )
     except (RedisError, OSError) as exc:
         raise ServiceUnavailable(f"feature store unavailable: {exc!r}") from None

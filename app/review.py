@@ -11,10 +11,10 @@ from typing import Any
 
 import asyncpg
 
-from app.labels import apply_label, publish_label
+from app.labels import apply_labels, publish_label
 from features.redis_store import RedisWindowStore
 from persistence.cases import Verdict, case_transaction_ids, close_case, open_case_for_update
-from persistence.history import Feedback, Stored
+from persistence.history import Feedback
 from persistence.producer import AuditProducer
 
 
@@ -69,15 +69,16 @@ async def resolve_case(
 ) -> dict[str, Any]:
     """Close an open case with its verdict; UnknownCase, CaseClosed or ListsUnavailable
     (nothing changed) if it cannot be. ServiceUnavailable (Redis) rolls everything back."""
-    reports: list[tuple[Feedback, Stored]] = []
     async with conn.transaction():
         case = await open_case_for_update(conn, resolution.case_id)
         if resolution.block is not None and list_writer is None:
             raise ListsUnavailable("lists are not available in this process")
         source = case_source(resolution.case_id)
-        for transaction_id in await case_transaction_ids(conn, resolution.case_id):
-            report = Feedback(transaction_id, resolution.verdict, source, None, resolution.key_id)
-            reports.append((report, await apply_label(conn, store, report)))
+        asked = [
+            Feedback(transaction_id, resolution.verdict, source, None, resolution.key_id)
+            for transaction_id in await case_transaction_ids(conn, resolution.case_id)
+        ]
+        reports = list(zip(asked, await apply_labels(conn, store, asked), strict=True))
         entry = None
         if resolution.block is not None and list_writer is not None:
             block = ListEntry(

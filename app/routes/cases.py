@@ -64,9 +64,8 @@ async def list_review_cases(
 ) -> Response:
     """Open and assigned cases come oldest opened first (the queue's order), closed ones
     most recently resolved first."""
-    where = CaseFilter(status, assignee, risk_tier, None, limit)
     try:
-        after = decode_cursor(cursor, where.order) if cursor else None
+        after = decode_cursor(cursor, CaseFilter(status).order) if cursor else None
     except BadCursor as exc:
         raise ValidationFailed(
             [{"field": "query.cursor", "message": str(exc), "type": "cursor"}]
