@@ -3,8 +3,9 @@
     ApiError (status_code, error)
     ├── Unauthorized          401  missing or unknown API key
     ├── Forbidden             403  the key lacks the scope the route needs
-    ├── NotFound              404  no such transaction in the history
-    ├── Conflict              409  feedback contradicting what the same source reported
+    ├── NotFound              404  no such transaction in the history, no such case
+    ├── Conflict              409  feedback contradicting what the same source reported,
+    │                              work on a closed case
     ├── PayloadTooLarge       413  body over FRAUD_MAX_BODY_BYTES
     ├── UnsupportedMediaType  415  a body not sent as application/json
     ├── ValidationFailed      422  a field breaks the contract (rendered from pydantic)

@@ -19,12 +19,13 @@ from fastapi import FastAPI
 
 from app import logs
 from app.backtests import Backtests
+from app.list_sync import ListSync
+from app.queue_metrics import QUEUE
 from app.rate_limit import RateLimiter
 from app.rule_sync import RuleSync
 from app.schemas.score import request_record
 from app.settings import Settings
 from controls.list_store import RedisListStore
-from controls.list_sync import ListSync
 from features.redis_store import HiredisPackedConnection, RedisWindowStore
 from live.buffers import Hub
 from live.feed import Feed
@@ -83,6 +84,7 @@ def lifespan(settings: Settings, make_redis: Callable[[Settings], redis.Redis]) 
         database = Database(
             settings.database_url, settings.database_schema, settings.database_pool_size
         )
+        QUEUE.attach(asyncio.get_running_loop(), database, settings.case_metrics_cache_s)
         service = ScoringService(
             store,
             models,
@@ -102,7 +104,7 @@ def lifespan(settings: Settings, make_redis: Callable[[Settings], redis.Redis]) 
         rule_sync.start()
         lists = RedisListStore(client, settings.redis_prefix)
         list_sync = ListSync(lists, database, settings.list_sync_s)
-        list_sync.start()  # at once, then every FRAUD_LIST_SYNC_S (controls/list_sync.py)
+        list_sync.start()  # at once, then every FRAUD_LIST_SYNC_S (app/list_sync.py)
         tune_gc()
         app.state.settings, app.state.store, app.state.models, app.state.service = (
             settings,
@@ -144,6 +146,7 @@ def lifespan(settings: Settings, make_redis: Callable[[Settings], redis.Redis]) 
             for name, started in (("audit producer", producer), ("labels producer", labels)):
                 if started is not None:
                     await stop_step(name, started.stop(), bound)
+            QUEUE.detach(database)
             await stop_step("database pool", database.close(), bound)
             await stop_step("redis client", client.aclose(), bound)
 

@@ -5,13 +5,14 @@ instrumentator measures the routes other than /v1/score; the scoring core measur
 from __future__ import annotations
 
 from fastapi import FastAPI
-from prometheus_client import Counter
+from prometheus_client import REGISTRY, Counter
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_fastapi_instrumentator import Instrumentator
 from prometheus_fastapi_instrumentator import metrics as http_metrics
 from prometheus_fastapi_instrumentator.middleware import PrometheusInstrumentatorMiddleware
 
 from app.bypass import bypass
+from app.queue_metrics import QUEUE
 
 HTTP_LATENCY_BUCKETS = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
@@ -27,6 +28,12 @@ RATE_LIMITED = Counter(
     "the route needs",
     ["scope"],
 )
+
+CASE_RESOLUTIONS = Counter(
+    "fraud_case_resolutions_total", "Review cases resolved, by verdict", ["verdict"]
+)
+# The queue's gauges, from PostgreSQL at scrape time (app/queue_metrics.py).
+REGISTRY.register(QUEUE)
 
 
 def instrument(app: FastAPI) -> None:

@@ -93,6 +93,17 @@ class Settings(BaseSettings):
     alert_smtp_password: str = Field("", description="SMTP password.")
     alert_email_from: str = Field("fraud-engine@localhost", description="Sender of alert email.")
     alert_email_to: str = Field("", description="Recipients of alert email, comma-separated.")
+    case_on_decline: bool = Field(
+        False,
+        description="`fraud consume` also opens review cases for `decline` decisions (`review` "
+        "decisions always open one).",
+    )
+    case_metrics_cache_s: float = Field(
+        5.0,
+        ge=0,
+        description="How long a /metrics scrape reuses the review queue's size and age "
+        "(fraud_cases_open, fraud_case_oldest_open_age_seconds) before querying PostgreSQL again.",
+    )
     audit_partitions: int = Field(
         12, ge=1, description="Partitions when the topic is created at start-up."
     )

@@ -9,6 +9,7 @@ import httpx
 
 from app.settings import Settings
 from persistence.alerts import AlertPolicy
+from persistence.cases import CasePolicy
 from persistence.consumer import AuditConsumer, ConsumerConfig
 from persistence.dispatcher import AlertDispatcher, DispatchConfig
 from persistence.sinks import EmailSink, PagerDutySink, Sink, SlackSink, WebhookSink
@@ -54,6 +55,7 @@ def consumer_config(settings: Settings, sinks: tuple[str, ...]) -> ConsumerConfi
         alerts=AlertPolicy(settings.alert_tier_set, sinks, settings.alert_dedup_s)
         if sinks
         else None,
+        cases=CasePolicy.of(settings.case_on_decline),
     )
 
 

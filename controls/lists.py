@@ -17,7 +17,7 @@ Redis (prefix from settings):
                           included: the clean-up removes them without changing it).
 
 PostgreSQL holds the record (persistence/lists.py); the same checksum over its not-deleted
-rows tells each API process when Redis missed a change (controls/list_sync.py).
+rows tells each API process when Redis missed a change (app/list_sync.py).
 """
 
 from __future__ import annotations

@@ -393,18 +393,24 @@ class RedisWindowStore:
     ) -> None:
         """Confirmed fraud joins the label window of each of the transaction's entities (score:
         when it became known); a legitimate verdict takes it out again. One MULTI round trip."""
+        await self.record_labels([(entities, transaction_id, known_at_ms, fraud)])
+
+    async def record_labels(self, labels: Sequence[tuple[dict[str, str], str, int, bool]]) -> None:
+        """record_label for several transactions (entities, transaction_id, known_at_ms,
+        fraud) in one MULTI round trip: all of them apply, or none."""
         pipe = self.client.pipeline(transaction=True)
-        for entity in LABELLED_ENTITIES:
-            value = entities.get(entity)
-            if not value:
-                continue
-            key = label_key(self.prefix, entity, value)
-            if fraud:
-                pipe.zadd(key, {transaction_id: known_at_ms})
-                pipe.zremrangebyrank(key, 0, -(MAX_LABELS + 1))
-                pipe.pexpire(key, LABEL_WINDOW_MS + WINDOW_TTL_MS)
-            else:
-                pipe.zrem(key, transaction_id)
+        for entities, transaction_id, known_at_ms, fraud in labels:
+            for entity in LABELLED_ENTITIES:
+                value = entities.get(entity)
+                if not value:
+                    continue
+                key = label_key(self.prefix, entity, value)
+                if fraud:
+                    pipe.zadd(key, {transaction_id: known_at_ms})
+                    pipe.zremrangebyrank(key, 0, -(MAX_LABELS + 1))
+                    pipe.pexpire(key, LABEL_WINDOW_MS + WINDOW_TTL_MS)
+                else:
+                    pipe.zrem(key, transaction_id)
         await pipe.execute()
 
     async def was_recorded(self, scope: str, transaction_id: str) -> bool:

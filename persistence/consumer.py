@@ -21,6 +21,7 @@ from aiokafka.errors import CommitFailedError, IllegalStateError
 from prometheus_client import Counter
 
 from persistence.alerts import AlertPolicy
+from persistence.cases import REVIEW_ONLY, CasePolicy
 from persistence.database import UNAVAILABLE
 from persistence.kafka import stop_consumer
 from persistence.migrations import upgrade
@@ -43,6 +44,7 @@ class ConsumerConfig:
     batch_wait_ms: int = 200
     max_backoff_s: float = 5.0
     alerts: AlertPolicy | None = None
+    cases: CasePolicy = REVIEW_ONLY  # review decisions open cases; decline by setting
 
 
 def unavailable(exc: BaseException) -> bool:
@@ -89,7 +91,9 @@ class AuditConsumer:
             try:
                 conn = await self._connection()
                 try:
-                    return await write_batch(conn, rows, dead, self.config.alerts)
+                    return await write_batch(
+                        conn, rows, dead, self.config.alerts, self.config.cases
+                    )
                 except Exception as exc:
                     if unavailable(exc):
                         raise
@@ -116,7 +120,9 @@ class AuditConsumer:
         refused = list(dead)
         for row, source in zip(rows, sources, strict=True):
             try:
-                inserted += await write_batch(conn, [row], [], self.config.alerts)
+                inserted += await write_batch(
+                    conn, [row], [], self.config.alerts, self.config.cases
+                )
             except Exception as exc:
                 if unavailable(exc):
                     raise  # the whole batch is held and retried

@@ -13,6 +13,7 @@ import asyncpg
 import orjson
 
 from persistence.alerts import AlertPolicy, candidates, deduplicate
+from persistence.cases import REVIEW_ONLY, CasePolicy, open_cases
 from persistence.message_format import SCHEMA
 
 COLUMNS = (
@@ -260,14 +261,21 @@ async def ensure_partition(conn: asyncpg.Connection, day: date) -> None:
     await conn.execute(partition_ddl(day))
 
 
+# What the insert returns of each new decision: enough for the review cases (the alerts
+# also read request and response).
+RETURNED = "transaction_id, card_id, scored_at, event_time, amount, risk_tier, decision"
+
+
 async def write_batch(
     conn: asyncpg.Connection,
     rows: list[tuple[Any, ...]],
     dead: list[DeadLetter],
     alerts: AlertPolicy | None = None,
+    cases: CasePolicy = REVIEW_ONLY,
 ) -> int:
-    """Insert new decisions, their alerts (outbox) and dead letters in one transaction;
-    returns the decisions inserted. Re-delivered decisions insert nothing and alert nobody."""
+    """Insert new decisions, their alerts (outbox), the review cases they open or join, and
+    dead letters in one transaction; returns the decisions inserted. Re-delivered decisions
+    insert nothing, alert nobody and join no case."""
     async with conn.transaction():
         inserted: list[asyncpg.Record] = []
         for day in sorted({row[1].astimezone(UTC).date() for row in rows}):
@@ -291,11 +299,12 @@ async def write_batch(
                 SELECT DISTINCT ON (transaction_id) s.* FROM staging s
                 JOIN fresh USING (transaction_id, scored_at)
                 ORDER BY transaction_id
-                RETURNING {"transaction_id, card_id, scored_at, risk_tier, request::text, response::text" if policy else "transaction_id"}
+                RETURNING {RETURNED}{", request::text, response::text" if policy else ""}
                 """
             )
             if policy is not None:
                 await _queue_alerts(conn, inserted, policy)
+            await open_cases(conn, inserted, cases)
         if dead:
             await conn.executemany(
                 'INSERT INTO dead_letters (topic, partition, "offset", key, value, error) VALUES ($1, $2, $3, $4, $5, $6)'

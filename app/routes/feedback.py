@@ -9,11 +9,11 @@ from redis.exceptions import RedisError
 from app.bodies import documented_body, json_response, parse_body
 from app.deps import DatabaseDep, LabelsDep, Reviewer, StoreDep
 from app.errors import Conflict, NotFound, ServiceUnavailable
+from app.labels import apply_label, publish_label
 from app.openapi import BODY, documented_errors, keyed
 from app.schemas.history import FeedbackRequest, FeedbackResponse
 from features.redis_store import RedisWindowStore
-from persistence.history import ConflictingFeedback, Feedback, UnknownTransaction, store_feedback
-from persistence.message_format import label_event
+from persistence.history import ConflictingFeedback, Feedback, UnknownTransaction
 
 router = APIRouter(prefix="/v1", tags=["feedback"])
 
@@ -49,32 +49,13 @@ async def feedback(
     report = Feedback(body.transaction_id, body.label, body.source, body.reported_at, caller.key_id)
     async with db.connection() as conn, conn.transaction():
         try:
-            stored = await store_feedback(conn, report)
+            stored = await apply_label(conn, store, report)
         except UnknownTransaction:
             await _not_stored_yet(store, caller.key_id, body.transaction_id)
             raise NotFound(f"transaction {body.transaction_id!r} is not in the history") from None
         except ConflictingFeedback as exc:
             raise Conflict(str(exc)) from None
-        try:  # before the commit: a Redis failure rolls the feedback back
-            await store.record_label(
-                stored.entities,
-                body.transaction_id,
-                int(stored.effective_at.timestamp() * 1000),
-                stored.effective_label == "fraud",
-            )
-        except (RedisError, OSError) as exc:
-            raise ServiceUnavailable(f"feature store unavailable: {exc!r}") from None
-    if labels is not None:  # a retried report is published again: downstream is idempotent
-        labels.publish(
-            stored.entities["card"].encode(),
-            label_event(
-                report.transaction_id,
-                stored.label,
-                report.source,
-                stored.reported_at,
-                stored.entities["card"],
-            ),
-        )
+    publish_label(labels, report, stored)
     answer = {
         "transaction_id": report.transaction_id,
         "label": stored.label,

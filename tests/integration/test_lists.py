@@ -19,11 +19,11 @@ import redis.asyncio as aioredis
 from fastapi.testclient import TestClient
 
 from app.auth import key_id
+from app.list_sync import ListSync
 from app.main import create_app
 from app.schemas.score import ScoreRequest
 from controls.hits import ListHit
 from controls.list_store import RedisListStore
-from controls.list_sync import ListSync
 from controls.lists import ListEntry, checksum_key, lengths_key, list_key
 from features.redis_store import RedisWindowStore
 from features.window_format import WindowRead

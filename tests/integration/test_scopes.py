@@ -16,7 +16,10 @@ from app.auth import digest, key_id
 from app.main import create_app
 from localservers import TansuBroker
 from persistence.consumer import ConsumerConfig
+from persistence.writer import decode
+from tests.audit_events import audit_bytes
 from tests.integration.conftest import make_settings
+from tests.integration.test_cases import write
 from tests.integration.test_score_api import body
 from tests.pg import DATABASE_URL, consume_until, query
 
@@ -62,6 +65,8 @@ def scoped(
             broker.bootstrap, "transactions.scored", f"g-{schema}", DATABASE_URL, schema
         )
         assert asyncio.run(consume_until(config, 1, 0)) == (1, 0)
+        # One review case (case 1) on a card of its own, from a decision the writer stores.
+        asyncio.run(write(schema, [decode(audit_bytes("s_case", "card_scope", "high"))]))
         yield c
 
 
@@ -76,8 +81,22 @@ ALLOWED = {
     "lists_read": ({"read", "review", "admin"}, 200),
     "lists_get": ({"read", "review", "admin"}, 404),  # past the key check: no entry 999999
     "lists_delete": ({"admin"}, 404),
+    "cases": ({"read", "review", "admin"}, 200),
+    "case": ({"read", "review", "admin"}, 200),
+    "assign": ({"review", "admin"}, 200),
+    "resolve": ({"review", "admin"}, 404),  # an unknown case: past the key check
 }
-NEEDS = {"score": "score", "list": "read", "get": "read", "feedback": "review", "reload": "admin"}
+NEEDS = {
+    "score": "score",
+    "list": "read",
+    "get": "read",
+    "feedback": "review",
+    "reload": "admin",
+    "cases": "read",
+    "case": "read",
+    "assign": "review",
+    "resolve": "review",
+}
 NEEDS |= {"lists_add": "admin", "lists_read": "read", "lists_get": "read", "lists_delete": "admin"}
 
 
@@ -89,6 +108,14 @@ def call(c: TestClient, route: str, caller: str) -> tuple[int, dict[str, object]
         r = c.get("/v1/transactions", headers=h)
     elif route == "get":
         r = c.get("/v1/transactions/s1", headers=h)
+    elif route == "cases":
+        r = c.get("/v1/cases", headers=h)
+    elif route == "case":
+        r = c.get("/v1/cases/1", headers=h)
+    elif route == "assign":
+        r = c.post("/v1/cases/1/assign", json={"assignee": f"an_{caller}"}, headers=h)
+    elif route == "resolve":
+        r = c.post("/v1/cases/999/resolve", json={"verdict": "fraud"}, headers=h)
     elif route == "feedback":
         report = {"transaction_id": "s1", "label": "fraud", "source": f"src_{caller}"}
         r = c.post("/v1/feedback", json=report, headers=h)
@@ -129,6 +156,8 @@ def test_every_route_with_every_scope(scoped: TestClient, schema: str) -> None:
         ("src_admin", key_id(KEYS["admin"])),
         ("src_review", key_id(KEYS["review"])),
     ]
+    # Only keys with `review` assigned the case; the last of them holds it.
+    assert query(schema, "SELECT status, assignee FROM cases")[0][:] == ("assigned", "an_admin")
     labels = scoped.get("/v1/transactions/s1", headers=headers("read")).json()["labels"]
     assert {x["key_id"] for x in labels} == {key_id(KEYS["admin"]), key_id(KEYS["review"])}
     # Refused list writes wrote nothing; the admin's entry carries its key's id.

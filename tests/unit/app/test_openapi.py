@@ -29,6 +29,10 @@ SECURED = {
     ("get", "/v1/lists"),
     ("get", "/v1/lists/{entry_id}"),
     ("delete", "/v1/lists/{entry_id}"),
+    ("get", "/v1/cases"),
+    ("get", "/v1/cases/{case_id}"),
+    ("post", "/v1/cases/{case_id}/assign"),
+    ("post", "/v1/cases/{case_id}/resolve"),
 }
 ENVELOPES = {"#/components/schemas/ErrorBody", "#/components/schemas/ValidationErrorBody"}
 
@@ -87,6 +91,8 @@ def test_body_routes_document_413_415_and_422(document: dict[str, Any]) -> None:
         ("/v1/rules/{rule_id}", "put"),
         ("/v1/rules/backtest", "post"),
         ("/v1/lists", "post"),
+        ("/v1/cases/{case_id}/assign", "post"),
+        ("/v1/cases/{case_id}/resolve", "post"),
     ):
         assert {"413", "415", "422"} <= set(document["paths"][path][method]["responses"])
 
@@ -99,6 +105,12 @@ def test_the_list_routes_show_examples(document: dict[str, Any]) -> None:
     entry = document["components"]["schemas"]["ListEntryOut"]
     assert entry["examples"][0]["id"] == 17
     assert set(document["paths"]["/v1/lists/{entry_id}"]["delete"]["responses"]) >= {"204", "404"}
+
+
+def test_the_case_bodies_carry_examples(document: dict[str, Any]) -> None:
+    for path in ("/v1/cases/{case_id}/assign", "/v1/cases/{case_id}/resolve"):
+        body = document["paths"][path]["post"]["requestBody"]["content"]["application/json"]
+        assert body["schema"]["examples"], path
 
 
 def test_the_envelope_schema_is_error_and_detail(document: dict[str, Any]) -> None:
