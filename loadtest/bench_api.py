@@ -3,7 +3,12 @@ uvicorn settings, measured in one run: the no-op (same auth, limits and validati
 /v1/score, nothing else) and a plain FastAPI endpoint that validates the same body with
 the pydantic model as a body parameter and returns a constant.
 
-    .venv/bin/python loadtest/bench_api.py [--model models/bench] [--seconds 20] [--connections 128] [--rounds 3]
+    .venv/bin/python loadtest/bench_api.py [--model models/bench] [--seconds 20] [--connections 128] [--rounds 3] [--rules 50]
+
+--rules N adds a fourth server, /v1/score with N active rules in service (loadtest/bench_rules.py's
+shapes), and prints its throughput against /v1/score without rules;
+both poll the same PostgreSQL (FRAUD_DATABASE_URL if it answers, else a local one) for
+their rules, each in a schema of its own.
 
 128 connections by default: /v1/score holds each request across a Redis round trip
 (micro-batching), so with 64 in flight its process idles about a tenth of the time
@@ -29,15 +34,28 @@ import tempfile
 import time
 import uuid
 from contextlib import ExitStack
+from dataclasses import replace
 from pathlib import Path
 
+import asyncpg
 import httpx
 
 from app.auth import digest
 from app.metrics import scraped_total
 from app.settings import get_settings
 from cli.demo import ensure_server
-from localservers import RedisServer, delete_keys, redis_reachable, stop, wait_until_ready
+from loadtest.bench_rules import rules as bench_rules
+from localservers import (
+    PostgresServer,
+    RedisServer,
+    delete_keys,
+    postgres_reachable,
+    redis_reachable,
+    stop,
+    wait_until_ready,
+)
+from persistence.migrations import upgrade
+from persistence.rules import save_rule
 
 KEY = "fk_bench_key"
 WRK_SCRIPT = r"""
@@ -160,11 +178,41 @@ def measure(port: int, seconds: int, connections: int) -> tuple[float, str]:
 
 
 PLAIN, NOOP, SCORE = "plain FastAPI", "no-op (parse + validate)", "/v1/score"
+RULES = "/v1/score with rules"
 APPS = {
     PLAIN: "loadtest.noop_app:create_plain_app",
     NOOP: "loadtest.noop_app:create_noop_app",
     SCORE: "app.main:create_app",
 }
+
+
+def rules_schema(database_url: str, count: int) -> str:
+    """A fresh schema holding `count` rules (0: none), for one server's rule sync."""
+    schema = f"bench_{uuid.uuid4().hex[:8]}"
+
+    async def write() -> None:
+        conn = await asyncpg.connect(database_url)
+        try:
+            await upgrade(conn, schema)
+            await conn.execute(f'SET search_path TO "{schema}"')
+            for rule in bench_rules(count):  # all active: the issue's measure
+                await save_rule(conn, replace(rule, mode="active"), "bench")
+        finally:
+            await conn.close()
+
+    asyncio.run(write())
+    return schema
+
+
+def drop_schema(database_url: str, schema: str) -> None:
+    async def drop() -> None:
+        conn = await asyncpg.connect(database_url)
+        try:
+            await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        finally:
+            await conn.close()
+
+    asyncio.run(drop())
 
 
 def run_one(app: str, env: dict[str, str], seconds: int, connections: int) -> tuple[float, str]:
@@ -178,6 +226,7 @@ def run_one(app: str, env: dict[str, str], seconds: int, connections: int) -> tu
             degraded = scraped_total(metrics, "fraud_degraded_total")
             if degraded:
                 detail += f"\nDEGRADED answers: {degraded:.0f}"
+            detail += f"\nRules in service: {scraped_total(metrics, 'fraud_rules'):.0f}"
     finally:
         stop(process)
     return rps, detail
@@ -189,6 +238,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--connections", type=int, default=128)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rules", type=int, default=0, help="also measure with this many rules")
     args = parser.parse_args()
     if not (args.model / "manifest.json").exists():
         raise SystemExit(
@@ -198,11 +248,21 @@ def main() -> None:
         redis_url = ensure_server(
             "Redis", get_settings().redis_url, redis_reachable, RedisServer, stack, print
         )
-        compare(args, redis_url)
+        database_url = ensure_server(
+            "PostgreSQL",
+            get_settings().database_url,
+            postgres_reachable,
+            PostgresServer,
+            stack,
+            print,
+        )
+        compare(args, redis_url, database_url)
 
 
-def compare(args: argparse.Namespace, redis_url: str) -> None:
+def compare(args: argparse.Namespace, redis_url: str, database_url: str) -> None:
+    apps = APPS | ({RULES: APPS[SCORE]} if args.rules else {})
     env = os.environ | {
+        "FRAUD_DATABASE_URL": database_url,
         "FRAUD_API_KEYS": digest(KEY),
         "FRAUD_REDIS_URL": redis_url,
         "FRAUD_MODEL_DIR": str(args.model),
@@ -217,27 +277,32 @@ def compare(args: argparse.Namespace, redis_url: str) -> None:
         f"load generator: {tool}, {args.connections} connections, {args.seconds} s each, "
         f"{args.rounds} rounds, 1 server worker"
     )
-    results: dict[str, list[float]] = {name: [] for name in APPS}
-    # Alternate the three (plain, no-op, score, plain, ...): this machine's speed drifts
+    results: dict[str, list[float]] = {name: [] for name in apps}
+    # Alternate them (plain, no-op, score, plain, ...): this machine's speed drifts
     # over minutes, and interleaving spreads the drift over all of them.
     for round_ in range(1, args.rounds + 1):
-        for name, app in APPS.items():
+        for name, app in apps.items():
             # Each round starts from empty windows under its own prefix: windows fill as
             # a run goes on, and a later round on full ones would do more work per request.
             prefix = f"bench{uuid.uuid4().hex[:6]}"
+            schema = rules_schema(database_url, args.rules if name == RULES else 0)
             try:
                 rps, detail = run_one(
-                    app, env | {"FRAUD_REDIS_PREFIX": prefix}, args.seconds, args.connections
+                    app,
+                    env | {"FRAUD_REDIS_PREFIX": prefix, "FRAUD_DATABASE_SCHEMA": schema},
+                    args.seconds,
+                    args.connections,
                 )
             finally:
                 delete_keys(redis_url, prefix)
+                drop_schema(database_url, schema)
             results[name].append(rps)
             print(f"\n== round {round_}, {name}: {rps:,.0f} requests/s")
             print(
                 "\n".join(
                     line
                     for line in detail.splitlines()
-                    if re.search(r"Latency|50%|90%|99%|Req|DEGR", line)
+                    if re.search(r"Latency|50%|90%|99%|Req|DEGR|Rules", line)
                 )
             )
     score = statistics.median(results[SCORE])
@@ -249,6 +314,15 @@ def compare(args: argparse.Namespace, redis_url: str) -> None:
         print(
             f"\n/v1/score reaches {score / base:.2f} of the {name} throughput (medians of "
             f"{args.rounds} rounds: {score:,.0f} vs {base:,.0f} requests/s; per round {ratios})"
+        )
+    if args.rules:
+        ruled = statistics.median(results[RULES])
+        ratios = ", ".join(
+            f"{r / s:.3f}" for s, r in zip(results[SCORE], results[RULES], strict=True)
+        )
+        print(
+            f"\n/v1/score with {args.rules} rules reaches {ruled / score:.3f} of /v1/score "
+            f"without rules (medians: {ruled:,.0f} vs {score:,.0f} requests/s; per round {ratios})"
         )
 
 

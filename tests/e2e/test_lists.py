@@ -6,29 +6,20 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
 from app.auth import digest
 from tests.e2e.test_serve import live, serving
-from tests.pg import DATABASE_URL, drop_schema
+from tests.pg import DATABASE_URL
 
 ADMIN = f"fk_e2e_lists_admin_{uuid.uuid4().hex}"
 CARD = f"card_e2e_{uuid.uuid4().hex[:8]}"
 # The default FRAUD_DECISIONS: what the model's tier alone decides.
 MODEL = {"low": "approve", "medium": "review", "high": "review", "critical": "decline"}
-
-
-@pytest.fixture
-def schema() -> Iterator[str]:
-    name = f"t_{uuid.uuid4().hex[:10]}"
-    yield name
-    drop_schema(name)
 
 
 class Scorer:

@@ -8,18 +8,16 @@ from __future__ import annotations
 import socket
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import orjson
-import pytest
 
 from app.auth import digest, key_id
 from app.metrics import scraped_total
 from tests.e2e.test_serve import live, serving
-from tests.pg import DATABASE_URL, drop_schema
+from tests.pg import DATABASE_URL
 
 KEYS = {name: f"fk_e2e_{name}_{uuid.uuid4().hex}" for name in ("score", "read", "review", "admin")}
 SECRETS = {
@@ -28,13 +26,6 @@ SECRETS = {
     "ip_address": "203.0.113.177",
     "account_id": "acct_SECRET9999",
 }
-
-
-@pytest.fixture
-def schema() -> Iterator[str]:
-    name = f"t_{uuid.uuid4().hex[:10]}"
-    yield name
-    drop_schema(name)
 
 
 def scoped_env(schema: str) -> dict[str, str]:

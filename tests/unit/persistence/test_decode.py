@@ -60,3 +60,41 @@ def test_a_dead_letters_error_holds_no_nul_and_is_bounded() -> None:
     assert "\x00" not in letter.error
     assert letter.error.startswith("bad \\x00 value")
     assert len(letter.error) == 2_000
+
+
+def with_decision(**changes: object) -> bytes:
+    event = orjson.loads(audit_bytes("t1", "card_1"))
+    event["decision"].update(changes)
+    for key in [k for k, v in changes.items() if v is ...]:
+        del event["decision"][key]
+    return orjson.dumps(event)
+
+
+def test_what_decided_is_stored_and_an_event_from_before_the_decision_layer_is_the_models() -> None:
+    rules = [{"id": "big", "action": "review", "mode": "active"}]
+    row = decode(with_decision(decision_source="rule:big", rules=rules, list=None))
+    assert row[-1] == "rule:big"
+    assert orjson.loads(row[-2])["rules"] == rules
+    hit = {"id": "17", "entity": "card", "action": "block"}
+    assert decode(with_decision(decision_source="list:17", list=hit))[-1] == "list:17"
+    assert decode(with_decision(decision_source=..., rules=..., list=...))[-1] == "model"
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"decision_source": "rules:big"},
+        {"decision_source": "rule:"},
+        {"decision_source": 1},
+        {"rules": {"id": "x"}},
+        {"rules": [{"id": "x", "action": "review", "mode": "dry"}]},
+        {"rules": [{"id": "", "action": "review", "mode": "active"}]},
+        {"list": {"id": "1", "entity": "card"}},
+        {"list": "card"},
+    ],
+)
+def test_a_malformed_decision_source_rules_or_list_is_a_bad_event(
+    changes: dict[str, object],
+) -> None:
+    with pytest.raises(BadEvent):
+        decode(with_decision(**changes))
