@@ -6,6 +6,7 @@ waits for one: the event loop only waits on the child's pipes."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import sys
 from contextlib import suppress
 from datetime import datetime
@@ -17,6 +18,7 @@ from app.errors import ServiceUnavailable, TimedOut, TooManyRequests, Validation
 from app.settings import Settings
 
 JOB = "persistence.backtest_job"
+log = logging.getLogger(__name__)
 
 
 class Backtests:
@@ -45,7 +47,7 @@ class Backtests:
         }
         self._running += 1
         try:
-            status, out = await self._child(orjson.dumps(job), settings.backtest_timeout_s)
+            status, out, err = await self._child(orjson.dumps(job), settings.backtest_timeout_s)
         except TimeoutError:
             raise TimedOut(
                 f"the backtest ran past FRAUD_BACKTEST_TIMEOUT_S "
@@ -53,7 +55,12 @@ class Backtests:
             ) from None
         finally:
             self._running -= 1
-        answer = orjson.loads(out) if out else {"error": "failed", "message": "no answer"}
+        if status not in (0, 2, 3, 4):  # not an answer: the child failed (a bug, or killed)
+            log.error(
+                "backtest child exited with %s: %s", status, err.decode(errors="replace")[-4000:]
+            )
+            raise RuntimeError(f"the backtest process exited with status {status}")
+        answer = orjson.loads(out)
         if status == 0:
             return answer
         if status == 2:
@@ -64,20 +71,21 @@ class Backtests:
             raise TimedOut(f"a backtest query ran past the time bound: {answer['message']}")
         raise ServiceUnavailable(f"backtest failed: {answer['message']}")
 
-    async def _child(self, job: bytes, timeout_s: float) -> tuple[int, bytes]:
+    async def _child(self, job: bytes, timeout_s: float) -> tuple[int, bytes, bytes]:
         child = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
             JOB,
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
         )
         try:
             async with asyncio.timeout(timeout_s):
-                out, _ = await child.communicate(job)
+                out, err = await child.communicate(job)
         except BaseException:  # the time bound, or the request cancelled: stop the child
             with suppress(ProcessLookupError):
                 child.kill()
             await child.wait()
             raise
-        return child.returncode or 0, out
+        return child.returncode or 0, out, err

@@ -24,13 +24,28 @@ _KEY_END = re.compile(rb'"[ \t\n\r]*:')
 
 
 def documented_body(model: type[BaseModel]) -> dict[str, Any]:
-    """`openapi_extra` for a route that reads `model` itself."""
+    """`openapi_extra` for a route that reads `model` itself. The schema's nested models
+    are written out in place: its own `#/$defs/...` references would not resolve inside the
+    OpenAPI document."""
+    schema = model.model_json_schema()
+    defs = schema.pop("$defs", {})
     return {
         "requestBody": {
             "required": True,
-            "content": {"application/json": {"schema": model.model_json_schema()}},
+            "content": {"application/json": {"schema": _inlined(schema, defs)}},
         }
     }
+
+
+def _inlined(node: Any, defs: dict[str, Any]) -> Any:
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/$defs/"):
+            return _inlined(defs[ref.removeprefix("#/$defs/")], defs)
+        return {key: _inlined(value, defs) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_inlined(item, defs) for item in node]
+    return node
 
 
 async def parse_body(request: Request, model: type[Model]) -> Model:

@@ -120,8 +120,11 @@ def backtest(
     decision (FRAUD_DECISIONS). ExpressionError or RuleError for a bad rule."""
     check_action(action)
     compiled = compile_condition(condition) if isinstance(condition, str) else condition
-    with np.errstate(all="ignore"):
-        hit = compiled.evaluate(rows.columns)
+    if not len(rows.amount):  # a period without transactions: nothing to evaluate
+        hit = np.zeros(0, dtype=bool)
+    else:
+        with np.errstate(all="ignore"):
+            hit = compiled.evaluate(rows.columns)
     fraud = rows.label == "fraud"
     legitimate = rows.label == "legitimate"
     listed = np.array(

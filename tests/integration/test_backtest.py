@@ -256,3 +256,11 @@ def test_a_backtest_past_its_rows_or_time_is_stopped(
                 headers={"Authorization": f"Bearer {API_KEY}"},
             )
         assert r.status_code == status, r.text
+
+
+def test_a_period_without_transactions_reports_nothing(api: TestClient, schema: str) -> None:
+    asyncio.run(store(schema))
+    empty = {"since": "2020-01-01T00:00:00Z", "until": "2020-02-01T00:00:00Z"}
+    r = api.post("/v1/rules/backtest", json=backtest_body(**empty))
+    assert r.status_code == 200, r.text
+    assert (r.json()["rows"], r.json()["hits"], r.json()["fraud"]) == (0, 0, 0)

@@ -3,6 +3,7 @@ check a key, our error envelope on every refusal; /docs works without a CDN."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -111,6 +112,15 @@ def test_the_case_bodies_carry_examples(document: dict[str, Any]) -> None:
     for path in ("/v1/cases/{case_id}/assign", "/v1/cases/{case_id}/resolve"):
         body = document["paths"][path]["post"]["requestBody"]["content"]["application/json"]
         assert body["schema"]["examples"], path
+
+
+def test_every_reference_resolves_in_the_document(document: dict[str, Any]) -> None:
+    text = json.dumps(document)
+    refs = set(re.findall(r'"\$ref": "([^"]+)"', text))
+    assert refs, "the document uses references"
+    for ref in refs:
+        assert ref.startswith("#/components/schemas/"), ref
+        assert ref.removeprefix("#/components/schemas/") in document["components"]["schemas"]
 
 
 def test_the_envelope_schema_is_error_and_detail(document: dict[str, Any]) -> None:

@@ -146,3 +146,7 @@ def test_an_empty_history() -> None:
     rows = rows_from_frame(history().iloc[:0], compile_condition("true"), DECISIONS, 7.0)
     report = backtest(rows, "true", "review", DECISIONS)
     assert (report.rows, report.hits, report.fraud) == (0, 0, 0)
+    # A condition that names fields and features: no column to read, and nothing to hit.
+    named = 'amount > 2000 and channel == "ecommerce" and card_country_changed == 1'
+    rows = rows_from_frame(history().iloc[:0], compile_condition(named), DECISIONS, 7.0)
+    assert backtest(rows, named, "review", DECISIONS).as_json()["hits"] == 0
