@@ -46,7 +46,7 @@ bench: install
 	$(PIP) $(LOCK) -e '.[dev,bench]' 2>&1 | { grep -v "is ignored: it is neither a file nor a directory" || true; }
 	$(BIN)/python loadtest/bench_inference.py
 	$(BIN)/python loadtest/bench_replay.py
-	$(BIN)/python loadtest/bench_api.py
+	$(BIN)/python -m loadtest.bench_api
 
 # Pin every dependency (all extras) for Linux x86_64 and Python 3.11, the build machines'.
 lock:

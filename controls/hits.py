@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+import orjson
 
 LIST_ENTITIES: tuple[str, ...] = ("card", "account", "device", "ip", "merchant")
 LIST_ACTIONS: tuple[str, ...] = ("block", "allow", "review")
@@ -24,11 +26,16 @@ class ListHit:
 
 @dataclass(frozen=True, slots=True)
 class RuleHit:
-    """A rule whose condition held for the transaction (active or shadow)."""
+    """A rule whose condition held for the transaction (active or shadow). A rule set makes
+    one per rule, shared by every answer it matches: its JSON is encoded once."""
 
     id: str
     action: str  # a decision (DECISIONS) or "raise_to:<tier>"
     mode: str  # RULE_MODES
+    encoded: orjson.Fragment = field(init=False, repr=False, compare=False, hash=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "encoded", orjson.Fragment(orjson.dumps(self.as_json())))
 
     def as_json(self) -> dict[str, str]:
         return {"id": self.id, "action": self.action, "mode": self.mode}

@@ -3,7 +3,7 @@ uvicorn settings, measured in one run: the no-op (same auth, limits and validati
 /v1/score, nothing else) and a plain FastAPI endpoint that validates the same body with
 the pydantic model as a body parameter and returns a constant.
 
-    .venv/bin/python loadtest/bench_api.py [--model models/bench] [--seconds 20] [--connections 128] [--rounds 3] [--rules 50]
+    .venv/bin/python -m loadtest.bench_api [--model models/bench] [--seconds 20] [--connections 128] [--rounds 3] [--rules 50]
 
 --rules N adds a fourth server, /v1/score with N active rules in service (loadtest/bench_rules.py's
 shapes), and prints its throughput against /v1/score without rules;

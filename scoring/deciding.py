@@ -4,6 +4,7 @@ decision policy, reasons. No I/O: the store stage has read the windows already."
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -84,7 +85,7 @@ def decide(
         hits = matched[j]
         settled = settle(str(scores.risk_tier[j]), by_tier[is_degraded], lists, hits)
         score = float(scores.score[j])
-        _count(settled, lists, hits)
+        _count(settled, lists)
         telemetry.SCORE.observe(score)
         out[k] = Decision(
             transaction_id=transactions[k].event.transaction_id,
@@ -125,14 +126,20 @@ def _evaluate(
         isolation_forest=scores.isolation_forest,
     )
     matched = rules.evaluate(columns)
+    _count_rules(matched)
     telemetry.RULES_SECONDS.observe(time.perf_counter() - started)
     return matched
 
 
-def _count(settled: Settled, lists: Sequence[ListHit], rules: Sequence[RuleHit]) -> None:
+def _count(settled: Settled, lists: Sequence[ListHit]) -> None:
     telemetry.DECISIONS.labels(settled.risk_tier, settled.decision).inc()
     telemetry.DECISION_SOURCES.labels(settled.source.partition(":")[0]).inc()
     for hit in lists:
         telemetry.LIST_HITS.labels(hit.entity, hit.action).inc()
-    for rule in rules:
-        telemetry.RULE_HITS.labels(rule.id, rule.mode).inc()
+
+
+def _count_rules(matched: Sequence[tuple[RuleHit, ...]]) -> None:
+    """Each rule's hits in the batch, one increment per rule (not per hit)."""
+    counts = Counter(hit for hits in matched for hit in hits)
+    for rule, n in counts.items():
+        telemetry.RULE_HITS.labels(rule.id, rule.mode).inc(n)

@@ -53,7 +53,7 @@ class Decision:
                 "risk_tier": self.risk_tier,
                 "decision": self.decision,
                 "decision_source": self.decision_source,
-                "rules": [r.as_json() for r in self.rules],
+                "rules": [r.encoded for r in self.rules],
                 "list": None if self.list_hit is None else self.list_hit.as_json(),
                 "reasons": [_reason(r) for r in self.reasons],
                 "components": self.components,
