@@ -11,13 +11,12 @@ taken out of Redis (they match nothing already).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
-from contextlib import suppress
 
 from redis.exceptions import RedisError
 
+from app.periodic import Periodic
 from controls.list_store import RedisListStore
 from persistence.database import Database, DatabaseUnavailable
 from persistence.lists import database_checksum, live_entries
@@ -26,26 +25,23 @@ log = logging.getLogger(__name__)
 PURGE_EVERY_S = 30.0
 
 
-class ListSync:
+class ListSync(Periodic):
+    name = "list sync"
+    EXPECTED = (RedisError, OSError, DatabaseUnavailable)
+
     def __init__(self, store: RedisListStore, database: Database, interval_s: float) -> None:
+        super().__init__(interval_s)
         self.store = store
         self.database = database
-        self.interval_s = interval_s
         self.rebuilds = 0
         self._differed = False
         self._purged_at = 0.0
-        self._failing = False
-        self._task: asyncio.Task[None] | None = None
 
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run())
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+    async def step(self) -> None:
+        await self.check()
+        if time.monotonic() - self._purged_at >= PURGE_EVERY_S:
+            await self.store.purge_expired()
+            self._purged_at = time.monotonic()
 
     async def check(self) -> bool:
         """Compare, and rebuild if needed; True if it rebuilt."""
@@ -76,19 +72,3 @@ class ListSync:
                 "none" if expected is None else "a different checksum",
             )
         return done
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                await self.check()
-                if time.monotonic() - self._purged_at >= PURGE_EVERY_S:
-                    await self.store.purge_expired()
-                    self._purged_at = time.monotonic()
-                if self._failing:
-                    log.warning("list sync works again")
-                self._failing = False
-            except (RedisError, OSError, DatabaseUnavailable) as exc:
-                if not self._failing:
-                    log.warning("list sync failed, retrying every %g s: %r", self.interval_s, exc)
-                self._failing = True
-            await asyncio.sleep(self.interval_s)

@@ -2,16 +2,15 @@
 rule set's version in PostgreSQL (one indexed max() every FRAUD_RULES_SYNC_MS) and, when it
 moved, loads and compiles the rules once and swaps them into the scoring service. A write
 through this process wakes its poll at once. PostgreSQL unreachable: the rules in service
-stay, and the poll goes on."""
+stay (the failure is logged once), and the poll goes on."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from contextlib import suppress
 
 from prometheus_client import Counter, Gauge
 
+from app.periodic import Periodic
 from controls.ruleset import Rule, RuleError, RuleSet
 from persistence.database import Database, DatabaseUnavailable
 from persistence.rules import load_rules, rule_set_version
@@ -23,48 +22,18 @@ RULES = Gauge("fraud_rules", "Rules in service, by mode", ["mode"], multiprocess
 REFUSED = Counter("fraud_rules_not_compiled_total", "Stored rules this release cannot compile")
 
 
-class RuleSync:
+class RuleSync(Periodic):
+    name = "rule sync"
+    EXPECTED = (DatabaseUnavailable, OSError, TimeoutError)
+
     def __init__(self, database: Database, service: ScoringService, interval_s: float) -> None:
+        super().__init__(interval_s)
         self.database = database
         self.service = service
-        self.interval_s = interval_s
         self.version = -1  # nothing loaded yet: the first poll loads
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-        self._failing = False
 
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="rule sync")
-
-    def soon(self) -> None:
-        """Poll now (this process just wrote a change)."""
-        self._wake.set()
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with suppress(asyncio.CancelledError):
-                await self._task
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                await self.sync()
-                if self._failing:
-                    log.info("rules: PostgreSQL reachable again, rule set version %d", self.version)
-                self._failing = False
-            except (DatabaseUnavailable, OSError, TimeoutError) as exc:
-                if not self._failing:
-                    log.warning(
-                        "rules: cannot poll PostgreSQL (%r); the rules in service stay", exc
-                    )
-                self._failing = True
-            except Exception:
-                log.exception("rules: sync failed; the rules in service stay")
-            with suppress(TimeoutError):
-                async with asyncio.timeout(self.interval_s):
-                    await self._wake.wait()
-            self._wake.clear()
+    async def step(self) -> None:
+        await self.sync()
 
     async def sync(self) -> None:
         async with self.database.connection() as conn:

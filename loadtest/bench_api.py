@@ -3,7 +3,7 @@ uvicorn settings, measured in one run: the no-op (same auth, limits and validati
 /v1/score, nothing else) and a plain FastAPI endpoint that validates the same body with
 the pydantic model as a body parameter and returns a constant.
 
-    .venv/bin/python -m loadtest.bench_api [--model models/bench] [--seconds 20] [--connections 128] [--rounds 3] [--rules 50]
+    .venv/bin/python -m loadtest.bench_api [--model models/bench] [--seconds 20] [--connections 128] [--rounds 3] [--rules 50 [--rules-only]]
 
 --rules N adds a fourth server, /v1/score with N active rules in service (loadtest/bench_rules.py's
 shapes), and prints its throughput against /v1/score without rules;
@@ -215,21 +215,40 @@ def drop_schema(database_url: str, schema: str) -> None:
     asyncio.run(drop())
 
 
-def run_one(app: str, env: dict[str, str], seconds: int, connections: int) -> tuple[float, str]:
-    """Start one server, warm it up, measure it, stop it."""
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_one(
+    app: str, env: dict[str, str], seconds: int, connections: int
+) -> tuple[float, float, str]:
+    """Start one server, warm it up, measure it, stop it: its requests a second, and the
+    server's CPU time per request in microseconds (less sensitive than throughput to what
+    else this shared machine runs)."""
     process = start_server(app, 8790, env)
     try:
         measure(8790, 3, connections)  # warm-up
+        cpu = cpu_seconds(process.pid)
+        started = time.monotonic()
         rps, detail = measure(8790, seconds, connections)
+        elapsed = time.monotonic() - started
+        cpu_us = (cpu_seconds(process.pid) - cpu) / (rps * elapsed) * 1e6
+        detail += f"\nServer CPU per request: {cpu_us:.0f} us"
         if app.startswith("app."):
             metrics = httpx.get("http://127.0.0.1:8790/metrics").text
             degraded = scraped_total(metrics, "fraud_degraded_total")
             if degraded:
                 detail += f"\nDEGRADED answers: {degraded:.0f}"
             detail += f"\nRules in service: {scraped_total(metrics, 'fraud_rules'):.0f}"
+            answered = scraped_total(metrics, "fraud_score_latency_seconds_count")
+            in_rules = scraped_total(metrics, "fraud_rules_seconds_sum")
+            if in_rules:
+                detail += f"\nRules evaluation: {in_rules / answered * 1e6:.1f} us per request"
     finally:
         stop(process)
-    return rps, detail
+    return rps, cpu_us, detail
 
 
 def main() -> None:
@@ -239,6 +258,11 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=128)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--rules", type=int, default=0, help="also measure with this many rules")
+    parser.add_argument(
+        "--rules-only",
+        action="store_true",
+        help="with --rules: only /v1/score with and without the rules (no baselines)",
+    )
     args = parser.parse_args()
     if not (args.model / "manifest.json").exists():
         raise SystemExit(
@@ -261,6 +285,8 @@ def main() -> None:
 
 def compare(args: argparse.Namespace, redis_url: str, database_url: str) -> None:
     apps = APPS | ({RULES: APPS[SCORE]} if args.rules else {})
+    if args.rules and args.rules_only:
+        apps = {SCORE: APPS[SCORE], RULES: APPS[SCORE]}
     env = os.environ | {
         "FRAUD_DATABASE_URL": database_url,
         "FRAUD_API_KEYS": digest(KEY),
@@ -278,16 +304,20 @@ def compare(args: argparse.Namespace, redis_url: str, database_url: str) -> None
         f"{args.rounds} rounds, 1 server worker"
     )
     results: dict[str, list[float]] = {name: [] for name in apps}
+    cpu: dict[str, list[float]] = {name: [] for name in apps}
     # Alternate them (plain, no-op, score, plain, ...): this machine's speed drifts
     # over minutes, and interleaving spreads the drift over all of them.
     for round_ in range(1, args.rounds + 1):
-        for name, app in apps.items():
+        # Every other round in the reverse order: whatever a run leaves behind for the next
+        # (keys being freed, a schema dropped) falls on each of them as often.
+        order = list(apps.items()) if round_ % 2 else list(reversed(apps.items()))
+        for name, app in order:
             # Each round starts from empty windows under its own prefix: windows fill as
             # a run goes on, and a later round on full ones would do more work per request.
             prefix = f"bench{uuid.uuid4().hex[:6]}"
             schema = rules_schema(database_url, args.rules if name == RULES else 0)
             try:
-                rps, detail = run_one(
+                rps, cpu_us, detail = run_one(
                     app,
                     env | {"FRAUD_REDIS_PREFIX": prefix, "FRAUD_DATABASE_SCHEMA": schema},
                     args.seconds,
@@ -297,16 +327,17 @@ def compare(args: argparse.Namespace, redis_url: str, database_url: str) -> None
                 delete_keys(redis_url, prefix)
                 drop_schema(database_url, schema)
             results[name].append(rps)
+            cpu[name].append(cpu_us)
             print(f"\n== round {round_}, {name}: {rps:,.0f} requests/s")
             print(
                 "\n".join(
                     line
                     for line in detail.splitlines()
-                    if re.search(r"Latency|50%|90%|99%|Req|DEGR|Rules", line)
+                    if re.search(r"Latency|50%|90%|99%|Req|DEGR|Rules|CPU", line)
                 )
             )
     score = statistics.median(results[SCORE])
-    for name in (NOOP, PLAIN):
+    for name in (NOOP, PLAIN) if NOOP in apps else ():
         base = statistics.median(results[name])
         ratios = ", ".join(
             f"{s / b:.2f}" for b, s in zip(results[name], results[SCORE], strict=True)
@@ -323,6 +354,13 @@ def compare(args: argparse.Namespace, redis_url: str, database_url: str) -> None
         print(
             f"\n/v1/score with {args.rules} rules reaches {ruled / score:.3f} of /v1/score "
             f"without rules (medians: {ruled:,.0f} vs {score:,.0f} requests/s; per round {ratios})"
+        )
+        with_rules, without = statistics.median(cpu[RULES]), statistics.median(cpu[SCORE])
+        per_round = ", ".join(f"{r / s:.3f}" for s, r in zip(cpu[SCORE], cpu[RULES], strict=True))
+        print(
+            f"server CPU per request: {with_rules:.0f} us with {args.rules} rules, "
+            f"{without:.0f} us without: x{with_rules / without:.3f} (per round {per_round}); "
+            f"the throughput a saturated core would keep: {without / with_rules:.3f}"
         )
 
 
