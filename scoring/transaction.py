@@ -10,6 +10,7 @@ from hashlib import blake2b
 
 import orjson
 
+from controls.names import FIELDS
 from features.online import OnlineTransaction
 from features.window_format import Event
 
@@ -88,25 +89,12 @@ class Transaction:
         )
 
 
-# The request's fields a rule may name (controls.expression), as the contract spells them.
-RULE_FIELDS: tuple[str, ...] = (
-    "amount",
-    "currency",
-    "card_id",
-    "account_id",
-    "merchant_id",
-    "merchant_category",
-    "merchant_country",
-    "channel",
-    "device_id",
-    "ip_address",
-    "latitude",
-    "longitude",
-)
+_RULE_FIELDS = frozenset(FIELDS)
 
 
 class RequestFields(Mapping[str, object]):
-    """A transaction's rule fields as a mapping, without copying them."""
+    """A transaction's fields a rule may name (controls.names.FIELDS) as a mapping, without
+    copying them."""
 
     __slots__ = ("_transaction",)
 
@@ -114,12 +102,12 @@ class RequestFields(Mapping[str, object]):
         self._transaction = transaction
 
     def __getitem__(self, name: str) -> object:
-        if name not in RULE_FIELDS:
+        if name not in _RULE_FIELDS:
             raise KeyError(name)
         return getattr(self._transaction, name)
 
     def __iter__(self) -> Iterator[str]:
-        return iter(RULE_FIELDS)
+        return iter(FIELDS)
 
     def __len__(self) -> int:
-        return len(RULE_FIELDS)
+        return len(FIELDS)

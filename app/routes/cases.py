@@ -13,6 +13,7 @@ from app.deps import DatabaseDep, LabelsDep, ListStoreDep, ReadKey, Reviewer, St
 from app.errors import Conflict, NotFound, ValidationFailed
 from app.openapi import BODY, documented_errors, keyed
 from app.review import CardBlock, Resolution, resolve_case
+from app.routes.paging import Limit, PageCursor, bad_cursor
 from app.schemas.cases import (
     AssignRequest,
     Case,
@@ -23,7 +24,7 @@ from app.schemas.cases import (
     ResolveResponse,
     Status,
 )
-from app.schemas.fields import Cursor, DecimalInt, Identifier
+from app.schemas.fields import Identifier
 from app.schemas.history import Tier
 from persistence.cases import (
     BadCursor,
@@ -58,19 +59,15 @@ async def list_review_cases(
     ] = None,
     assignee: Annotated[Identifier | None, Query()] = None,
     risk_tier: Annotated[Tier | None, Query(description="the case's (highest) tier")] = None,
-    limit: Annotated[DecimalInt, Query(ge=1, le=500, description="decimal digits")] = 50,
-    cursor: Annotated[
-        Cursor | None, Query(description="`next_cursor` of the previous page")
-    ] = None,
+    limit: Limit = 50,
+    cursor: PageCursor = None,
 ) -> Response:
     """Open and assigned cases come oldest opened first (the queue's order), closed ones
     most recently resolved first."""
     try:
         after = decode_cursor(cursor, CaseFilter(status).order) if cursor else None
     except BadCursor as exc:
-        raise ValidationFailed(
-            [{"field": "query.cursor", "message": str(exc), "type": "cursor"}]
-        ) from None
+        raise bad_cursor(exc) from None
     where = CaseFilter(status, assignee, risk_tier, after, limit)
     async with db.connection() as conn:
         items, next_cursor = await list_cases(conn, where)

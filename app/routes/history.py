@@ -9,9 +9,10 @@ from fastapi.responses import Response
 
 from app.bodies import json_response
 from app.deps import DatabaseDep, ReadKey
-from app.errors import NotFound, ValidationFailed
+from app.errors import NotFound
 from app.openapi import documented_errors, keyed
-from app.schemas.fields import Cursor, DecimalInt, Identifier, Rfc3339, TransactionId
+from app.routes.paging import Limit, PageCursor, bad_cursor
+from app.schemas.fields import Identifier, Rfc3339, TransactionId
 from app.schemas.history import Tier, TransactionDetail, TransactionPage
 from persistence.history import BadCursor, ListFilter, decode_cursor, get_decision, list_decisions
 
@@ -48,17 +49,13 @@ async def list_transactions(
     risk_tier: Tier | None = None,
     since: Annotated[Rfc3339 | None, Query(description="scored at or after (RFC 3339)")] = None,
     until: Annotated[Rfc3339 | None, Query(description="scored before (RFC 3339)")] = None,
-    limit: Annotated[DecimalInt, Query(ge=1, le=500, description="decimal digits")] = 50,
-    cursor: Annotated[
-        Cursor | None, Query(description="`next_cursor` of the previous page")
-    ] = None,
+    limit: Limit = 50,
+    cursor: PageCursor = None,
 ) -> Response:
     try:
         after = decode_cursor(cursor) if cursor else None
     except BadCursor as exc:
-        raise ValidationFailed(
-            [{"field": "query.cursor", "message": str(exc), "type": "cursor"}]
-        ) from None
+        raise bad_cursor(exc) from None
     where = ListFilter(card_id, risk_tier, since, until, after, limit)
     async with db.connection() as conn:
         items, next_cursor = await list_decisions(conn, where)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
 from redis.exceptions import RedisError
 
@@ -14,7 +14,8 @@ from app.bodies import documented_body, json_response, parse_body
 from app.deps import Administrator, DatabaseDep, ListStoreDep, ReadKey
 from app.errors import Conflict, NotFound, ServiceUnavailable, ValidationFailed
 from app.openapi import BODY, documented_errors, keyed
-from app.schemas.fields import Cursor, DecimalInt
+from app.routes.paging import Limit, PageCursor, bad_cursor
+from app.schemas.fields import DecimalInt
 from app.schemas.lists import Action, Entity, ListEntryOut, ListEntryPage, ListEntryRequest
 from persistence.lists import (
     BadListCursor,
@@ -92,17 +93,13 @@ async def list_all(
     db: DatabaseDep,
     entity: Entity | None = None,
     action: Action | None = None,
-    limit: Annotated[DecimalInt, Query(ge=1, le=500, description="decimal digits")] = 50,
-    cursor: Annotated[
-        Cursor | None, Query(description="`next_cursor` of the previous page")
-    ] = None,
+    limit: Limit = 50,
+    cursor: PageCursor = None,
 ) -> Response:
     try:
         before = decode_list_cursor(cursor) if cursor else None
     except BadListCursor as exc:
-        raise ValidationFailed(
-            [{"field": "query.cursor", "message": str(exc), "type": "cursor"}]
-        ) from None
+        raise bad_cursor(exc) from None
     async with db.connection() as conn:
         items, next_cursor = await list_entries(conn, ListPage(entity, action, before, limit))
     return json_response({"items": [e.as_json() for e in items], "next_cursor": next_cursor})

@@ -92,3 +92,15 @@ def test_the_core_imports_nothing_of_http_or_pydantic() -> None:
             else:
                 continue
             assert not {n.split(".")[0] for n in names} & forbidden, (module, names)
+
+
+def test_a_rule_reads_the_transactions_own_fields() -> None:
+    from app.schemas.score import EXAMPLE, ScoreRequest
+    from controls.names import FIELDS
+    from scoring.transaction import RequestFields
+
+    transaction = ScoreRequest.model_validate(EXAMPLE).to_transaction()
+    view = RequestFields(transaction)
+    assert list(view) == list(FIELDS)
+    assert dict(view) == {name: getattr(transaction, name) for name in FIELDS}
+    assert view.get("transaction_id") is None  # not a rule's name
