@@ -51,7 +51,10 @@ class ListSync(Periodic):
         if in_redis == in_database:
             self._differed = False
             return False
-        if in_redis is not None and not self._differed:
+        # Without a checksum but with entries, a writer published since Redis lost its
+        # lists and may not have committed yet: like a mismatch, rebuild only if it lasts.
+        unsettled = in_redis is not None or await self.store.has_entries()
+        if unsettled and not self._differed:
             self._differed = True
             return False
         return await self.rebuild(in_redis)

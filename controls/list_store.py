@@ -86,6 +86,10 @@ class RedisListStore:
         args: list[str | int] = [listed.field, entry.id, listed.length_tag, entry.checksum]
         await self._remove(keys=self.keys, args=args)
 
+    async def has_entries(self) -> bool:
+        """Whether the list hash exists (a publish writes it, with or without a checksum)."""
+        return bool(await self.client.exists(self.keys[0]))
+
     async def checksum(self) -> int | None:
         """The checksum of what Redis was given; None if Redis lost the lists."""
         value = await self.client.get(self.keys[2])
