@@ -155,6 +155,11 @@ async def rule_set_version(conn: asyncpg.Connection) -> int:
     return version
 
 
+async def rule_count(conn: asyncpg.Connection) -> int:
+    count: int = await conn.fetchval("SELECT count(*) FROM rules")
+    return count
+
+
 async def load_rules(conn: asyncpg.Connection) -> tuple[int, list[StoredRule]]:
     """The rule set's version and its rules (priority order), read in one snapshot."""
     async with conn.transaction(isolation="repeatable_read", readonly=True):

@@ -29,6 +29,7 @@ from persistence.rules import (
     get_rule,
     load_rules,
     rule_changes,
+    rule_count,
     save_rule,
 )
 
@@ -90,10 +91,8 @@ async def put_rule(
     )
     async with db.connection() as conn:
         current = await get_rule(conn, rule_id)
-        if current is None:
-            _, rules = await load_rules(conn)
-            if len(rules) >= settings.max_rules:
-                raise Conflict(f"the rule set already holds {len(rules)} rules (FRAUD_MAX_RULES)")
+        if current is None and (held := await rule_count(conn)) >= settings.max_rules:
+            raise Conflict(f"the rule set already holds {held} rules (FRAUD_MAX_RULES)")
         try:
             saved = await save_rule(conn, rule, caller.key_id, body.expected_version)
         except VersionMismatch as exc:
