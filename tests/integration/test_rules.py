@@ -122,6 +122,34 @@ def test_a_change_based_on_another_version_is_refused(api: TestClient, schema: s
     assert changes(schema) == 2
 
 
+def test_the_rule_set_is_capped_by_fraud_max_rules(
+    redis_url: str, prefix: str, bundle_dir: Path, schema: str
+) -> None:
+    """A new rule past FRAUD_MAX_RULES is a 409 that writes nothing; changing a held rule,
+    or adding one after a deletion, still works."""
+    settings = make_settings(
+        redis_url,
+        prefix,
+        bundle_dir,
+        database_url=DATABASE_URL,
+        database_schema=schema,
+        max_rules=2,
+    )
+    with TestClient(create_app(settings)) as api:
+        api.headers["Authorization"] = f"Bearer {API_KEY}"
+        for rule_id in ("a", "b"):
+            assert api.put(f"/v1/rules/{rule_id}", json=RULE).status_code == 201
+        third = api.put("/v1/rules/c", json=RULE)
+        assert third.status_code == 409, third.text
+        assert "FRAUD_MAX_RULES" in third.text
+        assert api.get("/v1/rules/c").status_code == 404
+        assert changes(schema) == 2
+        assert api.put("/v1/rules/a", json={**RULE, "action": "review"}).status_code == 200
+        assert api.delete("/v1/rules/b").status_code == 204
+        assert api.put("/v1/rules/c", json=RULE).status_code == 201
+        assert [r["id"] for r in api.get("/v1/rules").json()["rules"]] == ["a", "c"]
+
+
 def hits(rule: str, mode: str) -> float:
     return REGISTRY.get_sample_value("fraud_rule_hits_total", {"rule": rule, "mode": mode}) or 0.0
 
