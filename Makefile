@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check
 
-.PHONY: install test lint format typecheck demo bench perf quality audit lock clean
+.PHONY: install system-packages test lint format typecheck demo bench perf quality audit lock clean
 
 install: $(VENV)/.installed docs/features.md
 
@@ -36,7 +36,11 @@ format: install
 typecheck: install
 	$(BIN)/mypy
 
-test: lint typecheck
+# The Debian programs the tests drive (haproxy), installed when missing.
+system-packages:
+	bash scripts/debian-packages.sh
+
+test: lint typecheck system-packages
 	$(BIN)/pytest
 
 demo: install

@@ -2,7 +2,7 @@
 
 The pool is created (and the schema migrated) the first time a history or feedback
 request needs it; if PostgreSQL is down, that request gets 503 and the next one tries
-again.
+again. Closing waits for a creation in progress, so that pool is closed too.
 """
 
 from __future__ import annotations
@@ -50,6 +50,8 @@ class Database:
                         await upgrade(conn, self.schema)
                     finally:
                         await conn.close()
+                    # A creation failed or cancelled half-way closes what it opened
+                    # (asyncpg's own guarantee, tested in tests/integration/test_database.py).
                     self._pool = await asyncpg.create_pool(
                         self.url,
                         min_size=1,
@@ -73,6 +75,8 @@ class Database:
             raise DatabaseUnavailable(f"PostgreSQL unavailable: {exc!r}") from exc
 
     async def close(self) -> None:
-        if self._pool is not None:
-            await self._pool.close()
-            self._pool = None
+        # Under the lock: a pool being made right now is closed too, not left behind.
+        async with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            await pool.close()

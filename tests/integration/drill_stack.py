@@ -42,6 +42,7 @@ class DrillStack:
     port: int = field(default_factory=free_port)
     api: subprocess.Popen[bytes] | None = None
     consumers: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    replicas: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
     @property
     def base(self) -> str:
@@ -69,11 +70,11 @@ class DrillStack:
             "FRAUD_EVENT_TIME": "replay",  # the traffic carries EXAMPLE's fixed time
         }
 
-    def _fraud(self, *args: str) -> subprocess.Popen[bytes]:
+    def _fraud(self, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
         with open(self.logs / f"{args[0]}-{time.monotonic_ns()}.log", "wb") as log:
             return subprocess.Popen(
                 [sys.executable, "-m", "cli.main", *args],
-                env=os.environ | self.env,
+                env=os.environ | self.env | (env or {}),
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
@@ -82,6 +83,21 @@ class DrillStack:
         self.api = self._fraud("serve", "--host", "127.0.0.1", "--port", str(self.port))
         wait_until_ready(self.base, self.api)
 
+    def start_replica(self, port: int) -> subprocess.Popen[bytes]:
+        """Another API process, on `port`, with a spool of its own (as each pod has)."""
+        spool = self.logs / f"audit-{port}-{time.monotonic_ns()}.spool"
+        replica = self._fraud(
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            env={"FRAUD_SPOOL_PATH": str(spool)},
+        )
+        wait_until_ready(f"http://127.0.0.1:{port}", replica)
+        self.replicas.append(replica)
+        return replica
+
     def start_consumer(self) -> subprocess.Popen[bytes]:
         consumer = self._fraud("consume")
         self.consumers.append(consumer)
@@ -89,7 +105,7 @@ class DrillStack:
 
     def stop(self) -> None:
         """The API first (its producer flushes to Kafka), then the consumers."""
-        for process in [*([self.api] if self.api else []), *self.consumers]:
+        for process in [*([self.api] if self.api else []), *self.replicas, *self.consumers]:
             stop(process)
 
     def tails(self) -> str:
@@ -113,6 +129,8 @@ class Traffic:
     client_latencies: dict[str, list[float]] = field(default_factory=dict)
     failures: int = 0
     retried: int = 0
+    retries: int = RETRIES
+    errors: list[str] = field(default_factory=list)  # what each failure was
 
     def p99(self, phase: str) -> float:
         """The API's p99 in that phase, in ms."""
@@ -138,24 +156,26 @@ class Traffic:
                 card = f"card_{i % 500}"
                 payload = body(transaction_id=tx, card_id=card, amount=5.0 + i % 300)
                 started = time.perf_counter()
-                for attempt in range(RETRIES + 1):
+                for attempt in range(self.retries + 1):
                     try:
                         r = await client.post("/v1/score", json=payload)
                         break
-                    except httpx.TransportError:
+                    except httpx.TransportError as exc:
                         # As a gateway does: the same transaction id again, which the API
                         # answers identically and counts once (a kept-alive connection
                         # closed under the client is the usual cause).
-                        if attempt == RETRIES:
+                        if attempt == self.retries:
                             if not tolerate_errors:
                                 raise
                             self.failures += 1
+                            self.errors.append(repr(exc))
                             return
                         self.retried += 1
                 elapsed = (time.perf_counter() - started) * 1000
                 if r.status_code != 200:
                     assert tolerate_errors, r.text
                     self.failures += 1
+                    self.errors.append(f"{r.status_code} {r.text[:200]}")
                     return
                 self.answered.add(tx)
                 self.latencies.setdefault(self.phase, []).append(r.json()["latency_ms"])

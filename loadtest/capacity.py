@@ -1,0 +1,152 @@
+"""What one full decision costs each part of the system, the inputs of docs/scaling.md:
+one `fraud serve` process (one worker) driven by wrk with full answers, its audit events
+to a tansu broker, its windows in a Redis-compatible server, all on this machine.
+
+    .venv/bin/python -m loadtest.capacity [--model models/bench] [--seconds 20] [--connections 128]
+
+It prints, per decision: the API process's CPU time (so decisions per second per core),
+the Redis commands by name and the Redis server's CPU time, and the audit record's bytes
+on the topic (key + value, and the gzip ratio of a sample as Kafka's batch compression
+would see it). Redis: FRAUD_REDIS_URL if it answers, else a local one; the keys go under a
+fresh prefix, deleted after the run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gzip
+import os
+import uuid
+from collections import Counter
+from contextlib import ExitStack
+from pathlib import Path
+
+import httpx
+import redis
+from aiokafka import AIOKafkaConsumer
+
+from app.auth import digest
+from app.metrics import scraped_total
+from app.settings import get_settings
+from cli.demo import ensure_server
+from loadtest.bench_api import KEY, cpu_seconds, measure, start_server
+from localservers import RedisServer, TansuBroker, delete_keys, free_port, redis_reachable, stop
+
+TOPIC = "capacity.scored"
+
+
+def redis_snapshot(url: str) -> tuple[Counter[str], float]:
+    """Calls per command so far, and the server's CPU seconds (user + system)."""
+    with redis.Redis.from_url(url) as r:
+        stats = r.info("commandstats")
+        cpu = r.info("cpu")
+    calls = Counter({name.removeprefix("cmdstat_"): int(v["calls"]) for name, v in stats.items()})
+    return calls, float(cpu["used_cpu_user"]) + float(cpu["used_cpu_sys"])
+
+
+async def topic_sizes(bootstrap: str, expected: int) -> tuple[int, int, float]:
+    """Records on the topic, their key + value bytes, and gzip's ratio on a sample batch."""
+    consumer = AIOKafkaConsumer(
+        TOPIC, bootstrap_servers=bootstrap, auto_offset_reset="earliest", group_id=None
+    )
+    await consumer.start()
+    count, size, sample = 0, 0, bytearray()
+    try:
+        while count < expected:
+            batches = await consumer.getmany(timeout_ms=2_000, max_records=5_000)
+            if not batches:
+                break
+            for records in batches.values():
+                for record in records:
+                    count += 1
+                    size += len(record.key or b"") + len(record.value or b"")
+                    if len(sample) < 1_000_000:
+                        sample += (record.key or b"") + (record.value or b"")
+    finally:
+        await consumer.stop()
+    ratio = len(sample) / len(gzip.compress(bytes(sample))) if sample else 0.0
+    return count, size, ratio
+
+
+def run(args: argparse.Namespace, redis_url: str, bootstrap: str) -> None:
+    prefix = f"capacity-{uuid.uuid4().hex[:8]}"
+    port = free_port()
+    env = os.environ | {
+        "FRAUD_API_KEYS": digest(KEY),
+        "FRAUD_REDIS_URL": redis_url,
+        "FRAUD_REDIS_PREFIX": prefix,
+        "FRAUD_MODEL_DIR": str(args.model),
+        "FRAUD_KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+        "FRAUD_AUDIT_TOPIC": TOPIC,
+        "FRAUD_AUDIT_IDEMPOTENCE": "false",  # tansu
+        "FRAUD_SPOOL_PATH": str(Path(f"/tmp/{prefix}.spool")),
+        "PYTHONPATH": str(Path(__file__).resolve().parent.parent),
+        "FRAUD_REDIS_BUDGET_MS": "2000",  # full answers only (see bench_api.py)
+        "FRAUD_EVENT_TIME": "replay",
+    }
+    process = start_server("app.main:create_app", port, env)
+    try:
+        measure(port, 3, args.connections)  # warm-up
+        calls_before, redis_cpu_before = redis_snapshot(redis_url)
+        api_cpu_before = cpu_seconds(process.pid)
+        answered_before = answered(port)
+        rps, _ = measure(port, args.seconds, args.connections)
+        decisions = answered(port) - answered_before
+        api_cpu = cpu_seconds(process.pid) - api_cpu_before
+        calls_after, redis_cpu_after = redis_snapshot(redis_url)
+        degraded = scraped_total(
+            httpx.get(f"http://127.0.0.1:{port}/metrics").text, "fraud_degraded_total"
+        )
+    finally:
+        stop(process)  # flushes the producer
+        delete_keys(redis_url, prefix)
+    commands = {
+        name: (calls_after[name] - calls_before.get(name, 0)) / decisions
+        for name in calls_after
+        if calls_after[name] - calls_before.get(name, 0) > 0 and name not in ("info",)
+    }
+    records, size, ratio = asyncio.run(topic_sizes(bootstrap, 10**9))
+    api_us = api_cpu / decisions * 1e6
+    redis_us = (redis_cpu_after - redis_cpu_before) / decisions * 1e6
+    print(f"decisions: {decisions:,} in {args.seconds} s ({rps:,.0f}/s), degraded {degraded:.0f}")
+    print(
+        f"API process CPU per decision: {api_us:.0f} us -> {1e6 / api_us:,.0f} decisions/s per core"
+    )
+    print(
+        "Redis commands per decision: "
+        + ", ".join(f"{n} {v:.3f}" for n, v in sorted(commands.items(), key=lambda kv: -kv[1]))
+    )
+    print(
+        f"Redis CPU per decision: {redis_us:.1f} us -> {1e6 / redis_us:,.0f} decisions/s per Redis core"
+    )
+    print(
+        f"audit records: {records:,} (warm-up included), {size / max(records, 1):,.0f} bytes each"
+        f" (key + value); gzip ratio on a sample {ratio:.1f}x"
+    )
+
+
+def answered(port: int) -> float:
+    metrics = httpx.get(f"http://127.0.0.1:{port}/metrics").text
+    return scraped_total(metrics, "fraud_score_latency_seconds_count")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--model", type=Path, default=Path("models/bench"))
+    parser.add_argument("--seconds", type=int, default=20)
+    parser.add_argument("--connections", type=int, default=128)
+    args = parser.parse_args()
+    if not (args.model / "manifest.json").exists():
+        raise SystemExit(f"no model at {args.model}: run loadtest/bench_inference.py first")
+    with ExitStack() as stack:
+        redis_url = ensure_server(
+            "Redis", get_settings().redis_url, redis_reachable, RedisServer, stack, print
+        )
+        broker = TansuBroker().start()
+        stack.callback(broker.cleanup)
+        run(args, redis_url, broker.bootstrap)
+
+
+if __name__ == "__main__":
+    main()
