@@ -13,7 +13,21 @@ from app.access_log import AccessLog
 from app.deps import KEY_CHECKS
 from app.lifespan import lifespan, redis_client
 from app.limits import BodySizeLimit
-from app.routes import admin, cases, docs, feedback, health, history, lists, rules, score, stream
+from app.routes import (
+    admin,
+    alerts,
+    cases,
+    console,
+    docs,
+    feedback,
+    health,
+    history,
+    lists,
+    me,
+    rules,
+    score,
+    stream,
+)
 from app.settings import Settings, get_settings
 
 
@@ -38,7 +52,9 @@ def create_app(
     )
     errors.install(app)
     add_routes(app, score.router, health.router, history.router, feedback.router, stream.router)
-    add_routes(app, rules.router, lists.router, cases.router, admin.router, docs.router)
+    add_routes(app, rules.router, lists.router, cases.router, alerts.router, me.router)
+    add_routes(app, admin.router, docs.router)
+    console.install(app, settings.console_dir)
     openapi.install(app, KEY_CHECKS)
     metrics.instrument(app)
     app.add_middleware(

@@ -52,6 +52,7 @@ from localservers import (
     tcp_reachable,
     wait_until_ready,
 )
+from localservers.webhook import WebhookReceiver
 from synthetic.generator import GeneratorConfig, generate
 
 Say = Callable[[str], None]
@@ -185,6 +186,7 @@ def run_demo(
         stack.callback(_drop_schema, database_url, run.schema)
         kafka, idempotent = ensure_kafka(settings, stack, say)
         stack.callback(_delete_topic, kafka, run.topic)
+        alerts = _alert_sink(settings, stack)
         key, key_digest = new_key()
         port = options.port if options.port and port_free(options.port) else free_port()
         env = os.environ | {
@@ -202,10 +204,13 @@ def run_demo(
             "FRAUD_CONSUMER_GROUP": run.tag,
             "FRAUD_DATABASE_URL": database_url,
             "FRAUD_DATABASE_SCHEMA": run.schema,
+            # The build the line below names is the one the API serves.
+            "FRAUD_CONSOLE_DIR": str(settings.console_dir),
             "FRAUD_SPOOL_PATH": str(settings.data_dir / f"{run.tag}.spool"),  # and .labels.spool
             # The traffic is a generated history, replayed at its own event times.
             "FRAUD_EVENT_TIME": "replay",
         }
+        env |= alerts
         spool = settings.data_dir / f"{run.tag}.spool"
         stack.callback(_remove, spool, spool.with_suffix(".labels.spool"))
         consumer = _fraud(env, "consume")
@@ -217,6 +222,7 @@ def run_demo(
         wait_until_ready(base, server)
         traffic = traffic_file(settings, max(500, options.cards // 2))
         _where_to_look(say, base, port, key, run)
+        say(console_line(settings.console_dir, base))
         say(f"replaying {traffic} at {options.rate:g} requests/s; Ctrl-C stops everything")
         report = ReplayReport()
         summary = asyncio.run(
@@ -253,6 +259,24 @@ def _fraud(env: dict[str, str], *args: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, "-m", "cli.main", *args], env=env, start_new_session=True
     )
+
+
+def _alert_sink(settings: Settings, stack: ExitStack) -> dict[str, str]:
+    """Without a webhook of yours, the alerts go to a receiver of the demo's that checks
+    their signatures: the console's alerts show real deliveries."""
+    if settings.alert_webhook_url:
+        return {}
+    secret = secrets.token_hex(16)
+    receiver = WebhookReceiver(secret).start()
+    stack.callback(receiver.stop)
+    return {"FRAUD_ALERT_WEBHOOK_URL": receiver.url, "FRAUD_ALERT_WEBHOOK_SECRET": secret}
+
+
+def console_line(console_dir: Path, base: str) -> str:
+    """Where the console is, or why it is not there (app/routes/console.py serves it)."""
+    if (console_dir / "index.html").is_file():
+        return f"console: {base}/dashboard/  (paste the API key above)"
+    return f"console: not built ({console_dir}): run `make console`, or `make demo`"
 
 
 def _where_to_look(say: Say, base: str, port: int, key: str, run: DemoRun) -> None:
