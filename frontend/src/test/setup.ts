@@ -26,3 +26,7 @@ afterEach(() => {
   window.location.hash = "";
   vi.unstubAllGlobals();
 });
+
+// jsdom lays nothing out: give elements a size so the virtualised feed renders a window.
+Object.defineProperty(HTMLElement.prototype, "clientHeight", { configurable: true, get: () => 480 });
+Object.defineProperty(HTMLElement.prototype, "clientWidth", { configurable: true, get: () => 800 });
