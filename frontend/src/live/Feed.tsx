@@ -108,7 +108,7 @@ export function Feed() {
             if (!row) return null;
             return (
               <div
-                key={row.transaction_id}
+                key={item.key}
                 role="listitem"
                 tabIndex={0}
                 data-testid="feed-row"

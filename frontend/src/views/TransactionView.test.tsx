@@ -97,4 +97,19 @@ describe("TransactionView", () => {
     await screen.findByTestId("detail");
     expect(screen.queryByTestId("feedback-fraud")).toBeNull();
   });
+
+  it("waits for a decision the consumer has not stored yet", async () => {
+    let asked = 0;
+    mockApi({
+      "GET /v1/transactions/tx_1": () => {
+        asked += 1;
+        return asked === 1 ? { status: 404, body: { error: "not_found", detail: "no such transaction" } } : { body: DETAIL };
+      },
+      "GET /v1/transactions": { body: { items: [], next_cursor: null } },
+    });
+    renderSignedIn(<TransactionView id="tx_1" />);
+    expect(await screen.findByText("Waiting for tx_1 to be stored…")).toBeInTheDocument();
+    expect(await screen.findByTestId("detail-decision", {}, { timeout: 3_000 })).toHaveTextContent("decline");
+    expect(asked).toBe(2);
+  });
 });

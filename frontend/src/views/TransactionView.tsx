@@ -6,6 +6,8 @@ import { can, useSession } from "../session";
 
 type Detail = Schemas["TransactionDetail"];
 type Summary = Schemas["TransactionSummary"];
+const STORE_WAIT_ATTEMPTS = 10;
+
 type Reason = { feature: string; value: number | null; contribution: number };
 
 function reasonsOf(detail: Detail): Reason[] {
@@ -119,31 +121,40 @@ export function TransactionView({ id }: { id: string }) {
 
   useEffect(() => {
     let current = true;
+    let timer: ReturnType<typeof setTimeout> | undefined;
     setDetail(null);
     setError(null);
-    (async () => {
+    const load = async (attempt: number) => {
       const found = await api.GET("/v1/transactions/{transaction_id}", {
         params: { path: { transaction_id: id } },
       });
       if (!current) return;
       if (!found.data) {
-        setError(
-          found.response.status === 404 ? `Transaction ${id} is not stored (yet).` : errorText(found.error),
-        );
+        // A decision just seen on the stream may not be in PostgreSQL yet: the consumer
+        // writes in batches. Wait for it a little before saying it is not there.
+        if (found.response.status === 404 && attempt < STORE_WAIT_ATTEMPTS) {
+          setError(`Waiting for ${id} to be stored…`);
+          timer = setTimeout(() => void load(attempt + 1), 1_000);
+          return;
+        }
+        setError(found.response.status === 404 ? `Transaction ${id} is not stored.` : errorText(found.error));
         return;
       }
+      setError(null);
       setDetail(found.data);
       const card = await api.GET("/v1/transactions", {
         params: { query: { card_id: found.data.card_id, limit: 20 } },
       });
       if (current && card.data) setHistory(card.data.items);
-    })();
+    };
+    void load(0);
     return () => {
       current = false;
+      clearTimeout(timer);
     };
   }, [id]);
 
-  if (error) return <p role="alert">{error}</p>;
+  if (error) return <p role="status">{error}</p>;
   if (!detail) return <p>Loading {id}…</p>;
   return (
     <article className="detail" data-testid="detail">
