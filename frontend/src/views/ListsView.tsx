@@ -19,10 +19,16 @@ export function ListsView() {
   const [error, setError] = useState<string | null>(null);
   const [message, setMessage] = useState<string | null>(null);
 
-  const load = useCallback(async () => {
-    const { data, error: failure } = await api.GET("/v1/lists", { params: { query: { limit: 500 } } });
-    if (data) setEntries(data.items);
-    else setError(errorText(failure));
+  const [next, setNext] = useState<string | null>(null);
+
+  const load = useCallback(async (cursor?: string) => {
+    const { data, error: failure } = await api.GET("/v1/lists", {
+      params: { query: { limit: 500, ...(cursor ? { cursor } : {}) } },
+    });
+    if (data) {
+      setEntries((shown) => (cursor ? [...(shown ?? []), ...data.items] : data.items));
+      setNext(data.next_cursor);
+    } else setError(errorText(failure));
   }, []);
 
   useEffect(() => {
@@ -148,6 +154,11 @@ export function ListsView() {
         </tbody>
       </table>
       {entries?.length === 0 && <p>No entries.</p>}
+      {next && (
+        <button type="button" onClick={() => void load(next)}>
+          More entries…
+        </button>
+      )}
     </section>
   );
 }

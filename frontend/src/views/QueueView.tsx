@@ -6,17 +6,25 @@ import { navigate } from "../route";
 import { useSession } from "../session";
 
 type Case = Schemas["Case"];
+const PAGE = 200;
 
 export function QueueView() {
   const session = useSession();
   const [cases, setCases] = useState<Case[] | null>(null);
   const [selected, setSelected] = useState(0);
   const [message, setMessage] = useState<string | null>(null);
+  const [next, setNext] = useState<string | null>(null);
 
-  const load = useCallback(async () => {
-    const { data, error } = await api.GET("/v1/cases", { params: { query: { limit: 200 } } });
+  const load = useCallback(async (cursor?: string) => {
+    const { data, error } = await api.GET("/v1/cases", {
+      params: { query: { limit: PAGE, ...(cursor ? { cursor } : {}) } },
+    });
     if (data) {
-      setCases([...data.items].sort((a, b) => a.opened_at.localeCompare(b.opened_at)));
+      setCases((shown) => {
+        const items = cursor ? [...(shown ?? []), ...data.items] : data.items;
+        return [...items].sort((a, b) => a.opened_at.localeCompare(b.opened_at));
+      });
+      setNext(data.next_cursor);
     } else setMessage(errorText(error));
   }, []);
 
@@ -90,6 +98,11 @@ export function QueueView() {
         </tbody>
       </table>
       {cases.length === 0 && <p>No open cases.</p>}
+      {next && (
+        <button type="button" onClick={() => void load(next)}>
+          More cases…
+        </button>
+      )}
     </section>
   );
 }
