@@ -2,6 +2,7 @@
 import { type FormEvent, useCallback, useEffect, useState } from "react";
 import { api, errorText, type Schemas } from "../api/client";
 import { can, useSession } from "../session";
+import { when } from "../format";
 
 type Entry = Schemas["ListEntryOut"];
 const ENTITIES = ["card", "account", "device", "ip", "merchant"] as const;
@@ -133,9 +134,9 @@ export function ListsView() {
               <td className="mono">{entry.value}</td>
               <td>{entry.action}</td>
               <td>{entry.reason}</td>
-              <td>{entry.expires_at ?? "never"}</td>
+              <td>{entry.expires_at ? when(entry.expires_at) : "never"}</td>
               <td>
-                {entry.created_at} {entry.created_by ? `by ${entry.created_by}` : ""}
+                {when(entry.created_at)} {entry.created_by ? `by ${entry.created_by}` : ""}
               </td>
               <td>
                 {admin && (

@@ -4,6 +4,7 @@ import { api, errorText, type Schemas } from "../api/client";
 import { useShortcuts } from "../keys";
 import { navigate } from "../route";
 import { useSession } from "../session";
+import { when } from "../format";
 
 type Case = Schemas["Case"];
 const PAGE = 200;
@@ -86,7 +87,7 @@ export function QueueView() {
               onFocus={() => setSelected(i)}
             >
               <td>{c.id}</td>
-              <td>{c.opened_at}</td>
+              <td>{when(c.opened_at)}</td>
               <td className="mono">{c.card_id}</td>
               <td className={`tier tier-${c.risk_tier}`}>{c.risk_tier}</td>
               <td>{c.transaction_count}</td>
