@@ -29,7 +29,7 @@ export function ReasonBars({ reasons }: { reasons: Reason[] }) {
       {reasons.map((r) => (
         <li key={r.feature} data-testid="reason-bar" data-feature={r.feature}>
           <span className="mono reason-name">
-            {r.feature} = {r.value ?? "–"}
+            {r.feature} {r.value === null ? "(missing)" : `= ${r.value}`}
           </span>
           <span className="bar-track">
             <span
