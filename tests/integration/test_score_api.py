@@ -114,7 +114,7 @@ def test_an_ip_address_counts_under_its_normalised_spelling(
     assert first.status_code == 200, first.text
     again = client.post("/v1/score", json=body(transaction_id="ip2", ip_address="::FFFF:cb00:7107"))
     assert again.status_code == 200, again.text
-    ip_keys = {k for k in keys_of(redis_url, prefix) if b":ip:" in k}
+    ip_keys = {k for k in keys_of(redis_url, prefix) if b"{ip:" in k}
     assert ip_keys == {
         window_key(prefix, "ip", "203.0.113.7").encode(),
         profile_key(prefix, "ip", "203.0.113.7").encode(),
