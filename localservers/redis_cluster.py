@@ -28,12 +28,22 @@ def cli_binary() -> Path:
     return binary
 
 
+def distinct_free_ports(count: int) -> list[int]:
+    """`count` free ports, no two alike (none is bound until the nodes start)."""
+    ports: list[int] = []
+    while len(ports) < count:
+        port = free_port()
+        if port not in ports:
+            ports.append(port)
+    return ports
+
+
 class ClusterNode(OwnServer):
     """One valkey-server with --cluster-enabled yes (its bus on a port of its own)."""
 
-    def __init__(self, workdir: str) -> None:
-        self.port = free_port()
-        self.bus_port = free_port()
+    def __init__(self, workdir: str, port: int, bus_port: int) -> None:
+        self.port = port
+        self.bus_port = bus_port
         self.dir = workdir
 
     @property
@@ -94,7 +104,10 @@ class RedisClusterServer:
         self.masters = masters
         self.replicas = replicas
         count = masters * (1 + replicas)
-        self.nodes = [ClusterNode(f"{self.dir}/{i}") for i in range(count)]
+        ports = distinct_free_ports(2 * count)
+        self.nodes = [
+            ClusterNode(f"{self.dir}/{i}", ports[2 * i], ports[2 * i + 1]) for i in range(count)
+        ]
 
     @property
     def url(self) -> str:
