@@ -28,6 +28,26 @@ def cli_binary() -> Path:
     return binary
 
 
+def _seed(url: str) -> redis.RedisCluster:
+    """A client of the cluster at a redis+cluster:// URL."""
+    return redis.RedisCluster.from_url(url.replace("+cluster://", "://", 1), socket_timeout=2)
+
+
+def cluster_reachable(url: str) -> bool:
+    try:
+        with _seed(url) as client:
+            return bool(client.ping())
+    except (redis.RedisError, redis.exceptions.RedisClusterException):
+        return False
+
+
+def delete_cluster_keys(url: str, prefix: str) -> None:
+    """Remove the keys under a prefix we own, on every primary."""
+    with _seed(url) as client:
+        for key in client.scan_iter(match=f"{prefix}:*", count=1000):
+            client.delete(key)
+
+
 def distinct_free_ports(count: int) -> list[int]:
     """`count` free ports, no two alike (none is bound until the nodes start)."""
     ports: list[int] = []
