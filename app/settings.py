@@ -26,7 +26,11 @@ class Settings(BaseSettings):
         gt=0,
         description="Days after a transaction until its fraud label is known (chargeback delay).",
     )
-    redis_url: str = Field("redis://127.0.0.1:6379/0", description="Online feature store.")
+    redis_url: str = Field(
+        "redis://127.0.0.1:6379/0",
+        description="Online feature store: redis://host:port/db for one node, "
+        "redis+cluster://host:port (rediss+cluster:// with TLS; any node) for a Redis Cluster.",
+    )
     database_url: str = Field(
         "postgresql://postgres@127.0.0.1:5432/postgres", description="Decision history."
     )
@@ -200,7 +204,9 @@ class Settings(BaseSettings):
         "fe", pattern=r"^[A-Za-z0-9_.-]+$", description="Prefix of every Redis key."
     )
     redis_pool_size: int = Field(
-        64, ge=1, description="Redis connections per process (a blocking pool)."
+        64,
+        ge=1,
+        description="Redis connections per process (a blocking pool); on a cluster, per node.",
     )
     redis_budget_ms: float = Field(
         25.0, gt=0, description="Longest wait for the feature store before answering degraded."
