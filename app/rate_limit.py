@@ -25,9 +25,9 @@ from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass
 
-from redis.exceptions import NoScriptError, RedisClusterException, RedisError
+from redis.exceptions import NoScriptError
 
-from features.redis_store import RedisClient
+from features.redis_store import STORE_ERRORS, RedisClient
 
 log = logging.getLogger(__name__)
 IDLE_S = 10.0  # a key unused this long is forgotten by the process (its bucket expires)
@@ -166,10 +166,10 @@ class RateLimiter:
                     key = bucket_key(self.prefix, key_id)
                     pipe.execute_command("EVALSHA", self._script.sha, 1, key, *args)
                 left = await pipe.execute()
-        except (RedisError, RedisClusterException, OSError) as exc:
+        except STORE_ERRORS as exc:
             if isinstance(exc, NoScriptError):
                 # A restarted Redis, a promoted replica: loaded for the next sync.
-                with suppress(RedisError, RedisClusterException, OSError):
+                with suppress(*STORE_ERRORS):
                     await self.client.script_load(SYNC_SCRIPT)
             if not self._failing:
                 log.warning("rate limit sync failed, limiting per process: %r", exc)
@@ -183,7 +183,7 @@ class RateLimiter:
             self.buckets.synced(key_id, float(tokens))
 
     async def _run(self) -> None:
-        with suppress(RedisError, RedisClusterException, OSError):  # else loaded on NoScriptError
+        with suppress(*STORE_ERRORS):  # else loaded on NoScriptError
             await self.client.script_load(SYNC_SCRIPT)
         while True:
             await asyncio.sleep(self.sync_s)

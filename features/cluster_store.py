@@ -30,7 +30,7 @@ from typing import Any
 
 from redis.asyncio.cluster import RedisCluster
 from redis.crc import key_slot
-from redis.exceptions import ClusterError, NoScriptError, RedisClusterException
+from redis.exceptions import NoScriptError
 
 from controls.hits import LIST_ENTITIES
 from controls.lists import address_hex, exact_field, lengths_key, list_key
@@ -244,13 +244,10 @@ class ClusterWindowStore(RedisWindowStore):
         if not self._shas:
             await self.load_script()
         try:
-            try:
-                raw = await self._execute(events, responses)
-            except NoScriptError:  # a promoted replica, a restarted or flushed node
-                await self.load_script()
-                raw = await self._execute(events, responses)
-        except RedisClusterException as exc:  # not a RedisError: the service degrades on those
-            raise ClusterError(str(exc)) from exc
+            raw = await self._execute(events, responses)
+        except NoScriptError:  # a promoted replica, a restarted or flushed node
+            await self.load_script()
+            raw = await self._execute(events, responses)
         return [self._parse(r) for r in raw]
 
     def _common_args(self, now_ms: int) -> list[int]:
@@ -368,10 +365,7 @@ class ClusterWindowStore(RedisWindowStore):
                     pipe.pexpire(key, LABEL_WINDOW_MS + WINDOW_TTL_MS)
                 else:
                     pipe.zrem(key, transaction_id)
-        try:
-            await pipe.execute()
-        except RedisClusterException as exc:
-            raise ClusterError(str(exc)) from exc
+        await pipe.execute()
 
     async def warm(self, connections: int) -> None:
         """Discover the cluster (its nodes and slots) before the first request does."""

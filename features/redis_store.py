@@ -19,7 +19,7 @@ import hiredis
 import redis.asyncio as redis
 from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.connection import Connection
-from redis.exceptions import NoScriptError
+from redis.exceptions import NoScriptError, RedisClusterException, RedisError
 
 from controls.hits import LIST_ENTITIES, ListHit
 from controls.lists import address_hex, exact_field, lengths_key, list_key
@@ -268,6 +268,9 @@ return results
 )
 # Either client: features/cluster_store.py is the window store on a cluster.
 RedisClient = redis.Redis | RedisCluster
+# What a store call raises when Redis fails: a cluster's client also raises
+# RedisClusterException (no node reachable, a slot not covered), which is not a RedisError.
+STORE_ERRORS: tuple[type[Exception], ...] = (RedisError, RedisClusterException, OSError)
 # The ceiling of a replay: later than any event time, and exact as a Lua number.
 NO_CEILING = 2**53
 # Members kept beyond MAX_EVENTS so a transaction that arrives a little out of
