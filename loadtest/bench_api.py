@@ -59,11 +59,7 @@ from localservers import (
     stop,
     wait_until_ready,
 )
-from localservers.redis_cluster import (
-    RedisClusterServer,
-    cluster_reachable,
-    delete_cluster_keys,
-)
+from localservers.redis_cluster import RedisClusterServer, cluster_reachable
 from persistence.migrations import upgrade
 from persistence.rules import save_rule
 
@@ -368,10 +364,7 @@ def compare(
                     args.connections,
                 )
             finally:
-                if store_url == redis_url:
-                    delete_keys(redis_url, prefix)
-                else:
-                    delete_cluster_keys(store_url, prefix)
+                delete_keys(store_url, prefix)
                 drop_schema(database_url, schema)
             results[name].append(rps)
             cpu[name].append(cpu_us)
