@@ -15,11 +15,14 @@ from typing import Any
 import pytest
 import redis
 from fastapi.testclient import TestClient
+from redis.asyncio.cluster import ClusterNode as ClusterNodeClient
+from redis.asyncio.cluster import RedisCluster
 from redis.crc import key_slot
 
 from app.main import create_app
-from app.schemas.score import EXAMPLE
+from app.schemas.score import EXAMPLE, ScoreRequest
 from controls.lists import checksum_key
+from features.cluster_store import ClusterWindowStore, node_url
 from features.window_format import profile_key, window_key
 from localservers import TansuBroker
 from localservers.redis_cluster import ClusterNode, RedisClusterServer
@@ -192,3 +195,53 @@ def test_a_killed_master_fails_over_answers_degrade_then_recover_and_no_decision
     victim.start()
     redis_cluster.wait_healthy(30)
     redis_cluster.wait_replicas_synced(30)
+
+
+def test_a_batch_is_one_pipeline_per_node_sent_at_once(
+    redis_cluster: RedisClusterServer, cluster_prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """16 transactions over many slots: each node gets one pipeline, all of them in
+    flight together (one round trip in time), and the lists' look-up rides in them."""
+    sent: list[tuple[str, int]] = []
+    in_flight, most = 0, 0
+    original = ClusterNodeClient.execute_pipeline
+
+    async def counted(self: ClusterNodeClient, commands: list[Any]) -> bool:
+        nonlocal in_flight, most
+        sent.append((self.name, len(commands)))
+        in_flight += 1
+        most = max(most, in_flight)
+        try:
+            await asyncio.sleep(0.01)  # hold it: the other nodes' go out meanwhile
+            return await original(self, commands)
+        finally:
+            in_flight -= 1
+
+    async def run() -> list[Any]:
+        client = RedisCluster.from_url(node_url(redis_cluster.url))
+        store = ClusterWindowStore(client, cluster_prefix, 60_000, replay=True)
+        try:
+            await store.load_script()
+            monkeypatch.setattr(ClusterNodeClient, "execute_pipeline", counted)
+            batch = [
+                ScoreRequest.model_validate(
+                    body(transaction_id=f"p{i}", card_id=f"card_{i}", device_id=f"dev_{i}")
+                )
+                .to_online()
+                .event
+                for i in range(16)
+            ]
+            return await store.read_and_record(batch)
+        finally:
+            monkeypatch.undo()
+            await client.aclose()
+
+    reads = asyncio.run(run())
+    assert len(reads) == 16
+    assert not any(r.conflict for r in reads)
+    nodes = [name for name, _ in sent]
+    assert len(nodes) == len(set(nodes)) == 3, sent  # one pipeline per master
+    assert most == 3  # sent concurrently
+    # 16 claims, the entities' slots (16 cards, 16 devices, the shared merchant, IP,
+    # account...) and one list look-up, spread over the three.
+    assert sum(n for _, n in sent) >= 16 + 32 + 1
