@@ -101,9 +101,9 @@ for p = 0, #KEYS / 3 - 1 do
     redis.call('ZREMRANGEBYRANK', window, 0, -(keep + 1))
     redis.call('PEXPIRE', window, ARGV[4])
   end
-  local pairs = {}
+  local labelled = {}
   if string.sub(flags, 1, 1) == '1' then
-    pairs = redis.call('ZREVRANGEBYSCORE', labels, '(' .. t, t - label_window,
+    labelled = redis.call('ZREVRANGEBYSCORE', labels, '(' .. t, t - label_window,
                        'WITHSCORES', 'LIMIT', 0, max_labels)
   end
   local totals = false
@@ -111,7 +111,7 @@ for p = 0, #KEYS / 3 - 1 do
     totals = profile(profiled, tonumber(ARGV[a + 3]), fresh, tonumber(ARGV[a + 4]),
                      tonumber(ARGV[a + 5]), ARGV[8])
   end
-  results[p + 1] = {members, pairs, totals, fresh and 1 or 0}
+  results[p + 1] = {members, labelled, totals, fresh and 1 or 0}
 end
 return results
 """
