@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -328,6 +329,19 @@ class Settings(BaseSettings):
     reasons: int = Field(
         3, ge=0, description="Top contributing features returned above the low tier."
     )
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, value: str) -> str:
+        schemes = ("redis://", "rediss://", "unix://", "redis+cluster://", "rediss+cluster://")
+        if not value.startswith(schemes):
+            raise ValueError(
+                "redis_url must start with redis://, rediss:// or unix:// (one node), or "
+                "redis+cluster:// or rediss+cluster:// (a Redis Cluster)"
+            )
+        if value.startswith(schemes[3:]) and urlsplit(value).path.strip("/") not in ("", "0"):
+            raise ValueError("a Redis Cluster has one database: redis+cluster://host:port[/0]")
+        return value
 
     @field_validator("decisions")
     @classmethod
