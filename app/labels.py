@@ -7,10 +7,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import asyncpg
-from redis.exceptions import RedisError
 
 from app.errors import ServiceUnavailable
-from features.redis_store import RedisWindowStore
+from features.redis_store import STORE_ERRORS, RedisWindowStore
 from persistence.history import Feedback, Stored, store_feedback
 from persistence.message_format import label_event
 from persistence.producer import AuditProducer
@@ -44,7 +43,7 @@ async def apply_labels(
                 for report, s in zip(reports, stored, strict=True)
             ]
         )
-    except (RedisError, OSError) as exc:
+    except STORE_ERRORS as exc:
         raise ServiceUnavailable(f"feature store unavailable: {exc!r}") from None
     return stored
 

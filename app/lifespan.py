@@ -16,6 +16,7 @@ from pathlib import Path
 
 import redis.asyncio as redis
 from fastapi import FastAPI
+from redis.asyncio.cluster import RedisCluster
 
 from app import logs
 from app.backtests import Backtests
@@ -26,7 +27,8 @@ from app.rule_sync import RuleSync
 from app.schemas.score import request_record
 from app.settings import Settings
 from controls.list_store import RedisListStore
-from features.redis_store import HiredisPackedConnection, RedisWindowStore
+from features.cluster_store import ClusterWindowStore, is_cluster_url, node_url
+from features.redis_store import HiredisPackedConnection, RedisClient, RedisWindowStore
 from live.buffers import Hub
 from live.feed import Feed
 from persistence.database import Database
@@ -44,7 +46,9 @@ GC_YOUNG_THRESHOLD = 10_000
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
 
-def redis_client(settings: Settings) -> redis.Redis:
+def redis_client(settings: Settings) -> RedisClient:
+    if is_cluster_url(settings.redis_url):
+        return cluster_client(settings)
     # A blocking pool sized on purpose: redis-py's default pool raises past 100 connections.
     # Plain TCP connections pack commands with hiredis (TLS and unix sockets keep their own).
     packed = {"connection_class": HiredisPackedConnection}
@@ -61,16 +65,35 @@ def redis_client(settings: Settings) -> redis.Redis:
     return redis.Redis.from_pool(pool)
 
 
-def lifespan(settings: Settings, make_redis: Callable[[Settings], redis.Redis]) -> Lifespan:
+def cluster_client(settings: Settings) -> RedisCluster:
+    """A Redis Cluster client (FRAUD_REDIS_URL redis+cluster://host:port, any node): up to
+    FRAUD_REDIS_POOL_SIZE connections per node; it learns the slots' owners from the node
+    and again after a MOVED reply or a failed node (a failover), without a restart."""
+    return RedisCluster.from_url(
+        node_url(settings.redis_url),
+        max_connections=settings.redis_pool_size,
+        socket_timeout=max(1.0, settings.redis_budget_ms / 1000 * 4),
+        socket_connect_timeout=max(0.5, settings.redis_budget_ms / 1000 * 2),
+        socket_keepalive=True,
+        health_check_interval=30,
+    )
+
+
+def window_store(client: RedisClient, settings: Settings) -> RedisWindowStore:
+    kind = ClusterWindowStore if isinstance(client, RedisCluster) else RedisWindowStore
+    return kind(
+        client,  # type: ignore[arg-type]
+        settings.redis_prefix,
+        settings.response_ttl_s * 1000,
+        replay=settings.event_time == "replay",
+    )
+
+
+def lifespan(settings: Settings, make_redis: Callable[[Settings], RedisClient]) -> Lifespan:
     @asynccontextmanager
     async def run(app: FastAPI) -> AsyncIterator[None]:
         client = make_redis(settings)
-        store = RedisWindowStore(
-            client,
-            settings.redis_prefix,
-            settings.response_ttl_s * 1000,
-            replay=settings.event_time == "replay",
-        )
+        store = window_store(client, settings)
         models = ModelHolder(settings.model_dir)
         await models.reload()
         await prepare_store(store, settings)

@@ -14,10 +14,9 @@ from __future__ import annotations
 import logging
 import time
 
-from redis.exceptions import RedisError
-
 from app.periodic import Periodic
 from controls.list_store import RedisListStore
+from features.redis_store import STORE_ERRORS
 from persistence.database import Database, DatabaseUnavailable
 from persistence.lists import database_checksum, live_entries
 
@@ -27,7 +26,7 @@ PURGE_EVERY_S = 30.0
 
 class ListSync(Periodic):
     name = "list sync"
-    EXPECTED = (RedisError, OSError, DatabaseUnavailable)
+    EXPECTED = (*STORE_ERRORS, DatabaseUnavailable)
 
     def __init__(self, store: RedisListStore, database: Database, interval_s: float) -> None:
         super().__init__(interval_s)

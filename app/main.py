@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import redis.asyncio as redis
 from fastapi import APIRouter, FastAPI
 from fastapi.telemetry import TelemetryConfig
 
@@ -29,10 +28,11 @@ from app.routes import (
     stream,
 )
 from app.settings import Settings, get_settings
+from features.redis_store import RedisClient
 
 
 def create_app(
-    settings: Settings | None = None, make_redis: Callable[[Settings], redis.Redis] = redis_client
+    settings: Settings | None = None, make_redis: Callable[[Settings], RedisClient] = redis_client
 ) -> FastAPI:
     settings = settings or get_settings()
     app = FastAPI(

@@ -25,8 +25,9 @@ from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass
 
-import redis.asyncio as redis
-from redis.exceptions import RedisError
+from redis.exceptions import NoScriptError
+
+from features.redis_store import STORE_ERRORS, RedisClient
 
 log = logging.getLogger(__name__)
 IDLE_S = 10.0  # a key unused this long is forgotten by the process (its bucket expires)
@@ -123,7 +124,7 @@ class RateLimiter:
 
     def __init__(
         self,
-        client: redis.Redis,
+        client: RedisClient,
         prefix: str,
         rate: float,
         burst: float,
@@ -160,11 +161,16 @@ class RateLimiter:
             async with self.client.pipeline(transaction=False) as pipe:
                 for key_id, admitted in reported.items():
                     args = [admitted, self.buckets.rate, self.buckets.burst, self.ttl_ms]
-                    await self._script(
-                        keys=[bucket_key(self.prefix, key_id)], args=args, client=pipe
-                    )
+                    # A plain EVALSHA (a cluster pipeline refuses its evalsha(); a node
+                    # without the script fails it with NoScriptError, handled below).
+                    key = bucket_key(self.prefix, key_id)
+                    pipe.execute_command("EVALSHA", self._script.sha, 1, key, *args)
                 left = await pipe.execute()
-        except (RedisError, OSError) as exc:
+        except STORE_ERRORS as exc:
+            if isinstance(exc, NoScriptError):
+                # A restarted Redis, a promoted replica: loaded for the next sync.
+                with suppress(*STORE_ERRORS):
+                    await self.client.script_load(SYNC_SCRIPT)
             if not self._failing:
                 log.warning("rate limit sync failed, limiting per process: %r", exc)
             self._failing = True
@@ -177,6 +183,8 @@ class RateLimiter:
             self.buckets.synced(key_id, float(tokens))
 
     async def _run(self) -> None:
+        with suppress(*STORE_ERRORS):  # else loaded on NoScriptError
+            await self.client.script_load(SYNC_SCRIPT)
         while True:
             await asyncio.sleep(self.sync_s)
             await self.sync()

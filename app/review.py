@@ -9,13 +9,12 @@ from datetime import datetime
 from typing import Any
 
 import asyncpg
-from redis.exceptions import RedisError
 
 from app.errors import ServiceUnavailable
 from app.labels import apply_labels, publish_label
 from controls.list_store import RedisListStore
 from controls.lists import ListEntry
-from features.redis_store import RedisWindowStore
+from features.redis_store import STORE_ERRORS, RedisWindowStore
 from persistence.cases import Verdict, case_transaction_ids, close_case, open_case_for_update
 from persistence.history import Feedback
 from persistence.lists import ListEntryExists, NewListEntry, add_list_entry
@@ -91,6 +90,6 @@ async def block_card(
         return exc.existing
     try:
         await lists.publish(entry)
-    except (RedisError, OSError) as exc:
+    except STORE_ERRORS as exc:
         raise ServiceUnavailable(f"feature store unavailable: {exc!r}") from None
     return entry

@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -35,7 +36,11 @@ class Settings(BaseSettings):
         gt=0,
         description="Days after a transaction until its fraud label is known (chargeback delay).",
     )
-    redis_url: str = Field("redis://127.0.0.1:6379/0", description="Online feature store.")
+    redis_url: str = Field(
+        "redis://127.0.0.1:6379/0",
+        description="Online feature store: redis://host:port/db for one node, "
+        "redis+cluster://host:port (rediss+cluster:// with TLS; any node) for a Redis Cluster.",
+    )
     database_url: str = Field(
         "postgresql://postgres@127.0.0.1:5432/postgres", description="Decision history."
     )
@@ -209,7 +214,9 @@ class Settings(BaseSettings):
         "fe", pattern=r"^[A-Za-z0-9_.-]+$", description="Prefix of every Redis key."
     )
     redis_pool_size: int = Field(
-        64, ge=1, description="Redis connections per process (a blocking pool)."
+        64,
+        ge=1,
+        description="Redis connections per process (a blocking pool); on a cluster, per node.",
     )
     redis_budget_ms: float = Field(
         25.0, gt=0, description="Longest wait for the feature store before answering degraded."
@@ -331,6 +338,19 @@ class Settings(BaseSettings):
     reasons: int = Field(
         3, ge=0, description="Top contributing features returned above the low tier."
     )
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, value: str) -> str:
+        schemes = ("redis://", "rediss://", "unix://", "redis+cluster://", "rediss+cluster://")
+        if not value.startswith(schemes):
+            raise ValueError(
+                "redis_url must start with redis://, rediss:// or unix:// (one node), or "
+                "redis+cluster:// or rediss+cluster:// (a Redis Cluster)"
+            )
+        if value.startswith(schemes[3:]) and urlsplit(value).path.strip("/") not in ("", "0"):
+            raise ValueError("a Redis Cluster has one database: redis+cluster://host:port[/0]")
+        return value
 
     @field_validator("decisions")
     @classmethod

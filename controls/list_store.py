@@ -10,7 +10,6 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
-import redis.asyncio as redis
 from redis.exceptions import WatchError
 
 from controls.lists import (
@@ -22,6 +21,7 @@ from controls.lists import (
     parse_entries,
     redis_entry,
 )
+from features.redis_store import RedisClient
 
 # KEYS: the list hash, the lengths hash, the checksum.
 # ARGV: field, id, action, expires_ms, length tag ("" for an exact value), checksum share.
@@ -67,7 +67,7 @@ return found and 1 or 0
 
 
 class RedisListStore:
-    def __init__(self, client: redis.Redis, prefix: str) -> None:
+    def __init__(self, client: RedisClient, prefix: str) -> None:
         self.client = client
         self.prefix = prefix
         self.keys = [list_key(prefix), lengths_key(prefix), checksum_key(prefix)]

@@ -3,16 +3,16 @@ written down once (pinned to the exact bytes by tests/unit/controls/test_lists.p
 
 Redis (prefix from settings):
 
-    {prefix}:list         hash: what the window script looks up, field -> entries
+    {prefix}:{list}         hash: what the window script looks up, field -> entries
                           "id action expires_ms" back to back, space-separated
                           (expires_ms 0: never). Fields: "{entity}:{value}" for an exact
                           value (an IP address as the request path normalises it), and
                           "net:{family}:{hex}/{length}" for an IP range: family 4 or 6,
                           hex the address's first ceil(length / 4) hexadecimal digits,
                           masked to `length` bits (10.1.128.0/17 -> "net:4:0a018/17").
-    {prefix}:list:lengths hash: "{family}/{length}" -> how many range entries use it;
+    {prefix}:{list}:lengths hash: "{family}/{length}" -> how many range entries use it;
                           the script checks one masked network per length in use.
-    {prefix}:list:sum     the checksum of the entries Redis was given: the sum, modulo
+    {prefix}:{list}:sum     the checksum of the entries Redis was given: the sum, modulo
                           2^48, of each not-deleted entry's `entry_hash` (expired ones
                           included: the clean-up removes them without changing it).
 
@@ -37,15 +37,15 @@ IPV4_MAPPED = ipaddress.IPv6Network("::ffff:0:0/96")
 
 
 def list_key(prefix: str) -> str:
-    return f"{prefix}:list"
+    return f"{prefix}:{{list}}"
 
 
 def lengths_key(prefix: str) -> str:
-    return f"{prefix}:list:lengths"
+    return f"{prefix}:{{list}}:lengths"
 
 
 def checksum_key(prefix: str) -> str:
-    return f"{prefix}:list:sum"
+    return f"{prefix}:{{list}}:sum"
 
 
 class BadListValue(ValueError):

@@ -17,8 +17,9 @@ from typing import Any
 
 import hiredis
 import redis.asyncio as redis
+from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.connection import Connection
-from redis.exceptions import NoScriptError
+from redis.exceptions import NoScriptError, RedisClusterException, RedisError
 
 from controls.hits import LIST_ENTITIES, ListHit
 from controls.lists import address_hex, exact_field, lengths_key, list_key
@@ -44,34 +45,10 @@ from features.window_format import (
     window_key,
 )
 
-# One script call for a whole batch, transactions in order (each sees the ones before it).
-# It first stores the answers of earlier transactions, for retries (the first answer wins).
-# KEYS: R decision keys of those answers, the list hash and the list lengths hash
-#       (controls/lists.py), then 15 per transaction: 5 window keys (ENTITIES order),
-#       4 label keys (LABELLED_ENTITIES order), 4 profile keys (PROFILED_ENTITIES
-#       order), seen, decision.
-# ARGV: history_ms, max_events, keep_events, ttl_ms, label_window_ms, max_labels,
-#       response_ttl_ms, profile_ttl_ms, ceiling_ms, now_ms, R, the R answers (fingerprint
-#       then body), then 13 per transaction: ts, 5 payloads (ENTITIES order), day, cents,
-#       squares, present ("1"/"0" per window key, then per label key, then per profile
-#       key), fingerprint, list fields (the exact list fields of its entities,
-#       controls.lists.exact_field, joined by newlines), IP address in hex ("" if none).
-# Trimming (window members older than the history, profile days older than the longest
-# horizon) is relative to min(ts, ceiling_ms): with ceiling_ms the server's clock (live
-# event time), no request, whatever its time, moves a horizon past the newest trusted
-# instant; reads stay at the request's own time. A replay passes NO_CEILING: trimming at
-# each event's own time, as the offline replay does. now_ms is the wall clock in both
-# modes: list entries expire at a time of day, whatever the events' times.
-# List look-up (only while the list hash exists): one HMGET per transaction of its exact
-# fields and, for its IP address, one masked network per range length in use (the lengths
-# hash is read once per batch); an entry matches unless its expiry is <= now_ms.
-# Returns, per transaction, {stored_response} if it was already answered for the same
-# fingerprint, {1} if its id was used in its scope with another fingerprint (a conflict:
-# nothing read or recorded), else
-# {false, 5 windows (members latest first, back to back), label member/score pairs x 4,
-#  profile totals x 4 (text: the day, then PROFILE_SUMS; false if absent),
-#  the matching list entries (id, entity, action, flat)}.
-WINDOW_SCRIPT = r"""
+# The first ARGV of every window script (this one and features/cluster_store.py's):
+# history_ms, max_events, keep_events, ttl_ms, label_window_ms, max_labels,
+# response_ttl_ms, profile_ttl_ms, ceiling_ms, now_ms; and the profile function.
+COMMON_LUA = r"""
 local history = tonumber(ARGV[1])
 local max_events = tonumber(ARGV[2])
 local keep = tonumber(ARGV[3])
@@ -80,7 +57,6 @@ local max_labels = tonumber(ARGV[6])
 local ceiling = tonumber(ARGV[9])
 local ceiling_day = math.floor(ceiling / DAY_MS)
 local now = tonumber(ARGV[10])
-local answers = tonumber(ARGV[11])
 local horizons = {HORIZONS}
 local longest = horizons[#horizons]
 
@@ -135,7 +111,13 @@ local function profile(key, day, fresh, cents, squares, ttl)
   end
   return totals
 end
+""".replace("HORIZONS", ", ".join(str(d) for d in PROFILE_DAYS.values())).replace(
+    "DAY_MS", str(DAY_MS)
+)
 
+# The list look-up, shared by WINDOW_SCRIPT and the cluster's list script; `now` is the
+# wall clock (ARGV[10] in both).
+LIST_LUA = r"""
 -- The first ceil(len / 4) hex digits of an address, masked to len bits (controls/lists.py).
 local function masked(hex, len)
   local whole, bits = math.floor(len / 4), len % 4
@@ -147,17 +129,20 @@ local function masked(hex, len)
   return head
 end
 
-local list_hash = KEYS[answers + 1]
-local listed = redis.call('EXISTS', list_hash) == 1
-local lengths = {['4'] = {}, ['6'] = {}}
-if listed then
-  for _, tag in ipairs(redis.call('HKEYS', KEYS[answers + 2])) do
+-- The range lengths in use per family (the lengths hash), or nil while the list hash
+-- does not exist (no lists: nothing to look up).
+local function list_lengths(list_hash, lengths_hash)
+  if redis.call('EXISTS', list_hash) == 0 then return nil end
+  local lengths = {['4'] = {}, ['6'] = {}}
+  for _, tag in ipairs(redis.call('HKEYS', lengths_hash)) do
     local family, len = string.match(tag, '^([46])/(%d+)$')
     if family then table.insert(lengths[family], len) end
   end
+  return lengths
 end
 
-local function list_hits(exact, hex)
+-- One HMGET of a transaction's exact fields and its IP address's masked networks.
+local function list_hits(list_hash, lengths, exact, hex)
   local fields = {}
   for f in string.gmatch(exact, '[^\n]+') do fields[#fields + 1] = f end
   if hex ~= '' then
@@ -184,6 +169,42 @@ local function list_hits(exact, hex)
   end
   return hits
 end
+"""
+
+# One script call for a whole batch, transactions in order (each sees the ones before it).
+# It first stores the answers of earlier transactions, for retries (the first answer wins).
+# KEYS: R decision keys of those answers, the list hash and the list lengths hash
+#       (controls/lists.py), then 15 per transaction: 5 window keys (ENTITIES order),
+#       4 label keys (LABELLED_ENTITIES order), 4 profile keys (PROFILED_ENTITIES
+#       order), seen, decision.
+# ARGV: history_ms, max_events, keep_events, ttl_ms, label_window_ms, max_labels,
+#       response_ttl_ms, profile_ttl_ms, ceiling_ms, now_ms, R, the R answers (fingerprint
+#       then body), then 13 per transaction: ts, 5 payloads (ENTITIES order), day, cents,
+#       squares, present ("1"/"0" per window key, then per label key, then per profile
+#       key), fingerprint, list fields (the exact list fields of its entities,
+#       controls.lists.exact_field, joined by newlines), IP address in hex ("" if none).
+# Trimming (window members older than the history, profile days older than the longest
+# horizon) is relative to min(ts, ceiling_ms): with ceiling_ms the server's clock (live
+# event time), no request, whatever its time, moves a horizon past the newest trusted
+# instant; reads stay at the request's own time. A replay passes NO_CEILING: trimming at
+# each event's own time, as the offline replay does. now_ms is the wall clock in both
+# modes: list entries expire at a time of day, whatever the events' times.
+# List look-up (only while the list hash exists): one HMGET per transaction of its exact
+# fields and, for its IP address, one masked network per range length in use (the lengths
+# hash is read once per batch); an entry matches unless its expiry is <= now_ms.
+# Returns, per transaction, {stored_response} if it was already answered for the same
+# fingerprint, {1} if its id was used in its scope with another fingerprint (a conflict:
+# nothing read or recorded), else
+# {false, 5 windows (members latest first, back to back), label member/score pairs x 4,
+#  profile totals x 4 (text: the day, then PROFILE_SUMS; false if absent),
+#  the matching list entries (id, entity, action, flat)}.
+WINDOW_SCRIPT = (
+    COMMON_LUA
+    + LIST_LUA
+    + r"""
+local answers = tonumber(ARGV[11])
+local list_hash = KEYS[answers + 1]
+local lengths = list_lengths(list_hash, KEYS[answers + 2])
 
 for i = 1, answers do
   redis.call('SET', KEYS[i], ARGV[11 + i], 'PX', ARGV[7], 'NX')
@@ -238,14 +259,18 @@ for tx = 0, (#KEYS - answers - 2) / 15 - 1 do
         out[i + 1] = false
       end
     end
-    out[15] = listed and list_hits(ARGV[a + 12], ARGV[a + 13]) or {}
+    out[15] = lengths and list_hits(list_hash, lengths, ARGV[a + 12], ARGV[a + 13]) or {}
     results[tx + 1] = out
   end
 end
 return results
-""".replace("HORIZONS", ", ".join(str(d) for d in PROFILE_DAYS.values())).replace(
-    "DAY_MS", str(DAY_MS)
+"""
 )
+# Either client: features/cluster_store.py is the window store on a cluster.
+RedisClient = redis.Redis | RedisCluster
+# What a store call raises when Redis fails: a cluster's client also raises
+# RedisClusterException (no node reachable, a slot not covered), which is not a RedisError.
+STORE_ERRORS: tuple[type[Exception], ...] = (RedisError, RedisClusterException, OSError)
 # The ceiling of a replay: later than any event time, and exact as a Lua number.
 NO_CEILING = 2**53
 # Members kept beyond MAX_EVENTS so a transaction that arrives a little out of

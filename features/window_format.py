@@ -1,20 +1,25 @@
 """The online window formats, written down once: Redis keys and the event payload.
 
 Keys (prefix from settings, default "fe"; FORMAT changes whenever a payload layout
-does, so a new release never parses an old release's members):
+does, so a new release never parses an old release's members). The part in literal
+braces (doubled below) is the key's Redis Cluster hash tag: an entity's three keys share one slot, and so do a
+transaction's two idempotency keys (features/cluster_store.py; harmless on one node):
 
-    {prefix}:w3:{entity}:{value}  sorted set, one member per transaction: the payload
+    {prefix}:w3:{{entity}:{value}}  sorted set, one member per transaction: the payload
                                   below; score = event time in epoch ms
-    {prefix}:l:{entity}:{value}   sorted set of confirmed-fraud labels: member =
+    {prefix}:l:{{entity}:{value}}   sorted set of confirmed-fraud labels: member =
                                   transaction id, score = time the label became known
-    {prefix}:p:{entity}:{value}   hash of per-day totals (PROFILE_DAYS): fields "<day>n",
+    {prefix}:p:{{entity}:{value}}   hash of per-day totals (PROFILE_DAYS): fields "<day>n",
                                   "<day>a", "<day>q" (count, amount in cents, squared amount
                                   in whole units; day = UTC days since 1970) and "c", the
                                   cached totals of the 30 days before the latest day read
-    {prefix}:seen:{scope}:{txid}  the request's fingerprint, once the transaction is
+    {prefix}:seen:{{scope}:{txid}}  the request's fingerprint, once the transaction is
                                   recorded (idempotency: it is recorded once)
-    {prefix}:d:{scope}:{txid}     the request's fingerprint (FINGERPRINT_LENGTH hex
+    {prefix}:d:{{scope}:{txid}}     the request's fingerprint (FINGERPRINT_LENGTH hex
                                   characters), then the response stored for a retry
+
+A value holding "}" ends its tag early, the same way in each of its keys: they still
+share a slot.
 
 An idempotency key is the transaction id within a scope, the API key's id
 (app.auth.key_id): two callers' ids never meet. A retry whose request has another
@@ -147,26 +152,26 @@ FORMAT = "3"
 
 
 def window_key(prefix: str, entity: str, value: str) -> str:
-    return f"{prefix}:w{FORMAT}:{entity}:{value}"
+    return f"{prefix}:w{FORMAT}:{{{entity}:{value}}}"
 
 
 def label_key(prefix: str, entity: str, value: str) -> str:
-    return f"{prefix}:l:{entity}:{value}"
+    return f"{prefix}:l:{{{entity}:{value}}}"
 
 
 def profile_key(prefix: str, entity: str, value: str) -> str:
-    return f"{prefix}:p:{entity}:{value}"
+    return f"{prefix}:p:{{{entity}:{value}}}"
 
 
 FINGERPRINT_LENGTH = 32  # hex characters of scoring.transaction.Transaction.fingerprint
 
 
 def seen_key(prefix: str, scope: str, transaction_id: str) -> str:
-    return f"{prefix}:seen:{scope}:{transaction_id}"
+    return f"{prefix}:seen:{{{scope}:{transaction_id}}}"
 
 
 def decision_key(prefix: str, scope: str, transaction_id: str) -> str:
-    return f"{prefix}:d:{scope}:{transaction_id}"
+    return f"{prefix}:d:{{{scope}:{transaction_id}}}"
 
 
 def windows_from_members(entity: str, windows: Sequence[bytes]) -> EntityWindow:

@@ -3,7 +3,7 @@ uvicorn settings, measured in one run: the no-op (same auth, limits and validati
 /v1/score, nothing else) and a plain FastAPI endpoint that validates the same body with
 the pydantic model as a body parameter and returns a constant.
 
-    .venv/bin/python -m loadtest.bench_api [--model models/bench] [--seconds 20] [--connections 128] [--rounds 3] [--rules 50 [--rules-only]]
+    .venv/bin/python -m loadtest.bench_api [--model models/bench] [--seconds 20] [--connections 128] [--rounds 3] [--rules 50 [--rules-only]] [--cluster [--cluster-only]]
 
 --rules N adds a fourth server, /v1/score with N active rules in service (loadtest/bench_rules.py's
 shapes), and prints its throughput against /v1/score without rules;
@@ -14,6 +14,11 @@ their rules, each in a schema of its own.
 (micro-batching), so with 64 in flight its process idles about a tenth of the time
 waiting for Redis, and the figure measures the client's concurrency rather than the
 server's throughput. The no-op gives the same figure at 64 or 128 (docs/performance.md).
+
+--cluster adds /v1/score on a Redis Cluster (FRAUD_BENCH_CLUSTER_URL, a redis+cluster://
+URL, if it answers, else a local one of three masters with one replica each, started for
+the run) beside /v1/score on the single node, and prints the cluster's throughput and CPU
+per request against the single node's; --cluster-only measures those two alone.
 
 Uses wrk when installed (apt-get install wrk), else an asyncio keep-alive client.
 Redis: FRAUD_REDIS_URL if it answers, else a local one started for the run; each round's
@@ -54,6 +59,7 @@ from localservers import (
     stop,
     wait_until_ready,
 )
+from localservers.redis_cluster import RedisClusterServer, cluster_reachable
 from persistence.migrations import upgrade
 from persistence.rules import save_rule
 
@@ -179,6 +185,7 @@ def measure(port: int, seconds: int, connections: int) -> tuple[float, str]:
 
 PLAIN, NOOP, SCORE = "plain FastAPI", "no-op (parse + validate)", "/v1/score"
 RULES = "/v1/score with rules"
+CLUSTER = "/v1/score on a Redis Cluster"
 APPS = {
     PLAIN: "loadtest.noop_app:create_plain_app",
     NOOP: "loadtest.noop_app:create_noop_app",
@@ -259,6 +266,16 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--rules", type=int, default=0, help="also measure with this many rules")
     parser.add_argument(
+        "--cluster",
+        action="store_true",
+        help="also measure /v1/score on a Redis Cluster (FRAUD_BENCH_CLUSTER_URL or a local one)",
+    )
+    parser.add_argument(
+        "--cluster-only",
+        action="store_true",
+        help="with --cluster: only /v1/score on the single node and on the cluster",
+    )
+    parser.add_argument(
         "--rules-only",
         action="store_true",
         help="with --rules: only /v1/score with and without the rules (no baselines)",
@@ -280,13 +297,30 @@ def main() -> None:
             stack,
             print,
         )
-        compare(args, redis_url, database_url)
+        cluster_url = bench_cluster(stack) if args.cluster else None
+        compare(args, redis_url, database_url, cluster_url)
 
 
-def compare(args: argparse.Namespace, redis_url: str, database_url: str) -> None:
+def bench_cluster(stack: ExitStack) -> str:
+    """FRAUD_BENCH_CLUSTER_URL if it answers, else a local cluster for this run."""
+    url = os.environ.get("FRAUD_BENCH_CLUSTER_URL", "")
+    if url and cluster_reachable(url):
+        print(f"Redis Cluster: {url}")
+        return url
+    cluster = RedisClusterServer().start()
+    stack.callback(cluster.cleanup)
+    print(f"Redis Cluster: a local one (3 masters, 3 replicas) at {cluster.url}")
+    return cluster.url
+
+
+def compare(
+    args: argparse.Namespace, redis_url: str, database_url: str, cluster_url: str | None = None
+) -> None:
     apps = APPS | ({RULES: APPS[SCORE]} if args.rules else {})
     if args.rules and args.rules_only:
         apps = {SCORE: APPS[SCORE], RULES: APPS[SCORE]}
+    if cluster_url:
+        apps = ({SCORE: APPS[SCORE]} if args.cluster_only else apps) | {CLUSTER: APPS[SCORE]}
     env = os.environ | {
         "FRAUD_DATABASE_URL": database_url,
         "FRAUD_API_KEYS": digest(KEY),
@@ -316,15 +350,21 @@ def compare(args: argparse.Namespace, redis_url: str, database_url: str) -> None
             # a run goes on, and a later round on full ones would do more work per request.
             prefix = f"bench{uuid.uuid4().hex[:6]}"
             schema = rules_schema(database_url, args.rules if name == RULES else 0)
+            store_url = cluster_url if name == CLUSTER and cluster_url else redis_url
             try:
                 rps, cpu_us, detail = run_one(
                     app,
-                    env | {"FRAUD_REDIS_PREFIX": prefix, "FRAUD_DATABASE_SCHEMA": schema},
+                    env
+                    | {
+                        "FRAUD_REDIS_PREFIX": prefix,
+                        "FRAUD_DATABASE_SCHEMA": schema,
+                        "FRAUD_REDIS_URL": store_url,
+                    },
                     args.seconds,
                     args.connections,
                 )
             finally:
-                delete_keys(redis_url, prefix)
+                delete_keys(store_url, prefix)
                 drop_schema(database_url, schema)
             results[name].append(rps)
             cpu[name].append(cpu_us)
@@ -361,6 +401,22 @@ def compare(args: argparse.Namespace, redis_url: str, database_url: str) -> None
             f"server CPU per request: {with_rules:.0f} us with {args.rules} rules, "
             f"{without:.0f} us without: x{with_rules / without:.3f} (per round {per_round}); "
             f"the throughput a saturated core would keep: {without / with_rules:.3f}"
+        )
+
+    if cluster_url:
+        on_cluster = statistics.median(results[CLUSTER])
+        ratios = ", ".join(
+            f"{c / s:.3f}" for s, c in zip(results[SCORE], results[CLUSTER], strict=True)
+        )
+        print(
+            f"\n/v1/score on the Redis Cluster reaches {on_cluster / score:.3f} of /v1/score "
+            f"on one Redis node (medians: {on_cluster:,.0f} vs {score:,.0f} requests/s; "
+            f"per round {ratios})"
+        )
+        clustered, single = statistics.median(cpu[CLUSTER]), statistics.median(cpu[SCORE])
+        print(
+            f"server CPU per request: {clustered:.0f} us on the cluster, {single:.0f} us on "
+            f"one node: x{clustered / single:.3f}"
         )
 
 

@@ -15,6 +15,10 @@ from localservers.process import OwnServer, wait_until
 
 
 def redis_reachable(url: str) -> bool:
+    if "+cluster://" in url:  # FRAUD_REDIS_URL of a Redis Cluster
+        from localservers.redis_cluster import cluster_reachable
+
+        return cluster_reachable(url)
     try:
         with redis.Redis.from_url(url, socket_connect_timeout=0.5) as client:
             return bool(client.ping())
@@ -24,6 +28,11 @@ def redis_reachable(url: str) -> bool:
 
 def delete_keys(url: str, prefix: str) -> None:
     """Remove the keys under a prefix we own (a test's, a benchmark's or a demo run's)."""
+    if "+cluster://" in url:
+        from localservers.redis_cluster import delete_cluster_keys
+
+        delete_cluster_keys(url, prefix)
+        return
     with redis.Redis.from_url(url) as client:
         for key in client.scan_iter(match=f"{prefix}:*", count=1000):
             client.delete(key)

@@ -205,7 +205,7 @@ async def list_entries(
 
 async def database_checksum(conn: asyncpg.Connection) -> int:
     """The sum, modulo CHECKSUM_MODULUS, of every not-deleted entry's checksum: what
-    `{prefix}:list:sum` holds when Redis has every change."""
+    `{prefix}:{list}:sum` holds when Redis has every change."""
     total = await conn.fetchval(
         "SELECT coalesce(sum(checksum), 0) % $1 FROM list_entries WHERE deleted_at IS NULL",
         CHECKSUM_MODULUS,

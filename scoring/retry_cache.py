@@ -12,7 +12,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 
-from redis.exceptions import RedisError
+from features.redis_store import STORE_ERRORS
 
 log = logging.getLogger(__name__)
 # Where it is stored and what: RedisWindowStore.stored_answer (the decision key of the
@@ -70,5 +70,5 @@ class RetryCache:
         answers = self.take()
         try:
             await asyncio.wait_for(self._save(answers), self.timeout_s)
-        except (TimeoutError, RedisError, OSError) as exc:
+        except STORE_ERRORS as exc:  # a timeout too (TimeoutError is an OSError)
             log.warning("could not store %d responses for retries: %r", len(answers), exc)

@@ -14,11 +14,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from redis.exceptions import RedisError
-
 from controls.ruleset import RuleSet
 from features.online import OnlineTransaction
-from features.redis_store import RedisWindowStore
+from features.redis_store import STORE_ERRORS, RedisWindowStore
 from features.window_format import WindowRead
 from scoring import telemetry
 from scoring.batching import Batcher
@@ -148,7 +146,7 @@ class ScoringService:
                 self.store.read_and_record([p.online.event for p in batch], answers),
                 self.config.budget_s,
             )
-        except (TimeoutError, RedisError, OSError) as exc:
+        except STORE_ERRORS as exc:  # a timeout too (TimeoutError is an OSError)
             slow = isinstance(exc, TimeoutError)
             cause = "timeout" if slow else "error"
             log.warning("feature store %s: %r; answering degraded", cause, exc)

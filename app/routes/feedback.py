@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from redis.exceptions import RedisError
 
 from app.bodies import documented_body, json_response, parse_body
 from app.deps import DatabaseDep, LabelsDep, Reviewer, StoreDep
@@ -12,7 +11,7 @@ from app.errors import Conflict, NotFound, ServiceUnavailable
 from app.labels import apply_label, publish_label
 from app.openapi import BODY, documented_errors, keyed
 from app.schemas.history import FeedbackRequest, FeedbackResponse
-from features.redis_store import RedisWindowStore
+from features.redis_store import STORE_ERRORS, RedisWindowStore
 from persistence.history import ConflictingFeedback, Feedback, UnknownTransaction
 
 router = APIRouter(prefix="/v1", tags=["feedback"])
@@ -73,7 +72,7 @@ async def _not_stored_yet(store: RedisWindowStore, scope: str, transaction_id: s
     of its id) gets 503 and Retry-After instead."""
     try:
         scored = await store.was_recorded(scope, transaction_id)
-    except (RedisError, OSError) as exc:
+    except STORE_ERRORS as exc:
         raise ServiceUnavailable(f"feature store unavailable: {exc!r}") from None
     if scored:
         raise ServiceUnavailable(

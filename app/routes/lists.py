@@ -7,7 +7,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
-from redis.exceptions import RedisError
 
 from app import logs
 from app.bodies import documented_body, json_response, parse_body
@@ -17,6 +16,7 @@ from app.openapi import BODY, documented_errors, keyed
 from app.routes.paging import Limit, PageCursor, bad_cursor
 from app.schemas.fields import DecimalInt
 from app.schemas.lists import Action, Entity, ListEntryOut, ListEntryPage, ListEntryRequest
+from features.redis_store import STORE_ERRORS
 from persistence.lists import (
     BadListCursor,
     InvalidListEntry,
@@ -72,7 +72,7 @@ async def add_entry(
             raise Conflict(str(exc)) from None
         try:  # before the commit: a Redis failure rolls the entry back
             await lists.publish(entry)
-        except (RedisError, OSError) as exc:
+        except STORE_ERRORS as exc:
             raise ServiceUnavailable(f"feature store unavailable: {exc!r}") from None
     logs.admin_action(
         "list_add", caller.key_id, entry_id=entry.id, entity=entry.entity, list_action=entry.action
@@ -146,7 +146,7 @@ async def delete_entry(
             raise NotFound(f"list entry {entry_id} does not exist or is deleted already")
         try:  # before the commit: a Redis failure keeps the entry
             await lists.unpublish(entry)
-        except (RedisError, OSError) as exc:
+        except STORE_ERRORS as exc:
             raise ServiceUnavailable(f"feature store unavailable: {exc!r}") from None
     logs.admin_action(
         "list_delete",

@@ -13,6 +13,7 @@ from app.auth import digest
 from app.main import create_app
 from app.settings import Settings
 from localservers import TansuBroker, delete_keys
+from localservers.redis_cluster import RedisClusterServer
 from tests.pg import DATABASE_URL, drop_schema
 from tests.servers import shared_redis_url
 
@@ -22,6 +23,16 @@ API_KEY = "fk_integration_test_key"
 @pytest.fixture(scope="session")
 def redis_url() -> str:
     return shared_redis_url()
+
+
+@pytest.fixture(scope="session")
+def redis_cluster() -> Iterator[RedisClusterServer]:
+    """A Redis Cluster of the session's own (three masters, one replica each): its tests
+    use prefixes of their own, and a failover test leaves it healthy (the promoted
+    replicas serve)."""
+    cluster = RedisClusterServer().start()
+    yield cluster
+    cluster.cleanup()
 
 
 @pytest.fixture

@@ -13,17 +13,20 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pytest
 import redis.asyncio as aioredis
 from fastapi.testclient import TestClient
+from redis.asyncio.cluster import RedisCluster
 
 from app.schemas.score import ScoreRequest
 from cli.traffic import request_bodies
 from ensemble.evaluate import evaluate
+from features.cluster_store import ClusterWindowStore, node_url
 from features.dataset import write_transactions
 from features.definitions import ENTITY_FIELDS, FEATURE_NAMES, LABELLED_ENTITIES
 from features.encode import History, prepare_history
 from features.online import online_matrix
-from features.redis_store import RedisWindowStore
+from features.redis_store import RedisClient, RedisWindowStore
 from features.replay import ReplayStore
 from localservers import TansuBroker
 from persistence.consumer import AuditConsumer, ConsumerConfig
@@ -128,9 +131,13 @@ def test_api_with_feedback_scores_equal_evaluate_scores(
     assert [online[k]["risk_tier"] for k in offline.index] == offline["risk_tier"].tolist()
 
 
-def test_redis_windows_give_the_replay_feature_vectors(redis_url: str, prefix: str) -> None:
+@pytest.mark.parametrize("where", ["node", "cluster"])
+def test_redis_windows_give_the_replay_feature_vectors(
+    where: str, request: pytest.FixtureRequest, redis_url: str, prefix: str
+) -> None:
     """Batches as the service sends them, with labels recorded between batches as they
-    become known: every feature of every row equals the replay's."""
+    become known: every feature of every row equals the replay's, on one node and on a
+    Redis Cluster (features/cluster_store.py)."""
     history = prepare_history(generate(STORE_CONFIG), DELAY_DAYS)
     offline = ReplayStore(
         history.tx, history.label_known_at, history.frame["is_fraud"].to_numpy()
@@ -141,8 +148,13 @@ def test_redis_windows_give_the_replay_feature_vectors(redis_url: str, prefix: s
     frame = history.frame
 
     async def replay_online() -> np.ndarray:
-        client = aioredis.Redis.from_url(redis_url)
-        store = RedisWindowStore(client, prefix, 60_000, replay=True)
+        client: RedisClient
+        if where == "cluster":
+            client = RedisCluster.from_url(node_url(request.getfixturevalue("redis_cluster").url))
+            store: RedisWindowStore = ClusterWindowStore(client, prefix, 60_000, replay=True)
+        else:
+            client = aioredis.Redis.from_url(redis_url)
+            store = RedisWindowStore(client, prefix, 60_000, replay=True)
         rows, i, posted = [], 0, 0
         try:
             while i < len(requests):

@@ -25,13 +25,20 @@ from tests.integration.test_score_api import body
 RATE, BURST, SECONDS = 20.0, 20.0, 3.0
 
 
+@pytest.mark.parametrize("where", ["node", "cluster"])
 def test_two_instances_share_one_budget(
-    redis_url: str, prefix: str, bundle_dir: Path, caplog: pytest.LogCaptureFixture
+    where: str,
+    request: pytest.FixtureRequest,
+    redis_url: str,
+    prefix: str,
+    bundle_dir: Path,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    """On one Redis node and on a Redis Cluster (the bucket's script in a cluster
+    pipeline)."""
     caplog.set_level(logging.INFO, "fraud.security")
-    settings = make_settings(
-        redis_url, prefix, bundle_dir, rate_limit_per_s=RATE, rate_limit_burst=BURST
-    )
+    url = request.getfixturevalue("redis_cluster").url if where == "cluster" else redis_url
+    settings = make_settings(url, prefix, bundle_dir, rate_limit_per_s=RATE, rate_limit_burst=BURST)
     headers = {"Authorization": f"Bearer {API_KEY}"}
     with (
         TestClient(create_app(settings), headers=headers) as one,

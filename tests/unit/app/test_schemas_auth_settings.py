@@ -106,6 +106,13 @@ def test_settings_refuse_unsafe_production_and_bad_decision_maps() -> None:
     assert Settings(environment="production", api_keys=digest("k")).api_key_digests == {digest("k")}
     with pytest.raises(ValidationError, match="decisions"):
         Settings(decisions="low=approve,medium=maybe,high=review,critical=decline")
+    for url in ("redis://h:6379/0", "unix:///run/redis.sock", "redis+cluster://h:7000"):
+        assert Settings(redis_url=url).redis_url == url
+    assert Settings(redis_url="rediss+cluster://h:7000/0").redis_url.endswith("/0")
+    with pytest.raises(ValidationError, match="redis_url must start with"):
+        Settings(redis_url="cluster://h:7000")
+    with pytest.raises(ValidationError, match="one database"):
+        Settings(redis_url="redis+cluster://h:7000/3")
     assert Settings().decision_map == {
         "low": "approve",
         "medium": "review",

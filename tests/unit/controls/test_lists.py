@@ -25,9 +25,9 @@ from controls.lists import (
 
 def test_keys_and_entry_format() -> None:
     assert (list_key("fe"), lengths_key("fe"), checksum_key("fe")) == (
-        "fe:list",
-        "fe:list:lengths",
-        "fe:list:sum",
+        "fe:{list}",
+        "fe:{list}:lengths",
+        "fe:{list}:sum",
     )
     assert redis_entry(17, "block", 0) == "17 block 0"
     assert parse_entries(b"17 block 0 18 allow 1795863600000") == [

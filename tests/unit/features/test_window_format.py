@@ -14,6 +14,7 @@ from features.window_format import (
     decision_key,
     label_key,
     label_times,
+    profile_key,
     seen_key,
     value_code,
     window_key,
@@ -36,10 +37,21 @@ EVENT = Event(
 
 
 def test_keys_are_exactly_these() -> None:
-    assert window_key("fe", "card", "card_a") == "fe:w3:card:card_a"
-    assert label_key("fe", "merchant", "m_1") == "fe:l:merchant:m_1"
-    assert seen_key("fe", "0123456789abcdef", "tx_1") == "fe:seen:0123456789abcdef:tx_1"
-    assert decision_key("fe", "0123456789abcdef", "tx_1") == "fe:d:0123456789abcdef:tx_1"
+    assert window_key("fe", "card", "card_a") == "fe:w3:{card:card_a}"
+    assert label_key("fe", "merchant", "m_1") == "fe:l:{merchant:m_1}"
+    assert profile_key("fe", "card", "card_a") == "fe:p:{card:card_a}"
+    assert seen_key("fe", "0123456789abcdef", "tx_1") == "fe:seen:{0123456789abcdef:tx_1}"
+    assert decision_key("fe", "0123456789abcdef", "tx_1") == "fe:d:{0123456789abcdef:tx_1}"
+
+
+def test_an_entitys_keys_share_one_cluster_slot_and_so_do_a_transactions() -> None:
+    from redis.crc import key_slot
+
+    for value in ("card_a", "a}b", "{x}", ""):
+        keys = [f("fe", "card", value) for f in (window_key, label_key, profile_key)]
+        assert len({key_slot(k.encode()) for k in keys}) == 1, keys
+    keys = [f("fe", "scope", "tx}1") for f in (seen_key, decision_key)]
+    assert len({key_slot(k.encode()) for k in keys}) == 1
 
 
 def test_codes_are_stable_across_processes_and_releases() -> None:

@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import SlotNotCoveredError
 
 from scoring.decision import Decision
 from scoring.event_time import EventTimePolicy
@@ -90,6 +91,16 @@ def test_a_failing_store_degrades_answers_and_is_skipped_for_a_while() -> None:
     assert [d.degraded for d in decisions] == [True, True, False]
     assert [d.decision for d in decisions] == ["review", "review", "approve"]
     assert [events for events, _ in store.trips if events] == [["tx_1"], ["tx_3"]]  # tx_2 skipped
+
+
+def test_a_cluster_without_a_reachable_node_degrades_answers() -> None:
+    """redis-py's cluster client raises RedisClusterException (not a RedisError) when no
+    node answers or a slot has no owner: a degraded answer, not a 500."""
+    store = Store()
+    store.fail = SlotNotCoveredError("slot 866 is not covered by the cluster")
+
+    decision = run(service(store), lambda s: s.score(transaction("tx_1")))
+    assert decision.degraded
 
 
 def test_slow_round_trips_degrade_their_batch_and_a_run_of_them_skips_the_store() -> None:

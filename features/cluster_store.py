@@ -1,0 +1,372 @@
+"""The window store on a Redis Cluster: the same reads and records as RedisWindowStore, as
+one script call per hash slot, all of a batch's sent as one pipeline per node at once
+(redis-py's ClusterPipeline groups them by node and sends the nodes' concurrently).
+
+A script may only touch keys of one slot, and a transaction's keys live on several: each
+entity's window, label and profile keys share a slot (their hash tag), so do a
+transaction's seen and decision keys, and so do the lists' keys. Per batch:
+
+    - the earlier answers, one SET NX each (their decision keys' slots);
+    - CLAIM_SCRIPT per transaction (its idempotency slot): the stored answer, a conflict,
+      or the claim (seen := fingerprint);
+    - ENTITY_SCRIPT per slot holding a batch entity (in batch order, so a transaction
+      sees the earlier ones of its batch): each read, then the member added (ZADD NX) and,
+      only if it was new, the day profile incremented;
+    - LIST_SCRIPT once (the lists' slot): every transaction's list hits.
+
+Nothing orders the slots' writes against each other; each is idempotent on its own, so
+any of them may run twice (a retry, redis-py's resend after a failover) and count once.
+A conflict (its id used with another fingerprint) is known only from its claim, after
+its entities were written: those writes are taken back at once (UNDO_SCRIPT), only where
+its member was new. docs/architecture.md has the consistency model.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from redis.asyncio.cluster import RedisCluster
+from redis.crc import key_slot
+from redis.exceptions import NoScriptError
+
+from controls.hits import LIST_ENTITIES
+from controls.lists import address_hex, exact_field, lengths_key, list_key
+from features.definitions import (
+    ENTITIES,
+    HISTORY_MS,
+    LABEL_WINDOW_MS,
+    LABELLED_ENTITIES,
+    MAX_EVENTS,
+    MAX_LABELS,
+    PROFILED_ENTITIES,
+)
+from features.redis_store import (
+    COMMON_LUA,
+    KEEP_EVENTS,
+    LIST_LUA,
+    NO_CEILING,
+    PROFILE_TTL_MS,
+    WINDOW_TTL_MS,
+    RedisWindowStore,
+    _fingerprint,
+)
+from features.window_format import (
+    Event,
+    decision_key,
+    label_key,
+    profile_key,
+    seen_key,
+    window_key,
+)
+
+# KEYS: seen, decision (one transaction). ARGV: fingerprint, response_ttl_ms.
+# Returns {stored_response}, {1} (a conflict) or {0} (record: new, or seen with the same
+# fingerprint and not answered yet).
+CLAIM_SCRIPT = r"""
+local stored = redis.call('GET', KEYS[2])
+if stored then
+  if string.sub(stored, 1, #ARGV[1]) == ARGV[1] then return {string.sub(stored, #ARGV[1] + 1)} end
+  return {1}
+end
+local seen = redis.call('GET', KEYS[1])
+if seen then return {seen == ARGV[1] and 0 or 1} end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return {0}
+"""
+
+# KEYS: 3 per piece (one entity of one transaction): window, label, profile (the window
+# key again where the entity has no label or profile window: its flag says so).
+# ARGV: COMMON_LUA's 10, then 6 per piece: ts, payload, day, cents, squares, flags
+# ("1"/"0": has a label window, has a profile).
+# Returns per piece {members (back to back), label member/score pairs ({} if none),
+# profile totals (false if none), 1 if its member was new else 0}.
+ENTITY_SCRIPT = (
+    COMMON_LUA
+    + r"""
+local results = {}
+for p = 0, #KEYS / 3 - 1 do
+  local window, labels, profiled = KEYS[3 * p + 1], KEYS[3 * p + 2], KEYS[3 * p + 3]
+  local a = 10 + 6 * p
+  local t = tonumber(ARGV[a + 1])
+  local payload, flags = ARGV[a + 2], ARGV[a + 6]
+  local horizon = math.min(t, ceiling)
+  local members = table.concat(redis.call('ZREVRANGEBYSCORE', window, '(' .. t,
+                                          t - history, 'LIMIT', 0, max_events))
+  local fresh = redis.call('ZADD', window, 'NX', t, payload) == 1
+  if fresh then
+    redis.call('ZREMRANGEBYSCORE', window, '-inf', '(' .. (horizon - history))
+    redis.call('ZREMRANGEBYRANK', window, 0, -(keep + 1))
+    redis.call('PEXPIRE', window, ARGV[4])
+  end
+  local labelled = {}
+  if string.sub(flags, 1, 1) == '1' then
+    labelled = redis.call('ZREVRANGEBYSCORE', labels, '(' .. t, t - label_window,
+                       'WITHSCORES', 'LIMIT', 0, max_labels)
+  end
+  local totals = false
+  if string.sub(flags, 2, 2) == '1' then
+    totals = profile(profiled, tonumber(ARGV[a + 3]), fresh, tonumber(ARGV[a + 4]),
+                     tonumber(ARGV[a + 5]), ARGV[8])
+  end
+  results[p + 1] = {members, labelled, totals, fresh and 1 or 0}
+end
+return results
+"""
+)
+
+# KEYS: the list hash, the lengths hash. ARGV: 10 (COMMON_LUA's layout; only now_ms is
+# read), then 2 per transaction: its exact list fields, its IP address in hex.
+# Returns per transaction its hits (id, entity, action, flat).
+LIST_SCRIPT = (
+    COMMON_LUA
+    + LIST_LUA
+    + r"""
+local lengths = list_lengths(KEYS[1], KEYS[2])
+local results = {}
+for tx = 0, (#ARGV - 10) / 2 - 1 do
+  results[tx + 1] = lengths and list_hits(KEYS[1], lengths, ARGV[11 + 2 * tx],
+                                          ARGV[12 + 2 * tx]) or {}
+end
+return results
+"""
+)
+
+# A conflicting transaction's new member taken out again, and its profile increments.
+# KEYS: window, profile (the window key again if none). ARGV: payload, day, cents, squares,
+# "1" if it has a profile. The profile's cached totals are dropped (recomputed next read).
+UNDO_SCRIPT = r"""
+if redis.call('ZREM', KEYS[1], ARGV[1]) == 1 and ARGV[5] == '1' then
+  redis.call('HINCRBY', KEYS[2], ARGV[2] .. 'n', -1)
+  redis.call('HINCRBY', KEYS[2], ARGV[2] .. 'a', -tonumber(ARGV[3]))
+  redis.call('HINCRBY', KEYS[2], ARGV[2] .. 'q', -tonumber(ARGV[4]))
+  redis.call('HDEL', KEYS[2], 'c')
+end
+return 0
+"""
+
+SCRIPTS = {
+    "claim": CLAIM_SCRIPT,
+    "entity": ENTITY_SCRIPT,
+    "list": LIST_SCRIPT,
+    "undo": UNDO_SCRIPT,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Piece:
+    """One entity of one transaction: its keys (all in one slot) and what it adds."""
+
+    tx: int  # the transaction's position in its batch
+    entity: str
+    window: str
+    label: str | None
+    profile: str | None
+    ts: int
+    payload: bytes
+    profile_args: tuple[int, int, int]
+
+    def slot_keys(self) -> list[str]:
+        return [self.window, self.label or self.window, self.profile or self.window]
+
+    def args(self) -> list[bytes | int | str]:
+        flags = ("1" if self.label else "0") + ("1" if self.profile else "0")
+        return [self.ts, self.payload, *self.profile_args, flags]
+
+
+def pieces(prefix: str, events: Sequence[Event]) -> list[Piece]:
+    """Every present entity of every event, in batch order, then ENTITIES order."""
+    out = []
+    for tx, event in enumerate(events):
+        payloads = event.payloads()
+        day_args = event.profile_args()
+        for entity in ENTITIES:
+            value = event.entity_value(entity)
+            if not value:
+                continue
+            out.append(
+                Piece(
+                    tx,
+                    entity,
+                    window_key(prefix, entity, value),
+                    label_key(prefix, entity, value) if entity in LABELLED_ENTITIES else None,
+                    profile_key(prefix, entity, value) if entity in PROFILED_ENTITIES else None,
+                    event.ts,
+                    payloads[entity],
+                    day_args,
+                )
+            )
+    return out
+
+
+def group_by_slot(batch: Sequence[Piece]) -> dict[int, list[Piece]]:
+    """The pieces per hash slot, each slot's in batch order (one script call per slot):
+    two transactions of one entity meet in one call, the earlier first."""
+    groups: dict[int, list[Piece]] = {}
+    for piece in batch:
+        slot = key_slot(piece.window.encode())
+        if any(key_slot(k.encode()) != slot for k in piece.slot_keys()):
+            raise ValueError(f"the keys of {piece.entity} are not in one slot: {piece.slot_keys()}")
+        groups.setdefault(slot, []).append(piece)
+    return groups
+
+
+def is_cluster_url(url: str) -> bool:
+    return url.startswith(("redis+cluster://", "rediss+cluster://"))
+
+
+def node_url(url: str) -> str:
+    """The plain redis:// (or rediss://) URL of a cluster URL's seed node."""
+    return url.replace("+cluster://", "://", 1)
+
+
+class ClusterWindowStore(RedisWindowStore):
+    """RedisWindowStore's interface and answers, on a RedisCluster client."""
+
+    client: RedisCluster  # type: ignore[assignment]
+
+    def __init__(
+        self, client: RedisCluster, prefix: str, response_ttl_ms: int, replay: bool = False
+    ) -> None:
+        super().__init__(client, prefix, response_ttl_ms, replay)  # type: ignore[arg-type]
+        self._shas: dict[str, str] = {}
+
+    async def load_script(self) -> None:
+        """Each script into every primary's cache (SCRIPT LOAD goes to all of them)."""
+        for name, source in SCRIPTS.items():
+            self._shas[name] = await self.client.script_load(source)
+
+    async def read_and_record(
+        self, events: Sequence[Event], responses: Sequence[tuple[str, bytes]] = ()
+    ) -> list[Any]:
+        if not self._shas:
+            await self.load_script()
+        try:
+            raw = await self._execute(events, responses)
+        except NoScriptError:  # a promoted replica, a restarted or flushed node
+            await self.load_script()
+            raw = await self._execute(events, responses)
+        return [self._parse(r) for r in raw]
+
+    def _common_args(self, now_ms: int) -> list[int]:
+        return [
+            HISTORY_MS,
+            MAX_EVENTS,
+            KEEP_EVENTS,
+            WINDOW_TTL_MS,
+            LABEL_WINDOW_MS,
+            MAX_LABELS,
+            self.response_ttl_ms,
+            PROFILE_TTL_MS,
+            NO_CEILING if self.replay else now_ms,
+            now_ms,
+        ]
+
+    async def _execute(
+        self, events: Sequence[Event], responses: Sequence[tuple[str, bytes]]
+    ) -> list[object]:
+        now_ms = time.time_ns() // 1_000_000
+        common = self._common_args(now_ms)
+        # EVALSHA through execute_command: redis-py refuses its evalsha() in a cluster
+        # pipeline, yet routes the command by its keys (all in one slot here).
+        pipe = self.client.pipeline()
+        for key, value in responses:  # before the claims: a retry in this batch finds its answer
+            pipe.set(key, value, px=self.response_ttl_ms, nx=True)
+        fingerprints = [_fingerprint(event) for event in events]
+        for event, fingerprint in zip(events, fingerprints, strict=True):
+            keys = [
+                seen_key(self.prefix, event.scope, event.transaction_id),
+                decision_key(self.prefix, event.scope, event.transaction_id),
+            ]
+            pipe.execute_command(
+                "EVALSHA", self._shas["claim"], 2, *keys, fingerprint, self.response_ttl_ms
+            )
+        groups = list(group_by_slot(pieces(self.prefix, events)).values())
+        for group in groups:
+            keys = [k for piece in group for k in piece.slot_keys()]
+            args = [a for piece in group for a in piece.args()]
+            pipe.execute_command("EVALSHA", self._shas["entity"], len(keys), *keys, *common, *args)
+        if events:
+            lookups: list[str] = []
+            for event in events:
+                exact = "\n".join(
+                    exact_field(entity, listed)
+                    for entity in LIST_ENTITIES
+                    if (listed := event.entity_value(entity))
+                )
+                lookups += [exact, address_hex(event.ip)]
+            lists = [list_key(self.prefix), lengths_key(self.prefix)]
+            pipe.execute_command("EVALSHA", self._shas["list"], 2, *lists, *common, *lookups)
+        results = await pipe.execute()
+        if not events:
+            return []
+        claims = results[len(responses) : len(responses) + len(events)]
+        entity_results = results[len(responses) + len(events) : -1]
+        hits = results[-1]
+        reads: dict[tuple[int, str], list[Any]] = {}
+        for group, outputs in zip(groups, entity_results, strict=True):
+            for piece, output in zip(group, outputs, strict=True):
+                reads[(piece.tx, piece.entity)] = output
+        conflicts = {tx for tx, claim in enumerate(claims) if claim == [1]}
+        if conflicts:
+            await self._undo([p for g in groups for p in g if p.tx in conflicts], reads)
+        return [
+            claim
+            if len(claim) == 1 and claim != [0]
+            else self._assemble(tx, events[tx], reads, hits[tx])
+            for tx, claim in enumerate(claims)
+        ]
+
+    def _assemble(
+        self, tx: int, event: Event, reads: dict[tuple[int, str], list[Any]], hits: Any
+    ) -> list[Any]:
+        """The window script's answer for one transaction, from its pieces' reads."""
+        out: list[Any] = [False]
+        for entity in ENTITIES:
+            read = reads.get((tx, entity))
+            out.append(b"" if read is None else read[0])
+        for entity in LABELLED_ENTITIES:
+            read = reads.get((tx, entity))
+            out.append([] if read is None else read[1])
+        for entity in PROFILED_ENTITIES:
+            read = reads.get((tx, entity))
+            out.append(None if read is None else read[2])
+        out.append(hits)
+        return out
+
+    async def _undo(self, batch: Sequence[Piece], reads: dict[tuple[int, str], list[Any]]) -> None:
+        """Take back a conflict's writes where its member was new (one pipeline)."""
+        pipe = self.client.pipeline()
+        for piece in batch:
+            if reads[(piece.tx, piece.entity)][3] != 1:
+                continue
+            keys = [piece.window, piece.profile or piece.window]
+            args = [piece.payload, *piece.profile_args, "1" if piece.profile else "0"]
+            pipe.execute_command("EVALSHA", self._shas["undo"], 2, *keys, *args)
+        await pipe.execute()
+
+    async def record_labels(self, labels: Sequence[tuple[dict[str, str], str, int, bool]]) -> None:
+        """As RedisWindowStore's, but the label keys live on several shards: no MULTI across
+        them. Each command is idempotent (ZADD of the same score, ZREM), so a failed call
+        raises and its repetition (the caller's transaction is rolled back and retried)
+        leaves the same windows as one success."""
+        pipe = self.client.pipeline()
+        for entities, transaction_id, known_at_ms, fraud in labels:
+            for entity in LABELLED_ENTITIES:
+                value = entities.get(entity)
+                if not value:
+                    continue
+                key = label_key(self.prefix, entity, value)
+                if fraud:
+                    pipe.zadd(key, {transaction_id: known_at_ms})
+                    pipe.zremrangebyrank(key, 0, -(MAX_LABELS + 1))
+                    pipe.pexpire(key, LABEL_WINDOW_MS + WINDOW_TTL_MS)
+                else:
+                    pipe.zrem(key, transaction_id)
+        await pipe.execute()
+
+    async def warm(self, connections: int) -> None:
+        """Discover the cluster (its nodes and slots) before the first request does."""
+        await self.client.initialize()
