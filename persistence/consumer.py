@@ -18,7 +18,7 @@ from typing import Any
 import asyncpg
 from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import CommitFailedError, IllegalStateError
-from prometheus_client import Counter
+from prometheus_client import Counter, Gauge
 
 from persistence.alerts import AlertPolicy
 from persistence.cases import REVIEW_ONLY, CasePolicy
@@ -31,6 +31,10 @@ log = logging.getLogger(__name__)
 # What commit() raises when the partitions of the batch were taken away mid-batch.
 LOST_ASSIGNMENT = (CommitFailedError, IllegalStateError)
 CONSUMED = Counter("fraud_consumer_messages_total", "Audit messages by outcome", ["outcome"])
+LAG = Gauge(
+    "fraud_consumer_lag_messages",
+    "Messages behind the end of the partitions this consumer holds, at its last fetch",
+)
 
 
 @dataclass(slots=True)
@@ -52,6 +56,17 @@ def unavailable(exc: BaseException) -> bool:
     refused: asyncpg's client-side DataError (a value it cannot encode) is an InterfaceError,
     but retrying it would hold the same batch for ever."""
     return isinstance(exc, UNAVAILABLE) and not isinstance(exc, asyncpg.exceptions._base.DataError)
+
+
+async def lag(consumer: AIOKafkaConsumer) -> int:
+    """Messages between this consumer's position and each held partition's high watermark
+    (as the last fetch saw it; a partition not fetched yet counts 0)."""
+    behind = 0
+    for tp in consumer.assignment():
+        end = consumer.highwater(tp)
+        if end is not None:
+            behind += max(0, end - await consumer.position(tp))
+    return behind
 
 
 class AuditConsumer:
@@ -162,6 +177,7 @@ class AuditConsumer:
                             sources.append(source)
                         except BadEvent as exc:
                             dead.append(source.refused(str(exc)))
+                LAG.set(await lag(consumer))
                 if not rows and not dead:
                     continue
                 inserted = await self._write(rows, sources, dead)
