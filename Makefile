@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check
 
-.PHONY: install test lint format typecheck demo bench perf quality audit lock clean
+.PHONY: install tools test lint format typecheck demo bench perf quality audit lock clean
 
 install: $(VENV)/.installed docs/features.md
 
@@ -36,8 +36,28 @@ format: install
 typecheck: install
 	$(BIN)/mypy
 
-test: lint typecheck
+test: lint typecheck tools
 	$(BIN)/pytest
+
+# Tools the deployment tests run (tests/unit/deploy), built once into var/bin (gitignored):
+# kustomize renders k8s/ (Go, pinned: newer releases need a newer Go than the machines');
+# promtool checks and unit-tests the alert rules (Debian's package, unpacked, no root).
+KUSTOMIZE_VERSION := v5.7.1
+KUSTOMIZE := var/bin/.kustomize-$(KUSTOMIZE_VERSION)
+tools: $(KUSTOMIZE) var/bin/promtool
+
+$(KUSTOMIZE):
+	mkdir -p var/bin
+	GOBIN=$(CURDIR)/var/bin GOTOOLCHAIN=local go install sigs.k8s.io/kustomize/kustomize/v5@$(KUSTOMIZE_VERSION)
+	touch $@
+
+var/bin/promtool:
+	mkdir -p var/bin var/apt
+	rm -f var/apt/prometheus_*.deb
+	cd var/apt && apt-get download prometheus
+	dpkg-deb --fsys-tarfile var/apt/prometheus_*.deb | tar -xO ./usr/bin/promtool > $@.partial
+	chmod +x $@.partial && mv $@.partial $@
+	rm -f var/apt/prometheus_*.deb
 
 demo: install
 	$(BIN)/fraud demo
