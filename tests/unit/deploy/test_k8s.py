@@ -21,8 +21,9 @@ from tests.unit.deploy.contract import ROOT, app_routes, environment_names, pars
 
 KUSTOMIZE = ROOT / "var/bin/kustomize"
 # The oldest Kubernetes release the manifests must be valid for (autoscaling/v2 and
-# policy/v1 are GA there; kubernetes-validate ships its schemas).
+# policy/v1 are GA there), and the newest whose schemas kubernetes-validate ships.
 KUBERNETES = "1.30.0"
+RELEASES = [KUBERNETES, kubernetes_validate.latest_version()]
 OVERLAYS = ["dev", "prod"]
 Doc = dict[str, Any]
 
@@ -60,14 +61,15 @@ def config(docs: tuple[Doc, ...]) -> dict[str, str]:
     return cm["data"]
 
 
+@pytest.mark.parametrize("release", RELEASES)
 @pytest.mark.parametrize("name", OVERLAYS)
-def test_every_manifest_is_valid_against_the_kubernetes_schemas(name: str) -> None:
+def test_every_manifest_is_valid_against_the_kubernetes_schemas(name: str, release: str) -> None:
     kinds = set()
     for doc in overlay(name):
         kinds.add(doc["kind"])
         if doc["apiVersion"].startswith("monitoring.coreos.com/"):
             continue  # a CRD: checked against the Service below
-        kubernetes_validate.validate(doc, KUBERNETES, strict=True)
+        kubernetes_validate.validate(doc, release, strict=True)
     expected = {"Deployment", "Service", "HorizontalPodAutoscaler", "PodDisruptionBudget"}
     expected |= {"Job", "ConfigMap", "NetworkPolicy", "ServiceMonitor", "Namespace"}
     assert expected <= kinds, expected - kinds
