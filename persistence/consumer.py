@@ -62,10 +62,15 @@ async def lag(consumer: AIOKafkaConsumer) -> int:
     """Messages between this consumer's position and each held partition's high watermark
     (as the last fetch saw it; a partition not fetched yet counts 0)."""
     behind = 0
-    for tp in consumer.assignment():
-        end = consumer.highwater(tp)
-        if end is not None:
+    for tp in list(consumer.assignment()):
+        # The group may rebalance while position() waits: a partition taken away since is
+        # skipped (highwater() asserts that it is still held).
+        if tp not in consumer.assignment() or (end := consumer.highwater(tp)) is None:
+            continue
+        try:
             behind += max(0, end - await consumer.position(tp))
+        except IllegalStateError:
+            continue
     return behind
 
 

@@ -98,6 +98,9 @@ def test_healthcheck_hits_the_liveness_route_on_the_served_port() -> None:
     assert path.group(1) == "/healthz"
     assert path.group(1) in app_routes()
     assert "FRAUD_PORT" in check  # the port the server binds (FRAUD_PORT)
+    command = json.loads(check.split(" CMD ", 1)[1])  # the exec form: a JSON array
+    assert command[:2] == ["python", "-c"]
+    compile(command[2], "HEALTHCHECK", "exec")  # a Python that parses
     env = {k: v for e in stage("base").all("ENV") for k, v in env_of(e).items()}
     assert env["FRAUD_PORT"] in " ".join(stage("runtime").all("EXPOSE")).split()
 
