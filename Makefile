@@ -41,7 +41,8 @@ test: lint typecheck tools
 
 # Tools the deployment tests run (tests/unit/deploy), built once into var/bin (gitignored):
 # kustomize renders k8s/ (Go, pinned: newer releases need a newer Go than the machines');
-# promtool checks and unit-tests the alert rules (Debian's package, unpacked, no root).
+# promtool checks and unit-tests the alert rules (Debian's package, unpacked; no root
+# unless the package lists are missing, when it runs apt-get update first).
 KUSTOMIZE_VERSION := v5.7.1
 KUSTOMIZE := var/bin/.kustomize-$(KUSTOMIZE_VERSION)
 tools: $(KUSTOMIZE) var/bin/promtool
@@ -54,7 +55,7 @@ $(KUSTOMIZE):
 var/bin/promtool:
 	mkdir -p var/bin var/apt
 	rm -f var/apt/prometheus_*.deb
-	cd var/apt && apt-get download prometheus
+	cd var/apt && { apt-get download prometheus || { apt-get update -qq && apt-get download prometheus; }; }
 	dpkg-deb --fsys-tarfile var/apt/prometheus_*.deb | tar -xO ./usr/bin/promtool > $@.partial
 	chmod +x $@.partial && mv $@.partial $@
 	rm -f var/apt/prometheus_*.deb
