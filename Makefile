@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check
 
-.PHONY: install system-packages test lint format typecheck console console-test demo bench perf quality audit lock clean
+.PHONY: install system-packages tools test lint format typecheck console console-test demo bench perf quality audit lock clean
 
 install: $(VENV)/.installed docs/features.md
 
@@ -40,7 +40,7 @@ typecheck: install
 system-packages:
 	bash scripts/debian-packages.sh
 
-test: lint typecheck system-packages console-test
+test: lint typecheck system-packages tools console-test
 	$(BIN)/pytest
 
 # The operations console (frontend/): its production build in frontend/dist, served by the
@@ -60,6 +60,27 @@ console-test: install
 	else \
 	  echo "make console-test: no frontend/package.json, no console tests to run"; \
 	fi
+
+# Tools the deployment tests run (tests/unit/deploy), built once into var/bin (gitignored):
+# kustomize renders k8s/ (Go, pinned: newer releases need a newer Go than the machines');
+# promtool checks and unit-tests the alert rules (Debian's package, unpacked; no root
+# unless the package lists are missing, when it runs apt-get update first).
+KUSTOMIZE_VERSION := v5.7.1
+KUSTOMIZE := var/bin/.kustomize-$(KUSTOMIZE_VERSION)
+tools: $(KUSTOMIZE) var/bin/promtool
+
+$(KUSTOMIZE):
+	mkdir -p var/bin
+	GOBIN=$(CURDIR)/var/bin GOTOOLCHAIN=local go install sigs.k8s.io/kustomize/kustomize/v5@$(KUSTOMIZE_VERSION)
+	touch $@
+
+var/bin/promtool:
+	mkdir -p var/bin var/apt
+	rm -f var/apt/prometheus_*.deb
+	cd var/apt && { apt-get download prometheus || { apt-get update -qq && apt-get download prometheus; }; }
+	dpkg-deb --fsys-tarfile var/apt/prometheus_*.deb | tar -xO ./usr/bin/promtool > $@.partial
+	chmod +x $@.partial && mv $@.partial $@
+	rm -f var/apt/prometheus_*.deb
 
 demo: console
 	$(BIN)/fraud demo

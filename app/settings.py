@@ -70,6 +70,13 @@ class Settings(BaseSettings):
         2_000, ge=1, description="Most messages written in one transaction."
     )
     consumer_batch_wait_ms: int = Field(200, ge=1, description="Longest wait to fill a batch.")
+    consumer_metrics_port: int = Field(
+        0,
+        ge=0,
+        le=65535,
+        description="`fraud consume` serves its Prometheus metrics (messages written, lag) at "
+        "/metrics on this port, bound to FRAUD_HOST; 0: not served.",
+    )
     alert_tiers: str = Field(
         "high,critical", description="Risk tiers that raise alerts, comma-separated."
     )
@@ -207,7 +214,9 @@ class Settings(BaseSettings):
         description="One access-log line per HTTP request (key id, method, path template, "
         "status, latency; never the key, the body or the client's address).",
     )
-    host: str = Field("127.0.0.1", description="`fraud serve` bind address.")
+    host: str = Field(
+        "127.0.0.1", description="`fraud serve` bind address (and `fraud consume`'s metrics')."
+    )
     port: int = Field(8000, ge=1, le=65535, description="`fraud serve` port.")
     workers: int = Field(1, ge=1, description="`fraud serve` worker processes.")
     redis_prefix: str = Field(

@@ -372,6 +372,11 @@ def consume() -> None:
     settings = get_settings()
     if not settings.kafka_bootstrap_servers:
         _fail("FRAUD_KAFKA_BOOTSTRAP_SERVERS is empty: there is no audit topic to consume")
+    if settings.consumer_metrics_port:
+        from prometheus_client import start_http_server
+
+        # A daemon thread: it ends with the process, after the last batch is committed.
+        start_http_server(settings.consumer_metrics_port, addr=settings.host)
 
     async def run() -> int:
         stop = asyncio.Event()

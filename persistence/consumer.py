@@ -18,7 +18,7 @@ from typing import Any
 import asyncpg
 from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import CommitFailedError, IllegalStateError
-from prometheus_client import Counter
+from prometheus_client import Counter, Gauge
 
 from persistence.alerts import AlertPolicy
 from persistence.cases import REVIEW_ONLY, CasePolicy
@@ -31,6 +31,10 @@ log = logging.getLogger(__name__)
 # What commit() raises when the partitions of the batch were taken away mid-batch.
 LOST_ASSIGNMENT = (CommitFailedError, IllegalStateError)
 CONSUMED = Counter("fraud_consumer_messages_total", "Audit messages by outcome", ["outcome"])
+LAG = Gauge(
+    "fraud_consumer_lag_messages",
+    "Messages behind the end of the partitions this consumer holds, at its last fetch",
+)
 
 
 @dataclass(slots=True)
@@ -52,6 +56,22 @@ def unavailable(exc: BaseException) -> bool:
     refused: asyncpg's client-side DataError (a value it cannot encode) is an InterfaceError,
     but retrying it would hold the same batch for ever."""
     return isinstance(exc, UNAVAILABLE) and not isinstance(exc, asyncpg.exceptions._base.DataError)
+
+
+async def lag(consumer: AIOKafkaConsumer) -> int:
+    """Messages between this consumer's position and each held partition's high watermark
+    (as the last fetch saw it; a partition not fetched yet counts 0)."""
+    behind = 0
+    for tp in list(consumer.assignment()):
+        # The group may rebalance while position() waits: a partition taken away since is
+        # skipped (highwater() asserts that it is still held).
+        if tp not in consumer.assignment() or (end := consumer.highwater(tp)) is None:
+            continue
+        try:
+            behind += max(0, end - await consumer.position(tp))
+        except IllegalStateError:
+            continue
+    return behind
 
 
 class AuditConsumer:
@@ -162,6 +182,7 @@ class AuditConsumer:
                             sources.append(source)
                         except BadEvent as exc:
                             dead.append(source.refused(str(exc)))
+                LAG.set(await lag(consumer))
                 if not rows and not dead:
                     continue
                 inserted = await self._write(rows, sources, dead)

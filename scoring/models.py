@@ -18,6 +18,7 @@ class ModelHolder:
         self.path = path
         self.bundle: ModelBundle | None = None
         self._lock = asyncio.Lock()
+        telemetry.MODEL_READY.set(0)
 
     @property
     def ready(self) -> bool:
@@ -32,5 +33,6 @@ class ModelHolder:
                 raise
             self.bundle = bundle
             telemetry.MODEL_RELOADS.labels("loaded").inc()
+            telemetry.MODEL_READY.set(int(bundle.ready))
             log.info("model %s loaded from %s", bundle.version, self.path)
             return bundle

@@ -3,7 +3,7 @@ answers by tier and decision, degraded answers, retries, failures, latency, relo
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 FAST = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25)
 
@@ -43,6 +43,13 @@ RETRIES = Counter(
 )
 FAILED = Counter("fraud_score_failures_total", "Scoring requests that failed with an error")
 MODEL_RELOADS = Counter("fraud_model_reloads_total", "Model bundle reloads", ["outcome"])
+# The readiness probe's model check as a metric (alerts: a process serving without one);
+# with several workers the lowest of the live ones.
+MODEL_READY = Gauge(
+    "fraud_model_ready",
+    "1 while a compiled and checked model bundle is in service, else 0",
+    multiprocess_mode="livemin",
+)
 SCORE_LATENCY = Histogram(
     "fraud_score_latency_seconds",
     "From receiving a /v1/score body to its answer, inside the server",
