@@ -13,12 +13,6 @@ import pytest
 
 from tests.unit.deploy.contract import ROOT, app_routes, environment_names
 
-PENDING_SETTINGS = {
-    # The console's directory setting comes with the console route (another branch);
-    # remove this once app/settings.py has it.
-    "FRAUD_CONSOLE_DIR",
-}
-
 
 @dataclass
 class Stage:
@@ -127,10 +121,7 @@ def test_every_package_is_copied_and_every_copied_path_exists() -> None:
     # (`fraud demo` there says what to install).
     assert packages - {"localservers"} <= copied, packages - copied
     assert "localservers" not in copied
-    frontend_merged = (ROOT / "frontend").is_dir()
     for src in sources:
-        if src.startswith("frontend/") and not frontend_merged:
-            continue  # the console is built by its own branch; checked once it is here
         assert (ROOT / src.rstrip("/")).exists(), src
 
 
@@ -158,7 +149,7 @@ def test_settings_names_exist_and_no_secret_is_baked() -> None:
         for args in s.all("ENV"):
             for name in env_of(args):
                 if name.startswith("FRAUD_"):
-                    assert name in environment_names() | PENDING_SETTINGS, name
+                    assert name in environment_names(), name
                 assert not re.search(r"KEY|SECRET|PASSWORD|TOKEN", name), name
         for args in s.all("ARG"):
             assert not re.search(r"KEY|SECRET|PASSWORD|TOKEN", args), args
