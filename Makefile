@@ -36,7 +36,9 @@ format: install
 typecheck: install
 	$(BIN)/mypy
 
+# The browser test drives Debian's chromium (scripts/browser.sh installs it when missing).
 test: lint typecheck
+	scripts/browser.sh
 	$(BIN)/pytest
 
 demo: install

@@ -1,0 +1,253 @@
+// Drives the operations console in Debian's headless chromium with playwright-core (from
+// frontend/node_modules) and prints one JSON object of what it saw; the Python test
+// (tests/e2e/test_console.py) and loadtest/console_frames.py assert on it and report it.
+//
+//   node drive.mjs '<json options>'
+//   options: {mode: "tour" | "frames", base, key, frontend, shots, caseId, skipPrefix,
+//             frameSeconds, ruleCondition}
+// Only the data-testid attributes of the console's DOM contract are used.
+import { createRequire } from "node:module";
+import { join } from "node:path";
+
+const options = JSON.parse(process.argv[2]);
+const { chromium } = createRequire(join(options.frontend, "package.json"))("playwright-core");
+const TIMEOUT = 20_000;
+const byId = (id) => `[data-testid="${id}"]`;
+
+function sleep(ms) {
+  return new Promise((done) => setTimeout(done, ms));
+}
+
+async function kpis(page) {
+  const names = ["throughput", "p50", "p99", "degraded", "declined-amount", "review-amount"];
+  const out = {};
+  for (const name of names) {
+    const el = page.locator(byId(`kpi-${name}`));
+    out[name] = (await el.count()) ? await el.first().getAttribute("data-value") : null;
+  }
+  return out;
+}
+
+// requestAnimationFrame intervals for `seconds`, and the distinct feed rows that entered
+// the DOM meanwhile (what was rendered: a virtualised feed renders only what fits).
+async function frames(page, seconds) {
+  return page.evaluate(async (ms) => {
+    const intervals = [];
+    const seen = new Set();
+    const note = (node) => {
+      if (!(node instanceof Element)) return;
+      const rows = node.matches('[data-testid="feed-row"]')
+        ? [node]
+        : node.querySelectorAll('[data-testid="feed-row"]');
+      for (const row of rows) seen.add(row.getAttribute("data-transaction-id"));
+    };
+    const feed = document.querySelector('[data-testid="feed"]') ?? document.body;
+    const observer = new MutationObserver((records) => {
+      for (const r of records) {
+        if (r.type === "attributes") note(r.target);
+        for (const n of r.addedNodes) note(n);
+      }
+    });
+    observer.observe(feed, {
+      subtree: true,
+      childList: true,
+      attributes: true,
+      attributeFilter: ["data-transaction-id"],
+    });
+    const started = performance.now();
+    await new Promise((done) => {
+      let last = performance.now();
+      const tick = (now) => {
+        intervals.push(now - last);
+        last = now;
+        if (now - started < ms) requestAnimationFrame(tick);
+        else done();
+      };
+      requestAnimationFrame(tick);
+    });
+    observer.disconnect();
+    const elapsed = (performance.now() - started) / 1000;
+    return { intervals: intervals.slice(1), rendered: seen.size, seconds: elapsed };
+  }, seconds * 1000).then(figures);
+}
+
+// p50 / p95 / max frame time (ms), frames over 50 ms, and the feed's rendered rate.
+function figures({ intervals, rendered, seconds }) {
+  const sorted = [...intervals].sort((a, b) => a - b);
+  const at = (q) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? null;
+  const round = (x) => (x === null ? null : Math.round(x * 10) / 10);
+  return {
+    seconds: round(seconds),
+    frames: sorted.length,
+    p50_ms: round(at(0.5)),
+    p95_ms: round(at(0.95)),
+    max_ms: round(sorted.at(-1) ?? null),
+    long_frames: sorted.filter((x) => x > 50).length,
+    rendered_rows: rendered,
+    rendered_per_s: round(rendered / seconds),
+  };
+}
+
+async function enterKey(page) {
+  await page.goto(`${options.base}/dashboard/`);
+  await page.locator(byId("api-key-input")).fill(options.key);
+  await page.locator(byId("api-key-submit")).click();
+  await page.locator(byId("nav-live")).waitFor({ timeout: TIMEOUT });
+}
+
+async function openLive(page) {
+  await page.locator(byId("nav-live")).click();
+  await page.locator(`${byId("connection-state")}[data-state="live"]`).waitFor({ timeout: TIMEOUT });
+  await page.locator(byId("feed-row")).first().waitFor({ timeout: TIMEOUT });
+}
+
+async function live(page, out) {
+  await openLive(page);
+  out.live = { before: await kpis(page), rows_before: await page.locator(byId("feed-row")).count() };
+  out.live.top_before = await page.locator(byId("feed-row")).first().getAttribute("data-transaction-id");
+  out.frames = await frames(page, options.frameSeconds);
+  out.live.after = await kpis(page);
+  out.live.top_after = await page.locator(byId("feed-row")).first().getAttribute("data-transaction-id");
+  out.live.state = await page.locator(byId("connection-state")).getAttribute("data-state");
+  out.live.charts = {};
+  for (const chart of ["throughput", "latency", "tiers", "scores"]) {
+    out.live.charts[chart] = await page.locator(byId(`chart-${chart}`)).count();
+  }
+  out.live.tiers = await page
+    .locator(byId("feed-row"))
+    .evaluateAll((rows) => rows.map((r) => r.getAttribute("data-tier")));
+  await page.screenshot({ path: join(options.shots, "live.png") });
+
+  // Paused, the feed holds still while decisions keep arriving.
+  await page.locator(byId("feed-pause")).click();
+  await sleep(300);
+  const held = await page.locator(byId("feed-row")).first().getAttribute("data-transaction-id");
+  await sleep(1500);
+  out.live.paused_top = [held, await page.locator(byId("feed-row")).first().getAttribute("data-transaction-id")];
+}
+
+async function detail(page, out) {
+  // An older row (stored in PostgreSQL by now), not one of the case's own transactions.
+  const ids = await page
+    .locator(byId("feed-row"))
+    .evaluateAll((rows) => rows.map((r) => r.getAttribute("data-transaction-id")));
+  const candidates = ids.filter((id) => !id.startsWith(options.skipPrefix));
+  const chosen = candidates[Math.min(5, candidates.length - 1)];
+  const row = page.locator(`${byId("feed-row")}[data-transaction-id="${chosen}"]`);
+  await row.focus();
+  await page.keyboard.press("Enter");
+  await page.locator(byId("detail-reasons")).waitFor({ timeout: TIMEOUT });
+  await page.locator(byId("reason-bar")).first().waitFor({ timeout: TIMEOUT });
+  out.detail = {
+    transaction_id: chosen,
+    url: page.url(),
+    decision: (await page.locator(byId("detail-decision")).innerText()).trim(),
+    source: (await page.locator(byId("detail-source")).innerText()).trim(),
+    reasons: await page
+      .locator(byId("reason-bar"))
+      .evaluateAll((bars) => bars.map((b) => b.getAttribute("data-feature"))),
+    history_rows: await page.locator(byId("history-row")).count(),
+  };
+  await page.screenshot({ path: join(options.shots, "detail.png"), fullPage: true });
+  await page.locator(byId("feedback-fraud")).click();
+  const result = page.locator(byId("feedback-result"));
+  await result.waitFor({ timeout: TIMEOUT });
+  await page.waitForFunction(
+    (sel) => (document.querySelector(sel)?.textContent ?? "").trim().length > 0,
+    byId("feedback-result"),
+    { timeout: TIMEOUT },
+  );
+  out.detail.feedback_result = (await result.innerText()).trim();
+}
+
+async function queue(page, out) {
+  await page.locator(byId("nav-queue")).click();
+  const row = page.locator(`${byId("case-row")}[data-case-id="${options.caseId}"]`);
+  await row.waitFor({ timeout: TIMEOUT });
+  out.queue = {
+    cases: await page
+      .locator(byId("case-row"))
+      .evaluateAll((rows) => rows.map((r) => r.getAttribute("data-case-id"))),
+  };
+  await page.screenshot({ path: join(options.shots, "queue.png") });
+  await row.click();
+  await page.locator(byId("case-verdict-fraud")).waitFor({ timeout: TIMEOUT });
+  out.queue.url = page.url();
+  await page.locator(byId("case-assign")).click();
+  await page.locator(byId("case-note")).fill("confirmed by the cardholder (e2e)");
+  await page.screenshot({ path: join(options.shots, "case.png"), fullPage: true });
+  await page.locator(byId("case-verdict-fraud")).click();
+  const result = page.locator(byId("case-result"));
+  await result.waitFor({ timeout: TIMEOUT });
+  await page.waitForFunction(
+    (sel) => (document.querySelector(sel)?.textContent ?? "").trim().length > 0,
+    byId("case-result"),
+    { timeout: TIMEOUT },
+  );
+  out.queue.result = (await result.innerText()).trim();
+}
+
+async function rules(page, out) {
+  await page.locator(byId("nav-rules")).click();
+  await page.locator(byId("rule-new")).click();
+  await page.locator(byId("rule-id")).fill("e2e_typo");
+  await page.locator(byId("rule-condition")).fill(options.ruleCondition);
+  await page.locator(byId("rule-save")).click();
+  const error = page.locator(byId("rule-error"));
+  await error.waitFor({ timeout: TIMEOUT });
+  out.rules = {
+    error: (await error.innerText()).trim(),
+    // The condition text marked at the error's position (a <mark> in or beside the error).
+    marked: await page.evaluate(() =>
+      [...document.querySelectorAll("mark")].map((m) => m.textContent),
+    ),
+    rows: await page
+      .locator(byId("rule-row"))
+      .evaluateAll((rows) => rows.map((r) => r.getAttribute("data-rule-id"))),
+  };
+  await page.screenshot({ path: join(options.shots, "rules-error.png"), fullPage: true });
+}
+
+const browser = await chromium.launch({
+  executablePath: "/usr/bin/chromium",
+  headless: true,
+  args: [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+  ],
+});
+const out = { mode: options.mode, console_errors: [], steps: [] };
+try {
+  const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
+  page.on("console", (m) => {
+    if (m.type() === "error") out.console_errors.push(m.text());
+  });
+  page.on("pageerror", (e) => out.console_errors.push(String(e)));
+  await enterKey(page);
+  out.session_key = await page.evaluate(() => Object.keys(sessionStorage).length);
+  const steps =
+    options.mode === "frames"
+      ? [["live", async () => {
+          await openLive(page);
+          out.frames = await frames(page, options.frameSeconds);
+          await page.screenshot({ path: join(options.shots, "live-load.png") });
+        }]]
+      : [["live", () => live(page, out)], ["detail", () => detail(page, out)],
+         ["queue", () => queue(page, out)], ["rules", () => rules(page, out)]];
+  for (const [name, step] of steps) {
+    try {
+      await step();
+      out.steps.push(name);
+    } catch (error) {
+      out.failed = { step: name, error: String(error), url: page.url() };
+      await page.screenshot({ path: join(options.shots, `failed-${name}.png`), fullPage: true });
+      break;
+    }
+  }
+} finally {
+  await browser.close();
+}
+process.stdout.write(JSON.stringify(out));
