@@ -51,10 +51,11 @@ def authorize(
     connection: HTTPConnection,
     key: str | None,
     granted: dict[str, frozenset[Scope]],
-    needed: Scope,
+    needed: Scope | None,
 ) -> Caller:
-    """The caller of `connection` if `key` holds `needed`: Unauthorized (401) for a missing or
-    unknown key, Forbidden (403) for a key without the scope. The key id is left in the
+    """The caller of `connection` if `key` holds `needed` (any known key for None):
+    Unauthorized (401) for a missing or unknown key, Forbidden (403) for a key without the
+    scope. The key id is left in the
     connection's scope either way (KEY_ID), for the logs and the route."""
     if key is None:
         raise Unauthorized("missing API key: send `Authorization: Bearer <key>` or `X-API-Key`")
@@ -67,6 +68,6 @@ def authorize(
             scopes = its_scopes
     if scopes is None:
         raise Unauthorized("unknown API key")
-    if needed not in scopes:
+    if needed is not None and needed not in scopes:
         raise Forbidden(f"this API key needs the `{needed}` scope")
     return Caller(caller_id, scopes)

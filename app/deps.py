@@ -30,8 +30,9 @@ async def _scoring(request: Request) -> ScoringService:
     return request.app.state.service
 
 
-def _admitted(request: Request, scope: Scope) -> auth.Caller:
-    """The caller, if its key holds `scope` and is within its rate limit."""
+def _admitted(request: Request, scope: Scope | None) -> auth.Caller:
+    """The caller, if its key holds `scope` (None: any known key) and is within its rate
+    limit."""
     state = request.app.state
     caller = auth.authorize(request, auth.presented_key(request), state.settings.key_scopes, scope)
     wait = state.limiter.admit(caller.key_id)
@@ -40,8 +41,10 @@ def _admitted(request: Request, scope: Scope) -> auth.Caller:
     return caller
 
 
-def _over_limit(settings: Settings, caller: auth.Caller, scope: Scope, wait: int) -> NoReturn:
-    metrics.RATE_LIMITED.labels(scope).inc()
+def _over_limit(
+    settings: Settings, caller: auth.Caller, scope: Scope | None, wait: int
+) -> NoReturn:
+    metrics.RATE_LIMITED.labels(scope or "any").inc()
     raise TooManyRequests(
         f"API key {caller.key_id} is over its limit of {settings.rate_limit_per_s:g} "
         "requests a second",
@@ -69,7 +72,7 @@ async def _labels(request: Request) -> AuditProducer | None:
     return request.app.state.labels
 
 
-def _caller_with(scope: Scope) -> Callable[[Request], Awaitable[auth.Caller]]:
+def _caller_with(scope: Scope | None) -> Callable[[Request], Awaitable[auth.Caller]]:
     async def caller(request: Request) -> auth.Caller:
         return _admitted(request, scope)
 
@@ -83,11 +86,13 @@ StoreDep = Annotated[RedisWindowStore, Depends(_store)]
 DatabaseDep = Annotated[Database, Depends(_database)]
 ListStoreDep = Annotated[RedisListStore, Depends(_lists)]
 LabelsDep = Annotated[AuditProducer | None, Depends(_labels)]
+_any_caller = _caller_with(None)
 _read_caller = _caller_with("read")
 _review_caller = _caller_with("review")
 _admin_caller = _caller_with("admin")
 ReadKey = Depends(_read_caller)
 Administrator = Annotated[auth.Caller, Depends(_admin_caller)]
 Reviewer = Annotated[auth.Caller, Depends(_review_caller)]
+AnyKey = Annotated[auth.Caller, Depends(_any_caller)]
 # The dependencies that check an API key: the OpenAPI document marks their operations.
-KEY_CHECKS = frozenset({_scoring, _read_caller, _review_caller, _admin_caller})
+KEY_CHECKS = frozenset({_scoring, _any_caller, _read_caller, _review_caller, _admin_caller})

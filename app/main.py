@@ -13,7 +13,20 @@ from app.access_log import AccessLog
 from app.deps import KEY_CHECKS
 from app.lifespan import lifespan, redis_client
 from app.limits import BodySizeLimit
-from app.routes import admin, cases, docs, feedback, health, history, lists, rules, score, stream
+from app.routes import (
+    admin,
+    alerts,
+    cases,
+    docs,
+    feedback,
+    health,
+    history,
+    lists,
+    me,
+    rules,
+    score,
+    stream,
+)
 from app.settings import Settings, get_settings
 
 
@@ -38,7 +51,8 @@ def create_app(
     )
     errors.install(app)
     add_routes(app, score.router, health.router, history.router, feedback.router, stream.router)
-    add_routes(app, rules.router, lists.router, cases.router, admin.router, docs.router)
+    add_routes(app, rules.router, lists.router, cases.router, alerts.router, me.router)
+    add_routes(app, admin.router, docs.router)
     openapi.install(app, KEY_CHECKS)
     metrics.instrument(app)
     app.add_middleware(

@@ -10,8 +10,10 @@ from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 
 from app.schemas.errors import ErrorBody, ValidationErrorBody
+from app.settings import Settings
 
 
 # Descriptions of the refusals most operations share; a route joins those it can answer.
@@ -86,3 +88,28 @@ def _calls(dependant: Dependant) -> Iterator[Any]:
     for dependency in dependant.dependencies:
         yield dependency.call
         yield from _calls(dependency)
+
+
+def standalone_document() -> dict[str, Any]:
+    """The document of an app built from the default settings, whatever FRAUD_* variables or
+    .env this environment has (an invalid or production one included): nothing is started
+    and no store is reached."""
+    from app.main import create_app
+
+    return create_app(_defaults()).openapi()
+
+
+def _defaults() -> Settings:
+    class Defaults(Settings):
+        @classmethod
+        def settings_customise_sources(
+            cls,
+            settings_cls: type[BaseSettings],
+            init_settings: PydanticBaseSettingsSource,
+            env_settings: PydanticBaseSettingsSource,
+            dotenv_settings: PydanticBaseSettingsSource,
+            file_secret_settings: PydanticBaseSettingsSource,
+        ) -> tuple[PydanticBaseSettingsSource, ...]:
+            return (init_settings,)  # the constructor's arguments only: no environment, no .env
+
+    return Defaults()

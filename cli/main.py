@@ -231,6 +231,24 @@ def features(
 
 
 @cli.command()
+def openapi(
+    out: Annotated[
+        Path | None, typer.Option(help="Write the JSON document here (default: stdout)")
+    ] = None,
+) -> None:
+    """Print the API's OpenAPI document (JSON), without a server or any store running: the
+    console's TypeScript types are generated from it."""
+    from app.openapi import standalone_document
+
+    text = orjson.dumps(standalone_document(), option=orjson.OPT_INDENT_2) + b"\n"
+    if out is None:
+        sys.stdout.buffer.write(text)
+    else:
+        out.write_bytes(text)
+        console.print(f"wrote {out}")
+
+
+@cli.command()
 def demo(
     days: Annotated[
         int, typer.Option(min=14, help="Days of history to train on if no model exists")

@@ -30,6 +30,13 @@ def decision_message(event: dict[str, Any]) -> dict[str, Any]:
         "degraded": decision["degraded"],
         "latency_ms": decision.get("latency_ms"),
         "reasons": [r["feature"] for r in decision.get("reasons", [])],
+        # Decisions stored before the decision layer carry none of these: the model decided.
+        "decision_source": decision.get("decision_source", "model"),
+        "rules": [
+            {"id": r["id"], "action": r["action"], "mode": r["mode"]}
+            for r in decision.get("rules", ())
+        ],
+        "model_version": decision.get("model_version"),
     }
 
 
@@ -41,6 +48,9 @@ class Aggregator:
     decisions: Counter[str] = field(default_factory=Counter)
     latencies: list[float] = field(default_factory=list)
     at_risk: defaultdict[str, float] = field(default_factory=lambda: defaultdict(float))
+    # Amounts per currency by what was decided (amount_at_risk goes by tier instead).
+    declined: defaultdict[str, float] = field(default_factory=lambda: defaultdict(float))
+    reviewed: defaultdict[str, float] = field(default_factory=lambda: defaultdict(float))
     degraded: int = 0
 
     def add(self, message: dict[str, Any]) -> None:
@@ -51,6 +61,10 @@ class Aggregator:
             self.latencies.append(float(message["latency_ms"]))
         if message["risk_tier"] in AT_RISK_TIERS:
             self.at_risk[message["currency"]] += float(message["amount"])
+        if message["decision"] == "decline":
+            self.declined[message["currency"]] += float(message["amount"])
+        elif message["decision"] == "review":
+            self.reviewed[message["currency"]] += float(message["amount"])
 
     def summary(self, second: str) -> dict[str, Any]:
         latency = np.asarray(self.latencies)
@@ -65,6 +79,12 @@ class Aggregator:
                 "p50": float(np.percentile(latency, 50)) if latency.size else None,
                 "p99": float(np.percentile(latency, 99)) if latency.size else None,
             },
-            "amount_at_risk": {c: round(v, 2) for c, v in sorted(self.at_risk.items())},
+            "amount_at_risk": _rounded(self.at_risk),
+            "declined_amount": _rounded(self.declined),
+            "review_amount": _rounded(self.reviewed),
         }
         return out
+
+
+def _rounded(amounts: dict[str, float]) -> dict[str, float]:
+    return {currency: round(v, 2) for currency, v in sorted(amounts.items())}

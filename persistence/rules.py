@@ -191,3 +191,24 @@ async def rule_changes(conn: asyncpg.Connection, rule_id: str) -> list[dict[str,
         }
         for r in rows
     ]
+
+
+# Every rule that matched a stored decision of [since, until), by the mode it had then.
+# The predicate on `rules` is the partial index's (migration 008): only decisions where a
+# rule matched are read.
+RULE_HITS = """
+SELECT hit->>'id' AS rule_id, hit->>'mode' AS mode, count(*) AS count
+FROM decisions, jsonb_array_elements(response->'rules') AS hit
+WHERE scored_at >= $1 AND scored_at < $2 AND response->'rules' <> '[]'::jsonb
+GROUP BY 1, 2
+ORDER BY 3 DESC, 1, 2
+"""
+
+
+async def rule_hits(
+    conn: asyncpg.Connection, since: datetime, until: datetime
+) -> list[dict[str, Any]]:
+    """How often each rule matched (active and shadow apart) in decisions scored in [since,
+    until), every process's: counted from the stored answers, not a process's counters."""
+    rows = await conn.fetch(RULE_HITS, since, until)
+    return [{"rule_id": r["rule_id"], "mode": r["mode"], "count": r["count"]} for r in rows]

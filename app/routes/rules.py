@@ -3,9 +3,10 @@ by every API process within a second (app/rule_sync.py)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 
 from app import logs
@@ -13,10 +14,12 @@ from app.bodies import documented_body, json_response, parse_body
 from app.deps import Administrator, DatabaseDep, ReadKey, SettingsDep
 from app.errors import Conflict, NotFound, ValidationFailed
 from app.openapi import BODY, UNAVAILABLE, documented_errors, keyed
+from app.schemas.fields import DecimalInt
 from app.schemas.rules import (
     BacktestReportOut,
     BacktestRequest,
     RuleChange,
+    RuleHits,
     RuleId,
     RuleIn,
     RuleList,
@@ -30,6 +33,7 @@ from persistence.rules import (
     load_rules,
     rule_changes,
     rule_count,
+    rule_hits,
     save_rule,
 )
 
@@ -78,6 +82,10 @@ async def put_rule(
     """Every change is recorded with who made it, when, and the rule before and after
     (`GET /v1/rules/{id}/changes`). Sending the current content again changes nothing
     (200, same version)."""
+    if rule_id in RESERVED_IDS:
+        raise ValidationFailed(
+            [{"field": "path.rule_id", "message": f"{rule_id!r} is reserved", "type": "rule"}]
+        )
     body = await parse_body(request, RuleIn)
     rule = compiled(
         Rule(
@@ -150,6 +158,35 @@ async def list_rules(db: DatabaseDep) -> Response:
     async with db.connection() as conn:
         version, rules = await load_rules(conn)
     return json_response({"version": version, "rules": [r.as_json() for r in rules]})
+
+
+# GET /v1/rules/hits is routed before /v1/rules/{rule_id}: no rule may take its name.
+RESERVED_IDS = frozenset({"hits"})
+HITS_MAX_HOURS = 24 * 31
+
+
+@router.get(
+    "/rules/hits",
+    response_model=RuleHits,
+    summary="How often each rule matched (active and shadow) in the last hours",
+    dependencies=[ReadKey],
+    responses=documented_errors(keyed("read") | UNAVAILABLE | {422: "`hours` out of range"}),
+)
+async def count_rule_hits(
+    db: DatabaseDep,
+    hours: Annotated[
+        DecimalInt, Query(ge=1, le=HITS_MAX_HOURS, description="the period, up to 31 days")
+    ] = 24,
+) -> Response:
+    """Counted from the stored decisions (every API process's), by the mode the rule had
+    when it matched, over decisions scored in [`since`, `until`). Reads only the period's
+    decisions in which some rule matched (an index on scoring time holds just those);
+    decisions still on their way to PostgreSQL (the consumer's lag) are not counted yet."""
+    until = datetime.now(UTC)
+    since = until - timedelta(hours=hours)
+    async with db.connection() as conn:
+        hits = await rule_hits(conn, since, until)
+    return json_response({"since": since, "until": until, "hits": hits})
 
 
 @router.get(

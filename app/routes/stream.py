@@ -17,9 +17,10 @@ router = APIRouter(prefix="/v1", tags=["stream"])
 @router.websocket("/stream")
 async def stream(websocket: WebSocket) -> None:
     """Messages (JSON text): `hello` once the feed is live, then `decision` for every
-    decision of every API process, `aggregate` each second (count, tiers, decisions,
-    p50/p99 latency, amount at risk per currency), and `dropped` when this client fell
-    behind and lost that many of its oldest messages. Authenticate with a key holding the
+    decision of every API process (with its `decision_source`, the `rules` that matched and
+    the `model_version`), `aggregate` each second (count, tiers, decisions, degraded,
+    p50/p99 latency, and per currency the amount at risk, declined and sent to review), and
+    `dropped` when this client fell behind and lost that many of its oldest messages. Authenticate with a key holding the
     `read` scope as `Authorization: Bearer`, `X-API-Key` or, for browsers, the `api_key`
     query parameter."""
     state = websocket.app.state

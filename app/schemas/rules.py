@@ -120,3 +120,30 @@ class BacktestReportOut(BaseModel):
 
 
 RuleId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
+
+
+class RuleHitCount(BaseModel):
+    rule_id: str
+    mode: Literal["active", "shadow"] = Field(description="The rule's mode when it matched")
+    count: int = Field(description="Stored decisions in which the rule's condition held")
+
+
+class RuleHits(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "since": "2026-12-01T09:00:00Z",
+                    "until": "2026-12-02T09:00:00Z",
+                    "hits": [
+                        {"rule_id": "atm_night_burst", "mode": "active", "count": 412},
+                        {"rule_id": "new_device_big", "mode": "shadow", "count": 97},
+                    ],
+                }
+            ]
+        }
+    )
+
+    since: datetime
+    until: datetime
+    hits: list[RuleHitCount] = Field(description="Most hits first; rules without hits absent")

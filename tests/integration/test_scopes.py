@@ -85,6 +85,9 @@ ALLOWED = {
     "case": ({"read", "review", "admin"}, 200),
     "assign": ({"review", "admin"}, 200),
     "resolve": ({"review", "admin"}, 404),  # an unknown case: past the key check
+    "me": ({"score", "read", "review", "admin"}, 200),  # any known key
+    "alerts": ({"read", "review", "admin"}, 200),
+    "rule_hits": ({"read", "review", "admin"}, 200),
 }
 NEEDS = {
     "score": "score",
@@ -97,6 +100,7 @@ NEEDS = {
     "assign": "review",
     "resolve": "review",
 }
+NEEDS |= {"alerts": "read", "rule_hits": "read"}
 NEEDS |= {"lists_add": "admin", "lists_read": "read", "lists_get": "read", "lists_delete": "admin"}
 
 
@@ -128,6 +132,12 @@ def call(c: TestClient, route: str, caller: str) -> tuple[int, dict[str, object]
         r = c.get("/v1/lists/999999", headers=h)
     elif route == "lists_delete":
         r = c.delete("/v1/lists/999999", headers=h)
+    elif route == "me":
+        r = c.get("/v1/me", headers=h)
+    elif route == "alerts":
+        r = c.get("/v1/alerts", headers=h)
+    elif route == "rule_hits":
+        r = c.get("/v1/rules/hits", headers=h)
     else:
         r = c.post("/v1/admin/reload", headers=h)
     return r.status_code, r.json()

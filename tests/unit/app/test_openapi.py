@@ -34,6 +34,9 @@ SECURED = {
     ("get", "/v1/cases/{case_id}"),
     ("post", "/v1/cases/{case_id}/assign"),
     ("post", "/v1/cases/{case_id}/resolve"),
+    ("get", "/v1/me"),
+    ("get", "/v1/alerts"),
+    ("get", "/v1/rules/hits"),
 }
 ENVELOPES = {"#/components/schemas/ErrorBody", "#/components/schemas/ValidationErrorBody"}
 

@@ -55,3 +55,49 @@ def test_a_decision_message_comes_from_the_audit_event() -> None:
     assert out["reasons"] == ["amount"]
     assert out["scored_at"] == "2026-01-01T00:00:00.000000Z"
     assert out["risk_tier"] == "high"
+
+
+def test_declined_and_review_amounts_go_by_decision_per_currency() -> None:
+    agg = Aggregator()
+    agg.add(message("critical", 900.0, 1.0) | {"decision": "decline"})
+    agg.add(message("low", 40.0, 1.0) | {"decision": "decline"})  # a block list on a low score
+    agg.add(message("medium", 12.345, 1.0, currency="USD") | {"decision": "review"})
+    agg.add(message("high", 100.0, 1.0) | {"decision": "review"})
+    agg.add(message("low", 5.0, 1.0))
+    out = agg.summary("2026-11-28T12:00:00Z")
+    assert out["declined_amount"] == {"EUR": 940.0}
+    assert out["review_amount"] == {"EUR": 100.0, "USD": 12.35}
+    assert out["amount_at_risk"] == {"EUR": 1000.0}
+    empty = Aggregator().summary("2026-11-28T12:00:01Z")
+    assert empty["declined_amount"] == {}
+    assert empty["review_amount"] == {}
+
+
+def test_a_decision_message_names_its_source_rules_and_model_version() -> None:
+    request = {"transaction_id": "t2", "card_id": "c", "merchant_id": "m", "amount": 5.0}
+    request |= {"currency": "EUR", "channel": "pos"}
+    decision = {"score": 0.2, "risk_tier": "low", "decision": "decline", "degraded": False}
+    decision |= {"latency_ms": 1.0, "reasons": [], "model_version": "v7"}
+    decision |= {"decision_source": "rule:big_atm"}
+    decision |= {
+        "rules": [
+            {"id": "big_atm", "action": "decline", "mode": "active"},
+            {"id": "night", "action": "raise_to:high", "mode": "shadow"},
+        ]
+    }
+    scored = datetime(2026, 1, 1, tzinfo=UTC)
+    out = decision_message(orjson.loads(audit_event(request, orjson.dumps(decision), scored)))
+    assert out["decision_source"] == "rule:big_atm"
+    assert out["rules"] == decision["rules"]
+    assert out["model_version"] == "v7"
+
+
+def test_a_decision_stored_before_the_decision_layer_was_the_models() -> None:
+    request = {"transaction_id": "t3", "card_id": "c", "merchant_id": "m", "amount": 5.0}
+    request |= {"currency": "EUR", "channel": "pos"}
+    decision = {"score": 0.2, "risk_tier": "low", "decision": "approve", "degraded": False}
+    scored = datetime(2026, 1, 1, tzinfo=UTC)
+    out = decision_message(orjson.loads(audit_event(request, orjson.dumps(decision), scored)))
+    assert out["decision_source"] == "model"
+    assert out["rules"] == []
+    assert out["model_version"] is None
