@@ -267,7 +267,13 @@ def test_the_console_in_a_browser(
     rules = seen["rules"]
     assert "amont" in rules["error"], rules
     assert str(BAD_AT) in rules["error"] or str(BAD_AT + 1) in rules["error"], rules
-    assert any(m.startswith("amont") for m in rules["marked"]), rules
+    # The condition shown with a mark at the position the API named.
+    assert any(
+        m["around"] == BAD_CONDITION
+        and m["offset"] == BAD_AT
+        and BAD_CONDITION[BAD_AT:].startswith(m["text"])
+        for m in rules["marked"]
+    ), rules
     assert http.get("/v1/rules/e2e_typo").status_code == 404
     assert "e2e_case" in rules["rows"]
 

@@ -133,6 +133,13 @@ async function detail(page, out) {
     .evaluateAll((rows) => rows.map((r) => r.getAttribute("data-transaction-id")));
   const candidates = ids.filter((id) => !id.startsWith(options.skipPrefix));
   const chosen = candidates[Math.min(5, candidates.length - 1)];
+  // The consumer stores decisions a moment after they stream: open it once it is stored.
+  const stored = `${options.base}/v1/transactions/${encodeURIComponent(chosen)}`;
+  const headers = { Authorization: `Bearer ${options.key}` };
+  for (let tries = 0; (await page.request.get(stored, { headers })).status() !== 200; tries++) {
+    if (tries > 100) throw new Error(`${chosen} never stored`);
+    await sleep(200);
+  }
   const row = page.locator(`${byId("feed-row")}[data-transaction-id="${chosen}"]`);
   await row.focus();
   await page.keyboard.press("Enter");
@@ -197,9 +204,18 @@ async function rules(page, out) {
   await error.waitFor({ timeout: TIMEOUT });
   out.rules = {
     error: (await error.innerText()).trim(),
-    // The condition text marked at the error's position (a <mark> in or beside the error).
+      // Each <mark>: its text, its offset in the text around it, and that text.
     marked: await page.evaluate(() =>
-      [...document.querySelectorAll("mark")].map((m) => m.textContent),
+      [...document.querySelectorAll("mark")].map((m) => {
+        const before = document.createRange();
+        before.setStart(m.parentElement, 0);
+        before.setEndBefore(m);
+        return {
+          text: m.textContent,
+          offset: before.toString().length,
+          around: m.parentElement.textContent,
+        };
+      }),
     ),
     rows: await page
       .locator(byId("rule-row"))
