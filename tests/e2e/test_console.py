@@ -40,6 +40,7 @@ SCORER = f"fk_e2e_console_score_{uuid.uuid4().hex}"
 ANALYST = f"fk_e2e_console_admin_{uuid.uuid4().hex}"  # admin: every view enabled
 CASE_CARD = f"card_console_{uuid.uuid4().hex[:8]}"
 CASE_PREFIX = "case_"
+CASE_RULE = "e2e_case"
 # `amont`: a typo the rule compiler refuses, naming the position of the name (0-based 17).
 BAD_CONDITION = "amount > 100 and amont < 5000"
 BAD_AT = BAD_CONDITION.index("amont")
@@ -115,14 +116,14 @@ def open_case(http: httpx.Client) -> tuple[int, list[str]]:
     """A case of the card CASE_CARD, opened before the traffic (so the oldest in the queue):
     an active rule sends the card to review, two of its transactions are scored."""
     rule = {"condition": f'card_id == "{CASE_CARD}"', "action": "review", "priority": 1}
-    assert http.put("/v1/rules/e2e_case", json=rule).status_code == 201
+    assert http.put(f"/v1/rules/{CASE_RULE}", json=rule).status_code == 201
     deadline = time.monotonic() + 10
     n = 0
     while True:  # the rule sync polls: score until the rule decides
         n += 1
         answer = http.post("/v1/score", json=case_transaction(n), headers=score_key())
         assert answer.status_code == 200, answer.text
-        if answer.json()["decision_source"] == "rule:e2e_case":
+        if answer.json()["decision_source"] == f"rule:{CASE_RULE}":
             break
         assert time.monotonic() < deadline, "the rule never decided"
         time.sleep(0.2)
@@ -153,6 +154,7 @@ def drive(base: str, case_id: int) -> dict[str, Any]:
         "frontend": str(FRONTEND),
         "shots": str(SHOTS),
         "caseId": str(case_id),
+        "caseRule": CASE_RULE,
         "skipPrefix": CASE_PREFIX,
         "frameSeconds": FRAME_SECONDS,
         "ruleCondition": BAD_CONDITION,
@@ -171,11 +173,15 @@ def drive(base: str, case_id: int) -> dict[str, Any]:
 
 @pytest.mark.timeout(420)
 def test_the_console_in_a_browser(
-    stack: tuple[str, dict[str, str]], history_file: Path, tmp_path: Path
+    stack: tuple[str, dict[str, str]],
+    history_file: Path,
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
 ) -> None:
     base, env = stack
     schema = env["FRAUD_DATABASE_SCHEMA"]
     http = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {ANALYST}"}, timeout=10)
+    request.addfinalizer(http.close)
     case_id, case_txs = open_case(http)
 
     traffic = [FRAUD, "replay", "--data", str(history_file), "--url", base, "--rate", "40"]
@@ -205,7 +211,7 @@ def test_the_console_in_a_browser(
         f"{frames.get('long_frames')} over 50 ms; feed rows rendered "
         f"{frames.get('rendered_per_s')}/s"
     )
-    assert "failed" not in seen, seen
+    assert "failed" not in seen, seen["failed"]
     assert seen["session_key"] >= 1  # the key lives in session storage
 
     # Live: decisions and KPIs appear and move; the charts are drawn; pause holds the feed.
@@ -220,6 +226,10 @@ def test_the_console_in_a_browser(
     held, later = live["paused_top"]
     assert held == later, live["paused_top"]
     assert frames["frames"] >= FRAME_SECONDS * 10, frames  # the page kept drawing
+
+    # Filtered to reviews: the model's review tiers only.
+    assert seen["filtered_tiers"], seen
+    assert set(seen["filtered_tiers"]) <= {"medium", "high"}, seen["filtered_tiers"]
 
     # Detail: the stored record's decision and reasons, as the API holds them.
     detail = seen["detail"]
@@ -242,6 +252,7 @@ def test_the_console_in_a_browser(
     queue = seen["queue"]
     assert queue["cases"][0] == str(case_id), queue  # the oldest open case first
     assert queue["url"].endswith(f"#/cases/{case_id}")
+    assert "fraud" in queue["result"], queue
     (case,) = query(
         schema,
         "SELECT status, verdict, assignee, note, resolved_by FROM cases WHERE id = $1",
@@ -275,7 +286,10 @@ def test_the_console_in_a_browser(
         for m in rules["marked"]
     ), rules
     assert http.get("/v1/rules/e2e_typo").status_code == 404
-    assert "e2e_case" in rules["rows"]
+    # The rule list, with the hits the case's rule had from the stored decisions.
+    assert CASE_RULE in rules["rows"], rules
+    assert int(rules["case_rule_hits"]["active"]) >= 1, rules
+    assert int(rules["case_rule_hits"]["shadow"]) == 0, rules
 
     for name in ("live", "detail", "queue", "case", "rules-error"):
         assert (SHOTS / f"{name}.png").stat().st_size > 10_000, name

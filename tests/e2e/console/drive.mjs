@@ -3,8 +3,8 @@
 // (tests/e2e/test_console.py) and loadtest/console_frames.py assert on it and report it.
 //
 //   node drive.mjs '<json options>'
-//   options: {mode: "tour" | "frames", base, key, frontend, shots, caseId, skipPrefix,
-//             frameSeconds, ruleCondition}
+//   options: {mode: "tour" | "frames", base, key, frontend, shots, frameSeconds, and for
+//             the tour caseId, caseRule, skipPrefix, ruleCondition}
 // Only the data-testid attributes of the console's DOM contract are used.
 import { createRequire } from "node:module";
 import { join } from "node:path";
@@ -127,12 +127,18 @@ async function live(page, out) {
 }
 
 async function detail(page, out) {
-  // An older row (stored in PostgreSQL by now), not one of the case's own transactions.
-  const ids = await page
+  // The paused feed filtered to reviews (reasons come with the tiers above low), then an
+  // older row of them, not one of the case's own transactions.
+  await page.locator(byId("feed-filter-decision")).selectOption("review");
+  await page.locator(byId("feed-row")).first().waitFor({ timeout: TIMEOUT });
+  const rows = await page
     .locator(byId("feed-row"))
-    .evaluateAll((rows) => rows.map((r) => r.getAttribute("data-transaction-id")));
-  const candidates = ids.filter((id) => !id.startsWith(options.skipPrefix));
-  const chosen = candidates[Math.min(5, candidates.length - 1)];
+    .evaluateAll((all) =>
+      all.map((r) => [r.getAttribute("data-transaction-id"), r.getAttribute("data-tier")]),
+    );
+  out.filtered_tiers = rows.map(([, tier]) => tier);
+  const candidates = rows.map(([id]) => id).filter((id) => !id.startsWith(options.skipPrefix));
+  const chosen = candidates[Math.min(3, candidates.length - 1)];
   // The consumer stores decisions a moment after they stream: open it once it is stored.
   const stored = `${options.base}/v1/transactions/${encodeURIComponent(chosen)}`;
   const headers = { Authorization: `Bearer ${options.key}` };
@@ -157,14 +163,7 @@ async function detail(page, out) {
   };
   await page.screenshot({ path: join(options.shots, "detail.png"), fullPage: true });
   await page.locator(byId("feedback-fraud")).click();
-  const result = page.locator(byId("feedback-result"));
-  await result.waitFor({ timeout: TIMEOUT });
-  await page.waitForFunction(
-    (sel) => (document.querySelector(sel)?.textContent ?? "").trim().length > 0,
-    byId("feedback-result"),
-    { timeout: TIMEOUT },
-  );
-  out.detail.feedback_result = (await result.innerText()).trim();
+  out.detail.feedback_result = await changed(page, "feedback-result", "");
 }
 
 async function queue(page, out) {
@@ -181,28 +180,46 @@ async function queue(page, out) {
   await page.locator(byId("case-verdict-fraud")).waitFor({ timeout: TIMEOUT });
   out.queue.url = page.url();
   await page.locator(byId("case-assign")).click();
+  out.queue.assigned = await changed(page, "case-result", "");
   await page.locator(byId("case-note")).fill("confirmed by the cardholder (e2e)");
   await page.screenshot({ path: join(options.shots, "case.png"), fullPage: true });
   await page.locator(byId("case-verdict-fraud")).click();
-  const result = page.locator(byId("case-result"));
-  await result.waitFor({ timeout: TIMEOUT });
+  out.queue.result = await changed(page, "case-result", out.queue.assigned);
+}
+
+// The text of `testId` once it is not `before` (nor empty).
+async function changed(page, testId, before) {
   await page.waitForFunction(
-    (sel) => (document.querySelector(sel)?.textContent ?? "").trim().length > 0,
-    byId("case-result"),
+    ([sel, old]) => {
+      const text = (document.querySelector(sel)?.textContent ?? "").trim();
+      return text.length > 0 && text !== old;
+    },
+    [byId(testId), before],
     { timeout: TIMEOUT },
   );
-  out.queue.result = (await result.innerText()).trim();
+  return (await page.locator(byId(testId)).innerText()).trim();
 }
 
 async function rules(page, out) {
   await page.locator(byId("nav-rules")).click();
+  const caseRule = page.locator(`${byId("rule-row")}[data-rule-id="${options.caseRule}"]`);
+  await caseRule.waitFor({ timeout: TIMEOUT });
+  out.rules = {
+    rows: await page
+      .locator(byId("rule-row"))
+      .evaluateAll((rows) => rows.map((r) => r.getAttribute("data-rule-id"))),
+    case_rule_hits: {
+      active: await caseRule.locator(byId("rule-hits-active")).innerText(),
+      shadow: await caseRule.locator(byId("rule-hits-shadow")).innerText(),
+    },
+  };
   await page.locator(byId("rule-new")).click();
   await page.locator(byId("rule-id")).fill("e2e_typo");
   await page.locator(byId("rule-condition")).fill(options.ruleCondition);
   await page.locator(byId("rule-save")).click();
   const error = page.locator(byId("rule-error"));
   await error.waitFor({ timeout: TIMEOUT });
-  out.rules = {
+  Object.assign(out.rules, {
     error: (await error.innerText()).trim(),
       // Each <mark>: its text, its offset in the text around it, and that text.
     marked: await page.evaluate(() =>
@@ -217,10 +234,7 @@ async function rules(page, out) {
         };
       }),
     ),
-    rows: await page
-      .locator(byId("rule-row"))
-      .evaluateAll((rows) => rows.map((r) => r.getAttribute("data-rule-id"))),
-  };
+  });
   await page.screenshot({ path: join(options.shots, "rules-error.png"), fullPage: true });
 }
 
