@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check
 
-.PHONY: install test lint format typecheck demo bench perf quality audit lock clean
+.PHONY: install test lint format typecheck console console-test demo bench perf quality audit lock clean
 
 install: $(VENV)/.installed docs/features.md
 
@@ -36,12 +36,31 @@ format: install
 typecheck: install
 	$(BIN)/mypy
 
-# The browser test drives Debian's chromium (scripts/browser.sh installs it when missing).
-test: lint typecheck
+# The browser test (tests/e2e/test_console.py) drives the console's build in Debian's
+# chromium (scripts/browser.sh installs it when missing).
+test: lint typecheck console-test console
 	scripts/browser.sh
 	$(BIN)/pytest
 
-demo: install
+# The operations console (frontend/): its production build in frontend/dist, served by the
+# API at /dashboard/, and its component tests. Both generate the API's types from the
+# OpenAPI document with .venv's Python first (hence install). Skipped, saying so, in a
+# checkout without frontend/.
+console: install
+	@if [ -f frontend/package.json ]; then \
+	  cd frontend && npm ci && npm run build; \
+	else \
+	  echo "make console: no frontend/package.json, nothing to build"; \
+	fi
+
+console-test: install
+	@if [ -f frontend/package.json ]; then \
+	  cd frontend && npm ci && npm test; \
+	else \
+	  echo "make console-test: no frontend/package.json, no console tests to run"; \
+	fi
+
+demo: console
 	$(BIN)/fraud demo
 
 bench: install

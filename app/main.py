@@ -17,6 +17,7 @@ from app.routes import (
     admin,
     alerts,
     cases,
+    console,
     docs,
     feedback,
     health,
@@ -53,6 +54,7 @@ def create_app(
     add_routes(app, score.router, health.router, history.router, feedback.router, stream.router)
     add_routes(app, rules.router, lists.router, cases.router, alerts.router, me.router)
     add_routes(app, admin.router, docs.router)
+    console.install(app, settings.console_dir)
     openapi.install(app, KEY_CHECKS)
     metrics.instrument(app)
     app.add_middleware(

@@ -11,6 +11,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from app.scopes import Scope, parse_digests, scopes_by_digest
 
+# Beside the package, not the working directory: `fraud serve` finds the build wherever it
+# is started from a checkout.
+CONSOLE_BUILD = Path(__file__).resolve().parents[1] / "frontend" / "dist"
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="FRAUD_", env_file=".env", extra="ignore")
@@ -21,6 +25,11 @@ class Settings(BaseSettings):
     )
     model_dir: Path = Field(Path("models/current"), description="Model bundle directory to serve.")
     data_dir: Path = Field(Path("data"), description="Where the demo writes generated histories.")
+    console_dir: Path = Field(
+        CONSOLE_BUILD,
+        description="The console's production build, served at /dashboard/ when it holds an "
+        "index.html (`make console` writes it); default: the repository's frontend/dist.",
+    )
     label_delay_days: float = Field(
         7.0,
         gt=0,

@@ -202,6 +202,8 @@ def run_demo(
             "FRAUD_CONSUMER_GROUP": run.tag,
             "FRAUD_DATABASE_URL": database_url,
             "FRAUD_DATABASE_SCHEMA": run.schema,
+            # The build the line below names is the one the API serves.
+            "FRAUD_CONSOLE_DIR": str(settings.console_dir),
             "FRAUD_SPOOL_PATH": str(settings.data_dir / f"{run.tag}.spool"),  # and .labels.spool
             # The traffic is a generated history, replayed at its own event times.
             "FRAUD_EVENT_TIME": "replay",
@@ -217,6 +219,7 @@ def run_demo(
         wait_until_ready(base, server)
         traffic = traffic_file(settings, max(500, options.cards // 2))
         _where_to_look(say, base, port, key, run)
+        say(console_line(settings.console_dir, base))
         say(f"replaying {traffic} at {options.rate:g} requests/s; Ctrl-C stops everything")
         report = ReplayReport()
         summary = asyncio.run(
@@ -253,6 +256,13 @@ def _fraud(env: dict[str, str], *args: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, "-m", "cli.main", *args], env=env, start_new_session=True
     )
+
+
+def console_line(console_dir: Path, base: str) -> str:
+    """Where the console is, or why it is not there (app/routes/console.py serves it)."""
+    if (console_dir / "index.html").is_file():
+        return f"console: {base}/dashboard/  (paste the API key above)"
+    return f"console: not built ({console_dir}): run `make console`, or `make demo`"
 
 
 def _where_to_look(say: Say, base: str, port: int, key: str, run: DemoRun) -> None:
