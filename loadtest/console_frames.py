@@ -151,7 +151,12 @@ async def measure(base: str, bootstrap: str, topic: str, args: argparse.Namespac
         f"frame times over {f['seconds']} s ({f['frames']} frames): p50 {f['p50_ms']} ms, "
         f"p95 {f['p95_ms']} ms, max {f['max_ms']} ms, {f['long_frames']} frames over 50 ms"
     )
-    print(f"feed: {f['rendered_rows']:,} rows rendered, {f['rendered_per_s']}/s")
+    print(
+        f"stream: {f['delivered_per_s']} decisions/s reached the page, {f['dropped']:,} "
+        f"dropped by the server for it, in {f['bursts_per_s']} bursts/s; "
+        f"feed: {f['rendered_rows']:,} distinct rows rendered, "
+        f"{f['rendered_per_s']}/s (virtualised: only the rows in view are drawn)"
+    )
     if seen["console_errors"]:
         print(f"console errors: {seen['console_errors'][:5]}")
 

@@ -147,6 +147,8 @@ def score_key() -> dict[str, str]:
 
 def drive(base: str, case_id: int) -> dict[str, Any]:
     SHOTS.mkdir(parents=True, exist_ok=True)
+    for stale in SHOTS.glob("failed-*.png"):  # a failed step's picture, from an earlier run
+        stale.unlink()
     options = {
         "mode": "tour",
         "base": base,
@@ -208,11 +210,18 @@ def test_the_console_in_a_browser(
         f"console frame times while decisions flow ({frames.get('seconds')} s, "
         f"{frames.get('frames')} frames): p50 {frames.get('p50_ms')} ms, "
         f"p95 {frames.get('p95_ms')} ms, max {frames.get('max_ms')} ms, "
-        f"{frames.get('long_frames')} over 50 ms; feed rows rendered "
-        f"{frames.get('rendered_per_s')}/s"
+        f"{frames.get('long_frames')} over 50 ms; {frames.get('delivered_per_s')} decisions/s "
+        f"reached the page, feed rows rendered {frames.get('rendered_per_s')}/s"
     )
     assert "failed" not in seen, seen["failed"]
     assert seen["session_key"] >= 1  # the key lives in session storage
+    # No request of the console failed but the refused rule (and the browser's own
+    # /favicon.ico, which the console does not ship).
+    assert {tuple(r) for r in seen["failed_responses"]} <= {
+        (422, "/v1/rules/e2e_typo"),
+        (404, "/favicon.ico"),
+    }, seen["failed_responses"]
+    assert not [e for e in seen["console_errors"] if "Failed to load resource" not in e], seen
 
     # Live: decisions and KPIs appear and move; the charts are drawn; pause holds the feed.
     live = seen["live"]

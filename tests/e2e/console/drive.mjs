@@ -31,7 +31,8 @@ async function kpis(page) {
 // requestAnimationFrame intervals for `seconds`, and the distinct feed rows that entered
 // the DOM meanwhile (what was rendered: a virtualised feed renders only what fits).
 async function frames(page, seconds) {
-  return page.evaluate(async (ms) => {
+  const before = { ...received };
+  const measured = await page.evaluate(async (ms) => {
     const intervals = [];
     const seen = new Set();
     const note = (node) => {
@@ -68,7 +69,41 @@ async function frames(page, seconds) {
     observer.disconnect();
     const elapsed = (performance.now() - started) / 1000;
     return { intervals: intervals.slice(1), rendered: seen.size, seconds: elapsed };
-  }, seconds * 1000).then(figures);
+  }, seconds * 1000);
+  const delta = (name) => received[name] - before[name];
+  return {
+    ...figures(measured),
+    // What the stream brought meanwhile (the page's WebSocket frames, seen by the driver).
+    delivered_per_s: Math.round((delta("decision") / measured.seconds) * 10) / 10,
+    dropped: delta("dropped"),
+    bursts_per_s: Math.round((delta("bursts") / measured.seconds) * 10) / 10,
+  };
+}
+
+// Stream messages the page received, by type (`dropped` counts the messages the server
+// said this client lost, not the notices).
+// A burst: messages after a pause of more than 20 ms (the server's feed forwards what each
+// poll of the topic returned).
+const received = { decision: 0, aggregate: 0, dropped: 0, other: 0, bursts: 0 };
+function countStream(page) {
+  let last = 0;
+  page.on("websocket", (ws) => {
+    ws.on("framereceived", ({ payload }) => {
+      const now = performance.now();
+      if (now - last > 20) received.bursts += 1;
+      last = now;
+      let message;
+      try {
+        message = JSON.parse(String(payload));
+      } catch {
+        received.other += 1;
+        return;
+      }
+      if (message.type === "dropped") received.dropped += message.count ?? 0;
+      else if (message.type in received) received[message.type] += 1;
+      else received.other += 1;
+    });
+  });
 }
 
 // p50 / p95 / max frame time (ms), frames over 50 ms, and the feed's rendered rate.
@@ -249,13 +284,17 @@ const browser = await chromium.launch({
     "--no-first-run",
   ],
 });
-const out = { mode: options.mode, console_errors: [], steps: [] };
+const out = { mode: options.mode, console_errors: [], failed_responses: [], steps: [] };
 try {
   const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
   page.on("console", (m) => {
     if (m.type() === "error") out.console_errors.push(m.text());
   });
   page.on("pageerror", (e) => out.console_errors.push(String(e)));
+  countStream(page);
+  page.on("response", (r) => {
+    if (r.status() >= 400) out.failed_responses.push([r.status(), new URL(r.url()).pathname]);
+  });
   await enterKey(page);
   out.session_key = await page.evaluate(() => Object.keys(sessionStorage).length);
   const steps =
@@ -280,4 +319,5 @@ try {
 } finally {
   await browser.close();
 }
+out.stream = received;
 process.stdout.write(JSON.stringify(out));
