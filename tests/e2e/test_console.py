@@ -260,6 +260,7 @@ def test_the_console_in_a_browser(
     # and the labels reached the card's label window in Redis.
     queue = seen["queue"]
     assert queue["cases"][0] == str(case_id), queue  # the oldest open case first
+    assert queue["keyboard"]  # opened, assigned and resolved with j/k, Enter, a and f
     assert queue["url"].endswith(f"#/cases/{case_id}")
     assert "fraud" in queue["result"], queue
     (case,) = query(

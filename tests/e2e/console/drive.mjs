@@ -211,15 +211,33 @@ async function queue(page, out) {
       .evaluateAll((rows) => rows.map((r) => r.getAttribute("data-case-id"))),
   };
   await page.screenshot({ path: join(options.shots, "queue.png") });
-  await row.click();
+  // The common path from the keyboard when the case is first in the queue (the test
+  // asserts it is): j/k move, Enter opens, a assigns, f resolves as fraud.
+  out.queue.keyboard = out.queue.cases[0] === options.caseId;
+  if (out.queue.keyboard) {
+    await blur(page);
+    for (const key of ["j", "k", "Enter"]) await page.keyboard.press(key);
+  } else {
+    await row.click();
+  }
   await page.locator(byId("case-verdict-fraud")).waitFor({ timeout: TIMEOUT });
   out.queue.url = page.url();
-  await page.locator(byId("case-assign")).click();
+  if (out.queue.keyboard) await page.keyboard.press("a");
+  else await page.locator(byId("case-assign")).click();
   out.queue.assigned = await changed(page, "case-result", "");
   await page.locator(byId("case-note")).fill("confirmed by the cardholder (e2e)");
   await page.screenshot({ path: join(options.shots, "case.png"), fullPage: true });
-  await page.locator(byId("case-verdict-fraud")).click();
+  if (out.queue.keyboard) {
+    await blur(page); // a shortcut typed into the note is text, not a shortcut
+    await page.keyboard.press("f");
+  } else {
+    await page.locator(byId("case-verdict-fraud")).click();
+  }
   out.queue.result = await changed(page, "case-result", out.queue.assigned);
+}
+
+async function blur(page) {
+  await page.evaluate(() => document.activeElement?.blur());
 }
 
 // The text of `testId` once it is not `before` (nor empty).
