@@ -93,6 +93,7 @@ export function App() {
                 <a
                   key={view}
                   data-testid={`nav-${view}`}
+                  role="link"
                   href={allowed ? `#/${view}` : undefined}
                   aria-disabled={allowed ? undefined : "true"}
                   aria-current={active === view ? "page" : undefined}

@@ -19,20 +19,33 @@ def test_dashboards_get_every_decision_and_per_second_aggregates(
     with audited_client.websocket_connect(f"/v1/stream?api_key={API_KEY}") as ws:
         assert ws.receive_json()["type"] == "hello"
         sent = {f"s{i}" for i in range(25)}
+        answers = {}
         for tx in sorted(sent):
-            assert audited_client.post("/v1/score", json=body(transaction_id=tx)).status_code == 200
+            r = audited_client.post("/v1/score", json=body(transaction_id=tx))
+            assert r.status_code == 200
+            answers[tx] = r.json()
         seen: set[str] = set()
         counted = 0
+        by_decision: dict[str, float] = {"decline": 0.0, "review": 0.0}
+        aggregated: dict[str, float] = {"decline": 0.0, "review": 0.0}
         while not (seen >= sent and counted >= len(sent)):
             message: dict[str, Any] = ws.receive_json()
             if message["type"] == "decision":
                 seen.add(message["transaction_id"])
                 assert message["risk_tier"] in {"low", "medium", "high", "critical"}
+                answer = answers[message["transaction_id"]]
+                for field in ("decision_source", "rules", "model_version", "decision"):
+                    assert message[field] == answer[field], field
+                if message["decision"] in by_decision:
+                    by_decision[message["decision"]] += message["amount"]
             elif message["type"] == "aggregate":
                 counted += message["count"]
                 assert sum(message["tiers"].values()) == message["count"]
                 if message["count"]:
                     assert message["latency_ms"]["p99"] >= message["latency_ms"]["p50"] > 0
+                aggregated["decline"] += sum(message["declined_amount"].values())
+                aggregated["review"] += sum(message["review_amount"].values())
+        assert aggregated == pytest.approx(by_decision)
 
 
 def test_the_stream_needs_an_api_key(audited_client: TestClient) -> None:

@@ -21,7 +21,7 @@ export function Chart({
     const element = holder.current;
     if (!element) return;
     const chart = new uPlot(
-      { ...options, width: element.clientWidth || 400, height: 160 },
+      { legend: { live: false }, ...options, width: element.clientWidth || 400, height: 160 },
       data,
       element,
     );

@@ -17,7 +17,6 @@ const time = { time: true };
 const THROUGHPUT: Omit<uPlot.Options, "width" | "height"> = {
   scales: { x: time },
   series: [{}, { label: "decisions/s", stroke: "#1565c0", width: 1.5 }],
-  legend: { show: true },
 };
 
 const LATENCY: Omit<uPlot.Options, "width" | "height"> = {

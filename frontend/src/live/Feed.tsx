@@ -111,6 +111,8 @@ export function Feed() {
                 key={item.key}
                 role="listitem"
                 tabIndex={0}
+                aria-setsize={rows.length}
+                aria-posinset={item.index + 1}
                 data-testid="feed-row"
                 data-transaction-id={row.transaction_id}
                 data-tier={row.risk_tier}

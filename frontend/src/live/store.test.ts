@@ -39,6 +39,24 @@ describe("LiveStore", () => {
     expect(feed[4_999]?.transaction_id).toBe("a1000");
   });
 
+  it("bounds what waits for a frame that does not come (a hidden tab)", () => {
+    const { store, frames, runFrame } = manualStore(100);
+    push(store, aggregate("2026-12-02T10:00:00Z"));
+    for (let i = 0; i < 1_000; i += 1) push(store, decision({ transaction_id: `h${i}` }));
+    push(store, aggregate("2026-12-02T10:00:01Z", { count: 9 }));
+    expect(frames).toHaveLength(1);
+    runFrame();
+    const { feed, skipped, latest, series } = store.getSnapshot();
+    expect(feed).toHaveLength(100);
+    expect(feed[0]?.transaction_id).toBe("h999");
+    expect(feed[99]?.transaction_id).toBe("h900");
+    // Compacted to the newest 100 each time 200 waited: 192 were still waiting at the
+    // frame, so 808 were counted as skipped, none lost silently.
+    expect(skipped).toBe(808);
+    expect(latest?.count).toBe(9); // aggregates are all kept
+    expect(series.throughput).toEqual([120, 9]);
+  });
+
   it("keeps high and critical decisions for the alerts panel", () => {
     const { store, runFrame } = manualStore();
     push(store, decision({ transaction_id: "ok" }));

@@ -28,6 +28,8 @@ export interface LiveSnapshot {
   /** Seconds without aggregates across the last reconnect; null until one happens. */
   missedSeconds: number | null;
   dropped: number;
+  /** Decisions never shown because frames stopped (a hidden tab) while they arrived. */
+  skipped: number;
 }
 
 type FrameScheduler = (callback: () => void) => void;
@@ -49,6 +51,8 @@ function emptySeries(): Series {
 
 export class LiveStore {
   private pending: StreamMessage[] = [];
+  private pendingDecisions = 0;
+  private skipped = 0;
   private scheduled = false;
   private listeners = new Set<() => void>();
   private lastSecond: number | null = null;
@@ -61,6 +65,7 @@ export class LiveStore {
     series: emptySeries(),
     missedSeconds: null,
     dropped: 0,
+    skipped: 0,
   };
 
   constructor(
@@ -77,6 +82,8 @@ export class LiveStore {
 
   push(message: StreamMessage): void {
     this.pending.push(message);
+    // A hidden tab gets no animation frames: keep what the feed could still show, no more.
+    if (message.type === "decision" && ++this.pendingDecisions > 2 * this.feedLimit) this.compact();
     if (!this.scheduled) {
       this.scheduled = true;
       this.schedule(() => this.flush());
@@ -88,11 +95,27 @@ export class LiveStore {
     if (this.lastSecond !== null) this.awaitingGap = true;
   }
 
+  private compact(): void {
+    let keep = this.feedLimit;
+    const kept: StreamMessage[] = [];
+    for (let i = this.pending.length - 1; i >= 0; i -= 1) {
+      const message = this.pending[i] as StreamMessage;
+      if (message.type !== "decision") kept.push(message);
+      else if (keep > 0) {
+        kept.push(message);
+        keep -= 1;
+      } else this.skipped += 1;
+    }
+    this.pending = kept.reverse();
+    this.pendingDecisions = this.feedLimit;
+  }
+
   flush(): void {
     this.scheduled = false;
     if (this.pending.length === 0) return;
     const batch = this.pending;
     this.pending = [];
+    this.pendingDecisions = 0;
     const decisions: DecisionMessage[] = [];
     let { latest, series, missedSeconds, dropped } = this.snapshot;
     let seriesChanged = false;
@@ -134,6 +157,7 @@ export class LiveStore {
       series,
       missedSeconds,
       dropped,
+      skipped: this.skipped,
     };
     for (const listener of this.listeners) listener();
   }

@@ -2,6 +2,7 @@
 import { useCallback, useEffect, useState } from "react";
 import { api, errorText } from "../api/client";
 import { useLiveSnapshot } from "../live/useLive";
+import { when } from "../format";
 
 const STATUSES = ["", "pending", "sent", "failed", "suppressed"] as const;
 type Status = (typeof STATUSES)[number];
@@ -76,7 +77,7 @@ export function AlertsView() {
           <tbody>
             {deliveries.map((a) => (
               <tr key={`${a.transaction_id}-${a.sink}`} data-testid="alert-row" data-status={a.status}>
-                <td>{a.created_at}</td>
+                <td>{when(a.created_at)}</td>
                 <td>
                   <a href={`#/transactions/${encodeURIComponent(a.transaction_id)}`}>{a.transaction_id}</a>
                 </td>

@@ -76,6 +76,20 @@ describe("the review queue", () => {
     expect(window.location.hash).toBe("#/cases/2");
   });
 
+  it("pages to more cases with the API's cursor", async () => {
+    const calls = mockApi({
+      "GET /v1/cases": (call) =>
+        call.search.includes("cursor=c2")
+          ? { body: { items: [{ ...CASE, id: 3, opened_at: "2026-12-02T11:00:00Z" }], next_cursor: null } }
+          : { body: { items: [{ ...CASE, id: 1 }], next_cursor: "c2" } },
+    });
+    renderSignedIn(<QueueView />);
+    await userEvent.click(await screen.findByRole("button", { name: "More cases…" }));
+    await waitFor(() => expect(screen.getAllByTestId("case-row")).toHaveLength(2));
+    expect(calls[1]?.search).toBe("?limit=200&cursor=c2");
+    expect(screen.queryByRole("button", { name: "More cases…" })).toBeNull();
+  });
+
   it("assigns a case to me and resolves it with a note, blocking the card", async () => {
     let current: Record<string, unknown> = DETAIL;
     const calls = mockApi({

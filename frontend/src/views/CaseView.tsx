@@ -5,6 +5,7 @@ import { api, errorText, type Schemas } from "../api/client";
 import { useShortcuts } from "../keys";
 import { useSession } from "../session";
 import { History } from "./TransactionView";
+import { when } from "../format";
 
 type CaseDetail = Schemas["CaseDetail"];
 
@@ -66,7 +67,7 @@ export function CaseView({ id }: { id: string }) {
       </h2>
       <p>
         {item.status}
-        {item.assignee ? `, assigned to ${item.assignee}` : ""} · opened {item.opened_at} ·{" "}
+        {item.assignee ? `, assigned to ${item.assignee}` : ""} · opened {when(item.opened_at)} ·{" "}
         {item.transaction_count} transactions, {item.total_amount.toFixed(2)}
         {item.verdict ? ` · verdict ${item.verdict}` : ""}
       </p>
@@ -128,7 +129,7 @@ export function CaseView({ id }: { id: string }) {
               <td>
                 <a href={`#/transactions/${encodeURIComponent(t.transaction_id)}`}>{t.transaction_id}</a>
               </td>
-              <td>{t.event_time}</td>
+              <td>{when(t.event_time)}</td>
               <td>{t.merchant_id}</td>
               <td>
                 {t.amount} {t.currency}

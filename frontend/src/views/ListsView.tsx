@@ -2,6 +2,7 @@
 import { type FormEvent, useCallback, useEffect, useState } from "react";
 import { api, errorText, type Schemas } from "../api/client";
 import { can, useSession } from "../session";
+import { when } from "../format";
 
 type Entry = Schemas["ListEntryOut"];
 const ENTITIES = ["card", "account", "device", "ip", "merchant"] as const;
@@ -19,10 +20,16 @@ export function ListsView() {
   const [error, setError] = useState<string | null>(null);
   const [message, setMessage] = useState<string | null>(null);
 
-  const load = useCallback(async () => {
-    const { data, error: failure } = await api.GET("/v1/lists", { params: { query: { limit: 500 } } });
-    if (data) setEntries(data.items);
-    else setError(errorText(failure));
+  const [next, setNext] = useState<string | null>(null);
+
+  const load = useCallback(async (cursor?: string) => {
+    const { data, error: failure } = await api.GET("/v1/lists", {
+      params: { query: { limit: 500, ...(cursor ? { cursor } : {}) } },
+    });
+    if (data) {
+      setEntries((shown) => (cursor ? [...(shown ?? []), ...data.items] : data.items));
+      setNext(data.next_cursor);
+    } else setError(errorText(failure));
   }, []);
 
   useEffect(() => {
@@ -127,9 +134,9 @@ export function ListsView() {
               <td className="mono">{entry.value}</td>
               <td>{entry.action}</td>
               <td>{entry.reason}</td>
-              <td>{entry.expires_at ?? "never"}</td>
+              <td>{entry.expires_at ? when(entry.expires_at) : "never"}</td>
               <td>
-                {entry.created_at} {entry.created_by ? `by ${entry.created_by}` : ""}
+                {when(entry.created_at)} {entry.created_by ? `by ${entry.created_by}` : ""}
               </td>
               <td>
                 {admin && (
@@ -148,6 +155,11 @@ export function ListsView() {
         </tbody>
       </table>
       {entries?.length === 0 && <p>No entries.</p>}
+      {next && (
+        <button type="button" onClick={() => void load(next)}>
+          More entries…
+        </button>
+      )}
     </section>
   );
 }

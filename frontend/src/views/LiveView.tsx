@@ -4,7 +4,7 @@ import { Kpis } from "../live/Kpis";
 import { useLiveSnapshot } from "../live/useLive";
 
 export function LiveView() {
-  const { missedSeconds, dropped } = useLiveSnapshot();
+  const { missedSeconds, dropped, skipped } = useLiveSnapshot();
   return (
     <div className="live">
       {missedSeconds !== null && (
@@ -15,6 +15,12 @@ export function LiveView() {
       {dropped > 0 && (
         <p className="notice" role="status">
           The console fell behind: the server dropped {dropped} messages.
+        </p>
+      )}
+      {skipped > 0 && (
+        <p className="notice" role="status">
+          {skipped} decisions arrived while the tab was hidden and were not added to the feed (the
+          KPIs and charts count them).
         </p>
       )}
       <Kpis />

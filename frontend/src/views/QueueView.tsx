@@ -4,19 +4,28 @@ import { api, errorText, type Schemas } from "../api/client";
 import { useShortcuts } from "../keys";
 import { navigate } from "../route";
 import { useSession } from "../session";
+import { when } from "../format";
 
 type Case = Schemas["Case"];
+const PAGE = 200;
 
 export function QueueView() {
   const session = useSession();
   const [cases, setCases] = useState<Case[] | null>(null);
   const [selected, setSelected] = useState(0);
   const [message, setMessage] = useState<string | null>(null);
+  const [next, setNext] = useState<string | null>(null);
 
-  const load = useCallback(async () => {
-    const { data, error } = await api.GET("/v1/cases", { params: { query: { limit: 200 } } });
+  const load = useCallback(async (cursor?: string) => {
+    const { data, error } = await api.GET("/v1/cases", {
+      params: { query: { limit: PAGE, ...(cursor ? { cursor } : {}) } },
+    });
     if (data) {
-      setCases([...data.items].sort((a, b) => a.opened_at.localeCompare(b.opened_at)));
+      setCases((shown) => {
+        const items = cursor ? [...(shown ?? []), ...data.items] : data.items;
+        return [...items].sort((a, b) => a.opened_at.localeCompare(b.opened_at));
+      });
+      setNext(data.next_cursor);
     } else setMessage(errorText(error));
   }, []);
 
@@ -78,7 +87,7 @@ export function QueueView() {
               onFocus={() => setSelected(i)}
             >
               <td>{c.id}</td>
-              <td>{c.opened_at}</td>
+              <td>{when(c.opened_at)}</td>
               <td className="mono">{c.card_id}</td>
               <td className={`tier tier-${c.risk_tier}`}>{c.risk_tier}</td>
               <td>{c.transaction_count}</td>
@@ -90,6 +99,11 @@ export function QueueView() {
         </tbody>
       </table>
       {cases.length === 0 && <p>No open cases.</p>}
+      {next && (
+        <button type="button" onClick={() => void load(next)}>
+          More cases…
+        </button>
+      )}
     </section>
   );
 }

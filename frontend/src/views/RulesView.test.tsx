@@ -87,7 +87,7 @@ describe("RulesView", () => {
           precision: 0.818,
           fraud_amount_caught: { EUR: 5000 },
           fraud_amount_total: { EUR: 9000 },
-          decision_changes: { "review->decline": 12 },
+          decision_changes: { review: { decline: 10 }, approve: { decline: 2 } },
           kept_by_list: 0,
         },
       },
@@ -101,7 +101,7 @@ describe("RulesView", () => {
     const result = await screen.findByTestId("backtest-result");
     expect(result).toHaveTextContent("12 of 1000 transactions hit");
     expect(result).toHaveTextContent("recall 45.0%");
-    expect(result).toHaveTextContent("review->decline 12");
+    expect(result).toHaveTextContent("review → decline: 10, approve → decline: 2");
     expect(calls.find((c) => c.method === "POST")?.body).toMatchObject({ condition: RULE.condition, action: "decline" });
     expect(calls.some((c) => c.method === "PUT")).toBe(false);
   });

@@ -160,7 +160,7 @@ function BacktestResult({ report }: { report: Backtest }) {
       <p>
         Decision changes:{" "}
         {Object.entries(report.decision_changes)
-          .map(([change, n]) => `${change} ${String(n)}`)
+          .flatMap(([from, to]) => Object.entries(to).map(([into, n]) => `${from} → ${into}: ${n}`))
           .join(", ") || "none"}
         {" · "}fraud amount caught:{" "}
         {Object.entries(report.fraud_amount_caught)

@@ -3,6 +3,7 @@
 import { useEffect, useState } from "react";
 import { api, errorText, type Schemas } from "../api/client";
 import { can, useSession } from "../session";
+import { when } from "../format";
 
 type Detail = Schemas["TransactionDetail"];
 type Summary = Schemas["TransactionSummary"];
@@ -28,7 +29,7 @@ export function ReasonBars({ reasons }: { reasons: Reason[] }) {
       {reasons.map((r) => (
         <li key={r.feature} data-testid="reason-bar" data-feature={r.feature}>
           <span className="mono reason-name">
-            {r.feature} = {r.value ?? "–"}
+            {r.feature} {r.value === null ? "(missing)" : `= ${r.value}`}
           </span>
           <span className="bar-track">
             <span
@@ -94,7 +95,7 @@ export function History({ rows }: { rows: readonly Summary[] }) {
       <tbody>
         {rows.map((row) => (
           <tr key={row.transaction_id} data-testid="history-row">
-            <td>{row.scored_at}</td>
+            <td>{when(row.scored_at)}</td>
             <td>
               <a href={`#/transactions/${encodeURIComponent(row.transaction_id)}`}>{row.transaction_id}</a>
             </td>
@@ -201,7 +202,7 @@ export function TransactionView({ id }: { id: string }) {
       <ul>
         {detail.labels.map((label) => (
           <li key={`${label.source}-${label.received_at}`}>
-            {label.label} from {label.source}, reported {label.reported_at}
+            {label.label} from {label.source}, reported {when(label.reported_at)}
           </li>
         ))}
         {detail.labels.length === 0 && <li>No label yet.</li>}

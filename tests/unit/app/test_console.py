@@ -120,3 +120,20 @@ def test_the_default_is_the_repositorys_frontend_dist() -> None:
     default = Settings().console_dir
     assert default == Path(__file__).resolve().parents[3] / "frontend" / "dist"
     assert default.is_absolute()
+
+
+def test_a_symbolic_link_out_of_the_build_is_not_followed(dist: Path) -> None:
+    (dist / "assets" / "leak-000.txt").symlink_to(dist.parent / "secret.txt")
+    r = client_of(dist).get("/dashboard/assets/leak-000.txt")
+    assert r.status_code == 404
+    assert "outside the build" not in r.text
+
+
+def test_a_revalidated_index_is_a_304_with_its_headers(dist: Path) -> None:
+    c = client_of(dist)
+    etag = c.get("/dashboard/").headers["etag"]
+    again = c.get("/dashboard/", headers={"If-None-Match": etag})
+    assert again.status_code == 304
+    assert again.content == b""
+    assert again.headers["cache-control"] == "no-cache"
+    assert again.headers["content-security-policy"] == CONTENT_SECURITY_POLICY
