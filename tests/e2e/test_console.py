@@ -38,6 +38,7 @@ FRAUD = str(Path(sys.executable).with_name("fraud"))
 
 SCORER = f"fk_e2e_console_score_{uuid.uuid4().hex}"
 ANALYST = f"fk_e2e_console_admin_{uuid.uuid4().hex}"  # admin: every view enabled
+READER = f"fk_e2e_console_read_{uuid.uuid4().hex}"  # read: every view but the queue
 CASE_CARD = f"card_console_{uuid.uuid4().hex[:8]}"
 CASE_PREFIX = "case_"
 CASE_RULE = "e2e_case"
@@ -78,6 +79,7 @@ def stack(tmp_path: Path, bundle_dir: Path) -> Iterator[tuple[str, dict[str, str
             "FRAUD_ENVIRONMENT": "test",
             "FRAUD_API_KEYS": digest(SCORER),
             "FRAUD_ADMIN_API_KEYS": digest(ANALYST),
+            "FRAUD_READ_API_KEYS": digest(READER),
             "FRAUD_REDIS_URL": redis_url,
             "FRAUD_REDIS_PREFIX": prefix,
             "FRAUD_DATABASE_URL": DATABASE_URL,
@@ -160,6 +162,7 @@ def drive(base: str, case_id: int) -> dict[str, Any]:
         "skipPrefix": CASE_PREFIX,
         "frameSeconds": FRAME_SECONDS,
         "ruleCondition": BAD_CONDITION,
+        "readerKey": READER,
     }
     done = subprocess.run(
         ["node", str(DRIVER), orjson.dumps(options).decode()],
@@ -300,6 +303,15 @@ def test_the_console_in_a_browser(
     assert CASE_RULE in rules["rows"], rules
     assert int(rules["case_rule_hits"]["active"]) >= 1, rules
     assert int(rules["case_rule_hits"]["shadow"]) == 0, rules
+
+    # A read-only key: the queue (review scope) is disabled, the rest enabled.
+    assert seen["reader_nav"] == {
+        "live": None,
+        "queue": "true",
+        "rules": None,
+        "lists": None,
+        "alerts": None,
+    }, seen["reader_nav"]
 
     for name in ("live", "detail", "queue", "case", "rules-error"):
         assert (SHOTS / f"{name}.png").stat().st_size > 10_000, name

@@ -4,7 +4,7 @@
 //
 //   node drive.mjs '<json options>'
 //   options: {mode: "tour" | "frames", base, key, frontend, shots, frameSeconds, and for
-//             the tour caseId, caseRule, skipPrefix, ruleCondition}
+//             the tour caseId, caseRule, skipPrefix, ruleCondition, readerKey}
 // Only the data-testid attributes of the console's DOM contract are used.
 import { createRequire } from "node:module";
 import { join } from "node:path";
@@ -123,9 +123,9 @@ function figures({ intervals, rendered, seconds }) {
   };
 }
 
-async function enterKey(page) {
+async function enterKey(page, key = options.key) {
   await page.goto(`${options.base}/dashboard/`);
-  await page.locator(byId("api-key-input")).fill(options.key);
+  await page.locator(byId("api-key-input")).fill(key);
   await page.locator(byId("api-key-submit")).click();
   await page.locator(byId("nav-live")).waitFor({ timeout: TIMEOUT });
 }
@@ -291,6 +291,22 @@ async function rules(page, out) {
   await page.screenshot({ path: join(options.shots, "rules-error.png"), fullPage: true });
 }
 
+// A key with the read scope only, in a fresh context (its own session storage): which
+// views the console enables for it.
+async function scopes(browser, out) {
+  const context = await browser.newContext();
+  try {
+    const page = await context.newPage();
+    await enterKey(page, options.readerKey);
+    out.reader_nav = {};
+    for (const view of ["live", "queue", "rules", "lists", "alerts"]) {
+      out.reader_nav[view] = await page.locator(byId(`nav-${view}`)).getAttribute("aria-disabled");
+    }
+  } finally {
+    await context.close();
+  }
+}
+
 const browser = await chromium.launch({
   executablePath: "/usr/bin/chromium",
   headless: true,
@@ -323,7 +339,8 @@ try {
           await page.screenshot({ path: join(options.shots, "live-load.png") });
         }]]
       : [["live", () => live(page, out)], ["detail", () => detail(page, out)],
-         ["queue", () => queue(page, out)], ["rules", () => rules(page, out)]];
+         ["queue", () => queue(page, out)], ["rules", () => rules(page, out)],
+         ["scopes", () => scopes(browser, out)]];
   for (const [name, step] of steps) {
     try {
       await step();
