@@ -7,13 +7,16 @@ and writes a rule with an error. The screenshots land in reports/console/."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -61,11 +64,35 @@ def console_prerequisites() -> None:
         pytest.fail("frontend/node_modules lacks playwright-core: run `make console`")
 
 
+@dataclass
+class Stack:
+    """The running stack: the API's URL, the environment every process shares, and the
+    API process, which `restart_api` replaces on the same port (a deploy, as the console
+    sees it)."""
+
+    base: str
+    env: dict[str, str]
+    cwd: Path
+    api: ExitStack = field(default_factory=ExitStack)
+    away_s: float | None = None  # how long the last restart took
+
+    def start_api(self) -> None:
+        port = self.base.rsplit(":", 1)[1]
+        process = self.api.enter_context(running(["serve", "--port", port], self.env, self.cwd))
+        wait_until_ready(self.base, process, 60)
+
+    def restart_api(self) -> float:
+        """Stop the API and start it again; the seconds it was away."""
+        started = time.monotonic()
+        self.api.close()
+        self.start_api()
+        return time.monotonic() - started
+
+
 @pytest.fixture
-def stack(tmp_path: Path, bundle_dir: Path) -> Iterator[tuple[str, dict[str, str]]]:
+def stack(tmp_path: Path, bundle_dir: Path) -> Iterator[Stack]:
     """`fraud serve` with the built console and `fraud consume`, on a tansu broker, the
-    suite's Redis and PostgreSQL under names of this test's own; the API's URL and the
-    environment both share."""
+    suite's Redis and PostgreSQL under names of this test's own."""
     console_prerequisites()
     schema, prefix = f"t_{uuid.uuid4().hex[:10]}", f"console{uuid.uuid4().hex[:8]}"
     redis_url = shared_redis_url()
@@ -93,11 +120,11 @@ def stack(tmp_path: Path, bundle_dir: Path) -> Iterator[tuple[str, dict[str, str
             "FRAUD_EVENT_TIME": "replay",  # the traffic is a generated history
         }
         env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-        base = f"http://127.0.0.1:{port}"
-        api = stack.enter_context(running(["serve", "--port", str(port)], env, tmp_path))
+        running_stack = Stack(f"http://127.0.0.1:{port}", env, tmp_path)
+        stack.enter_context(running_stack.api)
+        running_stack.start_api()
         stack.enter_context(running(["consume"], env, tmp_path))
-        wait_until_ready(base, api, 60)
-        yield base, env
+        yield running_stack
 
 
 def case_transaction(n: int) -> dict[str, Any]:
@@ -147,13 +174,15 @@ def score_key() -> dict[str, str]:
     return {"Authorization": f"Bearer {SCORER}"}
 
 
-def drive(base: str, case_id: int) -> dict[str, Any]:
+def drive(stack: Stack, case_id: int) -> dict[str, Any]:
+    """The driver's tour; when it asks (a `restart-api` line on its stderr), the API is
+    restarted under it, and how long that took is added to its results."""
     SHOTS.mkdir(parents=True, exist_ok=True)
     for stale in SHOTS.glob("failed-*.png"):  # a failed step's picture, from an earlier run
         stale.unlink()
     options = {
         "mode": "tour",
-        "base": base,
+        "base": stack.base,
         "key": ANALYST,
         "frontend": str(FRONTEND),
         "shots": str(SHOTS),
@@ -164,26 +193,60 @@ def drive(base: str, case_id: int) -> dict[str, Any]:
         "ruleCondition": BAD_CONDITION,
         "readerKey": READER,
     }
-    done = subprocess.run(
+    with subprocess.Popen(
         ["node", str(DRIVER), orjson.dumps(options).decode()],
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        timeout=240,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-4000:]
-    result: dict[str, Any] = orjson.loads(done.stdout)
+    ) as node:
+        out = run_driver(node, stack)
+    result: dict[str, Any] = orjson.loads(out)
+    result["api_away_s"] = stack.away_s
     return result
+
+
+def run_driver(node: subprocess.Popen[str], stack: Stack) -> str:
+    """What the driver printed; restarts the API when the driver asks."""
+    said: list[str] = []
+    restarted: list[float | BaseException] = []
+
+    def listen() -> None:
+        assert node.stderr is not None
+        for line in node.stderr:
+            said.append(line)
+            if line.strip() == "restart-api":
+                try:
+                    restarted.append(stack.restart_api())
+                except BaseException as exc:  # reported by the test, not lost in the thread
+                    restarted.append(exc)
+
+    listener = threading.Thread(target=listen, daemon=True)
+    listener.start()
+    try:
+        assert node.stdout is not None
+        out = node.stdout.read()  # until the driver ends (the test's timeout bounds it)
+        node.wait(30)
+    finally:
+        if node.poll() is None:
+            node.kill()  # it is ours; the test fails anyway
+            node.wait(10)
+    listener.join(90)
+    assert node.returncode == 0, "".join(said)[-4000:]
+    for outcome in restarted:
+        if isinstance(outcome, BaseException):
+            raise outcome
+        stack.away_s = outcome
+    return out
 
 
 @pytest.mark.timeout(420)
 def test_the_console_in_a_browser(
-    stack: tuple[str, dict[str, str]],
+    stack: Stack,
     history_file: Path,
     tmp_path: Path,
     request: pytest.FixtureRequest,
 ) -> None:
-    base, env = stack
+    base, env = stack.base, stack.env
     schema = env["FRAUD_DATABASE_SCHEMA"]
     http = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {ANALYST}"}, timeout=10)
     request.addfinalizer(http.close)
@@ -203,7 +266,7 @@ def test_the_console_in_a_browser(
                 assert replay.poll() is None, (tmp_path / "replay.stderr").read_text()
                 assert time.monotonic() < deadline, "the consumer stored no traffic"
                 time.sleep(0.5)
-            seen = drive(base, case_id)
+            seen = drive(stack, case_id)
         finally:
             replay.terminate()
             replay.wait(30)
@@ -219,20 +282,28 @@ def test_the_console_in_a_browser(
     assert "failed" not in seen, seen["failed"]
     assert seen["session_key"] >= 1  # the key lives in session storage
     # No request of the console failed but the refused rule (and the browser's own
-    # /favicon.ico, which the console does not ship).
-    assert {tuple(r) for r in seen["failed_responses"]} <= {
+    # /favicon.ico, which the console does not ship), the API's restart aside.
+    assert {
+        (status, path) for status, path, step in seen["failed_responses"] if step != "reconnect"
+    } <= {
         (422, "/v1/rules/e2e_typo"),
         (404, "/favicon.ico"),
     }, seen["failed_responses"]
-    assert not [e for e in seen["console_errors"] if "Failed to load resource" not in e], seen
+    assert not [
+        e for step, e in seen["console_errors"] if step != "reconnect" and "load resource" not in e
+    ], seen["console_errors"]
 
     # Live: decisions and KPIs appear and move; the charts are drawn; pause holds the feed.
     live = seen["live"]
     assert live["state"] == "live"
     assert live["rows_before"] > 0
     assert live["top_after"] != live["top_before"], live
-    assert float(live["after"]["throughput"]) > 0, live
-    assert live["after"] != live["before"], live
+    # The KPIs sampled every 250 ms while frames were measured: they appear and move.
+    samples = frames["kpis"]
+    throughput = [float(k["throughput"]) for k in samples if k["throughput"]]
+    assert max(throughput, default=0.0) > 0, samples
+    assert len({(k["throughput"], k["p50"], k["p99"]) for k in samples}) > 1, samples
+    assert any(k["p50"] and float(k["p50"]) > 0 for k in samples), samples
     assert all(count >= 1 for count in live["charts"].values()), live["charts"]
     assert set(live["tiers"]) <= {"low", "medium", "high", "critical"}
     held, later = live["paused_top"]
@@ -304,6 +375,15 @@ def test_the_console_in_a_browser(
     assert int(rules["case_rule_hits"]["active"]) >= 1, rules
     assert int(rules["case_rule_hits"]["shadow"]) == 0, rules
 
+    # The API restarted under the live view: the console reconnected by itself and said
+    # how many seconds it missed, no more than it was away from the stream.
+    reconnect = seen["reconnect"]
+    assert reconnect["state_while_away"] in {"reconnecting", "connecting"}, reconnect
+    missed = re.fullmatch(r".*missed (\d+) seconds?.*", reconnect["notice"], re.S)
+    assert missed is not None, reconnect
+    assert 1 <= int(missed.group(1)) <= reconnect["away_s"] + 2, (reconnect, seen["api_away_s"])
+    assert reconnect["flowing"]  # and the KPIs count decisions again
+
     # A read-only key: the queue (review scope) is disabled, the rest enabled.
     assert seen["reader_nav"] == {
         "live": None,
@@ -313,5 +393,5 @@ def test_the_console_in_a_browser(
         "alerts": None,
     }, seen["reader_nav"]
 
-    for name in ("live", "detail", "queue", "case", "rules-error"):
+    for name in ("live", "detail", "queue", "case", "rules-error", "reconnect"):
         assert (SHOTS / f"{name}.png").stat().st_size > 10_000, name

@@ -55,12 +55,21 @@ async function frames(page, seconds) {
       attributes: true,
       attributeFilter: ["data-transaction-id"],
     });
+    // The KPIs' raw values every 250 ms meanwhile: they should appear and move.
+    const kpis = [];
+    const kpi = (name) =>
+      document.querySelector(`[data-testid="kpi-${name}"]`)?.getAttribute("data-value") ?? null;
     const started = performance.now();
+    let sampled = 0;
     await new Promise((done) => {
       let last = performance.now();
       const tick = (now) => {
         intervals.push(now - last);
         last = now;
+        if (now - sampled >= 250) {
+          sampled = now;
+          kpis.push({ throughput: kpi("throughput"), p50: kpi("p50"), p99: kpi("p99") });
+        }
         if (now - started < ms) requestAnimationFrame(tick);
         else done();
       };
@@ -68,11 +77,12 @@ async function frames(page, seconds) {
     });
     observer.disconnect();
     const elapsed = (performance.now() - started) / 1000;
-    return { intervals: intervals.slice(1), rendered: seen.size, seconds: elapsed };
+    return { intervals: intervals.slice(1), rendered: seen.size, seconds: elapsed, kpis };
   }, seconds * 1000);
   const delta = (name) => received[name] - before[name];
   return {
     ...figures(measured),
+    kpis: measured.kpis,
     // What the stream brought meanwhile (the page's WebSocket frames, seen by the driver).
     delivered_per_s: Math.round((delta("decision") / measured.seconds) * 10) / 10,
     dropped: delta("dropped"),
@@ -307,6 +317,33 @@ async function scopes(browser, out) {
   }
 }
 
+// The API restarted under the live view (the Python test does it when asked on stderr):
+// the connection state leaves "live", comes back, and the gap is said.
+async function reconnect(page, out) {
+  await page.locator(byId("nav-live")).click();
+  const state = page.locator(byId("connection-state"));
+  await page.locator(`${byId("connection-state")}[data-state="live"]`).waitFor({ timeout: TIMEOUT });
+  await page.locator(byId("kpi-throughput")).waitFor({ timeout: TIMEOUT });
+  await sleep(2500); // a few aggregates before the gap
+  process.stderr.write("restart-api\n");
+  await page.locator(`${byId("connection-state")}:not([data-state="live"])`).waitFor({ timeout: 60_000 });
+  const left = Date.now();
+  out.reconnect = { state_while_away: await state.getAttribute("data-state") };
+  await page.locator(`${byId("connection-state")}[data-state="live"]`).waitFor({ timeout: 120_000 });
+  out.reconnect.away_s = (Date.now() - left) / 1000;
+  const notice = page.locator(byId("gap-notice"));
+  await notice.waitFor({ timeout: TIMEOUT });
+  out.reconnect.notice = (await notice.innerText()).trim();
+  // Decisions flow again, from the new process.
+  await page.waitForFunction(
+    (sel) => Number(document.querySelector(sel)?.getAttribute("data-value") || 0) > 0,
+    byId("kpi-throughput"),
+    { timeout: 30_000 },
+  );
+  out.reconnect.flowing = true;
+  await page.screenshot({ path: join(options.shots, "reconnect.png") });
+}
+
 const browser = await chromium.launch({
   executablePath: "/usr/bin/chromium",
   headless: true,
@@ -318,16 +355,17 @@ const browser = await chromium.launch({
     "--no-first-run",
   ],
 });
+let step = "start"; // the step running, for the console errors it causes
 const out = { mode: options.mode, console_errors: [], failed_responses: [], steps: [] };
 try {
   const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
   page.on("console", (m) => {
-    if (m.type() === "error") out.console_errors.push(m.text());
+    if (m.type() === "error") out.console_errors.push([step, m.text()]);
   });
-  page.on("pageerror", (e) => out.console_errors.push(String(e)));
+  page.on("pageerror", (e) => out.console_errors.push([step, String(e)]));
   countStream(page);
   page.on("response", (r) => {
-    if (r.status() >= 400) out.failed_responses.push([r.status(), new URL(r.url()).pathname]);
+    if (r.status() >= 400) out.failed_responses.push([r.status(), new URL(r.url()).pathname, step]);
   });
   await enterKey(page);
   out.session_key = await page.evaluate(() => Object.keys(sessionStorage).length);
@@ -340,10 +378,11 @@ try {
         }]]
       : [["live", () => live(page, out)], ["detail", () => detail(page, out)],
          ["queue", () => queue(page, out)], ["rules", () => rules(page, out)],
-         ["scopes", () => scopes(browser, out)]];
-  for (const [name, step] of steps) {
+         ["scopes", () => scopes(browser, out)], ["reconnect", () => reconnect(page, out)]];
+  for (const [name, run] of steps) {
+    step = name;
     try {
-      await step();
+      await run();
       out.steps.push(name);
     } catch (error) {
       out.failed = { step: name, error: String(error), url: page.url() };
