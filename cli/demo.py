@@ -52,6 +52,7 @@ from localservers import (
     tcp_reachable,
     wait_until_ready,
 )
+from localservers.webhook import WebhookReceiver
 from synthetic.generator import GeneratorConfig, generate
 
 Say = Callable[[str], None]
@@ -185,6 +186,7 @@ def run_demo(
         stack.callback(_drop_schema, database_url, run.schema)
         kafka, idempotent = ensure_kafka(settings, stack, say)
         stack.callback(_delete_topic, kafka, run.topic)
+        alerts = _alert_sink(settings, stack)
         key, key_digest = new_key()
         port = options.port if options.port and port_free(options.port) else free_port()
         env = os.environ | {
@@ -208,6 +210,7 @@ def run_demo(
             # The traffic is a generated history, replayed at its own event times.
             "FRAUD_EVENT_TIME": "replay",
         }
+        env |= alerts
         spool = settings.data_dir / f"{run.tag}.spool"
         stack.callback(_remove, spool, spool.with_suffix(".labels.spool"))
         consumer = _fraud(env, "consume")
@@ -256,6 +259,17 @@ def _fraud(env: dict[str, str], *args: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, "-m", "cli.main", *args], env=env, start_new_session=True
     )
+
+
+def _alert_sink(settings: Settings, stack: ExitStack) -> dict[str, str]:
+    """Without a webhook of yours, the alerts go to a receiver of the demo's that checks
+    their signatures: the console's alerts show real deliveries."""
+    if settings.alert_webhook_url:
+        return {}
+    secret = secrets.token_hex(16)
+    receiver = WebhookReceiver(secret).start()
+    stack.callback(receiver.stop)
+    return {"FRAUD_ALERT_WEBHOOK_URL": receiver.url, "FRAUD_ALERT_WEBHOOK_SECRET": secret}
 
 
 def console_line(console_dir: Path, base: str) -> str:
