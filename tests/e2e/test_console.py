@@ -29,6 +29,7 @@ from localservers import TansuBroker, delete_keys, free_port, wait_until_ready
 from tests.e2e.test_retrain_loop import running, stored_rows
 from tests.integration.test_history import labels_in_redis
 from tests.pg import DATABASE_URL, drop_schema, query
+from tests.receivers import HttpReceiver
 from tests.servers import shared_redis_url
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -73,6 +74,7 @@ class Stack:
     base: str
     env: dict[str, str]
     cwd: Path
+    hook: HttpReceiver
     api: ExitStack = field(default_factory=ExitStack)
     away_s: float | None = None  # how long the last restart took
 
@@ -100,6 +102,8 @@ def stack(tmp_path: Path, bundle_dir: Path) -> Iterator[Stack]:
     with ExitStack() as stack:
         broker = TansuBroker().start()
         stack.callback(broker.cleanup)
+        hook = HttpReceiver()  # the alerts' webhook
+        stack.callback(hook.close)
         stack.callback(drop_schema, schema)
         stack.callback(delete_keys, redis_url, prefix)
         env = os.environ | {
@@ -117,10 +121,12 @@ def stack(tmp_path: Path, bundle_dir: Path) -> Iterator[Stack]:
             "FRAUD_SPOOL_PATH": str(tmp_path / "audit.spool"),
             "FRAUD_MODEL_DIR": str(bundle_dir),
             "FRAUD_CONSOLE_DIR": str(CONSOLE),
+            "FRAUD_ALERT_WEBHOOK_URL": hook.url("/hook"),
+            "FRAUD_ALERT_WEBHOOK_SECRET": uuid.uuid4().hex,
             "FRAUD_EVENT_TIME": "replay",  # the traffic is a generated history
         }
         env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-        running_stack = Stack(f"http://127.0.0.1:{port}", env, tmp_path)
+        running_stack = Stack(f"http://127.0.0.1:{port}", env, tmp_path, hook)
         stack.enter_context(running_stack.api)
         running_stack.start_api()
         stack.enter_context(running(["consume"], env, tmp_path))
@@ -384,6 +390,12 @@ def test_the_console_in_a_browser(
     assert 1 <= int(missed.group(1)) <= reconnect["away_s"] + 2, (reconnect, seen["api_away_s"])
     assert reconnect["flowing"]  # and the KPIs count decisions again
 
+    # Alerts: the webhook's deliveries for the high and critical decisions, with their
+    # status as the outbox holds it.
+    assert "sent" in seen["alerts"], seen["alerts"]
+    assert set(seen["alerts"]) <= {"pending", "sent", "failed", "suppressed"}, seen["alerts"]
+    assert stack.hook.at("/hook")
+
     # A read-only key: the queue (review scope) is disabled, the rest enabled.
     assert seen["reader_nav"] == {
         "live": None,
@@ -393,5 +405,5 @@ def test_the_console_in_a_browser(
         "alerts": None,
     }, seen["reader_nav"]
 
-    for name in ("live", "detail", "queue", "case", "rules-error", "reconnect"):
+    for name in ("live", "detail", "queue", "case", "rules-error", "alerts", "reconnect"):
         assert (SHOTS / f"{name}.png").stat().st_size > 10_000, name

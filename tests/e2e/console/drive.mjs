@@ -301,6 +301,16 @@ async function rules(page, out) {
   await page.screenshot({ path: join(options.shots, "rules-error.png"), fullPage: true });
 }
 
+// The alert deliveries the consumer made for the high and critical decisions.
+async function alerts(page, out) {
+  await page.locator(byId("nav-alerts")).click();
+  await page.locator(byId("alert-row")).first().waitFor({ timeout: TIMEOUT });
+  out.alerts = await page
+    .locator(byId("alert-row"))
+    .evaluateAll((rows) => rows.map((r) => r.getAttribute("data-status")));
+  await page.screenshot({ path: join(options.shots, "alerts.png") });
+}
+
 // A key with the read scope only, in a fresh context (its own session storage): which
 // views the console enables for it.
 async function scopes(browser, out) {
@@ -378,7 +388,7 @@ try {
         }]]
       : [["live", () => live(page, out)], ["detail", () => detail(page, out)],
          ["queue", () => queue(page, out)], ["rules", () => rules(page, out)],
-         ["scopes", () => scopes(browser, out)], ["reconnect", () => reconnect(page, out)]];
+         ["alerts", () => alerts(page, out)], ["scopes", () => scopes(browser, out)], ["reconnect", () => reconnect(page, out)]];
   for (const [name, run] of steps) {
     step = name;
     try {
