@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,7 @@ ANALYST = f"fk_e2e_console_admin_{uuid.uuid4().hex}"  # admin: every view enable
 READER = f"fk_e2e_console_read_{uuid.uuid4().hex}"  # read: every view but the queue
 CASE_CARD = f"card_console_{uuid.uuid4().hex[:8]}"
 CASE_PREFIX = "case_"
+BLOCK_CARD = f"card_stolen_{uuid.uuid4().hex[:8]}"
 CASE_RULE = "e2e_case"
 # `amont`: a typo the rule compiler refuses, naming the position of the name (0-based 17).
 BAD_CONDITION = "amount > 100 and amont < 5000"
@@ -198,6 +200,7 @@ def drive(stack: Stack, case_id: int) -> dict[str, Any]:
         "frameSeconds": FRAME_SECONDS,
         "ruleCondition": BAD_CONDITION,
         "readerKey": READER,
+        "blockCard": BLOCK_CARD,
     }
     with subprocess.Popen(
         ["node", str(DRIVER), orjson.dumps(options).decode()],
@@ -390,6 +393,26 @@ def test_the_console_in_a_browser(
     assert 1 <= int(missed.group(1)) <= reconnect["away_s"] + 2, (reconnect, seen["api_away_s"])
     assert reconnect["flowing"]  # and the KPIs count decisions again
 
+    # Lists: the entry added in the browser, by the analyst's key, expiring in a day, then
+    # removed (its row kept, marked deleted).
+    (entry,) = query(
+        schema,
+        "SELECT id, entity, action, reason, expires_at, created_by, deleted_at, deleted_by "
+        "FROM list_entries WHERE value = $1",
+        BLOCK_CARD,
+    )
+    assert str(entry["id"]) == seen["lists"]["entry_id"]
+    assert (entry["entity"], entry["action"], entry["created_by"]) == (
+        "card",
+        "block",
+        key_id(ANALYST),
+    )
+    assert entry["reason"] == "e2e: card reported stolen"
+    ahead = entry["expires_at"] - datetime.now(UTC)
+    assert timedelta(hours=23) < ahead <= timedelta(days=1), entry
+    assert entry["deleted_at"] is not None, entry
+    assert entry["deleted_by"] == key_id(ANALYST)
+
     # Alerts: the webhook's deliveries for the high and critical decisions, with their
     # status as the outbox holds it.
     assert "sent" in seen["alerts"], seen["alerts"]
@@ -405,5 +428,5 @@ def test_the_console_in_a_browser(
         "alerts": None,
     }, seen["reader_nav"]
 
-    for name in ("live", "detail", "queue", "case", "rules-error", "alerts", "reconnect"):
+    for name in ("live", "detail", "queue", "case", "rules-error", "lists", "alerts", "reconnect"):
         assert (SHOTS / f"{name}.png").stat().st_size > 10_000, name

@@ -4,7 +4,8 @@
 //
 //   node drive.mjs '<json options>'
 //   options: {mode: "tour" | "frames", base, key, frontend, shots, frameSeconds, and for
-//             the tour caseId, caseRule, skipPrefix, ruleCondition, readerKey}
+//             the tour caseId, caseRule, skipPrefix, ruleCondition, readerKey,
+//             blockCard}
 // Only the data-testid attributes of the console's DOM contract are used.
 import { createRequire } from "node:module";
 import { join } from "node:path";
@@ -301,6 +302,27 @@ async function rules(page, out) {
   await page.screenshot({ path: join(options.shots, "rules-error.png"), fullPage: true });
 }
 
+// A block entry added with an expiry a day ahead, shown, then removed.
+async function lists(page, out) {
+  await page.locator(byId("nav-lists")).click();
+  await page.locator(byId("list-add")).waitFor({ timeout: TIMEOUT });
+  const tomorrow = new Date(Date.now() + 86_400_000);
+  const local = new Date(tomorrow.getTime() - tomorrow.getTimezoneOffset() * 60_000);
+  await page.locator(byId("list-entity")).selectOption("card");
+  await page.locator(byId("list-value")).fill(options.blockCard);
+  await page.locator(byId("list-action")).selectOption("block");
+  await page.locator(byId("list-reason")).fill("e2e: card reported stolen");
+  await page.locator(byId("list-expires")).fill(local.toISOString().slice(0, 16));
+  await page.locator(byId("list-add")).click();
+  const row = page.locator(byId("list-row")).filter({ hasText: options.blockCard });
+  await row.waitFor({ timeout: TIMEOUT });
+  out.lists = { entry_id: await row.getAttribute("data-entry-id"), expires_local: local.toISOString().slice(0, 16) };
+  await page.screenshot({ path: join(options.shots, "lists.png") });
+  await row.locator(byId("list-remove")).click();
+  await row.waitFor({ state: "detached", timeout: TIMEOUT });
+  out.lists.removed = true;
+}
+
 // The alert deliveries the consumer made for the high and critical decisions.
 async function alerts(page, out) {
   await page.locator(byId("nav-alerts")).click();
@@ -388,7 +410,7 @@ try {
         }]]
       : [["live", () => live(page, out)], ["detail", () => detail(page, out)],
          ["queue", () => queue(page, out)], ["rules", () => rules(page, out)],
-         ["alerts", () => alerts(page, out)], ["scopes", () => scopes(browser, out)], ["reconnect", () => reconnect(page, out)]];
+         ["lists", () => lists(page, out)], ["alerts", () => alerts(page, out)], ["scopes", () => scopes(browser, out)], ["reconnect", () => reconnect(page, out)]];
   for (const [name, run] of steps) {
     step = name;
     try {
