@@ -36,11 +36,12 @@ format: install
 typecheck: install
 	$(BIN)/mypy
 
-# The Debian programs the tests drive (haproxy), installed when missing.
+# The Debian programs the tests drive, installed when missing: haproxy (the rolling-update
+# drill) and chromium (the console's browser test, tests/e2e/test_console.py).
 system-packages:
 	bash scripts/debian-packages.sh
 
-test: lint typecheck system-packages tools console-test
+test: lint typecheck system-packages tools console-test console
 	$(BIN)/pytest
 
 # The operations console (frontend/): its production build in frontend/dist, served by the

@@ -6,7 +6,8 @@ set -euo pipefail
 
 # program  package
 WANTED=(
-  "haproxy haproxy"
+  "haproxy haproxy"        # the rolling-update drill's load balancer
+  "chromium chromium"      # the console's browser test (driven by playwright-core)
 )
 
 missing=()
