@@ -2,13 +2,16 @@
 one `fraud serve` process (one worker) driven by wrk with full answers, its audit events
 to a tansu broker, its windows in a Redis-compatible server, all on this machine.
 
-    .venv/bin/python -m loadtest.capacity [--model models/bench] [--seconds 20] [--connections 128]
+    .venv/bin/python -m loadtest.capacity [--model models/bench] [--seconds 20] [--connections 128] [--cluster]
 
 It prints, per decision: the API process's CPU time (so decisions per second per core),
 the Redis commands by name and the Redis server's CPU time, and the audit record's bytes
 on the topic (key + value, and the gzip ratio of a sample as Kafka's batch compression
 would see it). Redis: FRAUD_REDIS_URL if it answers, else a local one; the keys go under a
-fresh prefix, deleted after the run.
+fresh prefix, deleted after the run. --cluster measures the same on a Redis Cluster
+(FRAUD_BENCH_CLUSTER_URL, else a local one of three masters with one replica each) after
+the single node, in the same run: its commands and CPU are summed over every node,
+replicas included (replication is part of what a decision costs there).
 """
 
 from __future__ import annotations
@@ -32,28 +35,48 @@ from app.settings import get_settings
 from cli.demo import ensure_server
 from loadtest.bench_api import KEY, cpu_seconds, measure, start_server
 from localservers import RedisServer, TansuBroker, delete_keys, free_port, redis_reachable, stop
+from localservers.redis_cluster import (
+    RedisClusterServer,
+    cluster_reachable,
+    delete_cluster_keys,
+)
 
-TOPIC = "capacity.scored"
+
+def nodes(url: str) -> list[tuple[str, int]]:
+    """The servers behind a URL: itself, or every node of a cluster."""
+    if "+cluster://" not in url:
+        client = redis.Redis.from_url(url)
+        kwargs = client.connection_pool.connection_kwargs
+        client.close()
+        return [(str(kwargs.get("host", "127.0.0.1")), int(kwargs.get("port", 6379)))]
+    with redis.RedisCluster.from_url(url.replace("+cluster", "", 1)) as cluster:
+        return [(n.host, int(n.port)) for n in cluster.get_nodes()]
 
 
 def redis_snapshot(url: str) -> tuple[Counter[str], float]:
-    """Calls per command so far, and the server's CPU seconds (user + system)."""
-    with redis.Redis.from_url(url) as r:
-        stats = r.info("commandstats")
-        cpu = r.info("cpu")
-    calls = Counter({name.removeprefix("cmdstat_"): int(v["calls"]) for name, v in stats.items()})
-    return calls, float(cpu["used_cpu_user"]) + float(cpu["used_cpu_sys"])
+    """Calls per command so far, and the servers' CPU seconds (user + system), summed over
+    every node."""
+    calls: Counter[str] = Counter()
+    cpu_seconds_total = 0.0
+    for host, port in nodes(url):
+        with redis.Redis(host=host, port=port) as r:
+            stats = r.info("commandstats")
+            cpu = r.info("cpu")
+        for name, v in stats.items():
+            calls[name.removeprefix("cmdstat_")] += int(v["calls"])
+        cpu_seconds_total += float(cpu["used_cpu_user"]) + float(cpu["used_cpu_sys"])
+    return calls, cpu_seconds_total
 
 
-async def topic_sizes(bootstrap: str, expected: int) -> tuple[int, int, float]:
+async def topic_sizes(bootstrap: str, topic: str) -> tuple[int, int, float]:
     """Records on the topic, their key + value bytes, and gzip's ratio on a sample batch."""
     consumer = AIOKafkaConsumer(
-        TOPIC, bootstrap_servers=bootstrap, auto_offset_reset="earliest", group_id=None
+        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", group_id=None
     )
     await consumer.start()
     count, size, sample = 0, 0, bytearray()
     try:
-        while count < expected:
+        while True:
             batches = await consumer.getmany(timeout_ms=2_000, max_records=5_000)
             if not batches:
                 break
@@ -69,8 +92,9 @@ async def topic_sizes(bootstrap: str, expected: int) -> tuple[int, int, float]:
     return count, size, ratio
 
 
-def run(args: argparse.Namespace, redis_url: str, bootstrap: str) -> None:
+def run(args: argparse.Namespace, name: str, redis_url: str, bootstrap: str) -> None:
     prefix = f"capacity-{uuid.uuid4().hex[:8]}"
+    topic = f"{prefix}.scored"
     port = free_port()
     env = os.environ | {
         "FRAUD_API_KEYS": digest(KEY),
@@ -78,7 +102,7 @@ def run(args: argparse.Namespace, redis_url: str, bootstrap: str) -> None:
         "FRAUD_REDIS_PREFIX": prefix,
         "FRAUD_MODEL_DIR": str(args.model),
         "FRAUD_KAFKA_BOOTSTRAP_SERVERS": bootstrap,
-        "FRAUD_AUDIT_TOPIC": TOPIC,
+        "FRAUD_AUDIT_TOPIC": topic,
         "FRAUD_AUDIT_IDEMPOTENCE": "false",  # tansu
         "FRAUD_SPOOL_PATH": str(Path(f"/tmp/{prefix}.spool")),
         "PYTHONPATH": str(Path(__file__).resolve().parent.parent),
@@ -100,15 +124,19 @@ def run(args: argparse.Namespace, redis_url: str, bootstrap: str) -> None:
         )
     finally:
         stop(process)  # flushes the producer
-        delete_keys(redis_url, prefix)
+        if "+cluster://" in redis_url:
+            delete_cluster_keys(redis_url, prefix)
+        else:
+            delete_keys(redis_url, prefix)
     commands = {
         name: (calls_after[name] - calls_before.get(name, 0)) / decisions
         for name in calls_after
         if calls_after[name] - calls_before.get(name, 0) > 0 and name not in ("info",)
     }
-    records, size, ratio = asyncio.run(topic_sizes(bootstrap, 10**9))
+    records, size, ratio = asyncio.run(topic_sizes(bootstrap, topic))
     api_us = api_cpu / decisions * 1e6
     redis_us = (redis_cpu_after - redis_cpu_before) / decisions * 1e6
+    print(f"== {name}")
     print(f"decisions: {decisions:,} in {args.seconds} s ({rps:,.0f}/s), degraded {degraded:.0f}")
     print(
         f"API process CPU per decision: {api_us:.0f} us -> {1e6 / api_us:,.0f} decisions/s per core"
@@ -136,6 +164,7 @@ def main() -> None:
     parser.add_argument("--model", type=Path, default=Path("models/bench"))
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--connections", type=int, default=128)
+    parser.add_argument("--cluster", action="store_true", help="also on a Redis Cluster")
     args = parser.parse_args()
     if not (args.model / "manifest.json").exists():
         raise SystemExit(f"no model at {args.model}: run loadtest/bench_inference.py first")
@@ -145,7 +174,14 @@ def main() -> None:
         )
         broker = TansuBroker().start()
         stack.callback(broker.cleanup)
-        run(args, redis_url, broker.bootstrap)
+        run(args, "one Redis node", redis_url, broker.bootstrap)
+        if args.cluster:
+            cluster_url = os.environ.get("FRAUD_BENCH_CLUSTER_URL", "")
+            if not (cluster_url and cluster_reachable(cluster_url)):
+                cluster = RedisClusterServer().start()
+                stack.callback(cluster.cleanup)
+                cluster_url = cluster.url
+            run(args, "Redis Cluster (3 masters, 3 replicas)", cluster_url, broker.bootstrap)
 
 
 if __name__ == "__main__":
