@@ -3,14 +3,16 @@ row at the API's peak rate.
 
     .venv/bin/python loadtest/bench_persistence.py [--rows 200000] [--rate 1400] [--seconds 20]
 
-Starts its own tansu broker; writes into a fresh schema of FRAUD_DATABASE_URL (default:
-the machine's `test` database), dropped at the end. Events are real audit events
+Starts its own tansu broker; writes into a fresh schema of FRAUD_DATABASE_URL if it
+answers (else of a local PostgreSQL started for the run), dropped at the end. Events are real audit events
 (persistence/message_format.py) produced by this script.
 
 1. Backlog: --rows events are produced first (not timed), then one `fraud consume`-style
    consumer (in this process) drains them; rows/s = rows / time to the last row.
 2. Live: events are produced at --rate per second (the API's measured peak) for --seconds
    while the consumer runs; lag = stored_at - scored_at of each row (p50 / p99 / max).
+3. Size: what one stored decision takes on disk (its tables and indexes, divided by the
+   rows) and the WAL the backlog's drain wrote per row (the capacity plan's inputs).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import asyncio
 import os
 import time
 import uuid
+from contextlib import ExitStack
 from datetime import UTC, datetime
 
 import asyncpg
@@ -29,7 +32,9 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from app.schemas.score import EXAMPLE
-from localservers import free_port, start_tansu, stop
+from app.settings import get_settings
+from cli.demo import ensure_server
+from localservers import PostgresServer, free_port, postgres_reachable, start_tansu, stop
 from persistence.consumer import AuditConsumer, ConsumerConfig
 from persistence.message_format import audit_event
 
@@ -97,6 +102,8 @@ async def bench(args: argparse.Namespace, bootstrap: str, url: str, schema: str)
     consumer = AuditConsumer(config)
     await consumer.migrate()
     stop_event = asyncio.Event()
+    wal_conn = await asyncpg.connect(url)
+    wal_before = await wal_conn.fetchval("SELECT pg_current_wal_lsn()")
     started = time.perf_counter()
     task = asyncio.create_task(consumer.run(stop_event))
     # The consumer's own count of committed rows: polling the table would load the database.
@@ -106,6 +113,10 @@ async def bench(args: argparse.Namespace, bootstrap: str, url: str, schema: str)
     while (found := consumer.written) < args.rows:
         await asyncio.sleep(0.005)
     drained = time.perf_counter() - t0
+    wal = await wal_conn.fetchval(
+        "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $1::pg_lsn)", str(wal_before)
+    )
+    await wal_conn.close()
     print(
         f"backlog: joined the group and wrote its first batch in {t0 - started:.1f} s; then "
         f"{found - first:,} rows in {drained:.2f} s = {(found - first) / drained:,.0f} rows/s "
@@ -132,7 +143,19 @@ async def bench(args: argparse.Namespace, bootstrap: str, url: str, schema: str)
         ],
         dtype=float,
     )
+    size = await conn.fetchval(
+        "SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c"
+        " JOIN pg_namespace n ON n.oid = c.relnamespace"
+        " WHERE n.nspname = $1 AND c.relkind = 'r'",
+        schema,
+    )
+    stored = await conn.fetchval("SELECT count(*) FROM decisions")
     await conn.close()
+    print(
+        f"size: {size / stored:,.0f} bytes per stored decision (every table and index of the"
+        f" schema / {stored:,} rows); the backlog's drain wrote {float(wal) / args.rows:,.0f}"
+        " bytes of WAL per row"
+    )
     print(
         f"live: {live:,} events at {live / sent:,.0f}/s for {sent:.1f} s; decision-to-row lag "
         f"p50 {np.percentile(lags, 50):.0f} ms, p99 {np.percentile(lags, 99):.0f} ms, "
@@ -147,21 +170,33 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=1_400.0)
     parser.add_argument("--seconds", type=float, default=20.0)
     args = parser.parse_args()
-    url = os.environ.get("FRAUD_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
     schema = f"bench_{os.getpid()}"
     port = free_port()
-    broker = start_tansu(port)
-    try:
-        asyncio.run(bench(args, f"127.0.0.1:{port}", url, schema))
-    finally:
-        stop(broker)
+    with ExitStack() as stack:
+        url = ensure_server(
+            "PostgreSQL",
+            get_settings().database_url,
+            postgres_reachable,
+            PostgresServer,
+            stack,
+            print,
+        )
+        broker = start_tansu(port)
+        try:
+            asyncio.run(bench(args, f"127.0.0.1:{port}", url, schema))
+        finally:
+            stop(broker)
+            drop_schema(url, schema)
 
-        async def drop() -> None:
-            conn = await asyncpg.connect(url)
-            await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-            await conn.close()
 
-        asyncio.run(drop())
+def drop_schema(url: str, schema: str) -> None:
+
+    async def drop() -> None:
+        conn = await asyncpg.connect(url)
+        await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        await conn.close()
+
+    asyncio.run(drop())
 
 
 if __name__ == "__main__":
