@@ -6,6 +6,7 @@ simply down, so a new replica started on a spare slot joins once its checks pass
 
 from __future__ import annotations
 
+import re
 import shutil
 import socket
 import subprocess
@@ -17,6 +18,10 @@ from localservers.net import free_port, wait_for_port
 from localservers.process import OwnServer, stop
 
 CHECK_INTERVAL_MS = 200
+# An httplog line: timers, status, bytes, ..., the connection counts ending in retries.
+REQUEST_LINE = re.compile(
+    r"\] \S+ \S+ [-\d/]+ (?P<status>-?\d+) .* \d+/\d+/\d+/\d+/(?P<retries>\+?\d+) \d+/\d+ \""
+)
 RISE = 2  # checks passed in a row before a replica takes traffic
 
 
@@ -32,15 +37,23 @@ def config(port: int, servers: list[int], stats_socket: Path) -> str:
     return f"""global
     maxconn 4096
     stats socket {stats_socket} mode 600 level admin
+    log stderr format raw local0 info
 
 defaults
     mode http
+    log global
+    option httplog
     timeout connect 1s
     timeout client 30s
     timeout server 10s
     retries 3
     option redispatch 1
-    # A request its replica closed the connection on, or refused, goes to another one.
+    # A request its replica closed the connection on, or refused, goes to another one:
+    # the whole body is read first so that it can be sent again (L7 retries), and each
+    # request gets a connection of its own to the replica, so none is sent on a kept-alive
+    # connection the replica is closing (uvicorn closes idle ones after 5 s).
+    option http-buffer-request
+    option http-server-close
     retry-on conn-failure empty-response response-timeout
     option httpchk GET /readyz
 
@@ -62,6 +75,7 @@ class HAProxy(OwnServer):
         self.port = free_port()
         self.dir = Path(tempfile.mkdtemp(prefix="fraud-haproxy-"))
         self.stats_socket = self.dir / "admin.sock"
+        self.log_path = self.dir / "haproxy.log"  # one line per request (httplog)
 
     @property
     def base(self) -> str:
@@ -73,11 +87,10 @@ class HAProxy(OwnServer):
         path = self.dir / "haproxy.cfg"
         path.write_text(config(self.port, self.servers, self.stats_socket))
         subprocess.run([binary, "-c", "-q", "-f", str(path)], check=True)
-        self.process = subprocess.Popen(
-            [binary, "-db", "-f", str(path)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        with open(self.log_path, "wb") as log:
+            self.process = subprocess.Popen(
+                [binary, "-db", "-f", str(path)], stdout=subprocess.DEVNULL, stderr=log
+            )
         wait_for_port(self.process, self.port, "haproxy", 10)
         return self
 
@@ -103,8 +116,24 @@ class HAProxy(OwnServer):
                 raise TimeoutError(f"haproxy never saw 127.0.0.1:{port} up: {self.states()}")
             time.sleep(0.05)
 
+    def requests(self) -> tuple[int, list[str]]:
+        """From its log: how many requests were sent again (to another replica, or to the
+        same one), and the lines of those it did not answer 200."""
+        retried, failed = 0, []
+        for line in self.log_path.read_text(errors="replace").splitlines():
+            match = REQUEST_LINE.search(line)
+            if match is None or '"<BADREQ>"' in line:  # not a request: a port probe's
+                continue
+            retried += match["retries"] != "0"
+            if match["status"] != "200":
+                failed.append(line)
+        return retried, failed
+
     def stop(self) -> None:
         if self.process is not None:
             stop(self.process)
         self.process = None
+
+    def cleanup(self) -> None:
+        self.stop()
         shutil.rmtree(self.dir, ignore_errors=True)

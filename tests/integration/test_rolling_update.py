@@ -71,11 +71,13 @@ def test_a_rolling_update_behind_haproxy_fails_no_request_and_loses_no_decision(
     finally:
         balancer.stop()
         stack.stop()
+    retried, refused = balancer.requests()
+    balancer.cleanup()
     # uvicorn drains, then re-raises SIGTERM so the exit status says why it stopped.
     assert len(stopped) == 2
     assert all(code in (0, -signal.SIGTERM) for code in stopped), stopped
     assert sorted(p for p, s in states.items() if s == "UP") == sorted([slots[2], slots[0]])
-    assert traffic.failures == 0, traffic.errors
+    assert traffic.failures == 0, (traffic.errors, refused[:20])
     assert traffic.retried == 0
     assert len(traffic.answered) == len(ids)
     assert "rolling update" in traffic.latencies
@@ -83,7 +85,8 @@ def test_a_rolling_update_behind_haproxy_fails_no_request_and_loses_no_decision(
     print(
         f"rolling update: {len(traffic.answered)} answered through haproxy, {count} rows;"
         f" client p99 {traffic.client_p99('normal'):.0f} ms normal /"
-        f" {traffic.client_p99('rolling update'):.0f} ms during the update"
+        f" {traffic.client_p99('rolling update'):.0f} ms during the update; haproxy sent"
+        f" {retried} requests again, answered {len(refused)} with an error"
     )
     assert count == len(stored_ids), "duplicate rows"
     assert stored_ids == traffic.answered, stack.tails()

@@ -66,8 +66,8 @@ export function CaseView({ id }: { id: string }) {
         <span className={`tier tier-${item.risk_tier}`}>{item.risk_tier}</span>
       </h2>
       <p>
-        {item.status}
-        {item.assignee ? `, assigned to ${item.assignee}` : ""} · opened {when(item.opened_at)} ·{" "}
+        {item.assignee && item.status === "assigned" ? `assigned to ${item.assignee}` : item.status}
+        {item.assignee && item.status !== "assigned" ? `, assigned to ${item.assignee}` : ""} · opened {when(item.opened_at)} ·{" "}
         {item.transaction_count} transactions, {item.total_amount.toFixed(2)}
         {item.verdict ? ` · verdict ${item.verdict}` : ""}
       </p>
