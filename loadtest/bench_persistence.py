@@ -114,7 +114,7 @@ async def bench(args: argparse.Namespace, bootstrap: str, url: str, schema: str)
         await asyncio.sleep(0.005)
     drained = time.perf_counter() - t0
     wal = await wal_conn.fetchval(
-        "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $1::pg_lsn)", str(wal_before)
+        "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $1::pg_lsn)", wal_before
     )
     await wal_conn.close()
     print(
