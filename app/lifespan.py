@@ -257,9 +257,9 @@ def audit_producer(settings: Settings, topic: str, spool: Path) -> AuditProducer
     )
 
 
-def audit_publisher(producer: AuditProducer) -> Callable[[Transaction, Decision], None]:
-    def publish(transaction: Transaction, decision: Decision) -> None:
-        event = audit_event(request_record(transaction), decision.json, datetime.now(UTC))
+def audit_publisher(producer: AuditProducer) -> Callable[[Transaction, Decision, str], None]:
+    def publish(transaction: Transaction, decision: Decision, scope: str) -> None:
+        event = audit_event(request_record(transaction), decision.json, datetime.now(UTC), scope)
         producer.publish(transaction.card_id.encode(), event)
 
     return publish

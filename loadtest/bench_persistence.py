@@ -55,7 +55,7 @@ def event(i: int, run: str) -> tuple[bytes, bytes]:
     card = f"card_{i % 50_000}"
     request = dict(EXAMPLE) | {"transaction_id": tx, "card_id": card, "amount": float(1 + i % 997)}
     body = orjson.dumps(RESPONSE | {"transaction_id": tx})
-    return card.encode(), audit_event(request, body, datetime.now(UTC))
+    return card.encode(), audit_event(request, body, datetime.now(UTC), "bench")
 
 
 async def make_topic(bootstrap: str, topic: str, partitions: int) -> None:

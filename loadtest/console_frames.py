@@ -90,7 +90,7 @@ def event(n: int, rng: random.Random) -> tuple[bytes, bytes]:
         "degraded": False,
         "latency_ms": round(rng.uniform(1.0, 4.0), 2),
     }
-    return card.encode(), audit_event(request, orjson.dumps(response), now)
+    return card.encode(), audit_event(request, orjson.dumps(response), now, "frames")
 
 
 async def produce(bootstrap: str, topic: str, rate: float, stop: asyncio.Event) -> int:

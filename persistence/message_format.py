@@ -6,9 +6,13 @@ sorted keys, no whitespace:
     {"decision": <the /v1/score response as sent>,
      "request": <the validated request, missing optional fields as null>,
      "schema": 1,
+     "scope": "<the id of the API key that scored it>",
      "scored_at": "<UTC, RFC 3339, microseconds>"}
 
-Consumers must accept unknown keys and refuse other schema numbers.
+A transaction id is unique only within its scope (the scoring key's id, app.auth.key_id):
+two keys may send the same id for different transactions. Events written before scopes
+have no `scope` key and belong to the empty scope "". Consumers must accept unknown keys
+and refuse other schema numbers.
 """
 
 from __future__ import annotations
@@ -22,12 +26,15 @@ SCHEMA = 1
 TOPIC = "transactions.scored"
 
 
-def audit_event(request: dict[str, Any], response_body: bytes, scored_at: datetime) -> bytes:
+def audit_event(
+    request: dict[str, Any], response_body: bytes, scored_at: datetime, scope: str
+) -> bytes:
     return orjson.dumps(
         {
             "decision": orjson.Fragment(response_body),
             "request": request,
             "schema": SCHEMA,
+            "scope": scope,
             "scored_at": _rfc3339(scored_at),
         },
         option=orjson.OPT_SORT_KEYS,

@@ -66,7 +66,7 @@ class ScoringService:
         store: RedisWindowStore,
         models: ModelHolder,
         config: ScoringConfig,
-        audit: Callable[[Transaction, Decision], None] | None = None,
+        audit: Callable[[Transaction, Decision, str], None] | None = None,
     ) -> None:
         self.store = store
         self.audit = audit
@@ -182,7 +182,7 @@ class ScoringService:
             telemetry.SCORE_LATENCY.observe((time.perf_counter_ns() - p.received_ns) / 1e9)
             p.future.set_result(decision)
             if self.audit is not None:
-                self.audit(p.transaction, decision)  # an in-memory enqueue; Kafka is never awaited
+                self.audit(p.transaction, decision, p.scope)  # in memory; Kafka is never awaited
 
     def _store_answers_later(self) -> None:
         # The answers ride on the next store batch; if none leaves within the linger, they

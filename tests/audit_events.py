@@ -13,7 +13,9 @@ T0 = datetime(2026, 11, 28, 12, tzinfo=UTC)
 SCORES = {"low": 0.1, "medium": 0.5, "high": 0.8, "critical": 0.97}
 
 
-def audit_bytes(tx: str, card: str, tier: str = "low", minutes: float = 0.0) -> bytes:
+def audit_bytes(
+    tx: str, card: str, tier: str = "low", minutes: float = 0.0, scope: str = "k_test"
+) -> bytes:
     request = dict(EXAMPLE) | {"transaction_id": tx, "card_id": card}
     response = {
         "transaction_id": tx,
@@ -26,4 +28,4 @@ def audit_bytes(tx: str, card: str, tier: str = "low", minutes: float = 0.0) -> 
         "degraded": False,
         "latency_ms": 1.5,
     }
-    return audit_event(request, orjson.dumps(response), T0 + timedelta(minutes=minutes))
+    return audit_event(request, orjson.dumps(response), T0 + timedelta(minutes=minutes), scope)

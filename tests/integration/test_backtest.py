@@ -85,7 +85,9 @@ async def store(schema: str) -> None:
         await upgrade(conn, schema)
         await conn.execute(f'SET search_path TO "{schema}"')
         rows = [
-            decode(audit_event(request, orjson.dumps(response), START + timedelta(days=6)))
+            decode(
+                audit_event(request, orjson.dumps(response), START + timedelta(days=6), "k_test")
+            )
             for request, response in transactions()
         ]
         await write_batch(conn, rows, [])

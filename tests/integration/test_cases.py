@@ -67,7 +67,7 @@ def event(
         "degraded": False,
         "latency_ms": 1.5,
     } | extra
-    return audit_event(request, orjson.dumps(response), at)
+    return audit_event(request, orjson.dumps(response), at, "k_test")
 
 
 def rows(*events: bytes) -> list[tuple[Any, ...]]:

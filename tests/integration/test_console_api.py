@@ -50,7 +50,7 @@ def decision(
     }
     if rules is not None:
         response |= {"decision_source": "model", "rules": rules, "list": None}
-    return decode(audit_event(request, orjson.dumps(response), scored_at))
+    return decode(audit_event(request, orjson.dumps(response), scored_at, "k_test"))
 
 
 async def write(schema: str, *batches: list[tuple[Any, ...]]) -> None:

@@ -48,7 +48,7 @@ def test_a_decision_message_comes_from_the_audit_event() -> None:
     decision = {"score": 0.9, "risk_tier": "high", "decision": "review", "degraded": False}
     decision |= {"latency_ms": 1.2, "reasons": [{"feature": "amount"}], "transaction_id": "t1"}
     event = orjson.loads(
-        audit_event(request, orjson.dumps(decision), datetime(2026, 1, 1, tzinfo=UTC))
+        audit_event(request, orjson.dumps(decision), datetime(2026, 1, 1, tzinfo=UTC), "k")
     )
     out = decision_message(event)
     assert out["type"] == "decision"
@@ -86,7 +86,7 @@ def test_a_decision_message_names_its_source_rules_and_model_version() -> None:
         ]
     }
     scored = datetime(2026, 1, 1, tzinfo=UTC)
-    out = decision_message(orjson.loads(audit_event(request, orjson.dumps(decision), scored)))
+    out = decision_message(orjson.loads(audit_event(request, orjson.dumps(decision), scored, "k")))
     assert out["decision_source"] == "rule:big_atm"
     assert out["rules"] == decision["rules"]
     assert out["model_version"] == "v7"
@@ -97,7 +97,7 @@ def test_a_decision_stored_before_the_decision_layer_was_the_models() -> None:
     request |= {"currency": "EUR", "channel": "pos"}
     decision = {"score": 0.2, "risk_tier": "low", "decision": "approve", "degraded": False}
     scored = datetime(2026, 1, 1, tzinfo=UTC)
-    out = decision_message(orjson.loads(audit_event(request, orjson.dumps(decision), scored)))
+    out = decision_message(orjson.loads(audit_event(request, orjson.dumps(decision), scored, "k")))
     assert out["decision_source"] == "model"
     assert out["rules"] == []
     assert out["model_version"] is None

@@ -14,11 +14,12 @@ def test_audit_event_is_exactly_these_bytes() -> None:
         {"transaction_id": "t1", "amount": 12.5, "device_id": None},
         b'{"transaction_id":"t1","score":0.1,"risk_tier":"low"}',
         datetime(2026, 11, 28, 12, 0, 0, 123456, tzinfo=UTC),
+        "3f2a9c0d1e4b5a6c",
     )
     assert event == (
         b'{"decision":{"transaction_id":"t1","score":0.1,"risk_tier":"low"},'
         b'"request":{"amount":12.5,"device_id":null,"transaction_id":"t1"},'
-        b'"schema":1,"scored_at":"2026-11-28T12:00:00.123456Z"}'
+        b'"schema":1,"scope":"3f2a9c0d1e4b5a6c","scored_at":"2026-11-28T12:00:00.123456Z"}'
     )
 
 

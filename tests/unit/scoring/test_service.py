@@ -135,15 +135,15 @@ def test_answers_a_failed_round_trip_carried_go_with_the_next() -> None:
 
 
 def test_every_computed_decision_is_audited_and_no_model_fails_the_request() -> None:
-    audited: list[tuple[str, str]] = []
+    audited: list[tuple[str, str, str]] = []
 
-    def audit(tx: Transaction, decision: Decision) -> None:
-        audited.append((tx.transaction_id, decision.transaction_id))
+    def audit(tx: Transaction, decision: Decision, scope: str) -> None:
+        audited.append((tx.transaction_id, decision.transaction_id, scope))
 
     s = service(Store())
     s.audit = audit
-    run(s, lambda s: s.score(transaction("tx_1")))
-    assert audited == [("tx_1", "tx_1")]
+    run(s, lambda s: s.score(transaction("tx_1"), scope="k_a"))
+    assert audited == [("tx_1", "tx_1", "k_a")]
 
     unloaded = service(Store())
     unloaded.models.bundle = None
