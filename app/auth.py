@@ -13,6 +13,7 @@ from starlette.requests import HTTPConnection
 from app.errors import Forbidden, Unauthorized
 from app.logs import KEY_ID
 from app.scopes import Scope
+from persistence.history import Visibility
 
 
 def digest(key: str) -> str:
@@ -38,6 +39,13 @@ def new_key() -> tuple[str, str]:
 class Caller:
     key_id: str
     scopes: frozenset[Scope]
+
+    @property
+    def sees(self) -> Visibility:
+        """The transactions this caller may read and label: a key that scores (and is not an
+        admin) sees only the ids it scored; read, review and admin keys see every scope."""
+        own = "score" in self.scopes and "admin" not in self.scopes
+        return Visibility(self.key_id if own else None)
 
 
 def presented_key(request: HTTPConnection) -> str | None:

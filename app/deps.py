@@ -91,6 +91,7 @@ _read_caller = _caller_with("read")
 _review_caller = _caller_with("review")
 _admin_caller = _caller_with("admin")
 ReadKey = Depends(_read_caller)
+ReadCaller = Annotated[auth.Caller, Depends(_read_caller)]
 Administrator = Annotated[auth.Caller, Depends(_admin_caller)]
 Reviewer = Annotated[auth.Caller, Depends(_review_caller)]
 AnyKey = Annotated[auth.Caller, Depends(_any_caller)]

@@ -5,7 +5,9 @@
     ├── Forbidden             403  the key lacks the scope the route needs
     ├── NotFound              404  no such transaction in the history, no such case
     ├── Conflict              409  feedback contradicting what the same source reported,
-    │                              work on a closed case
+    │   │                          work on a closed case
+    │   └── Ambiguous         409  a transaction id scored by several API keys, looked up
+    │                              without naming its scope
     ├── PayloadTooLarge       413  body over FRAUD_MAX_BODY_BYTES
     ├── UnsupportedMediaType  415  a body not sent as application/json
     ├── ValidationFailed      422  a field breaks the contract (rendered from pydantic)
@@ -63,6 +65,10 @@ class NotFound(ApiError):
 class Conflict(ApiError):
     status_code = 409
     error = "conflict"
+
+
+class Ambiguous(Conflict):
+    error = "ambiguous_transaction_id"
 
 
 class ValidationFailed(ApiError):

@@ -10,33 +10,40 @@ import asyncpg
 
 from app.errors import ServiceUnavailable
 from features.redis_store import STORE_ERRORS, RedisWindowStore
+from features.window_format import label_member
 from persistence.history import Feedback, Stored, store_feedback
 from persistence.message_format import label_event
 from persistence.producer import AuditProducer
 
 
 async def apply_label(
-    conn: asyncpg.Connection, store: RedisWindowStore, report: Feedback
+    conn: asyncpg.Connection,
+    store: RedisWindowStore,
+    report: Feedback,
+    max_sources: int | None = None,
 ) -> Stored:
     """apply_labels for one report."""
-    return (await apply_labels(conn, store, [report]))[0]
+    return (await apply_labels(conn, store, [report], max_sources))[0]
 
 
 async def apply_labels(
-    conn: asyncpg.Connection, store: RedisWindowStore, reports: Sequence[Feedback]
+    conn: asyncpg.Connection,
+    store: RedisWindowStore,
+    reports: Sequence[Feedback],
+    max_sources: int | None = None,
 ) -> list[Stored]:
     """Store each report and apply each transaction's effective label to its label windows
     (so the `*_known_fraud_*` features see it from when it became known), all windows in
     one Redis MULTI. Call inside the caller's transaction: a Redis failure raises
     ServiceUnavailable and rolls it back. UnknownTransaction and ConflictingFeedback come
-    from store_feedback."""
-    stored = [await store_feedback(conn, report) for report in reports]
+    from store_feedback, and TooManyLabels for a new source beyond `max_sources`."""
+    stored = [await store_feedback(conn, report, max_sources) for report in reports]
     try:
         await store.record_labels(
             [
                 (
                     s.entities,
-                    report.transaction_id,
+                    label_member(report.scope, report.transaction_id),
                     int(s.effective_at.timestamp() * 1000),
                     s.effective_label == "fraud",
                 )
@@ -56,5 +63,12 @@ def publish_label(labels: AuditProducer | None, report: Feedback, stored: Stored
     card = stored.entities["card"]
     labels.publish(
         card.encode(),
-        label_event(report.transaction_id, stored.label, report.source, stored.reported_at, card),
+        label_event(
+            report.scope,
+            report.transaction_id,
+            stored.label,
+            report.source,
+            stored.reported_at,
+            card,
+        ),
     )

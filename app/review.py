@@ -60,8 +60,8 @@ async def resolve_case(
             entry = await block_card(conn, lists, case["card_id"], resolution)
         source = case_source(resolution.case_id)
         asked = [
-            Feedback(transaction_id, resolution.verdict, source, None, resolution.key_id)
-            for transaction_id in await case_transaction_ids(conn, resolution.case_id)
+            Feedback(scope, transaction_id, resolution.verdict, source, None, resolution.key_id)
+            for scope, transaction_id in await case_transaction_ids(conn, resolution.case_id)
         ]
         reports = list(zip(asked, await apply_labels(conn, store, asked), strict=True))
         closed = await close_case(

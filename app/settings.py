@@ -114,6 +114,13 @@ class Settings(BaseSettings):
     alert_smtp_password: str = Field("", description="SMTP password.")
     alert_email_from: str = Field("fraud-engine@localhost", description="Sender of alert email.")
     alert_email_to: str = Field("", description="Recipients of alert email, comma-separated.")
+    max_label_sources: int = Field(
+        20,
+        ge=1,
+        le=1_000,
+        description="Most sources (chargeback, analyst, ...) that may label one transaction: "
+        "POST /v1/feedback from a new source beyond it gets 409 and stores nothing.",
+    )
     case_on_decline: bool = Field(
         False,
         description="`fraud consume` also opens review cases for `decline` decisions (`review` "

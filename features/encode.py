@@ -11,7 +11,7 @@ from features.batch import CHANNEL_CODES, TransactionBatch
 from features.dataset import DatasetError
 from features.definitions import DAY_MS, ENTITY_FIELDS
 from features.mcc import CASH_LIKE, DEFAULT_RISK, MCC_RISK
-from features.schema import LABEL_COLUMN, LABEL_REPORTED_COLUMN
+from features.schema import LABEL_COLUMN, LABEL_REPORTED_COLUMN, SCOPE_COLUMN
 
 RFC3339 = r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$"
 TX_ID = r"^[A-Za-z0-9_.:-]{1,64}$"
@@ -133,10 +133,12 @@ def encode(frame: pd.DataFrame) -> TransactionBatch:
 
 
 def prepare_history(frame: pd.DataFrame, label_delay_days: float) -> History:
-    """Validate, drop repeated transaction ids (first wins), sort by event time, encode."""
+    """Validate, drop repeated transactions (first wins), sort by event time, encode. A
+    transaction is its id, within its scope where the file has a `scope` column."""
     validate(frame)
     before = len(frame)
-    frame = frame.drop_duplicates("transaction_id", keep="first")
+    identity = [c for c in (SCOPE_COLUMN, "transaction_id") if c in frame]
+    frame = frame.drop_duplicates(identity, keep="first")
     ts, _ = parse_timestamps(frame["timestamp"])
     frame = frame.iloc[np.argsort(ts, kind="stable")].reset_index(drop=True)
     tx = encode(frame)

@@ -21,11 +21,15 @@ OPTIONAL_COLUMNS: tuple[str, ...] = (
     "longitude",
 )
 LABEL_COLUMN = "is_fraud"
+# Optional: the scope of the transaction id (the id of the API key that scored it, as
+# `fraud export` writes it). A transaction is (scope, transaction_id) where it is present.
+SCOPE_COLUMN = "scope"
 LABEL_REPORTED_COLUMN = "label_reported_at"
 CHANNELS: tuple[str, ...] = ("pos", "ecommerce", "atm")
 
 # Read as text whatever they look like: ids such as "0012" must not become numbers.
 STRING_COLUMNS: tuple[str, ...] = (
+    "scope",
     "transaction_id",
     "timestamp",
     "currency",

@@ -163,6 +163,12 @@ def profile_key(prefix: str, entity: str, value: str) -> str:
     return f"{prefix}:p:{{{entity}:{value}}}"
 
 
+def label_member(scope: str, transaction_id: str) -> str:
+    """A transaction in a label window: its id within its scope (the scoring key's id), so
+    two keys' transactions under one id are two labels."""
+    return f"{scope}:{transaction_id}"
+
+
 FINGERPRINT_LENGTH = 32  # hex characters of scoring.transaction.Transaction.fingerprint
 
 

@@ -17,6 +17,9 @@ def decision_message(event: dict[str, Any]) -> dict[str, Any]:
     request, decision = event["request"], event["decision"]
     return {
         "type": "decision",
+        # The id of the API key that scored it: its transaction id is unique within it
+        # (events from before scopes have none: '').
+        "scope": event.get("scope", ""),
         "transaction_id": request["transaction_id"],
         "scored_at": event["scored_at"],
         "card_id": request["card_id"],

@@ -22,6 +22,9 @@ STREAM_DROPPED = Metric("fraud_stream_dropped_total", "Stream messages dropped f
 @dataclass(eq=False)
 class Client:
     limit: int
+    # Decisions of this scope only (a key that scores sees only its own transactions);
+    # None: every decision.
+    only: str | None = None
     buffer: deque[bytes] = field(default_factory=deque)
     dropped: int = 0
     unreported: int = 0
@@ -53,8 +56,8 @@ class Hub:
         self.client_buffer = client_buffer
         self.clients: set[Client] = set()
 
-    def join(self) -> Client:
-        client = Client(self.client_buffer)
+    def join(self, only: str | None = None) -> Client:
+        client = Client(self.client_buffer, only)
         self.clients.add(client)
         return client
 
@@ -62,6 +65,9 @@ class Hub:
         self.clients.discard(client)
 
     def broadcast(self, message: dict[str, Any]) -> None:
+        """To every client; a decision only to the clients that see its scope."""
         encoded = orjson.dumps(message)
+        scope = message.get("scope") if message.get("type") == "decision" else None
         for client in self.clients:
-            client.push(encoded)
+            if scope is None or client.only is None or client.only == scope:
+                client.push(encoded)

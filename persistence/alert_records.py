@@ -1,5 +1,5 @@
 """Reading the alert outbox (persistence/alerts.py decides, the dispatcher delivers): pages
-newest first by (created_at, transaction_id, sink); the cursor is that triple."""
+newest first by (created_at, scope, transaction_id, sink); the cursor is that key."""
 
 from __future__ import annotations
 
@@ -15,11 +15,12 @@ import orjson
 ALERT_STATUSES = ("pending", "sent", "failed", "suppressed")
 # What an alert row says of itself, and of its decision from the payload the sinks got.
 ALERT_COLUMNS = """
-transaction_id, sink, card_id, scored_at, payload->>'risk_tier' AS risk_tier,
+scope, transaction_id, sink, card_id, scored_at, payload->>'risk_tier' AS risk_tier,
 (payload->>'score')::double precision AS score, payload->>'decision' AS decision, status,
 attempts, last_error, created_at, sent_at
 """
 FIELDS = (
+    "scope",
     "transaction_id",
     "sink",
     "card_id",
@@ -33,7 +34,7 @@ FIELDS = (
     "created_at",
     "sent_at",
 )
-Key = tuple[datetime, str, str]
+Key = tuple[datetime, str, str, str]  # created_at, scope, transaction_id, sink
 
 
 class BadAlertCursor(ValueError):
@@ -41,24 +42,24 @@ class BadAlertCursor(ValueError):
 
 
 def encode_alert_cursor(key: Key) -> str:
-    at, transaction_id, sink = key
-    raw = orjson.dumps(["alert", at.isoformat(), transaction_id, sink])
+    at, scope, transaction_id, sink = key
+    raw = orjson.dumps(["alert", at.isoformat(), scope, transaction_id, sink])
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
 def decode_alert_cursor(cursor: str) -> Key:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        tag, text, transaction_id, sink = orjson.loads(raw)
+        tag, text, scope, transaction_id, sink = orjson.loads(raw)
         at = datetime.fromisoformat(text)
         if at.tzinfo is None:
             raise ValueError("naive time")
         at.astimezone(UTC)  # OverflowError outside years 1-9999 in UTC
     except (binascii.Error, orjson.JSONDecodeError, TypeError, ValueError, OverflowError) as exc:
         raise BadAlertCursor("cursor is not one returned by this API") from exc
-    if tag != "alert" or not isinstance(transaction_id, str) or not isinstance(sink, str):
+    if tag != "alert" or not all(isinstance(v, str) for v in (scope, transaction_id, sink)):
         raise BadAlertCursor("cursor is not one returned by this API")
-    return at, transaction_id, sink
+    return at, scope, transaction_id, sink
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,13 +79,14 @@ class AlertFilter:
         if self.before is not None:
             args += list(self.before)
             clauses.append(
-                f"(created_at, transaction_id, sink) < (${len(args) - 2}, "
-                f"${len(args) - 1}, ${len(args)})"
+                f"(created_at, scope, transaction_id, sink) < (${len(args) - 3}, "
+                f"${len(args) - 2}, ${len(args) - 1}, ${len(args)})"
             )
         args.append(self.limit + 1)  # one more tells whether there is a next page
         return (
             f"SELECT {ALERT_COLUMNS} FROM alerts WHERE {' AND '.join(clauses) or 'true'} "
-            f"ORDER BY created_at DESC, transaction_id DESC, sink DESC LIMIT ${len(args)}",
+            f"ORDER BY created_at DESC, scope DESC, transaction_id DESC, sink DESC "
+            f"LIMIT ${len(args)}",
             args,
         )
 
@@ -99,4 +101,6 @@ async def list_alerts(
     if len(rows) <= where.limit:
         return page, None
     last = page[-1]
-    return page, encode_alert_cursor((last["created_at"], last["transaction_id"], last["sink"]))
+    return page, encode_alert_cursor(
+        (last["created_at"], last["scope"], last["transaction_id"], last["sink"])
+    )

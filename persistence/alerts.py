@@ -25,6 +25,7 @@ class AlertPolicy:
 
 @dataclass(frozen=True, slots=True)
 class Candidate:
+    scope: str
     transaction_id: str
     card_id: str
     scored_at: datetime
@@ -33,10 +34,12 @@ class Candidate:
 
 
 def alert_payload(
-    request: Mapping[str, Any], response: Mapping[str, Any], scored_at: datetime
+    request: Mapping[str, Any], response: Mapping[str, Any], scored_at: datetime, scope: str
 ) -> dict[str, Any]:
-    """What every sink is told about a decision."""
+    """What every sink is told about a decision (`scope`: the id of the API key that scored
+    it, within which its transaction id is unique)."""
     return {
+        "scope": scope,
         "transaction_id": request["transaction_id"],
         "card_id": request["card_id"],
         "merchant_id": request["merchant_id"],
@@ -53,16 +56,20 @@ def alert_payload(
 
 
 def candidates(rows: Iterable[Mapping[str, Any]], policy: AlertPolicy) -> list[Candidate]:
-    """Decisions at the policy's tiers, from rows with transaction_id, card_id, scored_at,
-    risk_tier, request and response (JSON text)."""
+    """Decisions at the policy's tiers, from rows with scope, transaction_id, card_id,
+    scored_at, risk_tier, request and response (JSON text)."""
     out = []
     for row in rows:
         if row["risk_tier"] in policy.tiers:
             payload = alert_payload(
-                orjson.loads(row["request"]), orjson.loads(row["response"]), row["scored_at"]
+                orjson.loads(row["request"]),
+                orjson.loads(row["response"]),
+                row["scored_at"],
+                row["scope"],
             )
             out.append(
                 Candidate(
+                    row["scope"],
                     row["transaction_id"],
                     row["card_id"],
                     row["scored_at"],
@@ -81,7 +88,7 @@ def deduplicate(
     window = timedelta(seconds=dedup_s)
     last = dict(last_alert)
     out = []
-    for c in sorted(found, key=lambda c: (c.scored_at, c.transaction_id)):
+    for c in sorted(found, key=lambda c: (c.scored_at, c.scope, c.transaction_id)):
         previous = last.get(c.card_id)
         if previous is not None and abs(c.scored_at - previous) < window:
             out.append((c, "suppressed"))

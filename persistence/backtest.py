@@ -16,7 +16,7 @@ import pandas as pd
 from controls.backtest import LOOKBACK_MS, BacktestError, BacktestReport, backtest, rows_from_frame
 from controls.expression import compile_condition
 from controls.ruleset import check_action
-from features.schema import LABEL_COLUMN, LABEL_REPORTED_COLUMN
+from features.schema import LABEL_COLUMN, LABEL_REPORTED_COLUMN, SCOPE_COLUMN
 from persistence.export import REQUEST_COLUMNS, _request_field, rfc3339
 from persistence.history import EFFECTIVE_FIRST
 
@@ -28,27 +28,27 @@ LOOKBACK_FACTOR = 10
 
 COUNT = """
 SELECT count(*) FILTER (WHERE d.event_time >= $2) AS period, count(*) AS total
-FROM decisions d JOIN decision_ids USING (transaction_id, scored_at)
+FROM decisions d JOIN decision_ids USING (scope, transaction_id, scored_at)
 WHERE d.event_time >= $1 AND d.event_time < $3
 """
 
 # export.QUERY's rows with what a backtest reads beside them: the components and the
 # decision's source (stored in the response) and the effective label itself.
 QUERY = f"""
-SELECT {", ".join(_request_field(c) for c in REQUEST_COLUMNS)},
+SELECT d.scope, {", ".join(_request_field(c) for c in REQUEST_COLUMNS)},
     d.score, d.risk_tier, d.decision,
     (d.response->'components'->>'xgboost')::double precision AS xgboost,
     (d.response->'components'->>'isolation_forest')::double precision AS isolation_forest,
     d.decision_source,
     f.label, f.reported_at
 FROM decisions d
-JOIN decision_ids USING (transaction_id, scored_at)
+JOIN decision_ids USING (scope, transaction_id, scored_at)
 LEFT JOIN (
-    SELECT DISTINCT ON (transaction_id) transaction_id, label, reported_at FROM feedback
-    ORDER BY transaction_id, {EFFECTIVE_FIRST}
-) f USING (transaction_id)
+    SELECT DISTINCT ON (scope, transaction_id) scope, transaction_id, label, reported_at
+    FROM feedback ORDER BY scope, transaction_id, {EFFECTIVE_FIRST}
+) f USING (scope, transaction_id)
 WHERE d.event_time >= $1 AND d.event_time < $2
-ORDER BY d.event_time, transaction_id
+ORDER BY d.event_time, scope, transaction_id
 """
 
 
@@ -127,7 +127,15 @@ async def backtest_stored(
 def frame(records: list[asyncpg.Record]) -> pd.DataFrame:
     """QUERY's rows as a history frame: the export's columns (is_fraud 1 and the report's
     time for fraud) plus the effective `label` itself."""
-    columns = [*REQUEST_COLUMNS, "score", "risk_tier", "decision", "xgboost", "isolation_forest"]
+    columns = [
+        SCOPE_COLUMN,
+        *REQUEST_COLUMNS,
+        "score",
+        "risk_tier",
+        "decision",
+        "xgboost",
+        "isolation_forest",
+    ]
     out = pd.DataFrame({c: [r[c] for r in records] for c in columns}, columns=columns)
     labels = [r["label"] for r in records]
     fraud = [label == "fraud" for label in labels]

@@ -44,14 +44,14 @@ class CasePolicy:
 REVIEW_ONLY = CasePolicy()  # the default: FRAUD_CASE_ON_DECLINE unset
 
 
-# Decisions as write_batch returns them: transaction_id, card_id, scored_at, event_time,
-# amount, risk_tier, decision. Only decisions new to the database get here, so a
+# Decisions as write_batch returns them: scope, transaction_id, card_id, scored_at,
+# event_time, amount, risk_tier, decision. Only decisions new to the database get here, so a
 # re-delivered one never joins a case twice (case_transactions' key would refuse it).
 OPEN_CASES = f"""
 WITH flagged AS (
-    SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[],
-                         $5::float8[], $6::text[])
-        AS f(transaction_id, card_id, scored_at, event_time, amount, risk_tier)
+    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[],
+                         $5::timestamptz[], $6::float8[], $7::text[])
+        AS f(scope, transaction_id, card_id, scored_at, event_time, amount, risk_tier)
 ), per_card AS (
     SELECT card_id, count(*) AS n, sum(amount) AS total,
            min(event_time) AS first_at, max(event_time) AS last_at,
@@ -72,8 +72,8 @@ WITH flagged AS (
         updated_at = now()
     RETURNING id, card_id
 )
-INSERT INTO case_transactions (transaction_id, case_id, scored_at)
-SELECT f.transaction_id, j.id, f.scored_at FROM flagged f JOIN joined j USING (card_id)
+INSERT INTO case_transactions (scope, transaction_id, case_id, scored_at)
+SELECT f.scope, f.transaction_id, j.id, f.scored_at FROM flagged f JOIN joined j USING (card_id)
 """
 
 
@@ -86,7 +86,15 @@ async def open_cases(
     flagged = [r for r in inserted if r["decision"] in policy.decisions]
     if not flagged:
         return 0
-    columns = ("transaction_id", "card_id", "scored_at", "event_time", "amount", "risk_tier")
+    columns = (
+        "scope",
+        "transaction_id",
+        "card_id",
+        "scored_at",
+        "event_time",
+        "amount",
+        "risk_tier",
+    )
     await conn.execute(OPEN_CASES, *([r[c] for r in flagged] for c in columns))
     return len(flagged)
 
@@ -187,7 +195,7 @@ async def list_cases(
 # A stored decision as a case shows it: the decision layer's fields from the response
 # (rows stored before rules and lists carry none of them: the model decided).
 CASE_TRANSACTIONS = """
-SELECT d.transaction_id, d.scored_at, d.event_time, d.merchant_id, d.amount, d.currency,
+SELECT d.scope, d.transaction_id, d.scored_at, d.event_time, d.merchant_id, d.amount, d.currency,
        d.channel, d.score, d.risk_tier, d.decision, d.model_version, d.degraded,
        COALESCE(d.response->'reasons', '[]')::text AS reasons,
        COALESCE(d.response->'components', '{}')::text AS components,
@@ -195,12 +203,14 @@ SELECT d.transaction_id, d.scored_at, d.event_time, d.merchant_id, d.amount, d.c
        COALESCE(d.response->'list', 'null')::text AS list,
        COALESCE(d.response->>'decision_source', 'model') AS decision_source,
        ct.added_at,
-       (SELECT f.label FROM feedback f WHERE f.transaction_id = d.transaction_id
+       (SELECT f.label FROM feedback f
+        WHERE f.scope = d.scope AND f.transaction_id = d.transaction_id
         ORDER BY f.reported_at DESC, f.label LIMIT 1) AS label
 FROM case_transactions ct
-JOIN decisions d ON d.transaction_id = ct.transaction_id AND d.scored_at = ct.scored_at
+JOIN decisions d
+  ON d.scope = ct.scope AND d.transaction_id = ct.transaction_id AND d.scored_at = ct.scored_at
 WHERE ct.case_id = $1
-ORDER BY ct.scored_at, ct.transaction_id
+ORDER BY ct.scored_at, ct.scope, ct.transaction_id
 """
 JSON_FIELDS = ("reasons", "components", "rules", "list")
 
@@ -217,7 +227,7 @@ async def get_case(conn: asyncpg.Connection, case_id: int) -> dict[str, Any] | N
     history = await conn.fetch(
         f"SELECT {SUMMARY_COLUMNS}, COALESCE(response->>'decision_source', 'model') "
         "AS decision_source FROM decisions WHERE card_id = $1 "
-        "ORDER BY scored_at DESC, transaction_id DESC LIMIT $2",
+        "ORDER BY scored_at DESC, scope DESC, transaction_id DESC LIMIT $2",
         row["card_id"],
         CARD_HISTORY,
     )
@@ -260,12 +270,13 @@ async def assign_case(conn: asyncpg.Connection, case_id: int, assignee: str) -> 
     return case_row(row)
 
 
-async def case_transaction_ids(conn: asyncpg.Connection, case_id: int) -> list[str]:
+async def case_transaction_ids(conn: asyncpg.Connection, case_id: int) -> list[tuple[str, str]]:
+    """The (scope, transaction_id) of each transaction of the case, in scoring order."""
     return [
-        r["transaction_id"]
+        (r["scope"], r["transaction_id"])
         for r in await conn.fetch(
-            "SELECT transaction_id FROM case_transactions WHERE case_id = $1 "
-            "ORDER BY scored_at, transaction_id",
+            "SELECT scope, transaction_id FROM case_transactions WHERE case_id = $1 "
+            "ORDER BY scored_at, scope, transaction_id",
             case_id,
         )
     ]

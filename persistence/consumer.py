@@ -1,8 +1,8 @@
 """`fraud consume`: the audit topic into PostgreSQL, nothing lost, nothing doubled.
 
 A consumer group reads batches (bounded by count and time); each batch is one
-database transaction (decisions idempotent on transaction_id, unparseable
-messages to dead_letters); offsets are committed only after that transaction
+database transaction (decisions idempotent on scope and transaction_id; unparseable
+messages, and events reusing a stored id for another request, to dead_letters); offsets are committed only after that transaction
 commits. A crash anywhere re-delivers at most the uncommitted batch, which the
 idempotent insert absorbs. Database errors are retried with backoff, holding
 the batch, until PostgreSQL is back.
@@ -112,7 +112,7 @@ class AuditConsumer:
                 conn = await self._connection()
                 try:
                     return await write_batch(
-                        conn, rows, dead, self.config.alerts, self.config.cases
+                        conn, rows, dead, self.config.alerts, self.config.cases, sources
                     )
                 except Exception as exc:
                     if unavailable(exc):
@@ -141,7 +141,7 @@ class AuditConsumer:
         for row, source in zip(rows, sources, strict=True):
             try:
                 inserted += await write_batch(
-                    conn, [row], [], self.config.alerts, self.config.cases
+                    conn, [row], [], self.config.alerts, self.config.cases, [source]
                 )
             except Exception as exc:
                 if unavailable(exc):

@@ -74,7 +74,7 @@ class AlertDispatcher:
         conn = await self._connection()
         async with conn.transaction():
             rows = await conn.fetch(
-                "SELECT transaction_id, sink, payload::text AS payload, attempts FROM alerts "
+                "SELECT scope, transaction_id, sink, payload::text AS payload, attempts FROM alerts "
                 "WHERE status = 'pending' AND next_attempt_at <= now() AND sink = ANY($1) "
                 "ORDER BY next_attempt_at LIMIT $2 FOR UPDATE SKIP LOCKED",
                 list(self.sinks),
@@ -101,12 +101,22 @@ class AlertDispatcher:
                 ALERTS.labels(row["sink"], outcome).inc()
                 if error is not None:
                     log.warning("alert %s to %s: %s", row["transaction_id"], row["sink"], error)
-                updates.append((row["transaction_id"], row["sink"], status, attempts, error, delay))
+                updates.append(
+                    (
+                        row["scope"],
+                        row["transaction_id"],
+                        row["sink"],
+                        status,
+                        attempts,
+                        error,
+                        delay,
+                    )
+                )
             await conn.executemany(
-                "UPDATE alerts SET status = $3, attempts = $4, last_error = $5, "
-                "next_attempt_at = now() + make_interval(secs => $6), "
-                "sent_at = CASE WHEN $3 = 'sent' THEN now() END "
-                "WHERE transaction_id = $1 AND sink = $2",
+                "UPDATE alerts SET status = $4, attempts = $5, last_error = $6, "
+                "next_attempt_at = now() + make_interval(secs => $7), "
+                "sent_at = CASE WHEN $4 = 'sent' THEN now() END "
+                "WHERE scope = $1 AND transaction_id = $2 AND sink = $3",
                 updates,
             )
         return len(due)

@@ -21,6 +21,7 @@ from features.schema import (
     LABEL_REPORTED_COLUMN,
     OPTIONAL_COLUMNS,
     REQUIRED_COLUMNS,
+    SCOPE_COLUMN,
 )
 from persistence.history import EFFECTIVE_FIRST
 
@@ -29,9 +30,11 @@ NUMBER_COLUMNS = ("amount", "latitude", "longitude")
 # What the engine answered, for analysis; training reads only the contract's columns.
 DECISION_COLUMNS = ("score", "risk_tier", "decision", "model_version")
 
-# The file's columns, in order (a test pins them).
+# The file's columns, in order (a test pins them). `scope` first: a transaction id is
+# unique only within the scope of the key that scored it, and training reads both.
 SCHEMA = pa.schema(
-    [pa.field(c, pa.float64() if c in NUMBER_COLUMNS else pa.string()) for c in REQUEST_COLUMNS]
+    [pa.field(SCOPE_COLUMN, pa.string())]
+    + [pa.field(c, pa.float64() if c in NUMBER_COLUMNS else pa.string()) for c in REQUEST_COLUMNS]
     + [
         pa.field(LABEL_COLUMN, pa.int8()),
         pa.field(LABEL_REPORTED_COLUMN, pa.string()),
@@ -53,16 +56,16 @@ def _request_field(name: str) -> str:
 # One row per transaction (decision_ids names the one stored copy), by event time, with the
 # effective label: the latest report over every source, as POST /v1/feedback decides it.
 QUERY = f"""
-SELECT {", ".join(_request_field(c) for c in REQUEST_COLUMNS)},
+SELECT d.scope, {", ".join(_request_field(c) for c in REQUEST_COLUMNS)},
     d.score, d.risk_tier, d.decision, d.model_version, f.label, f.reported_at
 FROM decisions d
-JOIN decision_ids USING (transaction_id, scored_at)
+JOIN decision_ids USING (scope, transaction_id, scored_at)
 LEFT JOIN (
-    SELECT DISTINCT ON (transaction_id) transaction_id, label, reported_at FROM feedback
-    ORDER BY transaction_id, {EFFECTIVE_FIRST}
-) f USING (transaction_id)
+    SELECT DISTINCT ON (scope, transaction_id) scope, transaction_id, label, reported_at
+    FROM feedback ORDER BY scope, transaction_id, {EFFECTIVE_FIRST}
+) f USING (scope, transaction_id)
 WHERE d.event_time >= $1 AND d.event_time < $2
-ORDER BY d.event_time, transaction_id
+ORDER BY d.event_time, scope, transaction_id
 """
 
 
@@ -81,7 +84,7 @@ def to_batch(records: Sequence[Mapping[str, Any]]) -> ExportBatch:
     """Rows of QUERY as the file's columns. `label_reported_at` is when the fraud label
     became known (the effective report's time), empty where the label is not fraud."""
     columns: dict[str, list[Any]] = {
-        c: [r[c] for r in records] for c in REQUEST_COLUMNS + DECISION_COLUMNS
+        c: [r[c] for r in records] for c in (SCOPE_COLUMN, *REQUEST_COLUMNS, *DECISION_COLUMNS)
     }
     fraud = [r["label"] == "fraud" for r in records]
     columns[LABEL_COLUMN] = [int(f) for f in fraud]

@@ -49,13 +49,13 @@ def _rfc3339(moment: datetime) -> str:
 
 
 def label_event(
-    transaction_id: str, label: str, source: str, reported_at: datetime, card_id: str
+    scope: str, transaction_id: str, label: str, source: str, reported_at: datetime, card_id: str
 ) -> bytes:
     """A confirmed label on topic `transactions.labels`, keyed by card_id (same conventions as
-    the audit event; downstream is idempotent on transaction_id and source):
+    the audit event; downstream is idempotent on scope, transaction_id and source):
 
         {"card_id": ..., "label": "fraud"|"legitimate", "reported_at": "<RFC 3339 UTC>",
-         "schema": 1, "source": ..., "transaction_id": ...}
+         "schema": 1, "scope": ..., "source": ..., "transaction_id": ...}
     """
     return orjson.dumps(
         {
@@ -63,6 +63,7 @@ def label_event(
             "label": label,
             "reported_at": _rfc3339(reported_at),
             "schema": SCHEMA,
+            "scope": scope,
             "source": source,
             "transaction_id": transaction_id,
         },

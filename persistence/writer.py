@@ -1,10 +1,16 @@
 """Write decoded audit events to PostgreSQL: one transaction per batch, COPY into a
-staging table, then an idempotent insert on transaction_id."""
+staging table, then an idempotent insert on (scope, transaction_id).
+
+A transaction id is unique only within its scope (the scoring key's id). An event whose
+(scope, transaction_id) is stored already is a re-delivery when its request is the same
+(nothing is written) and a conflict when it is not: that event goes to dead_letters with
+its reason, so nothing answered is dropped silently."""
 
 from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -35,11 +41,18 @@ COLUMNS = (
     "request",
     "response",
     "decision_source",
+    "scope",
 )
+SCOPE_COLUMN = COLUMNS.index("scope")
 
 
 class BadEvent(ValueError):
     """A message that is not a valid audit event."""
+
+
+class UnplacedConflicts(RuntimeError):
+    """Events that conflict with stored ones, written without their Kafka positions: they
+    cannot be dead-lettered, and are never dropped silently."""
 
 
 # A dead letter's error is text for people: bounded, and without the NUL PostgreSQL refuses.
@@ -116,6 +129,9 @@ def _decode(value: bytes | None) -> tuple[Any, ...]:
         raise BadEvent(f"decision.degraded must be true or false, not {degraded!r}")
     latency = response.get("latency_ms")
     source = _decision_source(response)
+    scope = event.get("scope", "")  # events from before scopes: the empty scope
+    if not isinstance(scope, str) or SCOPE.fullmatch(scope) is None:
+        raise BadEvent(f"scope must be 0 to 64 of [A-Za-z0-9_.:-], not {scope!r:.80}")
     return (
         transaction_id,
         _time(event, "scored_at", partitioned=True),
@@ -135,12 +151,15 @@ def _decode(value: bytes | None) -> tuple[Any, ...]:
         orjson.dumps(request).decode(),
         orjson.dumps(response).decode(),
         source,
+        scope,
     )
 
 
 # What decided: "model", "rule:<id>" or "list:<id>" (ids as the API's rule and list ids).
 SOURCE = re.compile(r"^(model|rule:[A-Za-z0-9_.-]{1,64}|list:[A-Za-z0-9_.-]{1,64})$")
 MODES = frozenset({"active", "shadow"})
+# The API writes key ids (16 hex digits); the empty scope holds events from before scopes.
+SCOPE = re.compile(r"^[A-Za-z0-9_.:-]{0,64}$")
 
 
 def _decision_source(response: dict[str, Any]) -> str:
@@ -263,7 +282,36 @@ async def ensure_partition(conn: asyncpg.Connection, day: date) -> None:
 
 # What the insert returns of each new decision: enough for the review cases (the alerts
 # also read request and response).
-RETURNED = "transaction_id, card_id, scored_at, event_time, amount, risk_tier, decision"
+RETURNED = "scope, transaction_id, card_id, scored_at, event_time, amount, risk_tier, decision"
+
+# New (scope, transaction_id) pairs claim their id, then insert their decision: a pair
+# stored already (a re-delivery, or a conflict: see CONFLICTS) inserts nothing.
+INSERT_NEW = """
+WITH fresh AS (
+    INSERT INTO decision_ids (scope, transaction_id, scored_at)
+    SELECT DISTINCT ON (scope, transaction_id) scope, transaction_id, scored_at FROM staging
+    ORDER BY scope, transaction_id, scored_at
+    ON CONFLICT DO NOTHING
+    RETURNING scope, transaction_id, scored_at
+)
+INSERT INTO decisions
+SELECT DISTINCT ON (scope, transaction_id) s.* FROM staging s
+JOIN fresh USING (scope, transaction_id, scored_at)
+ORDER BY scope, transaction_id
+RETURNING {returned}
+"""
+
+# The batch's events whose (scope, transaction_id) is stored (now, by this batch, or before)
+# for another request: not the same transaction delivered again, but another one under an
+# id its key already used (a Redis that lost its idempotency keys lets one through).
+CONFLICTS = """
+SELECT s.scope, s.transaction_id, s.scored_at, d.scored_at AS stored_scored_at
+FROM staging s
+JOIN decision_ids i USING (scope, transaction_id)
+JOIN decisions d
+  ON d.scope = i.scope AND d.transaction_id = i.transaction_id AND d.scored_at = i.scored_at
+WHERE d.request <> s.request
+"""
 
 
 async def write_batch(
@@ -272,12 +320,16 @@ async def write_batch(
     dead: list[DeadLetter],
     alerts: AlertPolicy | None = None,
     cases: CasePolicy = REVIEW_ONLY,
+    sources: Sequence[DeadLetter] | None = None,
 ) -> int:
     """Insert new decisions, their alerts (outbox), the review cases they open or join, and
     dead letters in one transaction; returns the decisions inserted. Re-delivered decisions
-    insert nothing, alert nobody and join no case."""
+    insert nothing, alert nobody and join no case. `sources` are the rows' messages: a row
+    that conflicts with a stored decision (same scope and id, another request) is
+    dead-lettered as its message; without `sources`, UnplacedConflicts rolls back."""
     async with conn.transaction():
         inserted: list[asyncpg.Record] = []
+        refused = list(dead)
         for day in sorted({row[1].astimezone(UTC).date() for row in rows}):
             await ensure_partition(conn, day)
         if rows:
@@ -287,31 +339,48 @@ async def write_batch(
             await conn.copy_records_to_table("staging", records=rows, columns=COLUMNS)
             policy = alerts if alerts is not None and alerts.sinks else None
             inserted = await conn.fetch(
-                f"""
-                WITH fresh AS (
-                    INSERT INTO decision_ids (transaction_id, scored_at)
-                    SELECT DISTINCT ON (transaction_id) transaction_id, scored_at FROM staging
-                    ORDER BY transaction_id, scored_at
-                    ON CONFLICT DO NOTHING
-                    RETURNING transaction_id, scored_at
+                INSERT_NEW.format(
+                    returned=RETURNED + (", request::text, response::text" if policy else "")
                 )
-                INSERT INTO decisions
-                SELECT DISTINCT ON (transaction_id) s.* FROM staging s
-                JOIN fresh USING (transaction_id, scored_at)
-                ORDER BY transaction_id
-                RETURNING {RETURNED}{", request::text, response::text" if policy else ""}
-                """
             )
+            refused += _conflicts(rows, sources, await conn.fetch(CONFLICTS))
             if policy is not None:
                 await _queue_alerts(conn, inserted, policy)
             await open_cases(conn, inserted, cases)
-        if dead:
+        if refused:
             await conn.executemany(
                 'INSERT INTO dead_letters (topic, partition, "offset", key, value, error) VALUES ($1, $2, $3, $4, $5, $6)'
                 ' ON CONFLICT (topic, partition, "offset") DO NOTHING',
-                [(d.topic, d.partition, d.offset, d.key, d.value, d.error) for d in dead],
+                [(d.topic, d.partition, d.offset, d.key, d.value, d.error) for d in refused],
             )
         return len(inserted)
+
+
+def _conflicts(
+    rows: list[tuple[Any, ...]],
+    sources: Sequence[DeadLetter] | None,
+    found: list[asyncpg.Record],
+) -> list[DeadLetter]:
+    """The dead letters of the rows CONFLICTS found."""
+    if not found:
+        return []
+    if sources is None:
+        raise UnplacedConflicts(
+            f"{len(found)} events conflict with stored decisions and have no Kafka position"
+        )
+    stored = {(r["scope"], r["transaction_id"], r["scored_at"]): r for r in found}
+    out = []
+    for row, source in zip(rows, sources, strict=True):
+        hit = stored.get((row[SCOPE_COLUMN], row[0], row[1]))
+        if hit is not None:
+            out.append(
+                source.refused(
+                    f"transaction_id {row[0]!r} of scope {row[SCOPE_COLUMN]!r} is stored "
+                    f"already (scored at {hit['stored_scored_at'].isoformat()}) for another "
+                    "request: this event is another transaction under a used id"
+                )
+            )
+    return out
 
 
 async def _queue_alerts(
@@ -327,10 +396,11 @@ async def _queue_alerts(
     )
     planned = deduplicate(found, {r["card_id"]: r["at"] for r in last}, policy.dedup_s)
     await conn.executemany(
-        "INSERT INTO alerts (transaction_id, sink, card_id, scored_at, payload, status) "
-        "VALUES ($1, $2, $3, $4, $5::jsonb, $6) ON CONFLICT DO NOTHING",
+        "INSERT INTO alerts (scope, transaction_id, sink, card_id, scored_at, payload, status) "
+        "VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7) ON CONFLICT DO NOTHING",
         [
             (
+                c.scope,
                 c.transaction_id,
                 sink,
                 c.card_id,

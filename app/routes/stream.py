@@ -22,11 +22,12 @@ async def stream(websocket: WebSocket) -> None:
     p50/p99 latency, and per currency the amount at risk, declined and sent to review), and
     `dropped` when this client fell behind and lost that many of its oldest messages. Authenticate with a key holding the
     `read` scope as `Authorization: Bearer`, `X-API-Key` or, for browsers, the `api_key`
-    query parameter."""
+    query parameter. Each decision names its `scope` (the id of the key that scored it); a
+    key that also scores (and is not an admin) gets only its own scope's decisions."""
     state = websocket.app.state
     key = auth.presented_key(websocket) or websocket.query_params.get("api_key")
     try:
-        auth.authorize(websocket, key, state.settings.key_scopes, "read")
+        caller = auth.authorize(websocket, key, state.settings.key_scopes, "read")
     except (Unauthorized, Forbidden) as exc:
         logs.refused(websocket.scope, exc.status_code, exc.error, exc.detail)
         await websocket.close(code=1008, reason=str(exc.detail))
@@ -38,7 +39,7 @@ async def stream(websocket: WebSocket) -> None:
         return
     await websocket.accept()
     state.feed.ensure_started()
-    client = state.hub.join()
+    client = state.hub.join(caller.sees.own)
     receiving = asyncio.create_task(_until_closed(websocket))
     try:
         await state.feed.ready.wait()

@@ -13,6 +13,10 @@ AlertStatus = Literal["pending", "sent", "failed", "suppressed"]  # persistence.
 
 
 class Alert(BaseModel):
+    scope: str = Field(
+        description="The id of the API key that scored the transaction: its transaction id "
+        "is unique within this scope ('' for decisions stored before scopes)"
+    )
     transaction_id: str
     sink: str = Field(
         description="Where it goes: webhook, slack, pagerduty or email (the configured sinks)"

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from app.schemas.fields import Identifier, Rfc3339
+from app.schemas.fields import SCOPE_DESCRIPTION, Identifier, Rfc3339
 from app.schemas.history import Tier, TransactionSummary
 
 Status = Literal["open", "assigned", "closed"]
@@ -90,6 +90,7 @@ class CasePage(BaseModel):
 
 
 class CaseTransaction(BaseModel):
+    scope: str = Field(description=SCOPE_DESCRIPTION)
     transaction_id: str
     scored_at: datetime
     event_time: datetime

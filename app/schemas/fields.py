@@ -10,7 +10,7 @@ from typing import Annotated
 from pydantic import AfterValidator, AwareDatetime, BeforeValidator, StringConstraints
 
 from features.values import IDENTIFIER_MAX, PRINTABLE, normalised_ip
-from persistence.history import TRANSACTION_ID
+from persistence.history import SCOPE, TRANSACTION_ID
 
 # PRINTABLE is compiled by pydantic-core: no Python runs per value. normalised_ip gives an
 # address its one spelling (the window keys' and the lists').
@@ -23,6 +23,14 @@ Identifier = Annotated[
 ]
 TransactionId = Annotated[str, StringConstraints(pattern=TRANSACTION_ID.pattern)]
 Code = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")]
+# The scope of a transaction id: the id of the API key that scored it ('' for decisions
+# stored before scopes).
+TransactionScope = Annotated[str, StringConstraints(pattern=SCOPE.pattern)]
+SCOPE_DESCRIPTION = (
+    "The scope of the transaction id: the id of the API key that scored it (the first 16 "
+    "hex digits of its SHA-256 digest; '' for decisions stored before scopes). A "
+    "transaction id is unique only within its scope."
+)
 Cursor = Annotated[str, StringConstraints(min_length=1, max_length=CURSOR_MAX, pattern=PRINTABLE)]
 
 

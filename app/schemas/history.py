@@ -7,7 +7,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.schemas.fields import Code, Rfc3339, TransactionId
+from app.schemas.fields import (
+    SCOPE_DESCRIPTION,
+    Code,
+    Rfc3339,
+    TransactionId,
+    TransactionScope,
+)
 
 Tier = Literal["low", "medium", "high", "critical"]
 
@@ -28,6 +34,11 @@ class FeedbackRequest(BaseModel):
     )
 
     transaction_id: TransactionId
+    scope: TransactionScope | None = Field(
+        None,
+        description=SCOPE_DESCRIPTION + " Needed only when the id was scored by several "
+        "keys (409 names them); a key that scores sees only its own scope.",
+    )
     label: Literal["fraud", "legitimate"]
     source: Code = Field(
         description="Who reports it (chargeback, analyst, customer...): one report per source"
@@ -38,6 +49,7 @@ class FeedbackRequest(BaseModel):
 
 
 class FeedbackResponse(BaseModel):
+    scope: str = Field(description=SCOPE_DESCRIPTION)
     transaction_id: str
     label: Literal["fraud", "legitimate"]
     source: str
@@ -49,6 +61,7 @@ class FeedbackResponse(BaseModel):
 
 
 class TransactionSummary(BaseModel):
+    scope: str = Field(description=SCOPE_DESCRIPTION)
     transaction_id: str
     scored_at: datetime
     card_id: str

@@ -138,7 +138,7 @@ function Page({ route, session }: { route: Route; session: Session }) {
     case "alerts":
       return <AlertsView />;
     case "transaction":
-      return <TransactionView id={route.id} />;
+      return <TransactionView id={route.id} scope={route.scope} />;
     case "case":
       return <CaseView id={route.id} />;
   }

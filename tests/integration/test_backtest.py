@@ -92,7 +92,8 @@ async def store(schema: str) -> None:
         ]
         await write_batch(conn, rows, [])
         await conn.executemany(
-            "INSERT INTO feedback (transaction_id, source, label, reported_at) VALUES ($1, $2, $3, $4)",
+            "INSERT INTO feedback (scope, transaction_id, source, label, reported_at) "
+            "VALUES ('k_test', $1, $2, $3, $4)",
             labels(),
         )
     finally:

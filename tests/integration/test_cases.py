@@ -431,11 +431,11 @@ def test_resolving_labels_every_transaction_and_reaches_the_label_windows(
         (tx, f"case:{case}", "fraud", key_id(API_KEY)) for tx in ("q1", "q2")
     ]
     known_ms = int(stored[0]["reported_at"].timestamp() * 1000)
-    assert labels_in_redis(redis_url, prefix, "card", "card_Q1") == {
+    assert labels_in_redis(redis_url, prefix, "card", "card_Q1", "k_test") == {
         b"q1": known_ms,
         b"q2": known_ms,
     }
-    assert labels_in_redis(redis_url, prefix, "merchant", EXAMPLE["merchant_id"]) == {
+    assert labels_in_redis(redis_url, prefix, "merchant", EXAMPLE["merchant_id"], "k_test") == {
         b"q1": known_ms,
         b"q2": known_ms,
     }
@@ -452,7 +452,7 @@ def test_resolving_labels_every_transaction_and_reaches_the_label_windows(
     assert again.status_code == 409, again.text
     assert queue.get(f"/v1/cases/{case}").json() == detail
     assert len(query(schema, "SELECT 1 FROM feedback")) == 2
-    assert labels_in_redis(redis_url, prefix, "card", "card_Q1") == {
+    assert labels_in_redis(redis_url, prefix, "card", "card_Q1", "k_test") == {
         b"q1": known_ms,
         b"q2": known_ms,
     }
@@ -489,7 +489,7 @@ def test_bad_resolutions_are_refused_and_change_nothing(
     assert query(schema, "SELECT count(*) FROM list_entries")[0][0] == 0
     assert query(schema, "SELECT status, verdict FROM cases WHERE id = $1", case)[0][0] == "open"
     assert query(schema, "SELECT count(*) FROM feedback")[0][0] == 0
-    assert labels_in_redis(redis_url, prefix, "card", "card_Q1") == {}
+    assert labels_in_redis(redis_url, prefix, "card", "card_Q1", "k_test") == {}
     assert queue.post("/v1/cases/999999/resolve", json={"verdict": "fraud"}).status_code == 404
 
 

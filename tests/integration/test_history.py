@@ -8,17 +8,20 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import orjson
 import pytest
 import redis.asyncio as aredis
 from aiokafka import AIOKafkaConsumer
 from fastapi.testclient import TestClient
 
+from app.auth import key_id
 from app.main import create_app
 from features.redis_store import RedisWindowStore
 from features.window_format import Event, label_key
 from localservers import TansuBroker, free_port
 from persistence.consumer import ConsumerConfig
+from persistence.history import Feedback, Stored, TooManyLabels, store_feedback
 from tests.cursors import cursor_of
 from tests.integration.conftest import API_KEY, make_settings
 from tests.integration.test_score_api import body
@@ -109,6 +112,9 @@ def test_pages_cover_every_matching_decision_once_newest_first(
         ({"limit": 501}, "limit"),
         ({"risk_tier": "extreme"}, "risk_tier"),
         ({"since": "2026-11-20T09:00:00"}, "since"),
+        ({"scope": "k" * 65}, "scope"),
+        ({"scope": "a b"}, "scope"),
+        ({"transaction_id": "bad id!"}, "transaction_id"),
     ],
 )
 def test_bad_filters_get_422_naming_the_field(
@@ -137,9 +143,9 @@ UNSTORABLE_FILTERS = [
     ({"card_id": "card\x00x"}, "card_id"),
     ({"since": "9999-12-31T23:59:59.999999-23:59"}, "since"),
     ({"until": "0001-01-01T00:00:00+23:59"}, "until"),
-    ({"cursor": cursor_of(["9999-12-31T23:59:59.999999-23:59", "h01"])}, "cursor"),
-    ({"cursor": cursor_of(["0001-01-01T00:00:00+23:59", "h01"])}, "cursor"),
-    ({"cursor": cursor_of(["2026-11-20T09:00:00+00:00", "h\x00"])}, "cursor"),
+    ({"cursor": cursor_of(["9999-12-31T23:59:59.999999-23:59", "k", "h01"])}, "cursor"),
+    ({"cursor": cursor_of(["0001-01-01T00:00:00+23:59", "k", "h01"])}, "cursor"),
+    ({"cursor": cursor_of(["2026-11-20T09:00:00+00:00", "k", "h\x00"])}, "cursor"),
 ]
 # And these were read as something else than what they say.
 LOOSE_FILTERS = [
@@ -152,8 +158,8 @@ LOOSE_FILTERS = [
     ({"limit": "5.0"}, "limit"),
     ({"limit": " 5"}, "limit"),
     ({"limit": "\uff15"}, "limit"),
-    ({"cursor": cursor_of(["2026-11-20T09:00:00", "h01"])}, "cursor"),
-    ({"cursor": cursor_of(["2026-11-20T09:00:00+00:00", 7])}, "cursor"),
+    ({"cursor": cursor_of(["2026-11-20T09:00:00", "k", "h01"])}, "cursor"),
+    ({"cursor": cursor_of(["2026-11-20T09:00:00+00:00", "k", 7])}, "cursor"),
     ({"cursor": "A" * 300}, "cursor"),
 ]
 
@@ -189,14 +195,20 @@ def test_strict_filters_still_take_what_the_contract_says(history_client: TestCl
     assert r.status_code == 200, r.text
 
 
-def labels_in_redis(redis_url: str, prefix: str, entity: str, value: str) -> dict[bytes, float]:
-    async def read() -> dict[bytes, float]:
-        async with aredis.Redis.from_url(redis_url) as client:
-            return dict(
-                await client.zrange(label_key(prefix, entity, value), 0, -1, withscores=True)
-            )
+def labels_in_redis(
+    redis_url: str, prefix: str, entity: str, value: str, scope: str | None = None
+) -> dict[bytes, float]:
+    """The label window's transaction ids (every member in `scope`; default: the test key's)
+    and their scores."""
 
-    return asyncio.run(read())
+    async def read() -> list[tuple[bytes, float]]:
+        async with aredis.Redis.from_url(redis_url) as client:
+            return await client.zrange(label_key(prefix, entity, value), 0, -1, withscores=True)
+
+    tag = (key_id(API_KEY) if scope is None else scope).encode() + b":"
+    members = asyncio.run(read())
+    assert all(m.startswith(tag) for m, _ in members), members
+    return {m.removeprefix(tag): score for m, score in members}
 
 
 def read_topic(bootstrap: str, topic: str, count: int) -> list[Any]:
@@ -308,6 +320,7 @@ def test_feedback_is_stored_once_feeds_the_label_windows_and_is_published(
         "label": "fraud",
         "reported_at": "2026-11-29T09:00:00.000000Z",
         "schema": 1,
+        "scope": key_id(API_KEY),
         "source": "chargeback",
         "transaction_id": "h06",
     }
@@ -323,6 +336,9 @@ BAD_FEEDBACK = [
     ({"reported_at": "9999-12-31T23:59:59.999999-23:59"}, 422),
     ({"reported_at": 1795863600}, 422),
     ({"source": "chargeback\x00"}, 422),
+    ({"scope": "a b"}, 422),
+    ({"scope": "k" * 65}, 422),
+    ({"scope": "someone-else"}, 404),  # no such scope holds h01
 ]
 
 
@@ -375,3 +391,65 @@ def test_feedback_before_its_decision_is_stored_gets_503_then_is_accepted(
         audited_client.post("/v1/feedback", json=label | {"transaction_id": "never"}).status_code
         == 404
     )
+
+
+def test_a_transaction_takes_labels_from_a_bounded_number_of_sources(
+    scored: dict[str, Any], audited_client: TestClient, schema: str
+) -> None:
+    """A review key could add a label row per new `source` without end (issue 22, finding
+    10): a new source beyond FRAUD_MAX_LABEL_SOURCES (20) is 409 and stores nothing; the
+    sources it has may still report again."""
+    report = {"transaction_id": "h03", "label": "fraud"}
+    for n in range(20):
+        r = audited_client.post("/v1/feedback", json=report | {"source": f"s{n}"})
+        assert r.status_code == 201, r.text
+    refused = audited_client.post("/v1/feedback", json=report | {"source": "s20"})
+    assert refused.status_code == 409, refused.text
+    assert "20 sources" in refused.json()["detail"]
+    assert query(schema, "SELECT count(*) FROM feedback")[0][0] == 20
+    again = audited_client.post("/v1/feedback", json=report | {"source": "s7"})
+    assert again.status_code == 200, again.text
+    # Another transaction has its own bound.
+    other = audited_client.post(
+        "/v1/feedback", json=report | {"transaction_id": "h04", "source": "s20"}
+    )
+    assert other.status_code == 201, other.text
+
+
+def test_concurrent_new_sources_at_the_bound_store_one(scored: dict[str, Any], schema: str) -> None:
+    """Reports on one transaction take turns (its id row is locked to the end of the
+    report's transaction): with one place left, a second new source waits for the first to
+    commit, then is refused."""
+    scope = key_id(API_KEY)
+
+    async def race() -> BaseException | Stored:
+        first, second = [
+            await asyncpg.connect(DATABASE_URL, server_settings={"search_path": schema})
+            for _ in range(2)
+        ]
+        try:
+            async with first.transaction():
+                await store_feedback(first, Feedback(scope, "h05", "fraud", "a", None), 2)
+            async with first.transaction():
+                await store_feedback(first, Feedback(scope, "h05", "fraud", "b", None), 2)
+                late = asyncio.create_task(
+                    _report(second, Feedback(scope, "h05", "fraud", "c", None))
+                )
+                pid = second.get_server_pid()
+                while not await first.fetchval(
+                    "SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = $1", pid
+                ):
+                    assert not late.done(), "the second report did not wait for the first"
+                    await asyncio.sleep(0.01)
+            return (await asyncio.gather(late, return_exceptions=True))[0]
+        finally:
+            await first.close()
+            await second.close()
+
+    assert isinstance(asyncio.run(race()), TooManyLabels)
+    assert query(schema, "SELECT count(*) FROM feedback WHERE transaction_id = 'h05'")[0][0] == 2
+
+
+async def _report(conn: asyncpg.Connection, feedback: Feedback) -> Stored:
+    async with conn.transaction():
+        return await store_feedback(conn, feedback, 2)

@@ -92,4 +92,12 @@ describe("Feed", () => {
     fireEvent.click(row);
     expect(window.location.hash).toBe("#/transactions/tx%3A9");
   });
+
+  it("opens a decision within the scope of the key that scored it", () => {
+    const { send, frame } = setup();
+    send(decision({ transaction_id: "tx_9", scope: "3f2a9c0d1e4b5a6c" }));
+    frame();
+    fireEvent.click(screen.getByTestId("feed-row"));
+    expect(window.location.hash).toBe("#/transactions/3f2a9c0d1e4b5a6c/tx_9");
+  });
 });

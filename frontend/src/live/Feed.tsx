@@ -1,7 +1,7 @@
 // The live feed: newest first, bounded by the store, virtualised, pausable, filtered.
 import { useVirtualizer } from "@tanstack/react-virtual";
 import { useMemo, useRef, useState } from "react";
-import { navigate } from "../route";
+import { navigate, transactionPath } from "../route";
 import { DECISIONS, type DecisionMessage, TIERS } from "./messages";
 import { useLiveSnapshot } from "./useLive";
 
@@ -40,7 +40,7 @@ export function Feed() {
     overscan: 10,
     initialRect: { width: 800, height: 480 },
   });
-  const open = (row: DecisionMessage) => navigate(`/transactions/${encodeURIComponent(row.transaction_id)}`);
+  const open = (row: DecisionMessage) => navigate(transactionPath(row.transaction_id, row.scope));
   return (
     <section className="feed-panel" aria-label="Live decisions">
       <div className="feed-controls">

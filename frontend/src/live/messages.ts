@@ -8,6 +8,7 @@ export const DECISIONS: readonly Decision[] = ["approve", "review", "decline"];
 
 export interface DecisionMessage {
   type: "decision";
+  scope?: string; // the id of the API key that scored it (absent before scopes)
   transaction_id: string;
   scored_at: string;
   card_id: string;

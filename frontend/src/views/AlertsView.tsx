@@ -3,6 +3,7 @@ import { useCallback, useEffect, useState } from "react";
 import { api, errorText } from "../api/client";
 import { useLiveSnapshot } from "../live/useLive";
 import { when } from "../format";
+import { transactionPath } from "../route";
 
 const STATUSES = ["", "pending", "sent", "failed", "suppressed"] as const;
 type Status = (typeof STATUSES)[number];
@@ -39,8 +40,8 @@ export function AlertsView() {
         <h2>High and critical decisions (live)</h2>
         <ul className="raised">
           {raised.slice(0, 100).map((d) => (
-            <li key={d.transaction_id} className={`tier-row-${d.risk_tier}`}>
-              <a href={`#/transactions/${encodeURIComponent(d.transaction_id)}`}>{d.transaction_id}</a>{" "}
+            <li key={`${d.scope}-${d.transaction_id}`} className={`tier-row-${d.risk_tier}`}>
+              <a href={`#${transactionPath(d.transaction_id, d.scope)}`}>{d.transaction_id}</a>{" "}
               <span className={`tier tier-${d.risk_tier}`}>{d.risk_tier}</span> {d.score.toFixed(3)} · {d.decision} ·{" "}
               {d.amount} {d.currency} · card <span className="mono">{d.card_id}</span>
             </li>
@@ -76,10 +77,10 @@ export function AlertsView() {
           </thead>
           <tbody>
             {deliveries.map((a) => (
-              <tr key={`${a.transaction_id}-${a.sink}`} data-testid="alert-row" data-status={a.status}>
+              <tr key={`${a.scope}-${a.transaction_id}-${a.sink}`} data-testid="alert-row" data-status={a.status}>
                 <td>{when(a.created_at)}</td>
                 <td>
-                  <a href={`#/transactions/${encodeURIComponent(a.transaction_id)}`}>{a.transaction_id}</a>
+                  <a href={`#${transactionPath(a.transaction_id, a.scope)}`}>{a.transaction_id}</a>
                 </td>
                 <td>{a.sink}</td>
                 <td className={`tier tier-${a.risk_tier}`}>{a.risk_tier}</td>

@@ -6,6 +6,7 @@ import { useShortcuts } from "../keys";
 import { useSession } from "../session";
 import { History } from "./TransactionView";
 import { when } from "../format";
+import { transactionPath } from "../route";
 
 type CaseDetail = Schemas["CaseDetail"];
 
@@ -125,9 +126,9 @@ export function CaseView({ id }: { id: string }) {
         </thead>
         <tbody>
           {item.transactions.map((t) => (
-            <tr key={t.transaction_id}>
+            <tr key={`${t.scope}-${t.transaction_id}`}>
               <td>
-                <a href={`#/transactions/${encodeURIComponent(t.transaction_id)}`}>{t.transaction_id}</a>
+                <a href={`#${transactionPath(t.transaction_id, t.scope)}`}>{t.transaction_id}</a>
               </td>
               <td>{when(t.event_time)}</td>
               <td>{t.merchant_id}</td>

@@ -1,4 +1,4 @@
-import { screen, waitFor } from "@testing-library/react";
+import { screen, waitFor, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { describe, expect, it } from "vitest";
 import { mockApi } from "../test/fakes";
@@ -6,6 +6,7 @@ import { renderSignedIn } from "../test/session";
 import { TransactionView } from "./TransactionView";
 
 const DETAIL = {
+  scope: "3f2a9c0d1e4b5a6c",
   transaction_id: "tx_1",
   scored_at: "2026-12-02T09:00:00Z",
   card_id: "card_1",
@@ -77,9 +78,39 @@ describe("TransactionView", () => {
     );
     expect(calls.find((c) => c.method === "POST")?.body).toEqual({
       transaction_id: "tx_1",
+      scope: "3f2a9c0d1e4b5a6c",
       label: "fraud",
       source: "analyst",
     });
+  });
+
+  it("asks which key's transaction an id scored by several keys means, and opens that one", async () => {
+    const calls = mockApi({
+      "GET /v1/transactions/tx_1": ({ search }) =>
+        search === "?scope=k_b"
+          ? { body: { ...DETAIL, scope: "k_b", card_id: "card_b" } }
+          : { status: 409, body: { error: "ambiguous_transaction_id", detail: "scored by 2 API keys" } },
+      "GET /v1/transactions": ({ search }) =>
+        search === "?transaction_id=tx_1"
+          ? {
+              body: {
+                items: [
+                  { ...summary("tx_1"), scope: "k_a", card_id: "card_a" },
+                  { ...summary("tx_1"), scope: "k_b", card_id: "card_b" },
+                ],
+                next_cursor: null,
+              },
+            }
+          : { body: { items: [], next_cursor: null } },
+    });
+    const { unmount } = renderSignedIn(<TransactionView id="tx_1" />);
+    const links = within(await screen.findByTestId("detail-scopes")).getAllByRole("link");
+    expect(links.map((a) => a.getAttribute("href"))).toEqual(["#/transactions/k_a/tx_1", "#/transactions/k_b/tx_1"]);
+    expect(screen.getByTestId("detail-scopes")).toHaveTextContent("card_b");
+    unmount();
+    renderSignedIn(<TransactionView id="tx_1" scope="k_b" />);
+    expect(await screen.findByTestId("detail-scope")).toHaveTextContent("k_b");
+    expect(calls.filter((c) => c.path === "/v1/transactions/tx_1").map((c) => c.search)).toEqual(["", "?scope=k_b"]);
   });
 
   it("shows a refused label", async () => {

@@ -4,6 +4,7 @@ import { useEffect, useState } from "react";
 import { api, errorText, type Schemas } from "../api/client";
 import { can, useSession } from "../session";
 import { when } from "../format";
+import { transactionPath } from "../route";
 
 type Detail = Schemas["TransactionDetail"];
 type Summary = Schemas["TransactionSummary"];
@@ -45,13 +46,13 @@ export function ReasonBars({ reasons }: { reasons: Reason[] }) {
   );
 }
 
-function Feedback({ transactionId }: { transactionId: string }) {
+function Feedback({ transactionId, scope }: { transactionId: string; scope: string }) {
   const [result, setResult] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const send = async (label: "fraud" | "legitimate") => {
     setBusy(true);
     const { data, error } = await api.POST("/v1/feedback", {
-      body: { transaction_id: transactionId, label, source: "analyst" },
+      body: { transaction_id: transactionId, scope, label, source: "analyst" },
     });
     setBusy(false);
     if (data) {
@@ -94,10 +95,10 @@ export function History({ rows }: { rows: readonly Summary[] }) {
       </thead>
       <tbody>
         {rows.map((row) => (
-          <tr key={row.transaction_id} data-testid="history-row">
+          <tr key={`${row.scope}-${row.transaction_id}`} data-testid="history-row">
             <td>{when(row.scored_at)}</td>
             <td>
-              <a href={`#/transactions/${encodeURIComponent(row.transaction_id)}`}>{row.transaction_id}</a>
+              <a href={`#${transactionPath(row.transaction_id, row.scope)}`}>{row.transaction_id}</a>
             </td>
             <td>{row.merchant_id}</td>
             <td>
@@ -114,22 +115,51 @@ export function History({ rows }: { rows: readonly Summary[] }) {
   );
 }
 
-export function TransactionView({ id }: { id: string }) {
+// An id scored by several API keys: one link per scope that holds it.
+function Scopes({ id, rows }: { id: string; rows: readonly Summary[] }) {
+  return (
+    <div role="status" data-testid="detail-scopes">
+      <p>
+        Transaction <span className="mono">{id}</span> was scored by {rows.length} API keys. Which one?
+      </p>
+      <ul>
+        {rows.map((row) => (
+          <li key={row.scope}>
+            <a href={`#${transactionPath(row.transaction_id, row.scope)}`}>
+              key <span className="mono">{row.scope || "(before scopes)"}</span>
+            </a>{" "}
+            · card <span className="mono">{row.card_id}</span> · {row.amount} {row.currency} · {when(row.scored_at)}
+          </li>
+        ))}
+      </ul>
+    </div>
+  );
+}
+
+export function TransactionView({ id, scope }: { id: string; scope?: string }) {
   const session = useSession();
   const [detail, setDetail] = useState<Detail | null>(null);
   const [history, setHistory] = useState<Summary[]>([]);
+  const [scopes, setScopes] = useState<Summary[]>([]);
   const [error, setError] = useState<string | null>(null);
 
   useEffect(() => {
     let current = true;
     let timer: ReturnType<typeof setTimeout> | undefined;
     setDetail(null);
+    setScopes([]);
     setError(null);
     const load = async (attempt: number) => {
       const found = await api.GET("/v1/transactions/{transaction_id}", {
-        params: { path: { transaction_id: id } },
+        params: { path: { transaction_id: id }, query: scope === undefined ? {} : { scope } },
       });
       if (!current) return;
+      if (found.response.status === 409) {
+        const held = await api.GET("/v1/transactions", { params: { query: { transaction_id: id } } });
+        if (current && held.data) setScopes(held.data.items);
+        if (current && !held.data) setError(errorText(found.error));
+        return;
+      }
       if (!found.data) {
         // A decision just seen on the stream may not be in PostgreSQL yet: the consumer
         // writes in batches. Wait for it a little before saying it is not there.
@@ -153,8 +183,9 @@ export function TransactionView({ id }: { id: string }) {
       current = false;
       clearTimeout(timer);
     };
-  }, [id]);
+  }, [id, scope]);
 
+  if (scopes.length > 0) return <Scopes id={id} rows={scopes} />;
   if (error) return <p role="status">{error}</p>;
   if (!detail) return <p>Loading {id}…</p>;
   return (
@@ -162,6 +193,9 @@ export function TransactionView({ id }: { id: string }) {
       <h2>
         Transaction <span className="mono">{detail.transaction_id}</span>
       </h2>
+      <p className="muted">
+        Scored by key <span className="mono" data-testid="detail-scope">{detail.scope || "(before scopes)"}</span>
+      </p>
       <div className="detail-grid">
         <dl>
           <dt>Score</dt>
@@ -207,7 +241,7 @@ export function TransactionView({ id }: { id: string }) {
         ))}
         {detail.labels.length === 0 && <li>No label yet.</li>}
       </ul>
-      {can(session, "review") && <Feedback transactionId={detail.transaction_id} />}
+      {can(session, "review") && <Feedback transactionId={detail.transaction_id} scope={detail.scope} />}
       <History rows={history} />
     </article>
   );

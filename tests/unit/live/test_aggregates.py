@@ -55,6 +55,9 @@ def test_a_decision_message_comes_from_the_audit_event() -> None:
     assert out["reasons"] == ["amount"]
     assert out["scored_at"] == "2026-01-01T00:00:00.000000Z"
     assert out["risk_tier"] == "high"
+    assert out["scope"] == "k"  # the key that scored it: its id is unique within it
+    del event["scope"]
+    assert decision_message(event)["scope"] == ""  # an event from before scopes
 
 
 def test_declined_and_review_amounts_go_by_decision_per_currency() -> None:

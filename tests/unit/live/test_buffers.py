@@ -23,3 +23,13 @@ def test_a_slow_client_loses_its_oldest_messages_and_is_told_how_many() -> None:
     hub.leave(slow)
     hub.broadcast({"n": 11})
     assert slow.take() == []
+
+
+def test_a_client_limited_to_one_scope_gets_only_its_decisions_and_every_aggregate() -> None:
+    hub = Hub()
+    everyone, gateway = hub.join(), hub.join(only="k_a")
+    for scope in ("k_a", "k_b", ""):
+        hub.broadcast({"type": "decision", "scope": scope, "transaction_id": "t"})
+    hub.broadcast({"type": "aggregate", "count": 3})
+    assert [orjson.loads(m).get("scope") for m in everyone.take()] == ["k_a", "k_b", "", None]
+    assert [orjson.loads(m)["type"] for m in gateway.take()] == ["decision", "aggregate"]

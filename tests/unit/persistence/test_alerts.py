@@ -29,7 +29,7 @@ ALERT = {
 
 
 def candidate(tx: str, card: str, minutes: float) -> Candidate:
-    return Candidate(tx, card, T0 + timedelta(minutes=minutes), "high", {})
+    return Candidate("k", tx, card, T0 + timedelta(minutes=minutes), "high", {})
 
 
 def test_one_alert_per_card_within_the_window() -> None:
@@ -55,6 +55,7 @@ def test_only_the_policy_tiers_raise_alerts_with_the_decision_in_the_payload() -
     response = {k: ALERT[k] for k in ("score", "decision", "reasons", "model_version")}
     rows = [
         {
+            "scope": "k_1",
             "transaction_id": "tx1",
             "card_id": "card_9",
             "scored_at": T0,
@@ -69,6 +70,7 @@ def test_only_the_policy_tiers_raise_alerts_with_the_decision_in_the_payload() -
     assert found[1].payload["decision"] == "decline"
     assert found[1].payload["reasons"] == ALERT["reasons"]
     assert found[1].payload["scored_at"] == T0.isoformat()
+    assert found[1].payload["scope"] == found[1].scope == "k_1"
 
 
 def test_backoff_doubles_up_to_a_cap() -> None:
@@ -105,4 +107,4 @@ def test_slack_and_pagerduty_formats() -> None:
 
 
 def test_cursor_round_trip() -> None:
-    assert decode_cursor(encode_cursor(T0, "tx:1")) == (T0, "tx:1")
+    assert decode_cursor(encode_cursor(T0, "k_1", "tx:1")) == (T0, "k_1", "tx:1")

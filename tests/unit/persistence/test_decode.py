@@ -9,7 +9,7 @@ import orjson
 import pytest
 
 from app.schemas.score import ScoreRequest
-from persistence.writer import BadEvent, DeadLetter, decode
+from persistence.writer import COLUMNS, BadEvent, DeadLetter, decode
 from tests.audit_events import audit_bytes
 
 
@@ -72,12 +72,26 @@ def with_decision(**changes: object) -> bytes:
 
 def test_what_decided_is_stored_and_an_event_from_before_the_decision_layer_is_the_models() -> None:
     rules = [{"id": "big", "action": "review", "mode": "active"}]
+    source, response = COLUMNS.index("decision_source"), COLUMNS.index("response")
     row = decode(with_decision(decision_source="rule:big", rules=rules, list=None))
-    assert row[-1] == "rule:big"
-    assert orjson.loads(row[-2])["rules"] == rules
+    assert row[source] == "rule:big"
+    assert orjson.loads(row[response])["rules"] == rules
     hit = {"id": "17", "entity": "card", "action": "block"}
-    assert decode(with_decision(decision_source="list:17", list=hit))[-1] == "list:17"
-    assert decode(with_decision(decision_source=..., rules=..., list=...))[-1] == "model"
+    assert decode(with_decision(decision_source="list:17", list=hit))[source] == "list:17"
+    assert decode(with_decision(decision_source=..., rules=..., list=...))[source] == "model"
+
+
+def test_the_scope_is_stored_and_an_event_from_before_scopes_has_the_empty_one() -> None:
+    scope = COLUMNS.index("scope")
+    assert (
+        decode(audit_bytes("t1", "card_1", scope="3f2a9c0d1e4b5a6c"))[scope] == "3f2a9c0d1e4b5a6c"
+    )
+    event = orjson.loads(audit_bytes("t1", "card_1"))
+    del event["scope"]
+    assert decode(orjson.dumps(event))[scope] == ""
+    for bad in (7, None, "a b", "x" * 65, "k\x00"):
+        with pytest.raises(BadEvent, match="scope"):
+            decode(orjson.dumps(event | {"scope": bad}))
 
 
 @pytest.mark.parametrize(

@@ -9,6 +9,7 @@ from features.encode import prepare_history
 from persistence.export import SCHEMA, to_batch
 
 COLUMNS = [
+    "scope",
     "transaction_id",
     "timestamp",
     "amount",
@@ -32,9 +33,12 @@ COLUMNS = [
 ]
 
 
-def record(n: int, label: str | None = None, reported_at: datetime | None = None) -> dict[str, Any]:
+def record(
+    n: int, label: str | None = None, reported_at: datetime | None = None, scope: str = "k_1"
+) -> dict[str, Any]:
     """A row as the export query returns it."""
     return {
+        "scope": scope,
         "transaction_id": f"tx{n}",
         "timestamp": f"2026-11-20T0{n}:00:00.250000+01:00",
         "amount": 12.5,
@@ -91,3 +95,10 @@ def test_an_empty_batch_keeps_the_columns() -> None:
     batch = to_batch([])
     assert batch.table.schema == SCHEMA
     assert batch.table.num_rows == 0
+
+
+def test_one_id_in_two_scopes_is_two_transactions_for_the_trainer() -> None:
+    batch = to_batch([record(1, scope="k_a"), record(1, scope="k_b"), record(1, scope="k_a")])
+    history = prepare_history(batch.table.to_pandas(), label_delay_days=7.0)
+    assert history.frame["scope"].tolist() == ["k_a", "k_b"]
+    assert history.duplicates_dropped == 1

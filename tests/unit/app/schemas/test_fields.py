@@ -160,13 +160,17 @@ def test_decimal_digits_pass() -> None:
 @pytest.mark.parametrize(
     "cursor",
     [
-        cursor_of(["9999-12-31T23:59:59.999999-23:59", "tx"]),
-        cursor_of(["0001-01-01T00:00:00+23:59", "tx"]),
-        cursor_of(["2026-11-20T09:00:00", "tx"]),
-        cursor_of(["2026-11-20T09:00:00+00:00", "tx\x00"]),
-        cursor_of(["2026-11-20T09:00:00+00:00", "t" * 65]),
-        cursor_of(["2026-11-20T09:00:00+00:00", 5]),
-        cursor_of([5, "tx"]),
+        cursor_of(["9999-12-31T23:59:59.999999-23:59", "k", "tx"]),
+        cursor_of(["0001-01-01T00:00:00+23:59", "k", "tx"]),
+        cursor_of(["2026-11-20T09:00:00", "k", "tx"]),
+        cursor_of(["2026-11-20T09:00:00+00:00", "k", "tx\x00"]),
+        cursor_of(["2026-11-20T09:00:00+00:00", "k", "t" * 65]),
+        cursor_of(["2026-11-20T09:00:00+00:00", "k", 5]),
+        cursor_of(["2026-11-20T09:00:00+00:00", "k\x00", "tx"]),
+        cursor_of(["2026-11-20T09:00:00+00:00", "k" * 65, "tx"]),
+        cursor_of(["2026-11-20T09:00:00+00:00", None, "tx"]),
+        cursor_of(["2026-11-20T09:00:00+00:00", "tx"]),  # before scopes: page again
+        cursor_of([5, "k", "tx"]),
         cursor_of({"a": 1}),
         "!!",
     ],
@@ -178,4 +182,5 @@ def test_a_cursor_this_api_could_not_have_issued_is_refused(cursor: str) -> None
 
 def test_an_issued_cursor_decodes() -> None:
     moment = datetime(2026, 11, 20, 9, tzinfo=UTC)
-    assert decode_cursor(encode_cursor(moment, "tx:1")) == (moment, "tx:1")
+    assert decode_cursor(encode_cursor(moment, "k_1", "tx:1")) == (moment, "k_1", "tx:1")
+    assert decode_cursor(encode_cursor(moment, "", "tx:1")) == (moment, "", "tx:1")
