@@ -72,7 +72,9 @@ def scored_row(body: bytes) -> None:
     transaction = request.to_transaction()
     request.to_online()
     decision = orjson.dumps(DECISION | {"transaction_id": request.transaction_id})
-    event = audit_event(request_record(transaction), decision, datetime.now(UTC))
+    event = audit_event(
+        request_record(transaction), decision, datetime.now(UTC), "3f2a9c0d1e4b5a6c"
+    )
     storable(decode(event))
 
 
@@ -147,7 +149,9 @@ def test_audit_events_with_hostile_request_fields(changes: dict[str, Any]) -> No
 
 @FUZZ
 @given(
-    st.dictionaries(st.sampled_from(["schema", "scored_at", "request", "decision"]), json_values)
+    st.dictionaries(
+        st.sampled_from(["schema", "scope", "scored_at", "request", "decision"]), json_values
+    )
 )
 def test_audit_events_with_hostile_envelopes(fields: dict[str, Any]) -> None:
     event = orjson.loads(valid_event()) | fields
