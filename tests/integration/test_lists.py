@@ -363,6 +363,8 @@ def test_the_look_up_rides_on_the_batch_s_one_command(bundle_dir: Path) -> None:
             "cmdstat_zrevrangebyscore",
             "cmdstat_zadd",
             "cmdstat_zremrangebyscore",
+            "cmdstat_zcard",
+            "cmdstat_zcount",
             "cmdstat_zremrangebyrank",
             "cmdstat_pexpire",
             "cmdstat_hget",
