@@ -52,6 +52,10 @@ class BadListValue(ValueError):
     """A value that cannot be listed for its entity (the message says why)."""
 
 
+class RangeTooWide(BadListValue):
+    """An IP range wider than the settings allow (check_range_width)."""
+
+
 @dataclass(frozen=True, slots=True)
 class ListValue:
     """A value as it is stored and matched: `text` for people and PostgreSQL, `field` for
@@ -96,6 +100,26 @@ def list_value(entity: str, value: str) -> ListValue:
         f"net:{family}:{masked}/{network.prefixlen}",
         f"{family}/{network.prefixlen}",
     )
+
+
+def check_range_width(listed: ListValue, min_ipv4_prefix: int, min_ipv6_prefix: int) -> None:
+    """RangeTooWide for an IP range wider than its family's minimum prefix length (the
+    settings FRAUD_LIST_MIN_IPV4_PREFIX / FRAUD_LIST_MIN_IPV6_PREFIX): 0.0.0.0/0 or ::/0
+    would decide for every client of a family. Checked when an entry is added; an entry
+    listed before a bound was raised still applies."""
+    if not listed.length_tag:
+        return
+    family, length = (int(part) for part in listed.length_tag.split("/"))
+    least, setting = (
+        (min_ipv4_prefix, "FRAUD_LIST_MIN_IPV4_PREFIX")
+        if family == 4
+        else (min_ipv6_prefix, "FRAUD_LIST_MIN_IPV6_PREFIX")
+    )
+    if length < least:
+        raise RangeTooWide(
+            f"the IPv{family} range {listed.text} is wider than /{least} ({setting}): "
+            "list narrower ranges"
+        )
 
 
 def exact_field(entity: str, value: str) -> str:
