@@ -5,7 +5,8 @@ few seconds, holds a socket and a file descriptor for as long as it likes. Here:
 
 - each request's headers must arrive within `FRAUD_HEADER_TIMEOUT_S` of its first
   byte (or of the connection, for the first request): else 408 and the connection closed;
-- the headers may hold at most `FRAUD_MAX_HEADER_BYTES`: else 431 and closed;
+- the headers may hold at most `FRAUD_MAX_HEADER_BYTES`: else 431 and closed (counted up
+  to the blank line that ends them: a body arriving in the same read is not headers);
 - at most `FRAUD_LIMIT_CONCURRENCY` connections are open at once: one more is answered
   503 and closed at once (uvicorn's own limit only counts connections whose headers
   are complete).
@@ -68,6 +69,11 @@ HEADERS_TOO_LARGE = plain_response(
 )
 
 
+# The blank line that ends a request's headers: llhttp (httptools) takes no other (a bare
+# LF is a parse error), so counting up to it leaves no header byte uncounted.
+HEADERS_END = b"\r\n\r\n"
+
+
 class GuardedHttpTools(HttpToolsProtocol):
     """uvicorn's httptools protocol with a header deadline, a header size cap and a cap
     on open connections (see the module's docstring)."""
@@ -75,6 +81,7 @@ class GuardedHttpTools(HttpToolsProtocol):
     _header_timer: asyncio.TimerHandle | None = None
     _header_bytes: int = 0  # bytes received since the request began, while in its headers
     _in_headers: bool = True
+    _header_tail: bytes = b""  # the last bytes of the headers so far: a blank line may span reads
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -89,22 +96,36 @@ class GuardedHttpTools(HttpToolsProtocol):
 
     def data_received(self, data: bytes) -> None:
         if self._in_headers:
-            self._header_bytes += len(data)
+            self._header_bytes += self._header_part(data)
             if self._header_bytes > limits().max_header_bytes:
                 self._refuse(HEADERS_TOO_LARGE)
                 return
         super().data_received(data)
+
+    def _header_part(self, data: bytes) -> int:
+        """How many of `data`'s bytes are headers: up to the blank line that ends them (it
+        may begin in the previous read). What follows is the body, arriving in the same read
+        (a small request sent in one write): the body's bound is FRAUD_MAX_BODY_BYTES."""
+        seen = self._header_tail + data
+        end = seen.find(HEADERS_END)
+        if end < 0:
+            self._header_tail = seen[-3:]
+            return len(data)
+        self._header_tail = b""
+        return max(0, end + len(HEADERS_END) - (len(seen) - len(data)))
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
         self._in_headers = True
         if self._header_timer is None:  # a later request on a kept-alive connection
             self._header_bytes = 0
+            self._header_tail = b""
             self._arm_header_deadline()
 
     def on_headers_complete(self) -> None:
         self._in_headers = False
         self._header_bytes = 0
+        self._header_tail = b""
         self._disarm_header_deadline()
         super().on_headers_complete()
 

@@ -212,6 +212,22 @@ class Settings(BaseSettings):
         description="How often each API process compares the lists in Redis with PostgreSQL's "
         "record (a checksum) and rebuilds Redis's from it when they differ.",
     )
+    list_min_ipv4_prefix: int = Field(
+        8,
+        ge=0,
+        le=32,
+        description="The widest IPv4 range a list entry may hold (its shortest prefix length; "
+        "wider gets 422). /8 is the largest block one organisation holds: any provider's or "
+        "network's range fits, 0.0.0.0/0 (every IPv4 client) does not.",
+    )
+    list_min_ipv6_prefix: int = Field(
+        16,
+        ge=0,
+        le=128,
+        description="The widest IPv6 range a list entry may hold (wider gets 422). Providers "
+        "hold /19 to /48 (a /32 is the usual ISP allocation): /16 leaves room for the largest "
+        "and refuses ::/0 and the global unicast /3.",
+    )
     log_format: Literal["json", "text"] = Field(
         "json",
         description="`fraud serve`'s log lines on stderr: `json` (one object per line) or `text`.",

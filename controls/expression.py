@@ -21,6 +21,7 @@ from controls.columns import Columns
 from controls.grammar import MAX_LENGTH, ExpressionError, parse
 from controls.names import BOOLEAN, FEATURES, NUMBER, RISK_TIER, STRING, TIER, TYPES
 from ensemble.tiers import TIERS
+from features.values import normalised_text
 
 __all__ = [
     "MAX_DEPTH",
@@ -607,4 +608,5 @@ def _kids(tree: lark.Tree) -> list[Any]:
 
 
 def _unquote(token: str) -> str:
-    return token[1:-1].replace('\\"', '"').replace("\\\\", "\\")
+    # In the spelling requests' identifiers are normalised to, so a literal meets them.
+    return normalised_text(token[1:-1].replace('\\"', '"').replace("\\\\", "\\"))

@@ -29,7 +29,7 @@ from datetime import UTC, datetime, timedelta
 from hashlib import blake2b
 
 # The request's own rules: a listed value matches exactly what the request path stores.
-from features.values import IDENTIFIER_MAX, PRINTABLE, normalised_ip
+from features.values import IDENTIFIER_MAX, PRINTABLE, normalised_identifier, normalised_ip
 
 CHECKSUM_MODULUS = 2**48  # exact as a Lua number (a double): sums stay below 2^53
 _PRINTABLE = re.compile(PRINTABLE)
@@ -52,6 +52,10 @@ class BadListValue(ValueError):
     """A value that cannot be listed for its entity (the message says why)."""
 
 
+class RangeTooWide(BadListValue):
+    """An IP range wider than the settings allow (check_range_width)."""
+
+
 @dataclass(frozen=True, slots=True)
 class ListValue:
     """A value as it is stored and matched: `text` for people and PostgreSQL, `field` for
@@ -64,14 +68,19 @@ class ListValue:
 
 def list_value(entity: str, value: str) -> ListValue:
     """The one spelling of `value` for `entity`: card, account, device and merchant values
-    as given (they match the request's field exactly); an IP address normalised as the
+    normalised as the request's fields are (features.values.normalised_identifier: they
+    match the request's field exactly once both are); an IP address normalised as the
     request path does (features.values.normalised_ip); an IP range in CIDR notation
     (IPv4 or IPv6, no host bits set; a full-length one is its address; an IPv4-mapped
     IPv6 range is its IPv4 range, since requests' mapped addresses are read as IPv4)."""
     if len(value) > IDENTIFIER_MAX or _PRINTABLE.fullmatch(value) is None:
         raise BadListValue(f"must be 1-{IDENTIFIER_MAX} printable characters")
     if entity != "ip":
-        return ListValue(value, exact_field(entity, value))
+        try:
+            text = normalised_identifier(value)
+        except ValueError as exc:
+            raise BadListValue(str(exc)) from None
+        return ListValue(text, exact_field(entity, text))
     if "/" not in value:
         try:
             address = normalised_ip(value)
@@ -96,6 +105,26 @@ def list_value(entity: str, value: str) -> ListValue:
         f"net:{family}:{masked}/{network.prefixlen}",
         f"{family}/{network.prefixlen}",
     )
+
+
+def check_range_width(listed: ListValue, min_ipv4_prefix: int, min_ipv6_prefix: int) -> None:
+    """RangeTooWide for an IP range wider than its family's minimum prefix length (the
+    settings FRAUD_LIST_MIN_IPV4_PREFIX / FRAUD_LIST_MIN_IPV6_PREFIX): 0.0.0.0/0 or ::/0
+    would decide for every client of a family. Checked when an entry is added; an entry
+    listed before a bound was raised still applies."""
+    if not listed.length_tag:
+        return
+    family, length = (int(part) for part in listed.length_tag.split("/"))
+    least, setting = (
+        (min_ipv4_prefix, "FRAUD_LIST_MIN_IPV4_PREFIX")
+        if family == 4
+        else (min_ipv6_prefix, "FRAUD_LIST_MIN_IPV6_PREFIX")
+    )
+    if length < least:
+        raise RangeTooWide(
+            f"the IPv{family} range {listed.text} is wider than /{least} ({setting}): "
+            "list narrower ranges"
+        )
 
 
 def exact_field(entity: str, value: str) -> str:

@@ -11,7 +11,8 @@ transaction's seen and decision keys, and so do the lists' keys. Per batch:
       or the claim (seen := fingerprint);
     - ENTITY_SCRIPT per slot holding a batch entity (in batch order, so a transaction
       sees the earlier ones of its batch): each read, then the member added (ZADD NX) and,
-      only if it was new, the day profile incremented;
+      only if it was new, the window trimmed (as the single node's: members dated ahead
+      never evict past ones) and the day profile incremented;
     - LIST_SCRIPT once (the lists' slot): every transaction's list hits.
 
 Nothing orders the slots' writes against each other; each is idempotent on its own, so
@@ -98,7 +99,7 @@ for p = 0, #KEYS / 3 - 1 do
   local fresh = redis.call('ZADD', window, 'NX', t, payload) == 1
   if fresh then
     redis.call('ZREMRANGEBYSCORE', window, '-inf', '(' .. (horizon - history))
-    redis.call('ZREMRANGEBYRANK', window, 0, -(keep + 1))
+    trim_count(window)
     redis.call('PEXPIRE', window, ARGV[4])
   end
   local labelled = {}

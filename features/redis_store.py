@@ -47,7 +47,8 @@ from features.window_format import (
 
 # The first ARGV of every window script (this one and features/cluster_store.py's):
 # history_ms, max_events, keep_events, ttl_ms, label_window_ms, max_labels,
-# response_ttl_ms, profile_ttl_ms, ceiling_ms, now_ms; and the profile function.
+# response_ttl_ms, profile_ttl_ms, ceiling_ms, now_ms; and the count bound and profile
+# functions.
 COMMON_LUA = r"""
 local history = tonumber(ARGV[1])
 local max_events = tonumber(ARGV[2])
@@ -59,6 +60,24 @@ local ceiling_day = math.floor(ceiling / DAY_MS)
 local now = tonumber(ARGV[10])
 local horizons = {HORIZONS}
 local longest = horizons[#horizons]
+
+-- A window's count bound, after a member was added: the newest `keep` members dated at or
+-- before the ceiling (the server's clock; everything in a replay), and the earliest `keep`
+-- dated after it. Members ahead never evict past ones (a burst dated within the clock
+-- skew would otherwise push a card's history out, and its reads, at the current time,
+-- never see them); among themselves the latest go first (the earliest become history
+-- next), so a burst ahead, however long, costs at most `keep` members more. Most windows
+-- hold fewer than `keep`: one ZCARD.
+local function trim_count(key)
+  local size = redis.call('ZCARD', key)
+  if size <= keep then return end
+  local past = redis.call('ZCOUNT', key, '-inf', ARGV[9])
+  if past > keep then
+    redis.call('ZREMRANGEBYRANK', key, 0, past - keep - 1)
+    size, past = size - (past - keep), keep
+  end
+  if size - past > keep then redis.call('ZREMRANGEBYRANK', key, past + keep, -1) end
+end
 
 -- The totals of the `longest` complete days before `day` as text, "day n1 n7 n30 cents
 -- squares" (counts per horizon): field 'c' caches them for the latest day read, so most
@@ -186,8 +205,10 @@ end
 # Trimming (window members older than the history, profile days older than the longest
 # horizon) is relative to min(ts, ceiling_ms): with ceiling_ms the server's clock (live
 # event time), no request, whatever its time, moves a horizon past the newest trusted
-# instant; reads stay at the request's own time. A replay passes NO_CEILING: trimming at
-# each event's own time, as the offline replay does. now_ms is the wall clock in both
+# instant; reads stay at the request's own time. The count bound (trim_count) counts
+# members at or before ceiling_ms apart from those after it: a member dated ahead never
+# evicts a past one. A replay passes NO_CEILING: trimming at each event's own time, and
+# every member counted as past, as the offline replay does. now_ms is the wall clock in both
 # modes: list entries expire at a time of day, whatever the events' times.
 # List look-up (only while the list hash exists): one HMGET per transaction of its exact
 # fields and, for its IP address, one masked network per range length in use (the lengths
@@ -236,7 +257,7 @@ for tx = 0, (#KEYS - answers - 2) / 15 - 1 do
         if fresh then
           redis.call('ZADD', KEYS[k + i], t, ARGV[a + 1 + i])
           redis.call('ZREMRANGEBYSCORE', KEYS[k + i], '-inf', '(' .. (horizon - history))
-          redis.call('ZREMRANGEBYRANK', KEYS[k + i], 0, -(keep + 1))
+          trim_count(KEYS[k + i])
           redis.call('PEXPIRE', KEYS[k + i], ARGV[4])
         end
       else
@@ -274,7 +295,9 @@ STORE_ERRORS: tuple[type[Exception], ...] = (RedisError, RedisClusterException, 
 # The ceiling of a replay: later than any event time, and exact as a Lua number.
 NO_CEILING = 2**53
 # Members kept beyond MAX_EVENTS so a transaction that arrives a little out of
-# order still finds the latest MAX_EVENTS events before it.
+# order still finds the latest MAX_EVENTS events before it. The bound applies apart to
+# members at or before the server's clock and to those dated after it (trim_count): a
+# window holds at most twice this many.
 KEEP_EVENTS = MAX_EVENTS + 64
 WINDOW_TTL_MS = HISTORY_MS + 3_600_000
 PROFILE_TTL_MS = (max(PROFILE_DAYS.values()) + 1) * DAY_MS + 3_600_000

@@ -10,12 +10,14 @@ from fastapi.responses import Response
 
 from app import logs
 from app.bodies import documented_body, json_response, parse_body
-from app.deps import Administrator, DatabaseDep, ListStoreDep, ReadKey
+from app.deps import Administrator, DatabaseDep, ListStoreDep, ReadKey, SettingsDep
 from app.errors import Conflict, NotFound, ServiceUnavailable, ValidationFailed
 from app.openapi import BODY, documented_errors, keyed
 from app.routes.paging import Limit, PageCursor, bad_cursor
 from app.schemas.fields import DecimalInt
 from app.schemas.lists import Action, Entity, ListEntryOut, ListEntryPage, ListEntryRequest
+from app.settings import Settings
+from controls.lists import BadListValue, RangeTooWide, check_range_width, list_value
 from features.redis_store import STORE_ERRORS
 from persistence.lists import (
     BadListCursor,
@@ -51,7 +53,11 @@ EntryId = Annotated[DecimalInt, Path(ge=1, description="The entry's id (decimal 
     ),
 )
 async def add_entry(
-    request: Request, caller: Administrator, db: DatabaseDep, lists: ListStoreDep
+    request: Request,
+    caller: Administrator,
+    db: DatabaseDep,
+    lists: ListStoreDep,
+    settings: SettingsDep,
 ) -> Response:
     """Applies from the next batch of every API process (Redis is written before the
     record commits; if Redis is unreachable nothing is stored and the answer is 503). A
@@ -60,6 +66,7 @@ async def add_entry(
     see lists. An IP entry may be a CIDR range (IPv4 or IPv6); an IPv4 range matches only
     IPv4 addresses."""
     body = await parse_body(request, ListEntryRequest)
+    refuse_wide_range(body, settings)
     new = NewListEntry(body.entity, body.value, body.action, body.reason, body.expires_at)
     async with db.connection() as conn, conn.transaction():
         try:
@@ -78,6 +85,25 @@ async def add_entry(
         "list_add", caller.key_id, entry_id=entry.id, entity=entry.entity, list_action=entry.action
     )
     return json_response(entry.as_json(), 201)
+
+
+def refuse_wide_range(body: ListEntryRequest, settings: Settings) -> None:
+    """422 on `value` for an IP range wider than the settings' minimum prefix lengths,
+    before anything is written."""
+    if body.entity != "ip":
+        return
+    try:
+        check_range_width(
+            list_value("ip", body.value),
+            settings.list_min_ipv4_prefix,
+            settings.list_min_ipv6_prefix,
+        )
+    except RangeTooWide as exc:
+        raise ValidationFailed(
+            [{"field": "value", "message": str(exc), "type": "list_entry"}]
+        ) from None
+    except BadListValue:
+        pass  # not an address or range at all: add_list_entry refuses it, naming `value`
 
 
 @router.get(

@@ -9,17 +9,21 @@ from typing import Annotated
 
 from pydantic import AfterValidator, AwareDatetime, BeforeValidator, StringConstraints
 
-from features.values import IDENTIFIER_MAX, PRINTABLE, normalised_ip
+from features.values import IDENTIFIER_MAX, PRINTABLE, normalised_identifier, normalised_ip
 from persistence.history import SCOPE, TRANSACTION_ID
 
-# PRINTABLE is compiled by pydantic-core: no Python runs per value. normalised_ip gives an
-# address its one spelling (the window keys' and the lists').
+# PRINTABLE is compiled by pydantic-core. normalised_ip gives an address its one spelling
+# (the window keys' and the lists'), normalised_identifier an identifier its.
 # An IPv6 address with an embedded IPv4 one, written out in full, is 45 characters.
 IP_ADDRESS_MAX = 45
 CURSOR_MAX = 256
 
+# An identifier is stored, keyed and looked up in its one spelling (normalised_identifier:
+# format characters removed, NFKC), checked as sent first so the work is bounded.
 Identifier = Annotated[
-    str, StringConstraints(min_length=1, max_length=IDENTIFIER_MAX, pattern=PRINTABLE)
+    str,
+    StringConstraints(min_length=1, max_length=IDENTIFIER_MAX, pattern=PRINTABLE),
+    AfterValidator(normalised_identifier),
 ]
 TransactionId = Annotated[str, StringConstraints(pattern=TRANSACTION_ID.pattern)]
 Code = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")]

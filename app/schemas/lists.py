@@ -36,8 +36,11 @@ class ListEntryRequest(BaseModel):
         min_length=1,
         max_length=IDENTIFIER_MAX,
         description="Matched exactly against the request's field (`card_id`, `account_id`, "
-        "`device_id`, `ip_address`, `merchant_id`): 1-128 printable characters; for `ip` an "
-        "IPv4 or IPv6 address (normalised as the request's) or a CIDR range without host bits",
+        "`device_id`, `ip_address`, `merchant_id`), both stored in one spelling (format "
+        "characters removed, then NFKC): 1-128 printable characters; for `ip` an "
+        "IPv4 or IPv6 address (normalised as the request's) or a CIDR range without host bits, "
+        "at most /8 (IPv4) or /16 (IPv6) wide by default (FRAUD_LIST_MIN_IPV4_PREFIX, "
+        "FRAUD_LIST_MIN_IPV6_PREFIX)",
     )
     action: Action
     reason: str = Field(min_length=1, max_length=REASON_MAX, pattern=r"^[^\x00-\x1f\x7f-\x9f]+$")

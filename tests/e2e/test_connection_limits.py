@@ -141,6 +141,34 @@ def test_oversized_headers_get_431(server: tuple[str, int]) -> None:
     assert body_of(answer)["error"] == "headers_too_large"
 
 
+@pytest.mark.parametrize("split", [0, 2], ids=["one-send", "blank-line-split"])
+def test_a_body_arriving_with_its_headers_is_not_counted_as_headers(
+    server: tuple[str, int], split: int
+) -> None:
+    """Headers and a body twice FRAUD_MAX_HEADER_BYTES (well within FRAUD_MAX_BODY_BYTES)
+    in one send, so in one read: the body used to be counted as header bytes (431). Also
+    with the headers' blank line split between two sends, the body with its second half."""
+    base, port = server
+    body = orjson.dumps(live(transaction_id=f"one-read-{time.monotonic_ns()}"))
+    body += b" " * (2 * int(LIMITS["FRAUD_MAX_HEADER_BYTES"]) - len(body))  # JSON white space
+    head = (
+        b"POST /v1/score HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer k1\r\n"
+        b"Content-Type: application/json\r\nConnection: close\r\nContent-Length: "
+        + str(len(body)).encode()
+        + b"\r\n\r\n"
+    )
+    with connect(port) as sock:
+        first = head[:-split] if split else b""
+        if first:
+            sock.sendall(first)
+            time.sleep(0.05)  # most likely two reads
+        sock.sendall(head[len(first) :] + body)
+        answer, _ = read_until_closed(sock)
+    assert status_of(answer) == 200, answer
+    assert body_of(answer)["decision"] in {"approve", "review", "decline"}
+    still_answers(base)
+
+
 def test_connections_beyond_the_limit_are_refused_and_the_rest_served(
     server: tuple[str, int],
 ) -> None:

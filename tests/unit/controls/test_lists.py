@@ -10,7 +10,9 @@ import pytest
 from controls.lists import (
     BadListValue,
     ListEntry,
+    RangeTooWide,
     address_hex,
+    check_range_width,
     checksum_key,
     entry_hash,
     expires_ms,
@@ -74,6 +76,30 @@ def test_list_values(entity: str, value: str, text: str, field: str, tag: str) -
 def test_refused_values(entity: str, value: str, message: str) -> None:
     with pytest.raises(BadListValue, match=message):
         list_value(entity, value)
+
+
+@pytest.mark.parametrize(
+    ("value", "refused"),
+    [
+        ("0.0.0.0/0", True),
+        ("8.0.0.0/7", True),
+        ("10.0.0.0/8", False),
+        ("::ffff:0:0/96", True),  # every mapped IPv4 address: an IPv4 /0
+        ("::ffff:10.0.0.0/104", False),  # an IPv4 /8
+        ("::/0", True),
+        ("2000::/15", True),
+        ("2001::/16", False),
+        ("card_x", False),  # not a range: nothing to bound
+        ("10.1.2.3", False),
+    ],
+)
+def test_ranges_wider_than_the_minimum_prefix_are_refused(value: str, refused: bool) -> None:
+    listed = list_value("ip" if value[0].isdigit() or ":" in value else "card", value)
+    if refused:
+        with pytest.raises(RangeTooWide, match=r"FRAUD_LIST_MIN_IPV[46]_PREFIX"):
+            check_range_width(listed, 8, 16)
+    else:
+        check_range_width(listed, 8, 16)
 
 
 def test_masking_agrees_with_ipaddress_for_every_length() -> None:
