@@ -209,27 +209,31 @@ SELECT d.scope, d.transaction_id, d.scored_at, d.event_time, d.merchant_id, d.am
 FROM case_transactions ct
 JOIN decisions d
   ON d.scope = ct.scope AND d.transaction_id = ct.transaction_id AND d.scored_at = ct.scored_at
-WHERE ct.case_id = $1
+WHERE ct.case_id = $1 AND ($2::text IS NULL OR ct.scope = $2)
 ORDER BY ct.scored_at, ct.scope, ct.transaction_id
 """
 JSON_FIELDS = ("reasons", "components", "rules", "list")
 
 
-async def get_case(conn: asyncpg.Connection, case_id: int) -> dict[str, Any] | None:
-    """A case with its transactions and its card's latest decisions; None if unknown."""
+async def get_case(
+    conn: asyncpg.Connection, case_id: int, only: str | None = None
+) -> dict[str, Any] | None:
+    """A case with its transactions and its card's latest decisions (of scope `only`; None:
+    every scope); None if unknown."""
     row = await conn.fetchrow(f"SELECT {CASE_COLUMNS} FROM cases WHERE id = $1", case_id)
     if row is None:
         return None
     transactions = [
         {k: orjson.Fragment(v) if k in JSON_FIELDS else v for k, v in r.items()}
-        for r in await conn.fetch(CASE_TRANSACTIONS, case_id)
+        for r in await conn.fetch(CASE_TRANSACTIONS, case_id, only)
     ]
     history = await conn.fetch(
         f"SELECT {SUMMARY_COLUMNS}, COALESCE(response->>'decision_source', 'model') "
-        "AS decision_source FROM decisions WHERE card_id = $1 "
-        "ORDER BY scored_at DESC, scope DESC, transaction_id DESC LIMIT $2",
+        "AS decision_source FROM decisions WHERE card_id = $1 AND ($3::text IS NULL OR "
+        "scope = $3) ORDER BY scored_at DESC, scope DESC, transaction_id DESC LIMIT $2",
         row["card_id"],
         CARD_HISTORY,
+        only,
     )
     return case_row(row) | {
         "transactions": transactions,

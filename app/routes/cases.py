@@ -9,7 +9,15 @@ from fastapi.responses import Response
 
 from app import logs, metrics
 from app.bodies import documented_body, json_response, parse_body
-from app.deps import DatabaseDep, LabelsDep, ListStoreDep, ReadKey, Reviewer, StoreDep
+from app.deps import (
+    DatabaseDep,
+    LabelsDep,
+    ListStoreDep,
+    ReadCaller,
+    ReadKey,
+    Reviewer,
+    StoreDep,
+)
 from app.errors import Conflict, NotFound, ValidationFailed
 from app.openapi import BODY, documented_errors, keyed
 from app.review import CardBlock, Resolution, resolve_case
@@ -78,12 +86,15 @@ async def list_review_cases(
     "/cases/{case_id}",
     response_model=CaseDetail,
     summary="One case: its transactions (reasons, rules, components) and the card's history",
-    dependencies=[ReadKey],
     responses=documented_errors(keyed("read") | UNAVAILABLE | NO_CASE),
 )
-async def get_review_case(case_id: Annotated[CaseId, PATH_ID], db: DatabaseDep) -> Response:
+async def get_review_case(
+    case_id: Annotated[CaseId, PATH_ID], caller: ReadCaller, db: DatabaseDep
+) -> Response:
+    """A key that scores (and is not an admin) sees only the transactions it scored: the
+    case's and the card history's others are left out."""
     async with db.connection() as conn:
-        found = await get_case(conn, int(case_id))
+        found = await get_case(conn, int(case_id), caller.sees.own)
     if found is None:
         raise NotFound(f"case {case_id} does not exist")
     return json_response(found)

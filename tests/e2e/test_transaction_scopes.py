@@ -141,12 +141,14 @@ def test_another_key_cannot_take_over_a_transaction_id(
     # The customer's decision opened its case.
     cases = wait_for(
         schema,
-        "SELECT c.card_id, ct.scope FROM case_transactions ct JOIN cases c ON c.id = ct.case_id "
-        "WHERE ct.transaction_id = $1",
+        "SELECT c.id, c.card_id, ct.scope FROM case_transactions ct "
+        "JOIN cases c ON c.id = ct.case_id WHERE ct.transaction_id = $1",
         1,
         T,
     )
     assert [(r["card_id"], r["scope"]) for r in cases] == [("card_REAL_CUSTOMER", SCOPE["a"])]
+    case = http.get(f"/v1/cases/{cases[0]['id']}", headers=key("read")).json()
+    assert [(t["scope"], t["transaction_id"]) for t in case["transactions"]] == [(SCOPE["a"], T)]
 
     # Feedback must name the scope when two hold the id, and labels only that record.
     label = {"transaction_id": T, "label": "fraud", "source": "chargeback"}
@@ -172,6 +174,13 @@ def test_another_key_cannot_take_over_a_transaction_id(
     assert other.status_code == 404
     listed = http.get("/v1/transactions", params={"transaction_id": T}, headers=key("gateway"))
     assert [x["scope"] for x in listed.json()["items"]] == [SCOPE["gateway"]]
+    # Nor, in a case, the transactions other keys scored.
+    theirs = http.get(f"/v1/cases/{cases[0]['id']}", headers=key("gateway")).json()
+    assert (theirs["card_id"], theirs["transactions"], theirs["card_history"]) == (
+        "card_REAL_CUSTOMER",
+        [],
+        [],
+    )
 
 
 def test_a_record_that_cannot_be_stored_is_dead_lettered_with_its_reason(
