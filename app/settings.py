@@ -254,6 +254,14 @@ class Settings(BaseSettings):
     max_rules: int = Field(
         200, ge=1, le=10_000, description="Most rules the rule set may hold (PUT refuses more)."
     )
+    max_rule_set_operations: int = Field(
+        2_000,
+        ge=1,
+        le=1_000_000,
+        description="Most operations (operators, comparisons, membership tests, and/or/not) "
+        "the rules together may apply to each scoring batch, about 1.5 µs each: PUT refuses "
+        "a rule past it (409), and a process leaves out, in priority order, stored rules past it.",
+    )
     backtest_timeout_s: float = Field(
         60.0, gt=0, le=3_600, description="Longest a rule backtest may run before it is stopped."
     )
