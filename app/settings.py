@@ -272,7 +272,19 @@ class Settings(BaseSettings):
         "the 31 days before it, read for the features' history).",
     )
     backtest_concurrency: int = Field(
-        1, ge=1, le=16, description="Backtests one API process runs at once (others get 429)."
+        1,
+        ge=1,
+        le=16,
+        description="Backtests running at once over every API process of the database "
+        "(PostgreSQL advisory locks; others get 429).",
+    )
+    backtest_max_memory_mb: int = Field(
+        1_024,
+        ge=256,
+        le=1_048_576,
+        description="Address space of a backtest's child process (RLIMIT_AS), in MiB: a "
+        "backtest needing more is stopped and answered 422 (about 2 KB a row read, look-back "
+        "included, past a base of about 400 MiB).",
     )
     response_ttl_s: int = Field(
         7 * 86_400, ge=60, description="How long a retried transaction_id gets the same answer."
