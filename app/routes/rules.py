@@ -138,10 +138,12 @@ async def put_rule(
         | BODY
         | UNAVAILABLE
         | {
-            422: "a bad condition (with its position) or action, `until` not after `since`, "
-            "or a period with more than FRAUD_BACKTEST_MAX_ROWS transactions",
-            429: "FRAUD_BACKTEST_CONCURRENCY backtests already running in this process, or "
-            "the key is over its rate limit",
+            422: "a bad condition (with its position) or action, a condition that cannot be "
+            "evaluated, `until` not after `since`, a period with more than "
+            "FRAUD_BACKTEST_MAX_ROWS transactions, or one needing more memory than "
+            "FRAUD_BACKTEST_MAX_MEMORY_MB",
+            429: "FRAUD_BACKTEST_CONCURRENCY backtests already running over every API "
+            "process, or the key is over its rate limit",
             504: "the backtest ran past FRAUD_BACKTEST_TIMEOUT_S and was stopped",
         }
     ),
@@ -152,7 +154,8 @@ async def run_backtest(request: Request) -> Response:
     definitions as scoring, and reports how many the rule hits, how many of those were
     confirmed fraud or legitimate (the latest label of each), the fraud amount caught per
     currency, and how the decisions would change (a hit decided by a list keeps it). It
-    runs in a child process, never in the scoring one, bounded in rows and time."""
+    runs in a child process, never in the scoring one, bounded in rows, time, memory and
+    concurrency; a child that fails is a 503."""
     body = await parse_body(request, BacktestRequest)
     await compiled(Rule("backtest", "", body.condition, body.action, "shadow", 0))
     report = await request.app.state.backtests.run(
