@@ -123,7 +123,13 @@ def lifespan(settings: Settings, make_redis: Callable[[Settings], RedisClient]) 
             settings.rate_limit_sync_ms / 1000,
         )
         limiter.start()
-        rule_sync = RuleSync(database, service, settings.rules_sync_ms / 1000)
+        rule_sync = RuleSync(
+            database,
+            service,
+            settings.rules_sync_ms / 1000,
+            settings.max_rule_set_operations,
+            settings.max_rules,
+        )
         rule_sync.start()
         lists = RedisListStore(client, settings.redis_prefix)
         list_sync = ListSync(lists, database, settings.list_sync_s)

@@ -277,6 +277,14 @@ class Settings(BaseSettings):
     max_rules: int = Field(
         200, ge=1, le=10_000, description="Most rules the rule set may hold (PUT refuses more)."
     )
+    max_rule_set_operations: int = Field(
+        2_000,
+        ge=1,
+        le=1_000_000,
+        description="Most operations (operators, comparisons, membership tests, and/or/not) "
+        "the rules together may apply to each scoring batch, about 1.5 µs each: PUT refuses "
+        "a rule past it (409), and a process leaves out, in priority order, stored rules past it.",
+    )
     backtest_timeout_s: float = Field(
         60.0, gt=0, le=3_600, description="Longest a rule backtest may run before it is stopped."
     )
@@ -287,7 +295,19 @@ class Settings(BaseSettings):
         "the 31 days before it, read for the features' history).",
     )
     backtest_concurrency: int = Field(
-        1, ge=1, le=16, description="Backtests one API process runs at once (others get 429)."
+        1,
+        ge=1,
+        le=16,
+        description="Backtests running at once over every API process of the database "
+        "(PostgreSQL advisory locks; others get 429).",
+    )
+    backtest_max_memory_mb: int = Field(
+        1_024,
+        ge=256,
+        le=1_048_576,
+        description="Address space of a backtest's child process (RLIMIT_AS), in MiB: a "
+        "backtest needing more is stopped and answered 422 (about 2 KB a row read, look-back "
+        "included, past a base of about 400 MiB).",
     )
     response_ttl_s: int = Field(
         7 * 86_400, ge=60, description="How long a retried transaction_id gets the same answer."

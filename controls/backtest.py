@@ -19,6 +19,7 @@ from controls.expression import Condition, compile_condition
 from controls.names import FEATURES, FIELDS, MODEL_NAMES, RISK_TIER
 from controls.ruleset import RAISE_TO, check_action
 from ensemble.tiers import TIERS
+from features.compute import feature_matrix
 from features.definitions import DAY_MS, HISTORY_MS, LABEL_WINDOW_MS, PROFILE_DAYS
 from features.encode import parse_timestamps, prepare_history
 from features.replay import ReplayStore
@@ -36,6 +37,12 @@ Scorer = Callable[[np.ndarray], Mapping[str, np.ndarray]]
 
 class BacktestError(ValueError):
     """A backtest that cannot run on these rows (nothing was changed anywhere)."""
+
+
+class ConditionFailed(BacktestError):
+    """The condition raised while it was evaluated on these rows."""
+
+    field = "condition"
 
 
 @dataclass(frozen=True)
@@ -123,8 +130,14 @@ def backtest(
     if not len(rows.amount):  # a period without transactions: nothing to evaluate
         hit = np.zeros(0, dtype=bool)
     else:
-        with np.errstate(all="ignore"):
+        try:
             hit = compiled.evaluate(rows.columns)
+        except Exception as exc:  # whatever it raises, the answer says so (never a crash)
+            raise ConditionFailed(
+                f"the condition cannot be evaluated on these rows ({type(exc).__name__}: {exc})"[
+                    :500
+                ]
+            ) from exc
     fraud = rows.label == "fraud"
     legitimate = rows.label == "legitimate"
     listed = np.array(
@@ -194,20 +207,25 @@ def rows_from_frame(
     has_decisions = "decision" in kept and kept["decision"].notna().all()
     needed = (condition.names & set(SCORE_COLUMNS)) | (set() if has_decisions else {RISK_TIER})
     missing = sorted(needed - set(outputs))
+    if missing and scorer is None:
+        raise BacktestError(
+            f"the rows have no {', '.join(missing)}: give a model bundle (--model) to score them"
+        )
+    # Features of the period's rows only (the look-back is their history), and only those
+    # the condition names unless the model must score the rows: a chunk at a time.
     matrix = None
-    if condition.names & FEATURES or missing:
+    arrays: dict[str, np.ndarray] = {}
+    named = sorted(condition.names & FEATURES)
+    if named or missing:
         store = ReplayStore(history.tx, history.label_known_at, frame[LABEL_COLUMN].to_numpy())
-        matrix = store.matrix()[period]
-    if missing:  # all four from the model, so they agree with each other
-        if scorer is None:
-            raise BacktestError(
-                f"the rows have no {', '.join(missing)}: give a model bundle (--model) to "
-                "score them"
-            )
-        assert matrix is not None
+        rows = np.flatnonzero(period)
+        if missing:
+            matrix = feature_matrix(store.columns(rows=rows), len(rows))
+        else:
+            arrays |= store.features(named, rows)
+    if scorer is not None and matrix is not None:  # all four, so they agree with each other
         scored = scorer(matrix)
         outputs = {c: np.asarray(scored[c]) for c in SCORE_COLUMNS}
-    arrays: dict[str, np.ndarray] = {}
     for name in FIELDS:
         if name in condition.names:
             arrays[name] = _field(kept, name)

@@ -26,13 +26,20 @@ from features.values import normalised_text
 __all__ = [
     "MAX_DEPTH",
     "MAX_LENGTH",
+    "MAX_OPERATIONS",
     "Condition",
     "ExpressionError",
     "Operand",
     "compile_condition",
 ]
 
+# Levels of nesting, of the grammar's and of evaluation's: each level of evaluation is a few
+# Python frames deep (a node's closure and its cache), so 48 levels stay far below the
+# interpreter's recursion limit whatever the caller's own stack.
 MAX_DEPTH = 48
+# Operations (operators, comparisons, membership tests, and/or/not) one condition applies
+# to a batch: what one rule may cost each batch, whatever its text.
+MAX_OPERATIONS = 500
 # A list this long or shorter is tested with one comparison per item (cheaper than np.isin
 # on the few rows of a request batch).
 SHORT_LIST = 8
@@ -61,6 +68,8 @@ class _Node:
     conjuncts: tuple[_Node, ...] = ()
     # `name op number` on a numeric column (the rank for risk_tier): (name, op, number).
     atom: tuple[str, str, float] | None = None
+    depth: int = 0  # nested calls evaluation makes (0: a constant)
+    operations: int = 0  # operations evaluation applies to a batch
 
     def at(self, columns: Columns) -> Values:
         return self.value if self.fn is None else self.fn(columns)
@@ -76,6 +85,11 @@ class Condition:
     text: str
     names: frozenset[str]
     _root: _Node = field(repr=False)
+
+    @property
+    def operations(self) -> int:
+        """The operations one evaluation applies to a batch (at most MAX_OPERATIONS)."""
+        return self._root.operations
 
     def evaluate(self, columns: Columns) -> np.ndarray:
         with np.errstate(all="ignore"):  # overflow and division by zero give inf / missing
@@ -110,6 +124,12 @@ def compile_condition(text: str) -> Condition:
         raise ExpressionError("empty condition at 0", 0, text)
     tree = parse(text)
     root = _Compiler(text).node(tree, 0)
+    if root.operations > MAX_OPERATIONS:
+        raise ExpressionError(
+            f"condition applies {root.operations:,} operations; at most {MAX_OPERATIONS:,} at 0",
+            0,
+            text,
+        )
     if root.kind != BOOLEAN:
         raise ExpressionError(
             f"a condition must be true or false; {_quote(text, root)} at {root.start} is "
@@ -231,6 +251,7 @@ class _Compiler:
             frozenset({name}),
             column,
             missing=name not in ALWAYS_PRESENT,
+            depth=1,
         )
 
     # arithmetic
@@ -329,7 +350,17 @@ class _Compiler:
         conjuncts: tuple[_Node, ...] = ()
         if word == "and":
             conjuncts = tuple(c for n in variables for c in (n.conjuncts or (n,)))
-        return _Node(BOOLEAN, start, end, key, names, combined, conjuncts=conjuncts)
+        return _Node(
+            BOOLEAN,
+            start,
+            end,
+            key,
+            names,
+            combined,
+            conjuncts=conjuncts,
+            depth=self.nested(variables, start),
+            operations=len(variables) - 1 + sum(n.operations for n in variables),
+        )
 
     def _not_(self, tree: lark.Tree, depth: int) -> _Node:
         word, operand = _kids(tree)
@@ -470,15 +501,15 @@ class _Compiler:
         for item in _kids(items):
             tokens = _kids(item)
             first = tokens[0]
-            if first.type == "MINUS":
-                out.append((NUMBER, -float(tokens[1]), first.start_pos))
-            elif first.type == "NUMBER":
-                value = float(first)
-                if not math.isfinite(value):
+            if first.type in ("MINUS", "NUMBER"):
+                number = tokens[-1]
+                value = float(number)
+                if not math.isfinite(value):  # 1e999 reads as inf, -1e999 as -inf
                     raise self.error(
-                        f"number {first!s} is out of range at {first.start_pos}", first.start_pos
+                        f"number {number!s} is out of range at {number.start_pos}",
+                        number.start_pos,
                     )
-                out.append((NUMBER, value, first.start_pos))
+                out.append((NUMBER, -value if first.type == "MINUS" else value, first.start_pos))
             elif first.type == "STRING":
                 out.append((STRING, _unquote(str(first)), first.start_pos))
             else:
@@ -528,7 +559,30 @@ class _Compiler:
                 return c.cached(key, compute)
 
             fn = cached
-        return _Node(kind, start, end, key, names, fn, missing=missing)
+        return _Node(
+            kind,
+            start,
+            end,
+            key,
+            names,
+            fn,
+            missing=missing,
+            depth=self.nested(parts, start),
+            operations=1 + sum(p.operations for p in parts),
+        )
+
+    def nested(self, parts: Sequence[_Node], start: int) -> int:
+        """The depth of a node over `parts`; refused past MAX_DEPTH (a chain `a + b + c`
+        nests one level per operator)."""
+        depth = 1 + max(p.depth for p in parts)
+        if depth > MAX_DEPTH:
+            raise self.error(
+                f"condition nests operations more than {MAX_DEPTH} deep at {start}; a long "
+                "chain nests one level per operator: group it with parentheses, e.g. "
+                "(a + b) + (c + d)",
+                start,
+            )
+        return depth
 
 
 _SWAPPED = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "==": "==", "!=": "!="}
@@ -568,6 +622,8 @@ def _column_against_constant(
         left.names,
         atom,
         atom=(name, op, float(right.value)) if numeric else None,
+        depth=1,
+        operations=1,
     )
 
 

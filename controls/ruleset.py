@@ -4,7 +4,7 @@ on a whole batch: per row, the rules that matched, in priority order."""
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -12,6 +12,7 @@ import numpy as np
 from controls.columns import Columns
 from controls.expression import Condition, ExpressionError, compile_condition
 from controls.hits import DECISIONS, RULE_MODES, RuleHit
+from controls.probe import probe
 from controls.program import RuleProgram
 from ensemble.tiers import TIERS
 
@@ -19,6 +20,10 @@ RULE_ID = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 RAISE_TO = "raise_to:"
 ACTIONS: tuple[str, ...] = (*DECISIONS, *(f"{RAISE_TO}{tier}" for tier in TIERS))
 MAX_DESCRIPTION = 1_000
+# How a rule's condition text becomes a Condition: compile_condition, or a cache of it.
+Compile = Callable[[str], Condition]
+# Told of each rule that raised while a batch was evaluated (the rule held nowhere).
+OnError = Callable[["Rule", Exception], None]
 
 
 class RuleError(ValueError):
@@ -65,10 +70,19 @@ def check_mode(mode: str) -> str:
 
 
 def check_condition(condition: str) -> Condition:
+    """The compiled condition, evaluated once on the probe batch (controls.probe): a
+    condition whose evaluation raises is refused like one that does not compile."""
     try:
-        return compile_condition(condition)
+        compiled = compile_condition(condition)
     except ExpressionError as exc:
         raise RuleError("condition", exc.message, exc.position) from exc
+    try:
+        probe(compiled)
+    except Exception as exc:  # whatever evaluation raises: the rule must not reach scoring
+        raise RuleError(
+            "condition", f"cannot be evaluated ({type(exc).__name__}: {exc})"[:500], 0
+        ) from exc
+    return compiled
 
 
 @dataclass(frozen=True)
@@ -83,8 +97,9 @@ class Rule:
     priority: int
     version: int = 0
 
-    def check(self) -> Condition:
-        """The compiled condition; RuleError naming the first field that is wrong."""
+    def check(self, compiler: Compile = check_condition) -> Condition:
+        """The compiled condition; RuleError naming the first field that is wrong.
+        `compiler`: check_condition or a cache of it."""
         try:
             check_id(self.id)
             if not isinstance(self.description, str) or len(self.description) > MAX_DESCRIPTION:
@@ -95,7 +110,7 @@ class Rule:
             check_mode(self.mode)
             if isinstance(self.priority, bool) or not isinstance(self.priority, int):
                 raise RuleError("priority", f"{self.priority!r} is not an integer")
-            return check_condition(self.condition)
+            return compiler(self.condition)
         except RuleError as exc:
             raise RuleError(exc.field, exc.message, exc.position, _printable(self.id)) from exc
 
@@ -120,26 +135,38 @@ class RuleSet:
         self.names: frozenset[str] = frozenset().union(*(c.names for c in conditions))
 
     @classmethod
-    def compile(cls, rules: Sequence[Rule], version: int) -> RuleSet:
-        """RuleError naming the rule and field of the first rule that is wrong."""
+    def compile(
+        cls, rules: Sequence[Rule], version: int, compiler: Compile = check_condition
+    ) -> RuleSet:
+        """RuleError naming the rule and field of the first rule that is wrong. `compile`:
+        `compiler`: check_condition, or a cache of it (a new version compiles only what changed)."""
         seen: set[str] = set()
         for rule in rules:
             if rule.id in seen:
                 raise RuleError("id", "appears twice in the rule set", rule_id=rule.id)
             seen.add(rule.id)
         ordered = sorted(rules, key=lambda r: (r.priority, r.id))
-        return cls(ordered, [rule.check() for rule in ordered], version)
+        return cls(ordered, [rule.check(compiler) for rule in ordered], version)
 
     def __len__(self) -> int:
         return len(self.rules)
 
-    def evaluate(self, columns: Columns) -> list[tuple[RuleHit, ...]]:
+    @property
+    def operations(self) -> int:
+        """The operations its conditions apply to each batch, summed over the rules."""
+        return sum(c.operations for c in self._conditions)
+
+    def evaluate(
+        self, columns: Columns, on_error: OnError | None = None
+    ) -> list[tuple[RuleHit, ...]]:
         """Per row of the batch, the rules (active and shadow) whose condition holds, in
-        priority order. Rows that match nothing share one empty tuple."""
+        priority order. Rows that match nothing share one empty tuple. With `on_error`, a
+        rule whose evaluation raises holds nowhere in this batch and is told to it; the
+        others are evaluated as usual. Without, the error is raised."""
         n = columns.rows
         if not self._conditions or n == 0:
             return [()] * n
-        matched = self.matrix(columns)
+        matched = self.matrix(columns, on_error)
         out: list[tuple[RuleHit, ...]] = [()] * n
         rows, rules = np.nonzero(matched.T)  # by row, then by rule: priority order
         if not len(rows):
@@ -155,7 +182,23 @@ class RuleSet:
         out[current] = tuple(found)
         return out
 
-    def matrix(self, columns: Columns) -> np.ndarray:
+    def matrix(self, columns: Columns, on_error: OnError | None = None) -> np.ndarray:
         """(rules x rows) booleans: whether rule i (in priority order) holds for row j."""
         with np.errstate(all="ignore"):  # overflow, division by zero: inf / missing
-            return self._program.matrix(columns)
+            try:
+                return self._program.matrix(columns)
+            except Exception:
+                if on_error is None:
+                    raise
+                return self._one_by_one(columns, on_error)
+
+    def _one_by_one(self, columns: Columns, on_error: OnError) -> np.ndarray:
+        """The program raised: each rule alone, so only the one that raises is left out
+        (the program shares operands between rules, so it cannot tell which one)."""
+        out = np.zeros((len(self.rules), columns.rows), dtype=bool)
+        for i, (rule, condition) in enumerate(zip(self.rules, self._conditions, strict=True)):
+            try:
+                out[i] = condition.evaluate_unguarded(columns)
+            except Exception as exc:
+                on_error(rule, exc)
+        return out

@@ -12,7 +12,7 @@ other, so the result does not depend on the order of simultaneous rows.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -43,6 +43,9 @@ from features.definitions import (
 
 TIME_BITS = 37  # 2**37 ms is 4.3 years: the longest history one replay accepts
 ELEMENTS_PER_CHUNK = 1 << 19
+# Rows whose features ReplayStore.features computes at once (their float64 columns are
+# about 19 MB at 10,000 rows, and as much again in temporaries).
+CHUNK_ROWS = 10_000
 Progress = Callable[[int], None]
 
 
@@ -223,32 +226,55 @@ class ReplayStore:
         start, length = s.start[rows], s.length[rows]
         return _gather(s.times, start, length, max(1, int(length.max(initial=0))), PAD_TS)
 
-    def columns(self, progress: Progress | None = None) -> Columns:
-        """Every feature of every row, by name."""
-        n = len(self.tx)
-        out: Columns = dict(request_features(self.tx))
+    def columns(self, progress: Progress | None = None, rows: np.ndarray | None = None) -> Columns:
+        """Every feature of every row, by name; of `rows` only (indices, in their order)
+        when given: the others are then only the history those rows' windows read."""
+        tx = self.tx if rows is None else _subset(self.tx, rows)
+        n = len(tx)
+
+        def chosen(group: np.ndarray) -> np.ndarray:  # positions in `rows` -> row indices
+            return group if rows is None else rows[group]
+
+        def of_rows(of: np.ndarray) -> np.ndarray:
+            return of if rows is None else of[rows]
+
+        out: Columns = dict(request_features(tx))
         for entity in ENTITIES:
-            for width, rows in _buckets(self._events[entity].length):
+            for width, group in _buckets(of_rows(self._events[entity].length)):
                 part = entity_features(
-                    entity, self.window(entity, rows, width), _subset(self.tx, rows)
+                    entity, self.window(entity, chosen(group), width), _subset(tx, group)
                 )
                 for name, values in part.items():
-                    out.setdefault(name, np.empty(n))[rows] = values
+                    out.setdefault(name, np.empty(n))[group] = values
                 if progress:
-                    progress(len(rows))
+                    progress(len(group))
         for entity in PROFILED_ENTITIES:  # one at a time: a whole history's rows are many
-            out |= profiles_features({entity: self.profiles[entity]}, self.tx)
+            out |= profiles_features({entity: of_rows(self.profiles[entity])}, tx)
         for entity in LABELLED_ENTITIES:
-            for _, rows in _buckets(self._labels[entity].length):
+            for _, group in _buckets(of_rows(self._labels[entity].length)):
                 part = label_features(
                     entity,
-                    self.label_window(entity, rows),
-                    _subset(self.tx, rows),
-                    self.profiles[entity][rows],
+                    self.label_window(entity, chosen(group)),
+                    _subset(tx, group),
+                    self.profiles[entity][chosen(group)],
                 )
                 for name, values in part.items():
-                    out.setdefault(name, np.empty(n))[rows] = values
+                    out.setdefault(name, np.empty(n))[group] = values
         return out
 
     def matrix(self, progress: Progress | None = None) -> np.ndarray:
         return feature_matrix(self.columns(progress), len(self.tx))
+
+    def features(
+        self, names: Iterable[str], rows: np.ndarray, chunk: int = CHUNK_ROWS
+    ) -> dict[str, np.ndarray]:
+        """The named features of `rows` (float32, as the matrix holds them), computed
+        `chunk` rows at a time: what one call holds beyond the store itself is the chunk's
+        columns and the named features' arrays, however many rows there are."""
+        wanted = list(names)
+        out = {name: np.empty(len(rows), dtype=np.float32) for name in wanted}
+        for first in range(0, len(rows), chunk):
+            part = self.columns(rows=rows[first : first + chunk])
+            for name in wanted:
+                out[name][first : first + chunk] = part[name]
+        return out

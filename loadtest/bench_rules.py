@@ -1,7 +1,10 @@
 """Rule evaluation cost: 0, 10 and 50 rules with realistic conditions on batches of 1, 8 and
 32 scored transactions, in microseconds per batch and per row (compiling is not timed: a
-version's rules compile once). CPU time of this process, the best of seven runs: on a shared
-machine, wall time measures the neighbours. Prints figures; not a test."""
+version's rules compile once). Then long rules (about 2,000 characters, 161 operations
+each, the shape of issue 22's hostile run): the 81 it stored, beside what the default
+FRAUD_MAX_RULE_SET_OPERATIONS admits, and the cost of one operation. CPU time of this
+process, the best of seven runs: on a shared machine, wall time measures the neighbours.
+Prints figures; not a test."""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ import time
 
 import numpy as np
 
+from app.settings import Settings
 from controls.columns import Columns
 from controls.ruleset import Rule, RuleSet
 from features.definitions import FEATURE_NAMES
@@ -68,6 +72,22 @@ def measure(ruleset: RuleSet, rows: int, repeat: int, rng: np.random.Generator) 
     return (time.process_time() - started) / repeat * 1e6
 
 
+def long_condition(i: int) -> str:
+    """About 2,000 characters of arithmetic and comparisons, none shared with another rule."""
+    text = ""
+    for k in range(1_000):
+        piece = f"(amount * {i}.{k} + card_count_1h) / (card_amount_mean_prev30d + {k}) > {k + i}"
+        longer = f"{text} or {piece}" if text else piece
+        if len(longer) > 2_000:
+            break
+        text = longer
+    return text
+
+
+def long_rules(count: int) -> list[Rule]:
+    return [Rule(f"long{i}", "", long_condition(i), "review", "shadow", i) for i in range(count)]
+
+
 def main() -> None:
     rng = np.random.default_rng(7)
     print(f"{'rules':>5} {'batch':>5} {'µs/batch':>10} {'µs/row':>8}")
@@ -77,6 +97,22 @@ def main() -> None:
             measure(ruleset, rows, 50, rng)  # warm up
             best = min(measure(ruleset, rows, 1000, rng) for _ in range(7))
             print(f"{count:>5} {rows:>5} {best:>10.1f} {best / rows:>8.1f}")
+    bound = Settings.model_fields["max_rule_set_operations"].default
+    each = RuleSet.compile(long_rules(1), version=1).operations
+    admitted = bound // each
+    print(
+        f"\nlong rules: {each} operations each; FRAUD_MAX_RULE_SET_OPERATIONS={bound:,} admits {admitted}"
+    )
+    print(f"{'rules':>5} {'operations':>10} {'batch':>5} {'µs/batch':>10} {'µs/operation':>12}")
+    for count in (81, admitted):
+        ruleset = RuleSet.compile(long_rules(count), version=1)
+        for rows in (1, 32):
+            measure(ruleset, rows, 5, rng)
+            best = min(measure(ruleset, rows, 50, rng) for _ in range(7))
+            print(
+                f"{count:>5} {ruleset.operations:>10,} {rows:>5} {best:>10.0f} "
+                f"{best / ruleset.operations:>12.2f}"
+            )
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ from features.online import OnlineTransaction, online_matrix, request_only_matri
 from features.window_format import WindowRead
 from scoring import telemetry
 from scoring.decision import Decision
+from scoring.rule_errors import FAILURES
 
 NO_RULES = RuleSet.compile([], version=0)
 
@@ -125,7 +126,7 @@ def _evaluate(
         xgboost=scores.xgboost,
         isolation_forest=scores.isolation_forest,
     )
-    matched = rules.evaluate(columns)
+    matched = rules.evaluate(columns, on_error=FAILURES.record)  # a rule never fails a batch
     _count_rules(matched)
     telemetry.RULES_SECONDS.observe(time.perf_counter() - started)
     return matched

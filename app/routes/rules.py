@@ -3,6 +3,7 @@ by every API process within a second (app/rule_sync.py)."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
@@ -14,6 +15,7 @@ from app.bodies import documented_body, json_response, parse_body
 from app.deps import Administrator, DatabaseDep, ReadKey, SettingsDep
 from app.errors import Conflict, NotFound, ValidationFailed
 from app.openapi import BODY, UNAVAILABLE, documented_errors, keyed
+from app.rule_sync import rule_set_operations
 from app.schemas.fields import DecimalInt
 from app.schemas.rules import (
     BacktestReportOut,
@@ -25,33 +27,36 @@ from app.schemas.rules import (
     RuleList,
     RuleOut,
 )
-from controls.ruleset import Rule, RuleError, RuleSet
+from controls.expression import Condition
+from controls.ruleset import Compile, Rule, RuleError, check_condition
 from persistence.rules import (
+    StoredRule,
     VersionMismatch,
     delete_rule,
     get_rule,
     load_rules,
     rule_changes,
-    rule_count,
     rule_hits,
     save_rule,
 )
+from scoring.rule_errors import FAILURES
 
 router = APIRouter(prefix="/v1", tags=["rules"])
 RuleIdPath = Annotated[RuleId, Path(description="`[A-Za-z0-9_.-]{1,64}`")]
 
 
-def compiled(rule: Rule) -> Rule:
-    """The rule, if its action, mode and condition compile; 422 naming the field and the
-    position in the condition otherwise."""
+async def compiled(rule: Rule, compiler: Compile = check_condition) -> Condition:
+    """The rule's condition, if its action, mode and condition compile and the condition
+    evaluates on the probe batch; 422 naming the field and the position in the condition
+    otherwise. Compiled in a thread: a long condition takes milliseconds of pure Python,
+    which the event loop (scoring) must not wait for."""
     try:
-        RuleSet.compile([rule], version=0)
+        return await asyncio.to_thread(rule.check, compiler)
     except RuleError as exc:
         error: dict[str, object] = {"field": exc.field, "message": exc.message, "type": "rule"}
         if exc.position is not None:
             error["position"] = exc.position
         raise ValidationFailed([error]) from None
-    return rule
 
 
 @router.put(
@@ -65,9 +70,10 @@ def compiled(rule: Rule) -> Rule:
         | UNAVAILABLE
         | {
             409: "`expected_version` is not the rule's version, or the rule set is full "
-            "(FRAUD_MAX_RULES)",
-            422: "a field breaks the contract, or the condition does not compile (the "
-            "`position` in it is given); nothing was written",
+            "(FRAUD_MAX_RULES), or with this rule it would apply more operations to each "
+            "batch than FRAUD_MAX_RULE_SET_OPERATIONS; nothing was written",
+            422: "a field breaks the contract, or the condition does not compile or cannot "
+            "be evaluated (the `position` in it is given); nothing was written",
         }
     )
     | {201: {"description": "created", "model": RuleOut}},
@@ -87,20 +93,28 @@ async def put_rule(
             [{"field": "path.rule_id", "message": f"{rule_id!r} is reserved", "type": "rule"}]
         )
     body = await parse_body(request, RuleIn)
-    rule = compiled(
-        Rule(
-            id=rule_id,
-            description=body.description,
-            condition=body.condition,
-            action=body.action,
-            mode=body.mode,
-            priority=body.priority,
-        )
+    rule = Rule(
+        id=rule_id,
+        description=body.description,
+        condition=body.condition,
+        action=body.action,
+        mode=body.mode,
+        priority=body.priority,
     )
+    conditions = request.app.state.rule_sync.conditions
+    condition = await compiled(rule, conditions)
     async with db.connection() as conn:
-        current = await get_rule(conn, rule_id)
-        if current is None and (held := await rule_count(conn)) >= settings.max_rules:
-            raise Conflict(f"the rule set already holds {held} rules (FRAUD_MAX_RULES)")
+        _, stored = await load_rules(conn)
+        others = [s.rule for s in stored if s.rule.id != rule_id]
+        if len(others) == len(stored) and len(stored) >= settings.max_rules:
+            raise Conflict(f"the rule set already holds {len(stored)} rules (FRAUD_MAX_RULES)")
+        spent = await asyncio.to_thread(rule_set_operations, others, conditions)
+        if spent + condition.operations > settings.max_rule_set_operations:
+            raise Conflict(
+                f"with this rule the rule set would apply {spent + condition.operations:,} "
+                f"operations to each batch ({condition.operations:,} of them this rule's); at "
+                f"most {settings.max_rule_set_operations:,} (FRAUD_MAX_RULE_SET_OPERATIONS)"
+            )
         try:
             saved = await save_rule(conn, rule, caller.key_id, body.expected_version)
         except VersionMismatch as exc:
@@ -124,10 +138,12 @@ async def put_rule(
         | BODY
         | UNAVAILABLE
         | {
-            422: "a bad condition (with its position) or action, `until` not after `since`, "
-            "or a period with more than FRAUD_BACKTEST_MAX_ROWS transactions",
-            429: "FRAUD_BACKTEST_CONCURRENCY backtests already running in this process, or "
-            "the key is over its rate limit",
+            422: "a bad condition (with its position) or action, a condition that cannot be "
+            "evaluated, `until` not after `since`, a period with more than "
+            "FRAUD_BACKTEST_MAX_ROWS transactions, or one needing more memory than "
+            "FRAUD_BACKTEST_MAX_MEMORY_MB",
+            429: "FRAUD_BACKTEST_CONCURRENCY backtests already running over every API "
+            "process, or the key is over its rate limit",
             504: "the backtest ran past FRAUD_BACKTEST_TIMEOUT_S and was stopped",
         }
     ),
@@ -138,9 +154,10 @@ async def run_backtest(request: Request) -> Response:
     definitions as scoring, and reports how many the rule hits, how many of those were
     confirmed fraud or legitimate (the latest label of each), the fraud amount caught per
     currency, and how the decisions would change (a hit decided by a list keeps it). It
-    runs in a child process, never in the scoring one, bounded in rows and time."""
+    runs in a child process, never in the scoring one, bounded in rows, time, memory and
+    concurrency; a child that fails is a 503."""
     body = await parse_body(request, BacktestRequest)
-    compiled(Rule("backtest", "", body.condition, body.action, "shadow", 0))
+    await compiled(Rule("backtest", "", body.condition, body.action, "shadow", 0))
     report = await request.app.state.backtests.run(
         body.condition, body.action, body.since, body.until
     )
@@ -155,9 +172,15 @@ async def run_backtest(request: Request) -> Response:
     responses=documented_errors(keyed("read") | UNAVAILABLE),
 )
 async def list_rules(db: DatabaseDep) -> Response:
+    """Each rule's `errors`: whether this version of it raised while this process scored
+    (it is then skipped in that batch; null: never)."""
     async with db.connection() as conn:
         version, rules = await load_rules(conn)
-    return json_response({"version": version, "rules": [r.as_json() for r in rules]})
+    return json_response({"version": version, "rules": [_in_service(r) for r in rules]})
+
+
+def _in_service(stored: StoredRule) -> dict[str, object]:
+    return stored.as_json() | {"errors": FAILURES.of(stored.rule)}
 
 
 # GET /v1/rules/hits is routed before /v1/rules/{rule_id}: no rule may take its name.
@@ -203,7 +226,7 @@ async def read_rule(rule_id: RuleIdPath, db: DatabaseDep) -> Response:
         found = await get_rule(conn, rule_id)
     if found is None:
         raise NotFound(f"no rule {rule_id!r}")
-    return json_response(found.as_json())
+    return json_response(_in_service(found))
 
 
 @router.get(

@@ -51,6 +51,13 @@ class RuleIn(BaseModel):
     )
 
 
+class RuleErrorsOut(BaseModel):
+    batches: int = Field(description="Scoring batches in which the rule raised")
+    error: str = Field(description="The latest error, as `<type>: <message>`")
+    first_at: datetime
+    last_at: datetime
+
+
 class RuleOut(BaseModel):
     id: str
     description: str
@@ -61,6 +68,13 @@ class RuleOut(BaseModel):
     version: int = Field(description="This rule's version: 1 when created, +1 per change")
     updated_at: datetime
     updated_by: str | None = Field(description="The API key that wrote this version (its id)")
+    errors: RuleErrorsOut | None = Field(
+        None,
+        description="Whether this version of the rule raised while the process that answers "
+        "scored (each process keeps its own): it was then skipped in those batches, whose "
+        "answers carry the model's decision and the other rules. Null: it never did. Given "
+        "by the reads (GET), not by PUT.",
+    )
 
 
 class RuleList(BaseModel):

@@ -16,11 +16,14 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
+import persistence.backtest
+from app import backtests
 from app.main import create_app
 from app.schemas.score import EXAMPLE
 from app.settings import get_settings
 from cli.main import cli
-from controls.backtest import BacktestReport
+from controls import expression
+from controls.backtest import BacktestReport, ConditionFailed
 from controls.expression import ExpressionError
 from features.dataset import write_transactions
 from persistence.backtest import LOOKBACK, QUERY, BacktestTooLarge, backtest_stored, frame
@@ -267,3 +270,29 @@ def test_a_period_without_transactions_reports_nothing(api: TestClient, schema: 
     r = api.post("/v1/rules/backtest", json=backtest_body(**empty))
     assert r.status_code == 200, r.text
     assert (r.json()["rows"], r.json()["hits"], r.json()["fraud"]) == (0, 0, 0)
+
+
+def test_a_child_that_fails_is_answered_in_the_envelope(
+    api: TestClient, schema: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The hostile run's backtest crashed its child, and the API process raised: a 500
+    outside the envelope and a reset connection."""
+    asyncio.run(store(schema))
+    monkeypatch.setattr(backtests, "JOB", "tests.integration.failing_backtest_job")
+    r = api.post("/v1/rules/backtest", json=backtest_body())
+    assert r.status_code == 503, r.text
+    assert r.json()["error"] == "unavailable"
+    assert "exit status 70" in r.json()["detail"]
+
+
+def test_a_condition_that_raises_on_the_rows_is_refused_naming_it(
+    schema: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    asyncio.run(store(schema))
+    with monkeypatch.context() as lifted:  # past the compiler's bounds: it raises when run
+        lifted.setattr(expression, "MAX_DEPTH", 10_000)
+        lifted.setattr(expression, "MAX_OPERATIONS", 10_000)
+        deep = expression.compile_condition("score" + "+1" * 900 + " > 0")
+    monkeypatch.setattr(persistence.backtest, "compile_condition", lambda _: deep)
+    with pytest.raises(ConditionFailed, match=r"cannot be evaluated on these rows \(Recursion"):
+        asyncio.run(stored_report(schema))

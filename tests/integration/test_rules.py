@@ -14,6 +14,9 @@ from prometheus_client import REGISTRY
 
 from app.auth import key_id
 from app.main import create_app
+from controls import expression
+from controls.probe import probe_batch
+from controls.ruleset import RuleSet
 from tests.integration.conftest import API_KEY, make_settings
 from tests.integration.test_score_api import body
 from tests.pg import DATABASE_URL, query
@@ -173,3 +176,50 @@ def test_an_active_rule_decides_and_a_shadow_rule_is_only_counted(api: TestClien
     assert api.delete("/v1/rules/block_big").status_code == 204
     back = score_until(api, lambda a: a["decision_source"] == "model")
     assert back["decision"] == POLICY[back["risk_tier"]]
+
+
+def test_a_rule_that_raises_while_scoring_is_skipped_counted_and_shown(
+    api: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The hostile run's rule (500 chained additions: evaluating it nests past Python's
+    recursion limit) made every /v1/score answer 500. Written today it is refused; here it
+    is put in service past the compiler's bounds, as a rule this release compiles but cannot
+    evaluate would be: each answer still carries the model's decision and the other rules,
+    and the rule is counted, and shown by GET /v1/rules."""
+    assert api.put("/v1/rules/fine", json={**RULE, "mode": "shadow"}).status_code == 201
+    breaks = {**RULE, "condition": "amount > 0", "priority": 1}
+    assert api.put("/v1/rules/breaks", json=breaks).status_code == 201
+    score_until(api, lambda a: [r["id"] for r in a["rules"]] == ["breaks", "fine"])
+    service = api.app.state.service  # type: ignore[attr-defined]
+    with monkeypatch.context() as lifted:
+        lifted.setattr(expression, "MAX_DEPTH", 10_000)
+        lifted.setattr(expression, "MAX_OPERATIONS", 10_000)
+        deep = expression.compile_condition("score" + "+1" * 500 + " > 0")
+    with pytest.raises(RecursionError):
+        deep.evaluate(probe_batch())
+    in_service = service.rules
+    conditions = [
+        deep if r.id == "breaks" else expression.compile_condition(r.condition)
+        for r in in_service.rules
+    ]
+    service.rules = RuleSet(in_service.rules, conditions, in_service.version)
+    before = errors("breaks")
+
+    for _ in range(3):
+        answer = api.post("/v1/score", json=body(transaction_id=f"t{time.monotonic_ns()}"))
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["decision_source"] == "model"
+        assert answer.json()["decision"] == POLICY[answer.json()["risk_tier"]]
+        assert [r["id"] for r in answer.json()["rules"]] == ["fine"]
+    assert errors("breaks") == before + 3
+    assert errors("fine") == 0
+    listed = {r["id"]: r for r in api.get("/v1/rules").json()["rules"]}
+    assert listed["fine"]["errors"] is None
+    shown = listed["breaks"]["errors"]
+    assert shown["batches"] >= 3
+    assert shown["error"].startswith("RecursionError"), shown
+    assert api.get("/v1/rules/breaks").json()["errors"]["batches"] == shown["batches"]
+
+
+def errors(rule: str) -> float:
+    return REGISTRY.get_sample_value("fraud_rule_errors_total", {"rule": rule}) or 0.0

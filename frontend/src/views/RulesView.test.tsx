@@ -37,6 +37,31 @@ describe("RulesView", () => {
     expect(calls.find((c) => c.path === "/v1/rules/hits")?.search).toBe("?hours=24");
   });
 
+  it("marks a rule that raised while scoring, and only that one", async () => {
+    const broken = {
+      ...RULE,
+      id: "deep",
+      errors: {
+        batches: 3,
+        error: "RecursionError: maximum recursion depth exceeded",
+        first_at: "2026-12-01T10:00:00Z",
+        last_at: "2026-12-01T10:05:00Z",
+      },
+    };
+    mockApi({
+      "GET /v1/rules": { body: { version: 4, rules: [{ ...RULE, errors: null }, broken] } },
+      "GET /v1/rules/hits": { body: HITS },
+    });
+    renderSignedIn(<RulesView />);
+    await screen.findAllByTestId("rule-row");
+    const row = (id: string) => screen.getAllByTestId("rule-row").find((r) => r.dataset.ruleId === id)!;
+    expect(within(row("big_ecom")).queryByTestId("rule-errors")).toBeNull();
+    const marked = within(row("deep")).getByTestId("rule-errors");
+    expect(marked).toHaveAttribute("role", "alert");
+    expect(marked).toHaveTextContent("Skipped: raised while scoring in 3 batches");
+    expect(marked).toHaveTextContent("RecursionError: maximum recursion depth exceeded");
+  });
+
   it("marks the condition where the API says it is wrong, and saves nothing", async () => {
     const condition = "amount > 2000 and chanel == 1";
     const calls = mockApi({

@@ -171,6 +171,17 @@ function BacktestResult({ report }: { report: Backtest }) {
   );
 }
 
+// A rule that raised while this API process scored: it was skipped in those batches (their
+// answers carry the model's decision), so it decided nothing there.
+function RuleErrors({ errors }: { errors: NonNullable<Rule["errors"]> }) {
+  return (
+    <p className="rule-errors" role="alert" data-testid="rule-errors">
+      Skipped: raised while scoring in {errors.batches} batch{errors.batches === 1 ? "" : "es"} since{" "}
+      {new Date(errors.first_at).toLocaleString()} ({errors.error})
+    </p>
+  );
+}
+
 export function RulesView() {
   const session = useSession();
   const admin = can(session, "admin");
@@ -247,6 +258,7 @@ export function RulesView() {
               <td className="mono">{rule.id}</td>
               <td className="mono" title={rule.description}>
                 {rule.condition}
+                {rule.errors && <RuleErrors errors={rule.errors} />}
               </td>
               <td>{rule.action}</td>
               <td>{rule.mode}</td>

@@ -8,7 +8,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from controls.expression import MAX_DEPTH, MAX_LENGTH, ExpressionError, compile_condition
+from controls.expression import (
+    MAX_DEPTH,
+    MAX_LENGTH,
+    MAX_OPERATIONS,
+    ExpressionError,
+    compile_condition,
+)
 from tests.unit.controls.batch import batch
 
 
@@ -275,3 +281,42 @@ def test_any_text_compiles_or_is_refused_with_a_position(words: list[str], noise
         else:
             assert 0 <= error.position <= len(text)
             assert f"at {error.position}" in error.message
+
+
+def test_evaluation_depth_is_bounded_at_compile_time() -> None:
+    """A chain nests one level of evaluation per operator: 500 of them compiled (the level
+    count was the grammar's) and evaluating raised RecursionError; now refused, naming
+    where. The same operations grouped are fine."""
+    error = refused("score" + "+1" * 500 + " > 0")
+    assert f"more than {MAX_DEPTH} deep" in error.message
+    assert error.position == 0
+    assert compile_condition("score" + "+1" * (MAX_DEPTH - 2) + " > 0").evaluate(batch()).all()
+    refused("score" + "+1" * (MAX_DEPTH - 1) + " > 0")
+    grouped = " + ".join(["(" + "+".join(["1"] * 10) + " + amount)"] * 10)
+    assert rows(f"{grouped} > 0") == [True] * 4
+
+
+def test_operations_per_condition_are_bounded() -> None:
+    def chunks(m: int) -> str:  # m chunks of 30 additions: m * 30 + (m - 1) + 1 operations
+        return " + ".join(["(score" + "+1" * 30 + ")"] * m) + " > 0"
+
+    assert compile_condition(chunks(16)).operations == 496
+    assert rows(chunks(16)) == [True] * 4
+    error = refused(chunks(17))
+    assert error.message == f"condition applies 527 operations; at most {MAX_OPERATIONS} at 0"
+
+
+def test_operations_are_counted_as_evaluation_applies_them() -> None:
+    assert compile_condition("amount > 1").operations == 1
+    assert compile_condition('amount > 1 and channel == "atm"').operations == 3
+    assert compile_condition("amount / (card_count_1h + 1) > 2").operations == 3
+    assert compile_condition("not (amount in [1, 2])").operations == 2
+    assert compile_condition("1 + 2 > 2").operations == 0  # folded when compiled
+
+
+@pytest.mark.parametrize("text", ["amount in [-1e999]", "amount not in [1, -1e999]"])
+def test_a_non_finite_number_in_a_list_is_refused(text: str) -> None:
+    """-1e999 compiled to -inf inside a list (the check skipped the minus sign)."""
+    error = refused(text)
+    assert error.message == f"number 1e999 is out of range at {text.index('1e999')}"
+    assert refused("amount > -1e999").message.startswith("number 1e999 is out of range")

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from controls import expression
 from controls.columns import Columns
+from controls.expression import Condition, compile_condition
 from controls.hits import RuleHit
-from controls.ruleset import Rule, RuleError, RuleSet, check_action
+from controls.ruleset import Rule, RuleError, RuleSet, check_action, check_condition
 from tests.unit.controls.batch import batch
 
 
@@ -100,3 +102,57 @@ def test_priority_must_be_an_integer() -> None:
 def test_actions() -> None:
     for action in ("approve", "review", "decline", "raise_to:low", "raise_to:critical"):
         assert check_action(action) == action
+
+
+def deep_condition(monkeypatch: pytest.MonkeyPatch) -> Condition:
+    """A condition past the compiler's bounds (lifted here), whose evaluation raises
+    RecursionError: what a rule that compiles but cannot be evaluated does."""
+    with monkeypatch.context() as lifted:
+        lifted.setattr(expression, "MAX_DEPTH", 10_000)
+        lifted.setattr(expression, "MAX_OPERATIONS", 10_000)
+        return expression.compile_condition("score" + "+1" * 900 + " > 0")
+
+
+def test_a_rule_that_raises_holds_nowhere_and_is_told_the_others_are_evaluated(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    rules = [rule("first", "amount > 2000", 1), rule("breaks", "true", 2), rule("any", "true", 3)]
+    conditions = [compile_condition("amount > 2000"), deep_condition(monkeypatch)]
+    conditions.append(compile_condition("true"))
+    rule_set = RuleSet(rules, conditions, version=1)
+    with pytest.raises(RecursionError):
+        rule_set.evaluate(batch())  # without a handler, the error is the caller's
+    failed: list[tuple[str, str]] = []
+    matched = rule_set.evaluate(batch(), lambda r, exc: failed.append((r.id, type(exc).__name__)))
+    assert failed == [("breaks", "RecursionError")]
+    assert [[h.id for h in row] for row in matched] == [
+        ["first", "any"],
+        ["any"],
+        ["any"],
+        ["first", "any"],
+    ]
+
+
+def test_a_condition_whose_evaluation_raises_is_refused_when_checked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The probe batch (controls.probe) catches what the compiler's bounds would miss."""
+    monkeypatch.setattr(expression, "MAX_DEPTH", 10_000)
+    monkeypatch.setattr(expression, "MAX_OPERATIONS", 10_000)
+    with pytest.raises(RuleError) as info:
+        check_condition("score" + "+1" * 900 + " > 0")
+    assert info.value.field == "condition"
+    assert info.value.message.startswith("cannot be evaluated (RecursionError:")
+
+
+def test_the_probe_batch_evaluates_every_name() -> None:
+    from controls.names import TYPES
+    from controls.probe import probe
+
+    for name, kind in TYPES.items():
+        text = {
+            "number": f"{name} > 1 or {name} / 0 == 1",
+            "string": f'{name} == "x" or {name} in ["", "EUR"]',
+            "tier": f'{name} >= "high"',
+        }[kind]
+        probe(compile_condition(text))
