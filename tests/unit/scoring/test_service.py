@@ -137,8 +137,8 @@ def test_answers_a_failed_round_trip_carried_go_with_the_next() -> None:
 def test_every_computed_decision_is_audited_and_no_model_fails_the_request() -> None:
     audited: list[tuple[str, str, str]] = []
 
-    def audit(tx: Transaction, decision: Decision, scope: str) -> None:
-        audited.append((tx.transaction_id, decision.transaction_id, scope))
+    def audit(decided: list[tuple[Transaction, Decision, str]]) -> None:
+        audited.extend((tx.transaction_id, d.transaction_id, scope) for tx, d, scope in decided)
 
     s = service(Store())
     s.audit = audit
