@@ -6,7 +6,10 @@ on the disk. Writing and syncing run on a thread of their own, one sync at a tim
 event loop keeps serving other requests meanwhile; the events appended while one sync runs
 all go in the next one. Each answer so waits at most two syncs (a fraction of a
 millisecond on an SSD), however many requests arrive together. The shipper
-(persistence/log_shipper.py) sends the synced records to Kafka.
+(persistence/log_shipper.py) sends the synced records to Kafka: those appended by this
+process from a copy kept in memory (`recent`) while it is contiguous with what Kafka has,
+anything else (a backlog beyond the copy's bound, an earlier process's records) read back
+from the files.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
@@ -28,6 +32,7 @@ SYNC_SECONDS = Histogram(
     "Time to write and sync one group commit of the audit log",
     buckets=(0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5),
 )
+RECENT_RECORDS = 20_000  # synced records kept in memory for the shipper, at most
 
 
 class AuditLog:
@@ -36,16 +41,19 @@ class AuditLog:
         self.synced_end = files.end  # every record before this position is on the disk
         self.synced = asyncio.Event()  # set after each sync (the shipper waits on it)
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="audit-log")
-        self._unsynced: list[bytes] = []
+        self._unsynced: list[tuple[bytes, Sequence[Record]]] = []
         self._waiting: list[asyncio.Future[None]] = []
         self._committing: asyncio.Task[None] | None = None
+        # Synced batches not yet acknowledged by Kafka: (start, end, records), in order.
+        self._recent: deque[tuple[int, int, Sequence[Record]]] = deque()
+        self._recent_records = 0
 
     def append(self, records: Sequence[Record]) -> asyncio.Future[None]:
         """Done once the records are on the disk; failed with an OSError if they could not
         be written there."""
         loop = asyncio.get_running_loop()
         durable: asyncio.Future[None] = loop.create_future()
-        self._unsynced.append(encode(records))
+        self._unsynced.append((encode(records), records))
         self._waiting.append(durable)
         if self._committing is None:
             self._committing = loop.create_task(self._commit(), name="audit-log-commit")
@@ -55,11 +63,11 @@ class AuditLog:
         loop = asyncio.get_running_loop()
         try:
             while self._unsynced:
-                data, waiting = b"".join(self._unsynced), self._waiting
+                batches, waiting = self._unsynced, self._waiting
                 self._unsynced, self._waiting = [], []
-                started = time.perf_counter()
+                data = b"".join(encoded for encoded, _ in batches)
                 try:
-                    end = await loop.run_in_executor(self._executor, self.files.append, data)
+                    end = await loop.run_in_executor(self._executor, self._write, data)
                 except OSError as exc:
                     SYNCS.labels("failed").inc()
                     log.error("audit log write failed, %d batches refused: %r", len(waiting), exc)
@@ -67,13 +75,46 @@ class AuditLog:
                         future.set_exception(exc)
                     continue
                 SYNCS.labels("done").inc()
-                SYNC_SECONDS.observe(time.perf_counter() - started)
+                self._remember(end - len(data), batches)
                 self.synced_end = end
                 self.synced.set()
                 for future in waiting:
                     future.set_result(None)
         finally:
             self._committing = None
+
+    def _remember(self, start: int, batches: list[tuple[bytes, Sequence[Record]]]) -> None:
+        if self._recent_records > RECENT_RECORDS:  # Kafka is away: the files hold them
+            self._recent.clear()
+            self._recent_records = 0
+        for encoded, records in batches:
+            self._recent.append((start, start + len(encoded), records))
+            self._recent_records += len(records)
+            start += len(encoded)
+
+    def recent(self, position: int, most: int) -> tuple[list[Record], int] | None:
+        """The synced records from `position` on (whole batches, about `most`) from memory,
+        and the position after them; None if memory does not start there (the shipper
+        then reads the files)."""
+        while self._recent and self._recent[0][1] <= position:  # acknowledged already
+            self._recent_records -= len(self._recent.popleft()[2])
+        if not self._recent or self._recent[0][0] != position:
+            return None
+        records: list[Record] = []
+        after = position
+        for _start, end, batch in self._recent:
+            if records and len(records) + len(batch) > most:
+                break
+            records += batch
+            after = end
+        return records, after
+
+    def _write(self, data: bytes) -> int:
+        """On the log's thread: the disk's own time, without the wait for the event loop."""
+        started = time.perf_counter()
+        end = self.files.append(data)
+        SYNC_SECONDS.observe(time.perf_counter() - started)
+        return end
 
     async def drain(self) -> None:
         """Until every append so far is synced (or failed)."""

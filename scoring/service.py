@@ -137,7 +137,10 @@ class ScoringService:
         for _, timer in waiting:
             timer.cancel()
         if waiting:
-            self._compute([(p, p.last_read) for p, _ in waiting])
+            try:
+                self._compute([(p, p.last_read) for p, _ in waiting])
+            except Exception as exc:  # never leave a caller waiting
+                _fail([p for p, _ in waiting], exc)
         await self.batcher.stop()
         while self._recording:  # their answers, then stored for retries below
             await asyncio.gather(*self._recording, return_exceptions=True)

@@ -153,26 +153,29 @@ def test_group_commit_syncs_concurrent_appends_together(tmp_path: Path) -> None:
     assert len(read_all(SegmentedLog(tmp_path))) == 50
 
 
-def test_a_failed_sync_refuses_its_batch_and_leaves_no_torn_record(
+def test_a_failed_write_refuses_its_batch_and_leaves_no_torn_record(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The disk refuses the sync (EIO): the batch written before it is cut off again, its
-    appenders get the error, and the next batch is appended where the log was intact."""
-    real_sync = os.fdatasync
-    failing: list[bool] = []
+    """The disk fails half-way through a batch (EIO after part of it is written): the part
+    is cut off again, its appenders get the error, and the next batch is appended where
+    the log was intact."""
+    real_write = os.write
+    failing: list[int] = []  # the log's descriptor, while its next write is to fail
 
-    def sync(fd: int) -> None:
-        if failing.pop() if failing else False:
+    def write(fd: int, data: bytes | memoryview) -> int:
+        if failing and fd == failing[0]:
+            failing.clear()
+            real_write(fd, data[: len(data) // 2])
             raise OSError(errno.EIO, "injected")
-        real_sync(fd)
+        return real_write(fd, data)
 
     async def scenario() -> str:
         log = AuditLog(SegmentedLog(tmp_path))
         await log.append([(b"k", b"kept")])
-        monkeypatch.setattr(os, "fdatasync", sync)
-        failing.append(True)
+        monkeypatch.setattr(os, "write", write)
+        failing.append(log.files._fd)
         try:
-            await log.append([(b"k", b"refused")])
+            await log.append([(b"k", b"refused" * 100)])
             outcome = "written"
         except OSError as exc:
             outcome = exc.strerror
@@ -216,3 +219,53 @@ def test_each_process_claims_its_own_slot_and_finds_the_slots_of_dead_ones(
         holder.wait()
         assert holder.stdout is not None
         holder.stdout.close()
+
+
+def test_a_log_left_with_records_is_told_from_an_acknowledged_one_by_its_files(
+    tmp_path: Path,
+) -> None:
+    log = SegmentedLog(tmp_path, segment_bytes=500)
+    assert not SegmentedLog.holds_unacknowledged(tmp_path)
+    log.append(encode(records(4)))
+    log.append(encode(records(6, 4)))
+    assert SegmentedLog.holds_unacknowledged(tmp_path)
+    log.acknowledge(log.end, persist=False)
+    assert SegmentedLog.holds_unacknowledged(tmp_path)  # only on disk counts
+    log.acknowledge(log.end)
+    assert not SegmentedLog.holds_unacknowledged(tmp_path)
+    log.close()
+
+
+def test_the_shipper_gets_synced_records_from_memory_while_they_follow_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What this process synced is handed over from memory, in order, from the acknowledged
+    position on; past the bound (Kafka away) memory lets go and the files serve, until the
+    acknowledged position reaches what memory holds again."""
+    monkeypatch.setattr("persistence.audit_log.RECENT_RECORDS", 10)
+
+    async def scenario() -> list[object]:
+        log = AuditLog(SegmentedLog(tmp_path))
+        seen: list[object] = []
+        await log.append(records(4))
+        await log.append(records(8, 4))
+        got = log.recent(log.files.acked, most=100)
+        assert got is not None
+        seen.append(got[0] == records(8) and got[1] == log.synced_end)
+        first = log.recent(log.files.acked, most=5)  # whole batches: the first only
+        assert first is not None
+        seen.append(first[0] == records(4))
+        log.files.acknowledge(first[1], persist=False)
+        seen.append(log.recent(first[1], most=100) == (records(8, 4), log.synced_end))
+        for i in range(8, 20, 4):  # past the bound: memory lets go
+            await log.append(records(i + 4, i))
+        seen.append(log.recent(log.files.acked, most=100))  # None: read the files
+        read, after = log.files.read(log.files.acked, log.synced_end)
+        seen.append(read == records(20, 4))
+        log.files.acknowledge(after, persist=False)
+        await log.append(records(24, 20))
+        seen.append(log.recent(after, most=100) == (records(24, 20), log.synced_end))
+        await log.close()
+        return seen
+
+    assert asyncio.run(scenario()) == [True, True, True, None, True, True]
