@@ -10,7 +10,6 @@ durability FRAUD_AUDIT_DURABILITY chooses:
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -25,6 +24,7 @@ from persistence.producer import AUDIT_EVENTS, AuditProducer
 from persistence.spool import Spool
 from persistence.topic_sender import TopicSender
 from scoring.decision import Decision
+from scoring.service import Recorded
 from scoring.transaction import Transaction
 
 Decided = list[tuple[Transaction, Decision, str]]  # transaction, decision, scope
@@ -98,16 +98,18 @@ class DecisionAudit:
         if self.producer is not None:
             await self.producer.start()
 
-    def record(self, decided: Decided) -> asyncio.Future[None] | None:
-        """None once queued in memory; with the log, a future done once synced."""
+    def record(self, decided: Decided, recorded: Recorded) -> None:
+        """`recorded` is called at once when the events are queued in memory; with the log,
+        once they are synced (or with the error that kept them off the disk)."""
         events = records(decided)
         if self.shipper is not None:
             AUDIT_EVENTS.labels(self.topic, "logged").inc(len(events))
-            return self.log.append(events)
+            self.log.append(events, recorded)
+            return
         if self.producer is not None:
             for key, value in events:
                 self.producer.publish(key, value)
-        return None
+        recorded(None)
 
     async def stop(self, timeout_s: float) -> None:
         """After the scoring service: what it answered is sent (or kept for the next start)."""

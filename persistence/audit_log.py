@@ -1,8 +1,8 @@
 """AuditLog: the audit events of an API process made durable before their answers leave
 (FRAUD_AUDIT_DURABILITY=log), with group commit.
 
-`append` takes a computed batch's events and returns a future that is done once they are
-on the disk. Writing and syncing run on a thread of their own, one sync at a time, so the
+`append` takes a computed batch's events and a callback, called on the event loop once
+they are on the disk. Writing and syncing run on a thread of their own, one sync at a time, so the
 event loop keeps serving other requests meanwhile; the events appended while one sync runs
 all go in the next one. Each answer so waits at most two syncs (a fraction of a
 millisecond on an SSD), however many requests arrive together. The shipper
@@ -15,10 +15,11 @@ from the files.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from prometheus_client import Counter, Histogram
@@ -35,59 +36,73 @@ SYNC_SECONDS = Histogram(
 RECENT_RECORDS = 20_000  # synced records kept in memory for the shipper, at most
 
 
+# Called on the event loop once an append is on the disk (None) or could not be (the error).
+Synced = Callable[[OSError | None], None]
+
+
 class AuditLog:
     def __init__(self, files: SegmentedLog) -> None:
         self.files = files
         self.synced_end = files.end  # every record before this position is on the disk
         self.synced = asyncio.Event()  # set after each sync (the shipper waits on it)
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="audit-log")
-        self._unsynced: list[tuple[bytes, Sequence[Record]]] = []
-        self._waiting: list[asyncio.Future[None]] = []
-        self._committing: asyncio.Task[None] | None = None
+        self._unsynced: list[tuple[bytes, Sequence[Record], Synced]] = []
+        self._writing = False
+        self._idle = asyncio.Event()  # no write in flight
+        self._idle.set()
         # Synced batches not yet acknowledged by Kafka: (start, end, records), in order.
         self._recent: deque[tuple[int, int, Sequence[Record]]] = deque()
         self._recent_records = 0
 
-    def append(self, records: Sequence[Record]) -> asyncio.Future[None]:
-        """Done once the records are on the disk; failed with an OSError if they could not
-        be written there."""
-        loop = asyncio.get_running_loop()
-        durable: asyncio.Future[None] = loop.create_future()
-        self._unsynced.append((encode(records), records))
-        self._waiting.append(durable)
-        if self._committing is None:
-            self._committing = loop.create_task(self._commit(), name="audit-log-commit")
-        return durable
+    def append(self, records: Sequence[Record], synced: Synced) -> None:
+        """`synced` is called once the records are on the disk, or could not be written."""
+        self._unsynced.append((encode(records), records, synced))
+        if not self._writing:
+            self._write_next()
 
-    async def _commit(self) -> None:
+    def _write_next(self) -> None:
+        batches, self._unsynced = self._unsynced, []
+        data = b"".join(encoded for encoded, _, _ in batches)
+        self._writing = True
+        self._idle.clear()
         loop = asyncio.get_running_loop()
-        try:
-            while self._unsynced:
-                batches, waiting = self._unsynced, self._waiting
-                self._unsynced, self._waiting = [], []
-                data = b"".join(encoded for encoded, _ in batches)
-                try:
-                    end = await loop.run_in_executor(self._executor, self._write, data)
-                except OSError as exc:
-                    SYNCS.labels("failed").inc()
-                    log.error("audit log write failed, %d batches refused: %r", len(waiting), exc)
-                    for future in waiting:
-                        future.set_exception(exc)
-                    continue
-                SYNCS.labels("done").inc()
-                self._remember(end - len(data), batches)
-                self.synced_end = end
-                self.synced.set()
-                for future in waiting:
-                    future.set_result(None)
-        finally:
-            self._committing = None
+        written = self._executor.submit(self._write, data)
+        # Straight back to the loop from the thread: no task to resume in between, each
+        # hop of the loop being one more wait behind whatever it is running.
+        written.add_done_callback(
+            lambda done: loop.call_soon_threadsafe(self._written, done, batches, len(data))
+        )
 
-    def _remember(self, start: int, batches: list[tuple[bytes, Sequence[Record]]]) -> None:
+    def _written(
+        self,
+        written: concurrent.futures.Future[int],
+        batches: list[tuple[bytes, Sequence[Record], Synced]],
+        size: int,
+    ) -> None:
+        self._writing = False
+        raised = written.exception()
+        error = raised if isinstance(raised, OSError) or raised is None else OSError(repr(raised))
+        if error is None:
+            SYNCS.labels("done").inc()
+            end = written.result()
+            self._remember(end - size, batches)
+            self.synced_end = end
+            self.synced.set()
+        else:
+            SYNCS.labels("failed").inc()
+            log.error("audit log write failed, %d batches refused: %r", len(batches), error)
+        for _, _, synced in batches:
+            synced(error)
+        if self._unsynced:
+            self._write_next()
+        else:
+            self._idle.set()
+
+    def _remember(self, start: int, batches: list[tuple[bytes, Sequence[Record], Synced]]) -> None:
         if self._recent_records > RECENT_RECORDS:  # Kafka is away: the files hold them
             self._recent.clear()
             self._recent_records = 0
-        for encoded, records in batches:
+        for encoded, records, _ in batches:
             self._recent.append((start, start + len(encoded), records))
             self._recent_records += len(records)
             start += len(encoded)
@@ -118,8 +133,7 @@ class AuditLog:
 
     async def drain(self) -> None:
         """Until every append so far is synced (or failed)."""
-        while self._committing is not None:
-            await asyncio.shield(self._committing)
+        await self._idle.wait()
 
     async def close(self) -> None:
         """After the last append: its sync finishes, then the files close."""

@@ -103,7 +103,7 @@ class LogShipper:
         if shipped is None:
             return None
         after, count = shipped
-        if not count:
+        if after == start:
             return False
         # Bytes before _inherited_end were logged by the process that held the slot before.
         inherited = round(count * max(0, min(after, self._inherited_end) - start) / (after - start))
@@ -142,7 +142,7 @@ class LogShipper:
                 files = await asyncio.to_thread(SegmentedLog, slot.path)
                 try:
                     total = 0
-                    while files.acked < files.end:
+                    while files.acked < files.end and not self._stopping.is_set():
                         shipped = await self._send(files, files.end)
                         if shipped is None:
                             return  # Kafka failed: the next scan tries again

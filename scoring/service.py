@@ -47,10 +47,13 @@ class AuditUnavailable(Exception):
     answered (the durable audit log): they are not answered."""
 
 
-# What the service hands each computed batch's decisions to (app.lifespan): it returns None
-# once it holds them (in memory), or a future done once they are durable, which their
-# answers then wait for (if it fails, they are not answered: AuditUnavailable).
-Audit = Callable[[list[tuple[Transaction, Decision, str]]], "asyncio.Future[None] | None"]
+# What the service hands each computed batch's decisions to (app.audit): it calls the
+# second argument once it holds them, with None (at once when it holds them in memory;
+# once they are on the disk with the durable log) or with the error that kept them from
+# being recorded. The answers wait for that call; after an error they are not answered
+# (AuditUnavailable).
+Recorded = Callable[[BaseException | None], None]
+Audit = Callable[[list[tuple[Transaction, Decision, str]], Recorded], None]
 
 
 @dataclass(slots=True)
@@ -64,6 +67,9 @@ class _Pending:
     # read (what it is scored from if that answer does not come).
     asked: int = 0
     last_read: WindowRead | None = None
+    # The copies of it that arrived while it was in flight, each awaited by its own caller
+    # (a caller that goes away cancels its own future only).
+    copies: list[asyncio.Future[Decision]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.online = self.transaction.online(self.scope)
@@ -71,6 +77,16 @@ class _Pending:
     @property
     def key(self) -> tuple[str, str]:
         return self.scope, self.transaction.transaction_id
+
+    def answer(self, decision: Decision) -> None:
+        for future in (self.future, *self.copies):
+            if not future.done():
+                future.set_result(decision)
+
+    def refuse(self, exc: BaseException) -> None:
+        for future in (self.future, *self.copies):
+            if not future.done():
+                future.set_exception(exc)
 
 
 @dataclass(slots=True)
@@ -112,7 +128,7 @@ class ScoringService:
         self.batcher: Batcher[_Pending, WindowRead | None] = Batcher(
             self._read,
             self._compute,
-            _fail,
+            self._fail,
             max_batch=config.max_batch,
             max_inflight=config.max_inflight,
             linger_s=config.compute_linger_s,
@@ -122,8 +138,10 @@ class ScoringService:
         self._in_flight: dict[tuple[str, str], _Pending] = {}
         # Copies asking the store again later (their first is in flight in another process).
         self._asking_again: dict[tuple[str, str], tuple[_Pending, asyncio.TimerHandle]] = {}
-        # Computed decisions waiting for the audit to hold them durably.
-        self._recording: set[asyncio.Future[None]] = set()
+        # Computed batches waiting for the audit to hold them (the durable log's sync).
+        self._recording = 0
+        self._all_recorded = asyncio.Event()
+        self._all_recorded.set()
         self._stopping = False
 
     async def start(self) -> None:
@@ -140,11 +158,9 @@ class ScoringService:
             try:
                 self._compute([(p, p.last_read) for p, _ in waiting])
             except Exception as exc:  # never leave a caller waiting
-                _fail([p for p, _ in waiting], exc)
+                self._fail([p for p, _ in waiting], exc)
         await self.batcher.stop()
-        while self._recording:  # their answers, then stored for retries below
-            await asyncio.gather(*self._recording, return_exceptions=True)
-            await asyncio.sleep(0)
+        await self._all_recorded.wait()  # their answers, then stored for retries below
         await self.answers.flush()
 
     async def score(
@@ -162,12 +178,11 @@ class ScoringService:
             if first.online.event.fingerprint != pending.online.event.fingerprint:
                 raise _conflict(transaction.transaction_id)
             telemetry.RETRIES.inc()
-            return await asyncio.shield(first.future)
+            first.copies.append(future)
+            return await future
         self._in_flight[pending.key] = pending
-        future.add_done_callback(lambda _: self._in_flight.pop(pending.key, None))
         self.batcher.submit(pending)
-        # Shielded: a caller that goes away does not take the answer from its copies.
-        return await asyncio.shield(future)
+        return await future
 
     async def _read(self, batch: list[_Pending]) -> list[tuple[_Pending, WindowRead | None]]:
         """The store stage: one round trip, retries answered, the rest handed to compute."""
@@ -178,10 +193,11 @@ class ScoringService:
         for i, p in enumerate(batch):
             read = None if reads is None else reads[i]
             if read is not None and read.conflict:
-                p.future.set_exception(_conflict(p.transaction.transaction_id))
+                self._refuse([p], _conflict(p.transaction.transaction_id))
             elif read is not None and read.stored_response is not None:
                 telemetry.RETRIES.inc()
-                p.future.set_result(Decision.from_json(read.stored_response))
+                self._release(p)
+                p.answer(Decision.from_json(read.stored_response))
             elif read is not None and read.answer_pending and self._ask_again_later(p):
                 p.last_read = read
             else:
@@ -249,36 +265,53 @@ class ScoringService:
             [RequestFields(p.transaction) for p, _ in items] if rules.rules else (),
         )
         computed = [(p, decision) for (p, _), decision in zip(items, decisions, strict=True)]
-        recorded = (
-            None
-            if self.audit is None
-            else self.audit([(p.transaction, d, p.scope) for p, d in computed])
+        if self.audit is None:
+            self._answer(computed)
+            return
+        self._recording += 1
+        self._all_recorded.clear()
+        self.audit(
+            [(p.transaction, d, p.scope) for p, d in computed],
+            lambda failure: self._recorded(computed, failure),
         )
-        if recorded is None:  # held in memory (or no audit): answered now
-            self._answer(computed)
-            return
-        self._recording.add(recorded)
-        recorded.add_done_callback(lambda done: self._answer_recorded(computed, done))
 
-    def _answer_recorded(
-        self, computed: list[tuple[_Pending, Decision]], recorded: asyncio.Future[None]
+    def _recorded(
+        self, computed: list[tuple[_Pending, Decision]], failure: BaseException | None
     ) -> None:
-        self._recording.discard(recorded)
-        failure = recorded.exception()
-        if failure is None:
-            self._answer(computed)
-            if not self._stopping:  # else stop() stores them
-                self._store_answers_later()
+        """The audit holds the batch (at once in memory; after the sync with the log)."""
+        self._recording -= 1
+        if not self._recording:
+            self._all_recorded.set()
+        if failure is not None:
+            refused = AuditUnavailable(f"the decision could not be recorded: {failure}")
+            self._refuse([p for p, _ in computed], refused)
             return
-        refused = AuditUnavailable(f"the decision could not be recorded: {failure}")
-        _fail([p for p, _ in computed], refused)
+        self._answer(computed)
+        if not self._stopping:  # else stop() stores them
+            self._store_answers_later()
 
     def _answer(self, computed: list[tuple[_Pending, Decision]]) -> None:
         for p, decision in computed:
             if not decision.degraded:
                 self.answers.add(*self.store.stored_answer(p.online.event, decision.json))
             telemetry.SCORE_LATENCY.observe((time.perf_counter_ns() - p.received_ns) / 1e9)
-            p.future.set_result(decision)
+            self._release(p)
+            p.answer(decision)
+
+    def _refuse(self, pending: list[_Pending], exc: BaseException) -> None:
+        for p in pending:
+            self._release(p)
+            p.refuse(exc)
+
+    def _release(self, p: _Pending) -> None:
+        """Answered or refused: a later copy is a retry, for the store to answer."""
+        if self._in_flight.get(p.key) is p:
+            del self._in_flight[p.key]
+
+    def _fail(self, pending: list[_Pending], exc: BaseException) -> None:
+        """A stage raised: its requests get the error (none is left waiting)."""
+        telemetry.FAILED.inc(len(pending))
+        self._refuse(pending, exc)
 
     def _store_answers_later(self) -> None:
         # The answers ride on the next store batch; if none leaves within the linger, they
@@ -292,10 +325,3 @@ def _conflict(transaction_id: str) -> IdempotencyConflict:
         f"transaction_id {transaction_id!r} was already scored for a request with other "
         "fields; a retry must repeat the request exactly, a new transaction needs a new id"
     )
-
-
-def _fail(pending: list[_Pending], exc: BaseException) -> None:
-    telemetry.FAILED.inc(len(pending))
-    for p in pending:
-        if not p.future.done():
-            p.future.set_exception(exc)

@@ -28,6 +28,20 @@ def test_a_record_is_length_crc_key_length_key_value() -> None:
     assert decode(encode([(b"k", b"v"), (b"", b"")])) == ([(b"k", b"v"), (b"", b"")], 26)
 
 
+def appended(log: AuditLog, batch: list[tuple[bytes, bytes]]) -> asyncio.Future[None]:
+    """A future done once `batch` is synced (failed with the write's error)."""
+    done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def synced(error: OSError | None) -> None:
+        if error is None:
+            done.set_result(None)
+        else:
+            done.set_exception(error)
+
+    log.append(batch, synced)
+    return done
+
+
 def records(n: int, start: int = 0) -> list[tuple[bytes, bytes]]:
     return [(f"card_{i % 7}".encode(), f'{{"event":{i}}}'.encode() * 10) for i in range(start, n)]
 
@@ -142,7 +156,7 @@ def test_group_commit_syncs_concurrent_appends_together(tmp_path: Path) -> None:
             return original(data)
 
         log.files.append = counting  # type: ignore[method-assign]
-        await asyncio.gather(*(log.append([(b"k", f"{i}".encode())]) for i in range(50)))
+        await asyncio.gather(*(appended(log, [(b"k", f"{i}".encode())]) for i in range(50)))
         end = log.synced_end
         await log.close()
         return synced, end
@@ -171,15 +185,15 @@ def test_a_failed_write_refuses_its_batch_and_leaves_no_torn_record(
 
     async def scenario() -> str:
         log = AuditLog(SegmentedLog(tmp_path))
-        await log.append([(b"k", b"kept")])
+        await appended(log, [(b"k", b"kept")])
         monkeypatch.setattr(os, "write", write)
         failing.append(log.files._fd)
         try:
-            await log.append([(b"k", b"refused" * 100)])
+            await appended(log, [(b"k", b"refused" * 100)])
             outcome = "written"
         except OSError as exc:
             outcome = exc.strerror
-        await log.append([(b"k", b"after")])
+        await appended(log, [(b"k", b"after")])
         await log.close()
         return outcome
 
@@ -247,8 +261,8 @@ def test_the_shipper_gets_synced_records_from_memory_while_they_follow_on(
     async def scenario() -> list[object]:
         log = AuditLog(SegmentedLog(tmp_path))
         seen: list[object] = []
-        await log.append(records(4))
-        await log.append(records(8, 4))
+        await appended(log, records(4))
+        await appended(log, records(8, 4))
         got = log.recent(log.files.acked, most=100)
         assert got is not None
         seen.append(got[0] == records(8) and got[1] == log.synced_end)
@@ -258,12 +272,12 @@ def test_the_shipper_gets_synced_records_from_memory_while_they_follow_on(
         log.files.acknowledge(first[1], persist=False)
         seen.append(log.recent(first[1], most=100) == (records(8, 4), log.synced_end))
         for i in range(8, 20, 4):  # past the bound: memory lets go
-            await log.append(records(i + 4, i))
+            await appended(log, records(i + 4, i))
         seen.append(log.recent(log.files.acked, most=100))  # None: read the files
         read, after = log.files.read(log.files.acked, log.synced_end)
         seen.append(read == records(20, 4))
         log.files.acknowledge(after, persist=False)
-        await log.append(records(24, 20))
+        await appended(log, records(24, 20))
         seen.append(log.recent(after, most=100) == (records(24, 20), log.synced_end))
         await log.close()
         return seen

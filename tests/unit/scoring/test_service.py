@@ -13,7 +13,7 @@ from redis.exceptions import SlotNotCoveredError
 
 from scoring.decision import Decision
 from scoring.event_time import EventTimePolicy
-from scoring.service import ScoringConfig, ScoringService
+from scoring.service import Recorded, ScoringConfig, ScoringService
 from scoring.transaction import Transaction
 from tests.unit.scoring.fakes import Bundle, Models, Store, transaction
 
@@ -137,8 +137,9 @@ def test_answers_a_failed_round_trip_carried_go_with_the_next() -> None:
 def test_every_computed_decision_is_audited_and_no_model_fails_the_request() -> None:
     audited: list[tuple[str, str, str]] = []
 
-    def audit(decided: list[tuple[Transaction, Decision, str]]) -> None:
+    def audit(decided: list[tuple[Transaction, Decision, str]], recorded: Recorded) -> None:
         audited.extend((tx.transaction_id, d.transaction_id, scope) for tx, d, scope in decided)
+        recorded(None)
 
     s = service(Store())
     s.audit = audit
