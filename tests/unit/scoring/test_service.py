@@ -188,3 +188,53 @@ def test_a_live_time_outside_the_bounds_is_refused_before_the_store() -> None:
     assert "FRAUD_MAX_EVENT_AGE_S" in old
     assert near == "approve"
     assert [events for events, _ in store.trips if events] == [["tx_2"]]
+
+
+def test_copies_in_flight_get_the_first_answer_and_one_audit_a_changed_copy_409() -> None:
+    """Twenty copies of one request at once: one computation, one audit event, the same
+    bytes for all; a copy with another amount sent meanwhile is refused at once."""
+    from scoring.service import IdempotencyConflict
+
+    bundle = Bundle()
+    audited: list[str] = []
+
+    def audit(decided: list[tuple[Transaction, Decision, str]], recorded: Recorded) -> None:
+        audited.extend(tx.transaction_id for tx, _, _ in decided)
+        recorded(None)
+
+    async def burst(s: ScoringService) -> tuple[set[bytes], str]:
+        s.audit = audit
+        copies = [asyncio.ensure_future(s.score(transaction("tx_c"))) for _ in range(20)]
+        await asyncio.sleep(0)  # the first is in flight
+        try:
+            await s.score(transaction("tx_c", amount=1.0))
+            changed = "answered"
+        except IdempotencyConflict:
+            changed = "409"
+        return {d.json for d in await asyncio.gather(*copies)}, changed
+
+    bodies, changed = run(service(Store(), bundle), burst)
+    assert len(bodies) == 1
+    assert changed == "409"
+    assert audited == ["tx_c"]
+    assert sum(len(m) for m in bundle.matrices) == 1
+
+
+def test_a_batch_the_audit_cannot_record_is_not_answered_nor_kept_for_retries() -> None:
+    from scoring.service import AuditUnavailable
+
+    store = Store()
+
+    def audit(decided: list[tuple[Transaction, Decision, str]], recorded: Recorded) -> None:
+        recorded(OSError(28, "No space left on device"))
+
+    async def refused(s: ScoringService) -> str:
+        s.audit = audit
+        try:
+            await s.score(transaction("tx_full"))
+        except AuditUnavailable as exc:
+            return str(exc)
+        return "answered"
+
+    assert "No space left on device" in run(service(store), refused)
+    assert "tx_full" not in store.stored
