@@ -5,18 +5,22 @@ at a steady rate while the API process is SIGKILLed twice, once with Kafka healt
 while the broker is stalled (so that nothing answered since can have reached Kafka), and
 started again on the same log directory each time. Every transaction id answered 200 must
 then be stored in PostgreSQL exactly once. And a process killed for good leaves its log to
-the living ones (two `fraud serve` processes on one log directory, on a tansu broker).
+the living ones (two `fraud serve` processes on one log directory, on a tansu broker), and
+a worker of `fraud serve --workers 2` killed is replaced by one that ships its log.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
 import orjson
+import psutil
 import pytest
 from aiokafka import AIOKafkaConsumer
 
@@ -203,3 +207,78 @@ def audited_ids(bootstrap: str, expected: set[str], timeout_s: float) -> set[str
         return seen
 
     return asyncio.run(read())
+
+
+def slots_by_worker(supervisor: int) -> dict[int, str]:
+    """Each worker process of `fraud serve --workers N` and the audit log slot it holds."""
+    held = {}
+    for worker in psutil.Process(supervisor).children():
+        for opened in worker.open_files():
+            if opened.path.endswith("/lock"):
+                held[worker.pid] = Path(opened.path).parent.name
+    return held
+
+
+@pytest.mark.timeout(300)
+def test_a_worker_sigkilled_is_restarted_on_its_slot_and_ships_what_it_answered(
+    broker: TansuBroker,
+    redis_url: str,
+    prefix: str,
+    bundle_dir: Path,
+    schema: str,
+    tmp_path: Path,
+) -> None:
+    """`fraud serve --workers 2` with the durable log: each worker in a slot of its own; one
+    is SIGKILLed with answered decisions in its log (the broker stalled), uvicorn starts a
+    new worker, which takes the dead one's slot and ships them."""
+    log_dir = tmp_path / "audit-log"
+    stack = DrillStack(
+        broker.bootstrap,
+        redis_url,
+        prefix,
+        bundle_dir,
+        schema,
+        tmp_path,
+        overrides={
+            "FRAUD_AUDIT_IDEMPOTENCE": "false",  # tansu refuses InitProducerId
+            "FRAUD_AUDIT_DURABILITY": "log",
+            "FRAUD_AUDIT_LOG_DIR": str(log_dir),
+            "FRAUD_WORKERS": "2",
+        },
+    )
+    try:
+        stack.start_api()
+        assert stack.api is not None
+        supervisor = stack.api.pid
+        wait_until(lambda: len(slots_by_worker(supervisor)) == 2, 60, "two workers")
+        workers = slots_by_worker(supervisor)
+        assert sorted(workers.values()) == ["0", "1"]
+        broker.pause()
+        try:
+            answered = asyncio.run(score_all(stack.base, [f"worker{i}" for i in range(300)]))
+            victim = min(workers)
+            os.kill(victim, signal.SIGKILL)
+            logged = sum(p.stat().st_size for p in (log_dir / workers[victim]).glob("*.log"))
+            assert logged > 0, "the killed worker had nothing in its log"
+        finally:
+            broker.resume()
+        assert answered == {f"worker{i}" for i in range(300)}
+        wait_until(
+            lambda: (
+                sorted(slots_by_worker(supervisor).values()) == ["0", "1"]
+                and victim not in slots_by_worker(supervisor)
+            ),
+            60,
+            "a new worker in the dead one's slot",
+        )
+        on_topic = audited_ids(broker.bootstrap, answered, timeout_s=90)
+        assert answered <= on_topic, f"{len(answered - on_topic)} answered decisions lost"
+    finally:
+        stack.stop()
+
+
+def wait_until(condition: Callable[[], bool], timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, f"no {what} within {timeout_s} s"
+        time.sleep(0.2)
