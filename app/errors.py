@@ -12,7 +12,8 @@
     ├── UnsupportedMediaType  415  a body not sent as application/json
     ├── ValidationFailed      422  a field breaks the contract (rendered from pydantic)
     ├── TooManyRequests       429  the key is over its rate limit (Retry-After)
-    ├── ServiceUnavailable    503  model not loaded, or PostgreSQL / Redis unreachable
+    ├── ServiceUnavailable    503  model not loaded, PostgreSQL / Redis unreachable, or the
+    │                              audit log not writable (a decision is never answered unrecorded)
     └── TimedOut              504  a bounded operation (a backtest) ran past its time
 
 Every error body is {"error": <code>, "detail": <message or list of {field, message, type}>},

@@ -11,20 +11,18 @@ import logging
 import signal
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager, suppress
-from datetime import UTC, datetime
-from pathlib import Path
 
 import redis.asyncio as redis
 from fastapi import FastAPI
 from redis.asyncio.cluster import RedisCluster
 
 from app import logs
+from app.audit import DecisionAudit, audit_producer
 from app.backtests import Backtests
 from app.list_sync import ListSync
 from app.queue_metrics import QUEUE
 from app.rate_limit import RateLimiter
 from app.rule_sync import RuleSync
-from app.schemas.score import request_record
 from app.settings import Settings
 from controls.list_store import RedisListStore
 from features.cluster_store import ClusterWindowStore, is_cluster_url, node_url
@@ -32,14 +30,9 @@ from features.redis_store import HiredisPackedConnection, RedisClient, RedisWind
 from live.buffers import Hub
 from live.feed import Feed
 from persistence.database import Database
-from persistence.message_format import audit_event
-from persistence.producer import AuditProducer
-from persistence.spool import Spool
-from scoring.decision import Decision
 from scoring.event_time import EventTimePolicy
 from scoring.models import ModelHolder
 from scoring.service import ScoringConfig, ScoringService
-from scoring.transaction import Transaction
 
 log = logging.getLogger(__name__)
 GC_YOUNG_THRESHOLD = 10_000
@@ -97,13 +90,14 @@ def lifespan(settings: Settings, make_redis: Callable[[Settings], RedisClient]) 
         models = ModelHolder(settings.model_dir)
         await models.reload()
         await prepare_store(store, settings)
-        producer = audit_producer(settings, settings.audit_topic, settings.spool_path)
+        audit = DecisionAudit(settings) if settings.kafka_bootstrap_servers else None
         labels = audit_producer(
             settings, settings.labels_topic, settings.spool_path.with_suffix(".labels.spool")
         )
-        for started in (producer, labels):
-            if started is not None:
-                await started.start()
+        if audit is not None:
+            await audit.start()
+        if labels is not None:
+            await labels.start()
         database = Database(
             settings.database_url, settings.database_schema, settings.database_pool_size
         )
@@ -112,7 +106,7 @@ def lifespan(settings: Settings, make_redis: Callable[[Settings], RedisClient]) 
             store,
             models,
             scoring_config(settings),
-            audit=None if producer is None else audit_publisher(producer),
+            audit=None if audit is None else audit.record,
         )
         await service.start()
         limiter = RateLimiter(
@@ -172,9 +166,10 @@ def lifespan(settings: Settings, make_redis: Callable[[Settings], RedisClient]) 
             await stop_step("rule sync", rule_sync.stop(), bound)
             await stop_step("list sync", list_sync.stop(), bound)
             await stop_step("scoring service", service.stop(), bound)
-            for name, started in (("audit producer", producer), ("labels producer", labels)):
-                if started is not None:
-                    await stop_step(name, started.stop(), bound)
+            if audit is not None:  # its log shipped within half the bound, the rest kept
+                await stop_step("audit", audit.stop(bound / 2), bound)
+            if labels is not None:
+                await stop_step("labels producer", labels.stop(), bound)
             QUEUE.detach(database)
             await stop_step("database pool", database.close(), bound)
             await stop_step("redis client", client.aclose(), bound)
@@ -211,6 +206,7 @@ def scoring_config(settings: Settings) -> ScoringConfig:
         reasons=settings.reasons,
         max_inflight=settings.max_inflight_batches,
         compute_linger_s=settings.compute_linger_ms / 1000,
+        retry_wait_s=settings.retry_wait_ms / 1000,
         event_time=EventTimePolicy(
             replay=settings.event_time == "replay",
             max_skew_ms=round(settings.max_clock_skew_s * 1000),
@@ -242,33 +238,6 @@ def reload_on_sighup(models: ModelHolder) -> Iterator[None]:
     finally:
         with suppress(NotImplementedError, RuntimeError, ValueError):
             loop.remove_signal_handler(signal.SIGHUP)
-
-
-def audit_producer(settings: Settings, topic: str, spool: Path) -> AuditProducer | None:
-    """A producer for one topic with its own spool file; None when Kafka is not configured."""
-    if not settings.kafka_bootstrap_servers:
-        return None
-    return AuditProducer(
-        settings.kafka_bootstrap_servers,
-        topic,
-        Spool(spool, settings.spool_fsync_ms / 1000),
-        partitions=settings.audit_partitions,
-        replication_factor=settings.audit_replication_factor,
-        min_insync_replicas=settings.audit_min_insync_replicas,
-        idempotent=settings.audit_idempotence,
-        queue_size=settings.audit_queue_size,
-        linger_ms=settings.audit_linger_ms,
-        batch_bytes=settings.audit_batch_bytes,
-        retry_s=settings.audit_retry_s,
-    )
-
-
-def audit_publisher(producer: AuditProducer) -> Callable[[Transaction, Decision, str], None]:
-    def publish(transaction: Transaction, decision: Decision, scope: str) -> None:
-        event = audit_event(request_record(transaction), decision.json, datetime.now(UTC), scope)
-        producer.publish(transaction.card_id.encode(), event)
-
-    return publish
 
 
 async def _reload_quietly(models: ModelHolder) -> None:

@@ -165,6 +165,37 @@ class Settings(BaseSettings):
     spool_fsync_ms: float = Field(
         200.0, ge=0, description="Longest time between fsyncs of the spool."
     )
+    audit_durability: Literal["memory", "log"] | None = Field(
+        None,
+        description="When an answered decision is safe. `log`: it is appended to this "
+        "process's audit log under FRAUD_AUDIT_LOG_DIR and synced to disk (group commit) "
+        "before the answer leaves, and shipped to Kafka from there, so a process killed "
+        "at any moment (SIGKILL, a crash) loses nothing it answered; costs a sync per "
+        "batch of answers (docs/performance.md). `memory`: queued in memory (and spooled "
+        "when Kafka is away); what is queued when the process is killed is lost. Default: "
+        "`log` in production, `memory` elsewhere.",
+    )
+    audit_log_dir: Path = Field(
+        Path("var/audit-log"),
+        description="The audit logs of `log` durability: each API process of the host "
+        "takes a numbered slot of its own in it (all the workers of `fraud serve --workers "
+        "N` share the setting) and ships what a dead process's slot still holds. Keep it "
+        "on a disk that outlives the process (a volume that survives a container restart).",
+    )
+    audit_log_segment_bytes: int = Field(
+        16 << 20,
+        ge=65_536,
+        description="Size at which the audit log starts a new segment file; segments "
+        "whose every record Kafka has acknowledged are deleted.",
+    )
+    retry_wait_ms: float = Field(
+        1_000.0,
+        ge=0,
+        description="How long a copy of a transaction (same scope, id and request) waits "
+        "for the answer of a first copy being scored by another process before it is "
+        "scored itself (the first is then presumed lost with its process); copies within "
+        "one process always wait for the first's answer.",
+    )
     api_keys: str = Field(
         "",
         description="Comma-separated SHA-256 hex digests of the scoring keys (scope `score`: "
@@ -442,6 +473,13 @@ class Settings(BaseSettings):
                 " no write would ever be taken"
             )
         return self
+
+    @property
+    def durable_audit(self) -> bool:
+        """Whether decisions go through the audit log before their answers (`log`)."""
+        if self.audit_durability is None:
+            return self.environment == "production"
+        return self.audit_durability == "log"
 
     @property
     def rate_limit_bucket(self) -> float:

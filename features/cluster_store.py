@@ -64,8 +64,8 @@ from features.window_format import (
 )
 
 # KEYS: seen, decision (one transaction). ARGV: fingerprint, response_ttl_ms.
-# Returns {stored_response}, {1} (a conflict) or {0} (record: new, or seen with the same
-# fingerprint and not answered yet).
+# Returns {stored_response}, {1} (a conflict), {0} (new: recorded now) or {2} (recorded
+# before with the same fingerprint, its answer not stored yet).
 CLAIM_SCRIPT = r"""
 local stored = redis.call('GET', KEYS[2])
 if stored then
@@ -73,7 +73,7 @@ if stored then
   return {1}
 end
 local seen = redis.call('GET', KEYS[1])
-if seen then return {seen == ARGV[1] and 0 or 1} end
+if seen then return {seen == ARGV[1] and 2 or 1} end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return {0}
 """
@@ -315,16 +315,21 @@ class ClusterWindowStore(RedisWindowStore):
             await self._undo([p for g in groups for p in g if p.tx in conflicts], reads)
         return [
             claim
-            if len(claim) == 1 and claim != [0]
-            else self._assemble(tx, events[tx], reads, hits[tx])
+            if len(claim) == 1 and claim not in ([0], [2])
+            else self._assemble(tx, events[tx], reads, hits[tx], pending=claim == [2])
             for tx, claim in enumerate(claims)
         ]
 
     def _assemble(
-        self, tx: int, event: Event, reads: dict[tuple[int, str], list[Any]], hits: Any
+        self,
+        tx: int,
+        event: Event,
+        reads: dict[tuple[int, str], list[Any]],
+        hits: Any,
+        pending: bool,
     ) -> list[Any]:
         """The window script's answer for one transaction, from its pieces' reads."""
-        out: list[Any] = [False]
+        out: list[Any] = [2 if pending else None]
         for entity in ENTITIES:
             read = reads.get((tx, entity))
             out.append(b"" if read is None else read[0])

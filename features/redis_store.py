@@ -216,9 +216,11 @@ end
 # Returns, per transaction, {stored_response} if it was already answered for the same
 # fingerprint, {1} if its id was used in its scope with another fingerprint (a conflict:
 # nothing read or recorded), else
-# {false, 5 windows (members latest first, back to back), label member/score pairs x 4,
+# {recorded, 5 windows (members latest first, back to back), label member/score pairs x 4,
 #  profile totals x 4 (text: the day, then PROFILE_SUMS; false if absent),
-#  the matching list entries (id, entity, action, flat)}.
+#  the matching list entries (id, entity, action, flat)}, where recorded is false if
+#  this call recorded the transaction, 2 if an earlier request with the same fingerprint
+#  had (its answer not stored yet: it is read, not recorded again).
 WINDOW_SCRIPT = (
     COMMON_LUA
     + LIST_LUA
@@ -248,7 +250,7 @@ for tx = 0, (#KEYS - answers - 2) / 15 - 1 do
     local present = ARGV[a + 10]
     local fresh = not seen
     if fresh then redis.call('SET', KEYS[k + 14], fingerprint, 'PX', ARGV[7]) end
-    local out = {false}
+    local out = {not fresh and 2 or false}  -- 2: recorded before, its answer not stored yet
     for i = 1, 5 do
       if string.sub(present, i, i) == '1' then
         -- One bulk string per window (fixed-width members back to back): cheap to reply and parse.
@@ -434,7 +436,13 @@ class RedisWindowStore:
             ListHit(hits[i].decode(), hits[i + 1].decode(), hits[i + 2].decode())
             for i in range(0, len(hits), 3)
         )
-        return WindowRead(members=members, label_scores=labels, profiles=profiles, lists=lists)
+        return WindowRead(
+            members=members,
+            label_scores=labels,
+            profiles=profiles,
+            lists=lists,
+            answer_pending=raw[0] == 2,
+        )
 
     async def record_label(
         self, entities: dict[str, str], transaction_id: str, known_at_ms: int, fraud: bool

@@ -140,6 +140,10 @@ class WindowRead:
     # The transaction id was already used in its scope for a request with another
     # fingerprint: nothing was read or recorded.
     conflict: bool = False
+    # An earlier request with the same fingerprint recorded the transaction and its answer
+    # is not stored yet (it is in flight, maybe in another process, or was lost with it):
+    # the windows were read, nothing was recorded.
+    answer_pending: bool = False
     members: dict[str, bytes] = field(default_factory=dict)  # entity -> records back to back
     label_scores: dict[str, list[float]] = field(default_factory=dict)
     # entity -> b"day n1 n7 n30 cents squares" (the day, then PROFILE_SUMS), None if absent

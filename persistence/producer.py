@@ -1,13 +1,15 @@
-"""AuditProducer: decisions to Kafka without ever slowing the scoring path.
+"""AuditProducer: decisions to Kafka without ever slowing the scoring path (the `memory`
+durability, FRAUD_AUDIT_DURABILITY; `log` ships from a local log instead: log_shipper.py).
 
 The request handler only calls `publish`, which puts the event on a bounded
 in-memory queue (or, when the queue is full, appends it to the spool). A
-background task sends batches with aiokafka (acks="all", idempotent where the
-broker supports it, so its own retries never write twice). When Kafka fails or
+background task sends batches (persistence/topic_sender.py). When Kafka fails or
 is slow, the batch goes to the spool and Kafka is left alone for `retry_s`;
 then the spool is re-sent, oldest first, before anything new. Downstream
 writes are idempotent on transaction_id, so a batch that Kafka did take
-before timing out may arrive twice, never zero times.
+before timing out may arrive twice, never zero times. What is still in memory
+when the process is killed (SIGKILL, a crash) is lost: the `log` durability exists
+for that.
 """
 
 from __future__ import annotations
@@ -15,20 +17,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from contextlib import suppress
 
-from aiokafka import AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 from prometheus_client import Counter
 
 from persistence.spool import Spool
+from persistence.topic_sender import Record, TopicSender
 
 log = logging.getLogger(__name__)
 AUDIT_EVENTS = Counter(
     "fraud_audit_events_total", "Events by topic and what happened to them", ["topic", "outcome"]
 )
-Record = tuple[bytes, bytes]
 
 
 class AuditProducer:
@@ -47,24 +45,23 @@ class AuditProducer:
         send_timeout_s: float = 5.0,
         retry_s: float = 2.0,
     ) -> None:
-        self.bootstrap_servers = bootstrap_servers
         self.topic = topic
         self.spool = spool
-        self.partitions = partitions
-        self.replication_factor = replication_factor
-        self.min_insync_replicas = min_insync_replicas
         self.send_timeout_s = send_timeout_s
         self.retry_s = retry_s
         self.max_batch = 500
         self._queue: asyncio.Queue[Record] = asyncio.Queue(maxsize=queue_size)
-        self._producer = AIOKafkaProducer(
-            bootstrap_servers=bootstrap_servers,
-            acks="all",
-            enable_idempotence=idempotent,
+        self.sender = TopicSender(
+            bootstrap_servers,
+            topic,
+            partitions=partitions,
+            replication_factor=replication_factor,
+            min_insync_replicas=min_insync_replicas,
+            idempotent=idempotent,
             linger_ms=linger_ms,
-            max_batch_size=batch_bytes,
+            batch_bytes=batch_bytes,
+            send_timeout_s=send_timeout_s,
         )
-        self._started = False
         self._stopping = False
         self._delivering = False
         self._down_until = 0.0
@@ -92,57 +89,8 @@ class AuditProducer:
             self._count("dropped").inc(len(records))
             log.error("audit spool write failed, %d events dropped: %r", len(records), exc)
 
-    async def _connect(self) -> bool:
-        if self._started:
-            return True
-        try:
-            await asyncio.wait_for(self._create_topic(), self.send_timeout_s)
-            await asyncio.wait_for(self._producer.start(), self.send_timeout_s)
-        except (KafkaError, OSError, TimeoutError) as exc:
-            log.warning("Kafka at %s unavailable: %r; spooling", self.bootstrap_servers, exc)
-            return False
-        self._started = True
-        return True
-
-    async def _create_topic(self) -> None:
-        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap_servers)
-        try:
-            await admin.start()
-            await admin.create_topics(
-                [
-                    NewTopic(
-                        self.topic,
-                        num_partitions=self.partitions,
-                        replication_factor=self.replication_factor,
-                        topic_configs={"min.insync.replicas": str(self.min_insync_replicas)},
-                    )
-                ]
-            )
-        except TopicAlreadyExistsError:
-            pass
-        finally:
-            await admin.close()
-
-    async def _send(self, records: list[Record]) -> bool:
-        if not await self._connect():
-            return False
-        try:
-            # In slices, yielding between them: re-sending a large spool must not hold the
-            # event loop the scoring requests share.
-            for start in range(0, len(records), self.max_batch):
-                futures = [
-                    await self._producer.send(self.topic, key=k, value=v)
-                    for k, v in records[start : start + self.max_batch]
-                ]
-                await asyncio.wait_for(asyncio.gather(*futures), self.send_timeout_s)
-                await asyncio.sleep(0)
-        except (KafkaError, OSError, TimeoutError) as exc:
-            log.warning("sending %d audit events failed: %r; spooling", len(records), exc)
-            return False
-        return True
-
     async def _run(self) -> None:
-        await self._connect()  # creates the topic at start-up; if Kafka is down, later
+        await self.sender.connect()  # creates the topic at start-up; if Kafka is down, later
         while not self._stopping:
             try:
                 first = await asyncio.wait_for(self._queue.get(), timeout=self.retry_s)
@@ -168,7 +116,7 @@ class AuditProducer:
             return
         if self.spool.records:
             pending = self.spool.read()
-            if await self._send(pending):
+            if await self.sender.send(pending):
                 # Events spooled while re-sending (queue full) stay in the spool.
                 newer = self.spool.read()[len(pending) :]
                 self.spool.clear()
@@ -184,7 +132,7 @@ class AuditProducer:
     async def _send_or_spool(self, batch: list[Record]) -> None:
         if not batch:
             return
-        if time.monotonic() >= self._down_until and await self._send(batch):
+        if time.monotonic() >= self._down_until and await self.sender.send(batch):
             self._count("sent").inc(len(batch))
         else:
             self._down_until = time.monotonic() + self.retry_s
@@ -203,12 +151,5 @@ class AuditProducer:
         while not self._queue.empty():
             left.append(self._queue.get_nowait())
         await self._send_or_spool(left)
-        # Also when start-up was interrupted: a half-started client holds connections.
-        try:
-            await asyncio.wait_for(self._producer.stop(), self.send_timeout_s)
-        except (KafkaError, OSError, TimeoutError):
-            # A broker that does not answer keeps aiokafka flushing what it holds (already
-            # in the spool) and its connections open: close them without the flush.
-            with suppress(KafkaError, OSError, TimeoutError):
-                await asyncio.wait_for(self._producer.client.close(), self.send_timeout_s)
+        await self.sender.close()  # what it still holds is in the spool already
         self.spool.close()

@@ -39,7 +39,8 @@ LIST_HITS = Counter(
 RULE_HITS = Counter("fraud_rule_hits_total", "Rules that matched a transaction", ["rule", "mode"])
 DEGRADED = Counter("fraud_degraded_total", "Answers without the feature store, by cause", ["cause"])
 RETRIES = Counter(
-    "fraud_retried_transactions_total", "Repeated transaction ids answered from the store"
+    "fraud_retried_transactions_total",
+    "Repeated transaction ids given the first answer (stored, or of a copy in flight)",
 )
 FAILED = Counter("fraud_score_failures_total", "Scoring requests that failed with an error")
 MODEL_RELOADS = Counter("fraud_model_reloads_total", "Model bundle reloads", ["outcome"])

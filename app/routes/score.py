@@ -9,12 +9,12 @@ from fastapi.responses import Response
 
 from app.bodies import documented_body, parse_body
 from app.deps import AuthorizedScoring
-from app.errors import Conflict, ValidationFailed
+from app.errors import Conflict, ServiceUnavailable, ValidationFailed
 from app.logs import KEY_ID
 from app.openapi import BODY, documented_errors, keyed
 from app.schemas.score import ScoreRequest, ScoreResponse
 from scoring.event_time import EventTimeRefused
-from scoring.service import IdempotencyConflict
+from scoring.service import AuditUnavailable, IdempotencyConflict
 
 router = APIRouter(prefix="/v1", tags=["scoring"])
 
@@ -32,6 +32,8 @@ router = APIRouter(prefix="/v1", tags=["scoring"])
             "nothing was written",
             422: "a field breaks the contract, or (live event time) `timestamp` is too far "
             "from the server's clock; nothing was written",
+            503: "the decision could not be written to the audit log (`log` durability): "
+            "it is not answered; the same request may be sent again",
         }
     ),
 )
@@ -50,4 +52,6 @@ async def score(request: Request, service: AuthorizedScoring) -> Response:
         ) from None
     except IdempotencyConflict as exc:
         raise Conflict(str(exc)) from None
+    except AuditUnavailable as exc:
+        raise ServiceUnavailable(str(exc)) from None
     return Response(decision.json, media_type="application/json")

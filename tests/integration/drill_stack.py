@@ -39,6 +39,7 @@ class DrillStack:
     schema: str
     logs: Path
     replication: int = 1
+    overrides: dict[str, str] = field(default_factory=dict)  # settings of this drill's own
     port: int = field(default_factory=free_port)
     api: subprocess.Popen[bytes] | None = None
     consumers: list[subprocess.Popen[bytes]] = field(default_factory=list)
@@ -68,7 +69,7 @@ class DrillStack:
             "FRAUD_CONSUMER_GROUP": f"g-{self.schema}",
             "FRAUD_CONSUMER_BATCH_SIZE": "500",
             "FRAUD_EVENT_TIME": "replay",  # the traffic carries EXAMPLE's fixed time
-        }
+        } | self.overrides
 
     def _fraud(self, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
         with open(self.logs / f"{args[0]}-{time.monotonic_ns()}.log", "wb") as log:

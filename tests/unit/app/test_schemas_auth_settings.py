@@ -141,3 +141,16 @@ def test_settings_refuse_more_in_sync_replicas_than_replicas() -> None:
     with pytest.raises(ValidationError, match="MIN_INSYNC_REPLICAS"):
         Settings(audit_replication_factor=2, audit_min_insync_replicas=3)
     assert Settings(audit_replication_factor=3, audit_min_insync_replicas=2).audit_idempotence
+
+
+def test_answered_decisions_go_through_the_audit_log_by_default_in_production_only() -> None:
+    key = digest("fk_production_key")
+    assert Settings(environment="production", api_keys=key).durable_audit
+    assert not Settings(environment="development").durable_audit
+    assert not Settings(environment="test").durable_audit
+    assert not Settings(
+        environment="production", api_keys=key, audit_durability="memory"
+    ).durable_audit
+    assert Settings(environment="development", audit_durability="log").durable_audit
+    with pytest.raises(ValidationError, match="audit_durability"):
+        Settings(audit_durability="disk")

@@ -98,6 +98,8 @@ def test_the_alerts_cover_what_the_service_promises() -> None:
     assert read["FraudConsumerLag"] == {"fraud_consumer_lag_messages"}
     assert read["FraudAuditSpoolGrowing"] == {"fraud_audit_events_total"}
     assert read["FraudModelNotReady"] == {"fraud_model_ready"}
+    assert read["FraudAuditLogBehind"] == {"fraud_audit_events_total"}
+    assert read["FraudAuditLogWriteFailed"] == {"fraud_audit_log_syncs_total"}
     for rule in alert_rules():
         assert rule["labels"]["severity"] in {"page", "ticket"}
         assert rule["annotations"]["summary"]

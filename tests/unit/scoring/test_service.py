@@ -13,7 +13,7 @@ from redis.exceptions import SlotNotCoveredError
 
 from scoring.decision import Decision
 from scoring.event_time import EventTimePolicy
-from scoring.service import ScoringConfig, ScoringService
+from scoring.service import Recorded, ScoringConfig, ScoringService
 from scoring.transaction import Transaction
 from tests.unit.scoring.fakes import Bundle, Models, Store, transaction
 
@@ -137,8 +137,9 @@ def test_answers_a_failed_round_trip_carried_go_with_the_next() -> None:
 def test_every_computed_decision_is_audited_and_no_model_fails_the_request() -> None:
     audited: list[tuple[str, str, str]] = []
 
-    def audit(tx: Transaction, decision: Decision, scope: str) -> None:
-        audited.append((tx.transaction_id, decision.transaction_id, scope))
+    def audit(decided: list[tuple[Transaction, Decision, str]], recorded: Recorded) -> None:
+        audited.extend((tx.transaction_id, d.transaction_id, scope) for tx, d, scope in decided)
+        recorded(None)
 
     s = service(Store())
     s.audit = audit
@@ -187,3 +188,53 @@ def test_a_live_time_outside_the_bounds_is_refused_before_the_store() -> None:
     assert "FRAUD_MAX_EVENT_AGE_S" in old
     assert near == "approve"
     assert [events for events, _ in store.trips if events] == [["tx_2"]]
+
+
+def test_copies_in_flight_get_the_first_answer_and_one_audit_a_changed_copy_409() -> None:
+    """Twenty copies of one request at once: one computation, one audit event, the same
+    bytes for all; a copy with another amount sent meanwhile is refused at once."""
+    from scoring.service import IdempotencyConflict
+
+    bundle = Bundle()
+    audited: list[str] = []
+
+    def audit(decided: list[tuple[Transaction, Decision, str]], recorded: Recorded) -> None:
+        audited.extend(tx.transaction_id for tx, _, _ in decided)
+        recorded(None)
+
+    async def burst(s: ScoringService) -> tuple[set[bytes], str]:
+        s.audit = audit
+        copies = [asyncio.ensure_future(s.score(transaction("tx_c"))) for _ in range(20)]
+        await asyncio.sleep(0)  # the first is in flight
+        try:
+            await s.score(transaction("tx_c", amount=1.0))
+            changed = "answered"
+        except IdempotencyConflict:
+            changed = "409"
+        return {d.json for d in await asyncio.gather(*copies)}, changed
+
+    bodies, changed = run(service(Store(), bundle), burst)
+    assert len(bodies) == 1
+    assert changed == "409"
+    assert audited == ["tx_c"]
+    assert sum(len(m) for m in bundle.matrices) == 1
+
+
+def test_a_batch_the_audit_cannot_record_is_not_answered_nor_kept_for_retries() -> None:
+    from scoring.service import AuditUnavailable
+
+    store = Store()
+
+    def audit(decided: list[tuple[Transaction, Decision, str]], recorded: Recorded) -> None:
+        recorded(OSError(28, "No space left on device"))
+
+    async def refused(s: ScoringService) -> str:
+        s.audit = audit
+        try:
+            await s.score(transaction("tx_full"))
+        except AuditUnavailable as exc:
+            return str(exc)
+        return "answered"
+
+    assert "No space left on device" in run(service(store), refused)
+    assert "tx_full" not in store.stored
