@@ -326,7 +326,8 @@ def test_the_console_in_a_browser(
     # Detail: the stored record's decision and reasons, as the API holds them.
     detail = seen["detail"]
     stored = http.get(f"/v1/transactions/{detail['transaction_id']}").json()
-    assert detail["url"].endswith(f"#/transactions/{detail['transaction_id']}")
+    # Opened within the scope of the key that scored it (the replay's).
+    assert detail["url"].endswith(f"#/transactions/{stored['scope']}/{detail['transaction_id']}")
     response = stored["response"]
     assert response["decision"] in detail["decision"]
     assert detail["reasons"] == [r["feature"] for r in response["reasons"]]
