@@ -365,7 +365,9 @@ def test_the_console_in_a_browser(
         f"case:{case_id}",
     )
     assert [tuple(r) for r in feedback] == [(tx, "fraud") for tx in case_txs]
-    windows = labels_in_redis(env["FRAUD_REDIS_URL"], env["FRAUD_REDIS_PREFIX"], "card", CASE_CARD)
+    windows = labels_in_redis(
+        env["FRAUD_REDIS_URL"], env["FRAUD_REDIS_PREFIX"], "card", CASE_CARD, key_id(SCORER)
+    )
     assert sorted(windows) == [tx.encode() for tx in case_txs]
 
     # Rules: the compiler's refusal, shown at its position; nothing was written.
