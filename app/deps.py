@@ -12,7 +12,7 @@ from app.errors import TooManyRequests
 from app.scopes import Scope
 from app.settings import Settings
 from controls.list_store import RedisListStore
-from features.redis_store import RedisWindowStore
+from features.store import WindowStore
 from persistence.database import Database
 from persistence.producer import AuditProducer
 from scoring.models import ModelHolder
@@ -56,7 +56,7 @@ async def _models(request: Request) -> ModelHolder:
     return request.app.state.models
 
 
-async def _store(request: Request) -> RedisWindowStore:
+async def _store(request: Request) -> WindowStore:
     return request.app.state.store
 
 
@@ -82,7 +82,7 @@ def _caller_with(scope: Scope | None) -> Callable[[Request], Awaitable[auth.Call
 SettingsDep = Annotated[Settings, Depends(_settings)]
 AuthorizedScoring = Annotated[ScoringService, Depends(_scoring)]
 ModelsDep = Annotated[ModelHolder, Depends(_models)]
-StoreDep = Annotated[RedisWindowStore, Depends(_store)]
+StoreDep = Annotated[WindowStore, Depends(_store)]
 DatabaseDep = Annotated[Database, Depends(_database)]
 ListStoreDep = Annotated[RedisListStore, Depends(_lists)]
 LabelsDep = Annotated[AuditProducer | None, Depends(_labels)]

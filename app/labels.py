@@ -9,7 +9,8 @@ from collections.abc import Sequence
 import asyncpg
 
 from app.errors import ServiceUnavailable
-from features.redis_store import STORE_ERRORS, RedisWindowStore
+from features.redis_store import STORE_ERRORS
+from features.store import WindowStore
 from features.window_format import label_member
 from persistence.history import Feedback, Stored, store_feedback
 from persistence.message_format import label_event
@@ -18,7 +19,7 @@ from persistence.producer import AuditProducer
 
 async def apply_label(
     conn: asyncpg.Connection,
-    store: RedisWindowStore,
+    store: WindowStore,
     report: Feedback,
     max_sources: int | None = None,
 ) -> Stored:
@@ -28,7 +29,7 @@ async def apply_label(
 
 async def apply_labels(
     conn: asyncpg.Connection,
-    store: RedisWindowStore,
+    store: WindowStore,
     reports: Sequence[Feedback],
     max_sources: int | None = None,
 ) -> list[Stored]:

@@ -27,6 +27,7 @@ from app.settings import Settings
 from controls.list_store import RedisListStore
 from features.cluster_store import ClusterWindowStore, is_cluster_url, node_url
 from features.redis_store import HiredisPackedConnection, RedisClient, RedisWindowStore
+from features.store import WindowStore
 from live.buffers import Hub
 from live.feed import Feed
 from persistence.database import Database
@@ -72,14 +73,11 @@ def cluster_client(settings: Settings) -> RedisCluster:
     )
 
 
-def window_store(client: RedisClient, settings: Settings) -> RedisWindowStore:
-    kind = ClusterWindowStore if isinstance(client, RedisCluster) else RedisWindowStore
-    return kind(
-        client,  # type: ignore[arg-type]
-        settings.redis_prefix,
-        settings.response_ttl_s * 1000,
-        replay=settings.event_time == "replay",
-    )
+def window_store(client: RedisClient, settings: Settings) -> WindowStore:
+    ttl_ms, replay = settings.response_ttl_s * 1000, settings.event_time == "replay"
+    if isinstance(client, RedisCluster):
+        return ClusterWindowStore(client, settings.redis_prefix, ttl_ms, replay)
+    return RedisWindowStore(client, settings.redis_prefix, ttl_ms, replay)
 
 
 def lifespan(settings: Settings, make_redis: Callable[[Settings], RedisClient]) -> Lifespan:
@@ -185,7 +183,7 @@ async def stop_step(name: str, step: Awaitable[None], timeout_s: float) -> None:
         log.error("shutdown: the %s did not stop within %g s; stopping without it", name, timeout_s)
 
 
-async def prepare_store(store: RedisWindowStore, settings: Settings) -> None:
+async def prepare_store(store: WindowStore, settings: Settings) -> None:
     with suppress(
         Exception
     ):  # Redis may be down at start; requests answer degraded until it is back

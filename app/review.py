@@ -14,7 +14,8 @@ from app.errors import ServiceUnavailable
 from app.labels import apply_labels, publish_label
 from controls.list_store import RedisListStore
 from controls.lists import ListEntry
-from features.redis_store import STORE_ERRORS, RedisWindowStore
+from features.redis_store import STORE_ERRORS
+from features.store import WindowStore
 from persistence.cases import Verdict, case_transaction_ids, close_case, open_case_for_update
 from persistence.history import Feedback
 from persistence.lists import ListEntryExists, NewListEntry, add_list_entry
@@ -43,7 +44,7 @@ def case_source(case_id: int) -> str:
 
 async def resolve_case(
     conn: asyncpg.Connection,
-    store: RedisWindowStore,
+    store: WindowStore,
     labels: AuditProducer | None,
     resolution: Resolution,
     lists: RedisListStore,

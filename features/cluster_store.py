@@ -33,29 +33,34 @@ from redis.asyncio.cluster import RedisCluster
 from redis.crc import key_slot
 from redis.exceptions import NoScriptError
 
-from controls.hits import LIST_ENTITIES
-from controls.lists import address_hex, exact_field, lengths_key, list_key
-from features.definitions import (
-    ENTITIES,
-    HISTORY_MS,
-    LABEL_WINDOW_MS,
-    LABELLED_ENTITIES,
-    MAX_EVENTS,
-    MAX_LABELS,
-    PROFILED_ENTITIES,
-)
+from controls.lists import address_hex, lengths_key, list_key
+from features.definitions import ENTITIES, LABELLED_ENTITIES, PROFILED_ENTITIES
 from features.redis_store import (
     COMMON_LUA,
-    KEEP_EVENTS,
     LIST_LUA,
-    NO_CEILING,
-    PROFILE_TTL_MS,
-    WINDOW_TTL_MS,
-    RedisWindowStore,
-    _fingerprint,
+    common_args,
+    fingerprint,
+    label_commands,
+    list_fields,
+    parse_read,
+    stored_answer,
+)
+from features.script_layout import (
+    CLAIM_ARGS,
+    CLAIM_KEYS,
+    LIST_ARGS,
+    LIST_KEYS,
+    PIECE_ARGS,
+    PIECE_KEYS,
+    PIECE_REPLY,
+    TX_REPLY,
+    lua_offsets,
+    ordered,
+    position,
 )
 from features.window_format import (
     Event,
+    WindowRead,
     decision_key,
     label_key,
     profile_key,
@@ -63,36 +68,46 @@ from features.window_format import (
     window_key,
 )
 
-# KEYS: seen, decision (one transaction). ARGV: fingerprint, response_ttl_ms.
+# KEYS: CLAIM_KEYS (one transaction). ARGV: CLAIM_ARGS.
 # Returns {stored_response}, {1} (a conflict), {0} (new: recorded now) or {2} (recorded
 # before with the same fingerprint, its answer not stored yet).
-CLAIM_SCRIPT = r"""
-local stored = redis.call('GET', KEYS[2])
+CLAIM_SCRIPT = (
+    lua_offsets("K", CLAIM_KEYS)
+    + lua_offsets("A", CLAIM_ARGS)
+    + r"""
+local fingerprint = ARGV[A_FINGERPRINT]
+local stored = redis.call('GET', KEYS[K_DECISION])
 if stored then
-  if string.sub(stored, 1, #ARGV[1]) == ARGV[1] then return {string.sub(stored, #ARGV[1] + 1)} end
+  if string.sub(stored, 1, #fingerprint) == fingerprint then
+    return {string.sub(stored, #fingerprint + 1)}
+  end
   return {1}
 end
-local seen = redis.call('GET', KEYS[1])
-if seen then return {seen == ARGV[1] and 2 or 1} end
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+local seen = redis.call('GET', KEYS[K_SEEN])
+if seen then return {seen == fingerprint and 2 or 1} end
+redis.call('SET', KEYS[K_SEEN], fingerprint, 'PX', ARGV[A_RESPONSE_TTL_MS])
 return {0}
 """
+)
 
-# KEYS: 3 per piece (one entity of one transaction): window, label, profile (the window
-# key again where the entity has no label or profile window: its flag says so).
-# ARGV: COMMON_LUA's 10, then 6 per piece: ts, payload, day, cents, squares, flags
+# KEYS: PIECE_KEYS per piece (one entity of one transaction): window, label, profile (the
+# window key again where the entity has no label or profile window: its flag says so).
+# ARGV: COMMON_ARGS, then PIECE_ARGS per piece: ts, payload, day, cents, squares, flags
 # ("1"/"0": has a label window, has a profile).
-# Returns per piece {members (back to back), label member/score pairs ({} if none),
-# profile totals (false if none), 1 if its member was new else 0}.
+# Returns PIECE_REPLY per piece: members (back to back), label member/score pairs ({} if
+# none), profile totals (false if none), 1 if its member was new else 0.
 ENTITY_SCRIPT = (
     COMMON_LUA
+    + lua_offsets("K", PIECE_KEYS)
+    + lua_offsets("A", PIECE_ARGS)
+    + lua_offsets("R", PIECE_REPLY)
     + r"""
 local results = {}
-for p = 0, #KEYS / 3 - 1 do
-  local window, labels, profiled = KEYS[3 * p + 1], KEYS[3 * p + 2], KEYS[3 * p + 3]
-  local a = 10 + 6 * p
-  local t = tonumber(ARGV[a + 1])
-  local payload, flags = ARGV[a + 2], ARGV[a + 6]
+for p = 0, #KEYS / K_SIZE - 1 do
+  local k, a = K_SIZE * p, C_SIZE + A_SIZE * p
+  local window, labels, profiled = KEYS[k + K_WINDOW], KEYS[k + K_LABEL], KEYS[k + K_PROFILE]
+  local t = tonumber(ARGV[a + A_TS])
+  local payload, flags = ARGV[a + A_PAYLOAD], ARGV[a + A_FLAGS]
   local horizon = math.min(t, ceiling)
   local members = table.concat(redis.call('ZREVRANGEBYSCORE', window, '(' .. t,
                                           t - history, 'LIMIT', 0, max_events))
@@ -100,7 +115,7 @@ for p = 0, #KEYS / 3 - 1 do
   if fresh then
     redis.call('ZREMRANGEBYSCORE', window, '-inf', '(' .. (horizon - history))
     trim_count(window)
-    redis.call('PEXPIRE', window, ARGV[4])
+    redis.call('PEXPIRE', window, ARGV[C_TTL_MS])
   end
   local labelled = {}
   if string.sub(flags, 1, 1) == '1' then
@@ -109,27 +124,33 @@ for p = 0, #KEYS / 3 - 1 do
   end
   local totals = false
   if string.sub(flags, 2, 2) == '1' then
-    totals = profile(profiled, tonumber(ARGV[a + 3]), fresh, tonumber(ARGV[a + 4]),
-                     tonumber(ARGV[a + 5]), ARGV[8])
+    totals = profile(profiled, tonumber(ARGV[a + A_DAY]), fresh, tonumber(ARGV[a + A_CENTS]),
+                     tonumber(ARGV[a + A_SQUARES]), ARGV[C_PROFILE_TTL_MS])
   end
-  results[p + 1] = {members, labelled, totals, fresh and 1 or 0}
+  local out = {}
+  out[R_MEMBERS], out[R_LABELS], out[R_TOTALS], out[R_FRESH] = members, labelled, totals,
+    fresh and 1 or 0
+  results[p + 1] = out
 end
 return results
 """
 )
 
-# KEYS: the list hash, the lengths hash. ARGV: 10 (COMMON_LUA's layout; only now_ms is
-# read), then 2 per transaction: its exact list fields, its IP address in hex.
+# KEYS: LIST_KEYS (the list hash, the lengths hash). ARGV: COMMON_ARGS (only now_ms is read), then
+# LIST_ARGS per transaction: its exact list fields, its IP address in hex.
 # Returns per transaction its hits (id, entity, action, flat).
 LIST_SCRIPT = (
     COMMON_LUA
     + LIST_LUA
+    + lua_offsets("K", LIST_KEYS)
+    + lua_offsets("A", LIST_ARGS)
     + r"""
-local lengths = list_lengths(KEYS[1], KEYS[2])
+local lengths = list_lengths(KEYS[K_LIST_HASH], KEYS[K_LENGTHS_HASH])
 local results = {}
-for tx = 0, (#ARGV - 10) / 2 - 1 do
-  results[tx + 1] = lengths and list_hits(KEYS[1], lengths, ARGV[11 + 2 * tx],
-                                          ARGV[12 + 2 * tx]) or {}
+for tx = 0, (#ARGV - C_SIZE) / A_SIZE - 1 do
+  local a = C_SIZE + A_SIZE * tx
+  results[tx + 1] = lengths and list_hits(KEYS[K_LIST_HASH], lengths, ARGV[a + A_LIST_FIELDS],
+                                          ARGV[a + A_IP_HEX]) or {}
 end
 return results
 """
@@ -170,11 +191,23 @@ class Piece:
     profile_args: tuple[int, int, int]
 
     def slot_keys(self) -> list[str]:
-        return [self.window, self.label or self.window, self.profile or self.window]
+        """PIECE_KEYS."""
+        return ordered(
+            PIECE_KEYS,
+            {
+                "window": self.window,
+                "label": self.label or self.window,
+                "profile": self.profile or self.window,
+            },
+        )
 
     def args(self) -> list[bytes | int | str]:
+        """PIECE_ARGS."""
+        day, cents, squares = self.profile_args
         flags = ("1" if self.label else "0") + ("1" if self.profile else "0")
-        return [self.ts, self.payload, *self.profile_args, flags]
+        values: dict[str, bytes | int | str] = {"ts": self.ts, "payload": self.payload}
+        values |= {"day": day, "cents": cents}
+        return ordered(PIECE_ARGS, values | {"squares": squares, "flags": flags})
 
 
 def pieces(prefix: str, events: Sequence[Event]) -> list[Piece]:
@@ -223,15 +256,20 @@ def node_url(url: str) -> str:
     return url.replace("+cluster://", "://", 1)
 
 
-class ClusterWindowStore(RedisWindowStore):
-    """RedisWindowStore's interface and answers, on a RedisCluster client."""
+_PIECE = {name: position(PIECE_REPLY, name) for name in PIECE_REPLY}
 
-    client: RedisCluster  # type: ignore[assignment]
+
+class ClusterWindowStore:
+    """The WindowStore (features/store.py) on a Redis Cluster: RedisWindowStore's answers,
+    from one script call per slot."""
 
     def __init__(
         self, client: RedisCluster, prefix: str, response_ttl_ms: int, replay: bool = False
     ) -> None:
-        super().__init__(client, prefix, response_ttl_ms, replay)  # type: ignore[arg-type]
+        self.client = client
+        self.prefix = prefix
+        self.response_ttl_ms = response_ttl_ms
+        self.replay = replay
         self._shas: dict[str, str] = {}
 
     async def load_script(self) -> None:
@@ -239,9 +277,12 @@ class ClusterWindowStore(RedisWindowStore):
         for name, source in SCRIPTS.items():
             self._shas[name] = await self.client.script_load(source)
 
+    def stored_answer(self, event: Event, body: bytes) -> tuple[str, bytes]:
+        return stored_answer(self.prefix, event, body)
+
     async def read_and_record(
         self, events: Sequence[Event], responses: Sequence[tuple[str, bytes]] = ()
-    ) -> list[Any]:
+    ) -> list[WindowRead]:
         if not self._shas:
             await self.load_script()
         try:
@@ -249,41 +290,32 @@ class ClusterWindowStore(RedisWindowStore):
         except NoScriptError:  # a promoted replica, a restarted or flushed node
             await self.load_script()
             raw = await self._execute(events, responses)
-        return [self._parse(r) for r in raw]
+        return [parse_read(r) for r in raw]
 
-    def _common_args(self, now_ms: int) -> list[int]:
-        return [
-            HISTORY_MS,
-            MAX_EVENTS,
-            KEEP_EVENTS,
-            WINDOW_TTL_MS,
-            LABEL_WINDOW_MS,
-            MAX_LABELS,
-            self.response_ttl_ms,
-            PROFILE_TTL_MS,
-            NO_CEILING if self.replay else now_ms,
-            now_ms,
-        ]
+    async def save_responses(self, responses: Sequence[tuple[str, bytes]]) -> None:
+        await self.read_and_record((), responses)
 
     async def _execute(
         self, events: Sequence[Event], responses: Sequence[tuple[str, bytes]]
     ) -> list[object]:
         now_ms = time.time_ns() // 1_000_000
-        common = self._common_args(now_ms)
+        common = common_args(self.response_ttl_ms, self.replay, now_ms)
         # EVALSHA through execute_command: redis-py refuses its evalsha() in a cluster
         # pipeline, yet routes the command by its keys (all in one slot here).
         pipe = self.client.pipeline()
         for key, value in responses:  # before the claims: a retry in this batch finds its answer
             pipe.set(key, value, px=self.response_ttl_ms, nx=True)
-        fingerprints = [_fingerprint(event) for event in events]
-        for event, fingerprint in zip(events, fingerprints, strict=True):
-            keys = [
-                seen_key(self.prefix, event.scope, event.transaction_id),
-                decision_key(self.prefix, event.scope, event.transaction_id),
-            ]
-            pipe.execute_command(
-                "EVALSHA", self._shas["claim"], 2, *keys, fingerprint, self.response_ttl_ms
+        for event in events:
+            keys = ordered(
+                CLAIM_KEYS,
+                {
+                    "seen": seen_key(self.prefix, event.scope, event.transaction_id),
+                    "decision": decision_key(self.prefix, event.scope, event.transaction_id),
+                },
             )
+            claim: dict[str, str | int] = {"fingerprint": fingerprint(event)}
+            claimed = ordered(CLAIM_ARGS, claim | {"response_ttl_ms": self.response_ttl_ms})
+            pipe.execute_command("EVALSHA", self._shas["claim"], len(keys), *keys, *claimed)
         groups = list(group_by_slot(pieces(self.prefix, events)).values())
         for group in groups:
             keys = [k for piece in group for k in piece.slot_keys()]
@@ -292,14 +324,13 @@ class ClusterWindowStore(RedisWindowStore):
         if events:
             lookups: list[str] = []
             for event in events:
-                exact = "\n".join(
-                    exact_field(entity, listed)
-                    for entity in LIST_ENTITIES
-                    if (listed := event.entity_value(entity))
-                )
-                lookups += [exact, address_hex(event.ip)]
-            lists = [list_key(self.prefix), lengths_key(self.prefix)]
-            pipe.execute_command("EVALSHA", self._shas["list"], 2, *lists, *common, *lookups)
+                values = {"list_fields": list_fields(event), "ip_hex": address_hex(event.ip)}
+                lookups += ordered(LIST_ARGS, values)
+            hashes = {"list_hash": list_key(self.prefix), "lengths_hash": lengths_key(self.prefix)}
+            lists = ordered(LIST_KEYS, hashes)
+            pipe.execute_command(
+                "EVALSHA", self._shas["list"], len(lists), *lists, *common, *lookups
+            )
         results = await pipe.execute()
         if not events:
             return []
@@ -316,42 +347,41 @@ class ClusterWindowStore(RedisWindowStore):
         return [
             claim
             if len(claim) == 1 and claim not in ([0], [2])
-            else self._assemble(tx, events[tx], reads, hits[tx], pending=claim == [2])
+            else self._assemble(tx, reads, hits[tx], pending=claim == [2])
             for tx, claim in enumerate(claims)
         ]
 
+    @staticmethod
     def _assemble(
-        self,
-        tx: int,
-        event: Event,
-        reads: dict[tuple[int, str], list[Any]],
-        hits: Any,
-        pending: bool,
+        tx: int, reads: dict[tuple[int, str], list[Any]], hits: Any, pending: bool
     ) -> list[Any]:
-        """The window script's answer for one transaction, from its pieces' reads."""
-        out: list[Any] = [2 if pending else None]
-        for entity in ENTITIES:
+        """The window script's reply (TX_REPLY) for one transaction, from its pieces'."""
+
+        def part(entity: str, name: str, absent: Any) -> Any:
             read = reads.get((tx, entity))
-            out.append(b"" if read is None else read[0])
-        for entity in LABELLED_ENTITIES:
-            read = reads.get((tx, entity))
-            out.append([] if read is None else read[1])
-        for entity in PROFILED_ENTITIES:
-            read = reads.get((tx, entity))
-            out.append(None if read is None else read[2])
-        out.append(hits)
-        return out
+            return absent if read is None else read[_PIECE[name]]
+
+        values: dict[str, Any] = {"recorded": 2 if pending else None, "list_hits": hits}
+        values |= {f"members.{e}": part(e, "members", b"") for e in ENTITIES}
+        values |= {f"labels.{e}": part(e, "labels", []) for e in LABELLED_ENTITIES}
+        values |= {f"totals.{e}": part(e, "totals", None) for e in PROFILED_ENTITIES}
+        return ordered(TX_REPLY, values)
 
     async def _undo(self, batch: Sequence[Piece], reads: dict[tuple[int, str], list[Any]]) -> None:
         """Take back a conflict's writes where its member was new (one pipeline)."""
         pipe = self.client.pipeline()
         for piece in batch:
-            if reads[(piece.tx, piece.entity)][3] != 1:
+            if reads[(piece.tx, piece.entity)][_PIECE["fresh"]] != 1:
                 continue
             keys = [piece.window, piece.profile or piece.window]
             args = [piece.payload, *piece.profile_args, "1" if piece.profile else "0"]
             pipe.execute_command("EVALSHA", self._shas["undo"], 2, *keys, *args)
         await pipe.execute()
+
+    async def record_label(
+        self, entities: dict[str, str], member: str, known_at_ms: int, fraud: bool
+    ) -> None:
+        await self.record_labels([(entities, member, known_at_ms, fraud)])
 
     async def record_labels(self, labels: Sequence[tuple[dict[str, str], str, int, bool]]) -> None:
         """As RedisWindowStore's, but the label keys live on several shards: no MULTI across
@@ -359,20 +389,15 @@ class ClusterWindowStore(RedisWindowStore):
         raises and its repetition (the caller's transaction is rolled back and retried)
         leaves the same windows as one success."""
         pipe = self.client.pipeline()
-        for entities, transaction_id, known_at_ms, fraud in labels:
-            for entity in LABELLED_ENTITIES:
-                value = entities.get(entity)
-                if not value:
-                    continue
-                key = label_key(self.prefix, entity, value)
-                if fraud:
-                    pipe.zadd(key, {transaction_id: known_at_ms})
-                    pipe.zremrangebyrank(key, 0, -(MAX_LABELS + 1))
-                    pipe.pexpire(key, LABEL_WINDOW_MS + WINDOW_TTL_MS)
-                else:
-                    pipe.zrem(key, transaction_id)
+        label_commands(pipe, self.prefix, labels)
         await pipe.execute()
+
+    async def was_recorded(self, scope: str, transaction_id: str) -> bool:
+        return bool(await self.client.exists(seen_key(self.prefix, scope, transaction_id)))
 
     async def warm(self, connections: int) -> None:
         """Discover the cluster (its nodes and slots) before the first request does."""
         await self.client.initialize()
+
+    async def ping(self) -> bool:
+        return bool(await self.client.ping())

@@ -34,6 +34,16 @@ from features.definitions import (
     PROFILE_DAYS,
     PROFILED_ENTITIES,
 )
+from features.script_layout import (
+    COMMON_ARGS,
+    PRESENT_KEYS,
+    TX_ARGS,
+    TX_KEYS,
+    TX_REPLY,
+    lua_offsets,
+    ordered,
+    position,
+)
 from features.window_format import (
     FINGERPRINT_LENGTH,
     Event,
@@ -46,18 +56,18 @@ from features.window_format import (
 )
 
 # The first ARGV of every window script (this one and features/cluster_store.py's):
-# history_ms, max_events, keep_events, ttl_ms, label_window_ms, max_labels,
-# response_ttl_ms, profile_ttl_ms, ceiling_ms, now_ms; and the count bound and profile
-# functions.
-COMMON_LUA = r"""
-local history = tonumber(ARGV[1])
-local max_events = tonumber(ARGV[2])
-local keep = tonumber(ARGV[3])
-local label_window = tonumber(ARGV[5])
-local max_labels = tonumber(ARGV[6])
-local ceiling = tonumber(ARGV[9])
+# script_layout.COMMON_ARGS; and the count bound and profile functions.
+COMMON_LUA = (
+    lua_offsets("C", COMMON_ARGS)
+    + r"""
+local history = tonumber(ARGV[C_HISTORY_MS])
+local max_events = tonumber(ARGV[C_MAX_EVENTS])
+local keep = tonumber(ARGV[C_KEEP_EVENTS])
+local label_window = tonumber(ARGV[C_LABEL_WINDOW_MS])
+local max_labels = tonumber(ARGV[C_MAX_LABELS])
+local ceiling = tonumber(ARGV[C_CEILING_MS])
 local ceiling_day = math.floor(ceiling / DAY_MS)
-local now = tonumber(ARGV[10])
+local now = tonumber(ARGV[C_NOW_MS])
 local horizons = {HORIZONS}
 local longest = horizons[#horizons]
 
@@ -71,7 +81,7 @@ local longest = horizons[#horizons]
 local function trim_count(key)
   local size = redis.call('ZCARD', key)
   if size <= keep then return end
-  local past = redis.call('ZCOUNT', key, '-inf', ARGV[9])
+  local past = redis.call('ZCOUNT', key, '-inf', ARGV[C_CEILING_MS])
   if past > keep then
     redis.call('ZREMRANGEBYRANK', key, 0, past - keep - 1)
     size, past = size - (past - keep), keep
@@ -131,11 +141,12 @@ local function profile(key, day, fresh, cents, squares, ttl)
   return totals
 end
 """.replace("HORIZONS", ", ".join(str(d) for d in PROFILE_DAYS.values())).replace(
-    "DAY_MS", str(DAY_MS)
+        "DAY_MS", str(DAY_MS)
+    )
 )
 
 # The list look-up, shared by WINDOW_SCRIPT and the cluster's list script; `now` is the
-# wall clock (ARGV[10] in both).
+# wall clock (COMMON_ARGS' now_ms in both).
 LIST_LUA = r"""
 -- The first ceil(len / 4) hex digits of an address, masked to len bits (controls/lists.py).
 local function masked(hex, len)
@@ -193,15 +204,12 @@ end
 # One script call for a whole batch, transactions in order (each sees the ones before it).
 # It first stores the answers of earlier transactions, for retries (the first answer wins).
 # KEYS: R decision keys of those answers, the list hash and the list lengths hash
-#       (controls/lists.py), then 15 per transaction: 5 window keys (ENTITIES order),
-#       4 label keys (LABELLED_ENTITIES order), 4 profile keys (PROFILED_ENTITIES
-#       order), seen, decision.
-# ARGV: history_ms, max_events, keep_events, ttl_ms, label_window_ms, max_labels,
-#       response_ttl_ms, profile_ttl_ms, ceiling_ms, now_ms, R, the R answers (fingerprint
-#       then body), then 13 per transaction: ts, 5 payloads (ENTITIES order), day, cents,
-#       squares, present ("1"/"0" per window key, then per label key, then per profile
-#       key), fingerprint, list fields (the exact list fields of its entities,
-#       controls.lists.exact_field, joined by newlines), IP address in hex ("" if none).
+#       (controls/lists.py), then script_layout.TX_KEYS per transaction.
+# ARGV: COMMON_ARGS, R, the R answers (fingerprint then body), then TX_ARGS per
+#       transaction: ts, a payload per entity, day, cents, squares, present ("1"/"0" per
+#       window, label and profile key), fingerprint, list fields (the exact list fields of
+#       its entities, controls.lists.exact_field, joined by newlines), IP address in hex
+#       ("" if none).
 # Trimming (window members older than the history, profile days older than the longest
 # horizon) is relative to min(ts, ceiling_ms): with ceiling_ms the server's clock (live
 # event time), no request, whatever its time, moves a horizon past the newest trusted
@@ -215,74 +223,82 @@ end
 # hash is read once per batch); an entry matches unless its expiry is <= now_ms.
 # Returns, per transaction, {stored_response} if it was already answered for the same
 # fingerprint, {1} if its id was used in its scope with another fingerprint (a conflict:
-# nothing read or recorded), else
-# {recorded, 5 windows (members latest first, back to back), label member/score pairs x 4,
-#  profile totals x 4 (text: the day, then PROFILE_SUMS; false if absent),
-#  the matching list entries (id, entity, action, flat)}, where recorded is false if
-#  this call recorded the transaction, 2 if an earlier request with the same fingerprint
-#  had (its answer not stored yet: it is read, not recorded again).
+# nothing read or recorded), else TX_REPLY: recorded (false if this call recorded the
+# transaction, 2 if an earlier request with the same fingerprint had: its answer not
+# stored yet, it is read, not recorded again), a window per entity (members latest first,
+# back to back), label member/score pairs per labelled entity, profile totals per
+# profiled entity (text: the day, then PROFILE_SUMS; false if absent), the matching list
+# entries (id, entity, action, flat).
 WINDOW_SCRIPT = (
     COMMON_LUA
     + LIST_LUA
+    + lua_offsets("K", TX_KEYS)
+    + lua_offsets("A", TX_ARGS)
+    + lua_offsets("R", TX_REPLY)
     + r"""
-local answers = tonumber(ARGV[11])
+local answers = tonumber(ARGV[C_SIZE + 1])
 local list_hash = KEYS[answers + 1]
 local lengths = list_lengths(list_hash, KEYS[answers + 2])
 
 for i = 1, answers do
-  redis.call('SET', KEYS[i], ARGV[11 + i], 'PX', ARGV[7], 'NX')
+  redis.call('SET', KEYS[i], ARGV[C_SIZE + 1 + i], 'PX', ARGV[C_RESPONSE_TTL_MS], 'NX')
 end
 local results = {}
-for tx = 0, (#KEYS - answers - 2) / 15 - 1 do
-  local k = answers + 2 + tx * 15
-  local a = 11 + answers + tx * 13
-  local fingerprint = ARGV[a + 11]
-  local stored = redis.call('GET', KEYS[k + 15])
+for tx = 0, (#KEYS - answers - 2) / K_SIZE - 1 do
+  local k = answers + 2 + tx * K_SIZE
+  local a = C_SIZE + 1 + answers + tx * A_SIZE
+  local fingerprint = ARGV[a + A_FINGERPRINT]
+  local stored = redis.call('GET', KEYS[k + K_DECISION])
   -- Until its answer is stored, the seen key's fingerprint tells a retry from a conflict.
-  local seen = not stored and redis.call('GET', KEYS[k + 14])
+  local seen = not stored and redis.call('GET', KEYS[k + K_SEEN])
   if stored and string.sub(stored, 1, #fingerprint) == fingerprint then
     results[tx + 1] = {string.sub(stored, #fingerprint + 1)}
   elseif stored or (seen and seen ~= fingerprint) then
     results[tx + 1] = {1}
   else
-    local t = tonumber(ARGV[a + 1])
+    local t = tonumber(ARGV[a + A_TS])
     local horizon = math.min(t, ceiling)
-    local present = ARGV[a + 10]
+    local present = ARGV[a + A_PRESENT]
     local fresh = not seen
-    if fresh then redis.call('SET', KEYS[k + 14], fingerprint, 'PX', ARGV[7]) end
-    local out = {not fresh and 2 or false}  -- 2: recorded before, its answer not stored yet
-    for i = 1, 5 do
-      if string.sub(present, i, i) == '1' then
+    if fresh then redis.call('SET', KEYS[k + K_SEEN], fingerprint, 'PX', ARGV[C_RESPONSE_TTL_MS]) end
+    local out = {}
+    out[R_RECORDED] = not fresh and 2 or false  -- 2: recorded before, its answer not stored yet
+    for i = 1, K_N_WINDOW do
+      local key = KEYS[k + K_WINDOW + i]
+      if string.sub(present, K_WINDOW + i, K_WINDOW + i) == '1' then
         -- One bulk string per window (fixed-width members back to back): cheap to reply and parse.
-        out[i + 1] = table.concat(redis.call('ZREVRANGEBYSCORE', KEYS[k + i], '(' .. t,
-                                             t - history, 'LIMIT', 0, max_events))
+        out[R_MEMBERS + i] = table.concat(redis.call('ZREVRANGEBYSCORE', key, '(' .. t,
+                                                     t - history, 'LIMIT', 0, max_events))
         if fresh then
-          redis.call('ZADD', KEYS[k + i], t, ARGV[a + 1 + i])
-          redis.call('ZREMRANGEBYSCORE', KEYS[k + i], '-inf', '(' .. (horizon - history))
-          trim_count(KEYS[k + i])
-          redis.call('PEXPIRE', KEYS[k + i], ARGV[4])
+          redis.call('ZADD', key, t, ARGV[a + A_PAYLOAD + i])
+          redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. (horizon - history))
+          trim_count(key)
+          redis.call('PEXPIRE', key, ARGV[C_TTL_MS])
         end
       else
-        out[i + 1] = ''
+        out[R_MEMBERS + i] = ''
       end
     end
-    for i = 6, 9 do
-      if string.sub(present, i, i) == '1' then
-        out[i + 1] = redis.call('ZREVRANGEBYSCORE', KEYS[k + i], '(' .. t, t - label_window,
-                                'WITHSCORES', 'LIMIT', 0, max_labels)
+    for i = 1, K_N_LABEL do
+      if string.sub(present, K_LABEL + i, K_LABEL + i) == '1' then
+        out[R_LABELS + i] = redis.call('ZREVRANGEBYSCORE', KEYS[k + K_LABEL + i], '(' .. t,
+                                       t - label_window, 'WITHSCORES', 'LIMIT', 0, max_labels)
       else
-        out[i + 1] = {}
+        out[R_LABELS + i] = {}
       end
     end
-    local day, cents, squares = tonumber(ARGV[a + 7]), tonumber(ARGV[a + 8]), tonumber(ARGV[a + 9])
-    for i = 10, 13 do
-      if string.sub(present, i, i) == '1' then
-        out[i + 1] = profile(KEYS[k + i], day, fresh, cents, squares, ARGV[8])
+    local day = tonumber(ARGV[a + A_DAY])
+    local cents, squares = tonumber(ARGV[a + A_CENTS]), tonumber(ARGV[a + A_SQUARES])
+    for i = 1, K_N_PROFILE do
+      if string.sub(present, K_PROFILE + i, K_PROFILE + i) == '1' then
+        out[R_TOTALS + i] = profile(KEYS[k + K_PROFILE + i], day, fresh, cents, squares,
+                                    ARGV[C_PROFILE_TTL_MS])
       else
-        out[i + 1] = false
+        out[R_TOTALS + i] = false
       end
     end
-    out[15] = lengths and list_hits(list_hash, lengths, ARGV[a + 12], ARGV[a + 13]) or {}
+    out[R_LIST_HITS] = lengths and list_hits(list_hash, lengths, ARGV[a + A_LIST_FIELDS],
+                                             ARGV[a + A_IP_HEX]) or {}
     results[tx + 1] = out
   end
 end
@@ -318,9 +334,138 @@ class HiredisPackedConnection(Connection):
         return [hiredis.pack_command(args)]
 
 
+def common_args(response_ttl_ms: int, replay: bool, now_ms: int) -> list[int]:
+    """COMMON_ARGS' values: live event time trims at this process's clock (`now_ms`), a
+    replay at each event's own time."""
+    return ordered(
+        COMMON_ARGS,
+        {
+            "history_ms": HISTORY_MS,
+            "max_events": MAX_EVENTS,
+            "keep_events": KEEP_EVENTS,
+            "ttl_ms": WINDOW_TTL_MS,
+            "label_window_ms": LABEL_WINDOW_MS,
+            "max_labels": MAX_LABELS,
+            "response_ttl_ms": response_ttl_ms,
+            "profile_ttl_ms": PROFILE_TTL_MS,
+            "ceiling_ms": NO_CEILING if replay else now_ms,
+            "now_ms": now_ms,
+        },
+    )
+
+
+# A key that never exists: the slot of an entity the transaction does not have.
+def _none_key(prefix: str) -> str:
+    return f"{prefix}:none"
+
+
+_KEY_OF = {"window": window_key, "label": label_key, "profile": profile_key}
+
+
+def transaction_keys(prefix: str, event: Event) -> list[str]:
+    """One transaction's TX_KEYS: each entity's window, label and profile key (the none
+    key for an entity it does not have), then its seen and decision keys."""
+    keys = {}
+    for name in PRESENT_KEYS:
+        kind, entity = name.split(".")
+        value = event.entity_value(entity)
+        keys[name] = _KEY_OF[kind](prefix, entity, value) if value else _none_key(prefix)
+    keys["seen"] = seen_key(prefix, event.scope, event.transaction_id)
+    keys["decision"] = decision_key(prefix, event.scope, event.transaction_id)
+    return ordered(TX_KEYS, keys)
+
+
+def list_fields(event: Event) -> str:
+    """The exact list fields of the event's entities (controls.lists.exact_field), one a line."""
+    return "\n".join(
+        exact_field(entity, value)
+        for entity in LIST_ENTITIES
+        if (value := event.entity_value(entity))
+    )
+
+
+def transaction_args(event: Event) -> list[str | bytes | int]:
+    """One transaction's TX_ARGS."""
+    payloads = event.payloads()
+    day, cents, squares = event.profile_args()
+    present = "".join(
+        "1" if event.entity_value(name.split(".")[1]) else "0" for name in PRESENT_KEYS
+    )
+    args: dict[str, str | bytes | int] = {
+        "ts": event.ts,
+        **{f"payload.{e}": payloads[e] for e in ENTITIES},
+        "day": day,
+        "cents": cents,
+        "squares": squares,
+        "present": present,
+        "fingerprint": fingerprint(event),
+        "list_fields": list_fields(event),
+        "ip_hex": address_hex(event.ip),
+    }
+    return ordered(TX_ARGS, args)
+
+
+def stored_answer(prefix: str, event: Event, body: bytes) -> tuple[str, bytes]:
+    """What is stored for retries of a transaction: its decision key, and the value (the
+    request's fingerprint, then the answer as sent)."""
+    return decision_key(prefix, event.scope, event.transaction_id), fingerprint(
+        event
+    ).encode() + body
+
+
+_REPLY = {name: position(TX_REPLY, name) for name in TX_REPLY}
+
+
+def parse_read(raw: object) -> WindowRead:
+    """One transaction's reply (TX_REPLY, a stored answer or a conflict) as a WindowRead."""
+    assert isinstance(raw, list)
+    if len(raw) == 1:
+        if isinstance(raw[0], int):
+            return WindowRead(conflict=True)
+        return WindowRead(stored_response=bytes(raw[0]))
+    members = {e: bytes(raw[_REPLY[f"members.{e}"]]) for e in ENTITIES}
+    labels: dict[str, list[float]] = {}
+    for entity in LABELLED_ENTITIES:
+        pairs = raw[_REPLY[f"labels.{entity}"]]
+        labels[entity] = [float(pairs[k + 1]) for k in range(0, len(pairs), 2)]
+    profiles = {e: raw[_REPLY[f"totals.{e}"]] for e in PROFILED_ENTITIES}
+    hits = raw[_REPLY["list_hits"]]
+    lists = tuple(
+        ListHit(hits[i].decode(), hits[i + 1].decode(), hits[i + 2].decode())
+        for i in range(0, len(hits), 3)
+    )
+    return WindowRead(
+        members=members,
+        label_scores=labels,
+        profiles=profiles,
+        lists=lists,
+        answer_pending=raw[_REPLY["recorded"]] == 2,
+    )
+
+
+def label_commands(
+    pipe: Any, prefix: str, labels: Sequence[tuple[dict[str, str], str, int, bool]]
+) -> None:
+    """The commands of record_labels, queued on a pipeline (a MULTI one on a single node;
+    on a cluster the keys live on several shards, and each command is idempotent)."""
+    for entities, member, known_at_ms, fraud in labels:
+        for entity in LABELLED_ENTITIES:
+            value = entities.get(entity)
+            if not value:
+                continue
+            key = label_key(prefix, entity, value)
+            if fraud:
+                pipe.zadd(key, {member: known_at_ms})
+                pipe.zremrangebyrank(key, 0, -(MAX_LABELS + 1))
+                pipe.pexpire(key, LABEL_WINDOW_MS + WINDOW_TTL_MS)
+            else:
+                pipe.zrem(key, member)
+
+
 class RedisWindowStore:
-    """`replay`: trim at each event's own time (replaying a history); otherwise (live event
-    time) trimming never goes past this process's clock, whatever a request's time."""
+    """The WindowStore (features/store.py) on one Redis node. `replay`: trim at each event's
+    own time (replaying a history); otherwise (live event time) trimming never goes past
+    this process's clock, whatever a request's time."""
 
     def __init__(
         self, client: redis.Redis, prefix: str, response_ttl_ms: int, replay: bool = False
@@ -334,45 +479,8 @@ class RedisWindowStore:
     async def load_script(self) -> None:
         self._sha = await self.client.script_load(WINDOW_SCRIPT)
 
-    def _keys_and_args(self, event: Event, keys: list[str], args: list[str | bytes | int]) -> None:
-        """Append one transaction's 15 keys and 13 arguments to the batch's."""
-        present = []
-        for entity in ENTITIES:
-            value = event.entity_value(entity)
-            keys.append(window_key(self.prefix, entity, value) if value else f"{self.prefix}:none")
-            present.append("1" if value else "0")
-        for entity in LABELLED_ENTITIES:
-            value = event.entity_value(entity)
-            keys.append(label_key(self.prefix, entity, value) if value else f"{self.prefix}:none")
-            present.append("1" if value else "0")
-        for entity in PROFILED_ENTITIES:
-            value = event.entity_value(entity)
-            keys.append(profile_key(self.prefix, entity, value) if value else f"{self.prefix}:none")
-            present.append("1" if value else "0")
-        keys += [
-            seen_key(self.prefix, event.scope, event.transaction_id),
-            decision_key(self.prefix, event.scope, event.transaction_id),
-        ]
-        payloads = event.payloads()
-        args += [
-            event.ts,
-            *(payloads[entity] for entity in ENTITIES),
-            *event.profile_args(),
-            "".join(present),
-            _fingerprint(event),
-            "\n".join(
-                exact_field(entity, value)
-                for entity in LIST_ENTITIES
-                if (value := event.entity_value(entity))
-            ),
-            address_hex(event.ip),
-        ]
-
     def stored_answer(self, event: Event, body: bytes) -> tuple[str, bytes]:
-        """What is stored for retries of this transaction: its decision key, and the value
-        (the request's fingerprint, then the answer as sent)."""
-        key = decision_key(self.prefix, event.scope, event.transaction_id)
-        return key, _fingerprint(event).encode() + body
+        return stored_answer(self.prefix, event, body)
 
     async def read_and_record(
         self, events: Sequence[Event], responses: Sequence[tuple[str, bytes]] = ()
@@ -386,7 +494,7 @@ class RedisWindowStore:
         except NoScriptError:  # Redis restarted or its script cache was flushed
             await self.load_script()
             raw = await self._execute(events, responses)
-        return [self._parse(r) for r in raw]
+        return [parse_read(r) for r in raw]
 
     async def _execute(
         self, events: Sequence[Event], responses: Sequence[tuple[str, bytes]]
@@ -395,21 +503,13 @@ class RedisWindowStore:
         keys: list[str] = [key for key, _ in responses]
         keys += [list_key(self.prefix), lengths_key(self.prefix)]
         args: list[str | bytes | int] = [
-            HISTORY_MS,
-            MAX_EVENTS,
-            KEEP_EVENTS,
-            WINDOW_TTL_MS,
-            LABEL_WINDOW_MS,
-            MAX_LABELS,
-            self.response_ttl_ms,
-            PROFILE_TTL_MS,
-            NO_CEILING if self.replay else now_ms,
-            now_ms,
+            *common_args(self.response_ttl_ms, self.replay, now_ms),
             len(responses),
             *(value for _, value in responses),
         ]
         for event in events:
-            self._keys_and_args(event, keys, args)
+            keys += transaction_keys(self.prefix, event)
+            args += transaction_args(event)
         results = await self.client.evalsha(self._sha, len(keys), *keys, *args)  # type: ignore[arg-type]
         return list(results)
 
@@ -417,56 +517,18 @@ class RedisWindowStore:
         """Store answers for retries (the first answer wins), in one command."""
         await self.read_and_record((), responses)
 
-    @staticmethod
-    def _parse(raw: object) -> WindowRead:
-        assert isinstance(raw, list)
-        if len(raw) == 1:
-            if isinstance(raw[0], int):
-                return WindowRead(conflict=True)
-            return WindowRead(stored_response=bytes(raw[0]))
-        members = {e: bytes(raw[1 + i]) for i, e in enumerate(ENTITIES)}
-        labels: dict[str, list[float]] = {}
-        for j, entity in enumerate(LABELLED_ENTITIES):
-            pairs = raw[1 + len(ENTITIES) + j]
-            labels[entity] = [float(pairs[k + 1]) for k in range(0, len(pairs), 2)]
-        first = 1 + len(ENTITIES) + len(LABELLED_ENTITIES)
-        profiles = {e: raw[first + j] for j, e in enumerate(PROFILED_ENTITIES)}
-        hits = raw[first + len(PROFILED_ENTITIES)]
-        lists = tuple(
-            ListHit(hits[i].decode(), hits[i + 1].decode(), hits[i + 2].decode())
-            for i in range(0, len(hits), 3)
-        )
-        return WindowRead(
-            members=members,
-            label_scores=labels,
-            profiles=profiles,
-            lists=lists,
-            answer_pending=raw[0] == 2,
-        )
-
     async def record_label(
-        self, entities: dict[str, str], transaction_id: str, known_at_ms: int, fraud: bool
+        self, entities: dict[str, str], member: str, known_at_ms: int, fraud: bool
     ) -> None:
         """Confirmed fraud joins the label window of each of the transaction's entities (score:
         when it became known); a legitimate verdict takes it out again. One MULTI round trip."""
-        await self.record_labels([(entities, transaction_id, known_at_ms, fraud)])
+        await self.record_labels([(entities, member, known_at_ms, fraud)])
 
     async def record_labels(self, labels: Sequence[tuple[dict[str, str], str, int, bool]]) -> None:
-        """record_label for several transactions (entities, transaction_id, known_at_ms,
-        fraud) in one MULTI round trip: all of them apply, or none."""
+        """record_label for several transactions (entities, label member, known_at_ms, fraud)
+        in one MULTI round trip: all of them apply, or none."""
         pipe = self.client.pipeline(transaction=True)
-        for entities, transaction_id, known_at_ms, fraud in labels:
-            for entity in LABELLED_ENTITIES:
-                value = entities.get(entity)
-                if not value:
-                    continue
-                key = label_key(self.prefix, entity, value)
-                if fraud:
-                    pipe.zadd(key, {transaction_id: known_at_ms})
-                    pipe.zremrangebyrank(key, 0, -(MAX_LABELS + 1))
-                    pipe.pexpire(key, LABEL_WINDOW_MS + WINDOW_TTL_MS)
-                else:
-                    pipe.zrem(key, transaction_id)
+        label_commands(pipe, self.prefix, labels)
         await pipe.execute()
 
     async def was_recorded(self, scope: str, transaction_id: str) -> bool:
@@ -482,7 +544,7 @@ class RedisWindowStore:
         return bool(await self.client.ping())
 
 
-def _fingerprint(event: Event) -> str:
+def fingerprint(event: Event) -> str:
     """The event's fingerprint at its fixed width (the script compares prefixes of that
     width); an event made without one (tests, tools) has the empty request's."""
     fingerprint = event.fingerprint or "0" * FINGERPRINT_LENGTH

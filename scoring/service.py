@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 
 from controls.ruleset import RuleSet
 from features.online import OnlineTransaction
-from features.redis_store import STORE_ERRORS, RedisWindowStore
+from features.redis_store import STORE_ERRORS
+from features.store import ScoringStore
 from features.window_format import WindowRead
 from scoring import telemetry
 from scoring.batching import Batcher
@@ -107,7 +108,7 @@ class ScoringConfig:
 class ScoringService:
     def __init__(
         self,
-        store: RedisWindowStore,
+        store: ScoringStore,
         models: ModelHolder,
         config: ScoringConfig,
         audit: Audit | None = None,

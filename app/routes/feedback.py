@@ -12,7 +12,8 @@ from app.labels import apply_label, publish_label
 from app.openapi import BODY, documented_errors, keyed
 from app.schemas.history import FeedbackRequest, FeedbackResponse
 from app.scoped_ids import scope_of
-from features.redis_store import STORE_ERRORS, RedisWindowStore
+from features.redis_store import STORE_ERRORS
+from features.store import WindowStore
 from persistence.history import ConflictingFeedback, Feedback, TooManyLabels, UnknownTransaction
 
 router = APIRouter(prefix="/v1", tags=["feedback"])
@@ -82,7 +83,7 @@ async def feedback(
     return json_response(answer, 201 if stored.created else 200)
 
 
-async def _not_stored_yet(store: RedisWindowStore, scope: str, transaction_id: str) -> None:
+async def _not_stored_yet(store: WindowStore, scope: str, transaction_id: str) -> None:
     """A label that arrives before the consumer stored its decision would be lost by a client
     that gives up on 404: a transaction that was scored in the scope named (else the
     caller's own) gets 503 and Retry-After instead."""

@@ -28,6 +28,7 @@ from features.encode import History, prepare_history
 from features.online import online_matrix
 from features.redis_store import RedisClient, RedisWindowStore
 from features.replay import ReplayStore
+from features.store import WindowStore
 from localservers import TansuBroker
 from persistence.consumer import AuditConsumer, ConsumerConfig
 from synthetic.generator import GeneratorConfig, generate
@@ -151,7 +152,7 @@ def test_redis_windows_give_the_replay_feature_vectors(
         client: RedisClient
         if where == "cluster":
             client = RedisCluster.from_url(node_url(request.getfixturevalue("redis_cluster").url))
-            store: RedisWindowStore = ClusterWindowStore(client, prefix, 60_000, replay=True)
+            store: WindowStore = ClusterWindowStore(client, prefix, 60_000, replay=True)
         else:
             client = aioredis.Redis.from_url(redis_url)
             store = RedisWindowStore(client, prefix, 60_000, replay=True)

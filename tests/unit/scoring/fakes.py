@@ -1,6 +1,6 @@
 """Stand-ins for the scoring core's collaborators, so its parts run without Redis or a
 trained model: transactions, a bundle whose scores are chosen by the test, a store kept
-in a dict."""
+in a dict. mypy checks this module (pyproject.toml): the store must be a ScoringStore."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import numpy as np
 
 from ensemble.bundle import BatchScores, Reason
 from features.definitions import ENTITIES, LABELLED_ENTITIES
+from features.store import ScoringStore
 from features.window_format import Event, WindowRead
 from scoring.transaction import Transaction
 
@@ -113,6 +114,11 @@ class Store:
 
     async def save_responses(self, responses: Sequence[tuple[str, bytes]]) -> None:
         await self.read_and_record((), responses)
+
+
+def as_scoring_store(store: Store) -> ScoringStore:
+    """The fake where the service takes a store: mypy checks it has the protocol's calls."""
+    return store
 
 
 def _key(event: Event) -> str:
