@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 import fraud_kernel
 import numpy as np
 
-from features.batch import CHANNEL_CODES, TransactionBatch
+from features.batch import TransactionBatch
 from features.definitions import (
     DISTINCT_OF,
     DISTINCT_WINDOWS,
@@ -32,8 +32,7 @@ from features.definitions import (
     SMALL_AMOUNT,
     WINDOWS,
 )
-from features.mcc import CASH_LIKE, mcc_risk
-from features.window_format import CATEGORICAL, MEMBER_DTYPES, Event, WindowRead
+from features.window_format import CATEGORICAL, MEMBER_DTYPES, WindowRead
 
 # What the kernel's compiled constants must equal (fraud_kernel.constants()).
 DEFINITIONS: dict[str, object] = {
@@ -89,20 +88,28 @@ Progress = Callable[[int], None]
 
 
 def request_tuple(
-    event: Event, offset_minutes: int, channel: str, merchant_category: str
+    ts: int,
+    offset_minutes: int,
+    amount: float,
+    channel: int,
+    mcc_risk: float,
+    mcc_cash_like: bool,
+    codes: Sequence[int],
+    latitude: float | None,
+    longitude: float | None,
 ) -> tuple[object, ...]:
-    """One request as the kernel reads it (native/src/lib.rs, request_of)."""
-    codes = event.codes
+    """One request as the kernel reads it (native/src/lib.rs, request_of): a TransactionBatch
+    row; `codes` in CATEGORICAL order, -1 where absent; None or NaN for no location."""
     return (
-        event.ts,
+        ts,
         offset_minutes,
-        float(event.amount),
-        CHANNEL_CODES[channel],
-        mcc_risk(merchant_category),
-        merchant_category in CASH_LIKE,
-        *(codes[name] for name in CATEGORICAL),
-        event.latitude,
-        event.longitude,
+        float(amount),
+        channel,
+        mcc_risk,
+        mcc_cash_like,
+        *codes,
+        latitude,
+        longitude,
     )
 
 
