@@ -1,9 +1,12 @@
-"""Offline replay: the window state of every row of a history, computed in bulk.
+"""Offline replay: the features of every row of a history.
 
-The in-memory store sorts each entity's events once, finds each row's window as
-a slice [start, start + length) of that order, and hands the feature functions
-the same right-aligned EntityWindow the Redis store builds online. Rows are
-grouped by window length so short windows are not padded to the longest one.
+`ReplayStore.matrix` is the native kernel's replay (features/kernel.py): per entity over
+its sorted history, the same per-row implementation the online path calls. The rest of
+this module is the numpy reference it is tested against (`columns`): it sorts each
+entity's events once, finds each row's window as a slice [start, start + length) of that
+order, and hands features/compute.py the right-aligned EntityWindow the Redis store's
+replies become. Rows are grouped by window length so short windows are not padded to the
+longest one.
 
 Semantics (the same online): a row sees the latest MAX_EVENTS events of its
 entity with t - 7d <= ts < t. Events with the same timestamp do not see each
@@ -14,16 +17,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
+from features import kernel
 from features.batch import PAD_TS, EntityWindow, TransactionBatch
 from features.compute import (
     Columns,
     amount_cents,
     amount_squares,
     entity_features,
-    feature_matrix,
     label_features,
     profiles_features,
     request_features,
@@ -159,30 +163,50 @@ def _subset(tx: TransactionBatch, rows: np.ndarray) -> TransactionBatch:
 
 
 class ReplayStore:
-    """In-memory window state of a whole history, for training and evaluation."""
+    """A whole history, for training and evaluation: `matrix` is the native replay; the
+    window state (`window`, `label_window`, `profiles`, `columns`) is the numpy reference's,
+    built on first use."""
 
     def __init__(
         self, tx: TransactionBatch, label_known_at: np.ndarray | None, fraud: np.ndarray | None
     ) -> None:
         self.tx = tx
-        origin = int(tx.ts.min()) - LABEL_WINDOW_MS if len(tx) else 0
-        self._events = {
-            e: _slices(tx.code(e), tx.ts, tx.ts, tx.code(e), HISTORY_MS, MAX_EVENTS, origin)
+        self.label_known_at = label_known_at
+        self.fraud = fraud
+        self._ordered_cache: dict[str, dict[str, np.ndarray]] = {}
+
+    @cached_property
+    def _origin(self) -> int:
+        return int(self.tx.ts.min()) - LABEL_WINDOW_MS if len(self.tx) else 0
+
+    @cached_property
+    def _events(self) -> dict[str, _Slices]:
+        tx = self.tx
+        return {
+            e: _slices(tx.code(e), tx.ts, tx.ts, tx.code(e), HISTORY_MS, MAX_EVENTS, self._origin)
             for e in ENTITIES
         }
-        self._ordered_cache: dict[str, dict[str, np.ndarray]] = {}
-        self.profiles = {e: profile_sums(tx.code(e), tx.ts, tx.amount) for e in PROFILED_ENTITIES}
-        self._labels: dict[str, _Slices] = {}
+
+    @cached_property
+    def profiles(self) -> dict[str, np.ndarray]:
+        tx = self.tx
+        return {e: profile_sums(tx.code(e), tx.ts, tx.amount) for e in PROFILED_ENTITIES}
+
+    @cached_property
+    def _labels(self) -> dict[str, _Slices]:
+        tx, fraud = self.tx, self.fraud
+        out: dict[str, _Slices] = {}
         for e in LABELLED_ENTITIES:
             codes = tx.code(e)
-            if label_known_at is not None and fraud is not None:
+            if self.label_known_at is not None and fraud is not None:
                 codes = np.where(fraud.astype(bool), codes, -1)
-                times = label_known_at
+                times = self.label_known_at
             else:
                 codes, times = np.full(len(tx), -1, np.int64), tx.ts
-            self._labels[e] = _slices(
-                codes, times, tx.ts, tx.code(e), LABEL_WINDOW_MS, MAX_LABELS, origin
+            out[e] = _slices(
+                codes, times, tx.ts, tx.code(e), LABEL_WINDOW_MS, MAX_LABELS, self._origin
             )
+        return out
 
     def window(self, entity: str, rows: np.ndarray, width: int | None = None) -> EntityWindow:
         s = self._events[entity]
@@ -224,7 +248,7 @@ class ReplayStore:
         return _gather(s.times, start, length, max(1, int(length.max(initial=0))), PAD_TS)
 
     def columns(self, progress: Progress | None = None) -> Columns:
-        """Every feature of every row, by name."""
+        """Every feature of every row, by name: the numpy reference of `matrix`."""
         n = len(self.tx)
         out: Columns = dict(request_features(self.tx))
         for entity in ENTITIES:
@@ -250,5 +274,8 @@ class ReplayStore:
                     out.setdefault(name, np.empty(n))[rows] = values
         return out
 
-    def matrix(self, progress: Progress | None = None) -> np.ndarray:
-        return feature_matrix(self.columns(progress), len(self.tx))
+    def matrix(self, progress: Progress | None = None, rows: slice = slice(None)) -> np.ndarray:
+        """The model's float32 matrix of rows `rows` (contiguous; every row's windows come
+        from the whole history), by the native kernel. `progress` is told the rows each
+        entity's pass did, as `columns` tells it."""
+        return kernel.replay_matrix(self.tx, self.label_known_at, self.fraud, rows, progress)
