@@ -17,9 +17,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from features import kernel
+from features import kernel, reference
 from features.batch import CHANNEL_CODES, TransactionBatch
-from features.compute import compute_all, feature_matrix, request_features
+from features.compute import feature_matrix
 from features.definitions import (
     DAY_MS,
     ENTITIES,
@@ -33,16 +33,15 @@ from features.definitions import (
     WINDOW_ATTRIBUTES,
 )
 from features.mcc import CASH_LIKE, MCC_RISK, mcc_risk
+from features.online import OnlineTransaction, online_matrix, request_only_matrix
 from features.redis_store import KEEP_EVENTS
 from features.replay import ReplayStore
 from features.window_format import (
     CATEGORICAL,
     LOCATED,
     MEMBER_DTYPES,
+    Event,
     WindowRead,
-    label_times,
-    profile_totals,
-    windows_from_members,
 )
 
 # Columns computed through log1p or the haversine's sines (see the module docstring).
@@ -78,14 +77,6 @@ def compare(got: np.ndarray, want: np.ndarray) -> None:
             np.testing.assert_allclose(got[:, j], want[:, j], rtol=1e-6, atol=0, err_msg=name)
         else:
             np.testing.assert_array_equal(got[:, j], want[:, j], err_msg=name)
-
-
-def reference_online(tx: TransactionBatch, reads: list[WindowRead]) -> np.ndarray:
-    """The numpy path: the store's replies parsed into padded windows, then compute_all."""
-    windows = {e: windows_from_members(e, [r.members[e] for r in reads]) for e in ENTITIES}
-    labels = {e: label_times([r.label_scores[e] for r in reads]) for e in LABELLED_ENTITIES}
-    profiles = {e: profile_totals([r.profiles[e] for r in reads]) for e in PROFILED_ENTITIES}
-    return feature_matrix(compute_all(tx, windows, labels, profiles), len(tx))
 
 
 def requests(tx: TransactionBatch) -> list[tuple[object, ...]]:
@@ -212,7 +203,7 @@ def test_the_kernel_computes_what_the_reference_computes_online(
     batch: tuple[TransactionBatch, list[WindowRead]],
 ) -> None:
     tx, reads = batch
-    compare(kernel.online_matrix(requests(tx), reads), reference_online(tx, reads))
+    compare(kernel.online_matrix(requests(tx), reads), reference.batch_matrix(tx, reads))
 
 
 @settings(max_examples=100, deadline=None)
@@ -221,12 +212,7 @@ def test_the_degraded_matrix_holds_the_request_features_and_nothing_else(
     batch: tuple[TransactionBatch, list[WindowRead]],
 ) -> None:
     tx, _ = batch
-    columns = request_features(tx)
-    want = np.full((len(tx), len(FEATURE_NAMES)), np.nan, dtype=np.float32)
-    for j, name in enumerate(FEATURE_NAMES):
-        if name in columns:
-            want[:, j] = columns[name]
-    compare(kernel.request_matrix(requests(tx)), want)
+    compare(kernel.request_matrix(requests(tx)), reference.request_matrix(tx))
 
 
 @st.composite
@@ -343,3 +329,37 @@ def test_malformed_replies_are_refused_naming_the_entity() -> None:
     read.profiles["ip"] = b"20000 1 2"
     with pytest.raises(ValueError, match="ip profile is not 6 integers"):
         kernel.online_matrix([request], [read])
+
+
+def test_online_transactions_are_marshalled_as_the_reference_reads_them() -> None:
+    """features.online.online_matrix from real requests (codes hashed from their values,
+    locations absent or not, every channel) equals the numpy reference's."""
+    rng = np.random.default_rng(11)
+    txs, reads = [], []
+    for i, channel in enumerate(list(CHANNEL_CODES) * 2):
+        event = Event(
+            transaction_id=f"t{i}",
+            ts=T0 + i * MINUTE_MS,
+            amount=[12.5, 4.0, 1000.0][i % 3],
+            card=f"card_{i % 2}",
+            account=None if i % 3 == 0 else "acct_1",
+            device=None if i % 2 else f"dev_{i}",
+            ip="10.0.0.1",
+            merchant=f"m_{i % 4}",
+            country=None if i == 4 else "US",
+            latitude=None if i % 2 else 40.7,
+            longitude=None if i % 2 else -74.0,
+        )
+        txs.append(OnlineTransaction(event, [0, -300, 60][i % 3], channel, ["5411", "6011"][i % 2]))
+        reads.append(
+            WindowRead(
+                members={
+                    e: members(e, event.ts, 3, rng) if event.entity_value(e) else b""
+                    for e in ENTITIES
+                },
+                label_scores={e: [float(event.ts - HOUR_MS)] for e in LABELLED_ENTITIES},
+                profiles={e: profile(rng, event.ts) for e in PROFILED_ENTITIES},
+            )
+        )
+    compare(online_matrix(txs, reads), reference.online_matrix(txs, reads))
+    compare(request_only_matrix(txs), reference.request_matrix(reference.transaction_batch(txs)))
