@@ -138,12 +138,17 @@ def replay_matrix(
     fraud: np.ndarray | None,
     rows: slice = slice(None),
     progress: Progress | None = None,
+    names: Sequence[str] | None = None,
 ) -> np.ndarray:
     """Feature rows `rows` (a step-1 slice) of a history, every row's windows, labels and
-    profiles taken from the whole history (features/replay.py states the semantics)."""
+    profiles taken from the whole history (features/replay.py states the semantics); the
+    features `names` only, in that order, where given (default: the model's matrix)."""
     start, stop, step = rows.indices(len(tx))
     if step != 1:
         raise ValueError("rows must be a contiguous range")
+    unknown = sorted(set(names or ()) - set(FEATURE_NAMES))
+    if unknown:
+        raise ValueError(f"no such features: {unknown}")
     labelled = label_known_at is not None and fraud is not None
     matrix: np.ndarray = KERNEL.replay_matrix(
         ts=_column(tx.ts, np.int64),
@@ -159,6 +164,7 @@ def replay_matrix(
         fraud=_column(fraud, np.bool_) if labelled else None,
         start=start,
         stop=max(start, stop),
+        columns=None if names is None else [FEATURE_NAMES.index(n) for n in names],
         progress=progress,
     )
     return matrix

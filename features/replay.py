@@ -15,7 +15,7 @@ other, so the result does not depend on the order of simultaneous rows.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -274,8 +274,14 @@ class ReplayStore:
                     out.setdefault(name, np.empty(n))[rows] = values
         return out
 
-    def matrix(self, progress: Progress | None = None, rows: slice = slice(None)) -> np.ndarray:
+    def matrix(
+        self,
+        progress: Progress | None = None,
+        rows: slice = slice(None),
+        names: Sequence[str] | None = None,
+    ) -> np.ndarray:
         """The model's float32 matrix of rows `rows` (contiguous; every row's windows come
-        from the whole history), by the native kernel. `progress` is told the rows each
-        entity's pass did, as `columns` tells it."""
-        return kernel.replay_matrix(self.tx, self.label_known_at, self.fraud, rows, progress)
+        from the whole history), by the native kernel; of the features `names` only, in that
+        order, where given. `progress` is told the rows each entity's pass did, as `columns`
+        tells it."""
+        return kernel.replay_matrix(self.tx, self.label_known_at, self.fraud, rows, progress, names)

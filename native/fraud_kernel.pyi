@@ -36,6 +36,7 @@ class FeatureKernel:
         fraud: npt.NDArray[np.bool_] | None = None,
         start: int = 0,
         stop: int | None = None,
+        columns: Sequence[int] | None = None,
         progress: Callable[[int], object] | None = None,
     ) -> npt.NDArray[np.float32]: ...
 

@@ -27,7 +27,7 @@ use crate::features::{
     Request, Scratch, Subject, entity_features, label_features, profile_features, request_features,
 };
 use crate::layout::MemberLayout;
-use crate::replay::History;
+use crate::replay::{History, Selection};
 use crate::window::Members;
 
 /// One request as `features/kernel.py` packs it, a tuple: ts, offset_minutes, amount,
@@ -222,11 +222,14 @@ impl FeatureKernel {
 
     /// Feature rows [start, stop) of a history (a TransactionBatch's columns; `codes` in
     /// CATEGORICAL order), every row's windows taken from the whole history. Labels come
-    /// from `label_known_at` and `fraud` (both or neither). `progress(rows)` is called
-    /// after each entity's pass, with the interpreter attached; it may raise to stop.
+    /// from `label_known_at` and `fraud` (both or neither). `columns`: the catalogue's
+    /// columns to return, in that order (default: all, the model's matrix).
+    /// `progress(rows)` is called after each entity's pass, with the interpreter
+    /// attached; it may raise to stop.
     #[pyo3(signature = (
         *, ts, offset_minutes, amount, channel, mcc_risk, mcc_cash_like, codes, latitude,
-        longitude, label_known_at=None, fraud=None, start=0, stop=None, progress=None
+        longitude, label_known_at=None, fraud=None, start=0, stop=None, columns=None,
+        progress=None
     ))]
     #[allow(clippy::too_many_arguments)]
     fn replay_matrix<'py>(
@@ -245,6 +248,7 @@ impl FeatureKernel {
         fraud: Option<PyReadonlyArray1<'py, bool>>,
         start: usize,
         stop: Option<usize>,
+        columns: Option<Vec<usize>>,
         progress: Option<Py<PyAny>>,
     ) -> PyResult<Bound<'py, PyArray2<f32>>> {
         if codes.len() != CATEGORICAL.len() {
@@ -291,8 +295,15 @@ impl FeatureKernel {
             )));
         }
         let c = &self.columns;
+        let selection = match &columns {
+            Some(columns) => Selection::of(c, columns).map_err(PyValueError::new_err)?,
+            None => Selection::all(c),
+        };
         let rows = stop - start;
-        let mut out = vec![0f32; rows * c.width];
+        if selection.width == 0 {
+            return Ok(matrix(py, rows, 0, Vec::new()));
+        }
+        let mut out = vec![0f32; rows * selection.width];
         // The interpreter is released for the replay (seconds on a large history); the
         // progress callback attaches again.
         py.detach(|| {
@@ -300,6 +311,7 @@ impl FeatureKernel {
                 &history,
                 start..stop,
                 c,
+                &selection,
                 &mut out,
                 &mut |done| match &progress {
                     Some(callback) => Python::attach(|py| {
@@ -310,7 +322,7 @@ impl FeatureKernel {
                 },
             )
         })?;
-        Ok(matrix(py, rows, c.width, out))
+        Ok(matrix(py, rows, selection.width, out))
     }
 }
 

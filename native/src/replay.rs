@@ -215,19 +215,87 @@ pub fn replay<E>(
     h: &History,
     rows: Range<usize>,
     c: &Columns,
+    selection: &Selection,
     out: &mut [f32],
     progress: &mut dyn FnMut(usize) -> Result<(), E>,
 ) -> Result<(), E> {
-    for (row, o) in rows.clone().zip(out.chunks_exact_mut(c.width)) {
-        request_features(c, &h.request(row), o);
+    let mut full = vec![0f32; c.width];
+    for (row, o) in rows.clone().zip(out.chunks_exact_mut(selection.width)) {
+        if selection.is_all(c) {
+            request_features(c, &h.request(row), o);
+        } else {
+            request_features(c, &h.request(row), &mut full);
+            selection.copy(&c.request, &full, o);
+        }
     }
     let mut scratch = Scratch::default();
     for entity in 0..ENTITIES {
-        let staged = stage(h, entity, rows.clone(), c, &mut scratch);
-        staged.scatter(h, entity, rows.clone(), c, out, &mut scratch);
+        let staged = stage(h, entity, rows.clone(), c, selection, &mut scratch);
+        staged.scatter(
+            h,
+            entity,
+            rows.clone(),
+            c,
+            selection.width,
+            out,
+            &mut scratch,
+        );
         progress(rows.len())?;
     }
     Ok(())
+}
+
+/// The columns a replay returns, in their order (all of them: the model's matrix).
+pub struct Selection {
+    pub width: usize,
+    /// Per column of the catalogue, its place in the output (None: not returned).
+    place: Vec<Option<usize>>,
+}
+
+impl Selection {
+    pub fn all(c: &Columns) -> Selection {
+        Selection {
+            width: c.width,
+            place: (0..c.width).map(Some).collect(),
+        }
+    }
+
+    /// `columns`: catalogue columns, each at most once.
+    pub fn of(c: &Columns, columns: &[usize]) -> Result<Selection, String> {
+        let mut place = vec![None; c.width];
+        for (k, &column) in columns.iter().enumerate() {
+            match place.get_mut(column) {
+                Some(slot @ None) => *slot = Some(k),
+                Some(Some(_)) => return Err(format!("column {column} is asked for twice")),
+                None => return Err(format!("there is no column {column}")),
+            }
+        }
+        Ok(Selection {
+            width: columns.len(),
+            place,
+        })
+    }
+
+    fn is_all(&self, c: &Columns) -> bool {
+        self.width == c.width && self.place.iter().enumerate().all(|(i, p)| *p == Some(i))
+    }
+
+    /// Of `columns`, those returned, and where each goes.
+    fn targets(&self, columns: &[usize]) -> (Vec<usize>, Vec<usize>) {
+        columns
+            .iter()
+            .filter_map(|&c| self.place[c].map(|p| (c, p)))
+            .unzip()
+    }
+
+    /// The returned ones of `columns` from a full row into an output row.
+    fn copy(&self, columns: &[usize], full: &[f32], out: &mut [f32]) {
+        for &column in columns {
+            if let Some(p) = self.place[column] {
+                out[p] = full[column];
+            }
+        }
+    }
 }
 
 /// One entity's features of the rows in range, computed in the entity's order (so each
@@ -235,8 +303,10 @@ pub fn replay<E>(
 /// place in the matrix is random in that order, and writing there directly would miss
 /// the cache on nearly every row.
 struct Staged {
-    /// The columns of the matrix this entity's pass writes, ascending.
+    /// The columns of the catalogue this entity's pass writes and the replay returns.
     columns: Vec<usize>,
+    /// Where each of them goes in an output row.
+    targets: Vec<usize>,
     /// columns.len() values per staged row, in the entity's order.
     values: Vec<f32>,
     /// Per row in range, its staged row (u32::MAX: the row has no such entity).
@@ -248,8 +318,18 @@ fn stage(
     entity: usize,
     rows: Range<usize>,
     c: &Columns,
+    selection: &Selection,
     scratch: &mut Scratch,
 ) -> Staged {
+    let (columns, targets) = selection.targets(&c.of_entity(entity));
+    if columns.is_empty() {
+        return Staged {
+            columns,
+            targets,
+            values: Vec::new(),
+            slot: Vec::new(),
+        };
+    }
     let codes = h.codes[entity];
     let order = sorted_rows(codes, h.ts, |_| true);
     let events = sorted_events(h, entity, &order);
@@ -261,7 +341,6 @@ fn stage(
     } else {
         (Vec::new(), Vec::new())
     };
-    let columns = c.of_entity(entity);
     let k = columns.len();
     let staged_rows = order
         .iter()
@@ -345,6 +424,7 @@ fn stage(
     }
     Staged {
         columns,
+        targets,
         values,
         slot,
     }
@@ -353,19 +433,25 @@ fn stage(
 impl Staged {
     /// Into each row of the matrix, in row order: the staged values, or an absent
     /// entity's features.
+    #[allow(clippy::too_many_arguments)]
     fn scatter(
         &self,
         h: &History,
         entity: usize,
         rows: Range<usize>,
         c: &Columns,
+        width: usize,
         out: &mut [f32],
         scratch: &mut Scratch,
     ) {
+        if self.columns.is_empty() {
+            return;
+        }
         let k = self.columns.len();
         let labelled = LABELLED.iter().position(|&e| e == entity);
+        let mut full = vec![0f32; c.width];
         for (i, ((row, o), &slot)) in rows
-            .zip(out.chunks_exact_mut(c.width))
+            .zip(out.chunks_exact_mut(width))
             .zip(&self.slot)
             .enumerate()
         {
@@ -375,16 +461,19 @@ impl Staged {
             }
             if slot != u32::MAX {
                 let staged = &self.values[slot as usize * k..(slot as usize + 1) * k];
-                for (&column, &value) in self.columns.iter().zip(staged) {
-                    o[column] = value;
+                for (&target, &value) in self.targets.iter().zip(staged) {
+                    o[target] = value;
                 }
                 continue;
             }
             let r = h.request(row).subject;
-            entity_features(c, entity, &Empty, &r, scratch, o);
+            entity_features(c, entity, &Empty, &r, scratch, &mut full);
             if let Some(place) = labelled {
-                profile_features(c, place, &[0; 5], &r, o);
-                label_features(c, place, &[], &[0; 3], &r, o);
+                profile_features(c, place, &[0; 5], &r, &mut full);
+                label_features(c, place, &[], &[0; 3], &r, &mut full);
+            }
+            for (&column, &target) in self.columns.iter().zip(&self.targets) {
+                o[target] = full[column];
             }
         }
     }

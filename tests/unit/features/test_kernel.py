@@ -32,6 +32,7 @@ from features.definitions import (
     PROFILED_ENTITIES,
     WINDOW_ATTRIBUTES,
 )
+from features.encode import prepare_history
 from features.mcc import CASH_LIKE, MCC_RISK, mcc_risk
 from features.online import OnlineTransaction, online_matrix, request_only_matrix
 from features.redis_store import KEEP_EVENTS
@@ -43,6 +44,7 @@ from features.window_format import (
     Event,
     WindowRead,
 )
+from tests import factories
 
 # Columns computed through log1p or the haversine's sines (see the module docstring).
 LIBM_COLUMNS = frozenset(
@@ -271,6 +273,31 @@ def test_a_range_of_rows_is_those_rows_of_the_whole_replay(
     stop = data.draw(st.integers(start, len(tx)))
     store = ReplayStore(tx, known_at, fraud)
     np.testing.assert_array_equal(store.matrix(rows=slice(start, stop)), store.matrix()[start:stop])
+
+
+@settings(max_examples=50, deadline=None)
+@given(histories(), st.data())
+def test_named_features_are_those_columns_of_the_whole_replay(
+    history: tuple[TransactionBatch, np.ndarray | None, np.ndarray | None], data: st.DataObject
+) -> None:
+    """What a backtest asks for: a few features of a range of rows (no full matrix)."""
+    tx, known_at, fraud = history
+    names = data.draw(st.lists(st.sampled_from(FEATURE_NAMES), unique=True, max_size=12))
+    start = data.draw(st.integers(0, len(tx)))
+    store = ReplayStore(tx, known_at, fraud)
+    got = store.matrix(rows=slice(start, None), names=names)
+    want = store.matrix()[start:, [FEATURE_NAMES.index(n) for n in names]]
+    assert got.shape == want.shape
+    np.testing.assert_array_equal(got, want)
+
+
+def test_unknown_or_repeated_features_are_refused() -> None:
+    history = prepare_history(factories.frame(factories.tx(1, 0), factories.tx(2, 30)), 7.0)
+    store = ReplayStore(history.tx, None, None)
+    with pytest.raises(ValueError, match="no such features"):
+        store.matrix(names=["card_count_1h", "card_count_2h"])
+    with pytest.raises(ValueError, match="asked for twice"):
+        store.matrix(names=["card_count_1h", "card_count_1h"])
 
 
 def test_windows_and_labels_beyond_their_bounds_are_cut_to_the_latest() -> None:
