@@ -220,8 +220,9 @@ pub fn replay<E>(
     progress: &mut dyn FnMut(usize) -> Result<(), E>,
 ) -> Result<(), E> {
     let mut full = vec![0f32; c.width];
+    let all = selection.is_all(c);
     for (row, o) in rows.clone().zip(out.chunks_exact_mut(selection.width)) {
-        if selection.is_all(c) {
+        if all {
             request_features(c, &h.request(row), o);
         } else {
             request_features(c, &h.request(row), &mut full);
