@@ -13,12 +13,29 @@ RUN npm ci --no-audit --no-fund
 COPY frontend/ ./
 RUN npm run build
 
-# 2. The wheel, and a virtual environment with it and the locked dependencies. Not
-# localservers/: the servers the demo and the tests start; the image runs against real ones.
+# 2. The Rust toolchain the feature kernel (native/) is built with: the official image's.
+FROM rust:1.95-slim AS rust
+
+# 3. The wheels (the package and its feature kernel), and a virtual environment with them
+# and the locked dependencies. Not localservers/: the servers the demo and the tests
+# start; the image runs against real ones. The toolchain stays in this stage.
 FROM python:3.11-slim AS build
-ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    RUSTUP_HOME=/usr/local/rustup CARGO_HOME=/usr/local/cargo \
+    PATH=/usr/local/cargo/bin:$PATH
+COPY --from=rust /usr/local/rustup /usr/local/rustup
+COPY --from=rust /usr/local/cargo /usr/local/cargo
+# cargo links with the system's C compiler.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends gcc libc6-dev \
+ && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY pyproject.toml README.md requirements.lock ./
+# The kernel first: its crates (native/Cargo.lock) are fetched and built once, and this
+# layer stays cached while only the Python packages change.
+COPY native native
+RUN pip install -c requirements.lock maturin \
+ && maturin build --release --locked --manifest-path native/Cargo.toml --out /dist
 COPY app app
 COPY cli cli
 COPY controls controls
@@ -33,7 +50,7 @@ RUN pip wheel --no-deps --wheel-dir /dist . \
  && /opt/fraud/bin/pip install -c requirements.lock /dist/*.whl \
  && /opt/fraud/bin/python -m compileall -q /opt/fraud/lib
 
-# 3. What every runtime stage shares. gcc stays: `fraud train` compiles the models with
+# 4. What every runtime stage shares. gcc stays: `fraud train` compiles the models with
 # tl2cgen + gcc, and `fraud serve` recompiles a bundle's libraries from its checkpoint if
 # they were built for another platform (without a compiler it would fall back to the slow
 # interpreter and stay not ready). Serving a bundle trained by this image loads its .so
@@ -74,7 +91,7 @@ EXPOSE 8089
 ENTRYPOINT ["locust"]
 CMD ["-f", "loadtest/locustfile.py"]
 
-# 4. The runtime image (the default target).
+# 5. The runtime image (the default target).
 FROM base AS runtime
 COPY --from=console /frontend/dist /srv/console
 ENV FRAUD_CONSOLE_DIR=/srv/console

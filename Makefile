@@ -14,12 +14,25 @@ install: $(VENV)/.installed docs/features.md
 # venv's own build tools are brought up to date first.
 LOCK := -c requirements.lock
 
-$(VENV)/.installed: pyproject.toml requirements.lock
+# The feature kernel (native/: Rust, PyO3) is built from source by maturin (from the lock)
+# with cargo, its crates pinned by native/Cargo.lock; a machine without cargo stops here
+# with the reason, never with a slower path.
+# rustup puts cargo in ~/.cargo/bin, which a shell that read no profile may lack on its PATH.
+export PATH := $(PATH):$(HOME)/.cargo/bin
+KERNEL_SOURCES := native/Cargo.toml native/Cargo.lock native/pyproject.toml native/fraud_kernel.pyi $(wildcard native/src/*.rs)
+KERNEL_WHEELS := var/wheels
+
+$(VENV)/.installed: pyproject.toml requirements.lock $(KERNEL_SOURCES)
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
+	@command -v cargo > /dev/null || { echo "make install: cargo is missing. The feature kernel (native/) is Rust, built here from source: install the Rust toolchain (https://rustup.rs, or your system's cargo and rustc >= 1.85), then run make install again." >&2; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) --upgrade pip setuptools wheel
+	$(PIP) $(LOCK) maturin
+	rm -rf $(KERNEL_WHEELS)
+	$(BIN)/maturin build --release --locked --manifest-path native/Cargo.toml --interpreter $(BIN)/python --out $(KERNEL_WHEELS)
+	$(PIP) --force-reinstall --no-deps $(KERNEL_WHEELS)/fraud_kernel-*.whl
 	$(PIP) $(LOCK) -e '.[dev]' 2>&1 | { grep -v "is ignored: it is neither a file nor a directory" || true; }
-	@$(BIN)/python -c 'import app, ensemble, features, xgboost, treelite, tl2cgen' 
+	@$(BIN)/python -c 'import app, ensemble, features, xgboost, treelite, tl2cgen, fraud_kernel' 
 	touch $@
 
 docs/features.md: $(VENV)/.installed features/definitions.py features/catalogue.py
@@ -28,6 +41,7 @@ docs/features.md: $(VENV)/.installed features/definitions.py features/catalogue.
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	cd native && cargo fmt --check && cargo clippy --release --locked --quiet -- -D warnings
 
 format: install
 	$(BIN)/ruff check --fix .
@@ -42,6 +56,7 @@ system-packages:
 	bash scripts/debian-packages.sh
 
 test: lint typecheck system-packages tools console-test console
+	cd native && cargo test --release --locked --quiet
 	$(BIN)/pytest
 
 # The operations console (frontend/): its production build in frontend/dist, served by the
@@ -93,9 +108,11 @@ bench: install
 	$(BIN)/python -m loadtest.bench_api
 
 # Pin every dependency (all extras) for Linux x86_64 and Python 3.11, the build machines'.
+# fraud-kernel is built from native/ at the same commit (tool.uv.sources), never locked.
 lock:
 	$(BIN)/uv pip compile pyproject.toml --all-extras --python-version 3.11 \
-	  --python-platform x86_64-manylinux_2_28 --quiet -o requirements.lock
+	  --python-platform x86_64-manylinux_2_28 --no-emit-package fraud-kernel --quiet \
+	  -o requirements.lock
 
 # Known vulnerabilities in the locked versions (pip-audit); says plainly when its data
 # is not reachable from the machine (exit status 2).
@@ -120,4 +137,4 @@ quality: install
 	done
 
 clean:
-	rm -rf $(VENV) models data docs/features.md
+	rm -rf $(VENV) models data docs/features.md $(KERNEL_WHEELS) native/target

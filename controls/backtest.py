@@ -19,7 +19,6 @@ from controls.expression import Condition, compile_condition
 from controls.names import FEATURES, FIELDS, MODEL_NAMES, RISK_TIER
 from controls.ruleset import RAISE_TO, check_action
 from ensemble.tiers import TIERS
-from features.compute import feature_matrix
 from features.definitions import DAY_MS, HISTORY_MS, LABEL_WINDOW_MS, PROFILE_DAYS
 from features.encode import parse_timestamps, prepare_history
 from features.replay import ReplayStore
@@ -211,18 +210,21 @@ def rows_from_frame(
         raise BacktestError(
             f"the rows have no {', '.join(missing)}: give a model bundle (--model) to score them"
         )
-    # Features of the period's rows only (the look-back is their history), and only those
-    # the condition names unless the model must score the rows: a chunk at a time.
+    # Features of the period's rows only (the look-back is their history; the history is
+    # in event-time order, so the period is one run of rows), and only those the condition
+    # names unless the model must score the rows, by the native kernel.
     matrix = None
     arrays: dict[str, np.ndarray] = {}
     named = sorted(condition.names & FEATURES)
     if named or missing:
         store = ReplayStore(history.tx, history.label_known_at, frame[LABEL_COLUMN].to_numpy())
-        rows = np.flatnonzero(period)
+        chosen = np.flatnonzero(period)
+        rows = slice(int(chosen[0]), int(chosen[-1]) + 1) if len(chosen) else slice(0, 0)
         if missing:
-            matrix = feature_matrix(store.columns(rows=rows), len(rows))
+            matrix = store.matrix(rows=rows)
         else:
-            arrays |= store.features(named, rows)
+            part = store.matrix(rows=rows, names=named)
+            arrays |= {name: part[:, j] for j, name in enumerate(named)}
     if scorer is not None and matrix is not None:  # all four, so they agree with each other
         scored = scorer(matrix)
         outputs = {c: np.asarray(scored[c]) for c in SCORE_COLUMNS}

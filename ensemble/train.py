@@ -69,6 +69,13 @@ def _fit_isolation_forest(cfg: TrainConfig, x: np.ndarray, fill: np.ndarray) -> 
     return forest.fit(np.where(np.isnan(x), fill, x))
 
 
+def _rows(rows: np.ndarray) -> slice | np.ndarray:
+    """Row indices as a slice where they are one run (a view of the matrix, not a copy)."""
+    if len(rows) and rows[-1] - rows[0] == len(rows) - 1:
+        return slice(int(rows[0]), int(rows[-1]) + 1)
+    return rows
+
+
 def _versions() -> dict[str, str]:
     return {
         p: md.version(p) for p in ("xgboost-cpu", "treelite", "tl2cgen", "scikit-learn", "numpy")
@@ -130,29 +137,31 @@ def train(
             raise ValueError(
                 f"the {part} split needs both fraud and legitimate rows; use a longer history"
             )
-    val, test = split.validation, split.test
+    # The parts are runs of rows (the history is in event-time order): slices of the matrix
+    # are views, where index arrays would copy a part of it each time.
+    train_rows, val, test = (_rows(r) for r in (split.train, split.validation, split.test))
+    x_train = x[train_rows]
 
     found = search(
         HyperParams(cfg.max_depth, cfg.min_child_weight, cfg.learning_rate),
         Fixed(cfg.n_estimators, cfg.early_stopping_rounds, cfg.seed, cfg.threads),
-        x[split.train],
-        y[split.train],
+        x_train,
+        y[train_rows],
         x[val],
         y[val],
         cfg.budget_s,
         progress,
     )
     booster = found.booster
-    fill = np.nan_to_num(np.nanmin(x[split.train], axis=0), nan=0.0) - 1.0
-    forest = _fit_isolation_forest(cfg, x[split.train], fill.astype(np.float32))
+    fill = np.nan_to_num(np.nanmin(x_train, axis=0), nan=0.0) - 1.0
+    forest = _fit_isolation_forest(cfg, x_train, fill.astype(np.float32))
 
     staging = out.with_name(out.name + ".partial")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     libraries = _compile(staging, booster, forest, cfg.threads, progress)
-    raw_train = forest.score_samples(
-        np.where(np.isnan(x[split.train]), fill, x[split.train])[:50_000]
-    )
+    head = x_train[:50_000]
+    raw_train = forest.score_samples(np.where(np.isnan(head), fill, head))
     created = datetime.now(UTC).replace(microsecond=0)
     manifest = Manifest(
         model_version=_model_version(created, replayed.fingerprint),
@@ -174,8 +183,8 @@ def train(
         },
         split={
             "train_rows": len(split.train),
-            "validation_rows": len(val),
-            "test_rows": len(test),
+            "validation_rows": len(split.validation),
+            "test_rows": len(split.test),
             "boundaries": [
                 datetime.fromtimestamp(b / 1000, UTC).isoformat() for b in split.boundaries_ms
             ],
@@ -230,7 +239,7 @@ def train(
 
     card = tx.code("card")
 
-    def metrics(rows: np.ndarray, score: np.ndarray, t: Any) -> dict[str, Any]:
+    def metrics(rows: slice | np.ndarray, score: np.ndarray, t: Any) -> dict[str, Any]:
         return fraud_metrics(y[rows], score, tx.amount[rows], t, card[rows], tx.ts[rows])
 
     engine_test = metrics(test, test_scores.score, thresholds)

@@ -62,7 +62,9 @@ def request_features(tx: TransactionBatch) -> Columns:
 
 
 def _suffix_sums(values: np.ndarray) -> np.ndarray:
-    """S[:, j] = sum of values[:, j:], with a zero column K appended."""
+    """S[:, j] = sum of values[:, j:], with a zero column K appended. Added one at a time
+    from the latest event back (cumsum is sequential), the order the native kernel adds in,
+    so both round alike."""
     n, k = values.shape
     out = np.zeros((n, k + 1))
     out[:, :k] = np.cumsum(values[:, ::-1], axis=1)[:, ::-1]
@@ -229,7 +231,7 @@ def _card_features(
     amount = np.where(valid, win.amount, 0.0)
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = base["card_amount_mean_7d"]
-        var = np.maximum((amount * amount).sum(axis=1) / count - mean * mean, 0.0)
+        var = np.maximum(_suffix_sums(amount * amount)[:, 0] / count - mean * mean, 0.0)
     std = np.where(count > 0, np.sqrt(var), np.nan)
     out: Columns = {
         "card_amount_std_7d": std,
@@ -252,8 +254,8 @@ def _card_features(
     elapsed_s = np.where(has_last, (tx.ts - win.ts[rows, idx]) / 1000.0, np.nan)
     n_located = located.sum(axis=1).astype(np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
-        c_lat = np.where(located, lat, 0.0).sum(axis=1) / n_located
-        c_lon = np.where(located, lon, 0.0).sum(axis=1) / n_located
+        c_lat = _suffix_sums(np.where(located, lat, 0.0))[:, 0] / n_located
+        c_lon = _suffix_sums(np.where(located, lon, 0.0))[:, 0] / n_located
     country = win.attributes["country"]
     known = (country >= 0) & valid
     last_c = np.where(known, np.arange(k), -1).max(axis=1)

@@ -1,5 +1,6 @@
-"""The online side of the one feature definition: requests plus the windows read
-from Redis become the same TransactionBatch and EntityWindows the replay builds."""
+"""The online side of the one feature implementation: requests plus the windows read from
+the store become one call of the native kernel (features/kernel.py), which the replay
+calls too."""
 
 from __future__ import annotations
 
@@ -8,18 +9,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from features.batch import CHANNEL_CODES, TransactionBatch
-from features.compute import compute_all, feature_matrix, request_features
-from features.definitions import ENTITIES, FEATURE_NAMES, LABELLED_ENTITIES, PROFILED_ENTITIES
+from features import kernel
+from features.batch import CHANNEL_CODES
 from features.mcc import CASH_LIKE, mcc_risk
-from features.window_format import (
-    CATEGORICAL,
-    Event,
-    WindowRead,
-    label_times,
-    profile_totals,
-    windows_from_members,
-)
+from features.window_format import CATEGORICAL, Event, WindowRead
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,40 +23,27 @@ class OnlineTransaction:
     merchant_category: str
 
 
-def transaction_batch(txs: Sequence[OnlineTransaction]) -> TransactionBatch:
-    events = [t.event for t in txs]
-    codes = np.array([[e.codes[name] for e in events] for name in CATEGORICAL], dtype=np.int64)
-    return TransactionBatch(
-        ts=np.array([e.ts for e in events], dtype=np.int64),
-        offset_minutes=np.array([t.offset_minutes for t in txs], dtype=np.int64),
-        amount=np.array([e.amount for e in events], dtype=np.float64),
-        channel=np.array([CHANNEL_CODES[t.channel] for t in txs], dtype=np.int64),
-        mcc_risk=np.array([mcc_risk(t.merchant_category) for t in txs], dtype=np.float64),
-        mcc_cash_like=np.array([t.merchant_category in CASH_LIKE for t in txs], dtype=np.float64),
-        codes=dict(zip(CATEGORICAL, codes, strict=True)),
-        latitude=np.array(
-            [np.nan if e.latitude is None else e.latitude for e in events], dtype=np.float64
-        ),
-        longitude=np.array(
-            [np.nan if e.longitude is None else e.longitude for e in events], dtype=np.float64
-        ),
+def _request(t: OnlineTransaction) -> tuple[object, ...]:
+    e = t.event
+    codes = e.codes
+    return kernel.request_tuple(
+        e.ts,
+        t.offset_minutes,
+        e.amount,
+        CHANNEL_CODES[t.channel],
+        mcc_risk(t.merchant_category),
+        t.merchant_category in CASH_LIKE,
+        [codes[name] for name in CATEGORICAL],
+        e.latitude,
+        e.longitude,
     )
 
 
 def online_matrix(txs: Sequence[OnlineTransaction], reads: Sequence[WindowRead]) -> np.ndarray:
     """Feature rows for requests whose windows were read from the store (one read per request)."""
-    tx = transaction_batch(txs)
-    windows = {e: windows_from_members(e, [r.members[e] for r in reads]) for e in ENTITIES}
-    labels = {e: label_times([r.label_scores[e] for r in reads]) for e in LABELLED_ENTITIES}
-    profiles = {e: profile_totals([r.profiles[e] for r in reads]) for e in PROFILED_ENTITIES}
-    return feature_matrix(compute_all(tx, windows, labels, profiles), len(txs))
+    return kernel.online_matrix([_request(t) for t in txs], reads)
 
 
 def request_only_matrix(txs: Sequence[OnlineTransaction]) -> np.ndarray:
     """Degraded mode: only the features the request itself supports; the rest are missing."""
-    columns = request_features(transaction_batch(txs))
-    out = np.full((len(txs), len(FEATURE_NAMES)), np.nan, dtype=np.float32)
-    for j, name in enumerate(FEATURE_NAMES):
-        if name in columns:
-            out[:, j] = columns[name]
-    return out
+    return kernel.request_matrix([_request(t) for t in txs])

@@ -1,9 +1,12 @@
-"""Offline replay: the window state of every row of a history, computed in bulk.
+"""Offline replay: the features of every row of a history.
 
-The in-memory store sorts each entity's events once, finds each row's window as
-a slice [start, start + length) of that order, and hands the feature functions
-the same right-aligned EntityWindow the Redis store builds online. Rows are
-grouped by window length so short windows are not padded to the longest one.
+`ReplayStore.matrix` is the native kernel's replay (features/kernel.py): per entity over
+its sorted history, the same per-row implementation the online path calls. The rest of
+this module is the numpy reference it is tested against (`columns`): it sorts each
+entity's events once, finds each row's window as a slice [start, start + length) of that
+order, and hands features/compute.py the right-aligned EntityWindow the Redis store's
+replies become. Rows are grouped by window length so short windows are not padded to the
+longest one.
 
 Semantics (the same online): a row sees the latest MAX_EVENTS events of its
 entity with t - 7d <= ts < t. Events with the same timestamp do not see each
@@ -12,18 +15,19 @@ other, so the result does not depend on the order of simultaneous rows.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
+from features import kernel
 from features.batch import PAD_TS, EntityWindow, TransactionBatch
 from features.compute import (
     Columns,
     amount_cents,
     amount_squares,
     entity_features,
-    feature_matrix,
     label_features,
     profiles_features,
     request_features,
@@ -43,9 +47,6 @@ from features.definitions import (
 
 TIME_BITS = 37  # 2**37 ms is 4.3 years: the longest history one replay accepts
 ELEMENTS_PER_CHUNK = 1 << 19
-# Rows whose features ReplayStore.features computes at once (their float64 columns are
-# about 19 MB at 10,000 rows, and as much again in temporaries).
-CHUNK_ROWS = 10_000
 Progress = Callable[[int], None]
 
 
@@ -162,30 +163,50 @@ def _subset(tx: TransactionBatch, rows: np.ndarray) -> TransactionBatch:
 
 
 class ReplayStore:
-    """In-memory window state of a whole history, for training and evaluation."""
+    """A whole history, for training and evaluation: `matrix` is the native replay; the
+    window state (`window`, `label_window`, `profiles`, `columns`) is the numpy reference's,
+    built on first use."""
 
     def __init__(
         self, tx: TransactionBatch, label_known_at: np.ndarray | None, fraud: np.ndarray | None
     ) -> None:
         self.tx = tx
-        origin = int(tx.ts.min()) - LABEL_WINDOW_MS if len(tx) else 0
-        self._events = {
-            e: _slices(tx.code(e), tx.ts, tx.ts, tx.code(e), HISTORY_MS, MAX_EVENTS, origin)
+        self.label_known_at = label_known_at
+        self.fraud = fraud
+        self._ordered_cache: dict[str, dict[str, np.ndarray]] = {}
+
+    @cached_property
+    def _origin(self) -> int:
+        return int(self.tx.ts.min()) - LABEL_WINDOW_MS if len(self.tx) else 0
+
+    @cached_property
+    def _events(self) -> dict[str, _Slices]:
+        tx = self.tx
+        return {
+            e: _slices(tx.code(e), tx.ts, tx.ts, tx.code(e), HISTORY_MS, MAX_EVENTS, self._origin)
             for e in ENTITIES
         }
-        self._ordered_cache: dict[str, dict[str, np.ndarray]] = {}
-        self.profiles = {e: profile_sums(tx.code(e), tx.ts, tx.amount) for e in PROFILED_ENTITIES}
-        self._labels: dict[str, _Slices] = {}
+
+    @cached_property
+    def profiles(self) -> dict[str, np.ndarray]:
+        tx = self.tx
+        return {e: profile_sums(tx.code(e), tx.ts, tx.amount) for e in PROFILED_ENTITIES}
+
+    @cached_property
+    def _labels(self) -> dict[str, _Slices]:
+        tx, fraud = self.tx, self.fraud
+        out: dict[str, _Slices] = {}
         for e in LABELLED_ENTITIES:
             codes = tx.code(e)
-            if label_known_at is not None and fraud is not None:
+            if self.label_known_at is not None and fraud is not None:
                 codes = np.where(fraud.astype(bool), codes, -1)
-                times = label_known_at
+                times = self.label_known_at
             else:
                 codes, times = np.full(len(tx), -1, np.int64), tx.ts
-            self._labels[e] = _slices(
-                codes, times, tx.ts, tx.code(e), LABEL_WINDOW_MS, MAX_LABELS, origin
+            out[e] = _slices(
+                codes, times, tx.ts, tx.code(e), LABEL_WINDOW_MS, MAX_LABELS, self._origin
             )
+        return out
 
     def window(self, entity: str, rows: np.ndarray, width: int | None = None) -> EntityWindow:
         s = self._events[entity]
@@ -226,55 +247,41 @@ class ReplayStore:
         start, length = s.start[rows], s.length[rows]
         return _gather(s.times, start, length, max(1, int(length.max(initial=0))), PAD_TS)
 
-    def columns(self, progress: Progress | None = None, rows: np.ndarray | None = None) -> Columns:
-        """Every feature of every row, by name; of `rows` only (indices, in their order)
-        when given: the others are then only the history those rows' windows read."""
-        tx = self.tx if rows is None else _subset(self.tx, rows)
-        n = len(tx)
-
-        def chosen(group: np.ndarray) -> np.ndarray:  # positions in `rows` -> row indices
-            return group if rows is None else rows[group]
-
-        def of_rows(of: np.ndarray) -> np.ndarray:
-            return of if rows is None else of[rows]
-
-        out: Columns = dict(request_features(tx))
+    def columns(self, progress: Progress | None = None) -> Columns:
+        """Every feature of every row, by name: the numpy reference of `matrix`."""
+        n = len(self.tx)
+        out: Columns = dict(request_features(self.tx))
         for entity in ENTITIES:
-            for width, group in _buckets(of_rows(self._events[entity].length)):
+            for width, rows in _buckets(self._events[entity].length):
                 part = entity_features(
-                    entity, self.window(entity, chosen(group), width), _subset(tx, group)
+                    entity, self.window(entity, rows, width), _subset(self.tx, rows)
                 )
                 for name, values in part.items():
-                    out.setdefault(name, np.empty(n))[group] = values
+                    out.setdefault(name, np.empty(n))[rows] = values
                 if progress:
-                    progress(len(group))
+                    progress(len(rows))
         for entity in PROFILED_ENTITIES:  # one at a time: a whole history's rows are many
-            out |= profiles_features({entity: of_rows(self.profiles[entity])}, tx)
+            out |= profiles_features({entity: self.profiles[entity]}, self.tx)
         for entity in LABELLED_ENTITIES:
-            for _, group in _buckets(of_rows(self._labels[entity].length)):
+            for _, rows in _buckets(self._labels[entity].length):
                 part = label_features(
                     entity,
-                    self.label_window(entity, chosen(group)),
-                    _subset(tx, group),
-                    self.profiles[entity][chosen(group)],
+                    self.label_window(entity, rows),
+                    _subset(self.tx, rows),
+                    self.profiles[entity][rows],
                 )
                 for name, values in part.items():
-                    out.setdefault(name, np.empty(n))[group] = values
+                    out.setdefault(name, np.empty(n))[rows] = values
         return out
 
-    def matrix(self, progress: Progress | None = None) -> np.ndarray:
-        return feature_matrix(self.columns(progress), len(self.tx))
-
-    def features(
-        self, names: Iterable[str], rows: np.ndarray, chunk: int = CHUNK_ROWS
-    ) -> dict[str, np.ndarray]:
-        """The named features of `rows` (float32, as the matrix holds them), computed
-        `chunk` rows at a time: what one call holds beyond the store itself is the chunk's
-        columns and the named features' arrays, however many rows there are."""
-        wanted = list(names)
-        out = {name: np.empty(len(rows), dtype=np.float32) for name in wanted}
-        for first in range(0, len(rows), chunk):
-            part = self.columns(rows=rows[first : first + chunk])
-            for name in wanted:
-                out[name][first : first + chunk] = part[name]
-        return out
+    def matrix(
+        self,
+        progress: Progress | None = None,
+        rows: slice = slice(None),
+        names: Sequence[str] | None = None,
+    ) -> np.ndarray:
+        """The model's float32 matrix of rows `rows` (contiguous; every row's windows come
+        from the whole history), by the native kernel; of the features `names` only, in that
+        order, where given. `progress` is told the rows each entity's pass did, as `columns`
+        tells it."""
+        return kernel.replay_matrix(self.tx, self.label_known_at, self.fraud, rows, progress, names)

@@ -168,3 +168,32 @@ def test_read_only_root_filesystem_writes_only_to_volumes_and_tmp() -> None:
     assert env["PYTHONDONTWRITEBYTECODE"] == "1"
     assert env["MPLCONFIGDIR"].startswith("/tmp/")
     assert env["HOME"] == "/tmp"
+
+
+def test_the_feature_kernel_is_built_from_source_in_the_build_stage_only() -> None:
+    """native/ (Rust) becomes a wheel beside the package's, with its crates from
+    Cargo.lock and a toolchain recent enough for its crate; the runtime gets the
+    virtual environment, never the toolchain."""
+    build = stage("build")
+    runs = " ".join(build.all("RUN"))
+    assert re.search(r"maturin build .*--locked", runs)
+    assert "--manifest-path native/Cargo.toml" in runs
+    assert re.search(r"pip install -c requirements\.lock maturin", runs)  # the locked maturin
+    assert re.search(r"apt-get install .*\bgcc\b", runs)  # cargo's linker
+    copies = build.all("COPY")
+    assert any(shlex.split(c)[:2] == ["native", "native"] for c in copies)
+    toolchain = [c for c in copies if "--from=rust" in c]
+    assert {shlex.split(c)[-1] for c in toolchain} == {"/usr/local/rustup", "/usr/local/cargo"}
+    rust = stage("rust").base
+    version = re.fullmatch(r"rust:(\d+)\.(\d+)-slim", rust)
+    assert version is not None, rust
+    crate = tomllib.loads((ROOT / "native/Cargo.toml").read_text())["package"]
+    needed = tuple(int(p) for p in crate["rust-version"].split(".")[:2])
+    assert (int(version.group(1)), int(version.group(2))) >= needed
+    # Both wheels are installed together: the package requires the kernel.
+    assert "/dist/*.whl" in runs
+    for name in ("base", "runtime", "locust"):
+        for args in stage(name).all("COPY"):
+            assert "--from=rust" not in args
+            if "--from=build" in args:
+                assert shlex.split(args)[1:] == ["/opt/fraud", "/opt/fraud"], args
