@@ -27,9 +27,10 @@ from tests.pg import DATABASE_URL
 READ = f"fk_e2e_backtest_read_{uuid.uuid4().hex}"
 START = datetime(2026, 10, 1, tzinfo=UTC)
 DAYS = 10
-# About 650 MB of address space for its child (loadtest/bench_backtest_memory.py: a base
-# of about 390 MB, then some 2.5 KB a row): past 512, within 2,048.
-ROWS = 100_000
+# About 590 MB of address space for its child (loadtest/bench_backtest_memory.py, with the
+# native kernel: a base of about 385 MB, then some 1 KB a row): past 450, within 2,048.
+ROWS = 200_000
+TIGHT_MB = 450
 PERIOD = {
     "condition": "card_count_24h >= 3 and amount > 500",
     "action": "review",
@@ -58,7 +59,7 @@ def test_a_backtest_needing_more_memory_than_its_bound_is_refused(
 ) -> None:
     asyncio.run(store(DATABASE_URL, schema, ROWS, START, DAYS))
     with httpx.Client(timeout=300) as http:
-        with serving(bundle_dir, env=env(schema, FRAUD_BACKTEST_MAX_MEMORY_MB="512")) as (
+        with serving(bundle_dir, env=env(schema, FRAUD_BACKTEST_MAX_MEMORY_MB=str(TIGHT_MB))) as (
             base,
             _,
         ):
@@ -66,7 +67,7 @@ def test_a_backtest_needing_more_memory_than_its_bound_is_refused(
             assert refused.status_code == 422, refused.text[:500]
             [error] = refused.json()["detail"]
             assert error["field"] == "body"
-            assert "FRAUD_BACKTEST_MAX_MEMORY_MB (512 MB)" in error["message"]
+            assert f"FRAUD_BACKTEST_MAX_MEMORY_MB ({TIGHT_MB} MB)" in error["message"]
         with serving(bundle_dir, env=env(schema, FRAUD_BACKTEST_MAX_MEMORY_MB="2048")) as (
             base,
             _,
