@@ -9,9 +9,25 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app.logs import KEY_ID, access, route_template
 
 
+def write(method: str, path: str, status: int, key_id: str | None, latency_ms: float) -> None:
+    access.info(
+        "%s %s %d",
+        method,
+        path,
+        status,
+        extra={
+            "key_id": key_id,
+            "method": method,
+            "path": path,
+            "status": status,
+            "latency_ms": latency_ms,
+        },
+    )
+
+
 class AccessLog:
-    """Outermost, so refusals by the other middleware (413) are logged too. One logging
-    call per request: the scoring route is the hottest."""
+    """Outermost, so refusals by the other middleware (413) are logged too. POST /v1/score,
+    answered ahead of this middleware (app/score_endpoint.py), writes its own line."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -33,17 +49,4 @@ class AccessLog:
             await self.app(scope, receive, recording_send)
         finally:
             latency_ms = round((time.perf_counter() - started) * 1000, 3)
-            path = route_template(scope)
-            access.info(
-                "%s %s %d",
-                scope["method"],
-                path,
-                status,
-                extra={
-                    "key_id": scope.get(KEY_ID),
-                    "method": scope["method"],
-                    "path": path,
-                    "status": status,
-                    "latency_ms": latency_ms,
-                },
-            )
+            write(scope["method"], route_template(scope), status, scope.get(KEY_ID), latency_ms)

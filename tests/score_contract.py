@@ -240,6 +240,7 @@ CASES: list[Case] = [
         lambda: Request(body("c_slash"), JSON | bearer("score"), path="/v1/score/"),
     ),
 ]
+CASES_BY_NAME = {case.name: case for case in CASES}
 # The requests last sent, by case (a retry sends the same bytes again).
 SENT: dict[str, Request] = {}
 

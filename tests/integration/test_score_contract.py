@@ -180,44 +180,51 @@ def test_503_when_the_audit_log_cannot_be_written(
             resource.setrlimit(resource.RLIMIT_FSIZE, limits)
 
 
-def run_asgi(app: Any, messages: list[dict[str, Any]], headers: dict[str, str]) -> list[Any]:
-    """One request straight through the ASGI interface: `messages` are what receive()
+async def asgi_call(
+    app: Any, messages: list[dict[str, Any]], headers: dict[str, str]
+) -> list[dict[str, Any]]:
+    """POST /v1/score straight through the ASGI interface: `messages` are what receive()
     gives, in order (then it waits, as a client that says no more); what was sent back."""
-    sent: list[Any] = []
+    queue = list(messages)
+    sent: list[dict[str, Any]] = []
 
-    async def go() -> None:
+    async def receive() -> dict[str, Any]:
+        if queue:
+            return queue.pop(0)
+        await asyncio.Event().wait()
+        raise AssertionError
+
+    async def record(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/v1/score",
+        "raw_path": b"/v1/score",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
+        "client": ("127.0.0.1", 1),
+        "server": ("127.0.0.1", 80),
+    }
+    await app(scope, receive, record)
+    return sent
+
+
+def run_asgi(app: Any, messages: list[dict[str, Any]], headers: dict[str, str]) -> list[Any]:
+    """asgi_call on `app`, started and stopped around it."""
+
+    async def go() -> list[dict[str, Any]]:
         from asgi_lifespan import LifespanManager
 
         async with LifespanManager(app) as manager:
-            queue = list(messages)
+            return await asgi_call(manager.app, messages, headers)
 
-            async def receive() -> dict[str, Any]:
-                if queue:
-                    return queue.pop(0)
-                await asyncio.Event().wait()
-                raise AssertionError
-
-            async def record(message: dict[str, Any]) -> None:
-                sent.append(message)
-
-            scope = {
-                "type": "http",
-                "asgi": {"version": "3.0"},
-                "http_version": "1.1",
-                "method": "POST",
-                "scheme": "http",
-                "path": "/v1/score",
-                "raw_path": b"/v1/score",
-                "query_string": b"",
-                "root_path": "",
-                "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
-                "client": ("127.0.0.1", 1),
-                "server": ("127.0.0.1", 80),
-            }
-            await manager.app(scope, receive, record)
-
-    asyncio.run(go())
-    return sent
+    return asyncio.run(go())
 
 
 def response_of(case: contract.Case, sent: list[dict[str, Any]]) -> dict[str, Any]:
@@ -259,3 +266,42 @@ def test_a_client_gone_mid_body_is_one_log_line(
             headers,
         )
         seen |= response_of(case, sent)
+
+
+def test_scoring_is_answered_ahead_of_fastapi_and_by_the_route_too(
+    redis_url: str, prefix: str, bundle_dir: Path
+) -> None:
+    """POST /v1/score never enters FastAPI's middleware (other methods and paths do); a
+    request that reaches the router anyway is answered by the same endpoint."""
+    app = create_app(make_settings(redis_url, prefix, bundle_dir, **contract.SETTINGS))
+    entered: list[tuple[str, str]] = []
+
+    class Watch:
+        def __init__(self, app: Any) -> None:
+            self.app = app
+
+        async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+            if scope["type"] == "http":
+                entered.append((scope["method"], scope["path"]))
+            await self.app(scope, receive, send)
+
+    app.add_middleware(Watch)
+    with TestClient(app) as client:
+        answer = send(client, contract.scored("ahead", "c_ahead"))
+        assert answer[0] == 200
+        assert send(client, contract.CASES_BY_NAME["get_method"])[0] == 405
+        assert client.get("/healthz").status_code == 200
+        assert entered == [("GET", "/v1/score"), ("GET", "/healthz")]
+
+        # The router, as FastAPI's middleware would call it.
+        content = contract.body("c_router")
+        headers = contract.JSON | contract.bearer("score")
+        messages = [{"type": "http.request", "body": content}]
+        sent = client.portal.call(asgi_call, app.router, messages, headers)  # type: ignore[union-attr]
+    routed = response_of(contract.scored("routed", "c_router"), sent)
+    assert routed["status"] == 200
+    assert routed["headers"] == [
+        ["content-length", "<length>"],
+        ["content-type", "application/json"],
+    ]
+    assert routed["answer"]["transaction_id"] == "c_router"
