@@ -13,13 +13,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from app.schemas.score import request_record
+from app.schemas.score import request_json
 from app.settings import Settings
 from persistence.audit_log import AuditLog
 from persistence.log_segments import Record, SegmentedLog
 from persistence.log_shipper import LogShipper
 from persistence.log_slots import claim
-from persistence.message_format import audit_event
+from persistence.message_format import encoded_audit_event, scored_at_text
 from persistence.producer import AUDIT_EVENTS, AuditProducer
 from persistence.spool import Spool
 from persistence.topic_sender import TopicSender
@@ -31,10 +31,11 @@ Decided = list[tuple[Transaction, Decision, str]]  # transaction, decision, scop
 
 
 def records(decided: Decided) -> list[Record]:
-    """The audit events of a computed batch, keyed by card (message_format.py)."""
-    scored_at = datetime.now(UTC)
+    """The audit events of a computed batch, keyed by card (message_format.py): each
+    assembled from its request encoded once and its answer's bytes as sent."""
+    scored_at = scored_at_text(datetime.now(UTC))
     return [
-        (t.card_id.encode(), audit_event(request_record(t), d.json, scored_at, scope))
+        (t.card_id.encode(), encoded_audit_event(request_json(t), d.json, scored_at, scope))
         for t, d, scope in decided
     ]
 
@@ -68,6 +69,7 @@ def audit_producer(settings: Settings, topic: str, spool: Path) -> AuditProducer
         linger_ms=settings.audit_linger_ms,
         batch_bytes=settings.audit_batch_bytes,
         retry_s=settings.audit_retry_s,
+        send_linger_s=settings.audit_send_linger_ms / 1000,
     )
 
 
@@ -88,6 +90,7 @@ class DecisionAudit:
                 settings.audit_log_dir,
                 topic_sender(settings, settings.audit_topic),
                 retry_s=settings.audit_retry_s,
+                linger_s=settings.audit_send_linger_ms / 1000,
             )
         else:
             self.producer = audit_producer(settings, settings.audit_topic, settings.spool_path)

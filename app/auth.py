@@ -6,7 +6,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import MutableMapping
 from dataclasses import dataclass
+from typing import Any
 
 from starlette.requests import HTTPConnection
 
@@ -49,26 +51,32 @@ class Caller:
 
 
 def presented_key(request: HTTPConnection) -> str | None:
-    header = request.headers.get("authorization", "")
-    if header[:7].lower() == "bearer ":
-        return header[7:].strip() or None
-    return request.headers.get("x-api-key") or None
+    headers = request.headers
+    return presented(headers.get("authorization", ""), headers.get("x-api-key", ""))
+
+
+def presented(authorization: str, api_key: str) -> str | None:
+    """The key in the `Authorization` (a bearer token) or else the `X-API-Key` header's
+    value ("" for a header not sent)."""
+    if authorization[:7].lower() == "bearer ":
+        return authorization[7:].strip() or None
+    return api_key or None
 
 
 def authorize(
-    connection: HTTPConnection,
+    connection: MutableMapping[str, Any],
     key: str | None,
     granted: dict[str, frozenset[Scope]],
     needed: Scope | None,
 ) -> Caller:
-    """The caller of `connection` if `key` holds `needed` (any known key for None):
-    Unauthorized (401) for a missing or unknown key, Forbidden (403) for a key without the
-    scope. The key id is left in the
-    connection's scope either way (KEY_ID), for the logs and the route."""
+    """The caller of a connection (its ASGI scope) if `key` holds `needed` (any known key
+    for None): Unauthorized (401) for a missing or unknown key, Forbidden (403) for a key
+    without the scope. The key id is left in the connection's scope either way (KEY_ID),
+    for the logs and the route."""
     if key is None:
         raise Unauthorized("missing API key: send `Authorization: Bearer <key>` or `X-API-Key`")
     mine = digest(key)
-    caller_id = connection.scope[KEY_ID] = mine[:KEY_ID_HEX]
+    caller_id = connection[KEY_ID] = mine[:KEY_ID_HEX]
     # Compare against every digest so the time taken does not reveal which one matched.
     scopes: frozenset[Scope] | None = None
     for known, its_scopes in granted.items():

@@ -51,10 +51,18 @@ def _inlined(node: Any, defs: dict[str, Any]) -> Any:
 async def parse_body(request: Request, model: type[Model]) -> Model:
     """The body as `model`; a 415 unless it is sent as JSON, a 422 naming the fields that
     break it or the key that repeats."""
-    media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
-    if media_type != "application/json":
+    require_json(request.headers.get("content-type", ""))
+    return validated(await request.body(), model)
+
+
+def require_json(content_type: str) -> None:
+    """A 415 unless `content_type` (the header's value) is JSON's."""
+    if content_type.partition(";")[0].strip().lower() != "application/json":
         raise UnsupportedMediaType("send the body as application/json")
-    body = await request.body()
+
+
+def validated(body: bytes, model: type[Model]) -> Model:
+    """`body` as `model`, or a 422 naming the fields that break it or the key that repeats."""
     try:
         value = model.model_validate_json(body)
     except ValidationError as exc:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Annotated, NoReturn
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Annotated, Any, NoReturn
 
 from fastapi import Depends, Request
+from starlette.datastructures import State
 
 from app import auth, metrics
 from app.errors import TooManyRequests
@@ -33,8 +34,15 @@ async def _scoring(request: Request) -> ScoringService:
 def _admitted(request: Request, scope: Scope | None) -> auth.Caller:
     """The caller, if its key holds `scope` (None: any known key) and is within its rate
     limit."""
-    state = request.app.state
-    caller = auth.authorize(request, auth.presented_key(request), state.settings.key_scopes, scope)
+    return admit(request.app.state, request.scope, auth.presented_key(request), scope)
+
+
+def admit(
+    state: State, connection: MutableMapping[str, Any], key: str | None, scope: Scope | None
+) -> auth.Caller:
+    """The caller presenting `key` on a connection (its ASGI scope), if the key holds `scope`
+    (None: any known key) and is within its rate limit: else 401, 403 or 429."""
+    caller = auth.authorize(connection, key, state.settings.key_scopes, scope)
     wait = state.limiter.admit(caller.key_id)
     if wait is not None:
         _over_limit(state.settings, caller, scope, wait)

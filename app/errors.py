@@ -22,6 +22,7 @@ Starlette's own 404 (no such route) and 405 (method not allowed) included.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from http import HTTPStatus
 from typing import Any
 
@@ -31,6 +32,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
+from starlette.types import Scope
 
 from app import logs, metrics
 from persistence.database import DatabaseUnavailable
@@ -127,9 +129,11 @@ def json_error(
     )
 
 
-def _field_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
+def field_errors(errors: Sequence[Any]) -> list[dict[str, Any]]:
+    """pydantic's errors as {field, message, type}: the field's dotted path ("body" for the
+    whole body)."""
     out = []
-    for err in exc.errors():
+    for err in errors:
         loc = [str(p) for p in err.get("loc", ()) if p != "body"]
         out.append(
             {
@@ -141,25 +145,51 @@ def _field_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
     return out
 
 
+def api_error_response(scope: Scope, exc: ApiError) -> Response:
+    """The answer to a domain error; refusals of a key (401, 403, 429) also get a security
+    line."""
+    if isinstance(exc, Unauthorized | Forbidden | TooManyRequests):
+        logs.refused(scope, exc.status_code, exc.error, exc.detail)
+    headers = (
+        {"WWW-Authenticate": "Bearer"}
+        if isinstance(exc, Unauthorized)
+        else {"Retry-After": str(exc.retry_after_s)}
+        if isinstance(exc, TooManyRequests)
+        else RETRY_SOON
+        if isinstance(exc, ServiceUnavailable)
+        else None
+    )
+    return error_response(exc.status_code, exc.error, exc.detail, headers)
+
+
+def invalid_response(exc: RequestValidationError) -> Response:
+    return error_response(422, "validation_error", field_errors(exc.errors()))
+
+
+def internal_response() -> Response:
+    # The same envelope as every other error (Starlette would send plain text); the
+    # exception is still raised on to the server, which logs it.
+    return json_error(500, "internal_error", "the request failed inside the service")
+
+
+def client_gone_response(scope: Scope) -> Response:
+    """Not a failure of the service: one short line instead of a traceback. The answer goes
+    nowhere (the server drops what is sent to a closed connection)."""
+    logs.access.info(
+        "client disconnected before the end of its request",
+        extra={"event": "client_disconnect", "path": logs.route_template(scope)},
+    )
+    return json_error(400, "client_disconnected", "the client closed the connection")
+
+
 def install(app: FastAPI) -> None:
     async def api_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, ApiError)
-        if isinstance(exc, Unauthorized | Forbidden | TooManyRequests):
-            logs.refused(request.scope, exc.status_code, exc.error, exc.detail)
-        headers = (
-            {"WWW-Authenticate": "Bearer"}
-            if isinstance(exc, Unauthorized)
-            else {"Retry-After": str(exc.retry_after_s)}
-            if isinstance(exc, TooManyRequests)
-            else RETRY_SOON
-            if isinstance(exc, ServiceUnavailable)
-            else None
-        )
-        return error_response(exc.status_code, exc.error, exc.detail, headers)
+        return api_error_response(request.scope, exc)
 
     async def invalid(_: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
-        return error_response(422, "validation_error", _field_errors(exc))
+        return invalid_response(exc)
 
     async def routing(request: Request, exc: Exception) -> Response:
         # Raised by Starlette's router (no route, wrong method) with its plain {"detail"}.
@@ -179,18 +209,10 @@ def install(app: FastAPI) -> None:
         return error_response(503, "unavailable", str(exc), RETRY_SOON)
 
     async def internal(_: Request, exc: Exception) -> Response:
-        # The same envelope as every other error (Starlette would send plain text); the
-        # exception is still raised on to the server, which logs it.
-        return json_error(500, "internal_error", "the request failed inside the service")
+        return internal_response()
 
     async def client_gone(request: Request, exc: Exception) -> Response:
-        # Not a failure of the service: one short line instead of a traceback. The answer
-        # goes nowhere (the server drops what is sent to a closed connection).
-        logs.access.info(
-            "client disconnected before the end of its request",
-            extra={"event": "client_disconnect", "path": logs.route_template(request.scope)},
-        )
-        return json_error(400, "client_disconnected", "the client closed the connection")
+        return client_gone_response(request.scope)
 
     app.add_exception_handler(ApiError, api_error)
     app.add_exception_handler(ClientDisconnect, client_gone)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.errors import error_response
@@ -25,7 +26,7 @@ class BodySizeLimit:
             return
         for name, value in scope.get("headers", ()):
             if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
-                await self._refuse(413, "payload_too_large", scope, receive, send)
+                await too_large(self.max_bytes)(scope, receive, send)
                 return
         seen = 0
         started = False
@@ -57,21 +58,21 @@ class BodySizeLimit:
             await self.app(scope, limited, tracking_send)
         except _TooLarge:
             if not started:
-                await self._refuse(413, "payload_too_large", scope, receive, send)
+                await too_large(self.max_bytes)(scope, receive, send)
         except _TooSlow:
             if not started:
-                await self._refuse(408, "request_timeout", scope, receive, send)
+                await too_slow(self.timeout_s)(scope, receive, send)
 
-    async def _refuse(
-        self, status: int, error: str, scope: Scope, receive: Receive, send: Send
-    ) -> None:
-        detail = (
-            f"request bodies are limited to {self.max_bytes} bytes"
-            if status == 413
-            else f"the request body did not arrive within {self.timeout_s:g} s"
-        )
-        headers = {"Connection": "close"} if status == 408 else None
-        await error_response(status, error, detail, headers)(scope, receive, send)
+
+def too_large(max_bytes: int) -> Response:
+    return error_response(
+        413, "payload_too_large", f"request bodies are limited to {max_bytes} bytes"
+    )
+
+
+def too_slow(timeout_s: float) -> Response:
+    detail = f"the request body did not arrive within {timeout_s:g} s"
+    return error_response(408, "request_timeout", detail, {"Connection": "close"})
 
 
 class _TooLarge(Exception):

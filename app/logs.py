@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Literal
 
+from pythonjsonlogger.orjson import OrjsonFormatter
 from starlette.types import Scope
 
 # Where the caller's key id is left in the ASGI scope (app.auth.authorize), for these logs.
@@ -23,18 +24,23 @@ JSON_FIELDS = ["asctime", "levelname", "name", "message"]
 JSON_NAMES = {"asctime": "time", "levelname": "level", "name": "logger"}
 
 
+class JsonLines(OrjsonFormatter):
+    """Each line a JSON object: JSON_FIELDS renamed by JSON_NAMES, then the `extra` fields."""
+
+    def __init__(self) -> None:
+        super().__init__(JSON_FIELDS, rename_fields=JSON_NAMES)
+
+
+class TextLines(logging.Formatter):
+    def __init__(self) -> None:
+        super().__init__(TEXT)
+
+
 def logging_config(log_format: LogFormat) -> dict[str, Any]:
     """A logging.config.dictConfig for the whole process (uvicorn's own loggers included),
     applied by uvicorn in every worker."""
-    formatter: dict[str, Any] = (
-        {
-            "()": "pythonjsonlogger.orjson.OrjsonFormatter",
-            "fmt": JSON_FIELDS,
-            "rename_fields": JSON_NAMES,
-        }
-        if log_format == "json"
-        else {"format": TEXT}
-    )
+    lines = JsonLines if log_format == "json" else TextLines
+    formatter = {"()": f"{lines.__module__}.{lines.__qualname__}"}
     handler = {"class": "logging.StreamHandler", "formatter": "line", "stream": "ext://sys.stderr"}
     return {
         "version": 1,

@@ -10,6 +10,7 @@ from fastapi.telemetry import TelemetryConfig
 from app import errors, metrics, openapi
 from app.access_log import AccessLog
 from app.deps import KEY_CHECKS
+from app.direct import DirectRoutes
 from app.lifespan import lifespan, redis_client
 from app.limits import BodySizeLimit
 from app.routes import (
@@ -35,7 +36,7 @@ def create_app(
     settings: Settings | None = None, make_redis: Callable[[Settings], RedisClient] = redis_client
 ) -> FastAPI:
     settings = settings or get_settings()
-    app = FastAPI(
+    app = DirectRoutes(
         title="fraud-engine",
         version="1",
         summary="Real-time card fraud scoring",
@@ -54,6 +55,7 @@ def create_app(
     add_routes(app, score.router, health.router, history.router, feedback.router, stream.router)
     add_routes(app, rules.router, lists.router, cases.router, alerts.router, me.router)
     add_routes(app, admin.router, docs.router)
+    score.install(app, settings.access_log)  # answered ahead of the rest
     console.install(app, settings.console_dir)
     openapi.install(app, KEY_CHECKS)
     metrics.instrument(app)

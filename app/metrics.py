@@ -42,10 +42,10 @@ def instrument(app: FastAPI) -> None:
     # measures request and response sizes in two more metrics, which cost every request
     # about as much as the rest of the middleware and tell nothing the body limit does not.
     # /v1/score is left to its own metrics (scoring/telemetry.py: answers by tier and
-    # decision, latency, failures; REFUSED above: refusals). Excluding it is not enough:
-    # the middleware still looks up every request's route to decide, 7% of /v1/score's
-    # instructions, so that path skips the middleware altogether (docs/performance.md);
-    # the exclusion stays for any other spelling of the path.
+    # decision, latency, failures; REFUSED above: refusals). Its POSTs are answered ahead
+    # of every middleware (app/direct.py); its other methods (405) skip this one too, which
+    # would otherwise look up the route of each to decide (docs/performance.md); the
+    # exclusion stays for any other spelling of the path.
     instrumentator = Instrumentator(
         excluded_handlers=["/metrics", "/healthz", "/readyz", "/v1/score"]
     )

@@ -10,7 +10,6 @@ formats: features/window_format.py.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -34,6 +33,7 @@ from features.definitions import (
     PROFILE_DAYS,
     PROFILED_ENTITIES,
 )
+from features.redis_direct import DirectCommands
 from features.script_layout import (
     COMMON_ARGS,
     PRESENT_KEYS,
@@ -475,6 +475,10 @@ class RedisWindowStore:
         self.response_ttl_ms = response_ttl_ms
         self.replay = replay
         self._sha: str | None = None
+        # The script calls, on connections of the store's own (features/redis_direct.py).
+        self._commands = (
+            DirectCommands(client.connection_pool) if isinstance(client, redis.Redis) else None
+        )
 
     async def load_script(self) -> None:
         self._sha = await self.client.script_load(WINDOW_SCRIPT)
@@ -510,7 +514,9 @@ class RedisWindowStore:
         for event in events:
             keys += transaction_keys(self.prefix, event)
             args += transaction_args(event)
-        results = await self.client.evalsha(self._sha, len(keys), *keys, *args)  # type: ignore[arg-type]
+        assert self._commands is not None
+        assert self._sha is not None
+        results = await self._commands.execute("EVALSHA", self._sha, len(keys), *keys, *args)
         return list(results)
 
     async def save_responses(self, responses: Sequence[tuple[str, bytes]]) -> None:
@@ -537,8 +543,9 @@ class RedisWindowStore:
         return bool(await self.client.exists(seen_key(self.prefix, scope, transaction_id)))
 
     async def warm(self, connections: int) -> None:
-        """Open `connections` pool connections (concurrent PINGs each hold one)."""
-        await asyncio.gather(*(self.client.ping() for _ in range(connections)))
+        """Open `connections` connections for the script calls."""
+        assert self._commands is not None
+        await self._commands.open(connections)
 
     async def ping(self) -> bool:
         return bool(await self.client.ping())

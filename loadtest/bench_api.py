@@ -92,7 +92,15 @@ end
 """
 
 
-def start_server(app: str, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def start_server(
+    app: str, port: int, env: dict[str, str], tree: Path = ROOT, logs: Path | None = None
+) -> subprocess.Popen[bytes]:
+    """`app` as the code in `tree` has it, on uvicorn. With `logs`, its log lines are
+    configured as `fraud serve` configures them (JSON, the access log included) and written
+    to that file; else uvicorn's default (warnings only: no access line)."""
     cmd = [
         sys.executable,
         "-m",
@@ -111,7 +119,26 @@ def start_server(app: str, port: int, env: dict[str, str]) -> subprocess.Popen[b
         "warning",
         "--no-access-log",
     ]
-    process = subprocess.Popen(cmd, env=env)
+    env = env | {"PYTHONPATH": str(tree)}
+    if logs is None:
+        process = subprocess.Popen(cmd, env=env, cwd=tree)
+    else:
+        config = logs.with_suffix(".config.json")
+        subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "import json, sys; from app.logs import logging_config; "
+                "json.dump(logging_config('json'), open(sys.argv[1], 'w'))",
+                str(config),
+            ],
+            env=env,
+            cwd=tree,
+            check=True,
+        )
+        cmd[cmd.index("--log-level") : cmd.index("--log-level") + 2] = ["--log-config", str(config)]
+        with logs.open("ab") as written:
+            process = subprocess.Popen(cmd, env=env, cwd=tree, stderr=written)
     wait_until_ready(f"http://127.0.0.1:{port}", process)
     return process
 
@@ -153,27 +180,61 @@ async def _asyncio_client(port: int, seconds: int, connections: int, run: str) -
         i = 0
         while time.monotonic() < stop:
             i += 1
-            body = (
-                f'{{"transaction_id":"{run}_{w}_{i}","timestamp":"2026-06-01T12:00:{i % 60:02d}.{i % 1000:03d}Z",'
-                f'"amount":{1 + i % 300}.5,"currency":"USD","card_id":"card_{(w * 7919 + i) % 50000}",'
-                f'"merchant_id":"m_{i % 5000}","merchant_category":"5411","channel":"pos"}}'
-            ).encode()
-            writer.write(
-                b"POST /v1/score HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                + f"Authorization: Bearer {KEY}\r\nContent-Length: {len(body)}\r\n\r\n".encode()
-                + body
-            )
-            head = await reader.readuntil(b"\r\n\r\n")
-            length = int(re.search(rb"content-length: (\d+)", head.lower()).group(1))  # type: ignore[union-attr]
-            await reader.readexactly(length)
-            if not head.startswith(b"HTTP/1.1 200"):
-                raise RuntimeError(head.decode())
+            writer.write(_request(run, w, i))
+            await _answer(reader)
             done += 1
         writer.close()
 
     started = time.monotonic()
     await asyncio.gather(*(worker(w) for w in range(connections)))
     return done / (time.monotonic() - started)
+
+
+def _request(run: str, w: int, i: int) -> bytes:
+    body = (
+        f'{{"transaction_id":"{run}_{w}_{i}","timestamp":"2026-06-01T12:00:{i % 60:02d}.{i % 1000:03d}Z",'
+        f'"amount":{1 + i % 300}.5,"currency":"USD","card_id":"card_{(w * 7919 + i) % 50000}",'
+        f'"merchant_id":"m_{i % 5000}","merchant_category":"5411","channel":"pos"}}'
+    ).encode()
+    return (
+        b"POST /v1/score HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        + f"Authorization: Bearer {KEY}\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+        + body
+    )
+
+
+async def _answer(reader: asyncio.StreamReader) -> None:
+    head = await reader.readuntil(b"\r\n\r\n")
+    length = int(re.search(rb"content-length: (\d+)", head.lower()).group(1))  # type: ignore[union-attr]
+    await reader.readexactly(length)
+    if not head.startswith(b"HTTP/1.1 200"):
+        raise RuntimeError(head.decode())
+
+
+async def paced(port: int, rate: float, seconds: float, connections: int = 16) -> int:
+    """Open loop: request i leaves at the start + i / rate, whatever became of the ones
+    before it, on whichever keep-alive connection is free; the answers (all 200)."""
+    loop = asyncio.get_running_loop()
+    free: asyncio.Queue[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = asyncio.Queue()
+    for _ in range(connections):
+        free.put_nowait(await asyncio.open_connection("127.0.0.1", port))
+    run = uuid.uuid4().hex[:8]
+
+    async def one(i: int) -> None:
+        reader, writer = await free.get()
+        writer.write(_request(run, 0, i))
+        await _answer(reader)
+        free.put_nowait((reader, writer))
+
+    started = loop.time()
+    tasks = []
+    for i in range(int(rate * seconds)):
+        await asyncio.sleep(max(0.0, started + i / rate - loop.time()))
+        tasks.append(asyncio.create_task(one(i)))
+    await asyncio.gather(*tasks)
+    while not free.empty():
+        free.get_nowait()[1].close()
+    return len(tasks)
 
 
 def measure(port: int, seconds: int, connections: int) -> tuple[float, str]:
@@ -184,6 +245,7 @@ def measure(port: int, seconds: int, connections: int) -> tuple[float, str]:
 
 
 PLAIN, NOOP, SCORE = "plain FastAPI", "no-op (parse + validate)", "/v1/score"
+BASELINE = "/v1/score, baseline"
 RULES = "/v1/score with rules"
 CLUSTER = "/v1/score on a Redis Cluster"
 APPS = {
@@ -224,17 +286,23 @@ def drop_schema(database_url: str, schema: str) -> None:
 
 def cpu_seconds(pid: int) -> float:
     """User and system CPU time of a process so far (Linux /proc)."""
+    return sum(cpu_times(pid))
+
+
+def cpu_times(pid: int) -> tuple[float, float]:
+    """User and system CPU time of a process so far, apart (Linux /proc)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    tick = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / tick, int(fields[12]) / tick
 
 
 def run_one(
-    app: str, env: dict[str, str], seconds: int, connections: int
+    app: str, env: dict[str, str], seconds: int, connections: int, tree: Path = ROOT
 ) -> tuple[float, float, str]:
     """Start one server, warm it up, measure it, stop it: its requests a second, and the
     server's CPU time per request in microseconds (less sensitive than throughput to what
     else this shared machine runs)."""
-    process = start_server(app, 8790, env)
+    process = start_server(app, 8790, env, tree)
     try:
         measure(8790, 3, connections)  # warm-up
         cpu = cpu_seconds(process.pid)
@@ -280,6 +348,12 @@ def main() -> None:
         action="store_true",
         help="with --rules: only /v1/score with and without the rules (no baselines)",
     )
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="also measure /v1/score as the code in this directory has it (e.g. a `git "
+        "archive` of an earlier commit), in the same rounds, and print the ratio",
+    )
     args = parser.parse_args()
     if not (args.model / "manifest.json").exists():
         raise SystemExit(
@@ -321,12 +395,13 @@ def compare(
         apps = {SCORE: APPS[SCORE], RULES: APPS[SCORE]}
     if cluster_url:
         apps = ({SCORE: APPS[SCORE]} if args.cluster_only else apps) | {CLUSTER: APPS[SCORE]}
+    if args.baseline:
+        apps |= {BASELINE: APPS[SCORE]}
     env = os.environ | {
         "FRAUD_DATABASE_URL": database_url,
         "FRAUD_API_KEYS": digest(KEY),
         "FRAUD_REDIS_URL": redis_url,
-        "FRAUD_MODEL_DIR": str(args.model),
-        "PYTHONPATH": str(Path(__file__).resolve().parent.parent),
+        "FRAUD_MODEL_DIR": str(args.model.resolve()),
         # Measure full answers: with the default 25 ms budget a saturated server answers
         # part of the load degraded (cheaper), which would flatter the figure.
         "FRAUD_REDIS_BUDGET_MS": "2000",
@@ -362,6 +437,7 @@ def compare(
                     },
                     args.seconds,
                     args.connections,
+                    args.baseline.resolve() if name == BASELINE else ROOT,
                 )
             finally:
                 delete_keys(store_url, prefix)
@@ -385,6 +461,23 @@ def compare(
         print(
             f"\n/v1/score reaches {score / base:.2f} of the {name} throughput (medians of "
             f"{args.rounds} rounds: {score:,.0f} vs {base:,.0f} requests/s; per round {ratios})"
+        )
+    if args.baseline:
+        base = statistics.median(results[BASELINE])
+        ratios = ", ".join(
+            f"{s / b:.2f}" for b, s in zip(results[BASELINE], results[SCORE], strict=True)
+        )
+        print(
+            f"\n/v1/score reaches {score / base:.2f} of the baseline's throughput (medians: "
+            f"{score:,.0f} vs {base:,.0f} requests/s; per round {ratios}); the baseline "
+            f"reaches {base / statistics.median(results[PLAIN]):.2f} of the plain FastAPI"
+            if PLAIN in results
+            else ""
+        )
+        mine, theirs = statistics.median(cpu[SCORE]), statistics.median(cpu[BASELINE])
+        print(
+            f"server CPU per request: {mine:.0f} us, the baseline's {theirs:.0f} us: "
+            f"x{mine / theirs:.3f}"
         )
     if args.rules:
         ruled = statistics.median(results[RULES])

@@ -2,12 +2,18 @@
 seconds, instruction counts repeat to a fraction of a percent on this shared machine, so
 a change of a few percent can be seen in one run.
 
-    .venv/bin/python loadtest/bench_instructions.py [--requests 640] [--model models/bench]
+    .venv/bin/python loadtest/bench_instructions.py [--requests 640] [--model models/bench] [--concurrency 64 ...]
 
 Each app runs in-process under `valgrind --tool=callgrind --instr-atstart=no`
 (loadtest/asgi_driver.py: no sockets, no HTTP parsing, which both would share);
 counting is switched on with callgrind_control only around the timed requests, after
-start-up and a warm-up. Needs valgrind (apt-get install valgrind) and Redis.
+start-up and a warm-up. --concurrency (several allowed: each is measured) sets the requests in
+flight: 1 gives computations of one request, 8 of about 8 (the rows per computation are
+printed). --kafka records the decisions as production does: the durable audit log, shipped to
+a tansu broker (its linger, FRAUD_AUDIT_SEND_LINGER_MS, is wall time: under callgrind fewer
+decisions share a send than at full speed). --without-compute replaces /v1/score's compute
+stage (features, models, reasons, rules) by a fixed decision: what the rest of a request
+costs. Needs valgrind (apt-get install valgrind) and Redis.
 """
 
 from __future__ import annotations
@@ -20,7 +26,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import ExitStack
 from pathlib import Path
+
+from localservers import TansuBroker
 
 APPS = {
     "no-op (parse + validate)": "loadtest.noop_app:create_noop_app",
@@ -28,12 +37,33 @@ APPS = {
 }
 
 
-def count(app: str, requests: int, model: Path) -> int:
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def count(
+    app: str,
+    requests: int,
+    model: Path,
+    concurrency: int,
+    tree: Path = ROOT,
+    kafka: str = "",
+    without_compute: bool = False,
+) -> tuple[int, str]:
+    """Instructions per request of `app` as the code in `tree` has it, and what the driver
+    printed. With `kafka` (a bootstrap address), /v1/score records its decisions as in
+    production: the durable audit log, shipped to that broker."""
     with tempfile.TemporaryDirectory(prefix="fraud-callgrind-") as tmp:
         go = Path(tmp) / "go"
         out = Path(tmp) / "callgrind.out"
-        root = Path(__file__).resolve().parent.parent
-        env = os.environ | {"PYTHONPATH": str(root), "FRAUD_MODEL_DIR": str(model)}
+        env = os.environ | {"PYTHONPATH": str(tree), "FRAUD_MODEL_DIR": str(model.resolve())}
+        if kafka:
+            env |= {
+                "FRAUD_KAFKA_BOOTSTRAP_SERVERS": kafka,
+                "FRAUD_AUDIT_IDEMPOTENCE": "false",  # tansu
+                "FRAUD_AUDIT_DURABILITY": "log",
+                "FRAUD_AUDIT_LOG_DIR": str(Path(tmp) / "audit-log"),
+                "FRAUD_SPOOL_PATH": str(Path(tmp) / "audit.spool"),
+            }
         process = subprocess.Popen(
             [
                 "valgrind",
@@ -41,15 +71,21 @@ def count(app: str, requests: int, model: Path) -> int:
                 "--instr-atstart=no",
                 f"--callgrind-out-file={out}",
                 sys.executable,
-                str(root / "loadtest" / "asgi_driver.py"),
+                str(ROOT / "loadtest" / "asgi_driver.py"),
                 app,
                 str(requests),
                 "--go",
                 str(go),
+                "--concurrency",
+                str(concurrency),
+                "--warm",
+                str(max(requests, 10 * concurrency)),
+                *(["--without-compute"] if without_compute else []),
             ],
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
+            cwd=tree,
         )
         try:
             wait_for(go.with_suffix(".ready"), process)
@@ -59,7 +95,7 @@ def count(app: str, requests: int, model: Path) -> int:
             control(process.pid, "-i", "off")
             control(process.pid, "-d")
             go.unlink()
-            process.wait(timeout=300)
+            printed = process.communicate(timeout=300)[0].decode()
         finally:
             if process.poll() is None:
                 process.kill()
@@ -68,7 +104,7 @@ def count(app: str, requests: int, model: Path) -> int:
             for f in Path(tmp).glob("callgrind.out*")
             for m in re.finditer(r"^(?:summary|totals): (\d+)", f.read_text(), re.M)
         ]
-    return max(totals) // requests
+    return max(totals) // requests, printed
 
 
 def wait_for(path: Path, process: subprocess.Popen[bytes]) -> None:
@@ -86,16 +122,61 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=640)
     parser.add_argument("--model", type=Path, default=Path("models/bench"))
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[64])
+    parser.add_argument(
+        "--without-compute",
+        action="store_true",
+        help="/v1/score with its compute stage (features, models, reasons) replaced by a fixed "
+        "decision: what the rest of a request costs",
+    )
+    parser.add_argument(
+        "--kafka",
+        action="store_true",
+        help="record the decisions as production does (the durable audit log, shipped to a "
+        "tansu broker started for the run)",
+    )
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="also measure /v1/score as the code in this directory has it (e.g. a `git archive` "
+        "of an earlier commit), with this script's driver, and print the ratio",
+    )
     args = parser.parse_args()
     if not shutil.which("valgrind"):
         raise SystemExit("valgrind is not installed (apt-get install valgrind)")
-    figures = {name: count(app, args.requests, args.model) for name, app in APPS.items()}
-    for name, n in figures.items():
-        print(f"{name:<28} {n:>12,} instructions per request")
-    noop, score = figures.values()
-    print(
-        f"/v1/score costs {score / noop:.2f}x the no-op's instructions (in-process, {args.requests} requests)"
-    )
+    with ExitStack() as stack:
+        kafka = ""
+        if args.kafka:
+            broker = TansuBroker().start()
+            stack.callback(broker.cleanup)
+            kafka = broker.bootstrap
+        compare(args, kafka)
+
+
+def compare(args: argparse.Namespace, kafka: str) -> None:
+    for concurrency in args.concurrency:
+        runs = [(name, app, ROOT) for name, app in APPS.items()]
+        if args.baseline:
+            runs.append(("/v1/score, baseline", APPS["/v1/score"], args.baseline.resolve()))
+        figures = {}
+        for name, app, tree in runs:
+            without_compute = args.without_compute and app == APPS["/v1/score"]
+            figures[name], printed = count(
+                app, args.requests, args.model, concurrency, tree, kafka, without_compute
+            )
+            rows = re.search(r"rows per computation: ([\d.]+)", printed)
+            batch = f"  ({rows.group(1)} rows per computation)" if rows else ""
+            print(f"{name:<28} {figures[name]:>12,} instructions per request{batch}")
+        noop, score = figures["no-op (parse + validate)"], figures["/v1/score"]
+        print(
+            f"/v1/score costs {score / noop:.2f}x the no-op's instructions (in-process, "
+            f"{args.requests} requests, {concurrency} in flight)"
+        )
+        if args.baseline:
+            base = figures["/v1/score, baseline"]
+            print(
+                f"/v1/score costs {score / base:.3f}x the baseline's ({score - base:+,} per request)"
+            )
 
 
 if __name__ == "__main__":

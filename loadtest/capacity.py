@@ -3,6 +3,7 @@ one `fraud serve` process (one worker) driven by wrk with full answers, its audi
 to a tansu broker, its windows in a Redis-compatible server, all on this machine.
 
     .venv/bin/python -m loadtest.capacity [--model models/bench] [--seconds 20] [--connections 128] [--cluster]
+        [--rate 50] [--durability memory|log] [--baseline DIR --rounds N]
 
 It prints, per decision: the API process's CPU time (so decisions per second per core),
 the Redis commands by name and the Redis server's CPU time, and the audit record's bytes
@@ -12,6 +13,12 @@ fresh prefix, deleted after the run. --cluster measures the same on a Redis Clus
 (FRAUD_BENCH_CLUSTER_URL, else a local one of three masters with one replica each) after
 the single node, in the same run: its commands and CPU are summed over every node,
 replicas included (replication is part of what a decision costs there).
+
+--rate R replaces wrk by an open loop of R requests a second (the API's CPU per decision at
+a low rate, where each batch holds one request). The API logs as `fraud serve` does (JSON,
+the access line included); --durability chooses the audit's mode (memory by default, log
+as production). --baseline DIR measures the code in DIR too (a `git archive` of an earlier
+commit), alternating with this one over --rounds rounds, and prints the ratio.
 """
 
 from __future__ import annotations
@@ -20,6 +27,9 @@ import argparse
 import asyncio
 import gzip
 import os
+import shutil
+import statistics
+import tempfile
 import uuid
 from collections import Counter
 from contextlib import ExitStack
@@ -33,7 +43,7 @@ from app.auth import digest
 from app.metrics import scraped_total
 from app.settings import get_settings
 from cli.demo import ensure_server
-from loadtest.bench_api import KEY, cpu_seconds, measure, start_server
+from loadtest.bench_api import KEY, ROOT, cpu_times, measure, paced, start_server
 from localservers import RedisServer, TansuBroker, delete_keys, free_port, redis_reachable, stop
 from localservers.redis_cluster import (
     RedisClusterServer,
@@ -95,32 +105,45 @@ async def topic_sizes(bootstrap: str, topic: str) -> tuple[int, int, float]:
     return count, size, ratio
 
 
-def run(args: argparse.Namespace, name: str, redis_url: str, bootstrap: str) -> None:
+def run(
+    args: argparse.Namespace, name: str, redis_url: str, bootstrap: str, tree: Path = ROOT
+) -> float:
+    """One server measured (the code in `tree`): what it printed; the API's CPU time per
+    decision in microseconds."""
     prefix = f"capacity-{uuid.uuid4().hex[:8]}"
     topic = f"{prefix}.scored"
     port = free_port()
+    scratch = Path(tempfile.mkdtemp(prefix=f"{prefix}-"))
     env = os.environ | {
         "FRAUD_API_KEYS": digest(KEY),
         "FRAUD_REDIS_URL": redis_url,
         "FRAUD_REDIS_PREFIX": prefix,
-        "FRAUD_MODEL_DIR": str(args.model),
+        "FRAUD_MODEL_DIR": str(args.model.resolve()),
         "FRAUD_KAFKA_BOOTSTRAP_SERVERS": bootstrap,
         "FRAUD_AUDIT_TOPIC": topic,
         "FRAUD_AUDIT_IDEMPOTENCE": "false",  # tansu
-        "FRAUD_SPOOL_PATH": str(Path(f"/tmp/{prefix}.spool")),
-        "PYTHONPATH": str(Path(__file__).resolve().parent.parent),
+        "FRAUD_AUDIT_DURABILITY": args.durability,
+        "FRAUD_AUDIT_LOG_DIR": str(scratch / "audit-log"),
+        "FRAUD_SPOOL_PATH": str(scratch / "audit.spool"),
         "FRAUD_REDIS_BUDGET_MS": "2000",  # full answers only (see bench_api.py)
         "FRAUD_EVENT_TIME": "replay",
     }
-    process = start_server("app.main:create_app", port, env)
+    # As `fraud serve` logs (the access line is part of a decision's cost).
+    process = start_server("app.main:create_app", port, env, tree, scratch / "api.log")
     try:
         measure(port, 3, args.connections)  # warm-up
         calls_before, redis_cpu_before, masters_before = redis_snapshot(redis_url)
-        api_cpu_before = cpu_seconds(process.pid)
+        api_user_before, api_system_before = cpu_times(process.pid)
         answered_before = answered(port)
-        rps, _ = measure(port, args.seconds, args.connections)
+        if args.rate:
+            asyncio.run(paced(port, args.rate, args.seconds))
+            rps = args.rate
+        else:
+            rps, _ = measure(port, args.seconds, args.connections)
         decisions = answered(port) - answered_before
-        api_cpu = cpu_seconds(process.pid) - api_cpu_before
+        api_user, api_system = cpu_times(process.pid)
+        api_user, api_system = api_user - api_user_before, api_system - api_system_before
+        api_cpu = api_user + api_system
         calls_after, redis_cpu_after, masters_after = redis_snapshot(redis_url)
         degraded = scraped_total(
             httpx.get(f"http://127.0.0.1:{port}/metrics").text, "fraud_degraded_total"
@@ -131,6 +154,7 @@ def run(args: argparse.Namespace, name: str, redis_url: str, bootstrap: str) -> 
             delete_cluster_keys(redis_url, prefix)
         else:
             delete_keys(redis_url, prefix)
+        shutil.rmtree(scratch, ignore_errors=True)
     commands = {
         name: (calls_after[name] - calls_before.get(name, 0)) / decisions
         for name in calls_after
@@ -140,10 +164,12 @@ def run(args: argparse.Namespace, name: str, redis_url: str, bootstrap: str) -> 
     api_us = api_cpu / decisions * 1e6
     redis_us = (redis_cpu_after - redis_cpu_before) / decisions * 1e6
     masters_us = (masters_after - masters_before) / decisions * 1e6
-    print(f"== {name}")
-    print(f"decisions: {decisions:,} in {args.seconds} s ({rps:,.0f}/s), degraded {degraded:.0f}")
+    print(f"== {name}" + (f" ({tree})" if tree != ROOT else ""))
+    load = f"{args.rate:g}/s paced" if args.rate else f"{rps:,.0f}/s, wrk"
+    print(f"decisions: {decisions:,} in {args.seconds} s ({load}), degraded {degraded:.0f}")
     print(
-        f"API process CPU per decision: {api_us:.0f} us -> {1e6 / api_us:,.0f} decisions/s per core"
+        f"API process CPU per decision: {api_us:.0f} us ({api_system / api_cpu:.0%} in the "
+        f"kernel) -> {1e6 / api_us:,.0f} decisions/s per core"
     )
     print(
         "Redis commands per decision: "
@@ -157,6 +183,7 @@ def run(args: argparse.Namespace, name: str, redis_url: str, bootstrap: str) -> 
         f"audit records: {records:,} (warm-up included), {size / max(records, 1):,.0f} bytes each"
         f" (key + value); gzip ratio on a sample {ratio:.1f}x"
     )
+    return api_us
 
 
 def answered(port: int) -> float:
@@ -170,6 +197,21 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--connections", type=int, default=128)
     parser.add_argument("--cluster", action="store_true", help="also on a Redis Cluster")
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=0,
+        help="an open loop at this many requests a second (e.g. 50) instead of wrk",
+    )
+    parser.add_argument("--durability", choices=("memory", "log"), default="memory")
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="also measure the code in this directory (e.g. a `git archive` of an earlier "
+        "commit), alternating with this one, and print the ratio of the API's CPU per "
+        "decision",
+    )
+    parser.add_argument("--rounds", type=int, default=1, help="with --baseline")
     args = parser.parse_args()
     if not (args.model / "manifest.json").exists():
         raise SystemExit(f"no model at {args.model}: run loadtest/bench_inference.py first")
@@ -179,6 +221,9 @@ def main() -> None:
         )
         broker = TansuBroker().start()
         stack.callback(broker.cleanup)
+        if args.baseline:
+            compare(args, redis_url, broker.bootstrap)
+            return
         run(args, "one Redis node", redis_url, broker.bootstrap)
         if args.cluster:
             cluster_url = os.environ.get("FRAUD_BENCH_CLUSTER_URL", "")
@@ -187,6 +232,25 @@ def main() -> None:
                 stack.callback(cluster.cleanup)
                 cluster_url = cluster.url
             run(args, "Redis Cluster (3 masters, 3 replicas)", cluster_url, broker.bootstrap)
+
+
+def compare(args: argparse.Namespace, redis_url: str, bootstrap: str) -> None:
+    """This code and the baseline's, alternating (this machine's speed drifts), on one
+    Redis node: the ratio of the medians of the API's CPU per decision."""
+    trees = {"this code": ROOT, "baseline": args.baseline.resolve()}
+    cpu: dict[str, list[float]] = {name: [] for name in trees}
+    for round_ in range(args.rounds):
+        order = list(trees.items()) if round_ % 2 == 0 else list(reversed(trees.items()))
+        for name, tree in order:
+            cpu[name].append(run(args, f"round {round_ + 1}, {name}", redis_url, bootstrap, tree))
+    mine, theirs = statistics.median(cpu["this code"]), statistics.median(cpu["baseline"])
+    per_round = ", ".join(
+        f"{m / t:.3f}" for m, t in zip(cpu["this code"], cpu["baseline"], strict=True)
+    )
+    print(
+        f"\nAPI CPU per decision: {mine:.0f} us, the baseline's {theirs:.0f} us: "
+        f"x{mine / theirs:.3f} (medians of {args.rounds} rounds; per round {per_round})"
+    )
 
 
 if __name__ == "__main__":

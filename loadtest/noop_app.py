@@ -22,7 +22,7 @@ def create_noop_app() -> FastAPI:
     errors.install(app)
 
     async def api_key(request: Request) -> None:
-        auth.authorize(request, auth.presented_key(request), settings.key_scopes, "score")
+        auth.authorize(request.scope, auth.presented_key(request), settings.key_scopes, "score")
 
     @app.post("/v1/score", dependencies=[Depends(api_key)])
     async def noop(request: Request) -> Response:

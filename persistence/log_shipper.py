@@ -40,8 +40,10 @@ class LogShipper:
         retry_s: float = 2.0,
         persist_s: float = 0.2,
         scan_s: float = 10.0,
+        linger_s: float = 0.0,
     ) -> None:
         self.log = audit_log
+        self.linger_s = linger_s
         self.slot = slot
         self.root = root
         self.sender = sender
@@ -62,20 +64,32 @@ class LogShipper:
         await self.sender.connect()  # creates the topic at start-up; if Kafka is down, later
         loop = asyncio.get_running_loop()
         next_scan = loop.time()
+        sent: int | None = 0
         while True:
             if loop.time() >= next_scan and not self._stopping.is_set():
                 await self._ship_orphans()
                 next_scan = loop.time() + self.scan_s
-            shipped = await self._ship_once()
-            if shipped is None:  # Kafka failed: the records wait in the log
+            if sent is not None and sent < self.sender.max_batch:
+                await self._linger()  # not while a backlog goes, a full read at a time
+            sent = await self._ship_once()
+            if sent is None:  # Kafka failed: the records wait in the log
                 if self._stopping.is_set():
                     return
                 with suppress(TimeoutError):
                     await asyncio.wait_for(self._stopping.wait(), self.retry_s)
-            elif not shipped:
+            elif not sent:
                 if self._stopping.is_set():
                     return
                 await self._wait_for_records(max(0.0, next_scan - loop.time()))
+
+    async def _linger(self) -> None:
+        """Lets the records that follow join the next send (until `linger_s` has passed, or
+        the shipper stops): a send to Kafka costs about as much as five records' whole
+        audit path, whatever it holds (docs/performance.md)."""
+        if self.linger_s > 0 and not self._stopping.is_set():
+            with suppress(TimeoutError):
+                async with asyncio.timeout(self.linger_s):
+                    await self._stopping.wait()
 
     async def _wait_for_records(self, timeout_s: float) -> None:
         self.log.synced.clear()
@@ -89,9 +103,9 @@ class LogShipper:
             stop.cancel()
             synced.cancel()
 
-    async def _ship_once(self) -> bool | None:
-        """One read of this process's log sent: True if something was, False if nothing
-        waits, None if Kafka failed."""
+    async def _ship_once(self) -> int | None:
+        """One read of this process's log sent: how many records it held (0: nothing
+        waited), None if Kafka failed."""
         files = self.log.files
         start = files.acked
         recent = self.log.recent(start, self.sender.max_batch)
@@ -104,7 +118,7 @@ class LogShipper:
             return None
         after, count = shipped
         if after == start:
-            return False
+            return 0
         # Bytes before _inherited_end were logged by the process that held the slot before.
         inherited = round(count * max(0, min(after, self._inherited_end) - start) / (after - start))
         AUDIT_EVENTS.labels(self.sender.topic, "resent").inc(inherited)
@@ -115,7 +129,7 @@ class LogShipper:
             await asyncio.to_thread(files.acknowledge, after)
         else:
             files.acknowledge(after, persist=False)
-        return True
+        return max(count, 1)  # a read that only skipped a corrupt range moved on too
 
     async def _send_records(self, records: list[Record], after: int) -> tuple[int, int] | None:
         if not await self.sender.send(records):

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from contextlib import suppress
 
 from prometheus_client import Counter
 
@@ -44,8 +45,10 @@ class AuditProducer:
         batch_bytes: int = 262_144,
         send_timeout_s: float = 5.0,
         retry_s: float = 2.0,
+        send_linger_s: float = 0.0,
     ) -> None:
         self.topic = topic
+        self.send_linger_s = send_linger_s
         self.spool = spool
         self.send_timeout_s = send_timeout_s
         self.retry_s = retry_s
@@ -63,6 +66,7 @@ class AuditProducer:
             send_timeout_s=send_timeout_s,
         )
         self._stopping = False
+        self._stopped = asyncio.Event()  # set by stop(): a linger under way ends
         self._delivering = False
         self._down_until = 0.0
         self._task: asyncio.Task[None] | None = None
@@ -97,10 +101,12 @@ class AuditProducer:
                 batch = [first]
             except TimeoutError:
                 batch = []
-            while len(batch) < self.max_batch and not self._queue.empty():
-                batch.append(self._queue.get_nowait())
             self._delivering = True
             try:
+                if batch:
+                    await self._linger()
+                while len(batch) < self.max_batch and not self._queue.empty():
+                    batch.append(self._queue.get_nowait())
                 await self._deliver(batch)
             except asyncio.CancelledError:
                 # Stopped mid-delivery: Kafka may or may not have this batch; the spool
@@ -109,6 +115,15 @@ class AuditProducer:
                 raise
             finally:
                 self._delivering = False
+
+    async def _linger(self) -> None:
+        """Lets the events that follow join this send (until `send_linger_s` has passed, or
+        the producer stops): a send to Kafka costs about as much as five events' whole
+        audit path, whatever it holds (docs/performance.md)."""
+        if self.send_linger_s > 0 and self._queue.qsize() < self.max_batch:
+            with suppress(TimeoutError):
+                async with asyncio.timeout(self.send_linger_s):
+                    await self._stopped.wait()
 
     async def _deliver(self, batch: list[Record]) -> None:
         if time.monotonic() < self._down_until:
@@ -142,6 +157,7 @@ class AuditProducer:
         """Let a delivery under way finish (sent, or spooled when Kafka does not take it in
         time), flush what is queued (to Kafka if it answers, else to the spool), close."""
         self._stopping = True  # ends the loop after the delivery under way
+        self._stopped.set()
         if self._task is not None:
             if self._delivering:
                 await asyncio.wait({self._task}, timeout=2 * self.send_timeout_s + 1)

@@ -13,13 +13,28 @@ from __future__ import annotations
 import asyncio
 import logging
 from contextlib import suppress
+from functools import lru_cache
+from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from aiokafka.partitioner import murmur2
+from aiokafka.producer.message_accumulator import BatchBuilder
 
 log = logging.getLogger(__name__)
 Record = tuple[bytes, bytes]  # key, value
+
+
+@lru_cache(maxsize=1 << 16)
+def _key_hash(key: bytes) -> int:
+    return murmur2(key) & 0x7FFFFFFF  # pure Python: once per key while it is recent
+
+
+def partition_index(key: bytes, partitions: int) -> int:
+    """Where aiokafka's default partitioner puts `key` among `partitions` (its murmur2, as
+    Kafka's Java client)."""
+    return _key_hash(key) % partitions
 
 
 class TopicSender:
@@ -90,16 +105,40 @@ class TopicSender:
             # In slices, yielding between them: sending a large backlog must not hold the
             # event loop the scoring requests share.
             for start in range(0, len(records), self.max_batch):
-                futures = [
-                    await self._producer.send(self.topic, key=k, value=v)
-                    for k, v in records[start : start + self.max_batch]
-                ]
+                futures = await self._submit(records[start : start + self.max_batch])
                 await asyncio.wait_for(asyncio.gather(*futures), self.send_timeout_s)
                 await asyncio.sleep(0)
         except (KafkaError, OSError, TimeoutError) as exc:
             log.warning("sending %d events to %s failed: %r", len(records), self.topic, exc)
             return False
         return True
+
+    async def _submit(self, records: list[Record]) -> list[asyncio.Future[Any]]:
+        """The records handed to the producer as one batch per partition (more where one
+        fills), each record in the partition its key gives under the default partitioner:
+        aiokafka's `send` costs about as much per record as the rest of a decision's audit
+        (docs/performance.md)."""
+        partitions = list(await self._producer.partitions_for(self.topic))
+        batches: dict[int, BatchBuilder] = {}
+        futures = []
+        for key, value in records:
+            partition = partitions[partition_index(key, len(partitions))]
+            batch = batches.get(partition)
+            if batch is None:
+                batch = batches[partition] = self._producer.create_batch()
+            if batch.append(key=key, value=value, timestamp=None) is None:  # full
+                futures.append(await self._send_batch(batch, partition))
+                batch = batches[partition] = self._producer.create_batch()
+                batch.append(key=key, value=value, timestamp=None)
+        for partition, batch in batches.items():
+            futures.append(await self._send_batch(batch, partition))
+        return futures
+
+    async def _send_batch(self, batch: BatchBuilder, partition: int) -> asyncio.Future[Any]:
+        future: asyncio.Future[Any] = await self._producer.send_batch(
+            batch, self.topic, partition=partition
+        )
+        return future
 
     async def close(self) -> None:
         """Also when start-up was interrupted: a half-started client holds connections."""

@@ -12,6 +12,14 @@ from tests.servers import SHARED
 pytest_plugins = ["tests.kafka"]  # the `kafka` fixture: Apache Kafka clusters of a test's own
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--record-contract",
+        action="store_true",
+        help="write tests/contract/ from the code in the tree (tests/score_contract.py)",
+    )
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
     SHARED.stop()
 

@@ -1,20 +1,18 @@
-"""POST /v1/score."""
+"""POST /v1/score: declared here for the OpenAPI document, answered by app/score_endpoint.py
+ahead of FastAPI (app/direct.py), with the same contract."""
 
 from __future__ import annotations
 
-import time
-
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from fastapi.responses import Response
+from fastapi.routing import APIRoute
 
-from app.bodies import documented_body, parse_body
+from app.bodies import documented_body
 from app.deps import AuthorizedScoring
-from app.errors import Conflict, ServiceUnavailable, ValidationFailed
-from app.logs import KEY_ID
+from app.direct import DirectRoutes
 from app.openapi import BODY, documented_errors, keyed
 from app.schemas.score import ScoreRequest, ScoreResponse
-from scoring.event_time import EventTimeRefused
-from scoring.service import AuditUnavailable, IdempotencyConflict
+from app.score_endpoint import PATH, ScoreEndpoint
 
 router = APIRouter(prefix="/v1", tags=["scoring"])
 
@@ -37,21 +35,19 @@ router = APIRouter(prefix="/v1", tags=["scoring"])
         }
     ),
 )
-async def score(request: Request, service: AuthorizedScoring) -> Response:
+async def score(service: AuthorizedScoring) -> Response:
     """Risk score, tier and decision within the request. The same `transaction_id` sent again
     with the same request by the same API key gets the same answer and is counted once in
     every window; sent with other fields, it gets 409."""
-    received = time.perf_counter_ns()
-    body = await parse_body(request, ScoreRequest)
-    scope = request.scope[KEY_ID]  # left by the key check (app.auth.authorize)
-    try:
-        decision = await service.score(body.to_transaction(), received, scope)
-    except EventTimeRefused as exc:
-        raise ValidationFailed(
-            [{"field": "timestamp", "message": str(exc), "type": "timestamp_out_of_range"}]
-        ) from None
-    except IdempotencyConflict as exc:
-        raise Conflict(str(exc)) from None
-    except AuditUnavailable as exc:
-        raise ServiceUnavailable(str(exc)) from None
-    return Response(decision.json, media_type="application/json")
+    # The declaration only (its dependency marks the operation as needing a `score` key):
+    # install() gives the route ScoreEndpoint as its ASGI app, so this is never called.
+    raise NotImplementedError
+
+
+def install(app: DirectRoutes, access_log: bool) -> None:
+    """POST /v1/score answered by ScoreEndpoint ahead of FastAPI (writing its access line
+    if `access_log`); a request the router reaches anyway (under the middleware, which logs
+    it) by ScoreEndpoint too."""
+    route = next(r for r in app.router.routes if isinstance(r, APIRoute) and r.path == PATH)
+    route.app = ScoreEndpoint(app, route, log_access=False)
+    app.direct[("POST", PATH)] = ScoreEndpoint(app, route, log_access=access_log)

@@ -27,7 +27,7 @@ async def stream(websocket: WebSocket) -> None:
     state = websocket.app.state
     key = auth.presented_key(websocket) or websocket.query_params.get("api_key")
     try:
-        caller = auth.authorize(websocket, key, state.settings.key_scopes, "read")
+        caller = auth.authorize(websocket.scope, key, state.settings.key_scopes, "read")
     except (Unauthorized, Forbidden) as exc:
         logs.refused(websocket.scope, exc.status_code, exc.error, exc.detail)
         await websocket.close(code=1008, reason=str(exc.detail))

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Annotated, Any, Literal
 
+import orjson
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -100,6 +102,7 @@ class ScoreRequest(BaseModel):
 
 
 _RECORD = TypeAdapter(Transaction)
+_SORTED_FIELDS = sorted(f.name for f in dataclasses.fields(Transaction))
 
 
 def request_record(transaction: Transaction) -> dict[str, Any]:
@@ -108,6 +111,15 @@ def request_record(transaction: Transaction) -> dict[str, Any]:
     absent optional fields as null)."""
     record: dict[str, Any] = _RECORD.dump_python(transaction, mode="json")
     return record
+
+
+def request_json(transaction: Transaction) -> bytes:
+    """request_record's object as JSON with its keys sorted (as the audit event holds it),
+    encoded in one pass: orjson writes a time in UTC with "Z", as pydantic does (a unit
+    test holds the two to the same bytes over generated transactions)."""
+    return orjson.dumps(
+        {name: getattr(transaction, name) for name in _SORTED_FIELDS}, option=orjson.OPT_UTC_Z
+    )
 
 
 class ReasonOut(BaseModel):

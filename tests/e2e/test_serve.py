@@ -11,7 +11,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -47,12 +47,14 @@ def serving(
     env: dict[str, str] | None = None,
     stderr: list[bytes] | None = None,
     event_time: str = "live",
+    preexec: Callable[[], None] | None = None,
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """`fraud serve` on a free port with the machine's (or the suite's own) Redis, under a
     key prefix of its own, `env` added to its environment; SIGTERM and the keys deleted at
     the end, then what it wrote to stderr appended to `stderr` (a file meanwhile: a pipe
     nobody reads would block the server once full). Live event time (the default) unless
-    told otherwise."""
+    told otherwise; `preexec` runs in the child before `fraud serve` starts (a resource
+    limit)."""
     redis_url = shared_redis_url()
     port = free_port()
     environment = (
@@ -76,6 +78,7 @@ def serving(
             env=environment,
             stdout=subprocess.DEVNULL,
             stderr=log,
+            preexec_fn=preexec,
         )
         base = f"http://127.0.0.1:{port}"
         try:

@@ -84,7 +84,7 @@ def members_read(read: WindowRead) -> dict[str, int]:
 def test_a_near_future_burst_from_another_key_leaves_the_history_read(
     redis_url: str, prefix: str, bundle_dir: Path
 ) -> None:
-    now = history_then_future_burst(gateway(redis_url, prefix, bundle_dir))
+    history_then_future_burst(gateway(redis_url, prefix, bundle_dir))
 
     # The probe is dated at the clock, a past member: dated ahead (as the burst is, when
     # the burst took under a second) it would be one more member ahead, and the latest
@@ -113,7 +113,7 @@ def cluster_prefix(redis_cluster: RedisClusterServer) -> Iterator[str]:
 def test_a_near_future_burst_leaves_the_history_read_on_the_cluster(
     redis_cluster: RedisClusterServer, cluster_prefix: str, bundle_dir: Path
 ) -> None:
-    now = history_then_future_burst(gateway(redis_cluster.url, cluster_prefix, bundle_dir))
+    history_then_future_burst(gateway(redis_cluster.url, cluster_prefix, bundle_dir))
 
     async def probe() -> WindowRead:
         client = RedisCluster.from_url(node_url(redis_cluster.url))

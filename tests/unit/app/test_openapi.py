@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 
 from app.main import create_app
 from app.settings import Settings
+from tests import score_contract as contract
 
 SECURED = {
     ("post", "/v1/score"),
@@ -161,3 +162,17 @@ def test_only_the_listed_assets_are_served(client: TestClient) -> None:
     assert r.status_code == 404
     assert r.json()["error"] == "not_found"
     assert client.get("/docs/assets/swagger-ui.css").headers["content-type"].startswith("text/css")
+
+
+def test_the_document_is_as_recorded(client: TestClient, request: pytest.FixtureRequest) -> None:
+    """Byte for byte (tests/contract/openapi.json): /v1/score is served ahead of FastAPI,
+    and documented exactly as it was when FastAPI served it."""
+    document = client.get("/openapi.json")
+    assert document.status_code == 200
+    if request.config.getoption("--record-contract"):
+        contract.OPENAPI.write_bytes(document.content)
+    assert document.content == contract.OPENAPI.read_bytes()
+    assert list(document.headers.multi_items()) == [
+        ("content-length", str(len(document.content))),
+        ("content-type", "application/json"),
+    ]

@@ -1,12 +1,17 @@
-"""The audit event to the exact bytes, and the spool's order and torn-tail handling."""
+"""The audit event to the exact bytes, the spool's order and torn-tail handling, and where a
+key's records go on the topic."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
 
-from persistence.message_format import audit_event
+import orjson
+from aiokafka.partitioner import DefaultPartitioner
+
+from persistence.message_format import audit_event, encoded_audit_event, scored_at_text
 from persistence.spool import Spool
+from persistence.topic_sender import partition_index
 
 
 def test_audit_event_is_exactly_these_bytes() -> None:
@@ -21,6 +26,17 @@ def test_audit_event_is_exactly_these_bytes() -> None:
         b'"request":{"amount":12.5,"device_id":null,"transaction_id":"t1"},'
         b'"schema":1,"scope":"3f2a9c0d1e4b5a6c","scored_at":"2026-11-28T12:00:00.123456Z"}'
     )
+
+
+def test_an_event_assembled_from_encoded_parts_is_the_same_bytes() -> None:
+    request = {"amount": 12.5, "device_id": None, "transaction_id": "t1"}
+    answer = b'{"transaction_id":"t1","score":0.1,"risk_tier":"low"}'
+    at = datetime(2026, 11, 28, 12, 0, 0, 123456, tzinfo=UTC)
+    for scope in ("3f2a9c0d1e4b5a6c", "", 'a"b\\c'):
+        assembled = encoded_audit_event(
+            orjson.dumps(request, option=orjson.OPT_SORT_KEYS), answer, scored_at_text(at), scope
+        )
+        assert assembled == audit_event(request, answer, at, scope)
 
 
 def test_spool_keeps_order_across_reopen_and_clears(tmp_path: Path) -> None:
@@ -49,3 +65,11 @@ def test_a_torn_last_record_is_ignored(tmp_path: Path) -> None:
     assert reopened.read() == [(b"k1", b"v1")]
     assert reopened.records == 1
     reopened.close()
+
+
+def test_a_key_s_partition_is_the_default_partitioner_s() -> None:
+    partitions = list(range(12))
+    for i in range(2000):
+        key = f"card_{i}_{'x' * (i % 7)}".encode()
+        index = partition_index(key, len(partitions))
+        assert partitions[index] == DefaultPartitioner()(key, partitions, partitions)
