@@ -149,11 +149,9 @@ def replay_matrix(
     unknown = sorted(set(names or ()) - set(FEATURE_NAMES))
     if unknown:
         raise ValueError(f"no such features: {unknown}")
-    labelled = label_known_at is not None and fraud is not None
+    labels = None if label_known_at is None or fraud is None else (label_known_at, fraud)
     stop = max(start, stop)
-    end = _end_of_relevant_history(
-        tx.ts, label_known_at if labelled else None, fraud if labelled else None, start, stop
-    )
+    end = _end_of_relevant_history(tx.ts, labels, start, stop)
     matrix: np.ndarray = KERNEL.replay_matrix(
         ts=_column(tx.ts[:end], np.int64),
         offset_minutes=_column(tx.offset_minutes[:end], np.int64),
@@ -164,8 +162,8 @@ def replay_matrix(
         codes=[_column(tx.code(name)[:end], np.int64) for name in CATEGORICAL],
         latitude=_column(tx.latitude[:end], np.float64),
         longitude=_column(tx.longitude[:end], np.float64),
-        label_known_at=_column(label_known_at[:end], np.int64) if labelled else None,
-        fraud=_column(fraud[:end], np.bool_) if labelled else None,
+        label_known_at=None if labels is None else _column(labels[0][:end], np.int64),
+        fraud=None if labels is None else _column(labels[1][:end], np.bool_),
         start=start,
         stop=stop,
         columns=None if names is None else [FEATURE_NAMES.index(n) for n in names],
@@ -175,11 +173,7 @@ def replay_matrix(
 
 
 def _end_of_relevant_history(
-    ts: np.ndarray,
-    label_known_at: np.ndarray | None,
-    fraud: np.ndarray | None,
-    start: int,
-    stop: int,
+    ts: np.ndarray, labels: tuple[np.ndarray, np.ndarray] | None, start: int, stop: int
 ) -> int:
     """How much of the history rows [start, stop) can see: `stop` where every later row
     happened, and every later fraud's label became known, no earlier than the range's
@@ -192,8 +186,9 @@ def _end_of_relevant_history(
     latest = ts[start:stop].max()
     if ts[stop:].min() < latest:
         return len(ts)
-    if label_known_at is not None and fraud is not None:
-        later = label_known_at[stop:][np.asarray(fraud[stop:], dtype=bool)]
+    if labels is not None:
+        known_at, fraud = labels
+        later = known_at[stop:][np.asarray(fraud[stop:], dtype=bool)]
         if len(later) and later.min() < latest:
             return len(ts)
     return stop
