@@ -84,7 +84,7 @@ def fit_isolation_forest(
     place, so no second copy is made), the fill, and the forest's raw scores of the first
     ANOMALY_RANGE_ROWS rows."""
     fill = isolation_fill(x)
-    np.copyto(x, np.broadcast_to(fill, x.shape), where=np.isnan(x))
+    np.copyto(x, fill, where=np.isnan(x))
     forest = IsolationForest(
         n_estimators=cfg.isolation_trees,
         max_samples=cfg.isolation_samples,
