@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import xgboost as xgb
 
 from features.definitions import DAY_MS, MINUTE_MS
@@ -133,16 +132,17 @@ def feature_columns(
 
 
 def feature_matrix(history: History, label_delay_days: float) -> np.ndarray:
-    """The baseline's features of a prepared history (rows in its order), float32."""
-    frame = history.frame
+    """The baseline's features of a prepared history (rows in its order), float32. Card
+    and merchant are the history's codes (the ids factorized: both are required)."""
+    frame, tx = history.frame, history.tx
     if history.label_known_at is None or LABEL_COLUMN not in frame:
         raise ValueError("the baseline's merchant fraud rates need labels")
     columns = feature_columns(
-        ts_ms=history.tx.ts,
-        offset_minutes=history.tx.offset_minutes,
-        amount=frame["amount"].to_numpy(dtype=np.float64),
-        card=pd.factorize(frame["card_id"])[0],
-        merchant=pd.factorize(frame["merchant_id"])[0],
+        ts_ms=tx.ts,
+        offset_minutes=tx.offset_minutes,
+        amount=tx.amount,
+        card=tx.code("card"),
+        merchant=tx.code("merchant"),
         fraud=frame[LABEL_COLUMN].to_numpy(dtype=np.int8),
         label_known_at=history.label_known_at,
         label_delay_ms=int(label_delay_days * DAY_MS),

@@ -11,15 +11,16 @@ import xgboost as xgb
 
 from ensemble import baseline
 from ensemble.bundle import ModelBundle
+from ensemble.chunks import replay_total, scores
 from ensemble.comparison import side_by_side
-from ensemble.labelled import ReplayedHistory, replay_file
+from ensemble.labelled import LabelledHistory, load_labelled
 from ensemble.manifest import BundleError
 from ensemble.progress import NoProgress, Progress
 from ensemble.quality import fraud_metrics, recall_by_group
 from ensemble.tiers import Thresholds
 
 
-def baseline_metrics(bundle: ModelBundle, replayed: ReplayedHistory) -> dict[str, Any]:
+def baseline_metrics(bundle: ModelBundle, replayed: LabelledHistory) -> dict[str, Any]:
     """The bundle's baseline on the evaluated rows: its features recomputed from the file,
     its own review threshold (the same validation false-positive rate as the engine's)."""
     info = bundle.manifest.baseline
@@ -47,12 +48,19 @@ def evaluate(
 ) -> dict[str, Any]:
     progress = progress or NoProgress()
     bundle = ModelBundle.load(model)
-    replayed = replay_file(data, label_delay_days, progress)
-    scores = bundle.score(replayed.matrix)
+    replayed = load_labelled(data, label_delay_days)
     frame = replayed.history.frame
     tx = replayed.history.tx
+    # Replayed and scored a chunk at a time: the scores are kept, not the rows.
+    rows = slice(0, len(tx))
+    scored = scores(
+        bundle,
+        replayed.store,
+        rows,
+        advance=progress.task("replaying features", replay_total(rows)),
+    )
     metrics = fraud_metrics(
-        replayed.labels, scores.score, tx.amount, bundle.thresholds, tx.code("card"), tx.ts
+        replayed.labels, scored.score, tx.amount, bundle.thresholds, tx.code("card"), tx.ts
     )
     metrics["model_version"] = bundle.version
     metrics["combination"] = bundle.combination.describe()
@@ -60,7 +68,7 @@ def evaluate(
     if "scenario" in frame:
         metrics["recall_by_scenario"] = recall_by_group(
             replayed.labels,
-            scores.score,
+            scored.score,
             frame["scenario"].fillna("").to_numpy(dtype=object),
             bundle.thresholds.medium,
         )
@@ -71,8 +79,8 @@ def evaluate(
         pd.DataFrame(
             {
                 "transaction_id": frame["transaction_id"],
-                "score": scores.score,
-                "risk_tier": scores.risk_tier,
+                "score": scored.score,
+                "risk_tier": scored.risk_tier,
             }
         ).to_csv(scores_out, index=False, float_format="%.9f")
     return metrics

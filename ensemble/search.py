@@ -12,12 +12,10 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
-import numpy as np
 import xgboost as xgb
 from sklearn.metrics import average_precision_score
 
 from ensemble.progress import Progress
-from features.definitions import FEATURE_NAMES
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,23 +124,16 @@ def fit_xgboost(
 def search(
     configured: HyperParams,
     fixed: Fixed,
-    x_train: np.ndarray,
-    y_train: np.ndarray,
-    x_val: np.ndarray,
-    y_val: np.ndarray,
+    train: xgb.DMatrix,
+    validation: xgb.DMatrix,
     budget_s: float,
     progress: Progress,
     trials: tuple[HyperParams, ...] = TRIALS,
-    names: tuple[str, ...] = FEATURE_NAMES,
 ) -> SearchResult:
     """The best trial by validation average precision (the first of equals) and its booster.
-    The training rows go straight into the quantized form `hist` trains on (a
-    QuantileDMatrix): a DMatrix would also hold a sparse copy of the floats, the largest
-    thing `fraud train` held. The trees are the same."""
-    train = xgb.QuantileDMatrix(
-        x_train, label=y_train, missing=np.nan, feature_names=list(names), nthread=fixed.threads
-    )
-    val = xgb.DMatrix(x_val, label=y_val, missing=np.nan, feature_names=list(names))
+    `train` is best a QuantileDMatrix (the quantized form `hist` trains on; a DMatrix would
+    also hold a sparse copy of the floats): ensemble/chunks.py builds it."""
+    y_val = validation.get_label()
     started = time.perf_counter()
     best: tuple[Trial, xgb.Booster] | None = None
     done: list[Trial] = []
@@ -152,8 +143,8 @@ def search(
             break
         began = time.perf_counter()
         label = "training XGBoost" if k == 0 else f"search: trial {k + 1}"
-        booster = fit_xgboost(hp, fixed, train, val, progress, label)
-        ap = float(average_precision_score(y_val, booster.predict(val)))
+        booster = fit_xgboost(hp, fixed, train, validation, progress, label)
+        ap = float(average_precision_score(y_val, booster.predict(validation)))
         trial = Trial(hp, ap, booster.num_boosted_rounds(), time.perf_counter() - began)
         done.append(trial)
         if best is None or ap > best[0].validation_average_precision:

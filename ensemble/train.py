@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import importlib.metadata as md
 import shutil
+import warnings
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,10 +22,11 @@ from sklearn.ensemble import IsolationForest
 from ensemble import baseline
 from ensemble import manifest as names
 from ensemble.bundle import ModelBundle
+from ensemble.chunks import CHUNK_ROWS, XGBOOST_PASSES, quantized, replay_total
 from ensemble.combination import DEFAULT
 from ensemble.comparison import score_previous, side_by_side
 from ensemble.importance import feature_importance
-from ensemble.labelled import replay_file
+from ensemble.labelled import load_labelled
 from ensemble.manifest import LibraryInfo, Manifest
 from ensemble.native import compile_library, file_sha256, platform_tag
 from ensemble.progress import NoProgress, Progress
@@ -57,23 +59,49 @@ class TrainConfig:
     warmup_days: float = 7.0
     threads: int = 2
     shap_rows: int = 2_000  # test rows sampled for the report's mean |SHAP|
+    # Rows of the matrix computed at a time while XGBoost reads the training rows; the
+    # model does not depend on it (ensemble/chunks.py).
+    chunk_rows: int = CHUNK_ROWS
 
 
-def _fit_isolation_forest(cfg: TrainConfig, x: np.ndarray, fill: np.ndarray) -> IsolationForest:
+ANOMALY_RANGE_ROWS = 50_000  # the first training rows, whose scores set the anomaly range
+
+
+def isolation_fill(x: np.ndarray) -> np.ndarray:
+    """What the Isolation Forest reads for a missing value, per feature: one below the
+    feature's least training value (0 - 1 where it was never present), float32."""
+    with warnings.catch_warnings():  # a feature never present: its fill is -1, as said
+        warnings.filterwarnings("ignore", "All-NaN slice", RuntimeWarning)
+        least = np.nanmin(x, axis=0)
+    fill: np.ndarray = np.nan_to_num(least, nan=0.0) - 1.0
+    return fill.astype(np.float32)
+
+
+def fit_isolation_forest(
+    cfg: TrainConfig, x: np.ndarray
+) -> tuple[IsolationForest, np.ndarray, np.ndarray]:
+    """The forest fit on the training rows `x` (float32; its missing values are filled in
+    place, so no second copy is made), the fill, and the forest's raw scores of the first
+    ANOMALY_RANGE_ROWS rows."""
+    fill = isolation_fill(x)
+    np.copyto(x, fill, where=np.isnan(x))
     forest = IsolationForest(
         n_estimators=cfg.isolation_trees,
         max_samples=cfg.isolation_samples,
         random_state=cfg.seed,
         n_jobs=1,
-    )
-    return forest.fit(np.where(np.isnan(x), fill, x))
+    ).fit(x)
+    return forest, fill, forest.score_samples(x[:ANOMALY_RANGE_ROWS])
 
 
-def _rows(rows: np.ndarray) -> slice | np.ndarray:
-    """Row indices as a slice where they are one run (a view of the matrix, not a copy)."""
-    if len(rows) and rows[-1] - rows[0] == len(rows) - 1:
-        return slice(int(rows[0]), int(rows[-1]) + 1)
-    return rows
+def _run(rows: np.ndarray) -> slice:
+    """A split's row indices as the range they are (the history is in event-time order and
+    the split is by time, so each part is one run)."""
+    if len(rows) == 0:
+        return slice(0, 0)
+    if rows[-1] - rows[0] != len(rows) - 1:
+        raise ValueError("a time split's rows are not contiguous; is the history sorted?")
+    return slice(int(rows[0]), int(rows[-1]) + 1)
 
 
 def _versions() -> dict[str, str]:
@@ -127,8 +155,8 @@ def train(
     """compare_with: the bundle in service, scored on the same test rows in the report."""
     cfg = cfg or TrainConfig()
     progress = progress or NoProgress()
-    replayed = replay_file(data, cfg.label_delay_days, progress)
-    tx, x, y = replayed.history.tx, replayed.matrix, replayed.labels
+    replayed = load_labelled(data, cfg.label_delay_days)
+    tx, y, store = replayed.history.tx, replayed.labels, replayed.store
     split = split_by_time(
         tx.ts, cfg.validation_share, cfg.test_share, cfg.gap_days, cfg.warmup_days
     )
@@ -137,31 +165,50 @@ def train(
             raise ValueError(
                 f"the {part} split needs both fraud and legitimate rows; use a longer history"
             )
-    # The parts are runs of rows (the history is in event-time order): slices of the matrix
-    # are views, where index arrays would copy a part of it each time.
-    train_rows, val, test = (_rows(r) for r in (split.train, split.validation, split.test))
-    x_train = x[train_rows]
+    train_rows, val, test = (_run(r) for r in (split.train, split.validation, split.test))
 
+    # The whole history's matrix is never held: XGBoost reads the training rows a chunk
+    # at a time into its quantized matrix, and each later step computes the rows it reads.
+    validation = xgb.DMatrix(
+        store.matrix(progress.task("replaying validation rows", replay_total(val)), rows=val),
+        label=y[val],
+        missing=np.nan,
+        feature_names=list(FEATURE_NAMES),
+    )
+    training = quantized(
+        store,
+        train_rows,
+        y,
+        cfg.threads,
+        cfg.chunk_rows,
+        progress.task(
+            "replaying training rows into XGBoost", replay_total(train_rows) * XGBOOST_PASSES
+        ),
+    )
     found = search(
         HyperParams(cfg.max_depth, cfg.min_child_weight, cfg.learning_rate),
         Fixed(cfg.n_estimators, cfg.early_stopping_rounds, cfg.seed, cfg.threads),
-        x_train,
-        y[train_rows],
-        x[val],
-        y[val],
+        training,
+        validation,
         cfg.budget_s,
         progress,
     )
+    del training, validation
     booster = found.booster
-    fill = np.nan_to_num(np.nanmin(x_train, axis=0), nan=0.0) - 1.0
-    forest = _fit_isolation_forest(cfg, x_train, fill.astype(np.float32))
+    forest, fill, raw_train = fit_isolation_forest(
+        cfg,
+        store.matrix(
+            progress.task(
+                "replaying training rows for the Isolation Forest", replay_total(train_rows)
+            ),
+            rows=train_rows,
+        ),
+    )
 
     staging = out.with_name(out.name + ".partial")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     libraries = _compile(staging, booster, forest, cfg.threads, progress)
-    head = x_train[:50_000]
-    raw_train = forest.score_samples(np.where(np.isnan(head), fill, head))
     created = datetime.now(UTC).replace(microsecond=0)
     manifest = Manifest(
         model_version=_model_version(created, replayed.fingerprint),
@@ -203,7 +250,11 @@ def train(
 
     # The components on validation through the compiled libraries, exactly as served,
     # choose the combination; tiers are calibrated on the combined score.
-    components = ModelBundle.load(staging).score(x[val])
+    advance = progress.task(
+        "replaying validation and test rows", replay_total(val) + replay_total(test)
+    )
+    x_val = store.matrix(advance, rows=val)
+    components = ModelBundle.load(staging).score(x_val)
     selection = choose(components.xgboost, components.isolation_forest, y[val], cfg.seed)
     combination = selection.chosen.combination
     thresholds = calibrate(
@@ -215,7 +266,8 @@ def train(
     manifest.thresholds = thresholds.as_dict()
     manifest.write(staging)
     bundle = ModelBundle.load(staging)
-    val_scores, test_scores = bundle.score(x[val]), bundle.score(x[test])
+    x_test = store.matrix(advance, rows=test)
+    val_scores, test_scores = bundle.score(x_val), bundle.score(x_test)
 
     # The textbook baseline on the same rows, its review threshold at the same
     # false-positive rate on validation as the engine's.
@@ -269,10 +321,10 @@ def train(
         )
     if compare_with is not None:
         manifest.metrics["previous_bundle"] = score_previous(
-            compare_with, x[test], y[test], tx.amount[test], card[test], tx.ts[test]
+            compare_with, x_test, y[test], tx.amount[test], card[test], tx.ts[test]
         )
     manifest.metrics["feature_importance"] = feature_importance(
-        booster, x[test], cfg.shap_rows, cfg.seed
+        booster, x_test, cfg.shap_rows, cfg.seed
     )
     manifest.write(staging)
     write_report(staging, manifest, y[test], test_scores, base_test)

@@ -149,25 +149,49 @@ def replay_matrix(
     unknown = sorted(set(names or ()) - set(FEATURE_NAMES))
     if unknown:
         raise ValueError(f"no such features: {unknown}")
-    labelled = label_known_at is not None and fraud is not None
+    labels = None if label_known_at is None or fraud is None else (label_known_at, fraud)
+    stop = max(start, stop)
+    end = _end_of_relevant_history(tx.ts, labels, start, stop)
     matrix: np.ndarray = KERNEL.replay_matrix(
-        ts=_column(tx.ts, np.int64),
-        offset_minutes=_column(tx.offset_minutes, np.int64),
-        amount=_column(tx.amount, np.float64),
-        channel=_column(tx.channel, np.int64),
-        mcc_risk=_column(tx.mcc_risk, np.float64),
-        mcc_cash_like=_column(tx.mcc_cash_like, np.float64),
-        codes=[_column(tx.code(name), np.int64) for name in CATEGORICAL],
-        latitude=_column(tx.latitude, np.float64),
-        longitude=_column(tx.longitude, np.float64),
-        label_known_at=_column(label_known_at, np.int64) if labelled else None,
-        fraud=_column(fraud, np.bool_) if labelled else None,
+        ts=_column(tx.ts[:end], np.int64),
+        offset_minutes=_column(tx.offset_minutes[:end], np.int64),
+        amount=_column(tx.amount[:end], np.float64),
+        channel=_column(tx.channel[:end], np.int64),
+        mcc_risk=_column(tx.mcc_risk[:end], np.float64),
+        mcc_cash_like=_column(tx.mcc_cash_like[:end], np.float64),
+        codes=[_column(tx.code(name)[:end], np.int64) for name in CATEGORICAL],
+        latitude=_column(tx.latitude[:end], np.float64),
+        longitude=_column(tx.longitude[:end], np.float64),
+        label_known_at=None if labels is None else _column(labels[0][:end], np.int64),
+        fraud=None if labels is None else _column(labels[1][:end], np.bool_),
         start=start,
-        stop=max(start, stop),
+        stop=stop,
         columns=None if names is None else [FEATURE_NAMES.index(n) for n in names],
         progress=progress,
     )
     return matrix
+
+
+def _end_of_relevant_history(
+    ts: np.ndarray, labels: tuple[np.ndarray, np.ndarray] | None, start: int, stop: int
+) -> int:
+    """How much of the history rows [start, stop) can see: `stop` where every later row
+    happened, and every later fraud's label became known, no earlier than the range's
+    latest transaction (a row sees only the past: windows end before its own time,
+    profiles at its own day, labels at its own time), else all of it. On a history in
+    event-time order (the replay's) a range then costs its prefix, not the whole history:
+    what makes computing a matrix in chunks cheap."""
+    if stop in (start, len(ts)):
+        return stop
+    latest = ts[start:stop].max()
+    if ts[stop:].min() < latest:
+        return len(ts)
+    if labels is not None:
+        known_at, fraud = labels
+        later = known_at[stop:][np.asarray(fraud[stop:], dtype=bool)]
+        if len(later) and later.min() < latest:
+            return len(ts)
+    return stop
 
 
 def _column(values: np.ndarray | None, dtype: type[np.generic]) -> np.ndarray:

@@ -20,7 +20,7 @@ import numpy as np
 import xgboost as xgb
 
 from ensemble.bundle import ModelBundle
-from ensemble.labelled import replay_file
+from ensemble.labelled import load_labelled
 from ensemble.train import TrainConfig, train
 from features.dataset import write_transactions
 from features.definitions import FEATURE_NAMES
@@ -98,7 +98,7 @@ def main() -> None:
     booster = xgb.Booster(model_file=str(args.model / "xgboost.json"))
     booster.set_param({"nthread": 1})
     forest = joblib.load(args.model / "isolation_forest.joblib")
-    matrix = replay_file(data, 7.0).matrix
+    matrix = load_labelled(data, 7.0).store.matrix()
     rng = np.random.default_rng(0)
     rows = matrix[rng.choice(len(matrix), 4096, replace=False)]
     filled = bundle.forest_input(rows).astype(np.float32)

@@ -6,17 +6,24 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import joblib
 import numpy as np
 import orjson
 import pytest
+import xgboost as xgb
+from sklearn.ensemble import IsolationForest
 
 from ensemble.bundle import BatchScores, ModelBundle
 from ensemble.comparison import score_previous, side_by_side
 from ensemble.evaluate import evaluate
-from ensemble.labelled import replay_file
-from ensemble.manifest import BundleError, Manifest
+from ensemble.labelled import load_labelled
+from ensemble.manifest import ISOLATION_FOREST_SOURCE, XGBOOST_SOURCE, BundleError, Manifest
+from ensemble.progress import NoProgress
 from ensemble.report import write_report
+from ensemble.search import Fixed, HyperParams, fit_xgboost
+from ensemble.split import split_by_time
 from ensemble.train import TrainConfig, train
+from features.definitions import FEATURE_NAMES
 
 COMPARED_KEYS = {
     "average_precision",
@@ -26,6 +33,10 @@ COMPARED_KEYS = {
     "card_precision_at_100",
     "value_detection_rate",
 }
+
+
+# Training rows read in chunks that do not divide them.
+RETRAIN = TrainConfig(n_estimators=20, isolation_trees=20, shap_rows=300, chunk_rows=4_093)
 
 
 def edit_manifest(directory: Path, **changes: object) -> None:
@@ -41,12 +52,7 @@ def retrained(
 ) -> Path:
     """A second, small bundle trained with the session's bundle as the one in service."""
     out = tmp_path_factory.mktemp("retrain") / "bundle"
-    train(
-        history_file,
-        out,
-        TrainConfig(n_estimators=20, isolation_trees=20, shap_rows=300),
-        compare_with=bundle_dir,
-    )
+    train(history_file, out, RETRAIN, compare_with=bundle_dir)
     return out
 
 
@@ -78,6 +84,54 @@ def test_training_records_the_choice_the_search_and_the_baseline(retrained: Path
         "mean abs SHAP",
     ):
         assert section in report
+
+
+def test_training_in_chunks_learns_what_the_whole_matrix_teaches(
+    retrained: Path, history_file: Path, tmp_path: Path
+) -> None:
+    """`train` never holds the whole matrix: XGBoost reads the training rows in chunks and
+    the forest its own replay of them. Trained the way it was before, from the whole
+    matrix's parts, the same configuration gives the same trees and the same forest."""
+    cfg = RETRAIN
+    loaded = load_labelled(history_file, cfg.label_delay_days)
+    x, y = loaded.store.matrix(), loaded.labels
+    split = split_by_time(
+        loaded.history.tx.ts, cfg.validation_share, cfg.test_share, cfg.gap_days, cfg.warmup_days
+    )
+    train_rows, val = split.train, split.validation
+    assert len(train_rows) > 5 * cfg.chunk_rows
+    names = list(FEATURE_NAMES)
+    booster = fit_xgboost(
+        HyperParams(cfg.max_depth, cfg.min_child_weight, cfg.learning_rate),
+        Fixed(cfg.n_estimators, cfg.early_stopping_rounds, cfg.seed, cfg.threads),
+        xgb.QuantileDMatrix(
+            x[train_rows], label=y[train_rows], missing=np.nan, feature_names=names
+        ),
+        xgb.DMatrix(x[val], label=y[val], missing=np.nan, feature_names=names),
+        NoProgress(),
+    )
+    booster.save_model(str(tmp_path / "whole.json"))
+    assert orjson.loads((retrained / XGBOOST_SOURCE).read_bytes()) == orjson.loads(
+        (tmp_path / "whole.json").read_bytes()
+    )
+
+    x_train = x[train_rows]
+    fill = np.nan_to_num(np.nanmin(x_train, axis=0), nan=0.0) - 1.0
+    filled = np.where(np.isnan(x_train), fill, x_train)
+    forest = IsolationForest(
+        n_estimators=cfg.isolation_trees,
+        max_samples=cfg.isolation_samples,
+        random_state=cfg.seed,
+        n_jobs=1,
+    ).fit(filled)
+    manifest = Manifest.read(retrained)
+    assert manifest.isolation_forest_fill == [float(v) for v in fill]
+    raw = forest.score_samples(filled[:50_000])
+    assert manifest.anomaly_range == {"low": float(np.median(-raw)), "high": float(np.max(-raw))}
+    test_rows = x[split.test]
+    test_rows = np.where(np.isnan(test_rows), fill, test_rows)
+    kept = joblib.load(retrained / ISOLATION_FOREST_SOURCE)
+    np.testing.assert_array_equal(kept.score_samples(test_rows), forest.score_samples(test_rows))
 
 
 def test_the_bundle_in_service_is_scored_on_the_same_test_rows(
@@ -135,7 +189,7 @@ def test_a_stacked_bundle_scores_one_row_as_in_a_batch(
     combination = {"kind": "stacker", "intercept": -2.5, "xgboost_logit": 1.1, "anomaly": 0.9}
     edit_manifest(stacked, combination=combination)
     bundle = ModelBundle.load(stacked)
-    rows = replay_file(history_file, 7.0).matrix[:400]
+    rows = load_labelled(history_file, 7.0).store.matrix(rows=slice(0, 400))
     batch = bundle.score(rows)
     p, a = batch.xgboost, batch.isolation_forest
     q = np.clip(p, 1e-7, 1 - 1e-7)

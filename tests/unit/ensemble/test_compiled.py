@@ -12,7 +12,7 @@ import xgboost as xgb
 from treelite.core import TreeliteError
 
 from ensemble.bundle import ModelBundle
-from ensemble.labelled import replay_file
+from ensemble.labelled import load_labelled
 from ensemble.manifest import BundleError, Manifest
 from ensemble.native import CompiledForest, GtilForest
 from features.definitions import FEATURE_NAMES
@@ -20,7 +20,7 @@ from features.definitions import FEATURE_NAMES
 
 @pytest.fixture(scope="module")
 def rows(history_file: Path) -> np.ndarray:
-    matrix = replay_file(history_file, 7.0).matrix
+    matrix = load_labelled(history_file, 7.0).store.matrix()
     return matrix[np.random.default_rng(0).choice(len(matrix), 3_000, replace=False)]
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import xgboost as xgb
 
 from ensemble.progress import NoProgress
 from ensemble.search import Fixed, HyperParams, SearchResult, search
@@ -26,14 +27,15 @@ def data() -> tuple[np.ndarray, ...]:
 
 
 def run(data: tuple[np.ndarray, ...], budget_s: float) -> SearchResult:
+    x_train, y_train, x_val, y_val = data
     return search(
         CONFIGURED,
         Fixed(n_estimators=30, early_stopping_rounds=10, seed=1, threads=1),
-        *data,
+        xgb.QuantileDMatrix(x_train, label=y_train, feature_names=list(NAMES)),
+        xgb.DMatrix(x_val, label=y_val, feature_names=list(NAMES)),
         budget_s=budget_s,
         progress=NoProgress(),
         trials=OTHERS,
-        names=NAMES,
     )
 
 
