@@ -8,6 +8,12 @@ alone, 8 about 8 together (it prints the mean). --without-compute replaces the s
 service's compute stage (features, models, reasons, rules) by a fixed decision: what the
 rest of a request costs (the HTTP side, the service, the store's client, the audit).
 
+--bodies FILE sends the request bodies of FILE (one JSON object a line, written by
+bench_instructions.py --traffic swarm) instead of generated uniform ones: --skip K leaves
+out the first K (sent by an earlier run), the next --warm warm the windows up, the next
+REQUESTS are timed. --prefix P and --keep-keys let a run natively (without callgrind) warm
+the windows of a prefix that the measured run then continues.
+
 With --go, it warms up, creates FILE.ready, waits for FILE, sends REQUESTS requests,
 creates FILE.done and waits for FILE to be removed: the caller measures in between.
 Redis: FRAUD_REDIS_URL or the machine's, under a fresh key prefix deleted at the end. Logs
@@ -27,6 +33,8 @@ import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
+
+import orjson
 
 from app.auth import digest
 from localservers import delete_keys
@@ -85,13 +93,20 @@ async def post(app: Asgi, body: bytes) -> None:
         await asyncio.Event().wait()  # the client never disconnects
         raise AssertionError
 
+    answer: list[bytes] = []
+
     async def send(message: dict[str, Any]) -> None:
         if message["type"] == "http.response.start":
             status.append(message["status"])
+        elif message["type"] == "http.response.body":
+            answer.append(message.get("body", b""))
 
     await app(scope, receive, send)
     if status != [200]:
         raise RuntimeError(f"POST /v1/score answered {status}")
+    # A degraded answer skips the features: a run of them would measure the wrong path.
+    if orjson.loads(b"".join(answer)).get("degraded"):
+        raise RuntimeError("POST /v1/score answered degraded: is Redis reachable?")
 
 
 async def send_all(app: Asgi, batch: list[bytes], concurrency: int) -> None:
@@ -116,9 +131,15 @@ async def drive(args: argparse.Namespace) -> None:
         _fixed_decisions()
     module, factory = args.app.split(":")
     app = getattr(importlib.import_module(module), factory)()
-    rng = random.Random(1)
-    run = uuid.uuid4().hex[:8]
-    warm, timed = bodies(run + "w", args.warm, rng), bodies(run, args.requests, rng)
+    if args.bodies:
+        lines = Path(args.bodies).read_bytes().splitlines()[args.skip :]
+        warm, timed = lines[: args.warm], lines[args.warm : args.warm + args.requests]
+        if len(timed) < args.requests:
+            raise SystemExit(f"{args.bodies} holds too few bodies past {args.skip + args.warm}")
+    else:
+        rng = random.Random(1)
+        run = uuid.uuid4().hex[:8]
+        warm, timed = bodies(run + "w", args.warm, rng), bodies(run, args.requests, rng)
     async with LifespanManager(app) as manager:
         await send_all(manager.app, warm, args.concurrency)
         go = Path(args.go) if args.go else None
@@ -135,6 +156,8 @@ async def drive(args: argparse.Namespace) -> None:
             go.with_suffix(".done").touch()
             while go.exists():
                 await asyncio.sleep(0.05)
+    if not args.requests:
+        return
     print(f"{args.app}: {cpu / args.requests * 1e6:.0f} us CPU per request ({wall:.1f} s)")
     if batches[0]:
         print(f"rows per computation: {batches[1] / batches[0]:.2f}")
@@ -186,8 +209,14 @@ def main() -> None:
     parser.add_argument(
         "--without-compute", action="store_true", help="a fixed decision instead of the scoring"
     )
+    parser.add_argument("--bodies", help="the request bodies, one a line")
+    parser.add_argument("--skip", type=int, default=0, help="with --bodies: leave out the first")
+    parser.add_argument("--prefix", help="the Redis key prefix (default: a fresh one)")
+    parser.add_argument(
+        "--keep-keys", action="store_true", help="leave the prefix's keys (a warm-up run)"
+    )
     args = parser.parse_args()
-    prefix = f"drv{uuid.uuid4().hex[:6]}"
+    prefix = args.prefix or f"drv{uuid.uuid4().hex[:6]}"
     os.environ |= {
         "FRAUD_API_KEYS": digest(KEY),
         "FRAUD_REDIS_PREFIX": prefix,
@@ -206,7 +235,8 @@ def main() -> None:
     try:
         uvloop.run(drive(args))
     finally:
-        delete_keys(os.environ.get("FRAUD_REDIS_URL", "redis://127.0.0.1:6379/0"), prefix)
+        if not args.keep_keys:
+            delete_keys(os.environ.get("FRAUD_REDIS_URL", "redis://127.0.0.1:6379/0"), prefix)
 
 
 if __name__ == "__main__":
