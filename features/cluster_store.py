@@ -10,9 +10,9 @@ transaction's seen and decision keys, and so do the lists' keys. Per batch:
     - CLAIM_SCRIPT per transaction (its idempotency slot): the stored answer, a conflict,
       or the claim (seen := fingerprint);
     - ENTITY_SCRIPT per slot holding a batch entity (in batch order, so a transaction
-      sees the earlier ones of its batch): each read, then the member added (ZADD NX) and,
-      only if it was new, the window trimmed (as the single node's: members dated ahead
-      never evict past ones) and the day profile incremented;
+      sees the earlier ones of its batch): each read, then the member added unless the
+      window holds it already and, only if it was new, the window bounded (as the single
+      node's: members dated ahead never evict past ones) and the day profile incremented;
     - LIST_SCRIPT once (the lists' slot): every transaction's list hits.
 
 Nothing orders the slots' writes against each other; each is idempotent on its own, so
@@ -38,6 +38,7 @@ from features.definitions import ENTITIES, LABELLED_ENTITIES, PROFILED_ENTITIES
 from features.redis_store import (
     COMMON_LUA,
     LIST_LUA,
+    WINDOW_LUA,
     common_args,
     fingerprint,
     label_commands,
@@ -83,9 +84,8 @@ if stored then
   end
   return {1}
 end
-local seen = redis.call('GET', KEYS[K_SEEN])
+local seen = redis.call('SET', KEYS[K_SEEN], fingerprint, 'PX', ARGV[A_RESPONSE_TTL_MS], 'NX', 'GET')
 if seen then return {seen == fingerprint and 2 or 1} end
-redis.call('SET', KEYS[K_SEEN], fingerprint, 'PX', ARGV[A_RESPONSE_TTL_MS])
 return {0}
 """
 )
@@ -109,14 +109,12 @@ for p = 0, #KEYS / K_SIZE - 1 do
   local t = tonumber(ARGV[a + A_TS])
   local payload, flags = ARGV[a + A_PAYLOAD], ARGV[a + A_FLAGS]
   local horizon = math.min(t, ceiling)
-  local members = table.concat(redis.call('ZREVRANGEBYSCORE', window, '(' .. t,
-                                          t - history, 'LIMIT', 0, max_events))
-  local fresh = redis.call('ZADD', window, 'NX', t, payload) == 1
-  if fresh then
-    redis.call('ZREMRANGEBYSCORE', window, '-inf', '(' .. (horizon - history))
-    trim_count(window)
-    redis.call('PEXPIRE', window, ARGV[C_TTL_MS])
-  end
+  local blob = redis.call('GET', window) or ''
+  local members = window_read(blob, #payload, t)
+  -- The window is its own dedupe set: the member is the transaction's record, the same
+  -- bytes for the same request.
+  local fresh = not find_member(blob, payload, t)
+  if fresh then window_write(window, blob, payload, t, horizon) end
   local labelled = {}
   if string.sub(flags, 1, 1) == '1' then
     labelled = redis.call('ZREVRANGEBYSCORE', labels, '(' .. t, t - label_window,
@@ -159,8 +157,18 @@ return results
 # A conflicting transaction's new member taken out again, and its profile increments.
 # KEYS: window, profile (the window key again if none). ARGV: payload, day, cents, squares,
 # "1" if it has a profile. The profile's cached totals are dropped (recomputed next read).
-UNDO_SCRIPT = r"""
-if redis.call('ZREM', KEYS[1], ARGV[1]) == 1 and ARGV[5] == '1' then
+UNDO_SCRIPT = (
+    WINDOW_LUA
+    + r"""
+local blob = redis.call('GET', KEYS[1]) or ''
+local payload = ARGV[1]
+local t = struct.unpack('<i8', payload, 9)
+local j = find_member(blob, payload, t)
+if j then
+  blob = string.sub(blob, 1, j * #payload) .. string.sub(blob, (j + 1) * #payload + 1)
+  if #blob == 0 then redis.call('DEL', KEYS[1]) else redis.call('SET', KEYS[1], blob, 'KEEPTTL') end
+end
+if j and ARGV[5] == '1' then
   redis.call('HINCRBY', KEYS[2], ARGV[2] .. 'n', -1)
   redis.call('HINCRBY', KEYS[2], ARGV[2] .. 'a', -tonumber(ARGV[3]))
   redis.call('HINCRBY', KEYS[2], ARGV[2] .. 'q', -tonumber(ARGV[4]))
@@ -168,6 +176,7 @@ if redis.call('ZREM', KEYS[1], ARGV[1]) == 1 and ARGV[5] == '1' then
 end
 return 0
 """
+)
 
 SCRIPTS = {
     "claim": CLAIM_SCRIPT,

@@ -55,10 +55,43 @@ from features.window_format import (
     window_key,
 )
 
+# A window is one string of fixed-width records (window_format.MEMBER_DTYPES), latest
+# first: its event time is the int64 at byte 8 of each record.
+WINDOW_LUA = r"""
+local function ts_at(blob, size, j)
+  local ts = struct.unpack('<i8', blob, j * size + 9)
+  return ts
+end
+
+-- The index of the first of a window's n records dated before t (n if none): records are
+-- latest first, so those dated at or after t come first. Most calls end at the ends.
+local function first_before(blob, size, n, t)
+  if n == 0 or ts_at(blob, size, 0) < t then return 0 end
+  if ts_at(blob, size, n - 1) >= t then return n end
+  local lo, hi = 1, n - 1  -- ts(lo - 1) >= t > ts(hi)
+  while lo < hi do
+    local mid = math.floor((lo + hi) / 2)
+    if ts_at(blob, size, mid) < t then hi = mid else lo = mid + 1 end
+  end
+  return lo
+end
+
+-- The index of a record (its exact bytes, dated t) in a window, or nil.
+local function find_member(blob, payload, t)
+  local size = #payload
+  local n = #blob / size
+  for j = first_before(blob, size, n, t + 1), first_before(blob, size, n, t) - 1 do
+    if string.sub(blob, j * size + 1, (j + 1) * size) == payload then return j end
+  end
+  return nil
+end
+"""
+
 # The first ARGV of every window script (this one and features/cluster_store.py's):
-# script_layout.COMMON_ARGS; and the count bound and profile functions.
+# script_layout.COMMON_ARGS; and the window and profile functions.
 COMMON_LUA = (
     lua_offsets("C", COMMON_ARGS)
+    + WINDOW_LUA
     + r"""
 local history = tonumber(ARGV[C_HISTORY_MS])
 local max_events = tonumber(ARGV[C_MAX_EVENTS])
@@ -71,22 +104,39 @@ local now = tonumber(ARGV[C_NOW_MS])
 local horizons = {HORIZONS}
 local longest = horizons[#horizons]
 
--- A window's count bound, after a member was added: the newest `keep` members dated at or
--- before the ceiling (the server's clock; everything in a replay), and the earliest `keep`
--- dated after it. Members ahead never evict past ones (a burst dated within the clock
--- skew would otherwise push a card's history out, and its reads, at the current time,
--- never see them); among themselves the latest go first (the earliest become history
--- next), so a burst ahead, however long, costs at most `keep` members more. Most windows
--- hold fewer than `keep`: one ZCARD.
-local function trim_count(key)
-  local size = redis.call('ZCARD', key)
-  if size <= keep then return end
-  local past = redis.call('ZCOUNT', key, '-inf', ARGV[C_CEILING_MS])
-  if past > keep then
-    redis.call('ZREMRANGEBYRANK', key, 0, past - keep - 1)
-    size, past = size - (past - keep), keep
+-- A window's read: its members dated in [t - history, t), latest first, at most max_events,
+-- as one string (one substring of the stored one: no per-member work).
+local function window_read(blob, size, t)
+  local n = #blob / size
+  local first = first_before(blob, size, n, t)
+  local last = first_before(blob, size, n, t - history)
+  if last > first + max_events then last = first + max_events end
+  return string.sub(blob, first * size + 1, last * size)
+end
+
+-- A member added to a window (the stored string `blob`, written back whole with its expiry):
+-- before the members dated at or before it (ties: the later written reads as the later),
+-- and the bounds kept in the same rewrite, by time (nothing older than the history before
+-- `horizon`, min(t, ceiling)) and by count: the newest `keep` members dated at or before
+-- the ceiling (the server's clock; everything in a replay), and the earliest `keep` dated
+-- after it. Members ahead never evict past ones (a burst dated within the clock skew would
+-- otherwise push a card's history out, and its reads, at the current time, never see them);
+-- among themselves the latest go first (the earliest become history next), so a burst
+-- ahead, however long, costs at most `keep` members more. A window is thus at most
+-- 2 * keep records by construction. Most writes check two times and cut nothing.
+local function window_write(key, blob, payload, t, horizon)
+  local size = #payload
+  local at = first_before(blob, size, #blob / size, t + 1) * size
+  blob = string.sub(blob, 1, at) .. payload .. string.sub(blob, at + 1)
+  local n = #blob / size
+  local first, last = 0, first_before(blob, size, n, horizon - history)
+  if last > keep then
+    local ahead = first_before(blob, size, n, ceiling + 1)  -- members [0, ahead) are after it
+    if ahead > keep then first = ahead - keep end
+    if last > ahead + keep then last = ahead + keep end
   end
-  if size - past > keep then redis.call('ZREMRANGEBYRANK', key, past + keep, -1) end
+  if first > 0 or last < n then blob = string.sub(blob, first * size + 1, last * size) end
+  redis.call('SET', key, blob, 'PX', ARGV[C_TTL_MS])
 end
 
 -- The totals of the `longest` complete days before `day` as text, "day n1 n7 n30 cents
@@ -213,7 +263,7 @@ end
 # Trimming (window members older than the history, profile days older than the longest
 # horizon) is relative to min(ts, ceiling_ms): with ceiling_ms the server's clock (live
 # event time), no request, whatever its time, moves a horizon past the newest trusted
-# instant; reads stay at the request's own time. The count bound (trim_count) counts
+# instant; reads stay at the request's own time. The count bound (window_write) counts
 # members at or before ceiling_ms apart from those after it: a member dated ahead never
 # evicts a past one. A replay passes NO_CEILING: trimming at each event's own time, and
 # every member counted as past, as the offline replay does. now_ms is the wall clock in both
@@ -249,8 +299,10 @@ for tx = 0, (#KEYS - answers - 2) / K_SIZE - 1 do
   local a = C_SIZE + 1 + answers + tx * A_SIZE
   local fingerprint = ARGV[a + A_FINGERPRINT]
   local stored = redis.call('GET', KEYS[k + K_DECISION])
-  -- Until its answer is stored, the seen key's fingerprint tells a retry from a conflict.
-  local seen = not stored and redis.call('GET', KEYS[k + K_SEEN])
+  -- Until its answer is stored, the seen key's fingerprint tells a retry from a conflict;
+  -- claimed in the same command where there is none (SET NX GET: the old value, if any).
+  local seen = not stored and redis.call('SET', KEYS[k + K_SEEN], fingerprint,
+                                         'PX', ARGV[C_RESPONSE_TTL_MS], 'NX', 'GET')
   if stored and string.sub(stored, 1, #fingerprint) == fingerprint then
     results[tx + 1] = {string.sub(stored, #fingerprint + 1)}
   elseif stored or (seen and seen ~= fingerprint) then
@@ -260,21 +312,16 @@ for tx = 0, (#KEYS - answers - 2) / K_SIZE - 1 do
     local horizon = math.min(t, ceiling)
     local present = ARGV[a + A_PRESENT]
     local fresh = not seen
-    if fresh then redis.call('SET', KEYS[k + K_SEEN], fingerprint, 'PX', ARGV[C_RESPONSE_TTL_MS]) end
     local out = {}
     out[R_RECORDED] = not fresh and 2 or false  -- 2: recorded before, its answer not stored yet
     for i = 1, K_N_WINDOW do
       local key = KEYS[k + K_WINDOW + i]
       if string.sub(present, K_WINDOW + i, K_WINDOW + i) == '1' then
         -- One bulk string per window (fixed-width members back to back): cheap to reply and parse.
-        out[R_MEMBERS + i] = table.concat(redis.call('ZREVRANGEBYSCORE', key, '(' .. t,
-                                                     t - history, 'LIMIT', 0, max_events))
-        if fresh then
-          redis.call('ZADD', key, t, ARGV[a + A_PAYLOAD + i])
-          redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. (horizon - history))
-          trim_count(key)
-          redis.call('PEXPIRE', key, ARGV[C_TTL_MS])
-        end
+        local payload = ARGV[a + A_PAYLOAD + i]
+        local blob = redis.call('GET', key) or ''
+        out[R_MEMBERS + i] = window_read(blob, #payload, t)
+        if fresh then window_write(key, blob, payload, t, horizon) end
       else
         out[R_MEMBERS + i] = ''
       end
@@ -314,7 +361,7 @@ STORE_ERRORS: tuple[type[Exception], ...] = (RedisError, RedisClusterException, 
 NO_CEILING = 2**53
 # Members kept beyond MAX_EVENTS so a transaction that arrives a little out of
 # order still finds the latest MAX_EVENTS events before it. The bound applies apart to
-# members at or before the server's clock and to those dated after it (trim_count): a
+# members at or before the server's clock and to those dated after it (window_write): a
 # window holds at most twice this many.
 KEEP_EVENTS = MAX_EVENTS + 64
 WINDOW_TTL_MS = HISTORY_MS + 3_600_000

@@ -1,12 +1,13 @@
 """The online window formats, written down once: Redis keys and the event payload.
 
-Keys (prefix from settings, default "fe"; FORMAT changes whenever a payload layout
-does, so a new release never parses an old release's members). The part in literal
+Keys (prefix from settings, default "fe"; FORMAT changes whenever a payload layout or a
+window's Redis type does, so a new release never parses an old release's members). The part in literal
 braces (doubled below) is the key's Redis Cluster hash tag: an entity's three keys share one slot, and so do a
 transaction's two idempotency keys (features/cluster_store.py; harmless on one node):
 
-    {prefix}:w3:{{entity}:{value}}  sorted set, one member per transaction: the payload
-                                  below; score = event time in epoch ms
+    {prefix}:w4:{{entity}:{value}}  string: one record per transaction (the payload
+                                  below) back to back, latest event time first; at most
+                                  2 * KEEP_EVENTS records (redis_store.window_write)
     {prefix}:l:{{entity}:{value}}   sorted set of confirmed-fraud labels: member =
                                   transaction id, score = time the label became known
     {prefix}:p:{{entity}:{value}}   hash of per-day totals (PROFILE_DAYS): fields "<day>n",
@@ -152,7 +153,8 @@ class WindowRead:
     lists: tuple[ListHit, ...] = ()
 
 
-FORMAT = "3"
+# 4: a window is one string of records, latest first (3: a sorted set of the same records).
+FORMAT = "4"
 
 
 def window_key(prefix: str, entity: str, value: str) -> str:
@@ -237,3 +239,8 @@ def profile_totals(rows: Sequence[bytes | None]) -> np.ndarray:
     text = b" ".join(row or NO_PROFILE for row in rows)
     values = np.array(text.split(), dtype=np.int64).reshape(len(rows), 1 + len(PROFILE_SUMS))
     return values[:, 1:]
+
+
+def stored_window(entity: str, raw: bytes | None) -> np.ndarray:
+    """A window key's value (GET; None if absent) as its records, latest first."""
+    return np.frombuffer(raw or b"", dtype=MEMBER_DTYPES[entity])

@@ -23,7 +23,7 @@ from app.main import create_app
 from app.schemas.score import EXAMPLE, ScoreRequest
 from controls.lists import checksum_key
 from features.cluster_store import ClusterWindowStore, node_url
-from features.window_format import profile_key, window_key
+from features.window_format import profile_key, stored_window, window_key
 from localservers import TansuBroker
 from localservers.redis_cluster import ClusterNode, RedisClusterServer
 from persistence.consumer import ConsumerConfig
@@ -73,7 +73,7 @@ def api(
 
 def members(cluster: RedisClusterServer, prefix: str, entity: str, value: str) -> int:
     with sync_client(cluster) as r:
-        return int(r.zcard(window_key(prefix, entity, value)))
+        return len(stored_window(entity, r.get(window_key(prefix, entity, value))))
 
 
 def test_a_retry_counts_once_and_a_conflict_changes_nothing(

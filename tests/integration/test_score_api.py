@@ -21,7 +21,14 @@ from app.lifespan import redis_client
 from app.main import create_app
 from app.schemas.score import EXAMPLE, ScoreRequest
 from app.settings import Settings
-from features.window_format import FORMAT, decision_key, profile_key, seen_key, window_key
+from features.window_format import (
+    FORMAT,
+    decision_key,
+    profile_key,
+    seen_key,
+    stored_window,
+    window_key,
+)
 from tests.integration.conftest import API_KEY, keys_of, make_settings
 
 SCOPE = key_id(API_KEY)  # the scope of the transaction ids the test key sends
@@ -256,13 +263,13 @@ def test_a_retried_transaction_gets_the_identical_answer_and_counts_once(
     assert changed.status_code == 409
     key = window_key(prefix, "card", EXAMPLE["card_id"])
     with redis.Redis.from_url(redis_url) as r:
-        assert r.zcard(key) == 1
+        assert len(stored_window("card", r.get(key))) == 1
         later = client.post(
             "/v1/score",
             json=body(transaction_id="tx_next", timestamp="2026-11-28T12:05:00.000+01:00"),
         )
         assert later.status_code == 200
-        assert r.zcard(key) == 2
+        assert len(stored_window("card", r.get(key))) == 2
 
 
 def test_model_reload_through_the_admin_endpoint(client: TestClient) -> None:

@@ -76,7 +76,7 @@ def test_one_group_per_slot_each_in_batch_order() -> None:
 
 
 def test_a_piece_whose_keys_span_slots_is_refused() -> None:
-    piece = Piece(0, "card", "fe:w3:{card:a}", "fe:l:{card:b}", None, 0, b"", (0, 0, 0))
+    piece = Piece(0, "card", "fe:w4:{card:a}", "fe:l:{card:b}", None, 0, b"", (0, 0, 0))
     with pytest.raises(ValueError, match="not in one slot"):
         group_by_slot([piece])
 

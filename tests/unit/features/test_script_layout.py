@@ -32,11 +32,11 @@ COMMON = "86b47aa5bbc0850100ca0622a201000048e17a14ae3f6f40"  # id code, time, am
 
 def test_one_transactions_keys_are_exactly_these() -> None:
     assert transaction_keys("fraud", EVENT) == [
-        "fraud:w3:{card:card_a}",
+        "fraud:w4:{card:card_a}",
         "fraud:none",  # no account
-        "fraud:w3:{device:dev_1}",
-        "fraud:w3:{ip:203.0.113.7}",
-        "fraud:w3:{merchant:m_1}",
+        "fraud:w4:{device:dev_1}",
+        "fraud:w4:{ip:203.0.113.7}",
+        "fraud:w4:{merchant:m_1}",
         "fraud:l:{card:card_a}",
         "fraud:l:{device:dev_1}",
         "fraud:l:{ip:203.0.113.7}",

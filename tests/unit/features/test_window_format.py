@@ -37,7 +37,7 @@ EVENT = Event(
 
 
 def test_keys_are_exactly_these() -> None:
-    assert window_key("fe", "card", "card_a") == "fe:w3:{card:card_a}"
+    assert window_key("fe", "card", "card_a") == "fe:w4:{card:card_a}"
     assert label_key("fe", "merchant", "m_1") == "fe:l:{merchant:m_1}"
     assert profile_key("fe", "card", "card_a") == "fe:p:{card:card_a}"
     assert seen_key("fe", "0123456789abcdef", "tx_1") == "fe:seen:{0123456789abcdef:tx_1}"
