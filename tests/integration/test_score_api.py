@@ -329,7 +329,7 @@ def test_answers_ride_on_the_next_round_trip_or_go_alone_after_the_linger(
     # Stored for retries, an answer goes out with the next store batch when one leaves
     # within the linger; otherwise on its own. (It used to take a round trip of its own
     # whenever nothing was queued: a third of all round trips at 1,000 requests/s.)
-    settings = make_settings(redis_url, prefix, bundle_dir, compute_linger_ms=300.0)
+    settings = make_settings(redis_url, prefix, bundle_dir, answer_linger_ms=300.0)
     app = create_app(settings, make_redis=counting_redis)
 
     def trips() -> list[bytes]:
