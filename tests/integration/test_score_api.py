@@ -24,10 +24,9 @@ from app.settings import Settings
 from features.window_format import (
     FORMAT,
     decision_key,
-    profile_key,
+    entity_key,
     seen_key,
-    stored_window,
-    window_key,
+    stored_state,
 )
 from tests.integration.conftest import API_KEY, keys_of, make_settings
 
@@ -123,8 +122,7 @@ def test_an_ip_address_counts_under_its_normalised_spelling(
     assert again.status_code == 200, again.text
     ip_keys = {k for k in keys_of(redis_url, prefix) if b"{ip:" in k}
     assert ip_keys == {
-        window_key(prefix, "ip", "203.0.113.7").encode(),
-        profile_key(prefix, "ip", "203.0.113.7").encode(),
+        entity_key(prefix, "ip", "203.0.113.7").encode(),
     }
 
 
@@ -261,15 +259,15 @@ def test_a_retried_transaction_gets_the_identical_answer_and_counts_once(
     # Same id with other fields: not a retry (tests/integration/test_idempotency.py).
     changed = client.post("/v1/score", json=body(transaction_id="tx_retry", amount=9999.0))
     assert changed.status_code == 409
-    key = window_key(prefix, "card", EXAMPLE["card_id"])
+    key = entity_key(prefix, "card", EXAMPLE["card_id"])
     with redis.Redis.from_url(redis_url) as r:
-        assert len(stored_window("card", r.get(key))) == 1
+        assert len(stored_state("card", r.get(key)).window) == 1
         later = client.post(
             "/v1/score",
             json=body(transaction_id="tx_next", timestamp="2026-11-28T12:05:00.000+01:00"),
         )
         assert later.status_code == 200
-        assert len(stored_window("card", r.get(key))) == 2
+        assert len(stored_state("card", r.get(key)).window) == 2
 
 
 def test_model_reload_through_the_admin_endpoint(client: TestClient) -> None:
