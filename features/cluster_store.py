@@ -38,6 +38,7 @@ from features.definitions import ENTITIES, LABELLED_ENTITIES, PROFILED_ENTITIES
 from features.redis_store import (
     COMMON_LUA,
     LIST_LUA,
+    SEEN_MARGIN_MS,
     STATE_LUA,
     common_args,
     fingerprint,
@@ -76,6 +77,11 @@ CLAIM_SCRIPT = (
     + lua_offsets("A", CLAIM_ARGS)
     + r"""
 local fingerprint = ARGV[A_FINGERPRINT]
+-- As the single node's claim: only a retry reads the stored answer (`seen` outlives `d`).
+local seen = redis.call('SET', KEYS[K_SEEN], fingerprint,
+                        'PX', tonumber(ARGV[A_RESPONSE_TTL_MS]) + SEEN_MARGIN_MS, 'NX', 'GET')
+if not seen then return {0} end
+if seen ~= fingerprint then return {1} end
 local stored = redis.call('GET', KEYS[K_DECISION])
 if stored then
   if string.sub(stored, 1, #fingerprint) == fingerprint then
@@ -83,10 +89,8 @@ if stored then
   end
   return {1}
 end
-local seen = redis.call('SET', KEYS[K_SEEN], fingerprint, 'PX', ARGV[A_RESPONSE_TTL_MS], 'NX', 'GET')
-if seen then return {seen == fingerprint and 2 or 1} end
-return {0}
-"""
+return {2}
+""".replace("SEEN_MARGIN_MS", str(SEEN_MARGIN_MS))
 )
 
 # KEYS: PIECE_KEYS per piece (one entity of one transaction): its state, its label window

@@ -312,6 +312,12 @@ local function list_hits(list_hash, lengths, exact, hex)
 end
 """
 
+# How much longer a transaction's claim (`seen`) lives than its stored answer (`d`), both
+# set for the response TTL: the answer is stored within a minute of the claim (the answer
+# linger, a batch's round trips), so while `d` exists `seen` does, and a transaction whose
+# `seen` is new has no stored answer.
+SEEN_MARGIN_MS = 60_000
+
 # One script call for a whole batch, transactions in order (each sees the ones before it).
 # It first stores the answers of earlier transactions, for retries (the first answer wins).
 # KEYS: R decision keys of those answers, the list hash and the list lengths hash
@@ -348,6 +354,7 @@ WINDOW_SCRIPT = (
     + lua_offsets("R", TX_REPLY)
     + r"""
 local answers = tonumber(ARGV[C_SIZE + 1])
+local seen_ttl = tonumber(ARGV[C_RESPONSE_TTL_MS]) + SEEN_MARGIN_MS
 local list_hash = KEYS[answers + 1]
 local lengths = list_lengths(list_hash, KEYS[answers + 2])
 
@@ -359,11 +366,11 @@ for tx = 0, (#KEYS - answers - 2) / K_SIZE - 1 do
   local k = answers + 2 + tx * K_SIZE
   local a = C_SIZE + 1 + answers + tx * A_SIZE
   local fingerprint = ARGV[a + A_FINGERPRINT]
-  local stored = redis.call('GET', KEYS[k + K_DECISION])
-  -- Until its answer is stored, the seen key's fingerprint tells a retry from a conflict;
-  -- claimed in the same command where there is none (SET NX GET: the old value, if any).
-  local seen = not stored and redis.call('SET', KEYS[k + K_SEEN], fingerprint,
-                                         'PX', ARGV[C_RESPONSE_TTL_MS], 'NX', 'GET')
+  -- The claim: SET NX GET answers the fingerprint recorded before, if any (a retry, or a
+  -- conflict). Only a retry reads the stored answer: `seen` outlives `d` (by a minute),
+  -- so an id whose answer is stored is never claimed afresh.
+  local seen = redis.call('SET', KEYS[k + K_SEEN], fingerprint, 'PX', seen_ttl, 'NX', 'GET')
+  local stored = seen == fingerprint and redis.call('GET', KEYS[k + K_DECISION])
   if stored and string.sub(stored, 1, #fingerprint) == fingerprint then
     results[tx + 1] = {string.sub(stored, #fingerprint + 1)}
   elseif stored or (seen and seen ~= fingerprint) then
@@ -405,7 +412,7 @@ for tx = 0, (#KEYS - answers - 2) / K_SIZE - 1 do
   end
 end
 return results
-"""
+""".replace("SEEN_MARGIN_MS", str(SEEN_MARGIN_MS))
 )
 # Either client: features/cluster_store.py is the window store on a cluster.
 RedisClient = redis.Redis | RedisCluster
