@@ -204,6 +204,7 @@ def scoring_config(settings: Settings) -> ScoringConfig:
         reasons=settings.reasons,
         max_inflight=settings.max_inflight_batches,
         compute_linger_s=settings.compute_linger_ms / 1000,
+        answer_linger_s=settings.answer_linger_ms / 1000,
         retry_wait_s=settings.retry_wait_ms / 1000,
         event_time=EventTimePolicy(
             replay=settings.event_time == "replay",

@@ -418,6 +418,14 @@ class Settings(BaseSettings):
         "round trips that were out when it came back, so that one feature and model pass "
         "serves them all.",
     )
+    answer_linger_ms: float = Field(
+        50.0,
+        ge=0,
+        description="Longest an answer waits to ride on the next Redis round trip (whose "
+        "script stores it for retries before reading) before it is stored on its own: a round "
+        "trip of its own costs Redis a wake-up per decision at low rates. A copy sent to "
+        "another process meanwhile waits for it (FRAUD_RETRY_WAIT_MS).",
+    )
     opentelemetry: bool = Field(
         False,
         description=(

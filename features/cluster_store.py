@@ -3,16 +3,16 @@ one script call per hash slot, all of a batch's sent as one pipeline per node at
 (redis-py's ClusterPipeline groups them by node and sends the nodes' concurrently).
 
 A script may only touch keys of one slot, and a transaction's keys live on several: each
-entity's window, label and profile keys share a slot (their hash tag), so do a
+entity's state (window and profile) and label keys share a slot (their hash tag), so do a
 transaction's seen and decision keys, and so do the lists' keys. Per batch:
 
     - the earlier answers, one SET NX each (their decision keys' slots);
     - CLAIM_SCRIPT per transaction (its idempotency slot): the stored answer, a conflict,
       or the claim (seen := fingerprint);
     - ENTITY_SCRIPT per slot holding a batch entity (in batch order, so a transaction
-      sees the earlier ones of its batch): each read, then the member added (ZADD NX) and,
-      only if it was new, the window trimmed (as the single node's: members dated ahead
-      never evict past ones) and the day profile incremented;
+      sees the earlier ones of its batch): each read, then the member added unless the
+      window holds it already and, only if it was new, the window bounded (as the single
+      node's: members dated ahead never evict past ones) and the day profile incremented;
     - LIST_SCRIPT once (the lists' slot): every transaction's list hits.
 
 Nothing orders the slots' writes against each other; each is idempotent on its own, so
@@ -38,6 +38,8 @@ from features.definitions import ENTITIES, LABELLED_ENTITIES, PROFILED_ENTITIES
 from features.redis_store import (
     COMMON_LUA,
     LIST_LUA,
+    SEEN_MARGIN_MS,
+    STATE_LUA,
     common_args,
     fingerprint,
     label_commands,
@@ -62,10 +64,9 @@ from features.window_format import (
     Event,
     WindowRead,
     decision_key,
+    entity_key,
     label_key,
-    profile_key,
     seen_key,
-    window_key,
 )
 
 # KEYS: CLAIM_KEYS (one transaction). ARGV: CLAIM_ARGS.
@@ -76,6 +77,11 @@ CLAIM_SCRIPT = (
     + lua_offsets("A", CLAIM_ARGS)
     + r"""
 local fingerprint = ARGV[A_FINGERPRINT]
+-- As the single node's claim: only a retry reads the stored answer (`seen` outlives `d`).
+local seen = redis.call('SET', KEYS[K_SEEN], fingerprint,
+                        'PX', tonumber(ARGV[A_RESPONSE_TTL_MS]) + SEEN_MARGIN_MS, 'NX', 'GET')
+if not seen then return {0} end
+if seen ~= fingerprint then return {1} end
 local stored = redis.call('GET', KEYS[K_DECISION])
 if stored then
   if string.sub(stored, 1, #fingerprint) == fingerprint then
@@ -83,19 +89,16 @@ if stored then
   end
   return {1}
 end
-local seen = redis.call('GET', KEYS[K_SEEN])
-if seen then return {seen == fingerprint and 2 or 1} end
-redis.call('SET', KEYS[K_SEEN], fingerprint, 'PX', ARGV[A_RESPONSE_TTL_MS])
-return {0}
-"""
+return {2}
+""".replace("SEEN_MARGIN_MS", str(SEEN_MARGIN_MS))
 )
 
-# KEYS: PIECE_KEYS per piece (one entity of one transaction): window, label, profile (the
-# window key again where the entity has no label or profile window: its flag says so).
+# KEYS: PIECE_KEYS per piece (one entity of one transaction): its state, its label window
+# (the state key again where the entity has none: its flag says so).
 # ARGV: COMMON_ARGS, then PIECE_ARGS per piece: ts, payload, day, cents, squares, flags
 # ("1"/"0": has a label window, has a profile).
 # Returns PIECE_REPLY per piece: members (back to back), label member/score pairs ({} if
-# none), profile totals (false if none), 1 if its member was new else 0.
+# none), profile totals (false if none), 1 if its record was new else 0.
 ENTITY_SCRIPT = (
     COMMON_LUA
     + lua_offsets("K", PIECE_KEYS)
@@ -105,27 +108,20 @@ ENTITY_SCRIPT = (
 local results = {}
 for p = 0, #KEYS / K_SIZE - 1 do
   local k, a = K_SIZE * p, C_SIZE + A_SIZE * p
-  local window, labels, profiled = KEYS[k + K_WINDOW], KEYS[k + K_LABEL], KEYS[k + K_PROFILE]
   local t = tonumber(ARGV[a + A_TS])
-  local payload, flags = ARGV[a + A_PAYLOAD], ARGV[a + A_FLAGS]
-  local horizon = math.min(t, ceiling)
-  local members = table.concat(redis.call('ZREVRANGEBYSCORE', window, '(' .. t,
-                                          t - history, 'LIMIT', 0, max_events))
-  local fresh = redis.call('ZADD', window, 'NX', t, payload) == 1
-  if fresh then
-    redis.call('ZREMRANGEBYSCORE', window, '-inf', '(' .. (horizon - history))
-    trim_count(window)
-    redis.call('PEXPIRE', window, ARGV[C_TTL_MS])
-  end
+  local flags = ARGV[a + A_FLAGS]
+  local profiled = string.sub(flags, 2, 2) == '1'
+  -- The window is its own dedupe set: the record is the transaction's, the same bytes for
+  -- the same request.
+  local members, totals, fresh = entity_state(KEYS[k + K_STATE], ARGV[a + A_PAYLOAD], t,
+                                              tonumber(ARGV[a + A_DAY]),
+                                              tonumber(ARGV[a + A_CENTS]),
+                                              tonumber(ARGV[a + A_SQUARES]), 'dedupe', profiled,
+                                              profiled and ARGV[C_PROFILE_TTL_MS] or ARGV[C_TTL_MS])
   local labelled = {}
   if string.sub(flags, 1, 1) == '1' then
-    labelled = redis.call('ZREVRANGEBYSCORE', labels, '(' .. t, t - label_window,
-                       'WITHSCORES', 'LIMIT', 0, max_labels)
-  end
-  local totals = false
-  if string.sub(flags, 2, 2) == '1' then
-    totals = profile(profiled, tonumber(ARGV[a + A_DAY]), fresh, tonumber(ARGV[a + A_CENTS]),
-                     tonumber(ARGV[a + A_SQUARES]), ARGV[C_PROFILE_TTL_MS])
+    labelled = redis.call('ZREVRANGEBYSCORE', KEYS[k + K_LABEL], '(' .. t, t - label_window,
+                          'WITHSCORES', 'LIMIT', 0, max_labels)
   end
   local out = {}
   out[R_MEMBERS], out[R_LABELS], out[R_TOTALS], out[R_FRESH] = members, labelled, totals,
@@ -156,18 +152,29 @@ return results
 """
 )
 
-# A conflicting transaction's new member taken out again, and its profile increments.
-# KEYS: window, profile (the window key again if none). ARGV: payload, day, cents, squares,
-# "1" if it has a profile. The profile's cached totals are dropped (recomputed next read).
-UNDO_SCRIPT = r"""
-if redis.call('ZREM', KEYS[1], ARGV[1]) == 1 and ARGV[5] == '1' then
-  redis.call('HINCRBY', KEYS[2], ARGV[2] .. 'n', -1)
-  redis.call('HINCRBY', KEYS[2], ARGV[2] .. 'a', -tonumber(ARGV[3]))
-  redis.call('HINCRBY', KEYS[2], ARGV[2] .. 'q', -tonumber(ARGV[4]))
-  redis.call('HDEL', KEYS[2], 'c')
+# A conflicting transaction's new record taken out of its entity's state again, and its
+# profile increment. KEYS: the state. ARGV: payload, day, cents, squares, "1" if it has a
+# profile. The profile's cached totals are dropped (recomputed by the next read).
+UNDO_SCRIPT = (
+    STATE_LUA
+    + r"""
+local s = redis.call('GET', KEYS[1]) or ''
+local payload = ARGV[1]
+local head, base = state_head(s)
+local size = #payload
+local j = find_member(s, base, (#s - base) / size, payload, struct.unpack('<i8', payload, 9))
+if not j then return 0 end
+local entries = string.sub(s, HEAD + 1, base)
+if ARGV[5] == '1' then
+  entries = add_to_day(s, head[#head], tonumber(ARGV[2]), -1, -tonumber(ARGV[3]),
+                       -tonumber(ARGV[4]))
+  head[1] = NO_DAY
 end
-return 0
+local rest = string.sub(s, base + 1, base + j * size) .. string.sub(s, base + (j + 1) * size + 1)
+redis.call('SET', KEYS[1], struct.pack(HEAD_FORMAT, unpack(head)) .. entries .. rest, 'KEEPTTL')
+return 1
 """
+)
 
 SCRIPTS = {
     "claim": CLAIM_SCRIPT,
@@ -183,9 +190,9 @@ class Piece:
 
     tx: int  # the transaction's position in its batch
     entity: str
-    window: str
+    state: str  # its window and profile
     label: str | None
-    profile: str | None
+    profiled: bool
     ts: int
     payload: bytes
     profile_args: tuple[int, int, int]
@@ -194,17 +201,13 @@ class Piece:
         """PIECE_KEYS."""
         return ordered(
             PIECE_KEYS,
-            {
-                "window": self.window,
-                "label": self.label or self.window,
-                "profile": self.profile or self.window,
-            },
+            {"state": self.state, "label": self.label or self.state},
         )
 
     def args(self) -> list[bytes | int | str]:
         """PIECE_ARGS."""
         day, cents, squares = self.profile_args
-        flags = ("1" if self.label else "0") + ("1" if self.profile else "0")
+        flags = ("1" if self.label else "0") + ("1" if self.profiled else "0")
         values: dict[str, bytes | int | str] = {"ts": self.ts, "payload": self.payload}
         values |= {"day": day, "cents": cents}
         return ordered(PIECE_ARGS, values | {"squares": squares, "flags": flags})
@@ -224,9 +227,9 @@ def pieces(prefix: str, events: Sequence[Event]) -> list[Piece]:
                 Piece(
                     tx,
                     entity,
-                    window_key(prefix, entity, value),
+                    entity_key(prefix, entity, value),
                     label_key(prefix, entity, value) if entity in LABELLED_ENTITIES else None,
-                    profile_key(prefix, entity, value) if entity in PROFILED_ENTITIES else None,
+                    entity in PROFILED_ENTITIES,
                     event.ts,
                     payloads[entity],
                     day_args,
@@ -240,7 +243,7 @@ def group_by_slot(batch: Sequence[Piece]) -> dict[int, list[Piece]]:
     two transactions of one entity meet in one call, the earlier first."""
     groups: dict[int, list[Piece]] = {}
     for piece in batch:
-        slot = key_slot(piece.window.encode())
+        slot = key_slot(piece.state.encode())
         if any(key_slot(k.encode()) != slot for k in piece.slot_keys()):
             raise ValueError(f"the keys of {piece.entity} are not in one slot: {piece.slot_keys()}")
         groups.setdefault(slot, []).append(piece)
@@ -373,9 +376,8 @@ class ClusterWindowStore:
         for piece in batch:
             if reads[(piece.tx, piece.entity)][_PIECE["fresh"]] != 1:
                 continue
-            keys = [piece.window, piece.profile or piece.window]
-            args = [piece.payload, *piece.profile_args, "1" if piece.profile else "0"]
-            pipe.execute_command("EVALSHA", self._shas["undo"], 2, *keys, *args)
+            args = [piece.payload, *piece.profile_args, "1" if piece.profiled else "0"]
+            pipe.execute_command("EVALSHA", self._shas["undo"], 1, piece.state, *args)
         await pipe.execute()
 
     async def record_label(

@@ -46,19 +46,103 @@ from features.script_layout import (
 )
 from features.window_format import (
     FINGERPRINT_LENGTH,
+    NO_DAY,
+    STATE_HEAD_FORMAT,
+    STATE_HEAD_SIZE,
     Event,
     WindowRead,
     decision_key,
+    entity_key,
     label_key,
-    profile_key,
     seen_key,
-    window_key,
+)
+
+
+def _profile_slot(entity: str) -> int:
+    return PROFILED_ENTITIES.index(entity) + 1 if entity in PROFILED_ENTITIES else 0
+
+
+# An entity's state is one string (window_format.STATE_HEAD): its profile's cached totals
+# and day entries, then its window's fixed-width records (window_format.MEMBER_DTYPES),
+# latest first, each with its event time as the int64 at byte 8. STATE_LUA reads and cuts it
+# with struct, without ARGV: the cluster's undo script uses it too.
+STATE_LUA = (
+    r"""
+local HEAD_FORMAT = 'HEAD_FORMAT_'
+local HEAD = HEAD_SIZE_
+local DAY_ENTRY = 32
+local NO_DAY = NO_DAY_
+
+-- The head of a state ('' : none yet) as a table (the cached day, PROFILE_SUMS, the number of
+-- day entries), and where the window's records start (0-based byte offset).
+local function state_head(s)
+  if s == '' then
+    local head = {NO_DAY}
+    for j = 2, HEAD / 8 do head[j] = 0 end
+    return head, HEAD
+  end
+  local head = {struct.unpack(HEAD_FORMAT, s, 1)}
+  head[#head] = nil  -- struct's next position
+  return head, HEAD + DAY_ENTRY * head[#head]
+end
+
+local function ts_at(s, base, size, j)
+  local ts = struct.unpack('<i8', s, base + j * size + 9)
+  return ts
+end
+
+-- The index of the first of n records (at byte `base`) dated before t (n if none): records
+-- are latest first, so those dated at or after t come first. Most calls end at the ends.
+local function first_before(s, base, size, n, t)
+  if n == 0 or ts_at(s, base, size, 0) < t then return 0 end
+  if ts_at(s, base, size, n - 1) >= t then return n end
+  local lo, hi = 1, n - 1  -- ts(lo - 1) >= t > ts(hi)
+  while lo < hi do
+    local mid = math.floor((lo + hi) / 2)
+    if ts_at(s, base, size, mid) < t then hi = mid else lo = mid + 1 end
+  end
+  return lo
+end
+
+-- The index of a record (its exact bytes, dated t) among n, or nil.
+local function find_member(s, base, n, payload, t)
+  local size = #payload
+  for j = first_before(s, base, size, n, t + 1), first_before(s, base, size, n, t) - 1 do
+    if string.sub(s, base + j * size + 1, base + (j + 1) * size) == payload then return j end
+  end
+  return nil
+end
+
+-- The day entries with (n, cents, squares) added to `day`'s (created in its place: latest
+-- day first), and how many there are.
+local function add_to_day(s, ndays, day, n, cents, squares)
+  local at, found = ndays, false
+  for i = 0, ndays - 1 do
+    local d = struct.unpack('<i8', s, HEAD + DAY_ENTRY * i + 1)
+    if d <= day then at, found = i, d == day break end
+  end
+  local entries = string.sub(s, HEAD + 1, HEAD + DAY_ENTRY * ndays)
+  local before, after = string.sub(entries, 1, DAY_ENTRY * at), nil
+  if found then
+    local _, n0, c0, q0 = struct.unpack('<i8i8i8i8', entries, DAY_ENTRY * at + 1)
+    n, cents, squares = n0 + n, c0 + cents, q0 + squares
+    after = string.sub(entries, DAY_ENTRY * (at + 1) + 1)
+  else
+    after = string.sub(entries, DAY_ENTRY * at + 1)
+    ndays = ndays + 1
+  end
+  return before .. struct.pack('<i8i8i8i8', day, n, cents, squares) .. after, ndays
+end
+""".replace("HEAD_FORMAT_", STATE_HEAD_FORMAT)
+    .replace("HEAD_SIZE_", str(STATE_HEAD_SIZE))
+    .replace("NO_DAY_", str(NO_DAY))
 )
 
 # The first ARGV of every window script (this one and features/cluster_store.py's):
-# script_layout.COMMON_ARGS; and the count bound and profile functions.
+# script_layout.COMMON_ARGS; and the entity state's read and write.
 COMMON_LUA = (
     lua_offsets("C", COMMON_ARGS)
+    + STATE_LUA
     + r"""
 local history = tonumber(ARGV[C_HISTORY_MS])
 local max_events = tonumber(ARGV[C_MAX_EVENTS])
@@ -70,79 +154,106 @@ local ceiling_day = math.floor(ceiling / DAY_MS)
 local now = tonumber(ARGV[C_NOW_MS])
 local horizons = {HORIZONS}
 local longest = horizons[#horizons]
+-- Per entity (ENTITIES order), its place among the profiled ones (0: none).
+local PROFILE_SLOT = {SLOTS}
 
--- A window's count bound, after a member was added: the newest `keep` members dated at or
--- before the ceiling (the server's clock; everything in a replay), and the earliest `keep`
--- dated after it. Members ahead never evict past ones (a burst dated within the clock
--- skew would otherwise push a card's history out, and its reads, at the current time,
--- never see them); among themselves the latest go first (the earliest become history
--- next), so a burst ahead, however long, costs at most `keep` members more. Most windows
--- hold fewer than `keep`: one ZCARD.
-local function trim_count(key)
-  local size = redis.call('ZCARD', key)
-  if size <= keep then return end
-  local past = redis.call('ZCOUNT', key, '-inf', ARGV[C_CEILING_MS])
-  if past > keep then
-    redis.call('ZREMRANGEBYRANK', key, 0, past - keep - 1)
-    size, past = size - (past - keep), keep
+-- The profile's totals over the `longest` complete days before `day` from the day entries:
+-- the counts per horizon, then cents and squares (sums of integers: exact below 2^53).
+local function day_totals(s, ndays, day)
+  local sums = {}
+  for j = 1, #horizons + 2 do sums[j] = 0 end
+  for i = 0, ndays - 1 do
+    local d, n, cents, squares = struct.unpack('<i8i8i8i8', s, HEAD + DAY_ENTRY * i + 1)
+    local back = day - d
+    if back >= 1 and back <= longest then
+      for j = 1, #horizons do
+        if back <= horizons[j] then sums[j] = sums[j] + n end
+      end
+      sums[#horizons + 1] = sums[#horizons + 1] + cents
+      sums[#horizons + 2] = sums[#horizons + 2] + squares
+    end
   end
-  if size - past > keep then redis.call('ZREMRANGEBYRANK', key, past + keep, -1) end
+  return sums
 end
 
--- The totals of the `longest` complete days before `day` as text, "day n1 n7 n30 cents
--- squares" (counts per horizon): field 'c' caches them for the latest day read, so most
--- reads are one HGET; the first read of a day sums that day's predecessors, drops days
--- beyond the longest horizon (counted back from `day`, never from a day after the
--- ceiling's) and renews the expiry. A new transaction then adds to its own day's totals.
--- Sums of integers stay exact below 2^53.
-local function profile(key, day, fresh, cents, squares, ttl)
-  local cached = redis.call('HGET', key, 'c')
-  local head = day .. ' '
-  local totals = cached and string.sub(cached, 1, #head) == head and cached
-  if not totals then
-    local fields = {}
-    for i = 1, longest do
-      local d = day - i
-      fields[3 * i - 2] = d .. 'n'
-      fields[3 * i - 1] = d .. 'a'
-      fields[3 * i] = d .. 'q'
+-- One entity of one transaction, on its state key: the window read ([t - history, t),
+-- latest first, at most max_events: one substring of the stored string, found by binary
+-- search), the profile's totals for the transaction's day as text ("day n1 n7 n30 cents
+-- squares"; false if the entity has none), and whether the transaction was recorded now.
+-- `mode`: 'record' (the caller knows it is new), 'read' (recorded before: read only),
+-- 'dedupe' (record it unless the window holds its record already: the cluster's way).
+-- Recording rewrites the state whole, with its expiry: the day's entry incremented, day
+-- entries beyond the longest horizon dropped once there are more than it has days, the
+-- profile's cache kept for the day just read (reads on a later day recompute it; a late
+-- transaction on an earlier day invalidates it); the record inserted at its time (ties:
+-- the later written reads as later, as the replay orders rows), nothing kept older than
+-- the history before `horizon` (min(t, ceiling)), and the count bound: the newest `keep`
+-- records dated at or before the ceiling (the server's clock; everything in a replay),
+-- the earliest `keep` dated after it. Records ahead never evict past ones (a burst dated
+-- within the clock skew would otherwise push a card's history out); among themselves the
+-- latest go first, so a burst ahead, however long, costs at most `keep` records more. A
+-- state is thus bounded by construction: at most 2 * keep records and longest + 1 days.
+local function entity_state(key, payload, t, day, cents, squares, mode, profiled, ttl)
+  local s = redis.call('GET', key) or ''
+  local head, base = state_head(s)
+  local size = #payload
+  local n = (#s - base) / size
+  if n < 0 then n = 0 end
+  local first = first_before(s, base, size, n, t)
+  local last = first_before(s, base, size, n, t - history)
+  if last > first + max_events then last = first + max_events end
+  local members = string.sub(s, base + first * size + 1, base + last * size)
+  local fresh = mode == 'record' or (mode == 'dedupe' and not find_member(s, base, n, payload, t))
+  local totals, cached = false, false
+  local ndays = head[#head]
+  if profiled then
+    cached = head[1] == day
+    local sums = head
+    if not cached then
+      sums = day_totals(s, ndays, day)
+      table.insert(sums, 1, day)
     end
-    local values = redis.call('HMGET', key, unpack(fields))
-    local sums = {}
-    for j = 1, #horizons + 2 do sums[j] = 0 end
-    for i = 1, longest do
-      local n = tonumber(values[3 * i - 2]) or 0
-      for j = 1, #horizons do
-        if i <= horizons[j] then sums[j] = sums[j] + n end
-      end
-      sums[#horizons + 1] = sums[#horizons + 1] + (tonumber(values[3 * i - 1]) or 0)
-      sums[#horizons + 2] = sums[#horizons + 2] + (tonumber(values[3 * i]) or 0)
-    end
-    local text = {string.format('%d', day)}
-    for j = 1, #sums do text[j + 1] = string.format('%d', sums[j]) end
+    local text = {}
+    for j = 1, #horizons + 3 do text[j] = string.format('%d', sums[j]) end
     totals = table.concat(text, ' ')
-    if fresh then
-      redis.call('HSET', key, 'c', totals)
-      if redis.call('HLEN', key) > 3 * (longest + 2) then
-        local oldest = math.min(day, ceiling_day) - longest
-        for _, f in ipairs(redis.call('HKEYS', key)) do
-          local d = tonumber(string.match(f, '^(-?%d+)[naq]$'))
-          if d and d < oldest then redis.call('HDEL', key, f) end
+    if fresh and not cached then
+      sums[#sums + 1] = ndays
+      head = sums
+    end
+  end
+  if not fresh then return members, totals, false end
+  local entries = ''
+  if profiled then
+    entries, ndays = add_to_day(s, ndays, day, 1, cents, squares)
+    if ndays > longest + 1 then
+      local oldest = math.min(day, ceiling_day) - longest
+      for i = 0, ndays - 1 do
+        if struct.unpack('<i8', entries, DAY_ENTRY * i + 1) < oldest then
+          entries, ndays = string.sub(entries, 1, DAY_ENTRY * i), i
+          break
         end
       end
-      redis.call('PEXPIRE', key, ttl)
     end
+    head[#head] = ndays
   end
-  if fresh then
-    redis.call('HINCRBY', key, day .. 'n', 1)
-    redis.call('HINCRBY', key, day .. 'a', cents)
-    redis.call('HINCRBY', key, day .. 'q', squares)
+  local at = first_before(s, base, size, n, t + 1) * size
+  local records = string.sub(s, base + 1, base + at) .. payload .. string.sub(s, base + at + 1)
+  n = n + 1
+  local keep_from, keep_to = 0, first_before(records, 0, size, n, math.min(t, ceiling) - history)
+  if keep_to > keep then
+    local ahead = first_before(records, 0, size, n, ceiling + 1)  -- [0, ahead) are after it
+    if ahead > keep then keep_from = ahead - keep end
+    if keep_to > ahead + keep then keep_to = ahead + keep end
   end
-  return totals
+  if keep_from > 0 or keep_to < n then
+    records = string.sub(records, keep_from * size + 1, keep_to * size)
+  end
+  redis.call('SET', key, struct.pack(HEAD_FORMAT, unpack(head)) .. entries .. records, 'PX', ttl)
+  return members, totals, true
 end
-""".replace("HORIZONS", ", ".join(str(d) for d in PROFILE_DAYS.values())).replace(
-        "DAY_MS", str(DAY_MS)
-    )
+""".replace("HORIZONS", ", ".join(str(d) for d in PROFILE_DAYS.values()))
+    .replace("SLOTS", ", ".join(str(_profile_slot(e)) for e in ENTITIES))
+    .replace("DAY_MS", str(DAY_MS))
 )
 
 # The list look-up, shared by WINDOW_SCRIPT and the cluster's list script; `now` is the
@@ -201,6 +312,12 @@ local function list_hits(list_hash, lengths, exact, hex)
 end
 """
 
+# How much longer a transaction's claim (`seen`) lives than its stored answer (`d`), both
+# set for the response TTL: the answer is stored within a minute of the claim (the answer
+# linger, a batch's round trips), so while `d` exists `seen` does, and a transaction whose
+# `seen` is new has no stored answer.
+SEEN_MARGIN_MS = 60_000
+
 # One script call for a whole batch, transactions in order (each sees the ones before it).
 # It first stores the answers of earlier transactions, for retries (the first answer wins).
 # KEYS: R decision keys of those answers, the list hash and the list lengths hash
@@ -213,7 +330,7 @@ end
 # Trimming (window members older than the history, profile days older than the longest
 # horizon) is relative to min(ts, ceiling_ms): with ceiling_ms the server's clock (live
 # event time), no request, whatever its time, moves a horizon past the newest trusted
-# instant; reads stay at the request's own time. The count bound (trim_count) counts
+# instant; reads stay at the request's own time. The count bound (window_write) counts
 # members at or before ceiling_ms apart from those after it: a member dated ahead never
 # evicts a past one. A replay passes NO_CEILING: trimming at each event's own time, and
 # every member counted as past, as the offline replay does. now_ms is the wall clock in both
@@ -237,6 +354,7 @@ WINDOW_SCRIPT = (
     + lua_offsets("R", TX_REPLY)
     + r"""
 local answers = tonumber(ARGV[C_SIZE + 1])
+local seen_ttl = tonumber(ARGV[C_RESPONSE_TTL_MS]) + SEEN_MARGIN_MS
 local list_hash = KEYS[answers + 1]
 local lengths = list_lengths(list_hash, KEYS[answers + 2])
 
@@ -248,33 +366,34 @@ for tx = 0, (#KEYS - answers - 2) / K_SIZE - 1 do
   local k = answers + 2 + tx * K_SIZE
   local a = C_SIZE + 1 + answers + tx * A_SIZE
   local fingerprint = ARGV[a + A_FINGERPRINT]
-  local stored = redis.call('GET', KEYS[k + K_DECISION])
-  -- Until its answer is stored, the seen key's fingerprint tells a retry from a conflict.
-  local seen = not stored and redis.call('GET', KEYS[k + K_SEEN])
+  -- The claim: SET NX GET answers the fingerprint recorded before, if any (a retry, or a
+  -- conflict). Only a retry reads the stored answer: `seen` outlives `d` (by a minute),
+  -- so an id whose answer is stored is never claimed afresh.
+  local seen = redis.call('SET', KEYS[k + K_SEEN], fingerprint, 'PX', seen_ttl, 'NX', 'GET')
+  local stored = seen == fingerprint and redis.call('GET', KEYS[k + K_DECISION])
   if stored and string.sub(stored, 1, #fingerprint) == fingerprint then
     results[tx + 1] = {string.sub(stored, #fingerprint + 1)}
   elseif stored or (seen and seen ~= fingerprint) then
     results[tx + 1] = {1}
   else
     local t = tonumber(ARGV[a + A_TS])
-    local horizon = math.min(t, ceiling)
     local present = ARGV[a + A_PRESENT]
     local fresh = not seen
-    if fresh then redis.call('SET', KEYS[k + K_SEEN], fingerprint, 'PX', ARGV[C_RESPONSE_TTL_MS]) end
+    local mode = fresh and 'record' or 'read'
+    local day = tonumber(ARGV[a + A_DAY])
+    local cents, squares = tonumber(ARGV[a + A_CENTS]), tonumber(ARGV[a + A_SQUARES])
     local out = {}
     out[R_RECORDED] = not fresh and 2 or false  -- 2: recorded before, its answer not stored yet
-    for i = 1, K_N_WINDOW do
-      local key = KEYS[k + K_WINDOW + i]
-      if string.sub(present, K_WINDOW + i, K_WINDOW + i) == '1' then
+    for i = 1, R_N_TOTALS do out[R_TOTALS + i] = false end
+    for i = 1, K_N_STATE do
+      local slot = PROFILE_SLOT[i]
+      if string.sub(present, K_STATE + i, K_STATE + i) == '1' then
         -- One bulk string per window (fixed-width members back to back): cheap to reply and parse.
-        out[R_MEMBERS + i] = table.concat(redis.call('ZREVRANGEBYSCORE', key, '(' .. t,
-                                                     t - history, 'LIMIT', 0, max_events))
-        if fresh then
-          redis.call('ZADD', key, t, ARGV[a + A_PAYLOAD + i])
-          redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. (horizon - history))
-          trim_count(key)
-          redis.call('PEXPIRE', key, ARGV[C_TTL_MS])
-        end
+        local members, totals = entity_state(KEYS[k + K_STATE + i], ARGV[a + A_PAYLOAD + i], t,
+                                             day, cents, squares, mode, slot > 0,
+                                             slot > 0 and ARGV[C_PROFILE_TTL_MS] or ARGV[C_TTL_MS])
+        out[R_MEMBERS + i] = members
+        if slot > 0 then out[R_TOTALS + slot] = totals end
       else
         out[R_MEMBERS + i] = ''
       end
@@ -287,23 +406,13 @@ for tx = 0, (#KEYS - answers - 2) / K_SIZE - 1 do
         out[R_LABELS + i] = {}
       end
     end
-    local day = tonumber(ARGV[a + A_DAY])
-    local cents, squares = tonumber(ARGV[a + A_CENTS]), tonumber(ARGV[a + A_SQUARES])
-    for i = 1, K_N_PROFILE do
-      if string.sub(present, K_PROFILE + i, K_PROFILE + i) == '1' then
-        out[R_TOTALS + i] = profile(KEYS[k + K_PROFILE + i], day, fresh, cents, squares,
-                                    ARGV[C_PROFILE_TTL_MS])
-      else
-        out[R_TOTALS + i] = false
-      end
-    end
     out[R_LIST_HITS] = lengths and list_hits(list_hash, lengths, ARGV[a + A_LIST_FIELDS],
                                              ARGV[a + A_IP_HEX]) or {}
     results[tx + 1] = out
   end
 end
 return results
-"""
+""".replace("SEEN_MARGIN_MS", str(SEEN_MARGIN_MS))
 )
 # Either client: features/cluster_store.py is the window store on a cluster.
 RedisClient = redis.Redis | RedisCluster
@@ -314,7 +423,7 @@ STORE_ERRORS: tuple[type[Exception], ...] = (RedisError, RedisClusterException, 
 NO_CEILING = 2**53
 # Members kept beyond MAX_EVENTS so a transaction that arrives a little out of
 # order still finds the latest MAX_EVENTS events before it. The bound applies apart to
-# members at or before the server's clock and to those dated after it (trim_count): a
+# members at or before the server's clock and to those dated after it (window_write): a
 # window holds at most twice this many.
 KEEP_EVENTS = MAX_EVENTS + 64
 WINDOW_TTL_MS = HISTORY_MS + 3_600_000
@@ -359,7 +468,7 @@ def _none_key(prefix: str) -> str:
     return f"{prefix}:none"
 
 
-_KEY_OF = {"window": window_key, "label": label_key, "profile": profile_key}
+_KEY_OF = {"state": entity_key, "label": label_key}
 
 
 def transaction_keys(prefix: str, event: Event) -> list[str]:

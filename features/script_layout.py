@@ -37,13 +37,12 @@ COMMON_ARGS: Layout = (
     "now_ms",
 )
 
-# One transaction of the single node's batch script: its keys, its arguments (`present`:
-# "1"/"0" per window, label and profile key, in key order), and the reply of one that was
+# One transaction of the single node's batch script: its keys (an entity's state holds its
+# window and profile), its arguments (`present`: "1"/"0" per state and label key, in key order), and the reply of one that was
 # read (`recorded`: false if this call recorded it, 2 if an earlier request had).
 TX_KEYS: Layout = (
-    *family("window", ENTITIES),
+    *family("state", ENTITIES),
     *family("label", LABELLED_ENTITIES),
-    *family("profile", PROFILED_ENTITIES),
     "seen",
     "decision",
 )
@@ -70,7 +69,7 @@ PRESENT_KEYS: Layout = TX_KEYS[: TX_KEYS.index("seen")]
 
 # The cluster's scripts: one entity of one transaction (a piece: its keys share a slot),
 # a transaction's claim of its id, and a transaction's list look-up.
-PIECE_KEYS: Layout = ("window", "label", "profile")
+PIECE_KEYS: Layout = ("state", "label")
 PIECE_ARGS: Layout = ("ts", "payload", "day", "cents", "squares", "flags")
 PIECE_REPLY: Layout = ("members", "labels", "totals", "fresh")
 CLAIM_KEYS: Layout = ("seen", "decision")

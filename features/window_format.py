@@ -1,22 +1,31 @@
-"""The online window formats, written down once: Redis keys and the event payload.
+"""The online window formats, written down once: Redis keys, an entity's state and the
+event payload.
 
-Keys (prefix from settings, default "fe"; FORMAT changes whenever a payload layout
-does, so a new release never parses an old release's members). The part in literal
-braces (doubled below) is the key's Redis Cluster hash tag: an entity's three keys share one slot, and so do a
-transaction's two idempotency keys (features/cluster_store.py; harmless on one node):
+Keys (prefix from settings, default "fe"; FORMAT changes whenever a payload layout or the
+state's layout does, so a new release never parses an old release's state). The part in
+literal braces (doubled below) is the key's Redis Cluster hash tag: an entity's two keys
+share one slot, and so do a transaction's two idempotency keys (features/cluster_store.py;
+harmless on one node):
 
-    {prefix}:w3:{{entity}:{value}}  sorted set, one member per transaction: the payload
-                                  below; score = event time in epoch ms
+    {prefix}:e4:{{entity}:{value}}  string: the entity's state (STATE_HEAD below): its
+                                  30-day profile's cached totals and day entries, then
+                                  its window, one record per transaction (the payload
+                                  below), latest event time first
     {prefix}:l:{{entity}:{value}}   sorted set of confirmed-fraud labels: member =
                                   transaction id, score = time the label became known
-    {prefix}:p:{{entity}:{value}}   hash of per-day totals (PROFILE_DAYS): fields "<day>n",
-                                  "<day>a", "<day>q" (count, amount in cents, squared amount
-                                  in whole units; day = UTC days since 1970) and "c", the
-                                  cached totals of the 30 days before the latest day read
     {prefix}:seen:{{scope}:{txid}}  the request's fingerprint, once the transaction is
                                   recorded (idempotency: it is recorded once)
     {prefix}:d:{{scope}:{txid}}     the request's fingerprint (FINGERPRINT_LENGTH hex
                                   characters), then the response stored for a retry
+
+State: little-endian int64s. The head: the day (UTC days since 1970) whose profile totals
+are cached (NO_DAY: none), those totals (PROFILE_SUMS: the counts over the 1, 7, 30
+complete days before it, the cents and the squares of the 30), the number of day entries.
+Then the day entries, latest day first, each (day, count, cents, squares) (an entity
+without a profile, the account, has none). Then the window's records back to back, latest
+first. The window script reads and rewrites it whole (features/redis_store.py,
+entity_state), so it is bounded by construction: at most 2 * KEEP_EVENTS records and 31
+day entries.
 
 A value holding "}" ends its tag early, the same way in each of its keys: they still
 share a slot.
@@ -152,19 +161,23 @@ class WindowRead:
     lists: tuple[ListHit, ...] = ()
 
 
-FORMAT = "3"
+# 4: an entity's window and profile in one string, records latest first (3: the window a
+# sorted set of the same records, `{prefix}:w3:`, the profile a hash, `{prefix}:p:`).
+FORMAT = "4"
+NO_DAY = -(2**52)  # a day no event has: no totals cached
+_HEAD_WORDS = 2 + len(PROFILE_SUMS)  # the day, PROFILE_SUMS, the number of day entries
+STATE_HEAD_FORMAT = "<" + "i8" * _HEAD_WORDS  # as Lua's struct writes it
+STATE_HEAD_SIZE = 8 * _HEAD_WORDS
+DAY_ENTRY = np.dtype([("day", "<i8"), ("n", "<i8"), ("cents", "<i8"), ("squares", "<i8")])
 
 
-def window_key(prefix: str, entity: str, value: str) -> str:
-    return f"{prefix}:w{FORMAT}:{{{entity}:{value}}}"
+def entity_key(prefix: str, entity: str, value: str) -> str:
+    """The key of an entity's state: its window and profile."""
+    return f"{prefix}:e{FORMAT}:{{{entity}:{value}}}"
 
 
 def label_key(prefix: str, entity: str, value: str) -> str:
     return f"{prefix}:l:{{{entity}:{value}}}"
-
-
-def profile_key(prefix: str, entity: str, value: str) -> str:
-    return f"{prefix}:p:{{{entity}:{value}}}"
 
 
 def label_member(scope: str, transaction_id: str) -> str:
@@ -237,3 +250,30 @@ def profile_totals(rows: Sequence[bytes | None]) -> np.ndarray:
     text = b" ".join(row or NO_PROFILE for row in rows)
     values = np.array(text.split(), dtype=np.int64).reshape(len(rows), 1 + len(PROFILE_SUMS))
     return values[:, 1:]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredState:
+    """An entity's state as stored (tests and tools; the script reads it in Lua)."""
+
+    cached_day: int  # NO_DAY: none
+    cached: tuple[int, ...]  # PROFILE_SUMS of the days before cached_day
+    days: np.ndarray  # DAY_ENTRY records, latest day first
+    window: np.ndarray  # MEMBER_DTYPES records, latest first
+
+
+def stored_state(entity: str, raw: bytes | None) -> StoredState:
+    """An entity key's value (GET; None if absent) as its parts."""
+    if not raw:
+        return StoredState(
+            NO_DAY, (0,) * len(PROFILE_SUMS), np.zeros(0, DAY_ENTRY), stored_window(entity, None)
+        )
+    head = struct.unpack_from(f"<{_HEAD_WORDS}q", raw)
+    start = STATE_HEAD_SIZE + DAY_ENTRY.itemsize * head[-1]
+    days = np.frombuffer(raw[STATE_HEAD_SIZE:start], dtype=DAY_ENTRY)
+    return StoredState(head[0], tuple(head[1:-1]), days, stored_window(entity, raw[start:]))
+
+
+def stored_window(entity: str, raw: bytes | None) -> np.ndarray:
+    """A window's records (an entity state's tail), latest first."""
+    return np.frombuffer(raw or b"", dtype=MEMBER_DTYPES[entity])

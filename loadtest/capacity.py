@@ -3,7 +3,7 @@ one `fraud serve` process (one worker) driven by wrk with full answers, its audi
 to a tansu broker, its windows in a Redis-compatible server, all on this machine.
 
     .venv/bin/python -m loadtest.capacity [--model models/bench] [--seconds 20] [--connections 128] [--cluster]
-        [--rate 50] [--durability memory|log] [--baseline DIR --rounds N]
+        [--rate 200 1000] [--durability memory|log] [--baseline DIR --rounds N]
 
 It prints, per decision: the API process's CPU time (so decisions per second per core),
 the Redis commands by name and the Redis server's CPU time, and the audit record's bytes
@@ -15,10 +15,13 @@ the single node, in the same run: its commands and CPU are summed over every nod
 replicas included (replication is part of what a decision costs there).
 
 --rate R replaces wrk by an open loop of R requests a second (the API's CPU per decision at
-a low rate, where each batch holds one request). The API logs as `fraud serve` does (JSON,
-the access line included); --durability chooses the audit's mode (memory by default, log
-as production). --baseline DIR measures the code in DIR too (a `git archive` of an earlier
-commit), alternating with this one over --rounds rounds, and prints the ratio.
+a low rate, where each batch holds one request); several rates are measured one after the
+other. The API logs as `fraud serve` does (JSON, the access line included); --durability
+chooses the audit's mode (memory by default, log as production). --baseline DIR measures
+the code in DIR too (a `git archive` of an earlier commit), alternating with this one over
+--rounds rounds at each rate (and on the cluster with --cluster), and prints side by side
+the medians of the Redis commands and Redis CPU per decision (masters) and the API's CPU
+per decision, with their ratios.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ import tempfile
 import uuid
 from collections import Counter
 from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -105,11 +109,26 @@ async def topic_sizes(bootstrap: str, topic: str) -> tuple[int, int, float]:
     return count, size, ratio
 
 
+@dataclass(frozen=True, slots=True)
+class Figures:
+    """One run's costs per decision: microseconds of CPU, Redis commands."""
+
+    api_us: float
+    redis_us: float  # every node, replicas included
+    masters_us: float
+    commands: float  # every command but INFO, EVALSHA included
+
+
 def run(
-    args: argparse.Namespace, name: str, redis_url: str, bootstrap: str, tree: Path = ROOT
-) -> float:
-    """One server measured (the code in `tree`): what it printed; the API's CPU time per
-    decision in microseconds."""
+    args: argparse.Namespace,
+    name: str,
+    redis_url: str,
+    bootstrap: str,
+    tree: Path = ROOT,
+    rate: float = 0,
+) -> Figures:
+    """One server measured (the code in `tree`) at `rate` requests a second (0: wrk, closed
+    loop): what it printed, and its figures."""
     prefix = f"capacity-{uuid.uuid4().hex[:8]}"
     topic = f"{prefix}.scored"
     port = free_port()
@@ -135,9 +154,9 @@ def run(
         calls_before, redis_cpu_before, masters_before = redis_snapshot(redis_url)
         api_user_before, api_system_before = cpu_times(process.pid)
         answered_before = answered(port)
-        if args.rate:
-            asyncio.run(paced(port, args.rate, args.seconds))
-            rps = args.rate
+        if rate:
+            asyncio.run(paced(port, rate, args.seconds))
+            rps = rate
         else:
             rps, _ = measure(port, args.seconds, args.connections)
         decisions = answered(port) - answered_before
@@ -165,14 +184,14 @@ def run(
     redis_us = (redis_cpu_after - redis_cpu_before) / decisions * 1e6
     masters_us = (masters_after - masters_before) / decisions * 1e6
     print(f"== {name}" + (f" ({tree})" if tree != ROOT else ""))
-    load = f"{args.rate:g}/s paced" if args.rate else f"{rps:,.0f}/s, wrk"
+    load = f"{rate:g}/s paced" if rate else f"{rps:,.0f}/s, wrk"
     print(f"decisions: {decisions:,} in {args.seconds} s ({load}), degraded {degraded:.0f}")
     print(
         f"API process CPU per decision: {api_us:.0f} us ({api_system / api_cpu:.0%} in the "
         f"kernel) -> {1e6 / api_us:,.0f} decisions/s per core"
     )
     print(
-        "Redis commands per decision: "
+        f"Redis commands per decision: {sum(commands.values()):.1f}: "
         + ", ".join(f"{n} {v:.3f}" for n, v in sorted(commands.items(), key=lambda kv: -kv[1]))
     )
     print(
@@ -183,7 +202,7 @@ def run(
         f"audit records: {records:,} (warm-up included), {size / max(records, 1):,.0f} bytes each"
         f" (key + value); gzip ratio on a sample {ratio:.1f}x"
     )
-    return api_us
+    return Figures(api_us, redis_us, masters_us, sum(commands.values()))
 
 
 def answered(port: int) -> float:
@@ -200,8 +219,10 @@ def main() -> None:
     parser.add_argument(
         "--rate",
         type=float,
-        default=0,
-        help="an open loop at this many requests a second (e.g. 50) instead of wrk",
+        nargs="+",
+        default=[0],
+        help="an open loop at this many requests a second (e.g. 50) instead of wrk; several "
+        "rates are measured in turn",
     )
     parser.add_argument("--durability", choices=("memory", "log"), default="memory")
     parser.add_argument(
@@ -221,36 +242,49 @@ def main() -> None:
         )
         broker = TansuBroker().start()
         stack.callback(broker.cleanup)
-        if args.baseline:
-            compare(args, redis_url, broker.bootstrap)
-            return
-        run(args, "one Redis node", redis_url, broker.bootstrap)
+        servers = {"one Redis node": redis_url}
         if args.cluster:
             cluster_url = os.environ.get("FRAUD_BENCH_CLUSTER_URL", "")
             if not (cluster_url and cluster_reachable(cluster_url)):
                 cluster = RedisClusterServer().start()
                 stack.callback(cluster.cleanup)
                 cluster_url = cluster.url
-            run(args, "Redis Cluster (3 masters, 3 replicas)", cluster_url, broker.bootstrap)
+            servers["Redis Cluster (3 masters, 3 replicas)"] = cluster_url
+        if args.baseline:
+            compare(args, servers, broker.bootstrap)
+            return
+        for rate in args.rate:
+            for name, url in servers.items():
+                run(args, name, url, broker.bootstrap, rate=rate)
 
 
-def compare(args: argparse.Namespace, redis_url: str, bootstrap: str) -> None:
-    """This code and the baseline's, alternating (this machine's speed drifts), on one
-    Redis node: the ratio of the medians of the API's CPU per decision."""
+def compare(args: argparse.Namespace, servers: dict[str, str], bootstrap: str) -> None:
+    """This code and the baseline's, alternating (this machine's speed drifts), at each rate
+    and on each server: the medians of the rounds side by side, with their ratios."""
     trees = {"this code": ROOT, "baseline": args.baseline.resolve()}
-    cpu: dict[str, list[float]] = {name: [] for name in trees}
-    for round_ in range(args.rounds):
-        order = list(trees.items()) if round_ % 2 == 0 else list(reversed(trees.items()))
-        for name, tree in order:
-            cpu[name].append(run(args, f"round {round_ + 1}, {name}", redis_url, bootstrap, tree))
-    mine, theirs = statistics.median(cpu["this code"]), statistics.median(cpu["baseline"])
-    per_round = ", ".join(
-        f"{m / t:.3f}" for m, t in zip(cpu["this code"], cpu["baseline"], strict=True)
-    )
-    print(
-        f"\nAPI CPU per decision: {mine:.0f} us, the baseline's {theirs:.0f} us: "
-        f"x{mine / theirs:.3f} (medians of {args.rounds} rounds; per round {per_round})"
-    )
+    table: list[tuple[str, dict[str, list[Figures]]]] = []
+    for rate in args.rate:
+        for server, url in servers.items():
+            figures: dict[str, list[Figures]] = {name: [] for name in trees}
+            for round_ in range(args.rounds):
+                order = list(trees.items()) if round_ % 2 == 0 else list(reversed(trees.items()))
+                for name, tree in order:
+                    title = f"{server}, {rate:g}/s, round {round_ + 1}, {name}"
+                    figures[name].append(run(args, title, url, bootstrap, tree, rate))
+            load = f"{rate:g}/s paced" if rate else "wrk"
+            table.append((f"{server}, {load}", figures))
+    print(f"\nper decision, medians of {args.rounds} round(s): this code / the baseline (ratio)")
+    for title, figures in table:
+        print(f"{title}:")
+        for label, field in (
+            ("Redis commands", "commands"),
+            ("Redis CPU, masters (us)", "masters_us"),
+            ("Redis CPU, every node (us)", "redis_us"),
+            ("API CPU (us)", "api_us"),
+        ):
+            mine = statistics.median(getattr(f, field) for f in figures["this code"])
+            theirs = statistics.median(getattr(f, field) for f in figures["baseline"])
+            print(f"  {label:<28}{mine:>9.1f} / {theirs:>9.1f}  (x{mine / theirs:.3f})")
 
 
 if __name__ == "__main__":

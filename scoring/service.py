@@ -100,6 +100,8 @@ class ScoringConfig:
     reasons: int
     max_inflight: int = 4
     compute_linger_s: float = 0.003
+    # How long answers wait to ride on the next store round trip before going on their own.
+    answer_linger_s: float = 0.05
     event_time: EventTimePolicy = field(default_factory=EventTimePolicy)
     # How long a copy whose first is in flight elsewhere waits for the first's answer.
     retry_wait_s: float = 1.0
@@ -123,7 +125,7 @@ class ScoringService:
         self.breaker = StoreBreaker(config.retry_after_s)
         self.answers = RetryCache(
             lambda answers: self.store.save_responses(answers),
-            config.compute_linger_s,
+            config.answer_linger_s,
             config.budget_s * 4,
         )
         self.batcher: Batcher[_Pending, WindowRead | None] = Batcher(

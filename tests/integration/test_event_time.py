@@ -20,7 +20,7 @@ from app.main import create_app
 from app.schemas.score import ScoreRequest
 from features.definitions import DAY_MS, HISTORY_MS
 from features.redis_store import RedisWindowStore
-from features.window_format import profile_key, window_key
+from features.window_format import entity_key, stored_state
 from tests.integration.conftest import API_KEY, keys_of, make_settings
 from tests.integration.test_score_api import body
 
@@ -174,8 +174,11 @@ def test_one_far_future_request_cannot_wipe_a_cards_history(
     assert second["score"] >= first["score"] - 0.02, (first, second)
     with redis.Redis.from_url(redis_url) as r:
         # 30 charges, the two probes and the one ahead: nothing trimmed.
-        assert r.zcard(window_key(prefix, "card", CARD)) == 33
-        assert r.zcard(window_key(prefix, "merchant", MERCHANT)) == 33
+        assert len(stored_state("card", r.get(entity_key(prefix, "card", CARD))).window) == 33
+        assert (
+            len(stored_state("merchant", r.get(entity_key(prefix, "merchant", MERCHANT))).window)
+            == 33
+        )
 
 
 def test_replay_mode_trusts_the_same_request_which_is_why_production_refuses_it(
@@ -191,7 +194,9 @@ def test_replay_mode_trusts_the_same_request_which_is_why_production_refuses_it(
         second = c.post("/v1/score", json=charge("probe2", now + timedelta(seconds=1))).json()
     assert second["score"] < first["score"]
     with redis.Redis.from_url(redis_url) as r:
-        assert r.zcard(window_key(prefix, "card", CARD)) == 2  # the wipe and the probe
+        assert (
+            len(stored_state("card", r.get(entity_key(prefix, "card", CARD))).window) == 2
+        )  # the wipe and the probe
 
 
 def _event(tx: str, ts_ms: int, card: str = CARD) -> Any:
@@ -220,13 +225,11 @@ def test_the_store_never_trims_past_the_servers_clock(redis_url: str, prefix: st
                 await store.read_and_record(
                     [_event(f"{card}_ahead{n}", now_ms + (400 + n) * DAY_MS, card)]
                 )
-            window = await client.zcount(
-                window_key(prefix, "card", card), now_ms - HISTORY_MS, now_ms
-            )
-            counts = await client.hmget(
-                profile_key(prefix, "card", card), [f"{today - d}n" for d in range(1, 31)]
-            )
-            return int(window), sum(c is not None for c in counts)
+            state = stored_state("card", await client.get(entity_key(prefix, "card", card)))
+            stored = state.window
+            window = ((stored["ts"] >= now_ms - HISTORY_MS) & (stored["ts"] <= now_ms)).sum()
+            kept = set(state.days["day"].tolist())
+            return int(window), sum(today - d in kept for d in range(1, 31))
 
     # The last 7 days' charges, and the 30 complete days a profile read today needs.
     assert asyncio.run(run(replay=False, card="card_live")) == (7, 30)

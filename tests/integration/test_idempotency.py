@@ -20,7 +20,7 @@ from app.auth import digest, key_id
 from app.main import create_app
 from app.schemas.score import EXAMPLE, ScoreRequest
 from features.redis_store import RedisWindowStore
-from features.window_format import decision_key, seen_key, window_key
+from features.window_format import decision_key, entity_key, seen_key, stored_state
 from tests.integration.conftest import API_KEY, make_settings
 from tests.integration.test_score_api import body
 
@@ -40,7 +40,7 @@ def client(redis_url: str, prefix: str, bundle_dir: Path) -> Iterator[TestClient
 
 def members(redis_url: str, prefix: str, entity: str, value: str) -> int:
     with redis.Redis.from_url(redis_url) as r:
-        return int(r.zcard(window_key(prefix, entity, value)))
+        return len(stored_state(entity, r.get(entity_key(prefix, entity, value))).window)
 
 
 def test_the_identical_retry_gets_the_identical_answer_and_counts_once(

@@ -16,7 +16,7 @@ import redis
 from fastapi.testclient import TestClient
 
 from app.main import create_app
-from features.window_format import window_key
+from features.window_format import entity_key, stored_state
 from localservers import TansuBroker
 from persistence.consumer import ConsumerConfig
 from tests.e2e.test_identifier_spelling import SPELLINGS, fullwidth, zero_width
@@ -44,8 +44,10 @@ def test_every_spelling_of_a_card_is_one_window(
             r = client.post("/v1/score", json=body(transaction_id=f"w_{kind}_{n}", card_id=card))
             assert r.status_code == 200, r.text
         with redis.Redis.from_url(redis_url) as r:
-            assert r.zcard(window_key(prefix, "card", plain)) == 2, kind
-            assert not r.exists(window_key(prefix, "card", spell(plain)))
+            assert (
+                len(stored_state("card", r.get(entity_key(prefix, "card", plain))).window) == 2
+            ), kind
+            assert not r.exists(entity_key(prefix, "card", spell(plain)))
 
 
 @pytest.mark.parametrize("field", ["card_id", "account_id", "merchant_id", "device_id"])

@@ -1,4 +1,5 @@
-"""The per-day profile hashes in Redis: the replay's totals, bounded memory, late events."""
+"""The per-day profile entries of an entity's state in Redis: the replay's totals, bounded
+memory, late events."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import redis.asyncio as aioredis
 from app.schemas.score import ScoreRequest
 from features.definitions import PROFILE_DAYS, PROFILE_SUMS
 from features.redis_store import RedisWindowStore
-from features.window_format import WindowRead, profile_key, profile_totals
+from features.window_format import WindowRead, entity_key, profile_totals, stored_state
 from tests.factories import tx
 
 DAY = 86_400
@@ -37,11 +38,11 @@ def _totals(read: WindowRead) -> dict[str, int]:
     return dict(zip(PROFILE_SUMS, profile_totals([read.profiles["card"]])[0].tolist(), strict=True))
 
 
-def _hash_fields(redis_url: str, key: str) -> int:
+def _day_entries(redis_url: str, key: str) -> int:
     async def run() -> int:
         client = aioredis.Redis.from_url(redis_url)
         try:
-            return int(await client.hlen(key))
+            return len(stored_state("card", await client.get(key)).days)
         finally:
             await client.aclose()
 
@@ -55,8 +56,8 @@ def test_a_card_profile_keeps_only_its_horizon_of_days(redis_url: str, prefix: s
     ]
     reads = _record(redis_url, prefix, rows)
     longest = max(PROFILE_DAYS.values())
-    # Three fields per day kept (days beyond the longest horizon dropped) and the cache field.
-    assert _hash_fields(redis_url, profile_key(prefix, "card", "card_a")) <= 3 * (longest + 2) + 1
+    # One entry per day kept, days beyond the longest horizon dropped.
+    assert _day_entries(redis_url, entity_key(prefix, "card", "card_a")) <= longest + 1
     last = _totals(reads[-1])
     assert last["count_prev30d"] == 90
     assert last["count_prev7d"] == 21

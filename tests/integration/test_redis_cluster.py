@@ -23,7 +23,7 @@ from app.main import create_app
 from app.schemas.score import EXAMPLE, ScoreRequest
 from controls.lists import checksum_key
 from features.cluster_store import ClusterWindowStore, node_url
-from features.window_format import profile_key, window_key
+from features.window_format import entity_key, stored_state
 from localservers import TansuBroker
 from localservers.redis_cluster import ClusterNode, RedisClusterServer
 from persistence.consumer import ConsumerConfig
@@ -71,9 +71,14 @@ def api(
         yield c
 
 
+def days(raw: bytes | None) -> list[tuple[int, ...]]:
+    """A card state's profile day entries: (day, count, cents, squares)."""
+    return [tuple(int(v) for v in entry) for entry in stored_state("card", raw).days.tolist()]
+
+
 def members(cluster: RedisClusterServer, prefix: str, entity: str, value: str) -> int:
     with sync_client(cluster) as r:
-        return int(r.zcard(window_key(prefix, entity, value)))
+        return len(stored_state(entity, r.get(entity_key(prefix, entity, value))).window)
 
 
 def test_a_retry_counts_once_and_a_conflict_changes_nothing(
@@ -87,7 +92,7 @@ def test_a_retry_counts_once_and_a_conflict_changes_nothing(
     card = EXAMPLE["card_id"]
     assert members(redis_cluster, cluster_prefix, "card", card) == 1
     with sync_client(redis_cluster) as r:
-        profile = r.hgetall(profile_key(cluster_prefix, "card", card))
+        profile = days(r.get(entity_key(cluster_prefix, "card", card)))
     # Another card and merchant, and the same card with another amount: both refused, and
     # their writes (made beside the claim that refused them) taken back.
     for changes in ({"card_id": "card_victim", "merchant_id": "m_other"}, {"amount": 250.0}):
@@ -97,12 +102,9 @@ def test_a_retry_counts_once_and_a_conflict_changes_nothing(
     assert members(redis_cluster, cluster_prefix, "merchant", "m_other") == 0
     assert members(redis_cluster, cluster_prefix, "card", card) == 1
     with sync_client(redis_cluster) as r:
-        after = r.hgetall(profile_key(cluster_prefix, "card", card))
-        assert {k: v for k, v in after.items() if k != b"c"} == {
-            k: v for k, v in profile.items() if k != b"c"
-        }
-        taken_back = r.hgetall(profile_key(cluster_prefix, "card", "card_victim"))
-        assert {int(v) for k, v in taken_back.items() if k != b"c"} <= {0}
+        assert days(r.get(entity_key(cluster_prefix, "card", card))) == profile
+        taken_back = days(r.get(entity_key(cluster_prefix, "card", "card_victim")))
+        assert {v for _, *totals in taken_back for v in totals} <= {0}
     assert api.post("/v1/score", json=body(transaction_id="c1")).content == first.content
 
 
@@ -158,7 +160,7 @@ def test_a_killed_master_fails_over_answers_degrade_then_recover_and_no_decision
         audit_retry_s=0.5,
     )
     card = EXAMPLE["card_id"]
-    victim = owner_of(redis_cluster, window_key(cluster_prefix, "card", card))
+    victim = owner_of(redis_cluster, entity_key(cluster_prefix, "card", card))
     consumer = ConsumerConfig(
         broker.bootstrap, "transactions.scored", f"g-{schema}", DATABASE_URL, schema
     )

@@ -21,7 +21,13 @@ from app.lifespan import redis_client
 from app.main import create_app
 from app.schemas.score import EXAMPLE, ScoreRequest
 from app.settings import Settings
-from features.window_format import FORMAT, decision_key, profile_key, seen_key, window_key
+from features.window_format import (
+    FORMAT,
+    decision_key,
+    entity_key,
+    seen_key,
+    stored_state,
+)
 from tests.integration.conftest import API_KEY, keys_of, make_settings
 
 SCOPE = key_id(API_KEY)  # the scope of the transaction ids the test key sends
@@ -116,8 +122,7 @@ def test_an_ip_address_counts_under_its_normalised_spelling(
     assert again.status_code == 200, again.text
     ip_keys = {k for k in keys_of(redis_url, prefix) if b"{ip:" in k}
     assert ip_keys == {
-        window_key(prefix, "ip", "203.0.113.7").encode(),
-        profile_key(prefix, "ip", "203.0.113.7").encode(),
+        entity_key(prefix, "ip", "203.0.113.7").encode(),
     }
 
 
@@ -254,15 +259,15 @@ def test_a_retried_transaction_gets_the_identical_answer_and_counts_once(
     # Same id with other fields: not a retry (tests/integration/test_idempotency.py).
     changed = client.post("/v1/score", json=body(transaction_id="tx_retry", amount=9999.0))
     assert changed.status_code == 409
-    key = window_key(prefix, "card", EXAMPLE["card_id"])
+    key = entity_key(prefix, "card", EXAMPLE["card_id"])
     with redis.Redis.from_url(redis_url) as r:
-        assert r.zcard(key) == 1
+        assert len(stored_state("card", r.get(key)).window) == 1
         later = client.post(
             "/v1/score",
             json=body(transaction_id="tx_next", timestamp="2026-11-28T12:05:00.000+01:00"),
         )
         assert later.status_code == 200
-        assert r.zcard(key) == 2
+        assert len(stored_state("card", r.get(key)).window) == 2
 
 
 def test_model_reload_through_the_admin_endpoint(client: TestClient) -> None:
@@ -322,7 +327,7 @@ def test_answers_ride_on_the_next_round_trip_or_go_alone_after_the_linger(
     # Stored for retries, an answer goes out with the next store batch when one leaves
     # within the linger; otherwise on its own. (It used to take a round trip of its own
     # whenever nothing was queued: a third of all round trips at 1,000 requests/s.)
-    settings = make_settings(redis_url, prefix, bundle_dir, compute_linger_ms=300.0)
+    settings = make_settings(redis_url, prefix, bundle_dir, answer_linger_ms=300.0)
     app = create_app(settings, make_redis=counting_redis)
 
     def trips() -> list[bytes]:

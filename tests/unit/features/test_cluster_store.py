@@ -16,7 +16,7 @@ from features.cluster_store import (
     pieces,
 )
 from features.definitions import ENTITIES, LABELLED_ENTITIES, PROFILED_ENTITIES
-from features.window_format import Event, label_key, profile_key, window_key
+from features.window_format import Event, entity_key, label_key
 
 
 def event(tx: str, card: str, device: str | None = "dev_1", **changes: object) -> Event:
@@ -50,14 +50,14 @@ def test_a_piece_carries_its_entity_s_keys_and_what_it_adds() -> None:
     for entity, piece in by_entity.items():
         value = e.entity_value(entity)
         assert value is not None
-        assert piece.window == window_key("fe", entity, value)
+        assert piece.state == entity_key("fe", entity, value)
         label = label_key("fe", entity, value) if entity in LABELLED_ENTITIES else None
-        profile = profile_key("fe", entity, value) if entity in PROFILED_ENTITIES else None
-        assert (piece.label, piece.profile) == (label, profile)
+        profiled = entity in PROFILED_ENTITIES
+        assert (piece.label, piece.profiled) == (label, profiled)
         assert piece.payload == e.payload(entity)
-        # ENTITY_SCRIPT's layout: 3 keys, 6 arguments per piece.
-        assert len(piece.slot_keys()) == 3
-        flags = ("1" if label else "0") + ("1" if profile else "0")
+        # ENTITY_SCRIPT's layout: 2 keys, 6 arguments per piece.
+        assert len(piece.slot_keys()) == 2
+        flags = ("1" if label else "0") + ("1" if profiled else "0")
         assert piece.args() == [e.ts, e.payload(entity), *e.profile_args(), flags]
 
 
@@ -67,16 +67,16 @@ def test_one_group_per_slot_each_in_batch_order() -> None:
     for slot, group in groups.items():
         assert all(key_slot(k.encode()) == slot for p in group for k in p.slot_keys())
         assert [p.tx for p in group] == sorted(p.tx for p in group)
-    card_a = groups[key_slot(window_key("fe", "card", "card_a").encode())]
+    card_a = groups[key_slot(entity_key("fe", "card", "card_a").encode())]
     assert [(p.tx, p.entity) for p in card_a if p.entity == "card"] == [(0, "card"), (2, "card")]
     # The shared merchant, device and IP: one call each, with all three transactions.
-    merchant = groups[key_slot(window_key("fe", "merchant", "m_1").encode())]
+    merchant = groups[key_slot(entity_key("fe", "merchant", "m_1").encode())]
     assert [p.tx for p in merchant if p.entity == "merchant"] == [0, 1, 2]
     assert sum(len(g) for g in groups.values()) == len(pieces("fe", batch))
 
 
 def test_a_piece_whose_keys_span_slots_is_refused() -> None:
-    piece = Piece(0, "card", "fe:w3:{card:a}", "fe:l:{card:b}", None, 0, b"", (0, 0, 0))
+    piece = Piece(0, "card", "fe:e4:{card:a}", "fe:l:{card:b}", True, 0, b"", (0, 0, 0))
     with pytest.raises(ValueError, match="not in one slot"):
         group_by_slot([piece])
 

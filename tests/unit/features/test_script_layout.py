@@ -32,19 +32,15 @@ COMMON = "86b47aa5bbc0850100ca0622a201000048e17a14ae3f6f40"  # id code, time, am
 
 def test_one_transactions_keys_are_exactly_these() -> None:
     assert transaction_keys("fraud", EVENT) == [
-        "fraud:w3:{card:card_a}",
+        "fraud:e4:{card:card_a}",
         "fraud:none",  # no account
-        "fraud:w3:{device:dev_1}",
-        "fraud:w3:{ip:203.0.113.7}",
-        "fraud:w3:{merchant:m_1}",
+        "fraud:e4:{device:dev_1}",
+        "fraud:e4:{ip:203.0.113.7}",
+        "fraud:e4:{merchant:m_1}",
         "fraud:l:{card:card_a}",
         "fraud:l:{device:dev_1}",
         "fraud:l:{ip:203.0.113.7}",
         "fraud:l:{merchant:m_1}",
-        "fraud:p:{card:card_a}",
-        "fraud:p:{device:dev_1}",
-        "fraud:p:{ip:203.0.113.7}",
-        "fraud:p:{merchant:m_1}",
         "fraud:seen:{3f2a9c0d1e4b5a6c:tx_1}",
         "fraud:d:{3f2a9c0d1e4b5a6c:tx_1}",
     ]
@@ -66,7 +62,7 @@ def test_one_transactions_arguments_are_exactly_these() -> None:
         20785,  # day
         24999,  # cents
         62495,  # squares
-        "1011111111111",  # present: no account window
+        "101111111",  # present: no account state
         "0123456789abcdef0123456789abcdef",
         "card:card_a\ndevice:dev_1\nip:203.0.113.7\nmerchant:m_1",
         "cb007107",
@@ -93,9 +89,8 @@ def test_the_common_arguments_trim_at_the_clock_live_and_at_each_event_in_a_repl
 
 def test_the_scripts_read_the_offsets_of_the_same_layouts() -> None:
     assert lua_offsets("K", TX_KEYS) == (
-        "local K_SIZE = 15\nlocal K_SEEN = 14\nlocal K_DECISION = 15\n"
-        "local K_WINDOW = 0\nlocal K_N_WINDOW = 5\nlocal K_LABEL = 5\nlocal K_N_LABEL = 4\n"
-        "local K_PROFILE = 9\nlocal K_N_PROFILE = 4\n"
+        "local K_SIZE = 11\nlocal K_SEEN = 10\nlocal K_DECISION = 11\n"
+        "local K_STATE = 0\nlocal K_N_STATE = 5\nlocal K_LABEL = 5\nlocal K_N_LABEL = 4\n"
     )
     for offsets in (lua_offsets("K", TX_KEYS), lua_offsets("A", TX_ARGS)):
         assert offsets in WINDOW_SCRIPT
@@ -104,15 +99,15 @@ def test_the_scripts_read_the_offsets_of_the_same_layouts() -> None:
     assert "local K_DECISION = 2" in CLAIM_SCRIPT
     assert "local A_IP_HEX = 2" in LIST_SCRIPT
     # No position written by hand: every ARGV and KEYS index is an offset's (the undo
-    # script, two keys and five arguments of one piece, aside).
+    # script, one key and five arguments of one piece, aside).
     for script in (WINDOW_SCRIPT, ENTITY_SCRIPT, CLAIM_SCRIPT, LIST_SCRIPT):
         assert re.search(r"(ARGV|KEYS)\[[0-9]", script) is None
 
 
 def test_a_cluster_piece_orders_its_keys_and_arguments_by_its_layout() -> None:
-    piece = Piece(0, "card", "w", "l", None, 5, b"p", (1, 2, 3))
-    assert piece.slot_keys() == ["w", "l", "w"]  # no profile: the window key again
-    assert piece.args() == [5, b"p", 1, 2, 3, "10"]
+    piece = Piece(0, "card", "s", None, False, 5, b"p", (1, 2, 3))
+    assert piece.slot_keys() == ["s", "s"]  # no label window: the state key again
+    assert piece.args() == [5, b"p", 1, 2, 3, "00"]
 
 
 def test_values_must_fill_the_layout_exactly() -> None:

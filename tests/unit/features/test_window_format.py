@@ -12,12 +12,11 @@ from features.window_format import (
     MEMBER_DTYPES,
     Event,
     decision_key,
+    entity_key,
     label_key,
     label_times,
-    profile_key,
     seen_key,
     value_code,
-    window_key,
     windows_from_members,
 )
 
@@ -37,9 +36,8 @@ EVENT = Event(
 
 
 def test_keys_are_exactly_these() -> None:
-    assert window_key("fe", "card", "card_a") == "fe:w3:{card:card_a}"
+    assert entity_key("fe", "card", "card_a") == "fe:e4:{card:card_a}"
     assert label_key("fe", "merchant", "m_1") == "fe:l:{merchant:m_1}"
-    assert profile_key("fe", "card", "card_a") == "fe:p:{card:card_a}"
     assert seen_key("fe", "0123456789abcdef", "tx_1") == "fe:seen:{0123456789abcdef:tx_1}"
     assert decision_key("fe", "0123456789abcdef", "tx_1") == "fe:d:{0123456789abcdef:tx_1}"
 
@@ -48,7 +46,7 @@ def test_an_entitys_keys_share_one_cluster_slot_and_so_do_a_transactions() -> No
     from redis.crc import key_slot
 
     for value in ("card_a", "a}b", "{x}", ""):
-        keys = [f("fe", "card", value) for f in (window_key, label_key, profile_key)]
+        keys = [f("fe", "card", value) for f in (entity_key, label_key)]
         assert len({key_slot(k.encode()) for k in keys}) == 1, keys
     keys = [f("fe", "scope", "tx}1") for f in (seen_key, decision_key)]
     assert len({key_slot(k.encode()) for k in keys}) == 1

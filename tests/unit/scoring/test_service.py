@@ -29,6 +29,7 @@ def service(store: Store, bundle: Bundle | None = None, **config: Any) -> Scorin
         "max_batch": 16,
         "reasons": 3,
         "compute_linger_s": 0.01,
+        "answer_linger_s": 0.01,
         # The stand-in transactions carry a fixed time: replayed, not live.
         "event_time": EventTimePolicy(replay=True),
     }
@@ -71,7 +72,7 @@ def test_answers_ride_on_the_next_round_trip() -> None:
         await s.score(transaction("tx_a"))
         await s.score(transaction("tx_b"))  # within the linger
 
-    run(service(store, compute_linger_s=0.3), two)
+    run(service(store, answer_linger_s=0.3), two)
     assert store.trips[:2] == [(["tx_a"], []), (["tx_b"], ["tx_a"])]
     assert store.trips[2] == ([], ["tx_b"])  # stored at stop
 
@@ -127,7 +128,7 @@ def test_answers_a_failed_round_trip_carried_go_with_the_next() -> None:
         await asyncio.sleep(0.25)  # past retry_after_s
         await s.score(transaction("tx_c"))
 
-    run(service(store, compute_linger_s=0.3), go)
+    run(service(store, answer_linger_s=0.3), go)
     assert store.trips[1] == (["tx_b"], ["tx_a"])
     assert store.trips[2] == (["tx_c"], ["tx_a"])
     assert "tx_a" in store.stored
