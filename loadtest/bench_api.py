@@ -180,7 +180,7 @@ async def _asyncio_client(port: int, seconds: int, connections: int, run: str) -
         i = 0
         while time.monotonic() < stop:
             i += 1
-            writer.write(_request(run, w, i))
+            writer.write(request_bytes(f"{run}_{w}_{i}", i, w * 7919 + i))
             await _answer(reader)
             done += 1
         writer.close()
@@ -190,10 +190,11 @@ async def _asyncio_client(port: int, seconds: int, connections: int, run: str) -
     return done / (time.monotonic() - started)
 
 
-def _request(run: str, w: int, i: int) -> bytes:
+def request_bytes(transaction_id: str, i: int, card: int) -> bytes:
+    """The i-th request of a run (its time and amount follow i) as it goes on the wire."""
     body = (
-        f'{{"transaction_id":"{run}_{w}_{i}","timestamp":"2026-06-01T12:00:{i % 60:02d}.{i % 1000:03d}Z",'
-        f'"amount":{1 + i % 300}.5,"currency":"USD","card_id":"card_{(w * 7919 + i) % 50000}",'
+        f'{{"transaction_id":"{transaction_id}","timestamp":"2026-06-01T12:00:{i % 60:02d}.{i % 1000:03d}Z",'
+        f'"amount":{1 + i % 300}.5,"currency":"USD","card_id":"card_{card % 50000}",'
         f'"merchant_id":"m_{i % 5000}","merchant_category":"5411","channel":"pos"}}'
     ).encode()
     return (
@@ -222,7 +223,7 @@ async def paced(port: int, rate: float, seconds: float, connections: int = 16) -
 
     async def one(i: int) -> None:
         reader, writer = await free.get()
-        writer.write(_request(run, 0, i))
+        writer.write(request_bytes(f"{run}_0_{i}", i, i))
         await _answer(reader)
         free.put_nowait((reader, writer))
 

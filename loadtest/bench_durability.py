@@ -44,7 +44,14 @@ from app.auth import digest
 from app.metrics import scraped_total
 from app.settings import get_settings
 from cli.demo import ensure_server
-from loadtest.bench_api import KEY, cpu_seconds, drop_schema, rules_schema, start_server
+from loadtest.bench_api import (
+    KEY,
+    cpu_seconds,
+    drop_schema,
+    request_bytes,
+    rules_schema,
+    start_server,
+)
 from localservers import (
     PostgresServer,
     RedisServer,
@@ -57,19 +64,6 @@ from localservers import (
 )
 
 MODES = ("memory", "log")
-
-
-def request_bytes(run: str, i: int) -> bytes:
-    body = (
-        f'{{"transaction_id":"{run}_{i}","timestamp":"2026-06-01T12:00:{i % 60:02d}.{i % 1000:03d}Z",'
-        f'"amount":{1 + i % 300}.5,"currency":"USD","card_id":"card_{(i * 7919) % 50000}",'
-        f'"merchant_id":"m_{i % 5000}","merchant_category":"5411","channel":"pos"}}'
-    ).encode()
-    return (
-        b"POST /v1/score HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-        + f"Authorization: Bearer {KEY}\r\nContent-Length: {len(body)}\r\n\r\n".encode()
-        + body
-    )
 
 
 Connection = tuple[asyncio.StreamReader, asyncio.StreamWriter]
@@ -97,7 +91,7 @@ async def steady_rate(port: int, rate: float, seconds: float) -> list[float]:
     async def one(i: int, due: float) -> None:
         connection = await pool.get()
         try:
-            await exchange(connection, request_bytes(run, i))
+            await exchange(connection, request_bytes(f"{run}_{i}", i, i * 7919))
             latencies.append((loop.time() - due) * 1000)
         finally:
             pool.put_nowait(connection)
@@ -126,7 +120,7 @@ async def saturate(port: int, connections: int, seconds: float) -> int:
         i = 0
         while asyncio.get_running_loop().time() < deadline:
             i += 1
-            await exchange(connection, request_bytes(f"{run}{w}", i))
+            await exchange(connection, request_bytes(f"{run}{w}_{i}", i, i * 7919))
             done += 1
         connection[1].close()
 
