@@ -129,6 +129,24 @@ pub struct CardColumns {
     pub country_changed: usize,
 }
 
+impl CardColumns {
+    /// Every card-only column, in the order of the struct's fields.
+    pub fn all(&self) -> [usize; 10] {
+        [
+            self.std_7d,
+            self.zscore_7d,
+            self.small_24h,
+            self.merchant_count_7d,
+            self.distance_from_last,
+            self.speed_from_last,
+            self.seconds_since_last_located,
+            self.distance_from_centroid,
+            self.located_count_7d,
+            self.country_changed,
+        ]
+    }
+}
+
 pub struct ProfileColumns {
     pub count: [usize; 3],
     pub mean: usize,
@@ -180,19 +198,7 @@ impl Columns {
         ]);
         out.extend(&self.first_use[entity]);
         if entity == CARD {
-            let cc = &self.card;
-            out.extend([
-                cc.std_7d,
-                cc.zscore_7d,
-                cc.small_24h,
-                cc.merchant_count_7d,
-                cc.distance_from_last,
-                cc.speed_from_last,
-                cc.seconds_since_last_located,
-                cc.distance_from_centroid,
-                cc.located_count_7d,
-                cc.country_changed,
-            ]);
+            out.extend(self.card.all());
         }
         if let Some(place) = LABELLED.iter().position(|&e| e == entity) {
             let (p, l) = (&self.profile[place], &self.labels[place]);

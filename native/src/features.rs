@@ -338,19 +338,7 @@ fn absent_entity(c: &Columns, entity: usize, out: &mut [f32]) {
         out[column] = nan;
     }
     if entity == CARD {
-        let cc = &c.card;
-        for column in [
-            cc.std_7d,
-            cc.zscore_7d,
-            cc.small_24h,
-            cc.merchant_count_7d,
-            cc.distance_from_last,
-            cc.speed_from_last,
-            cc.seconds_since_last_located,
-            cc.distance_from_centroid,
-            cc.located_count_7d,
-            cc.country_changed,
-        ] {
+        for column in c.card.all() {
             out[column] = nan;
         }
     }
