@@ -16,14 +16,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import pickle
-import re
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from callgrind import counted  # loadtest/callgrind.py, beside this script
 
 PATHS = {
     "numpy reference": "features.reference:online_matrix",
@@ -89,64 +89,19 @@ def child(function: str, batch: int, data: Path, go: Path) -> None:
 
 def count(function: str, batch: int, data: Path, calls: int) -> int:
     """Instructions per call of `function` on the recorded calls of one batch size."""
-    with tempfile.TemporaryDirectory(prefix="fraud-callgrind-") as tmp:
-        go, out = Path(tmp) / "go", Path(tmp) / "callgrind.out"
-        process = subprocess.Popen(
-            [
-                "valgrind",
-                "--tool=callgrind",
-                "--instr-atstart=no",
-                f"--callgrind-out-file={out}",
-                sys.executable,
-                __file__,
-                "--child",
-                function,
-                str(batch),
-                str(data),
-                str(go),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            wait_for(go.with_suffix(".ready"), process)
-            control(process.pid, "-i", "on")
-            go.touch()
-            wait_for(go.with_suffix(".done"), process)
-            control(process.pid, "-i", "off")
-            control(process.pid, "-d")
-            go.unlink()
-            process.wait(timeout=300)
-        finally:
-            if process.poll() is None:
-                process.kill()
-        totals = [
-            int(m.group(1))
-            for f in Path(tmp).glob("callgrind.out*")
-            for m in re.finditer(r"^(?:summary|totals): (\d+)", f.read_text(), re.M)
-        ]
-    return max(totals) // calls
-
-
-def wait_for(path: Path, process: subprocess.Popen[bytes]) -> None:
-    while not path.exists():
-        if process.poll() is not None:
-            raise RuntimeError(f"the child exited with {process.returncode}")
-        time.sleep(0.2)
-
-
-def control(pid: int, *args: str) -> None:
-    subprocess.run(["callgrind_control", *args, str(pid)], check=True, capture_output=True)
+    command = [sys.executable, __file__, "--child", function, str(batch), str(data)]
+    return counted(command)[0] // calls
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--calls", type=int, default=200)
-    parser.add_argument("--child", nargs=4, metavar=("FUNCTION", "BATCH", "DATA", "GO"))
+    parser.add_argument("--child", nargs=3, metavar=("FUNCTION", "BATCH", "DATA"))
+    parser.add_argument("--go", type=Path, help="with --child: the marks' path (callgrind.py)")
     args = parser.parse_args()
     if args.child:
-        function, batch, data, go = args.child
-        child(function, int(batch), Path(data), Path(go))
+        function, batch, data = args.child
+        child(function, int(batch), Path(data), args.go)
         return
     if not shutil.which("valgrind"):
         raise SystemExit("valgrind is not installed (apt-get install valgrind)")

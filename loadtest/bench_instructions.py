@@ -28,7 +28,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 import uuid
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -36,6 +35,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import orjson
+from callgrind import counted  # loadtest/callgrind.py, beside this script
 
 from cli.demo import ensure_server
 from cli.traffic import request_bodies
@@ -94,9 +94,7 @@ def count(
     production: the durable audit log, shipped to that broker. With `traffic`, its bodies,
     the first `traffic.warm` of them sent beforehand by the driver run natively (the
     windows warmed at full speed) under the key prefix the measured run then uses."""
-    with tempfile.TemporaryDirectory(prefix="fraud-callgrind-") as tmp:
-        go = Path(tmp) / "go"
-        out = Path(tmp) / "callgrind.out"
+    with tempfile.TemporaryDirectory(prefix="fraud-audit-") as tmp:
         env = os.environ | {"PYTHONPATH": str(tree), "FRAUD_MODEL_DIR": str(model.resolve())}
         driver = [sys.executable, str(ROOT / "loadtest" / "asgi_driver.py"), app]
         bodies: list[str] = []
@@ -115,57 +113,18 @@ def count(
                 "FRAUD_AUDIT_LOG_DIR": str(Path(tmp) / "audit-log"),
                 "FRAUD_SPOOL_PATH": str(Path(tmp) / "audit.spool"),
             }
-        process = subprocess.Popen(
-            [
-                "valgrind",
-                "--tool=callgrind",
-                "--instr-atstart=no",
-                f"--callgrind-out-file={out}",
-                *driver,
-                str(requests),
-                *bodies,
-                "--go",
-                str(go),
-                "--concurrency",
-                str(concurrency),
-                "--warm",
-                str(max(requests, 10 * concurrency)),
-                *(["--without-compute"] if without_compute else []),
-            ],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            cwd=tree,
-        )
-        try:
-            wait_for(go.with_suffix(".ready"), process)
-            control(process.pid, "-i", "on")
-            go.touch()
-            wait_for(go.with_suffix(".done"), process)
-            control(process.pid, "-i", "off")
-            control(process.pid, "-d")
-            go.unlink()
-            printed = process.communicate(timeout=300)[0].decode()
-        finally:
-            if process.poll() is None:
-                process.kill()
-        totals = [
-            int(m.group(1))
-            for f in Path(tmp).glob("callgrind.out*")
-            for m in re.finditer(r"^(?:summary|totals): (\d+)", f.read_text(), re.M)
+        command = [
+            *driver,
+            str(requests),
+            *bodies,
+            "--concurrency",
+            str(concurrency),
+            "--warm",
+            str(max(requests, 10 * concurrency)),
+            *(["--without-compute"] if without_compute else []),
         ]
-    return max(totals) // requests, printed
-
-
-def wait_for(path: Path, process: subprocess.Popen[bytes]) -> None:
-    while not path.exists():
-        if process.poll() is not None:
-            raise RuntimeError(f"the driver exited with {process.returncode}")
-        time.sleep(0.2)
-
-
-def control(pid: int, *args: str) -> None:
-    subprocess.run(["callgrind_control", *args, str(pid)], check=True, capture_output=True)
+        total, printed = counted(command, env, tree)
+    return total // requests, printed
 
 
 def main() -> None:
