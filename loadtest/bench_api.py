@@ -285,6 +285,11 @@ def drop_schema(database_url: str, schema: str) -> None:
     asyncio.run(drop())
 
 
+def per_round(these: list[float], those: list[float], digits: int) -> str:
+    """Round by round, these over those."""
+    return ", ".join(f"{a / b:.{digits}f}" for a, b in zip(these, those, strict=True))
+
+
 def cpu_seconds(pid: int) -> float:
     """User and system CPU time of a process so far (Linux /proc)."""
     return sum(cpu_times(pid))
@@ -456,24 +461,23 @@ def compare(
     score = statistics.median(results[SCORE])
     for name in (NOOP, PLAIN) if NOOP in apps else ():
         base = statistics.median(results[name])
-        ratios = ", ".join(
-            f"{s / b:.2f}" for b, s in zip(results[name], results[SCORE], strict=True)
-        )
+        ratios = per_round(results[SCORE], results[name], 2)
         print(
             f"\n/v1/score reaches {score / base:.2f} of the {name} throughput (medians of "
             f"{args.rounds} rounds: {score:,.0f} vs {base:,.0f} requests/s; per round {ratios})"
         )
     if args.baseline:
         base = statistics.median(results[BASELINE])
-        ratios = ", ".join(
-            f"{s / b:.2f}" for b, s in zip(results[BASELINE], results[SCORE], strict=True)
+        ratios = per_round(results[SCORE], results[BASELINE], 2)
+        plain = (
+            f"; the baseline reaches {base / statistics.median(results[PLAIN]):.2f} of the "
+            "plain FastAPI"
+            if PLAIN in results
+            else ""
         )
         print(
             f"\n/v1/score reaches {score / base:.2f} of the baseline's throughput (medians: "
-            f"{score:,.0f} vs {base:,.0f} requests/s; per round {ratios}); the baseline "
-            f"reaches {base / statistics.median(results[PLAIN]):.2f} of the plain FastAPI"
-            if PLAIN in results
-            else ""
+            f"{score:,.0f} vs {base:,.0f} requests/s; per round {ratios}){plain}"
         )
         mine, theirs = statistics.median(cpu[SCORE]), statistics.median(cpu[BASELINE])
         print(
@@ -482,26 +486,22 @@ def compare(
         )
     if args.rules:
         ruled = statistics.median(results[RULES])
-        ratios = ", ".join(
-            f"{r / s:.3f}" for s, r in zip(results[SCORE], results[RULES], strict=True)
-        )
+        ratios = per_round(results[RULES], results[SCORE], 3)
         print(
             f"\n/v1/score with {args.rules} rules reaches {ruled / score:.3f} of /v1/score "
             f"without rules (medians: {ruled:,.0f} vs {score:,.0f} requests/s; per round {ratios})"
         )
         with_rules, without = statistics.median(cpu[RULES]), statistics.median(cpu[SCORE])
-        per_round = ", ".join(f"{r / s:.3f}" for s, r in zip(cpu[SCORE], cpu[RULES], strict=True))
         print(
             f"server CPU per request: {with_rules:.0f} us with {args.rules} rules, "
-            f"{without:.0f} us without: x{with_rules / without:.3f} (per round {per_round}); "
+            f"{without:.0f} us without: x{with_rules / without:.3f} (per round "
+            f"{per_round(cpu[RULES], cpu[SCORE], 3)}); "
             f"the throughput a saturated core would keep: {without / with_rules:.3f}"
         )
 
     if cluster_url:
         on_cluster = statistics.median(results[CLUSTER])
-        ratios = ", ".join(
-            f"{c / s:.3f}" for s, c in zip(results[SCORE], results[CLUSTER], strict=True)
-        )
+        ratios = per_round(results[CLUSTER], results[SCORE], 3)
         print(
             f"\n/v1/score on the Redis Cluster reaches {on_cluster / score:.3f} of /v1/score "
             f"on one Redis node (medians: {on_cluster:,.0f} vs {score:,.0f} requests/s; "
