@@ -1,6 +1,12 @@
 """A background step of the API process, run at start and then every interval (sooner when
 woken), until the process stops: the rule and list syncs. Stopping lets a step in progress
-finish (for a bounded time) rather than cancel it half-way through a connection."""
+finish (for a bounded time) rather than cancel it half-way through a connection.
+
+While its server is away a step is retried less and less often (the interval doubled per
+failure, up to MAX_BACKOFF_S): every replica of a scaled-out API polling a database that is
+down or restarting at the full rate (the rule sync's is four times a second, each attempt a
+new connection) costs each process CPU for nothing and the database a storm of connection
+attempts as it comes back. A wake-up (`soon`) still runs the step at once."""
 
 from __future__ import annotations
 
@@ -10,6 +16,15 @@ from contextlib import suppress
 
 log = logging.getLogger(__name__)
 STOP_WAIT_S = 3.0
+MAX_BACKOFF_S = 5.0
+
+
+def retry_delay(interval_s: float, failures: int) -> float:
+    """How long to wait before the next step after `failures` failed steps in a row: the
+    interval, doubled per failure up to MAX_BACKOFF_S (never below the interval)."""
+    if failures <= 0:
+        return interval_s
+    return max(interval_s, min(interval_s * 2 ** min(failures, 32), MAX_BACKOFF_S))
 
 
 class Periodic:
@@ -21,7 +36,7 @@ class Periodic:
         self.interval_s = interval_s
         self._wake = asyncio.Event()
         self._stopping = False
-        self._failing = False
+        self._failures = 0  # failed steps in a row
         self._task: asyncio.Task[None] | None = None
 
     async def step(self) -> None:
@@ -51,18 +66,22 @@ class Periodic:
         while not self._stopping:
             try:
                 await self.step()
-                if self._failing:
+                if self._failures:
                     log.warning("%s works again", self.name)
-                self._failing = False
+                self._failures = 0
             except self.EXPECTED as exc:
-                if not self._failing:
+                if not self._failures:
                     log.warning(
-                        "%s failed, retrying every %g s: %r", self.name, self.interval_s, exc
+                        "%s failed, retrying every %g s, then less often up to every %g s: %r",
+                        self.name,
+                        self.interval_s,
+                        max(self.interval_s, MAX_BACKOFF_S),
+                        exc,
                     )
-                self._failing = True
+                self._failures += 1
             except Exception:
                 log.exception("%s failed", self.name)
             with suppress(TimeoutError):
-                async with asyncio.timeout(self.interval_s):
+                async with asyncio.timeout(retry_delay(self.interval_s, self._failures)):
                     await self._wake.wait()
             self._wake.clear()
