@@ -21,7 +21,10 @@ chooses the audit's mode (memory by default, log as production). --baseline DIR 
 the code in DIR too (a `git archive` of an earlier commit), alternating with this one over
 --rounds rounds at each rate (and on the cluster with --cluster), and prints side by side
 the medians of the Redis commands and Redis CPU per decision (masters) and the API's CPU
-per decision, with their ratios.
+per decision, with their ratios. --floors measures, at each --rate, the same open loop against
+two endpoints that do almost nothing (loadtest/noop_app.py: a bare ASGI callable parsing the
+body with orjson, and a plain FastAPI endpoint validating it) and prints /v1/score's CPU per
+decision against theirs: what any Python endpoint on uvicorn costs at that rate on this machine.
 """
 
 from __future__ import annotations
@@ -205,6 +208,35 @@ def run(
     return Figures(api_us, redis_us, masters_us, sum(commands.values()))
 
 
+FLOORS = {
+    "bare ASGI + orjson": "loadtest.noop_app:create_raw_app",
+    "plain FastAPI": "loadtest.noop_app:create_plain_app",
+}
+
+
+def floor_us(app: str, rate: float, seconds: int) -> float:
+    """CPU per request of `app` under the same open loop as /v1/score's at `rate`."""
+    port = free_port()
+    process = start_server(app, port, dict(os.environ))
+    try:
+        asyncio.run(paced(port, 200, 2))  # warm-up
+        user_before, system_before = cpu_times(process.pid)
+        sent = asyncio.run(paced(port, rate, seconds))
+        user, system = cpu_times(process.pid)
+    finally:
+        stop(process)
+    return (user - user_before + system - system_before) / sent * 1e6
+
+
+def print_floors(score_us: float, rate: float, seconds: int) -> None:
+    for name, app in FLOORS.items():
+        us = floor_us(app, rate, seconds)
+        print(
+            f"{name} at {rate:g}/s: {us:.0f} us of CPU per request; /v1/score costs "
+            f"{score_us / us:.2f}x that"
+        )
+
+
 def answered(port: int) -> float:
     metrics = httpx.get(f"http://127.0.0.1:{port}/metrics").text
     return scraped_total(metrics, "fraud_score_latency_seconds_count")
@@ -223,6 +255,11 @@ def main() -> None:
         default=[0],
         help="an open loop at this many requests a second (e.g. 50) instead of wrk; several "
         "rates are measured in turn",
+    )
+    parser.add_argument(
+        "--floors",
+        action="store_true",
+        help="with --rate: also measure a bare ASGI endpoint and a plain FastAPI one at each rate",
     )
     parser.add_argument("--durability", choices=("memory", "log"), default="memory")
     parser.add_argument(
@@ -255,7 +292,9 @@ def main() -> None:
             return
         for rate in args.rate:
             for name, url in servers.items():
-                run(args, name, url, broker.bootstrap, rate=rate)
+                figures = run(args, name, url, broker.bootstrap, rate=rate)
+                if args.floors and rate:
+                    print_floors(figures.api_us, rate, args.seconds)
 
 
 def compare(args: argparse.Namespace, servers: dict[str, str], bootstrap: str) -> None:

@@ -1,9 +1,12 @@
 """The benchmark's baselines: the no-op (the same body parsing, validation, auth and limits
 as POST /v1/score, and nothing else: no Redis, no features, no model), and a plain FastAPI
 endpoint as anyone would write it (the same pydantic model as a body parameter, a constant
-answer, no auth)."""
+answer, no auth), and the floor of any Python endpoint on uvicorn: a bare ASGI callable that
+parses the body with orjson and sends a constant (no framework, no validation)."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import orjson
 from fastapi import Depends, FastAPI, Request
@@ -50,5 +53,30 @@ def create_plain_app() -> FastAPI:
     @app.get("/readyz")
     async def ready() -> dict[str, str]:
         return {"status": "ready"}
+
+    return app
+
+
+ANSWER = orjson.dumps({"transaction_id": "", "score": 0.0, "risk_tier": "low"})
+HEAD = [(b"content-type", b"application/json"), (b"content-length", str(len(ANSWER)).encode())]
+
+
+def create_raw_app() -> Any:
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            while (await receive())["type"] != "lifespan.shutdown":
+                await send({"type": "lifespan.startup.complete"})
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        body = b""
+        more = True
+        while more:
+            message = await receive()
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+        if scope["path"] == "/v1/score":
+            orjson.loads(body)
+        await send({"type": "http.response.start", "status": 200, "headers": HEAD})
+        await send({"type": "http.response.body", "body": ANSWER})
 
     return app
