@@ -361,6 +361,48 @@ def replay(
 
 
 @cli.command()
+def backfill(
+    data: Annotated[Path, typer.Option(help="History to load, .csv or .parquet")],
+    scope: Annotated[
+        str,
+        typer.Option(
+            help="Whose transaction ids these are (the id of the API key that sends their "
+            "retries) where the file has no scope column"
+        ),
+    ] = "",
+) -> None:
+    """Write a history into the online state (windows, profiles, fraud labels) before
+    traffic, as a replay through the API would leave it, without the API.
+
+    Reads FRAUD_REDIS_URL and FRAUD_REDIS_PREFIX as `fraud serve` does; the last 31 days of
+    the file (the features' longest look-back) are written; run again, it records nothing
+    twice while the claims live (FRAUD_RESPONSE_TTL_S)."""
+    import asyncio
+
+    from app.lifespan import redis_client, window_store
+    from cli.backfill import backfill as run
+    from features.dataset import DatasetError
+    from features.redis_store import STORE_ERRORS
+
+    settings = get_settings()
+
+    async def go() -> dict[str, object]:
+        client = redis_client(settings)
+        try:
+            return (await run(window_store(client, settings), data, scope)).as_dict()
+        finally:
+            await client.aclose()
+
+    try:
+        summary = asyncio.run(go())
+    except DatasetError as exc:
+        _fail(str(exc))
+    except STORE_ERRORS as exc:
+        _fail(f"the feature store at {settings.redis_url} is unavailable: {exc!r}")
+    sys.stdout.write(orjson.dumps(summary, option=orjson.OPT_INDENT_2).decode() + "\n")
+
+
+@cli.command()
 def consume() -> None:
     """The audit topic into PostgreSQL (migrates first) and alerts to the configured sinks;
     Ctrl-C or SIGTERM stops it."""

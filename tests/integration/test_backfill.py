@@ -1,0 +1,169 @@
+"""`fraud backfill`: a history written into the online state in bulk leaves what the same
+rows sent one by one (as the API sends them) leave, for everything the features read; run
+again it records nothing twice; a bad file writes nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+import orjson
+import pytest
+import redis.asyncio as aioredis
+
+from cli.backfill import MOMENT, backfill, events, fraud_labels, in_order, scopes_of
+from features.dataset import DatasetError, read_transactions, write_transactions
+from features.redis_store import RedisWindowStore
+from features.window_format import Event, WindowRead
+from localservers import delete_keys
+from synthetic.generator import GeneratorConfig, generate
+from tests.integration.conftest import keys_of
+
+SCOPE = "key_backfill"
+
+
+@pytest.fixture(scope="module")
+def history(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """40 days (past the 31-day horizon) with labels reported days after the fraud."""
+    path = tmp_path_factory.mktemp("backfill") / "history.parquet"
+    frame = generate(GeneratorConfig(days=40, cards=120, seed=11, label_delay_days=3.0))
+    write_transactions(frame, path)
+    return path
+
+
+async def one_by_one(store: RedisWindowStore, path: Path) -> None:
+    """The reference: every row of the file, in event-time order, one store call each (a
+    request at a time, as the API records them), and each fraud label as feedback applies
+    it once known."""
+    frame = in_order(read_transactions(path))
+    scopes = scopes_of(frame, SCOPE)
+    for event in events(frame, scopes):
+        await store.read_and_record([event])
+    until = frame[MOMENT].iloc[-1].to_pydatetime()
+    labels = fraud_labels(frame, scopes, until - timedelta(days=400), until)
+    for label in labels:
+        await store.record_labels([label])
+
+
+def probes(path: Path) -> list[Event]:
+    """A transaction of every card just after the history: what its features would read."""
+    frame = in_order(read_transactions(path))
+    last = frame.groupby("card_id", sort=False).tail(1).copy()
+    later = (frame[MOMENT].iloc[-1] + timedelta(minutes=1)).isoformat()
+    last["timestamp"] = later
+    last["transaction_id"] = "probe_" + last["transaction_id"].astype(str)
+    return list(events(last, scopes_of(last, SCOPE)))
+
+
+def read_of(read: WindowRead) -> tuple[object, ...]:
+    return (read.members, read.label_scores, read.profiles, read.conflict, read.answer_pending)
+
+
+def test_backfill_leaves_what_the_rows_sent_one_by_one_leave(
+    redis_url: str, prefix: str, history: Path
+) -> None:
+    reference = f"{prefix}-ref"
+
+    async def run() -> tuple[list[WindowRead], list[WindowRead], dict[str, object]]:
+        async with aioredis.Redis.from_url(redis_url) as client:
+            bulk = RedisWindowStore(client, prefix, 3_600_000, replay=True)
+            ref = RedisWindowStore(client, reference, 3_600_000, replay=True)
+            summary = await backfill(bulk, history, SCOPE)
+            await one_by_one(ref, history)
+            probe = probes(history)
+            return (
+                await bulk.read_and_record(probe),
+                await ref.read_and_record(probe),
+                summary.as_dict(),
+            )
+
+    try:
+        bulk_reads, ref_reads, summary = asyncio.run(run())
+    finally:
+        delete_keys(redis_url, reference)
+    rows = len(read_transactions(history))
+    assert summary["rows"] == rows
+    assert 0 < summary["skipped_before_horizon"] < rows  # 40 days: the first 9 or so skipped
+    assert summary["recorded"] == rows - summary["skipped_before_horizon"]
+    assert summary["fraud_labels"] > 0
+    # Every card's windows, known-fraud labels and profiles read the same bytes.
+    assert len(bulk_reads) == len(probes(history)) > 100
+    assert [read_of(r) for r in bulk_reads] == [read_of(r) for r in ref_reads]
+    assert any(r.label_scores for r in bulk_reads)  # the labels were there to compare
+    # and the cards' windows (a card idle for its last 7 days has an empty one)
+    assert sum(bool(r.members.get("card")) for r in bulk_reads) > len(bulk_reads) / 2
+
+
+def test_a_second_run_records_nothing_again(redis_url: str, prefix: str, history: Path) -> None:
+    async def run() -> tuple[dict[str, object], dict[str, object], bytes, bytes]:
+        async with aioredis.Redis.from_url(redis_url) as client:
+            store = RedisWindowStore(client, prefix, 3_600_000, replay=True)
+            first = (await backfill(store, history, SCOPE)).as_dict()
+            state = orjson.dumps(sorted(await state_of(client, prefix)))
+            second = (await backfill(store, history, SCOPE)).as_dict()
+            again = orjson.dumps(sorted(await state_of(client, prefix)))
+            return first, second, state, again
+
+    first, second, state, again = asyncio.run(run())
+    assert second["recorded"] == 0
+    assert second["already_recorded"] == first["recorded"] > 0
+    assert again == state  # every window, profile and label set byte for byte
+
+
+async def state_of(client: aioredis.Redis, prefix: str) -> list[tuple[str, str]]:
+    """Every window/profile string and label set under the prefix (not the claims)."""
+    out = []
+    async for key in client.scan_iter(match=f"{prefix}:*"):
+        name = key.decode()
+        if ":e4:" in name:
+            out.append((name, (await client.get(key)).hex()))
+        elif ":l:" in name:
+            out.append((name, repr(await client.zrange(key, 0, -1, withscores=True))))
+    return out
+
+
+def test_a_bad_row_is_named_and_nothing_is_written(
+    redis_url: str, prefix: str, history: Path, tmp_path: Path
+) -> None:
+    frame = read_transactions(history).head(200).copy()
+    frame.loc[150, "amount"] = -3.0
+    bad = tmp_path / "bad.parquet"
+    write_transactions(frame, bad)
+
+    async def run() -> None:
+        async with aioredis.Redis.from_url(redis_url) as client:
+            await backfill(RedisWindowStore(client, prefix, 3_600_000, replay=True), bad, SCOPE)
+
+    with pytest.raises(DatasetError, match=str(frame.loc[150, "transaction_id"])):
+        asyncio.run(run())
+    assert keys_of(redis_url, prefix) == set()
+
+
+def test_the_command_prints_its_figures_and_refuses_a_missing_file(
+    redis_url: str, prefix: str, history: Path, tmp_path: Path
+) -> None:
+    env = {"FRAUD_REDIS_URL": redis_url, "FRAUD_REDIS_PREFIX": prefix}
+    done = subprocess.run(
+        [sys.executable, "-m", "cli.main", "backfill", "--data", str(history), "--scope", SCOPE],
+        env=env | _base_env(),
+        capture_output=True,
+        check=True,
+    )
+    summary = orjson.loads(done.stdout)
+    assert summary["recorded"] > 0
+    assert summary["rows_per_second"] > 0
+    missing = subprocess.run(
+        [sys.executable, "-m", "cli.main", "backfill", "--data", str(tmp_path / "none.parquet")],
+        env=env | _base_env(),
+        capture_output=True,
+    )
+    assert missing.returncode != 0
+    assert b"no such file" in missing.stderr
+
+
+def _base_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith("FRAUD_")}
