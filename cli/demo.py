@@ -28,10 +28,13 @@ from pathlib import Path
 
 import asyncpg
 import redis
+import redis.asyncio as aioredis
 from rich.console import Console
 
-from app.auth import new_key
+from app.auth import key_id, new_key
 from app.settings import Settings
+from cli.backfill import BackfillSummary, backfill
+from cli.demo_data import write_run_files
 from cli.demo_status import closing, show_status
 from cli.traffic import ReplayReport, replay
 from ensemble.bundle import servable_manifest
@@ -39,6 +42,7 @@ from ensemble.manifest import BundleError
 from ensemble.progress import Progress
 from ensemble.train import TrainConfig, train
 from features.dataset import write_transactions
+from features.redis_store import RedisWindowStore
 from localservers import (
     PostgresServer,
     RedisServer,
@@ -158,11 +162,14 @@ def ensure_kafka(settings: Settings, stack: ExitStack, say: Say) -> tuple[str, b
     return broker.bootstrap, False
 
 
-def traffic_file(settings: Settings, cards: int) -> Path:
-    path = settings.data_dir / f"traffic_{cards}.parquet"
-    if not path.exists():
-        write_transactions(generate(GeneratorConfig(days=14, cards=cards, seed=8)), path)
-    return path
+async def _backfill(
+    redis_url: str, prefix: str, history: Path, key: str, ttl_ms: int
+) -> BackfillSummary:
+    """The run's history into its windows, as the API (replayed event time) records them,
+    its transactions in the demo key's scope."""
+    async with aioredis.Redis.from_url(redis_url) as client:
+        store = RedisWindowStore(client, prefix, ttl_ms, replay=True)
+        return await backfill(store, history, key_id(key))
 
 
 def run_demo(
@@ -220,7 +227,24 @@ def run_demo(
         stack.callback(_uninterruptible)  # runs first: a second Ctrl-C cannot cut the stop short
         base = f"http://127.0.0.1:{port}"
         wait_until_ready(base, server)
-        traffic = traffic_file(settings, max(500, options.cards // 2))
+        history, traffic = write_run_files(
+            settings.data_dir, run.tag, options.days, options.cards, settings.label_delay_days
+        )
+        stack.callback(_remove, history, traffic)
+        say(f"backfilling the online state from the {history.name} weeks before the traffic")
+        filled = asyncio.run(
+            _backfill(
+                redis_url,
+                run.prefix(settings.redis_prefix),
+                history,
+                key,
+                settings.response_ttl_s * 1000,
+            )
+        )
+        say(
+            f"backfill: {filled.recorded:,} transactions and {filled.labels:,} fraud labels in "
+            f"{filled.seconds:.0f} s (cards arrive with their past, as after `fraud backfill`)"
+        )
         _where_to_look(say, base, port, key, run)
         say(console_line(settings.console_dir, base))
         say(f"replaying {traffic} at {options.rate:g} requests/s; Ctrl-C stops everything")
