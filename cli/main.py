@@ -74,7 +74,7 @@ def generate(
     preset: Annotated[
         str,
         typer.Option(
-            help="Named configuration: default, terminals or mixed (README: Data); flags override it"
+            help="Named configuration: default, terminals or mixed (docs/data.md); flags override it"
         ),
     ] = "default",
     merchants: Annotated[
