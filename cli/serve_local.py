@@ -39,8 +39,12 @@ def start_local(settings: Settings, stack: ExitStack, say: Say) -> dict[str, str
     }
     if not settings.api_key_digests:
         key, key_digest = new_key()
-        env["FRAUD_API_KEYS"] = key_digest  # alone in the lists: every scope (not production)
-        say(f"API key:  {key}  (every scope; a new one each run)")
+        env["FRAUD_API_KEYS"] = key_digest
+        # Alone in the key lists, a scoring key holds every scope (outside production,
+        # which refuses to start without keys anyway).
+        others = settings.read_api_keys or settings.review_api_keys or settings.admin_api_keys
+        scopes = "scores only: other key lists are set" if others else "every scope"
+        say(f"API key:  {key}  ({scopes}; a new one each run)")
     if not settings.kafka_bootstrap_servers:
         say("kafka:    none configured: no audit log, so no history or live stream")
     return env
