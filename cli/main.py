@@ -74,7 +74,7 @@ def generate(
     preset: Annotated[
         str,
         typer.Option(
-            help="Named configuration: default, terminals or mixed (README: Data); flags override it"
+            help="Named configuration: default, terminals or mixed (docs/data.md); flags override it"
         ),
     ] = "default",
     merchants: Annotated[
@@ -286,6 +286,14 @@ def serve(
         int | None, typer.Option(min=1, help="Worker processes (FRAUD_WORKERS)")
     ] = None,
     model: Annotated[Path | None, typer.Option(help="Model bundle (FRAUD_MODEL_DIR)")] = None,
+    local: Annotated[
+        bool,
+        typer.Option(
+            "--local",
+            help="Use the configured Redis and PostgreSQL where they answer, else start local"
+            " ones (stopped at exit), as `fraud demo` does; make an API key if none is set",
+        ),
+    ] = False,
 ) -> None:
     """Serve the scoring API (uvicorn with uvloop and httptools)."""
     import os
@@ -302,9 +310,24 @@ def serve(
     settings = get_settings()
     if not (settings.model_dir / "manifest.json").exists():
         _fail(
-            f"no model bundle at {settings.model_dir}; train one with `fraud train` or pass --model"
+            f"no model bundle at {settings.model_dir}: `make demo` trains one there, or"
+            " `fraud generate --out data/history.parquet` then"
+            f" `fraud train --data data/history.parquet --out {settings.model_dir}`;"
+            " or pass --model DIR"
         )
     with ExitStack() as stack:
+        if local:
+            try:
+                from cli import serve_local
+            except ImportError as exc:  # an install without the local servers
+                _fail(f"--local needs the local servers: pip install 'fraud-engine[local]' ({exc})")
+            try:
+                serve_local.apply(serve_local.start_local(settings, stack, console.print))
+            except RuntimeError as exc:  # a local server did not start
+                _fail(str(exc))
+            get_settings.cache_clear()
+            settings = get_settings()
+            console.print(serve_local.where(settings))
         if settings.workers > 1 and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
             # Each worker counts in its own memory: without a directory they share, /metrics
             # would show whichever worker answered the scrape. Set before the workers start
@@ -327,6 +350,8 @@ def serve(
             log_config=logging_config(settings.log_format),
             access_log=False,  # the app's own access log names no client address
         )
+    if local:  # uvicorn.run returns on SIGINT and SIGTERM (serve_local's handler)
+        console.print("stopped, with the servers started here")
 
 
 @cli.command()

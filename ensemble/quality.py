@@ -63,7 +63,7 @@ def fraud_metrics(
     card: np.ndarray | None = None,
     ts_ms: np.ndarray | None = None,
 ) -> dict[str, Any]:
-    """The fraud metrics of train and evaluate (README, Model quality); `review` means score >= the
+    """The fraud metrics of train and evaluate (docs/model-quality.md); `review` means score >= the
     medium threshold. With the rows' cards and times, card precision at 100 cards a day too."""
     y = y.astype(bool)
     both = y.any() and (~y).any()

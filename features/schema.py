@@ -1,4 +1,4 @@
-"""Column names of the transaction data contract (the API contract v1 fields, README: Data)."""
+"""Column names of the transaction data contract (the API contract v1 fields, docs/data.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Request and response bodies of POST /v1/score (API contract v1, as the README lists it)."""
+"""Request and response bodies of POST /v1/score (API contract v1, as docs/api.md lists it)."""
 
 from __future__ import annotations
 

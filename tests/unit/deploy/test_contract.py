@@ -38,7 +38,7 @@ def test_parse_cli_reads_commands_of_groups_and_their_options() -> None:
     )
     assert parse_cli(["serve", "--port", "8001"]) == (
         "serve",
-        {"host": None, "port": 8001, "workers": None, "model": None},
+        {"host": None, "port": 8001, "workers": None, "model": None, "local": False},
     )
 
 

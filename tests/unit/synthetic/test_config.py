@@ -70,7 +70,7 @@ def test_flags_override_a_preset_and_the_mix_merges_with_its_own() -> None:
 
 
 def test_the_presets_are_the_documented_ones() -> None:
-    """synthetic/config.py's docstring and the README describe these values."""
+    """synthetic/config.py's docstring and docs/data.md describe these values."""
     assert PRESETS["default"] == GeneratorConfig()
     terminals, mixed = PRESETS["terminals"], PRESETS["mixed"]
     assert (terminals.cards, terminals.merchants, terminals.favourite_merchants) == (
