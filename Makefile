@@ -55,7 +55,14 @@ typecheck: install
 system-packages:
 	bash scripts/debian-packages.sh
 
-test: lint typecheck system-packages tools console-test console
+# demo and test check the machine first (scripts/prerequisites.sh), naming everything
+# missing at once; the steps after it run in a sub-make, so the check comes first even
+# under make -j.
+PREREQUISITES = PYTHON=$(PYTHON) bash scripts/prerequisites.sh
+
+test:
+	@$(PREREQUISITES) test
+	$(MAKE) lint typecheck system-packages tools console-test console
 	cd native && cargo test --release --locked --quiet
 	$(BIN)/pytest
 
@@ -98,7 +105,9 @@ var/bin/promtool:
 	chmod +x $@.partial && mv $@.partial $@
 	rm -f var/apt/prometheus_*.deb
 
-demo: console
+demo:
+	@$(PREREQUISITES) demo
+	$(MAKE) console
 	$(BIN)/fraud demo
 
 bench: install
