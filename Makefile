@@ -82,9 +82,9 @@ CONSOLE_SOURCES := $(shell find frontend/src frontend/scripts -type f ! -name sc
 # nothing else does.
 CONSOLE_API := var/console/openapi.json
 
-console: $(CONSOLE_BUILD)
+console: install $(CONSOLE_BUILD)
 
-console-test: $(VENV)/.installed $(NODE_MODULES)
+console-test: install $(NODE_MODULES)
 	cd frontend && npm test
 
 $(NODE_MODULES): frontend/package.json frontend/package-lock.json
