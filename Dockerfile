@@ -30,7 +30,7 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends gcc libc6-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
-COPY pyproject.toml README.md requirements.lock ./
+COPY pyproject.toml README.md LICENSE requirements.lock ./
 # The kernel first: its crates (native/Cargo.lock) are fetched and built once, and this
 # layer stays cached while only the Python packages change.
 COPY native native

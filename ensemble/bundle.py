@@ -180,18 +180,17 @@ class ModelBundle:
         tree's expected value, a fraction of exact TreeSHAP's cost."""
         if len(rows) == 0:
             return []
-        contribs = self.contributions(rows)
+        # A feature whose value is missing (no history, a field absent) is never a reason:
+        # "card_distance_from_centroid_km: null" tells an analyst nothing they can check,
+        # while the present features that rank next (card_count_7d: 0 for a new card) do.
+        contribs = np.where(np.isnan(rows), -np.inf, self.contributions(rows))
         # One ranking for the batch; Python floats come out of .tolist() in one call each.
         order = np.argsort(-contribs, axis=1, kind="stable")[:, :top]
         gains = np.take_along_axis(contribs, order, axis=1).tolist()
         values = np.take_along_axis(rows, order, axis=1).astype(np.float64).tolist()
         return [
             [
-                Reason(
-                    feature=FEATURE_NAMES[j],
-                    value=None if v != v else v,  # NaN: the feature is missing
-                    contribution=round(c, 6),
-                )
+                Reason(feature=FEATURE_NAMES[j], value=v, contribution=round(c, 6))
                 for j, v, c in zip(js, vs, cs, strict=True)
                 if c > 0
             ]

@@ -30,14 +30,26 @@ class History:
     duplicates_dropped: int
 
 
+def shown(value: object) -> str:
+    """A cell as a person reads it: -3.0, 'usd', or empty (never np.float64(-3.0))."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if value is None or (isinstance(value, float) and value != value):
+        return "empty"
+    return repr(value) if isinstance(value, str) else str(value)
+
+
 def _bad(frame: pd.DataFrame, mask: pd.Series | np.ndarray, column: str, reason: str) -> None:
+    """Rows are numbered from 1 in file order, the header not counted: row 1 is a CSV's
+    second line and a Parquet file's first row."""
     mask = np.asarray(mask, dtype=bool)
     if mask.any():
         first = int(np.flatnonzero(mask)[0])
         value = frame[column].iloc[first] if column in frame else None
         raise DatasetError(
-            f"column {column!r}: {int(mask.sum())} row(s) {reason}; first at row {first} "
-            f"(transaction_id={frame['transaction_id'].iloc[first]!r}, value={value!r})"
+            f"column {column!r}: {int(mask.sum())} row(s) {reason}; the first is row {first + 1} "
+            f"(counted from 1, the header not counted): "
+            f"transaction_id={shown(frame['transaction_id'].iloc[first])}, value={shown(value)}"
         )
 
 

@@ -152,8 +152,8 @@ class CaseFilter:
     def order(self) -> Order:
         return "resolved" if self.status == "closed" else "opened"
 
-    def sql(self) -> tuple[str, list[Any]]:
-        """SELECT ... WHERE ... ORDER BY ... LIMIT for this filter, with its arguments."""
+    def _matching(self) -> tuple[list[str], list[Any]]:
+        """The WHERE clauses of the filters (not the page's position), with their arguments."""
         args: list[Any] = []
         clauses = ["status <> 'closed'"] if self.status is None else []
         for column, value in (
@@ -164,6 +164,16 @@ class CaseFilter:
             if value is not None:
                 args.append(value)
                 clauses.append(f"{column} = ${len(args)}")
+        return clauses, args
+
+    def count_sql(self) -> tuple[str, list[Any]]:
+        """SELECT count(*) of the cases this filter matches, over all pages."""
+        clauses, args = self._matching()
+        return f"SELECT count(*) FROM cases WHERE {' AND '.join(clauses) or 'true'}", args
+
+    def sql(self) -> tuple[str, list[Any]]:
+        """SELECT ... WHERE ... ORDER BY ... LIMIT for this filter, with its arguments."""
+        clauses, args = self._matching()
         column, direction, op = (
             ("resolved_at", "DESC", "<") if self.order == "resolved" else ("opened_at", "ASC", ">")
         )
@@ -190,6 +200,13 @@ async def list_cases(
     last = page[-1]
     at = last["resolved_at"] if where.order == "resolved" else last["opened_at"]
     return page, encode_cursor(where.order, at, last["id"])
+
+
+async def count_cases(conn: asyncpg.Connection, where: CaseFilter) -> int:
+    """How many cases `where` matches, over all its pages."""
+    query, args = where.count_sql()
+    count: int = await conn.fetchval(query, *args)
+    return count
 
 
 # A stored decision as a case shows it: the decision layer's fields from the response

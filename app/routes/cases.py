@@ -40,6 +40,7 @@ from persistence.cases import (
     CaseFilter,
     UnknownCase,
     assign_case,
+    count_cases,
     decode_cursor,
     get_case,
     list_cases,
@@ -79,7 +80,8 @@ async def list_review_cases(
     where = CaseFilter(status, assignee, risk_tier, after, limit)
     async with db.connection() as conn:
         items, next_cursor = await list_cases(conn, where)
-    return json_response({"items": items, "next_cursor": next_cursor})
+        total = await count_cases(conn, where)
+    return json_response({"items": items, "next_cursor": next_cursor, "total": total})
 
 
 @router.get(

@@ -87,6 +87,9 @@ class CasePage(BaseModel):
     next_cursor: str | None = Field(
         description="Pass as `cursor` (with the same filters) for the next page; null on the last"
     )
+    total: int = Field(
+        description="Cases the filters match over all pages (by default: the open queue's size)"
+    )
 
 
 class CaseTransaction(BaseModel):

@@ -123,8 +123,12 @@ def request_json(transaction: Transaction) -> bytes:
 
 
 class ReasonOut(BaseModel):
-    feature: str
-    value: float | None
+    feature: str = Field(description="A feature of docs/features.md that raised the score")
+    value: float | None = Field(
+        description="Its value for this transaction. A feature whose value is missing (no "
+        "history, a field absent) is never a reason; decisions stored by earlier releases "
+        "may hold null"
+    )
     contribution: float
 
 

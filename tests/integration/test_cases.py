@@ -294,6 +294,12 @@ def test_the_queue_pages_oldest_first_with_filters(queue: TestClient, schema: st
     ]
     assert [c["card_id"] for c in pages(queue, assignee="kim")] == ["card_Q3"]
     assert len(pages(queue)) == 4  # open and assigned together
+    # Every page counts the cases its filters match over all pages, not the page's own.
+    first = queue.get("/v1/cases", params={"limit": 1}).json()
+    later = queue.get("/v1/cases", params={"limit": 1, "cursor": first["next_cursor"]}).json()
+    assert (len(first["items"]), first["total"], later["total"]) == (1, 4, 4)
+    r = queue.get("/v1/cases", params={"status": "open", "limit": 1})
+    assert r.json()["total"] == 3
     # Closed cases: the most recently resolved first.
     for card in ("card_Q2", "card_Q4", "card_Q1"):
         r = queue.post(f"/v1/cases/{ids[card]}/resolve", json={"verdict": "legitimate"})

@@ -62,6 +62,7 @@ describe("the review queue", () => {
             { ...CASE, id: 1, opened_at: "2026-12-02T08:00:00Z" },
           ],
           next_cursor: null,
+          total: 2,
         },
       },
     });
@@ -76,12 +77,24 @@ describe("the review queue", () => {
     expect(window.location.hash).toBe("#/cases/2");
   });
 
+  it("heads the queue with the API's count of open cases, not the page's", async () => {
+    mockApi({
+      "GET /v1/cases": {
+        body: { items: [{ ...CASE, id: 1 }, { ...CASE, id: 2 }], next_cursor: "c2", total: 1353 },
+      },
+    });
+    renderSignedIn(<QueueView />);
+    expect(
+      await screen.findByRole("heading", { name: "Review queue (1,353 open, the oldest 2 shown)" }),
+    ).toBeInTheDocument();
+  });
+
   it("pages to more cases with the API's cursor", async () => {
     const calls = mockApi({
       "GET /v1/cases": (call) =>
         call.search.includes("cursor=c2")
-          ? { body: { items: [{ ...CASE, id: 3, opened_at: "2026-12-02T11:00:00Z" }], next_cursor: null } }
-          : { body: { items: [{ ...CASE, id: 1 }], next_cursor: "c2" } },
+          ? { body: { items: [{ ...CASE, id: 3, opened_at: "2026-12-02T11:00:00Z" }], next_cursor: null, total: 2 } }
+          : { body: { items: [{ ...CASE, id: 1 }], next_cursor: "c2", total: 2 } },
     });
     renderSignedIn(<QueueView />);
     await userEvent.click(await screen.findByRole("button", { name: "More cases…" }));

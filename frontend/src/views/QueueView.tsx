@@ -15,6 +15,8 @@ export function QueueView() {
   const [selected, setSelected] = useState(0);
   const [message, setMessage] = useState<string | null>(null);
   const [next, setNext] = useState<string | null>(null);
+  // The API's count of the open queue, not the cases loaded so far (a page is 200).
+  const [total, setTotal] = useState(0);
 
   const load = useCallback(async (cursor?: string) => {
     const { data, error } = await api.GET("/v1/cases", {
@@ -26,6 +28,7 @@ export function QueueView() {
         return [...items].sort((a, b) => a.opened_at.localeCompare(b.opened_at));
       });
       setNext(data.next_cursor);
+      setTotal(data.total);
     } else setMessage(errorText(error));
   }, []);
 
@@ -56,7 +59,10 @@ export function QueueView() {
   if (!cases) return <p>{message ?? "Loading the queue…"}</p>;
   return (
     <section aria-label="Review queue">
-      <h2>Review queue ({cases.length} open)</h2>
+      <h2>
+        Review queue ({total.toLocaleString("en")} open
+        {cases.length < total ? `, the oldest ${cases.length.toLocaleString("en")} shown` : ""})
+      </h2>
       <p className="hint">
         <kbd>j</kbd>/<kbd>k</kbd> move · <kbd>Enter</kbd> open · <kbd>a</kbd> assign to me
       </p>

@@ -120,6 +120,22 @@ def test_reasons_name_the_features_that_raised_the_score(
     )
 
 
+def test_a_missing_feature_is_never_a_reason_and_the_next_present_one_takes_its_place(
+    bundle_dir: Path, rows: np.ndarray
+) -> None:
+    """Rows where a missing value pushed the score up (a new card's
+    card_distance_from_centroid_km): their reasons are the top present features."""
+    bundle = ModelBundle.load(bundle_dir)
+    contribs = bundle.contributions(rows)
+    pushed = np.flatnonzero((np.isnan(rows) & (contribs > 0)).any(axis=1))
+    assert len(pushed) > 0  # the history has such rows: the test tests something
+    for row, reasons in zip(rows[pushed], bundle.reasons_many(rows[pushed]), strict=True):
+        present = np.where(np.isnan(row), -np.inf, bundle.contributions(row[None, :])[0])
+        want = [FEATURE_NAMES[j] for j in np.argsort(-present, kind="stable")[:3] if present[j] > 0]
+        assert [r.feature for r in reasons] == want
+        assert all(r.value is not None and r.value == r.value for r in reasons)
+
+
 def test_compiled_reasons_weigh_features_as_xgboost_approx_contribs(
     bundle_dir: Path, rows: np.ndarray
 ) -> None:

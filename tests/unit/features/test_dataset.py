@@ -99,3 +99,22 @@ def test_a_file_written_in_parts_appears_only_once_complete(tmp_path: Path, name
     assert [p.name for p in tmp_path.iterdir()] == [name]
     with pytest.raises(DatasetError, match="unknown file type"):
         TransactionWriter(tmp_path / "h.json", tables[0].schema)
+
+
+@pytest.mark.parametrize("name", ["h.csv", "h.parquet"])
+def test_a_refusal_names_the_row_from_1_and_the_value_as_written(tmp_path: Path, name: str) -> None:
+    """Row 2 is the file's second transaction (a CSV's third line, after the header); the
+    value is shown as a number, not as numpy's repr."""
+    path = tmp_path / name
+    write_transactions(frame(tx(1, 0), tx(2, 5, amount=-3.5), tx(3, 9, amount=-4.0)), path)
+    with pytest.raises(DatasetError) as refused:
+        prepare_history(read_transactions(path), 7.0)
+    assert str(refused.value) == (
+        "column 'amount': 2 row(s) are not in (0, 1e6]; the first is row 2 (counted from 1, "
+        "the header not counted): transaction_id='t2', value=-3.5"
+    )
+
+
+def test_an_empty_cell_is_shown_as_empty() -> None:
+    with pytest.raises(DatasetError, match=r"value=empty$"):
+        prepare_history(frame(tx(1, 0, amount=float("nan"))), 7.0)

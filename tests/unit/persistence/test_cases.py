@@ -73,6 +73,16 @@ def test_closed_cases_page_newest_resolved_first() -> None:
     assert CaseFilter(status="assigned").order == "opened"
 
 
+def test_the_count_matches_the_filters_over_all_pages() -> None:
+    """The page's position (cursor) and size do not change what is counted."""
+    query, args = CaseFilter(assignee="kim", after=(AT, 7), limit=10).count_sql()
+    assert query == "SELECT count(*) FROM cases WHERE status <> 'closed' AND assignee = $1"
+    assert args == ["kim"]
+    query, args = CaseFilter(status="closed", risk_tier="high").count_sql()
+    assert query == "SELECT count(*) FROM cases WHERE status = $1 AND risk_tier = $2"
+    assert args == ["closed", "high"]
+
+
 def test_the_queue_gauges_are_left_out_without_a_database() -> None:
     gauges = QueueGauges()
     assert list(gauges.collect()) == []
