@@ -11,6 +11,7 @@ from typing import Any
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import SlotNotCoveredError
 
+from scoring.breaker import SLOW_CALLS_TO_OPEN
 from scoring.decision import Decision
 from scoring.event_time import EventTimePolicy
 from scoring.service import Recorded, ScoringConfig, ScoringService
@@ -104,16 +105,16 @@ def test_a_cluster_without_a_reachable_node_degrades_answers() -> None:
     assert decision.degraded
 
 
-def test_slow_round_trips_degrade_their_batch_and_a_run_of_them_skips_the_store() -> None:
+def test_slow_round_trips_degrade_their_batch_and_a_slow_store_is_skipped() -> None:
     store = Store()
     store.delay = 0.1  # past the 50 ms budget
 
-    async def four(s: ScoringService) -> list[Decision]:
-        return [await s.score(transaction(f"tx_{i}")) for i in range(4)]
+    async def some(s: ScoringService) -> list[Decision]:
+        return [await s.score(transaction(f"tx_{i}")) for i in range(SLOW_CALLS_TO_OPEN + 1)]
 
-    decisions = run(service(store), four)
+    decisions = run(service(store), some)
     assert all(d.degraded for d in decisions)
-    assert len(store.trips) == 3  # the fourth did not wait for the store
+    assert len(store.trips) == SLOW_CALLS_TO_OPEN  # the last did not wait for the store
 
 
 def test_answers_a_failed_round_trip_carried_go_with_the_next() -> None:
