@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check
 
-.PHONY: install system-packages tools test lint format typecheck console console-test demo bench perf quality audit lock clean FORCE
+.PHONY: install system-packages tools test test-fast lint format typecheck console console-test demo bench perf quality audit lock clean FORCE
 
 install: $(VENV)/.installed docs/features.md
 
@@ -65,6 +65,14 @@ test:
 	$(MAKE) lint typecheck system-packages tools console-test console
 	cd native && cargo test --release --locked --quiet
 	$(BIN)/pytest
+
+# While developing: the unit, contract and integration tests but those that start Apache
+# Kafka (marked jvm: Java and Maven), and no end-to-end, browser or fuzz runs. CI runs
+# `make test`, the whole suite.
+test-fast:
+	@$(PREREQUISITES) test-fast
+	$(MAKE) install tools
+	$(BIN)/pytest tests/unit tests/contract tests/integration -m "not jvm"
 
 # The operations console (frontend/): its production build in frontend/dist, served by the
 # API at /dashboard/, and its component tests. Both generate the API's types from the

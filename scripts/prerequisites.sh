@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # What `make demo` or `make test` needs from the machine, checked before any long step:
-# everything missing is named at once, with how to get it. Usage: prerequisites.sh demo|test
+# everything missing is named at once, with how to get it. Usage: prerequisites.sh demo|test|test-fast
+# (test-fast: the tests but those that run Apache Kafka, the browser test and the drills)
 # (PYTHON: the interpreter the venv is built from, python3 unless set).
 set -uo pipefail
 
-target=${1:?usage: prerequisites.sh demo|test}
+target=${1:?usage: prerequisites.sh demo|test|test-fast}
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
 missing=()
@@ -35,12 +36,19 @@ if ! has npm || [ -z "$found" ] || ! at_least "$found" 20.19; then
     "https://nodejs.org/en/download (or NodeSource's Debian packages)"
 fi
 
-if [ "$target" = test ]; then
+if [ "$target" = test ] || [ "$target" = test-fast ]; then
   found=$(has go && version_of go version)
   if [ -z "$found" ] || ! at_least "$found" 1.22.7; then
     need "go >= 1.22.7 (builds kustomize once, for the deployment tests)${found:+ (found go $found)}" \
       "https://go.dev/dl/, or sudo apt-get install golang-go"
   fi
+  if [ ! -x var/bin/promtool ] && ! has apt-get; then
+    need "apt-get (promtool is unpacked from Debian's prometheus package into var/bin)" \
+      "run the tests on Debian or Ubuntu, or put promtool at var/bin/promtool"
+  fi
+fi
+
+if [ "$target" = test ]; then
   found=$(has java && version_of java -version)
   major=${found%%.*}
   [ "$major" = 1 ] && major=$(echo "$found" | cut -d. -f2) # "1.8.0" is Java 8
@@ -56,10 +64,6 @@ if [ "$target" = test ]; then
   if [ ${#packages[@]} -gt 0 ] && ! { [ "$(id -u)" -eq 0 ] && has apt-get; }; then
     need "${packages[*]} (the rolling-update drill and the console's browser test)" \
       "sudo apt-get install -y --no-install-recommends ${packages[*]}"
-  fi
-  if [ ! -x var/bin/promtool ] && ! has apt-get; then
-    need "apt-get (promtool is unpacked from Debian's prometheus package into var/bin)" \
-      "run the tests on Debian or Ubuntu, or put promtool at var/bin/promtool"
   fi
 fi
 

@@ -7,6 +7,7 @@ import pytest
 from ensemble.train import TrainConfig, train
 from features.dataset import write_transactions
 from synthetic.generator import GeneratorConfig, generate
+from tests.fixture_cache import built
 from tests.servers import SHARED
 
 pytest_plugins = ["tests.kafka"]  # the `kafka` fixture: Apache Kafka clusters of a test's own
@@ -24,15 +25,29 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     SHARED.stop()
 
 
-@pytest.fixture(scope="session")
-def history_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("data") / "history.parquet"
-    write_transactions(generate(GeneratorConfig(days=30, cards=2_500, seed=5)), path)
-    return path
+HISTORY = GeneratorConfig(days=30, cards=2_500, seed=5)
+BUNDLE = TrainConfig(n_estimators=60, isolation_trees=40)
 
 
 @pytest.fixture(scope="session")
-def bundle_dir(tmp_path_factory: pytest.TempPathFactory, history_file: Path) -> Path:
-    out = tmp_path_factory.mktemp("models") / "bundle"
-    train(history_file, out, TrainConfig(n_estimators=60, isolation_trees=40))
-    return out
+def history_file() -> Path:
+    return (
+        built(
+            "history",
+            repr(HISTORY),
+            lambda out: write_transactions(generate(HISTORY), out / "history.parquet"),
+        )
+        / "history.parquet"
+    )
+
+
+@pytest.fixture(scope="session")
+def bundle_dir(history_file: Path) -> Path:
+    return (
+        built(
+            "bundle",
+            repr(BUNDLE),
+            lambda out: train(history_file, out / "bundle", BUNDLE),
+        )
+        / "bundle"
+    )

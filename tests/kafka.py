@@ -24,6 +24,14 @@ def require_kafka() -> None:
     ensure_jars()
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test that starts Apache Kafka, directly or through a fixture, is marked `jvm`:
+    `make test-fast` leaves them out (`-m "not jvm"`)."""
+    for item in items:
+        if "kafka" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.jvm)
+
+
 @pytest.fixture
 def kafka() -> Iterator[Callable[[int], KafkaCluster]]:
     """Starts Apache Kafka clusters of the test's own (`size` nodes, each broker and

@@ -54,7 +54,7 @@ def run(tmp_path: Path, target: str, **tools: str | None) -> subprocess.Complete
     )
 
 
-@pytest.mark.parametrize("target", ["demo", "test"])
+@pytest.mark.parametrize("target", ["demo", "test", "test-fast"])
 def test_with_everything_there_it_is_silent(tmp_path: Path, target: str) -> None:
     done = run(tmp_path, target)
     assert (done.returncode, done.stdout, done.stderr) == (0, "", "")
@@ -93,6 +93,15 @@ def test_too_old_a_version_is_named_with_the_one_found(
 def test_the_demo_needs_neither_go_nor_java(tmp_path: Path) -> None:
     done = run(tmp_path, "demo", go=None, java=None, mvn=None, haproxy=None)
     assert done.returncode == 0, done.stderr
+
+
+def test_the_fast_tests_need_go_but_neither_java_nor_the_browser(tmp_path: Path) -> None:
+    done = run(tmp_path, "test-fast", java=None, mvn=None, haproxy=None, chromium=None)
+    assert (done.returncode, done.stderr) == (0, "")
+    (tmp_path / "again").mkdir()
+    done = run(tmp_path / "again", "test-fast", go=None)
+    assert done.returncode == 1
+    assert "go >= 1.22.7" in done.stderr
 
 
 def test_debian_programs_pass_when_root_can_install_them(tmp_path: Path) -> None:
