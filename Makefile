@@ -72,7 +72,7 @@ test:
 test-fast:
 	@$(PREREQUISITES) test-fast
 	$(MAKE) install tools
-	$(BIN)/pytest tests/unit tests/contract tests/integration -m "not jvm"
+	$(BIN)/pytest tests/unit tests/contract tests/integration -m "not jvm" -n auto
 
 # The operations console (frontend/): its production build in frontend/dist, served by the
 # API at /dashboard/, and its component tests. Both generate the API's types from the
