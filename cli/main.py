@@ -14,10 +14,17 @@ from typing import Annotated
 import orjson
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 
 from app.settings import get_settings
-from ensemble.progress import Advance
+from ensemble.progress import Task
 
 cli = typer.Typer(
     add_completion=False, no_args_is_help=True, help="Real-time card fraud scoring engine."
@@ -31,9 +38,25 @@ class RichProgress:
     def __init__(self, progress: Progress) -> None:
         self._progress = progress
 
-    def task(self, description: str, total: int) -> Advance:
-        task_id = self._progress.add_task(description, total=total)
-        return lambda n: self._progress.advance(task_id, n)
+    def task(self, description: str, total: int) -> Task:
+        return RichTask(self._progress, self._progress.add_task(description, total=total))
+
+
+class RichTask:
+    """One bar; finished (green, its clock stopped) once it reaches its total."""
+
+    def __init__(self, progress: Progress, task_id: TaskID) -> None:
+        self._progress = progress
+        self._id = task_id
+
+    def __call__(self, n: int) -> None:
+        self._progress.advance(self._id, n)
+
+    def finish(self, note: str) -> None:
+        task = next(t for t in self._progress.tasks if t.id == self._id)
+        self._progress.update(
+            self._id, total=task.completed, description=f"{task.description} ({note})"
+        )
 
 
 @contextmanager
