@@ -14,6 +14,7 @@ from typing import Annotated
 import orjson
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -74,7 +75,8 @@ def progress_bars(transient: bool = False) -> Iterator[RichProgress]:
 
 
 def _fail(message: str) -> None:
-    console.print(f"[red]error:[/red] {message}")
+    # escaped: a message may quote a log, whose brackets are not markup
+    console.print(f"[red]error:[/red] {escape(message)}")
     raise typer.Exit(2)
 
 
@@ -293,8 +295,7 @@ def demo(
 
     options = DemoOptions(days=days, cards=cards, port=port, rate=rate, duration=duration)
     try:
-        with progress_bars(transient=True) as progress:
-            run_demo(get_settings(), options, progress, console)
+        run_demo(get_settings(), options, lambda: progress_bars(transient=True), console)
     except KeyboardInterrupt:
         console.print("stopped; everything the demo started has been stopped")
     except RuntimeError as exc:
