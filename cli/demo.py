@@ -7,9 +7,11 @@ queryable, and replays generated traffic against it until Ctrl-C (or --duration)
 
 Each run is clean: its own Redis key prefix, audit topic, consumer group, spool files
 and PostgreSQL schema; all but the consumer group are removed at exit (on a configured
-Kafka an empty group is left until the broker expires its offsets). Everything it started it stops by PID, in order: traffic,
-the API (its producer flushed), the consumer once it has stored what the API answered,
-the broker, the databases. Its last line compares decisions answered with rows stored.
+Kafka an empty group is left until the broker expires its offsets). The API's and the
+consumer's logs go to files of the run's, kept. Everything it started it stops by PID, in
+order: traffic, the API (its producer flushed), the consumer once it has stored what the
+API answered, the broker, the databases. Its last line compares the decisions the API
+answered (to anyone) with rows stored.
 """
 
 from __future__ import annotations
@@ -22,16 +24,19 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from contextlib import ExitStack, suppress
+from contextlib import AbstractContextManager, ExitStack, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
+import httpx
 import redis
 import redis.asyncio as aioredis
 from rich.console import Console
+from rich.markup import escape
 
 from app.auth import key_id, new_key
+from app.metrics import scraped_total
 from app.settings import Settings
 from cli.backfill import BackfillSummary, backfill
 from cli.demo_data import write_run_files
@@ -63,6 +68,8 @@ Say = Callable[[str], None]
 # Ctrl-C, kill, and a closed terminal: each stops the demo in order.
 STOPPING_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 CATCH_UP_S = 30.0  # longest wait, at exit, for the consumer to store what was answered
+LOG_TAIL_LINES = 20  # of a child's log, shown when it stops the demo
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "score_request.json"
 
 
 @dataclass(slots=True)
@@ -94,6 +101,39 @@ class DemoRun:
     @property
     def topic(self) -> str:
         return f"{self.tag}.transactions.scored"
+
+    def log(self, data_dir: Path, command: str) -> Path:
+        """Where `fraud <command>`'s output goes (kept after the run)."""
+        return data_dir / f"{self.tag}.{command}.log"
+
+
+@dataclass(frozen=True, slots=True)
+class Child:
+    """A `fraud` command the demo runs. Its output, JSON log lines, goes to a file: on the
+    terminal it would break into the live line."""
+
+    name: str
+    process: subprocess.Popen[bytes]
+    log: Path
+
+    @classmethod
+    def start(cls, name: str, log: Path, env: dict[str, str], *args: str) -> Child:
+        """`fraud <args>` in a session of its own: Ctrl-C reaches only the demo, which then
+        stops each part in order."""
+        with log.open("wb") as out:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "cli.main", *args],
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        return cls(name, process, log)
+
+    def failure(self, what: str) -> str:
+        """`what` happened to it, with the end of its log."""
+        lines = self.log.read_text(errors="replace").splitlines()[-LOG_TAIL_LINES:]
+        return "\n".join([f"{what}; the end of its log, {self.log}:", *lines])
 
 
 def _usable_bundle(path: Path) -> bool:
@@ -173,13 +213,19 @@ async def _backfill(
 
 
 def run_demo(
-    settings: Settings, options: DemoOptions, progress: Progress, console: Console
+    settings: Settings,
+    options: DemoOptions,
+    bars: Callable[[], AbstractContextManager[Progress]],
+    console: Console,
 ) -> dict[str, object]:
+    """`bars`: progress bars for a training, gone from the screen once it ends (open, they
+    would stay pinned above the live line for the whole run)."""
     say = console.print
     # SIGTERM and SIGHUP (a closed terminal) stop the demo as Ctrl-C does: everything it
     # started runs in a session of its own and would otherwise outlive it.
     _on_signals_interrupt()
-    ensure_model(settings, options, progress, say)
+    with bars() as progress:
+        ensure_model(settings, options, progress, say)
     run = DemoRun.new()
     # Callbacks run last-registered first: register in the reverse of the stopping order.
     with ExitStack() as stack:
@@ -220,13 +266,26 @@ def run_demo(
         env |= alerts
         spool = settings.data_dir / f"{run.tag}.spool"
         stack.callback(_remove, spool, spool.with_suffix(".labels.spool"))
-        consumer = _fraud(env, "consume")
-        stack.callback(stop, consumer)
-        server = _fraud(env, "serve", "--host", "127.0.0.1", "--port", str(port))
-        stack.callback(stop, server)
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        consumer = Child.start("consumer", run.log(settings.data_dir, "consume"), env, "consume")
+        stack.callback(stop, consumer.process)
+        server = Child.start(
+            "API",
+            run.log(settings.data_dir, "serve"),
+            env,
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        )
+        stack.callback(stop, server.process)
         stack.callback(_uninterruptible)  # runs first: a second Ctrl-C cannot cut the stop short
         base = f"http://127.0.0.1:{port}"
-        wait_until_ready(base, server)
+        try:
+            wait_until_ready(base, server.process)
+        except RuntimeError as exc:
+            raise RuntimeError(server.failure(str(exc))) from exc
         history, traffic = write_run_files(
             settings.data_dir, run.tag, options.days, options.cards, settings.label_delay_days
         )
@@ -245,21 +304,36 @@ def run_demo(
             f"backfill: {filled.recorded:,} transactions and {filled.labels:,} fraud labels in "
             f"{filled.seconds:.0f} s (cards arrive with their past, as after `fraud backfill`)"
         )
-        _where_to_look(say, base, port, key, run)
+        _where_to_look(say, base, port, key, run, (server.log, consumer.log))
         say(console_line(settings.console_dir, base))
         say(f"replaying {traffic} at {options.rate:g} requests/s; Ctrl-C stops everything")
         report = ReplayReport()
         summary = asyncio.run(
-            _serve_traffic(traffic, base, key, options, report, database_url, run, console)
+            _serve_traffic(
+                traffic, base, key, options, report, database_url, run, console, (server, consumer)
+            )
         )
+        # Before it stops: calls by hand (the `try:` line) are answered and stored too.
+        answered = answered_by_api(base)
+        ours = report.statuses.get(200, 0)
         say("stopping: traffic stopped; the API is flushing its decisions to Kafka")
-        stop(server)  # SIGTERM: the producer sends (or spools) what it holds
-        answered = report.statuses.get(200, 0)
-        stored = asyncio.run(_wait_stored(database_url, run.schema, answered, CATCH_UP_S))
-        stop(consumer)
+        stop(server.process)  # SIGTERM: the producer sends (or spools) what it holds
+        expected = ours if answered is None else answered
+        stored = asyncio.run(_wait_stored(database_url, run.schema, expected, CATCH_UP_S))
+        stop(consumer.process)
         say(f"replay: {summary}")
-        say(closing(answered, stored))
-        return summary | {"answered": answered, "stored": stored}
+        say(closing(answered, ours, stored))
+        return summary | {"answered": expected, "stored": stored}
+
+
+def answered_by_api(base: str) -> int | None:
+    """The decisions the API answered, to anyone (its own count, in /metrics), or None if
+    it cannot be read."""
+    try:
+        exposition = httpx.get(f"{base}/metrics", timeout=5).raise_for_status().text
+    except httpx.HTTPError:
+        return None
+    return int(scraped_total(exposition, "fraud_score_latency_seconds_count"))
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -275,14 +349,6 @@ def _uninterruptible() -> None:
     """From here on the demo only stops what it started; signals no longer interrupt it."""
     for sig in STOPPING_SIGNALS:
         signal.signal(sig, signal.SIG_IGN)
-
-
-def _fraud(env: dict[str, str], *args: str) -> subprocess.Popen[bytes]:
-    """`fraud <args>` in a session of its own: Ctrl-C reaches only the demo, which then
-    stops each part in order."""
-    return subprocess.Popen(
-        [sys.executable, "-m", "cli.main", *args], env=env, start_new_session=True
-    )
 
 
 def _alert_sink(settings: Settings, stack: ExitStack) -> dict[str, str]:
@@ -303,22 +369,36 @@ def console_line(console_dir: Path, base: str) -> str:
     return f"console: not built ({console_dir}): run `make console`, or `make demo`"
 
 
-def _where_to_look(say: Say, base: str, port: int, key: str, run: DemoRun) -> None:
+def try_command(base: str, key: str, example: Path = EXAMPLE) -> str:
+    """One scoring call, new each time it is run: the example stamped with a new
+    transaction id and the current time, as the README's. The example as it is has one
+    fixed id, refused (409) once any call has sent that id with other fields (the README's
+    stamped copy, an edited one in Swagger)."""
+    path = example.relative_to(Path.cwd()) if example.is_relative_to(Path.cwd()) else example
+    return (
+        r'sed -e "s/\"timestamp\": \"[^\"]*\"/\"timestamp\": \"$(date -u +%FT%TZ)\"/"'
+        r' -e "s/\"transaction_id\": \"[^\"]*\"/\"transaction_id\": \"tx_$(date +%s%N)\"/"'
+        f" {path} | curl -s -w '\\n' {base}/v1/score -H 'Authorization: Bearer {key}'"
+        " -H 'Content-Type: application/json' -d @-"
+    )
+
+
+def _where_to_look(
+    say: Say, base: str, port: int, key: str, run: DemoRun, logs: tuple[Path, Path]
+) -> None:
     say("")
     say(
         f"API:      {base}  (Swagger: {base}/docs, metrics: {base}/metrics, readiness: {base}/readyz)"
     )
     say(f"API key:  {key}")
-    say(
-        f"try:      curl -s -X POST {base}/v1/score -H 'Authorization: Bearer {key}' "
-        "-H 'Content-Type: application/json' -d @examples/score_request.json"
-    )
+    say(f"try:      {escape(try_command(base, key))}")
     say(
         f"history:  curl -s '{base}/v1/transactions?limit=5&risk_tier=high' "
         f"-H 'Authorization: Bearer {key}'"
     )
     say(f"live:     ws://127.0.0.1:{port}/v1/stream?api_key={key}  (decisions + 1 s aggregates)")
     say(f"this run: schema {run.schema}, topic {run.topic} (removed at exit)")
+    say(f"logs:     {logs[0]} (the API), {logs[1]} (the consumer); kept after exit")
 
 
 async def _serve_traffic(
@@ -330,9 +410,11 @@ async def _serve_traffic(
     database_url: str,
     run: DemoRun,
     console: Console,
+    children: tuple[Child, ...],
 ) -> dict[str, object]:
-    """Replay until the file, --duration or Ctrl-C ends it, with the live line; without
-    --duration, keep serving (and showing the line) after the file until Ctrl-C."""
+    """Replay until the file, --duration, Ctrl-C or the exit of a child ends it, with the
+    live line; without --duration, keep serving (and showing the line) after the file until
+    Ctrl-C. A child that exited stops the demo with the end of its log."""
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in STOPPING_SIGNALS:
@@ -341,20 +423,39 @@ async def _serve_traffic(
     counter = StoredCounter(database_url, run.schema)
     status_done = asyncio.Event()
     status = asyncio.create_task(show_status(report, counter.count, console, status_done))
+    watch = asyncio.create_task(_first_exit(children, stopping))
     try:
         summary = await replay(
             traffic, base, options.rate, key, limit=limit, report=report, stop=stopping
         )
         if options.duration is None and not stopping.is_set():
             await stopping.wait()  # the API keeps serving
+        stopping.set()
+        exited = await watch
+        if exited is not None:
+            code = exited.process.returncode
+            raise RuntimeError(exited.failure(f"the {exited.name} exited (code {code})"))
         return summary
     finally:
+        watch.cancel()
         status_done.set()
         await status
         await counter.close()
         for sig in STOPPING_SIGNALS:
             loop.remove_signal_handler(sig)  # back to SIG_DFL, not to ours
         _on_signals_interrupt()
+
+
+async def _first_exit(children: tuple[Child, ...], stopping: asyncio.Event) -> Child | None:
+    """The first child to exit while the demo runs, which stops it; None once it stops."""
+    while not stopping.is_set():
+        for child in children:
+            if child.process.poll() is not None:
+                stopping.set()
+                return child
+        with suppress(TimeoutError):
+            await asyncio.wait_for(stopping.wait(), 0.5)
+    return None
 
 
 class StoredCounter:

@@ -55,20 +55,71 @@ def snapshot(report: ReplayReport, since: int, seconds: float, stored: int | Non
     )
 
 
-def render(s: Snapshot) -> str:
-    tiers = " ".join(f"{t} {s.tiers.get(t, 0):,}" for t in TIERS)
+def render(s: Snapshot, width: int | None = None) -> str:
+    """The line, in at most `width` columns if it can: the counts answered and stored
+    always, then as many of the other parts as fit, the most telling first (the rate,
+    degraded answers and errors when there are any, the tiers, p99, zero counts, p50), each
+    in its place and shortened before it is left out."""
+    rate = f"{s.rate:6.1f} req/s"
+    counts = [s.tiers.get(t, 0) for t in TIERS]
+    tiers = " ".join(f"{t} {n:,}" for t, n in zip(TIERS, counts, strict=True))
+    problems = {"degraded": s.degraded, "errors": s.errors}
+    every = "  ".join(f"{name} {n:,}" for name, n in problems.items())
+    troubled = any(problems.values())
+    # The parts by how telling they are: (place on the line, its forms, longest first).
+    parts = [
+        (0, [rate]),
+        *([(4, [every, "  ".join(f"{k} {n:,}" for k, n in problems.items() if n)])] * troubled),
+        (3, [tiers, "l/m/h/c " + "/".join(f"{n:,}" for n in counts)]),
+        (2, [f"p99 {s.p99_ms:5.1f} ms"]),
+        *([(4, [every])] * (not troubled)),
+        (1, [f"p50 {s.p50_ms:5.1f} ms"]),
+    ]
+    kept = f"answered {s.answered:,}  stored {'?' if s.stored is None else f'{s.stored:,}'}"
+    whole = _line({place: forms[0] for place, forms in parts}, kept, "  |  ")
+    if width is None or len(whole) <= width:
+        return whole
+    chosen: dict[int, str] = {}
+    for place, forms in parts:  # which parts fit, each at its shortest
+        if len(_line(chosen | {place: forms[-1]}, kept, " | ")) <= width:
+            chosen[place] = forms[-1]
+    for place, forms in parts:  # then each at its longest that still fits
+        if place in chosen:
+            chosen[place] = next(
+                f for f in forms if len(_line(chosen | {place: f}, kept, " | ")) <= width
+            )
+    return _line(chosen, kept, " | ")
+
+
+# Places on the line (render) in their groups: the speed, the tiers, the failures.
+GROUPS = {0: 0, 1: 0, 2: 0, 3: 1, 4: 2}
+
+
+def _line(parts: dict[int, str], kept: str, separator: str) -> str:
+    groups: dict[int, list[str]] = {}
+    for place in sorted(parts):
+        groups.setdefault(GROUPS[place], []).append(parts[place])
+    return separator.join([*("  ".join(g) for g in groups.values() if any(g)), kept])
+
+
+def closing(answered: int | None, ours: int, stored: int) -> str:
+    """The demo's last line: every decision the API answered, to the demo's traffic or to
+    anyone else (`answered`, its own count; None if it could not be read, then the demo's
+    `ours` stand in), is a row in PostgreSQL, or it says how many are not."""
+    if answered is None:
+        answered, whose = ours, " (the demo's traffic; the API's own count could not be read)"
+    else:
+        whose = "" if answered == ours else f" (the demo's traffic got {ours:,})"
+    if stored < answered:
+        verdict = f"{answered - stored:,} NOT stored"
+    elif stored == answered:
+        verdict = "all stored"
+    else:  # answers the count missed (a call by hand after it was read)
+        verdict = f"all stored, and {stored - answered:,} more: answers the count missed"
     return (
-        f"{s.rate:6.1f} req/s  p50 {s.p50_ms:5.1f} ms  p99 {s.p99_ms:5.1f} ms  |  {tiers}  |"
-        f"  degraded {s.degraded:,}  errors {s.errors:,}  |  answered {s.answered:,}"
-        f"  stored {'?' if s.stored is None else f'{s.stored:,}'}"
+        f"decisions answered: {answered:,}{whose}; rows stored in PostgreSQL: {stored:,}"
+        f" ({verdict})"
     )
-
-
-def closing(answered: int, stored: int) -> str:
-    """The demo's last line: every decision answered is a row in PostgreSQL, or it says
-    how many are not."""
-    verdict = "all stored" if stored == answered else f"{answered - stored:,} NOT stored"
-    return f"decisions answered: {answered:,}; rows stored in PostgreSQL: {stored:,} ({verdict})"
 
 
 async def show_status(
@@ -84,7 +135,8 @@ async def show_status(
     async def tick() -> str:
         nonlocal seen, last
         now = time.monotonic()
-        line = render(snapshot(report, seen, now - last, await count_stored()))
+        width = console.width if console.is_terminal else None  # a log keeps every part
+        line = render(snapshot(report, seen, now - last, await count_stored()), width)
         seen, last = len(report.latencies_ms), now
         return line
 

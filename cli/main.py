@@ -14,10 +14,18 @@ from typing import Annotated
 import orjson
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 
 from app.settings import get_settings
-from ensemble.progress import Advance
+from ensemble.progress import Task
 
 cli = typer.Typer(
     add_completion=False, no_args_is_help=True, help="Real-time card fraud scoring engine."
@@ -31,9 +39,25 @@ class RichProgress:
     def __init__(self, progress: Progress) -> None:
         self._progress = progress
 
-    def task(self, description: str, total: int) -> Advance:
-        task_id = self._progress.add_task(description, total=total)
-        return lambda n: self._progress.advance(task_id, n)
+    def task(self, description: str, total: int) -> Task:
+        return RichTask(self._progress, self._progress.add_task(description, total=total))
+
+
+class RichTask:
+    """One bar; finished (green, its clock stopped) once it reaches its total."""
+
+    def __init__(self, progress: Progress, task_id: TaskID) -> None:
+        self._progress = progress
+        self._id = task_id
+
+    def __call__(self, n: int) -> None:
+        self._progress.advance(self._id, n)
+
+    def finish(self, note: str) -> None:
+        task = next(t for t in self._progress.tasks if t.id == self._id)
+        self._progress.update(
+            self._id, total=task.completed, description=f"{task.description} ({note})"
+        )
 
 
 @contextmanager
@@ -51,7 +75,8 @@ def progress_bars(transient: bool = False) -> Iterator[RichProgress]:
 
 
 def _fail(message: str) -> None:
-    console.print(f"[red]error:[/red] {message}")
+    # escaped: a message may quote a log, whose brackets are not markup
+    console.print(f"[red]error:[/red] {escape(message)}")
     raise typer.Exit(2)
 
 
@@ -270,8 +295,7 @@ def demo(
 
     options = DemoOptions(days=days, cards=cards, port=port, rate=rate, duration=duration)
     try:
-        with progress_bars(transient=True) as progress:
-            run_demo(get_settings(), options, progress, console)
+        run_demo(get_settings(), options, lambda: progress_bars(transient=True), console)
     except KeyboardInterrupt:
         console.print("stopped; everything the demo started has been stopped")
     except RuntimeError as exc:

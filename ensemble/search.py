@@ -101,11 +101,11 @@ def fit_xgboost(
         "nthread": fixed.threads,
         "seed": fixed.seed,
     }
-    advance = progress.task(label, fixed.n_estimators)
+    rounds = progress.task(label, fixed.n_estimators)
 
     class Tick(xgb.callback.TrainingCallback):
         def after_iteration(self, model: Any, epoch: int, evals_log: Any) -> bool:
-            advance(1)
+            rounds(1)
             return False
 
     booster = xgb.train(
@@ -117,6 +117,8 @@ def fit_xgboost(
         callbacks=[Tick()],
         verbose_eval=False,
     )
+    if booster.num_boosted_rounds() < fixed.n_estimators:  # early stopping
+        rounds.finish("stopped early")
     # Keep exactly the trees up to the best validation round.
     return booster[: booster.best_iteration + 1]
 

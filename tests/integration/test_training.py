@@ -24,6 +24,7 @@ from ensemble.search import Fixed, HyperParams, fit_xgboost
 from ensemble.split import split_by_time
 from ensemble.train import TrainConfig, train
 from features.definitions import FEATURE_NAMES
+from tests.bars import Bars
 
 COMPARED_KEYS = {
     "average_precision",
@@ -47,13 +48,27 @@ def edit_manifest(directory: Path, **changes: object) -> None:
 
 
 @pytest.fixture(scope="module")
-def retrained(
+def retrained_bars(
     tmp_path_factory: pytest.TempPathFactory, history_file: Path, bundle_dir: Path
-) -> Path:
-    """A second, small bundle trained with the session's bundle as the one in service."""
+) -> tuple[Path, Bars]:
+    """A second, small bundle trained with the session's bundle as the one in service, and
+    the progress bars its training reported."""
     out = tmp_path_factory.mktemp("retrain") / "bundle"
-    train(history_file, out, RETRAIN, compare_with=bundle_dir)
-    return out
+    bars = Bars()
+    train(history_file, out, RETRAIN, bars, compare_with=bundle_dir)
+    return out, bars
+
+
+@pytest.fixture(scope="module")
+def retrained(retrained_bars: tuple[Path, Bars]) -> Path:
+    return retrained_bars[0]
+
+
+def test_every_bar_of_a_training_ends_full_or_finished(retrained_bars: tuple[Path, Bars]) -> None:
+    """None is left half full (on a terminal: red, its clock counting)."""
+    bars = retrained_bars[1]
+    assert "training XGBoost" in [b.description for b in bars.made]
+    assert bars.unfinished() == []
 
 
 def test_training_records_the_choice_the_search_and_the_baseline(retrained: Path) -> None:

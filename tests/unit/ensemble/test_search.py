@@ -1,4 +1,5 @@
-"""The hyper-parameter search: the configured parameters first, others while the budget lasts."""
+"""The hyper-parameter search: the configured parameters first, others while the budget lasts;
+a fit's progress bar ends where its training did."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ import pytest
 import xgboost as xgb
 
 from ensemble.progress import NoProgress
-from ensemble.search import Fixed, HyperParams, SearchResult, search
+from ensemble.search import Fixed, HyperParams, SearchResult, fit_xgboost, search
+from tests.bars import Bar, Bars
 
 NAMES = ("a", "b", "c", "d")
 CONFIGURED = HyperParams(max_depth=1, min_child_weight=50.0, learning_rate=0.01)
@@ -58,3 +60,32 @@ def test_a_budget_tries_the_others_and_keeps_the_best_on_validation(
     record = found.as_dict(600.0)
     assert record["chosen"] == trials.index(best)
     assert [t["max_depth"] for t in record["trials"]] == [1, 3, 2]
+
+
+def fit(data: tuple[np.ndarray, ...], hp: HyperParams, fixed: Fixed, bars: Bars) -> xgb.Booster:
+    x_train, y_train, x_val, y_val = data
+    return fit_xgboost(
+        hp,
+        fixed,
+        xgb.QuantileDMatrix(x_train, label=y_train, feature_names=list(NAMES)),
+        xgb.DMatrix(x_val, label=y_val, feature_names=list(NAMES)),
+        bars,
+    )
+
+
+def test_a_fit_stopped_early_finishes_its_bar_where_it_stopped(
+    data: tuple[np.ndarray, ...],
+) -> None:
+    """The demo's bar stayed at 185/400, red, its clock running, for the whole run."""
+    bars = Bars()
+    fixed = Fixed(n_estimators=400, early_stopping_rounds=5, seed=1, threads=1)
+    booster = fit(data, OTHERS[0], fixed, bars)
+    best = booster.num_boosted_rounds()  # the trees kept: up to the best round
+    assert bars.made == [Bar("training XGBoost", 400, done=best + 5, note="stopped early")]
+    assert best + 5 < 400
+
+
+def test_a_fit_of_every_round_leaves_its_bar_full(data: tuple[np.ndarray, ...]) -> None:
+    bars = Bars()
+    fit(data, CONFIGURED, Fixed(n_estimators=5, early_stopping_rounds=5, seed=1, threads=1), bars)
+    assert bars.made == [Bar("training XGBoost", 5, done=5)]
