@@ -17,8 +17,10 @@ DATABASE_URL = shared_database_url()
 def drop_schema(name: str) -> None:
     async def drop() -> None:
         conn = await asyncpg.connect(DATABASE_URL)
-        await conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
-        await conn.close()
+        try:
+            await conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
+        finally:
+            await conn.close()  # left open, its socket would warn in whichever test GCs it
 
     asyncio.run(drop())
 
