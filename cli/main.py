@@ -387,6 +387,12 @@ def replay(
         str, typer.Option(envvar="FRAUD_API_KEY", help="API key (or FRAUD_API_KEY)")
     ] = "",
     limit: Annotated[int | None, typer.Option(min=1, help="Send at most this many")] = None,
+    timeout: Annotated[
+        float,
+        typer.Option(
+            min=0, help="Seconds to wait for each answer before counting an error (0: no limit)"
+        ),
+    ] = 10.0,
 ) -> None:
     """Send a file's transactions to /v1/score at a steady rate (the traffic generator).
 
@@ -401,7 +407,7 @@ def replay(
     if not api_key:
         _fail("an API key is needed: --api-key or FRAUD_API_KEY")
     try:
-        summary = asyncio.run(run(data, url, rate, api_key, limit))
+        summary = asyncio.run(run(data, url, rate, api_key, limit, timeout_s=timeout or None))
     except DatasetError as exc:
         _fail(str(exc))
     sys.stdout.write(

@@ -70,9 +70,12 @@ async def replay(
     concurrency: int = 64,
     report: ReplayReport | None = None,
     stop: asyncio.Event | None = None,
+    timeout_s: float | None = 10.0,
 ) -> dict[str, Any]:
     """Send the file's rows (the first `limit`) at `rate`; stops early, after the requests
-    already sent are answered, once `stop` is set. `report` fills as answers come."""
+    already sent are answered, once `stop` is set. `report` fills as answers come. A
+    request not answered within `timeout_s` counts as an error (None: wait for every
+    answer, as a test that checks answers rather than latency does)."""
     frame = read_transactions(data)
     if limit is not None:
         frame = frame.head(limit)
@@ -82,7 +85,7 @@ async def replay(
     endpoint = url.rstrip("/") + "/v1/score"
     started = time.perf_counter()
     async with httpx.AsyncClient(
-        timeout=10.0, limits=httpx.Limits(max_connections=concurrency)
+        timeout=timeout_s, limits=httpx.Limits(max_connections=concurrency)
     ) as client:
 
         async def send(body: dict[str, Any]) -> None:

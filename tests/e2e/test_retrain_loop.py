@@ -28,7 +28,7 @@ from app.schemas.score import EXAMPLE
 from cli.traffic import replay
 from ensemble.manifest import Manifest
 from features.dataset import read_transactions, write_transactions
-from localservers import TansuBroker, delete_keys, free_port, wait_until_ready
+from localservers import TansuBroker, delete_keys, free_port, stop, wait_until_ready
 from synthetic.generator import GeneratorConfig, generate
 from tests.pg import DATABASE_URL, drop_schema, query
 from tests.servers import shared_redis_url
@@ -42,8 +42,9 @@ LABEL_AFTER = timedelta(days=5)  # chargebacks come back days after the transact
 
 
 def fraud(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    """A `fraud` command to its end: its work is bounded, the test's timeout bounds it."""
     done = subprocess.run(
-        [FRAUD, *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=120, check=False
+        [FRAUD, *args], env=env, cwd=cwd, capture_output=True, text=True, check=False
     )
     assert done.returncode == 0, (args, done.stderr)
     return done
@@ -51,8 +52,9 @@ def fraud(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedPro
 
 @contextmanager
 def running(args: list[str], env: dict[str, str], cwd: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """A `fraud` command in the background, stopped with SIGTERM as a supervisor would; its
-    stderr goes to a file (a pipe nobody reads would fill and stall it)."""
+    """A `fraud` command in the background, stopped with SIGTERM as a supervisor would (a
+    process left running would warn when collected, in another test); its stderr goes to a
+    file (a pipe nobody reads would fill and stall it)."""
     log = cwd / f"{args[0]}.stderr"
     with log.open("wb") as stderr:
         process = subprocess.Popen(
@@ -61,9 +63,9 @@ def running(args: list[str], env: dict[str, str], cwd: Path) -> Iterator[subproc
         try:
             yield process
         finally:
-            process.send_signal(signal.SIGTERM)
-            process.wait(30)
+            stop(process, 30)  # SIGTERM; SIGKILL only if it does not exit
     assert "Traceback" not in log.read_text()
+    assert process.returncode != -signal.SIGKILL, f"`fraud {args[0]}` ignored SIGTERM"
 
 
 def stored_rows(schema: str) -> int:
@@ -107,28 +109,42 @@ def stack(tmp_path: Path, bundle_dir: Path) -> Iterator[tuple[str, dict[str, str
         base = f"http://127.0.0.1:{port}"
         api = stack.enter_context(running(["serve", "--port", str(port)], env, tmp_path))
         stack.enter_context(running(["consume"], env, tmp_path))
-        wait_until_ready(base, api, 60)
+        wait_until_ready(base, api)
         yield base, env
 
 
-@pytest.mark.timeout(240)
+def wait_until_stored(schema: str, rows: int, stalled_s: float = 60) -> None:
+    """Until the consumer has stored `rows` decisions; fails only once it stores none for
+    `stalled_s`, so a slow machine gets the time its work takes."""
+    stored, progressed = stored_rows(schema), time.monotonic()
+    while stored < rows:
+        assert time.monotonic() - progressed < stalled_s, f"the consumer stalled at {stored}"
+        time.sleep(0.2)  # a poll step: the count is read again until the condition holds
+        now = stored_rows(schema)
+        if now > stored:
+            stored, progressed = now, time.monotonic()
+
+
+# A hang guard on the test's own work (the stack's start-up has its own bounded waits).
+@pytest.mark.timeout(600, func_only=True)
 def test_decisions_stored_and_labelled_train_the_model_the_api_reloads(
     stack: tuple[str, dict[str, str]], tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
     base, env = stack
     history = generate(HISTORY)
     write_transactions(history.drop(columns=["is_fraud", "scenario"]), tmp_path / "traffic.csv")
-    api = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {KEY}"}, timeout=10)
+    # No per-request timeout here either: a reload on a busy machine takes what it takes.
+    api = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {KEY}"}, timeout=None)
     request.addfinalizer(api.close)
 
     # What the gateway sends, through the client `fraud replay` runs: the history, event
-    # times in the past.
-    replayed = asyncio.run(replay(tmp_path / "traffic.csv", base, 2_000, KEY, concurrency=32))
-    assert replayed["statuses"] == {200: len(history)}
-    deadline = time.monotonic() + 60
-    while stored_rows(env["FRAUD_DATABASE_SCHEMA"]) < len(history):
-        assert time.monotonic() < deadline, "the consumer did not store every decision"
-        time.sleep(0.5)
+    # times in the past. Every answer is awaited (no per-request timeout): the test checks
+    # that each transaction is answered, not how fast a busy machine answers it.
+    replayed = asyncio.run(
+        replay(tmp_path / "traffic.csv", base, 2_000, KEY, concurrency=32, timeout_s=None)
+    )
+    assert replayed["statuses"] == {200: len(history)}, replayed["errors"]
+    wait_until_stored(env["FRAUD_DATABASE_SCHEMA"], len(history))
 
     # Chargebacks for the fraud, days after each transaction.
     frauds = history[history["is_fraud"] == 1]

@@ -19,7 +19,10 @@ from typing import Any
 
 import httpx
 import orjson
+import psutil
 import pytest
+from prometheus_client import CollectorRegistry
+from prometheus_client.multiprocess import MultiProcessCollector
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
@@ -29,6 +32,7 @@ from app.schemas.score import EXAMPLE
 from ensemble.manifest import Manifest
 from localservers import TansuBroker, delete_keys, free_port, wait_until_ready
 from tests.servers import shared_redis_url
+from tests.waiting import wait_until
 
 FRAUD = str(Path(sys.executable).with_name("fraud"))
 
@@ -137,12 +141,29 @@ def test_serve_answers_and_reloads_on_sighup(bundle_dir: Path, tmp_path: Path) -
             time.sleep(0.1)
 
 
+def workers_with_a_model(supervisor: subprocess.Popen[bytes]) -> int:
+    """Workers of this `fraud serve` that have their model in service: each writes its
+    fraud_model_ready gauge (livemin: 0 until loaded) to a file of its own in the metrics
+    directory they share, and the metric is 1 once every one of them has loaded."""
+    workers = psutil.Process(supervisor.pid).children()
+    try:
+        shared = Path(workers[0].environ()["PROMETHEUS_MULTIPROC_DIR"]) if workers else None
+    except (psutil.Error, KeyError):
+        return 0  # spawning: its environment is not readable yet
+    if shared is None:
+        return 0
+    written = sum((shared / f"gauge_livemin_{w.pid}.db").exists() for w in workers)
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry, str(shared))
+    return written if registry.get_sample_value("fraud_model_ready") == 1 else 0
+
+
 def test_metrics_count_every_worker(bundle_dir: Path) -> None:
     """With several workers, each scrape of /metrics (answered by any one of them) counts
     the answers of all of them."""
     headers = {"Authorization": "Bearer k1", "Content-Type": "application/json"}
-    with serving(bundle_dir, "--workers", "2") as (base, _):
-        time.sleep(2)  # both workers up
+    with serving(bundle_dir, "--workers", "2") as (base, supervisor):
+        wait_until(lambda: workers_with_a_model(supervisor) == 2, "two workers with the model")
         for i in range(40):  # a new connection each: the workers share them out
             body = orjson.dumps(live(transaction_id=f"w_{i}"))
             answer = httpx.post(f"{base}/v1/score", content=body, headers=headers)

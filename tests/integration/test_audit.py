@@ -12,11 +12,19 @@ from pathlib import Path
 import orjson
 from aiokafka import AIOKafkaConsumer
 from fastapi.testclient import TestClient
+from prometheus_client import REGISTRY
 
 from localservers import TansuBroker
 from tests.integration.test_score_api import body
+from tests.waiting import eventually
 
 TOPIC = "transactions.scored"
+
+
+def sent() -> float:
+    """Events this process's producers have had Kafka take."""
+    labels = {"topic": TOPIC, "outcome": "sent"}
+    return REGISTRY.get_sample_value("fraud_audit_events_total", labels) or 0.0
 
 
 def consumed(bootstrap: str, expected: int, timeout_s: float = 30) -> list[dict[str, object]]:
@@ -71,7 +79,9 @@ def test_a_paused_broker_spools_events_and_they_are_resent(
     c = audited_client
     for i in range(20):
         assert c.post("/v1/score", json=body(transaction_id=f"before{i}")).status_code == 200
-    time.sleep(1)
+    # Delivered before the pause: the producer is connected and the topic exists.
+    delivered = {e["request"]["transaction_id"] for e in consumed(broker.bootstrap, 20)}  # type: ignore[index]
+    assert delivered == {f"before{i}" for i in range(20)}
     broker.pause()
     try:
         for i in range(60):
@@ -107,13 +117,17 @@ def test_stopping_while_a_batch_is_in_flight_spools_it(broker: TansuBroker, tmp_
             broker.bootstrap, TOPIC, Spool(path), idempotent=False, send_timeout_s=1.0
         )
         await producer.start()
+        before = sent()
         producer.publish(b"card", b"warm-up")
-        await asyncio.sleep(1.5)  # connected, topic created, warm-up sent
+        # Connected, topic created, warm-up sent.
+        await eventually(lambda: sent() == before + 1, "warm-up sent")
         broker.pause()
         try:
             for i in range(50):
                 producer.publish(b"card", f"event {i}".encode())
-            await asyncio.sleep(0.3)  # the batch is out, waiting for the broker
+            await eventually(  # the batch is out, waiting for the broker
+                lambda: producer._delivering and producer._queue.empty(), "batch taken"
+            )
             await producer.stop()
         finally:
             broker.resume()

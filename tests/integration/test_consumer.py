@@ -18,6 +18,7 @@ from persistence.writer import DeadLetter, decode, write_batch
 from tests.audit_events import audit_bytes
 from tests.integration.test_score_api import body
 from tests.pg import DATABASE_URL, consume_until, query
+from tests.waiting import eventually
 
 
 def test_decisions_land_exactly_once_and_bad_messages_in_dead_letters(
@@ -220,12 +221,14 @@ def test_the_consumer_stops_cleanly_when_the_broker_is_gone(
             assert asyncio.get_running_loop().time() < deadline, "nothing consumed"
             await asyncio.sleep(0.1)
         broker.stop()
-        await asyncio.sleep(1.0)  # fetches fail and back off, again and again
+        # The behaviour under test takes time: fetches fail and back off, again and again.
+        await asyncio.sleep(1.0)
         stop.set()
         await asyncio.wait_for(task, 30)
-        await asyncio.sleep(0.5)
         # Nothing of aiokafka's left running (its client's metadata task would retry forever).
-        assert asyncio.all_tasks() == {asyncio.current_task()}
+        await eventually(
+            lambda: asyncio.all_tasks() == {asyncio.current_task()}, "aiokafka's tasks ended"
+        )
         return consumer.written
 
     assert asyncio.run(run()) == 1

@@ -17,6 +17,7 @@ from aiokafka import AIOKafkaProducer
 from localservers import PostgresServer, TansuBroker
 from persistence.consumer import AuditConsumer, ConsumerConfig
 from tests.audit_events import audit_bytes
+from tests.waiting import eventually
 
 TOPIC = "transactions.scored"
 
@@ -64,7 +65,7 @@ async def wait_for_rows(url: str, schema: str, rows: int, timeout_s: float) -> i
 
 @pytest.mark.timeout(180)
 def test_postgresql_stopped_and_restarted_under_the_consumer(
-    broker: TansuBroker, own_postgres: PostgresServer
+    broker: TansuBroker, own_postgres: PostgresServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     schema = "drill"
     config = ConsumerConfig(
@@ -79,17 +80,27 @@ def test_postgresql_stopped_and_restarted_under_the_consumer(
         before = await wait_for_rows(own_postgres.url, schema, 1_500, 60)
         await asyncio.to_thread(own_postgres.stop)
         await produce(broker.bootstrap, 1_500, 1_500)  # arrives while the database is down
-        await asyncio.sleep(3)  # the consumer holds its batch and retries
+        await eventually(  # the consumer holds its batch and retries it
+            lambda: retries() >= 2, "two retries of the batch while PostgreSQL is down"
+        )
         assert not task.done()
         await asyncio.to_thread(own_postgres.start)
-        after = await wait_for_rows(own_postgres.url, schema, 3_000, 60)
-        await asyncio.sleep(1)
+        await wait_for_rows(own_postgres.url, schema, 3_000, 60)
+        # Counted once the consumer has stopped: nothing arrives after the count, so a
+        # duplicate shows as a row beyond 3,000.
         stop_consumer.set()
         await asyncio.wait_for(task, 30)
         conn = await asyncpg.connect(own_postgres.url, server_settings={"search_path": schema})
-        distinct = await conn.fetchval("SELECT count(DISTINCT transaction_id) FROM decisions")
-        await conn.close()
+        try:
+            after, distinct = await conn.fetchrow(
+                "SELECT count(*), count(DISTINCT transaction_id) FROM decisions"
+            )
+        finally:
+            await conn.close()
         return before, after, distinct
+
+    def retries() -> int:
+        return sum("PostgreSQL unavailable" in r.getMessage() for r in caplog.records)
 
     before, after, distinct = asyncio.run(drill())
     assert before == 1_500

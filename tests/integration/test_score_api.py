@@ -29,6 +29,7 @@ from features.window_format import (
     stored_state,
 )
 from tests.integration.conftest import API_KEY, keys_of, make_settings
+from tests.waiting import eventually
 
 SCOPE = key_id(API_KEY)  # the scope of the transaction ids the test key sends
 
@@ -351,7 +352,8 @@ def test_answers_ride_on_the_next_round_trip_or_go_alone_after_the_linger(
             # Scored by the service itself: the empty scope.
             ride_a, ride_b = (decision_key(prefix, "", f"tx_ride_{n}") for n in ("a", "b"))
             assert ride_a.encode() in trips()[1]
-            await asyncio.sleep(0.6)  # nothing else leaves: the second's answer goes alone
+            # Nothing else leaves: after the linger, the second's answer goes alone.
+            await eventually(lambda: len(trips()) >= 3, "the answer stored alone", poll_s=0.01)
             assert len(trips()) == 3
             assert ride_b.encode() in trips()[2]
             assert f"{prefix}:seen:".encode() not in trips()[2]

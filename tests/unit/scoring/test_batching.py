@@ -7,6 +7,7 @@ import asyncio
 from typing import Any
 
 from scoring.batching import Batcher
+from tests.waiting import eventually
 
 
 class Stages:
@@ -21,6 +22,7 @@ class Stages:
         self.most_in_flight = 0
         self.fail_read: set[str] = set()
         self.fail_compute: set[str] = set()
+        self.answered = 0  # items the store stage answered itself
 
     async def read(self, batch: list[str]) -> list[tuple[str, str]]:
         self.batches.append(batch)
@@ -32,6 +34,7 @@ class Stages:
             self.in_flight -= 1
         if self.fail_read & set(batch):
             raise RuntimeError("read failed")
+        self.answered += batch.count("answered")
         return [(item, f"read {item}") for item in batch if item != "answered"]
 
     def compute(self, items: list[tuple[str, str]]) -> None:
@@ -41,6 +44,11 @@ class Stages:
 
     def fail(self, items: list[str], exc: BaseException) -> None:
         self.failed.append((items, str(exc)))
+
+    def settled(self) -> int:
+        """Items served so far: computed, failed or answered by the store stage."""
+        computed = sum(len(c) for c in self.computed)
+        return computed + sum(len(items) for items, _ in self.failed) + self.answered
 
 
 def batcher(stages: Stages, **config: Any) -> Batcher[str, str]:
@@ -56,7 +64,7 @@ def run(stages: Stages, items: list[str], pause_s: float = 0.0, **config: Any) -
             b.submit(item)
             if pause_s:
                 await asyncio.sleep(pause_s)
-        await asyncio.sleep(0.3)
+        await eventually(lambda: stages.settled() == len(items), "every item served", poll_s=0.005)
         await b.stop()
 
     asyncio.run(go())

@@ -17,6 +17,7 @@ from scoring.event_time import EventTimePolicy
 from scoring.service import Recorded, ScoringConfig, ScoringService
 from scoring.transaction import Transaction
 from tests.unit.scoring.fakes import Bundle, Models, Store, transaction
+from tests.waiting import eventually
 
 DECISIONS = {"low": "approve", "medium": "review", "high": "review", "critical": "decline"}
 
@@ -57,7 +58,7 @@ def test_a_retried_id_gets_the_first_answer_byte_for_byte() -> None:
 
     async def twice(s: ScoringService) -> tuple[Decision, Decision]:
         first = await s.score(transaction("tx_r"))
-        await asyncio.sleep(0.05)  # stored alone after the linger
+        await eventually(lambda: len(store.trips) == 2, "the answer stored alone", poll_s=0.005)
         return first, await s.score(transaction("tx_r"))
 
     first, again = run(service(store, bundle), twice)
@@ -85,7 +86,8 @@ def test_a_failing_store_degrades_answers_and_is_skipped_for_a_while() -> None:
     async def three(s: ScoringService) -> list[Decision]:
         out = [await s.score(transaction("tx_1")), await s.score(transaction("tx_2"))]
         store.fail = None
-        await asyncio.sleep(0.25)  # past retry_after_s
+        # Time must pass here: the store is skipped until retry_after_s is over.
+        await eventually(lambda: not s.breaker.skipping, "the store tried again", poll_s=0.01)
         out.append(await s.score(transaction("tx_3")))
         return out
 
@@ -126,7 +128,8 @@ def test_answers_a_failed_round_trip_carried_go_with_the_next() -> None:
         await s.score(transaction("tx_b"))  # carries tx_a's answer, fails
         store.fail = None
         s.breaker.succeeded()
-        await asyncio.sleep(0.25)  # past retry_after_s
+        # Time must pass here: the store is skipped until retry_after_s is over.
+        await eventually(lambda: not s.breaker.skipping, "the store tried again", poll_s=0.01)
         await s.score(transaction("tx_c"))
 
     run(service(store, answer_linger_s=0.3), go)
