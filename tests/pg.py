@@ -7,9 +7,9 @@ import asyncio
 from typing import Any
 
 import asyncpg
-from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from persistence.consumer import AuditConsumer, ConsumerConfig
+from tests.offsets import committed_to_end, group_offsets
 from tests.servers import shared_database_url
 
 DATABASE_URL = shared_database_url()
@@ -48,11 +48,7 @@ async def consume_until(
     consumer = AuditConsumer(config)
     stop = asyncio.Event()
     task = asyncio.create_task(consumer.run(stop))
-    offsets = AIOKafkaConsumer(
-        bootstrap_servers=config.bootstrap_servers,
-        group_id=config.group_id,  # reads the group's commits; never joins it
-        enable_auto_commit=False,
-    )
+    offsets = group_offsets(config.bootstrap_servers, config.group_id)
     await offsets.start()
     try:
         loop = asyncio.get_running_loop()
@@ -68,20 +64,6 @@ async def consume_until(
         stop.set()
         await asyncio.wait_for(task, 30)
     return await stored_counts(config.schema)
-
-
-async def committed_to_end(offsets: AIOKafkaConsumer, topic: str) -> bool:
-    """The group's committed offset is the end of every partition of `topic`: the consumer
-    commits after its database transaction, so every message is written."""
-    await offsets.topics()  # fresh metadata: the topic may be new
-    partitions = [TopicPartition(topic, p) for p in offsets.partitions_for_topic(topic) or ()]
-    if not partitions:
-        return False
-    ends = await offsets.end_offsets(partitions)
-    for tp in partitions:
-        if (await offsets.committed(tp) or 0) < ends[tp]:
-            return False
-    return True
 
 
 async def stored_counts(schema: str) -> tuple[int, int]:
