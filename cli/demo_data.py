@@ -21,14 +21,17 @@ TRAFFIC_DAYS = 14
 SEED = 7  # the training history's (cli/demo.py ensure_model)
 
 
-def world(data_dir: Path, days: int, cards: int, label_delay_days: float) -> tuple[Path, datetime]:
+def world(
+    data_dir: Path, days: int, cards: int, label_delay_days: float, seed: int = SEED
+) -> tuple[Path, datetime]:
     """The generated file (made once, kept in data_dir) and where its traffic starts: after
     the first `days` days, the history the model is trained on. Fraud is reported
     `label_delay_days` after it on average (the backfill applies a label from then on)."""
     config = GeneratorConfig(
-        days=days + TRAFFIC_DAYS, cards=cards, seed=SEED, label_delay_days=label_delay_days
+        days=days + TRAFFIC_DAYS, cards=cards, seed=seed, label_delay_days=label_delay_days
     )
-    path = data_dir / f"demo_world_{days}+{TRAFFIC_DAYS}d_{cards}_{label_delay_days:g}.parquet"
+    name = f"demo_world_{days}+{TRAFFIC_DAYS}d_{cards}_{label_delay_days:g}"
+    path = data_dir / (name + ("" if seed == SEED else f"_seed{seed}") + ".parquet")
     if not path.exists():
         write_transactions(generate(config), path)
     return path, config.start + timedelta(days=days)
@@ -54,16 +57,18 @@ def shifted(frame: pd.DataFrame, by: timedelta) -> pd.DataFrame:
 
 
 def split_world(
-    path: Path, traffic_start: datetime, now: datetime | None = None
+    path: Path, traffic_start: datetime, now: datetime | None = None, exact: bool = False
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(the history before the traffic, the traffic), moved so the traffic starts within
-    the week before `now`."""
+    the week before `now` (`exact`: at `now`, for traffic whose times are restamped as it
+    is sent, like the Locust swarm's)."""
     frame = read_transactions(path)
     moments = pd.to_datetime(
         [datetime.fromisoformat(str(v)).astimezone(UTC) for v in frame["timestamp"]], utc=True
     )
     before = moments < pd.Timestamp(traffic_start)
-    by = weeks_to(traffic_start, now or datetime.now(UTC))
+    now = now or datetime.now(UTC)
+    by = now - traffic_start if exact else weeks_to(traffic_start, now)
     return shifted(frame[before], by), shifted(frame[~before], by)
 
 

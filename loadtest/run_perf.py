@@ -9,27 +9,40 @@ CSV. Thresholds come from the environment: PERF_P99_MS (default 20) and
 PERF_MAX_FAILURE_RATIO (default 0); past either, it exits with status 1.
 Redis: FRAUD_REDIS_URL or the machine's (or one the demo helper starts); keys are
 written under a fresh prefix and deleted afterwards.
+
+The swarm's cards arrive with their past, as a deployment's do after `fraud backfill`:
+one generated world (5,000 cards, 31 days then 14 of traffic) is split at the traffic's
+start; the 31 days are moved to end now and backfilled into the run's prefix before the
+first user, and the swarm sends the 14 days' transactions restamped as it goes
+(--cold: empty windows, as before; they are cheaper to read and flag most decisions).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import csv
 import os
 import subprocess
 import sys
+import tempfile
 import uuid
 from contextlib import ExitStack
 from pathlib import Path
 
 import httpx
+import pandas as pd
+import redis.asyncio as aioredis
 
-from app.auth import new_key
+from app.auth import key_id, new_key
 from app.metrics import scraped_total
-from app.settings import get_settings
+from app.settings import Settings, get_settings
+from cli.backfill import BackfillSummary, backfill
 from cli.demo import DemoOptions, ensure_model, ensure_server
+from cli.demo_data import split_world, world
 from ensemble.progress import NoProgress
 from features.dataset import write_transactions
+from features.redis_store import RedisWindowStore
 from localservers import (
     RedisServer,
     delete_keys,
@@ -38,9 +51,10 @@ from localservers import (
     stop,
     wait_until_ready,
 )
-from synthetic.generator import GeneratorConfig, generate
 
 REPORTS = Path("loadtest/reports")
+# The swarm's world: its cards' history (the backfill's horizon), then 14 days of traffic.
+HISTORY_DAYS, CARDS, SEED = 31, 5_000, 31
 
 
 def server_quantiles(metrics: str) -> str:
@@ -63,20 +77,38 @@ def server_quantiles(metrics: str) -> str:
     return f"p50 {quantile(0.5)}, p99 {quantile(0.99)}"
 
 
+async def warm(
+    redis_url: str, prefix: str, history: pd.DataFrame, key: str, settings: Settings
+) -> BackfillSummary:
+    """The history into the run's prefix, as the live API (its key's scope) records it."""
+    with tempfile.TemporaryDirectory() as scratch:
+        path = Path(scratch) / "history.parquet"
+        write_transactions(history, path)
+        async with aioredis.Redis.from_url(redis_url) as client:
+            store = RedisWindowStore(client, prefix, settings.response_ttl_s * 1000)
+            return await backfill(store, path, key_id(key))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--users", type=int, default=1000)
     parser.add_argument("--spawn-rate", type=int, default=200)
     parser.add_argument("--seconds", type=int, default=60)
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument(
+        "--cold", action="store_true", help="no backfill: every card starts with empty windows"
+    )
     args = parser.parse_args()
     p99_limit = float(os.environ.get("PERF_P99_MS", "20"))
     max_failures = float(os.environ.get("PERF_MAX_FAILURE_RATIO", "0"))
     settings = get_settings()
     ensure_model(settings, DemoOptions(), NoProgress(), print)
-    data = settings.data_dir / "locust_traffic.parquet"
-    if not data.exists():
-        write_transactions(generate(GeneratorConfig(days=14, cards=5_000, seed=31)), data)
+    path, traffic_start = world(
+        settings.data_dir, HISTORY_DAYS, CARDS, settings.label_delay_days, seed=SEED
+    )
+    history, traffic = split_world(path, traffic_start, exact=True)
+    data = settings.data_dir / "locust_traffic_world.parquet"
+    write_transactions(traffic, data)
     REPORTS.mkdir(parents=True, exist_ok=True)
     key, key_digest = new_key()
     prefix = f"perf{uuid.uuid4().hex[:6]}"
@@ -84,6 +116,13 @@ def main() -> None:
         redis_url = ensure_server(
             "Redis", settings.redis_url, redis_reachable, RedisServer, stack, print
         )
+        stack.callback(delete_keys, redis_url, prefix)
+        if not args.cold:
+            filled = asyncio.run(warm(redis_url, prefix, history, key, settings))
+            print(
+                f"backfill: {filled.recorded:,} transactions of the {HISTORY_DAYS} days before "
+                f"the swarm's and {filled.labels:,} fraud labels in {filled.seconds:.0f} s"
+            )
         port = free_port()
         env = os.environ | {
             "FRAUD_API_KEYS": key_digest,
@@ -163,7 +202,6 @@ def main() -> None:
                 )
             )
         )
-        delete_keys(redis_url, prefix)
     with (REPORTS / "perf_stats.csv").open() as f:
         total = next(r for r in csv.DictReader(f) if r["Name"] == "Aggregated")
     requests_, failures = int(total["Request Count"]), int(total["Failure Count"])
