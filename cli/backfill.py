@@ -11,8 +11,9 @@ Rows older than the longest horizon before the last one (the 30-day profiles and
 counts) would change nothing that is read and are skipped. A transaction is claimed as
 the API claims it (its id in its scope), so running the same backfill again records
 nothing twice while the claims live (FRAUD_RESPONSE_TTL_S, 7 days by default). Fraud
-labels known by the end of the history (`is_fraud` with `label_reported_at`, else at the
-transaction's time) join their entities' label windows as feedback would put them.
+labels known by the end of the history (`is_fraud`, known at `label_reported_at`, else
+FRAUD_LABEL_DELAY_DAYS after the transaction, as training's replay has it) join their
+entities' label windows as feedback would put them.
 """
 
 from __future__ import annotations
@@ -20,16 +21,18 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from app.schemas.score import ScoreRequest
 from cli.traffic import request_bodies
 from features.dataset import DatasetError, read_transactions
-from features.schema import LABEL_COLUMN, LABEL_REPORTED_COLUMN, SCOPE_COLUMN
+from features.encode import History, prepare_history
+from features.schema import LABEL_COLUMN, SCOPE_COLUMN
 from features.store import Label, WindowStore
 from features.window_format import Event, label_member
 from persistence.history import ENTITY_FIELDS
@@ -61,21 +64,6 @@ class BackfillSummary:
         }
 
 
-def _utc(value: object) -> datetime:
-    if isinstance(value, datetime):
-        return value.astimezone(UTC)
-    return datetime.fromisoformat(str(value)).astimezone(UTC)
-
-
-MOMENT = "backfill_moment_utc"  # the sorting column added to the frame
-
-
-def in_order(frame: pd.DataFrame) -> pd.DataFrame:
-    """Rows in event-time order; equal times keep the file's order (as the replay reads them)."""
-    moments = pd.to_datetime(frame["timestamp"].map(_utc), utc=True)
-    return frame.assign(**{MOMENT: moments}).sort_values(MOMENT, kind="stable")
-
-
 def scopes_of(frame: pd.DataFrame, scope: str) -> list[str]:
     """Each row's scope: the file's `scope` column where it has one, else `scope`."""
     if SCOPE_COLUMN not in frame.columns:
@@ -96,25 +84,23 @@ def events(frame: pd.DataFrame, scopes: Sequence[str]) -> Iterator[Event]:
 
 
 def fraud_labels(
-    frame: pd.DataFrame, scopes: Sequence[str], since: datetime, until: datetime
+    history: History, scopes: Sequence[str], since_ms: int, until_ms: int
 ) -> list[Label]:
-    """The file's fraud labels that became known in [since, until] (`label_reported_at`,
-    else the transaction's time), as the feedback path applies them."""
-    if LABEL_COLUMN not in frame.columns:
+    """The history's fraud labels that became known in [since, until], known when the
+    replay says they were (History.label_known_at: `label_reported_at`, else the
+    transaction's time plus the label delay), as the feedback path applies them."""
+    known_at = history.label_known_at
+    if known_at is None:
         return []
+    frame = history.frame
+    fraud = frame[LABEL_COLUMN].fillna(0).astype(bool).to_numpy()
+    rows = np.flatnonzero(fraud & (known_at >= since_ms) & (known_at <= until_ms))
     labels: list[Label] = []
-    reported = frame[LABEL_REPORTED_COLUMN] if LABEL_REPORTED_COLUMN in frame.columns else None
-    for i, (fraud, moment) in enumerate(zip(frame[LABEL_COLUMN], frame[MOMENT], strict=True)):
-        if not fraud or pd.isna(fraud):
-            continue
-        known = reported.iloc[i] if reported is not None else None
-        known_at = _utc(known) if isinstance(known, str) and known else moment.to_pydatetime()
-        if not since <= known_at <= until:
-            continue
+    for i in rows.tolist():
         row = frame.iloc[i]
         entities = {e: str(row[f]) for e, f in ENTITY_FIELDS.items() if _present(row.get(f))}
         member = label_member(scopes[i], str(row["transaction_id"]))
-        labels.append((entities, member, int(known_at.timestamp() * 1000), True))
+        labels.append((entities, member, int(known_at[i]), True))
     return labels
 
 
@@ -123,47 +109,40 @@ def _present(value: object) -> bool:
 
 
 async def backfill(
-    store: WindowStore, data: Path, scope: str = "", batch: int = BATCH
+    store: WindowStore,
+    data: Path,
+    scope: str,
+    label_delay_days: float,
+    batch: int = BATCH,
 ) -> BackfillSummary:
     """Write `data`'s last HORIZON of transactions, and its fraud labels known by its last
-    transaction, into the online state."""
+    transaction, into the online state. The history is read as the replay reads it
+    (features.encode.prepare_history: validated, a repeated transaction once, event-time
+    order, labels known `label_delay_days` after the transaction unless reported)."""
     started = time.perf_counter()
-    frame = read_transactions(data)
-    if frame.empty:
+    history = prepare_history(read_transactions(data), label_delay_days)
+    if history.frame.empty:
         raise DatasetError(f"{data}: no transactions")
-    frame = in_order(frame)
-    scopes = scopes_of(frame, scope)
-    until = frame[MOMENT].iloc[-1].to_pydatetime()
-    since = until - HORIZON
-    recent = (frame[MOMENT] >= since).to_numpy()
-    recorded = already = 0
-    pending: list[Event] = []
-
-    async def flush() -> None:
-        nonlocal recorded, already
-        for read in await store.read_and_record(pending):
-            fresh = not (read.conflict or read.answer_pending or read.stored_response)
-            recorded += fresh
-            already += not fresh
-        pending.clear()
-
+    ts = history.tx.ts
+    until = int(ts[-1])
+    since = until - int(HORIZON / timedelta(milliseconds=1))
+    recent = ts >= since
+    scopes = scopes_of(history.frame, scope)
     recent_scopes = [s for s, keep in zip(scopes, recent, strict=True) if keep]
     # Every row is validated before the first write: a bad file writes nothing.
-    todo = list(events(frame[recent], recent_scopes))
-    labels = fraud_labels(frame, scopes, since, until)
-    for event in todo:
-        pending.append(event)
-        if len(pending) >= batch:
-            await flush()
-    if pending:
-        await flush()
+    todo = list(events(history.frame[recent], recent_scopes))
+    labels = fraud_labels(history, scopes, since, until)
+    recorded = 0
+    for start in range(0, len(todo), batch):
+        reads = await store.read_and_record(todo[start : start + batch])
+        recorded += sum(not (r.conflict or r.answer_pending or r.stored_response) for r in reads)
     for start in range(0, len(labels), batch):
         await store.record_labels(labels[start : start + batch])
     return BackfillSummary(
-        rows=len(frame),
-        skipped_old=int(len(frame) - recent.sum()),
+        rows=len(history.frame) + history.duplicates_dropped,
+        skipped_old=int(len(recent) - recent.sum()),
         recorded=recorded,
-        already=already,
+        already=len(todo) - recorded,
         labels=len(labels),
         seconds=time.perf_counter() - started,
     )

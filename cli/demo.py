@@ -203,13 +203,13 @@ def ensure_kafka(settings: Settings, stack: ExitStack, say: Say) -> tuple[str, b
 
 
 async def _backfill(
-    redis_url: str, prefix: str, history: Path, key: str, ttl_ms: int
+    redis_url: str, prefix: str, history: Path, key: str, settings: Settings
 ) -> BackfillSummary:
     """The run's history into its windows, as the API (replayed event time) records them,
     its transactions in the demo key's scope."""
     async with aioredis.Redis.from_url(redis_url) as client:
-        store = RedisWindowStore(client, prefix, ttl_ms, replay=True)
-        return await backfill(store, history, key_id(key))
+        store = RedisWindowStore(client, prefix, settings.response_ttl_s * 1000, replay=True)
+        return await backfill(store, history, key_id(key), settings.label_delay_days)
 
 
 def run_demo(
@@ -297,7 +297,7 @@ def run_demo(
                 run.prefix(settings.redis_prefix),
                 history,
                 key,
-                settings.response_ttl_s * 1000,
+                settings,
             )
         )
         say(

@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from features.dataset import read_transactions, write_transactions
+from features.encode import parse_timestamps
 from synthetic.generator import GeneratorConfig, generate
 
 TRAFFIC_DAYS = 14
@@ -63,10 +64,8 @@ def split_world(
     the week before `now` (`exact`: at `now`, for traffic whose times are restamped as it
     is sent, like the Locust swarm's)."""
     frame = read_transactions(path)
-    moments = pd.to_datetime(
-        [datetime.fromisoformat(str(v)).astimezone(UTC) for v in frame["timestamp"]], utc=True
-    )
-    before = moments < pd.Timestamp(traffic_start)
+    ms, _ = parse_timestamps(frame["timestamp"])
+    before = ms < traffic_start.timestamp() * 1000
     now = now or datetime.now(UTC)
     by = now - traffic_start if exact else weeks_to(traffic_start, now)
     return shifted(frame[before], by), shifted(frame[~before], by)

@@ -444,7 +444,8 @@ def backfill(
     async def go() -> dict[str, object]:
         client = redis_client(settings)
         try:
-            return (await run(window_store(client, settings), data, scope)).as_dict()
+            store = window_store(client, settings)
+            return (await run(store, data, scope, settings.label_delay_days)).as_dict()
         finally:
             await client.aclose()
 

@@ -86,7 +86,7 @@ async def warm(
         write_transactions(history, path)
         async with aioredis.Redis.from_url(redis_url) as client:
             store = RedisWindowStore(client, prefix, settings.response_ttl_s * 1000)
-            return await backfill(store, path, key_id(key))
+            return await backfill(store, path, key_id(key), settings.label_delay_days)
 
 
 def main() -> None:

@@ -8,15 +8,17 @@ import asyncio
 import os
 import subprocess
 import sys
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import orjson
+import pandas as pd
 import pytest
 import redis.asyncio as aioredis
 
-from cli.backfill import MOMENT, backfill, events, fraud_labels, in_order, scopes_of
+from cli.backfill import backfill, events, fraud_labels, scopes_of
 from features.dataset import DatasetError, read_transactions, write_transactions
+from features.encode import prepare_history
 from features.redis_store import RedisWindowStore
 from features.window_format import Event, WindowRead
 from localservers import delete_keys
@@ -24,6 +26,7 @@ from synthetic.generator import GeneratorConfig, generate
 from tests.integration.conftest import keys_of
 
 SCOPE = "key_backfill"
+DELAY_DAYS = 7.0  # FRAUD_LABEL_DELAY_DAYS: where a label has no reported time
 
 
 @pytest.fixture(scope="module")
@@ -39,21 +42,23 @@ async def one_by_one(store: RedisWindowStore, path: Path) -> None:
     """The reference: every row of the file, in event-time order, one store call each (a
     request at a time, as the API records them), and each fraud label as feedback applies
     it once known."""
-    frame = in_order(read_transactions(path))
-    scopes = scopes_of(frame, SCOPE)
-    for event in events(frame, scopes):
+    history = prepare_history(read_transactions(path), DELAY_DAYS)
+    scopes = scopes_of(history.frame, SCOPE)
+    for event in events(history.frame, scopes):
         await store.read_and_record([event])
-    until = frame[MOMENT].iloc[-1].to_pydatetime()
-    labels = fraud_labels(frame, scopes, until - timedelta(days=400), until)
+    until = int(history.tx.ts[-1])
+    labels = fraud_labels(history, scopes, until - 400 * 86_400_000, until)
     for label in labels:
         await store.record_labels([label])
 
 
 def probes(path: Path) -> list[Event]:
     """A transaction of every card just after the history: what its features would read."""
-    frame = in_order(read_transactions(path))
+    history = prepare_history(read_transactions(path), DELAY_DAYS)
+    frame = history.frame
     last = frame.groupby("card_id", sort=False).tail(1).copy()
-    later = (frame[MOMENT].iloc[-1] + timedelta(minutes=1)).isoformat()
+    end = datetime.fromtimestamp(int(history.tx.ts[-1]) / 1000, UTC)
+    later = (end + timedelta(minutes=1)).isoformat()
     last["timestamp"] = later
     last["transaction_id"] = "probe_" + last["transaction_id"].astype(str)
     return list(events(last, scopes_of(last, SCOPE)))
@@ -72,7 +77,7 @@ def test_backfill_leaves_what_the_rows_sent_one_by_one_leave(
         async with aioredis.Redis.from_url(redis_url) as client:
             bulk = RedisWindowStore(client, prefix, 3_600_000, replay=True)
             ref = RedisWindowStore(client, reference, 3_600_000, replay=True)
-            summary = await backfill(bulk, history, SCOPE)
+            summary = await backfill(bulk, history, SCOPE, DELAY_DAYS)
             await one_by_one(ref, history)
             probe = probes(history)
             return (
@@ -102,9 +107,9 @@ def test_a_second_run_records_nothing_again(redis_url: str, prefix: str, history
     async def run() -> tuple[dict[str, object], dict[str, object], bytes, bytes]:
         async with aioredis.Redis.from_url(redis_url) as client:
             store = RedisWindowStore(client, prefix, 3_600_000, replay=True)
-            first = (await backfill(store, history, SCOPE)).as_dict()
+            first = (await backfill(store, history, SCOPE, DELAY_DAYS)).as_dict()
             state = orjson.dumps(sorted(await state_of(client, prefix)))
-            second = (await backfill(store, history, SCOPE)).as_dict()
+            second = (await backfill(store, history, SCOPE, DELAY_DAYS)).as_dict()
             again = orjson.dumps(sorted(await state_of(client, prefix)))
             return first, second, state, again
 
@@ -136,7 +141,9 @@ def test_a_bad_row_is_named_and_nothing_is_written(
 
     async def run() -> None:
         async with aioredis.Redis.from_url(redis_url) as client:
-            await backfill(RedisWindowStore(client, prefix, 3_600_000, replay=True), bad, SCOPE)
+            await backfill(
+                RedisWindowStore(client, prefix, 3_600_000, replay=True), bad, SCOPE, DELAY_DAYS
+            )
 
     with pytest.raises(DatasetError, match=str(frame.loc[150, "transaction_id"])):
         asyncio.run(run())
@@ -167,3 +174,31 @@ def test_the_command_prints_its_figures_and_refuses_a_missing_file(
 
 def _base_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith("FRAUD_")}
+
+
+def test_without_reported_times_labels_are_known_the_label_delay_after(
+    redis_url: str, prefix: str, history: Path, tmp_path: Path
+) -> None:
+    """As training's replay has it: a fraud without `label_reported_at` is known
+    FRAUD_LABEL_DELAY_DAYS after its transaction, so the last days' frauds are not yet."""
+    frame = read_transactions(history).drop(columns=["label_reported_at"])
+    unreported = tmp_path / "unreported.parquet"
+    write_transactions(frame, unreported)
+    ts = pd.to_datetime(frame["timestamp"], utc=True, format="ISO8601")
+    until = ts.max()
+    known = ts + pd.Timedelta(days=DELAY_DAYS)
+    expected = int(
+        (
+            frame["is_fraud"].astype(bool)
+            & (known >= until - pd.Timedelta(days=31))
+            & (known <= until)
+        ).sum()
+    )
+
+    async def run() -> int:
+        async with aioredis.Redis.from_url(redis_url) as client:
+            store = RedisWindowStore(client, prefix, 3_600_000, replay=True)
+            return (await backfill(store, unreported, SCOPE, DELAY_DAYS)).labels
+
+    assert 0 < expected < int(frame["is_fraud"].sum())
+    assert asyncio.run(run()) == expected
