@@ -97,8 +97,8 @@ class AuditProducer:
         await self.sender.connect()  # creates the topic at start-up; if Kafka is down, later
         while not self._stopping:
             try:
-                first = await asyncio.wait_for(self._queue.get(), timeout=self.retry_s)
-                batch = [first]
+                async with asyncio.timeout(self.retry_s):  # no task of its own
+                    batch = [await self._queue.get()]
             except TimeoutError:
                 batch = []
             self._delivering = True

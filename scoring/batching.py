@@ -7,6 +7,12 @@
   millisecond or so of numpy calls, whatever the batch size) is then paid once per
   busy moment instead of once per round trip; at light load it runs per request.
 
+When both stages are idle (nothing queued, read or waiting to compute), a request runs
+them itself, in its caller's task (`run_now`): at light load every batch holds one
+request, and handing it from the caller to the store worker, to a batch task, to the
+compute worker and back cost more than the request's own work (each hand-off is a turn
+of the event loop, and at 50 requests a second each turn finds the caches cold).
+
 What each stage does is given to the Batcher; it only schedules them.
 """
 
@@ -58,9 +64,39 @@ class Batcher(Generic[Item, Read]):
         self._wake_computer = asyncio.Event()
         self._reading: set[int] = set()  # store batches waiting for the store, by number
         self._batch_numbers = itertools.count()
+        # Store batches out at once, at most: the workers' and run_now's together.
+        self._slots = asyncio.Semaphore(max_inflight)
+        self._alone = 0  # requests running both stages in their own task (run_now)
+        self._alone_done = asyncio.Event()
+        self._alone_done.set()
+
+    @property
+    def idle(self) -> bool:
+        """Nothing queued, read or waiting to compute: the next item may `run_now`."""
+        return not self._reading and not self._computable and self._queue.empty()
 
     def submit(self, item: Item) -> None:
         self._queue.put_nowait(item)
+
+    async def run_now(self, item: Item) -> None:
+        """Both stages for `item` in the caller's task (when `idle`): its round trip, then
+        its computation with whatever else is ready by then. While it is out the stages
+        are not idle, so the items that follow are batched by the workers as usual; if
+        their round trips are still out when it lands, it is handed to the compute worker,
+        which lingers for them as for any batch. If the caller is cancelled midway, the
+        item is failed (its waiters are answered)."""
+        self._alone += 1
+        self._alone_done.clear()
+        try:
+            async with self._slots:  # free when idle: taken without waiting
+                await self._batch([item], compute_now=True)
+        except BaseException:
+            self._fail([item], RuntimeError("the request was cancelled before it was scored"))
+            raise
+        finally:
+            self._alone -= 1
+            if not self._alone:
+                self._alone_done.set()
 
     def spawn(self, work: Coroutine[Any, Any, None]) -> None:
         """Run `work` beside the stages; `stop` waits for it."""
@@ -78,6 +114,7 @@ class Batcher(Generic[Item, Read]):
             self._worker.cancel()
             await asyncio.gather(self._worker, return_exceptions=True)
         await asyncio.gather(*self._inflight, return_exceptions=True)
+        await self._alone_done.wait()
         if self._computer is not None:
             self._computer.cancel()
             await asyncio.gather(self._computer, return_exceptions=True)
@@ -86,7 +123,7 @@ class Batcher(Generic[Item, Read]):
 
     async def _run(self) -> None:
         # Several store batches in flight: while one waits for the store, the next is sent.
-        slots = asyncio.Semaphore(self.max_inflight)
+        slots = self._slots
         while True:
             await slots.acquire()
             batch = [await self._queue.get()]
@@ -97,7 +134,7 @@ class Batcher(Generic[Item, Read]):
             task.add_done_callback(self._inflight.discard)
             task.add_done_callback(lambda _t: slots.release())
 
-    async def _batch(self, batch: list[Item]) -> None:
+    async def _batch(self, batch: list[Item], *, compute_now: bool = False) -> None:
         try:
             number = next(self._batch_numbers)
             self._reading.add(number)
@@ -110,7 +147,11 @@ class Batcher(Generic[Item, Read]):
             self._fail(batch, exc)
             return
         self._computable += ready
-        self._wake_computer.set()
+        if compute_now and not self._reading:  # else the worker lingers for those still out
+            self._compute_ready()
+            self._after_compute()
+        else:
+            self._wake_computer.set()
 
     async def _compute_loop(self) -> None:
         loop = asyncio.get_running_loop()
@@ -125,7 +166,8 @@ class Batcher(Generic[Item, Read]):
             deadline = loop.time() + self.linger_s
             while not out.isdisjoint(self._reading) and (left := deadline - loop.time()) > 0:
                 with suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake_computer.wait(), left)
+                    async with asyncio.timeout(left):  # no task of its own, as wait_for's
+                        await self._wake_computer.wait()
                 self._wake_computer.clear()
             self._compute_ready()
             self._after_compute()

@@ -69,6 +69,7 @@ class RetryCache:
             return
         answers = self.take()
         try:
-            await asyncio.wait_for(self._save(answers), self.timeout_s)
+            async with asyncio.timeout(self.timeout_s):
+                await self._save(answers)
         except STORE_ERRORS as exc:  # a timeout too (TimeoutError is an OSError)
             log.warning("could not store %d responses for retries: %r", len(answers), exc)

@@ -184,7 +184,15 @@ class ScoringService:
             first.copies.append(future)
             return await future
         self._in_flight[pending.key] = pending
-        self.batcher.submit(pending)
+        if self.batcher.idle:
+            try:
+                await self.batcher.run_now(pending)  # answers the future, or fails it
+            except asyncio.CancelledError:
+                if future.done() and not future.cancelled():
+                    future.exception()  # failed for the copies; this caller is gone
+                raise
+        else:
+            self.batcher.submit(pending)
         return await future
 
     async def _read(self, batch: list[_Pending]) -> list[tuple[_Pending, WindowRead | None]]:
@@ -233,10 +241,11 @@ class ScoringService:
         answers = self.answers.take()  # they ride on this round trip
         started = time.perf_counter()
         try:
-            reads = await asyncio.wait_for(
-                self.store.read_and_record([p.online.event for p in batch], answers),
-                self.config.budget_s,
-            )
+            async with asyncio.timeout(self.config.budget_s):  # no task of its own
+                reads = await self.store.read_and_record([p.online.event for p in batch], answers)
+        except asyncio.CancelledError:
+            self.answers.give_back(answers)
+            raise
         except STORE_ERRORS as exc:  # a timeout too (TimeoutError is an OSError)
             slow = isinstance(exc, TimeoutError)
             cause = "timeout" if slow else "error"

@@ -101,8 +101,7 @@ class Store:
         self, events: Sequence[Event], responses: Sequence[tuple[str, bytes]] = ()
     ) -> list[WindowRead]:
         self.trips.append(([e.transaction_id for e in events], [t for t, _ in responses]))
-        if self.delay:
-            await asyncio.sleep(self.delay)
+        await asyncio.sleep(self.delay)  # a round trip always yields, however short
         if self.fail is not None:
             raise self.fail
         for key, body in responses:

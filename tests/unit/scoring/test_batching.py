@@ -126,3 +126,64 @@ def test_stop_waits_for_work_spawned_beside_the_stages() -> None:
 
     asyncio.run(go())
     assert done == ["work"]
+
+
+def test_an_item_arriving_when_idle_runs_both_stages_in_its_callers_task() -> None:
+    """No hand-off to the workers: run_now returns with the item computed. Items arriving
+    while it is out find the stages busy and are batched by the workers together."""
+    stages = Stages({"alone": 0.05})
+
+    async def go() -> tuple[list[str], bool]:
+        b = batcher(stages)
+        await b.start()
+        assert b.idle
+        alone = asyncio.ensure_future(b.run_now("alone"))
+        await eventually(lambda: stages.in_flight == 1, "the first round trip out", poll_s=0.001)
+        idle_while_out = b.idle
+        for item in ("b1", "b2", "b3"):
+            b.submit(item)
+        await alone
+        computed_when_it_returned = [item for batch in stages.computed for item in batch]
+        await eventually(lambda: stages.settled() == 4, "every item served", poll_s=0.005)
+        await b.stop()
+        return computed_when_it_returned, idle_while_out
+
+    first, idle_while_out = asyncio.run(go())
+    assert "alone" in first
+    assert not idle_while_out
+    assert stages.batches[0] == ["alone"]
+    assert ["b1", "b2", "b3"] in stages.batches
+
+
+def test_an_item_run_now_whose_caller_is_cancelled_is_failed_and_stop_does_not_hang() -> None:
+    stages = Stages({"slow": 1.0})
+
+    async def go() -> bool:
+        b = batcher(stages)
+        await b.start()
+        task = asyncio.ensure_future(b.run_now("slow"))
+        await eventually(lambda: stages.in_flight == 1, "the round trip out", poll_s=0.001)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        idle = b.idle
+        await b.stop()
+        return idle
+
+    assert asyncio.run(go())
+    assert stages.failed == [(["slow"], "the request was cancelled before it was scored")]
+    assert stages.computed == []
+
+
+def test_stop_waits_for_an_item_run_now() -> None:
+    stages = Stages({"alone": 0.05})
+
+    async def go() -> None:
+        b = batcher(stages)
+        await b.start()
+        alone = asyncio.ensure_future(b.run_now("alone"))
+        await eventually(lambda: stages.in_flight == 1, "the round trip out", poll_s=0.001)
+        await b.stop()
+        assert stages.computed == [["alone"]]
+        await alone
+
+    asyncio.run(go())

@@ -243,3 +243,32 @@ def test_a_batch_the_audit_cannot_record_is_not_answered_nor_kept_for_retries() 
 
     assert "No space left on device" in run(service(store), refused)
     assert "tx_full" not in store.stored
+
+
+def test_a_caller_that_goes_away_mid_round_trip_leaves_no_copy_waiting() -> None:
+    """A request alone runs the store's round trip in its caller's task: if that task is
+    cancelled (the server stopping it), the copies that joined it are refused rather than
+    left waiting, the answers its round trip carried go on the next, and its id is free."""
+    store = Store()
+
+    async def go(s: ScoringService) -> tuple[str, list[str], Decision]:
+        await s.score(transaction("tx_before"))
+        store.delay = 0.2
+        first = asyncio.ensure_future(s.score(transaction("tx_gone")))
+        await eventually(lambda: len(store.trips) == 2, "its round trip out", poll_s=0.001)
+        copy = asyncio.ensure_future(s.score(transaction("tx_gone")))
+        await asyncio.sleep(0)  # the copy joins the first
+        first.cancel()
+        copy_error = ""
+        try:
+            await copy
+        except RuntimeError as exc:
+            copy_error = str(exc)
+        store.delay = 0.0
+        again = await s.score(transaction("tx_gone"))
+        return copy_error, store.trips[2][1], again
+
+    copy_error, carried, again = run(service(store, answer_linger_s=0.3), go)
+    assert copy_error == "the request was cancelled before it was scored"
+    assert carried == ["tx_before"]  # given back by the cancelled trip, carried by the next
+    assert again.decision == "approve"
