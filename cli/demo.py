@@ -31,14 +31,13 @@ from pathlib import Path
 import asyncpg
 import httpx
 import redis
-import redis.asyncio as aioredis
 from rich.console import Console
 from rich.markup import escape
 
 from app.auth import key_id, new_key
 from app.metrics import scraped_total
 from app.settings import Settings
-from cli.backfill import BackfillSummary, backfill
+from cli.backfill import backfill_into
 from cli.demo_data import write_run_files
 from cli.demo_status import closing, show_status
 from cli.traffic import ReplayReport, replay
@@ -47,7 +46,6 @@ from ensemble.manifest import BundleError
 from ensemble.progress import Progress
 from ensemble.train import TrainConfig, train
 from features.dataset import write_transactions
-from features.redis_store import RedisWindowStore
 from localservers import (
     PostgresServer,
     RedisServer,
@@ -202,16 +200,6 @@ def ensure_kafka(settings: Settings, stack: ExitStack, say: Say) -> tuple[str, b
     return broker.bootstrap, False
 
 
-async def _backfill(
-    redis_url: str, prefix: str, history: Path, key: str, settings: Settings
-) -> BackfillSummary:
-    """The run's history into its windows, as the API (replayed event time) records them,
-    its transactions in the demo key's scope."""
-    async with aioredis.Redis.from_url(redis_url) as client:
-        store = RedisWindowStore(client, prefix, settings.response_ttl_s * 1000, replay=True)
-        return await backfill(store, history, key_id(key), settings.label_delay_days)
-
-
 def run_demo(
     settings: Settings,
     options: DemoOptions,
@@ -291,15 +279,16 @@ def run_demo(
         )
         stack.callback(_remove, history, traffic)
         say(f"backfilling the online state from the {history.name} weeks before the traffic")
-        filled = asyncio.run(
-            _backfill(
-                redis_url,
-                run.prefix(settings.redis_prefix),
-                history,
-                key,
-                settings,
-            )
+        # Into the windows the API reads (its Redis, the run's prefix, replayed event
+        # time: the env above), its transactions in the demo key's scope.
+        served = settings.model_copy(
+            update={
+                "redis_url": redis_url,
+                "redis_prefix": run.prefix(settings.redis_prefix),
+                "event_time": "replay",
+            }
         )
+        filled = asyncio.run(backfill_into(served, history, key_id(key)))
         say(
             f"backfill: {filled.recorded:,} transactions and {filled.labels:,} fraud labels in "
             f"{filled.seconds:.0f} s (cards arrive with their past, as after `fraud backfill`)"
