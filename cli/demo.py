@@ -17,14 +17,15 @@ answered (to anyone) with rows stored.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import secrets
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
-from contextlib import AbstractContextManager, ExitStack, suppress
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, ExitStack, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,6 +36,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from app.auth import key_id, new_key
+from app.logs import TextLines
 from app.metrics import scraped_total
 from app.settings import Settings
 from cli.backfill import backfill_into
@@ -168,6 +170,30 @@ def ensure_model(settings: Settings, options: DemoOptions, progress: Progress, s
     )
 
 
+@contextmanager
+def training_log(path: Path) -> Iterator[None]:
+    """What a training logs, from INFO (tl2cgen's compiler lines, ensemble/codegen.py),
+    into `path` (created on the first line) instead of between the progress bars; a
+    warning still reaches the terminal too, as it would with no logging configured."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    to_file = logging.FileHandler(path, delay=True)
+    to_file.setFormatter(TextLines())
+    to_terminal = logging.StreamHandler()  # sys.stderr now: the bars' proxy, if any
+    to_terminal.setLevel(logging.WARNING)
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.INFO)
+    root.addHandler(to_file)
+    root.addHandler(to_terminal)
+    try:
+        yield
+    finally:
+        root.removeHandler(to_terminal)
+        root.removeHandler(to_file)
+        root.setLevel(level)
+        to_file.close()
+
+
 def ensure_server(
     name: str,
     configured: str,
@@ -212,9 +238,12 @@ def run_demo(
     # SIGTERM and SIGHUP (a closed terminal) stop the demo as Ctrl-C does: everything it
     # started runs in a session of its own and would otherwise outlive it.
     _on_signals_interrupt()
-    with bars() as progress:
-        ensure_model(settings, options, progress, say)
     run = DemoRun.new()
+    trained = run.log(settings.data_dir, "train")
+    with bars() as progress, training_log(trained):
+        ensure_model(settings, options, progress, say)
+    if trained.exists():
+        say(f"model: the training's log is {trained} (kept after exit)")
     # Callbacks run last-registered first: register in the reverse of the stopping order.
     with ExitStack() as stack:
         redis_url = ensure_server(
