@@ -11,7 +11,7 @@ Kafka an empty group is left until the broker expires its offsets). The API's an
 consumer's logs go to files of the run's, kept. Everything it started it stops by PID, in
 order: traffic, the API (its producer flushed), the consumer once it has stored what the
 API answered, the broker, the databases. Its last line compares the decisions the API
-answered (to anyone) with rows stored.
+answered (to anyone) with rows stored, as its live line does (cli/demo_counts.py).
 """
 
 from __future__ import annotations
@@ -30,16 +30,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
-import httpx
 import redis
 from rich.console import Console
 from rich.markup import escape
 
 from app.auth import key_id, new_key
 from app.logs import TextLines
-from app.metrics import scraped_total
 from app.settings import Settings
 from cli.backfill import backfill_into
+from cli.demo_counts import AnsweredCounter, StoredCounter, answered_by_api, wait_stored
 from cli.demo_data import write_run_files
 from cli.demo_status import closing, show_status
 from cli.traffic import ReplayReport, replay
@@ -337,21 +336,11 @@ def run_demo(
         say("stopping: traffic stopped; the API is flushing its decisions to Kafka")
         stop(server.process)  # SIGTERM: the producer sends (or spools) what it holds
         expected = ours if answered is None else answered
-        stored = asyncio.run(_wait_stored(database_url, run.schema, expected, CATCH_UP_S))
+        stored = asyncio.run(wait_stored(database_url, run.schema, expected, CATCH_UP_S))
         stop(consumer.process)
         say(f"replay: {summary}")
         say(closing(answered, ours, stored))
         return summary | {"answered": expected, "stored": stored}
-
-
-def answered_by_api(base: str) -> int | None:
-    """The decisions the API answered, to anyone (its own count, in /metrics), or None if
-    it cannot be read."""
-    try:
-        exposition = httpx.get(f"{base}/metrics", timeout=5).raise_for_status().text
-    except httpx.HTTPError:
-        return None
-    return int(scraped_total(exposition, "fraud_score_latency_seconds_count"))
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -438,9 +427,11 @@ async def _serve_traffic(
     for sig in STOPPING_SIGNALS:
         loop.add_signal_handler(sig, stopping.set)
     limit = None if options.duration is None else max(1, int(options.duration * options.rate))
-    counter = StoredCounter(database_url, run.schema)
+    stored, answered = StoredCounter(database_url, run.schema), AnsweredCounter(base)
     status_done = asyncio.Event()
-    status = asyncio.create_task(show_status(report, counter.count, console, status_done))
+    status = asyncio.create_task(
+        show_status(report, answered.count, stored.count, console, status_done)
+    )
     watch = asyncio.create_task(_first_exit(children, stopping))
     try:
         summary = await replay(
@@ -458,7 +449,8 @@ async def _serve_traffic(
         watch.cancel()
         status_done.set()
         await status
-        await counter.close()
+        await stored.close()
+        await answered.close()
         for sig in STOPPING_SIGNALS:
             loop.remove_signal_handler(sig)  # back to SIG_DFL, not to ours
         _on_signals_interrupt()
@@ -474,48 +466,6 @@ async def _first_exit(children: tuple[Child, ...], stopping: asyncio.Event) -> C
         with suppress(TimeoutError):
             await asyncio.wait_for(stopping.wait(), 0.5)
     return None
-
-
-class StoredCounter:
-    """Rows in this run's decisions table, on one connection kept open."""
-
-    def __init__(self, url: str, schema: str) -> None:
-        self.url = url
-        self.schema = schema
-        self._conn: asyncpg.Connection | None = None
-
-    async def count(self) -> int | None:
-        try:
-            if self._conn is None:
-                self._conn = await asyncpg.connect(
-                    self.url, server_settings={"search_path": self.schema}, timeout=2
-                )
-            return int(await self._conn.fetchval("SELECT count(*) FROM decisions"))
-        except asyncpg.UndefinedTableError:
-            return 0  # the consumer has not migrated yet
-        except (OSError, TimeoutError, asyncpg.PostgresError):
-            await self.close()
-            return None
-
-    async def close(self) -> None:
-        if self._conn is not None:
-            with suppress(OSError, asyncpg.PostgresError):
-                await self._conn.close()
-            self._conn = None
-
-
-async def _wait_stored(url: str, schema: str, answered: int, timeout_s: float) -> int:
-    """Rows stored once they reach `answered` or time runs out."""
-    counter = StoredCounter(url, schema)
-    deadline = time.monotonic() + timeout_s
-    try:
-        while True:
-            stored = await counter.count() or 0
-            if stored >= answered or time.monotonic() > deadline:
-                return stored
-            await asyncio.sleep(0.25)
-    finally:
-        await counter.close()
 
 
 def _forget_keys(url: str, prefix: str) -> None:
