@@ -14,6 +14,10 @@ nothing twice while the claims live (FRAUD_RESPONSE_TTL_S, 7 days by default). F
 labels known by the end of the history (`is_fraud`, known at `label_reported_at`, else
 FRAUD_LABEL_DELAY_DAYS after the transaction, as training's replay has it) join their
 entities' label windows as feedback would put them.
+
+`backfill_into` is the one way in for the command, the demo and `make perf`: the store
+the API built from the same settings would read, so a backfill cannot land under another
+prefix, client or event-time mode than the traffic after it.
 """
 
 from __future__ import annotations
@@ -28,9 +32,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from app.lifespan import redis_client, window_store
 from app.schemas.score import ScoreRequest
+from app.settings import Settings
 from cli.traffic import request_bodies
-from features.dataset import DatasetError, read_transactions
+from features.dataset import DatasetError, read_transactions, require_columns
 from features.encode import History, prepare_history
 from features.schema import LABEL_COLUMN, SCOPE_COLUMN
 from features.store import Label, WindowStore
@@ -108,21 +114,41 @@ def _present(value: object) -> bool:
     return value is not None and not (isinstance(value, float) and pd.isna(value)) and value != ""
 
 
+async def backfill_into(
+    settings: Settings, data: Path | pd.DataFrame, scope: str
+) -> BackfillSummary:
+    """`backfill` into the window store `fraud serve` builds from `settings` (its Redis,
+    single node or cluster, key prefix, claims' lifetime and event-time mode), on a client
+    of its own, closed at the end."""
+    client = redis_client(settings)
+    try:
+        store = window_store(client, settings)
+        return await backfill(store, data, scope, settings.label_delay_days)
+    finally:
+        await client.aclose()
+
+
 async def backfill(
     store: WindowStore,
-    data: Path,
+    data: Path | pd.DataFrame,
     scope: str,
     label_delay_days: float,
     batch: int = BATCH,
 ) -> BackfillSummary:
     """Write `data`'s last HORIZON of transactions, and its fraud labels known by its last
-    transaction, into the online state. The history is read as the replay reads it
-    (features.encode.prepare_history: validated, a repeated transaction once, event-time
-    order, labels known `label_delay_days` after the transaction unless reported)."""
+    transaction, into the online state. `data` is a file, or its rows already in memory
+    (the frame `read_transactions` would return: `make perf` splits its world in memory).
+    The history is read as the replay reads it (features.encode.prepare_history: validated,
+    a repeated transaction once, event-time order, labels known `label_delay_days` after
+    the transaction unless reported)."""
     started = time.perf_counter()
-    history = prepare_history(read_transactions(data), label_delay_days)
+    if isinstance(data, Path):
+        source, frame = str(data), read_transactions(data)
+    else:
+        source, frame = "the history", require_columns(data, "the history")
+    history = prepare_history(frame, label_delay_days)
     if history.frame.empty:
-        raise DatasetError(f"{data}: no transactions")
+        raise DatasetError(f"{source}: no transactions")
     ts = history.tx.ts
     until = int(ts[-1])
     since = until - int(HORIZON / timedelta(milliseconds=1))

@@ -11,34 +11,34 @@ Kafka an empty group is left until the broker expires its offsets). The API's an
 consumer's logs go to files of the run's, kept. Everything it started it stops by PID, in
 order: traffic, the API (its producer flushed), the consumer once it has stored what the
 API answered, the broker, the databases. Its last line compares the decisions the API
-answered (to anyone) with rows stored.
+answered (to anyone) with rows stored, as its live line does (cli/demo_counts.py).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import secrets
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
-from contextlib import AbstractContextManager, ExitStack, suppress
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, ExitStack, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
-import httpx
 import redis
-import redis.asyncio as aioredis
 from rich.console import Console
 from rich.markup import escape
 
 from app.auth import key_id, new_key
-from app.metrics import scraped_total
+from app.logs import TextLines
 from app.settings import Settings
-from cli.backfill import BackfillSummary, backfill
+from cli.backfill import backfill_into
+from cli.demo_counts import AnsweredCounter, StoredCounter, answered_by_api, wait_stored
 from cli.demo_data import write_run_files
 from cli.demo_status import closing, show_status
 from cli.traffic import ReplayReport, replay
@@ -47,7 +47,6 @@ from ensemble.manifest import BundleError
 from ensemble.progress import Progress
 from ensemble.train import TrainConfig, train
 from features.dataset import write_transactions
-from features.redis_store import RedisWindowStore
 from localservers import (
     PostgresServer,
     RedisServer,
@@ -170,6 +169,30 @@ def ensure_model(settings: Settings, options: DemoOptions, progress: Progress, s
     )
 
 
+@contextmanager
+def training_log(path: Path) -> Iterator[None]:
+    """What a training logs, from INFO (tl2cgen's compiler lines, ensemble/codegen.py),
+    into `path` (created on the first line) instead of between the progress bars; a
+    warning still reaches the terminal too, as it would with no logging configured."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    to_file = logging.FileHandler(path, delay=True)
+    to_file.setFormatter(TextLines())
+    to_terminal = logging.StreamHandler()  # sys.stderr now: the bars' proxy, if any
+    to_terminal.setLevel(logging.WARNING)
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.INFO)
+    root.addHandler(to_file)
+    root.addHandler(to_terminal)
+    try:
+        yield
+    finally:
+        root.removeHandler(to_terminal)
+        root.removeHandler(to_file)
+        root.setLevel(level)
+        to_file.close()
+
+
 def ensure_server(
     name: str,
     configured: str,
@@ -202,16 +225,6 @@ def ensure_kafka(settings: Settings, stack: ExitStack, say: Say) -> tuple[str, b
     return broker.bootstrap, False
 
 
-async def _backfill(
-    redis_url: str, prefix: str, history: Path, key: str, settings: Settings
-) -> BackfillSummary:
-    """The run's history into its windows, as the API (replayed event time) records them,
-    its transactions in the demo key's scope."""
-    async with aioredis.Redis.from_url(redis_url) as client:
-        store = RedisWindowStore(client, prefix, settings.response_ttl_s * 1000, replay=True)
-        return await backfill(store, history, key_id(key), settings.label_delay_days)
-
-
 def run_demo(
     settings: Settings,
     options: DemoOptions,
@@ -224,9 +237,12 @@ def run_demo(
     # SIGTERM and SIGHUP (a closed terminal) stop the demo as Ctrl-C does: everything it
     # started runs in a session of its own and would otherwise outlive it.
     _on_signals_interrupt()
-    with bars() as progress:
-        ensure_model(settings, options, progress, say)
     run = DemoRun.new()
+    trained = run.log(settings.data_dir, "train")
+    with bars() as progress, training_log(trained):
+        ensure_model(settings, options, progress, say)
+    if trained.exists():
+        say(f"model: the training's log is {trained} (kept after exit)")
     # Callbacks run last-registered first: register in the reverse of the stopping order.
     with ExitStack() as stack:
         redis_url = ensure_server(
@@ -291,15 +307,16 @@ def run_demo(
         )
         stack.callback(_remove, history, traffic)
         say(f"backfilling the online state from the {history.name} weeks before the traffic")
-        filled = asyncio.run(
-            _backfill(
-                redis_url,
-                run.prefix(settings.redis_prefix),
-                history,
-                key,
-                settings,
-            )
+        # Into the windows the API reads (its Redis, the run's prefix, replayed event
+        # time: the env above), its transactions in the demo key's scope.
+        served = settings.model_copy(
+            update={
+                "redis_url": redis_url,
+                "redis_prefix": run.prefix(settings.redis_prefix),
+                "event_time": "replay",
+            }
         )
+        filled = asyncio.run(backfill_into(served, history, key_id(key)))
         say(
             f"backfill: {filled.recorded:,} transactions and {filled.labels:,} fraud labels in "
             f"{filled.seconds:.0f} s (cards arrive with their past, as after `fraud backfill`)"
@@ -319,21 +336,11 @@ def run_demo(
         say("stopping: traffic stopped; the API is flushing its decisions to Kafka")
         stop(server.process)  # SIGTERM: the producer sends (or spools) what it holds
         expected = ours if answered is None else answered
-        stored = asyncio.run(_wait_stored(database_url, run.schema, expected, CATCH_UP_S))
+        stored = asyncio.run(wait_stored(database_url, run.schema, expected, CATCH_UP_S))
         stop(consumer.process)
         say(f"replay: {summary}")
         say(closing(answered, ours, stored))
         return summary | {"answered": expected, "stored": stored}
-
-
-def answered_by_api(base: str) -> int | None:
-    """The decisions the API answered, to anyone (its own count, in /metrics), or None if
-    it cannot be read."""
-    try:
-        exposition = httpx.get(f"{base}/metrics", timeout=5).raise_for_status().text
-    except httpx.HTTPError:
-        return None
-    return int(scraped_total(exposition, "fraud_score_latency_seconds_count"))
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -420,9 +427,11 @@ async def _serve_traffic(
     for sig in STOPPING_SIGNALS:
         loop.add_signal_handler(sig, stopping.set)
     limit = None if options.duration is None else max(1, int(options.duration * options.rate))
-    counter = StoredCounter(database_url, run.schema)
+    stored, answered = StoredCounter(database_url, run.schema), AnsweredCounter(base)
     status_done = asyncio.Event()
-    status = asyncio.create_task(show_status(report, counter.count, console, status_done))
+    status = asyncio.create_task(
+        show_status(report, answered.count, stored.count, console, status_done)
+    )
     watch = asyncio.create_task(_first_exit(children, stopping))
     try:
         summary = await replay(
@@ -440,7 +449,8 @@ async def _serve_traffic(
         watch.cancel()
         status_done.set()
         await status
-        await counter.close()
+        await stored.close()
+        await answered.close()
         for sig in STOPPING_SIGNALS:
             loop.remove_signal_handler(sig)  # back to SIG_DFL, not to ours
         _on_signals_interrupt()
@@ -456,48 +466,6 @@ async def _first_exit(children: tuple[Child, ...], stopping: asyncio.Event) -> C
         with suppress(TimeoutError):
             await asyncio.wait_for(stopping.wait(), 0.5)
     return None
-
-
-class StoredCounter:
-    """Rows in this run's decisions table, on one connection kept open."""
-
-    def __init__(self, url: str, schema: str) -> None:
-        self.url = url
-        self.schema = schema
-        self._conn: asyncpg.Connection | None = None
-
-    async def count(self) -> int | None:
-        try:
-            if self._conn is None:
-                self._conn = await asyncpg.connect(
-                    self.url, server_settings={"search_path": self.schema}, timeout=2
-                )
-            return int(await self._conn.fetchval("SELECT count(*) FROM decisions"))
-        except asyncpg.UndefinedTableError:
-            return 0  # the consumer has not migrated yet
-        except (OSError, TimeoutError, asyncpg.PostgresError):
-            await self.close()
-            return None
-
-    async def close(self) -> None:
-        if self._conn is not None:
-            with suppress(OSError, asyncpg.PostgresError):
-                await self._conn.close()
-            self._conn = None
-
-
-async def _wait_stored(url: str, schema: str, answered: int, timeout_s: float) -> int:
-    """Rows stored once they reach `answered` or time runs out."""
-    counter = StoredCounter(url, schema)
-    deadline = time.monotonic() + timeout_s
-    try:
-        while True:
-            stored = await counter.count() or 0
-            if stored >= answered or time.monotonic() > deadline:
-                return stored
-            await asyncio.sleep(0.25)
-    finally:
-        await counter.close()
 
 
 def _forget_keys(url: str, prefix: str) -> None:

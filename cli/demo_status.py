@@ -1,6 +1,7 @@
-"""The demo's one live line: what the replayed traffic got in the last second and how
-many decisions are stored so far, refreshed every second in place on a terminal (a
-plain line every few seconds elsewhere), and the summary printed at exit."""
+"""The demo's one live line: what the replayed traffic got in the last second, and how
+many decisions the API answered so far (to anyone: its own count, as the last line's) and
+how many are stored, refreshed every second in place on a terminal (a plain line every
+few seconds elsewhere), and the summary printed at exit."""
 
 from __future__ import annotations
 
@@ -28,16 +29,19 @@ class Snapshot:
     rate: float
     p50_ms: float
     p99_ms: float
-    tiers: Counter[str]
-    answered: int
+    tiers: Counter[str]  # the demo's traffic's
+    answered: int | None  # by the API, to anyone (None: its count could not be read)
     degraded: int
     errors: int
     stored: int | None
 
 
-def snapshot(report: ReplayReport, since: int, seconds: float, stored: int | None) -> Snapshot:
+def snapshot(
+    report: ReplayReport, since: int, seconds: float, answered: int | None, stored: int | None
+) -> Snapshot:
     """From the replay's report: latencies and rate of the answers after index `since`,
-    totals over the whole run."""
+    totals over the whole run; `answered` and `stored` as counted where they are kept (the
+    API's /metrics, PostgreSQL)."""
     recent = report.latencies_ms[since:]
     p50, p99 = (
         (float(np.percentile(recent, 50)), float(np.percentile(recent, 99))) if recent else (0, 0)
@@ -47,7 +51,7 @@ def snapshot(report: ReplayReport, since: int, seconds: float, stored: int | Non
         p50_ms=p50,
         p99_ms=p99,
         tiers=report.tiers,
-        answered=report.statuses.get(200, 0),
+        answered=answered,
         degraded=report.degraded,
         errors=sum(report.errors.values())
         + sum(n for status, n in report.statuses.items() if status != 200),
@@ -75,7 +79,7 @@ def render(s: Snapshot, width: int | None = None) -> str:
         *([(4, [every])] * (not troubled)),
         (1, [f"p50 {s.p50_ms:5.1f} ms"]),
     ]
-    kept = f"answered {s.answered:,}  stored {'?' if s.stored is None else f'{s.stored:,}'}"
+    kept = f"answered {_count(s.answered)}  stored {_count(s.stored)}"
     whole = _line({place: forms[0] for place, forms in parts}, kept, "  |  ")
     if width is None or len(whole) <= width:
         return whole
@@ -89,6 +93,10 @@ def render(s: Snapshot, width: int | None = None) -> str:
                 f for f in forms if len(_line(chosen | {place: f}, kept, " | ")) <= width
             )
     return _line(chosen, kept, " | ")
+
+
+def _count(n: int | None) -> str:
+    return "?" if n is None else f"{n:,}"
 
 
 # Places on the line (render) in their groups: the speed, the tiers, the failures.
@@ -124,6 +132,7 @@ def closing(answered: int | None, ours: int, stored: int) -> str:
 
 async def show_status(
     report: ReplayReport,
+    count_answered: Callable[[], Awaitable[int | None]],
     count_stored: Callable[[], Awaitable[int | None]],
     console: Console,
     stop: asyncio.Event,
@@ -136,7 +145,8 @@ async def show_status(
         nonlocal seen, last
         now = time.monotonic()
         width = console.width if console.is_terminal else None  # a log keeps every part
-        line = render(snapshot(report, seen, now - last, await count_stored()), width)
+        answered, stored = await asyncio.gather(count_answered(), count_stored())
+        line = render(snapshot(report, seen, now - last, answered, stored), width)
         seen, last = len(report.latencies_ms), now
         return line
 

@@ -434,23 +434,13 @@ def backfill(
     twice while the claims live (FRAUD_RESPONSE_TTL_S)."""
     import asyncio
 
-    from app.lifespan import redis_client, window_store
-    from cli.backfill import backfill as run
+    from cli.backfill import backfill_into
     from features.dataset import DatasetError
     from features.redis_store import STORE_ERRORS
 
     settings = get_settings()
-
-    async def go() -> dict[str, object]:
-        client = redis_client(settings)
-        try:
-            store = window_store(client, settings)
-            return (await run(store, data, scope, settings.label_delay_days)).as_dict()
-        finally:
-            await client.aclose()
-
     try:
-        summary = asyncio.run(go())
+        summary = asyncio.run(backfill_into(settings, data, scope)).as_dict()
     except DatasetError as exc:
         _fail(str(exc))
     except STORE_ERRORS as exc:

@@ -1,4 +1,5 @@
-"""Compiled tree ensembles: C from tl2cgen, built with gcc, called through ctypes.
+"""Compiled tree ensembles: C from tl2cgen (ensemble/codegen.py), built with gcc, called
+through ctypes.
 
 tl2cgen generates `predict(union Entry* row, int pred_margin, T* out)`, which
 *adds* into `out` and marks a missing value with `row[i].missing == -1`. We
@@ -24,10 +25,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
-import tl2cgen
 import treelite
 
 from ensemble.attribution import PathTables
+from ensemble.codegen import generate_c_code
 
 log = logging.getLogger(__name__)
 
@@ -98,9 +99,12 @@ def compile_library(model: treelite.Model, libpath: Path, threads: int = 2) -> N
     """Generate C for a treelite model with tl2cgen and build a shared library with gcc."""
     libpath.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="fraud-tl2cgen-") as tmp:
-        src = Path(tmp)
-        # parallel_comp splits the trees over several files so both cores compile.
-        tl2cgen.generate_c_code(model, dirpath=str(src), params={"parallel_comp": max(threads, 1)})
+        src = Path(tmp) / "src"
+        checkpoint = Path(tmp) / "model.treelite"
+        model.serialize(str(checkpoint))
+        # In a child, its output logged (ensemble/codegen.py); parallel_comp splits the
+        # trees over several files so both cores compile.
+        generate_c_code(checkpoint, src, parallel_comp=max(threads, 1))
         declared = re.search(
             r"void predict\(union Entry\* data, int pred_margin, (\w+)\* result\);",
             (src / "header.h").read_text(),

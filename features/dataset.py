@@ -88,8 +88,12 @@ def read_transactions(path: Path) -> pd.DataFrame:
         )
     else:
         table = pq.read_table(path)
-    frame = table.to_pandas()
+    return require_columns(table.to_pandas(), str(path))
+
+
+def require_columns(frame: pd.DataFrame, source: str) -> pd.DataFrame:
+    """`frame`, unless it lacks a required column: DatasetError naming `source` and them."""
     missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
     if missing:
-        raise DatasetError(f"{path}: missing required columns {missing}")
+        raise DatasetError(f"{source}: missing required columns {missing}")
     return frame

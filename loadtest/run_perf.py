@@ -25,24 +25,20 @@ import csv
 import os
 import subprocess
 import sys
-import tempfile
 import uuid
 from contextlib import ExitStack
 from pathlib import Path
 
 import httpx
-import pandas as pd
-import redis.asyncio as aioredis
 
 from app.auth import key_id, new_key
 from app.metrics import scraped_total
-from app.settings import Settings, get_settings
-from cli.backfill import BackfillSummary, backfill
+from app.settings import get_settings
+from cli.backfill import backfill_into
 from cli.demo import DemoOptions, ensure_model, ensure_server
 from cli.demo_data import split_world, world
 from ensemble.progress import NoProgress
 from features.dataset import write_transactions
-from features.redis_store import RedisWindowStore
 from localservers import (
     RedisServer,
     delete_keys,
@@ -77,18 +73,6 @@ def server_quantiles(metrics: str) -> str:
     return f"p50 {quantile(0.5)}, p99 {quantile(0.99)}"
 
 
-async def warm(
-    redis_url: str, prefix: str, history: pd.DataFrame, key: str, settings: Settings
-) -> BackfillSummary:
-    """The history into the run's prefix, as the live API (its key's scope) records it."""
-    with tempfile.TemporaryDirectory() as scratch:
-        path = Path(scratch) / "history.parquet"
-        write_transactions(history, path)
-        async with aioredis.Redis.from_url(redis_url) as client:
-            store = RedisWindowStore(client, prefix, settings.response_ttl_s * 1000)
-            return await backfill(store, path, key_id(key), settings.label_delay_days)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--users", type=int, default=1000)
@@ -118,7 +102,10 @@ def main() -> None:
         )
         stack.callback(delete_keys, redis_url, prefix)
         if not args.cold:
-            filled = asyncio.run(warm(redis_url, prefix, history, key, settings))
+            # Into the windows the swarm's API reads (its Redis and the run's prefix; the
+            # same event-time mode, from the environment it inherits), in its key's scope.
+            served = settings.model_copy(update={"redis_url": redis_url, "redis_prefix": prefix})
+            filled = asyncio.run(backfill_into(served, history, key_id(key)))
             print(
                 f"backfill: {filled.recorded:,} transactions of the {HISTORY_DAYS} days before "
                 f"the swarm's and {filled.labels:,} fraud labels in {filled.seconds:.0f} s"

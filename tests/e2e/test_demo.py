@@ -165,7 +165,7 @@ def check_terminal(text: str, columns: int) -> None:
     """The training's bars are gone once it ends (they stayed pinned above the live line,
     one frozen half full); the API's and the consumer's log lines are not on the terminal;
     each drawing of the live line fits in one terminal line with the counts answered and
-    stored (80 columns cut it before them)."""
+    stored (80 columns cut it before them), answered read from the API's /metrics."""
     assert "training XGBoost" in text
     after_training = text[text.index("backfilling") :]
     assert "\u2501" not in after_training  # a bar's line

@@ -23,6 +23,7 @@ from localservers import free_port, stop, wait_until_ready
 from tests.integration.conftest import API_KEY
 from tests.integration.test_score_api import body
 from tests.pg import DATABASE_URL, query
+from tests.waiting import DEADLINE_S, eventually
 
 TOPIC = "transactions.scored"
 RETRIES = 2  # a request whose connection failed is sent again, as a gateway would
@@ -132,6 +133,8 @@ class Traffic:
     retried: int = 0
     retries: int = RETRIES
     errors: list[str] = field(default_factory=list)  # what each failure was
+    rate: float = 0.0  # requests a second, once running
+    ended: bool = False  # every id sent and answered (or failed)
 
     def p99(self, phase: str) -> float:
         """The API's p99 in that phase, in ms."""
@@ -139,6 +142,20 @@ class Traffic:
 
     def client_p99(self, phase: str) -> float:
         return float(np.percentile(self.client_latencies[phase], 99))
+
+    async def answers(self, n: int) -> None:
+        """Until `n` answers have come back in the current phase: a phase of a drill is so
+        much work, whatever the machine's speed (a fixed sleep gave a slow one fewer
+        answers in it, or none). Fails at once if the traffic ends first."""
+        phase = self.phase
+
+        def done() -> bool:
+            return self.ended or len(self.latencies.get(phase, [])) >= n
+
+        # The deadline: ten times the phase's time at the nominal rate, at least a minute.
+        await eventually(done, f"{n} answers in {phase!r}", max(DEADLINE_S, 10 * n / self.rate))
+        got = len(self.latencies.get(phase, []))
+        assert got >= n, f"the traffic ended with {got} answers in {phase!r}, not {n}"
 
     async def run(
         self,
@@ -182,6 +199,7 @@ class Traffic:
                 self.latencies.setdefault(self.phase, []).append(r.json()["latency_ms"])
                 self.client_latencies.setdefault(self.phase, []).append(elapsed)
 
+            self.rate = rate
             faulting = asyncio.create_task(fault(self)) if fault else None
             loop = asyncio.get_running_loop()
             start = loop.time()
@@ -197,6 +215,7 @@ class Traffic:
                         task.result()
             for task in asyncio.as_completed(pending):
                 await task
+            self.ended = True
             if faulting is not None:
                 await faulting
 

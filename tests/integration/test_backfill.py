@@ -1,6 +1,8 @@
 """`fraud backfill`: a history written into the online state in bulk leaves what the same
 rows sent one by one (as the API sends them) leave, for everything the features read; run
-again it records nothing twice; a bad file writes nothing."""
+again it records nothing twice; a bad file writes nothing; the settings-built way in (the
+command's, the demo's, `make perf`'s) writes where those settings' API reads, from a file
+or from rows in memory alike."""
 
 from __future__ import annotations
 
@@ -16,14 +18,14 @@ import pandas as pd
 import pytest
 import redis.asyncio as aioredis
 
-from cli.backfill import backfill, events, fraud_labels, scopes_of
+from cli.backfill import backfill, backfill_into, events, fraud_labels, scopes_of
 from features.dataset import DatasetError, read_transactions, write_transactions
 from features.encode import prepare_history
 from features.redis_store import RedisWindowStore
 from features.window_format import Event, WindowRead
 from localservers import delete_keys
 from synthetic.generator import GeneratorConfig, generate
-from tests.integration.conftest import keys_of
+from tests.integration.conftest import keys_of, make_settings
 
 SCOPE = "key_backfill"
 DELAY_DAYS = 7.0  # FRAUD_LABEL_DELAY_DAYS: where a label has no reported time
@@ -129,6 +131,51 @@ async def state_of(client: aioredis.Redis, prefix: str) -> list[tuple[str, str]]
         elif ":l:" in name:
             out.append((name, repr(await client.zrange(key, 0, -1, withscores=True))))
     return out
+
+
+def test_backfill_into_fills_the_settings_store_from_rows_in_memory(
+    redis_url: str, prefix: str, history: Path, tmp_path: Path
+) -> None:
+    """`make perf` passes the rows it split in memory (an index with gaps, as a filtered
+    frame has), the demo a file: through the settings' store (here replayed event time, the
+    demo's), both leave what the file backfilled into a store built by hand leaves."""
+    reference = f"{prefix}-ref"
+    rows = read_transactions(history)
+    rows = rows[rows.index % 7 != 3]  # a gap in the index, as split_world's halves have
+    path = tmp_path / "rows.parquet"
+    write_transactions(rows, path)
+    settings = make_settings(redis_url, prefix, tmp_path, label_delay_days=DELAY_DAYS)
+
+    async def run() -> tuple[dict[str, object], dict[str, object], list[object], list[object]]:
+        filled = await backfill_into(settings, rows, SCOPE)
+        async with aioredis.Redis.from_url(redis_url) as client:
+            by_hand = RedisWindowStore(
+                client, reference, settings.response_ttl_s * 1000, replay=True
+            )
+            expected = await backfill(by_hand, path, SCOPE, DELAY_DAYS)
+            return (
+                filled.as_dict(),
+                expected.as_dict(),
+                _unprefixed(await state_of(client, prefix), prefix),
+                _unprefixed(await state_of(client, reference), reference),
+            )
+
+    try:
+        filled, expected, state, expected_state = asyncio.run(run())
+    finally:
+        delete_keys(redis_url, reference)
+    timing = ("seconds", "rows_per_second")
+    assert {k: v for k, v in filled.items() if k not in timing} == {
+        k: v for k, v in expected.items() if k not in timing
+    }
+    assert filled["recorded"]
+    assert filled["fraud_labels"]
+    assert state == expected_state
+    assert len(state) > 100
+
+
+def _unprefixed(state: list[tuple[str, str]], prefix: str) -> list[object]:
+    return sorted((name.removeprefix(prefix), value) for name, value in state)
 
 
 def test_a_bad_row_is_named_and_nothing_is_written(

@@ -5,6 +5,11 @@ acks=all) while a fault is injected, lets real `fraud consume` processes write t
 PostgreSQL, and then asserts exactly one row per answered id, no other row, and the
 scoring API's p99 during the fault (its own latency_ms, from receipt to answer) within
 its normal budget.
+
+A phase of traffic is so many answers (Traffic.answers: seconds at the nominal rate on a
+quiet machine, as many answers on a slow one), and a step that needs the cluster in some
+state waits for Kafka or the API to report it (tests/integration/drill_conditions.py),
+never for a fixed time.
 """
 
 from __future__ import annotations
@@ -17,15 +22,21 @@ from pathlib import Path
 import pytest
 
 from localservers.kafka import KafkaCluster
+from tests.integration.drill_conditions import group_assigned, in_sync, spool_resent
 from tests.integration.drill_stack import (
+    TOPIC,
     DrillStack,
     Traffic,
     kill_mid_batch,
     wait_for_rows,
     within_budget,
 )
+from tests.waiting import eventually
 
 Drill = Callable[..., tuple[KafkaCluster, DrillStack]]
+# Each check of the cluster's state is a new admin connection, or a /metrics scrape of the
+# API under test: a few a second, not to weigh on what the drill measures.
+POLL_S = 0.5
 
 
 @pytest.fixture
@@ -91,12 +102,17 @@ def test_a_broker_sigkilled_and_restarted_from_its_log_directory(
     victim = cluster.nodes[-1]
 
     async def fault(traffic: Traffic) -> None:
-        await asyncio.sleep(8)
+        await traffic.answers(int(8 * rate))
         traffic.phase = "broker killed"
         victim.kill()
-        await asyncio.sleep(10)
+        await traffic.answers(int(10 * rate))
         await asyncio.to_thread(victim.start)
-        await asyncio.sleep(5)  # back in the ISR, the spool re-sent
+        await eventually(
+            lambda: in_sync(cluster.bootstrap, TOPIC, victim.node_id),
+            f"node {victim.node_id} back in the in-sync replicas",
+            poll_s=POLL_S,
+        )
+        await eventually(lambda: spool_resent(stack.base, TOPIC), "spool re-sent", poll_s=POLL_S)
         traffic.phase = "after"
 
     traffic = Traffic(stack.base)
@@ -112,10 +128,15 @@ def test_two_consumers_in_one_group_one_killed_mid_batch(drill: Drill) -> None:
     caught: list[bool] = []
 
     async def fault(traffic: Traffic) -> None:
-        await asyncio.sleep(6)  # both in the group, each with its partitions
+        await traffic.answers(6 * 250)
+        await eventually(
+            lambda: group_assigned(stack.bootstrap, stack.env["FRAUD_CONSUMER_GROUP"], 2),
+            "both consumers in the group, each with its partitions",
+            poll_s=POLL_S,
+        )
         traffic.phase = "consumer killed"
         caught.append(await kill_mid_batch(first))
-        await asyncio.sleep(5)
+        await traffic.answers(5 * 250)
         traffic.phase = "after"
 
     traffic = Traffic(stack.base)
@@ -135,10 +156,10 @@ def test_the_api_sigtermed_under_load_spools_and_resends_on_its_next_start(
     broker = cluster.nodes[0]
 
     async def fault(traffic: Traffic) -> None:
-        await asyncio.sleep(5)
+        await traffic.answers(5 * 250)
         traffic.phase = "broker stalled"
         broker.pause()
-        await asyncio.sleep(3)
+        await traffic.answers(3 * 250)  # decisions the API holds and cannot send
         traffic.phase = "api stopping"
         assert stack.api is not None
         stack.api.send_signal(signal.SIGTERM)
