@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check
 
-.PHONY: install system-packages tools test test-fast lint format typecheck console console-test demo bench perf quality audit lock clean FORCE
+.PHONY: install system-packages tools test test-fast lint format typecheck console console-test demo bench perf quality audit lock release clean FORCE
 
 install: $(VENV)/.installed docs/features.md
 
@@ -38,10 +38,10 @@ $(VENV)/.installed: pyproject.toml requirements.lock $(KERNEL_SOURCES)
 docs/features.md: $(VENV)/.installed features/definitions.py features/catalogue.py
 	$(BIN)/fraud features --out $@
 
+# The gates are .pre-commit-config.yaml's (ruff, ruff format, cargo fmt and clippy), so a
+# commit checked by pre-commit and `make lint` check the same things.
 lint: install
-	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
-	cd native && cargo fmt --check && cargo clippy --release --locked --quiet -- -D warnings
+	$(BIN)/pre-commit run --all-files --show-diff-on-failure
 
 format: install
 	$(BIN)/ruff check --fix .
@@ -154,6 +154,13 @@ lock:
 	$(BIN)/uv pip compile pyproject.toml --all-extras --python-version 3.11 \
 	  --python-platform x86_64-manylinux_2_28 --no-emit-package fraud-kernel --quiet \
 	  -o requirements.lock
+
+# A release of pyproject.toml's version (scripts/release.py): refused unless CHANGELOG.md
+# has its section and the tracked files are committed; the package's and the kernel's
+# wheels in dist/, then the image fraud-engine:VERSION (WITHOUT_IMAGE=1 where no Docker
+# engine answers).
+release: install
+	$(BIN)/python scripts/release.py $(if $(WITHOUT_IMAGE),--without-image)
 
 # Known vulnerabilities in the locked versions (pip-audit); says plainly when its data
 # is not reachable from the machine (exit status 2).
