@@ -1,0 +1,64 @@
+"""A period's stored decisions with their effective labels, read from PostgreSQL as the
+frame monitoring.figures reads: the shared query (persistence.labelled), a chunk at a time
+through a server-side cursor, all from one snapshot."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+import asyncpg
+import numpy as np
+import pandas as pd
+
+from monitoring.figures import COLUMNS
+from persistence.labelled import labelled_decisions
+
+QUERY = labelled_decisions("d.event_time, d.amount, d.currency, d.score, d.decision")
+COUNT = """
+SELECT count(*) FROM decisions d JOIN decision_ids USING (scope, transaction_id, scored_at)
+WHERE d.event_time >= $1 AND d.event_time < $2
+"""
+FETCH_ROWS = 10_000
+
+
+class ReportTooLarge(ValueError):
+    """The period holds more decisions than the report may read."""
+
+
+async def read_period(
+    conn: asyncpg.Connection, since: datetime, until: datetime, max_rows: int | None = None
+) -> pd.DataFrame:
+    """The decisions with `since <= event time < until` (COLUMNS), each once, in event-time
+    order. ReportTooLarge, before reading them, if there are more than `max_rows`."""
+    chunks: list[pd.DataFrame] = []
+    async with conn.transaction(isolation="repeatable_read", readonly=True):
+        if max_rows is not None:
+            rows = await conn.fetchval(COUNT, since, until)
+            if rows > max_rows:
+                raise ReportTooLarge(
+                    f"the period holds {rows:,} decisions; a report reads at most "
+                    f"{max_rows:,}: choose a shorter period"
+                )
+        cursor = await conn.cursor(QUERY, since, until)
+        while batch := await cursor.fetch(FETCH_ROWS):
+            chunks.append(_chunk(batch))
+    if not chunks:
+        return _chunk([])
+    return pd.concat(chunks, ignore_index=True)
+
+
+def _chunk(records: Sequence[asyncpg.Record]) -> pd.DataFrame:
+    """One fetched chunk as compact columns: the repeated texts (currency, decision, label)
+    as categories, so a long period is a few tens of bytes a row, not a record each."""
+    return pd.DataFrame(
+        {
+            "event_time": pd.to_datetime([r["event_time"] for r in records], utc=True),
+            "amount": np.array([r["amount"] for r in records], dtype=np.float64),
+            "currency": pd.Categorical([r["currency"] for r in records]),
+            "score": np.array([r["score"] for r in records], dtype=np.float64),
+            "decision": pd.Categorical([r["decision"] for r in records]),
+            "label": pd.Categorical([r["label"] for r in records]),
+        },
+        columns=list(COLUMNS),
+    )
