@@ -42,13 +42,13 @@ async def read_period(
                 )
         cursor = await conn.cursor(QUERY, since, until)
         while batch := await cursor.fetch(FETCH_ROWS):
-            chunks.append(_chunk(batch))
+            chunks.append(to_frame(batch))
     if not chunks:
-        return _chunk([])
+        return to_frame([])
     return pd.concat(chunks, ignore_index=True)
 
 
-def _chunk(records: Sequence[asyncpg.Record]) -> pd.DataFrame:
+def to_frame(records: Sequence[asyncpg.Record]) -> pd.DataFrame:
     """One fetched chunk as compact columns: the repeated texts (currency, decision, label)
     as categories, so a long period is a few tens of bytes a row, not a record each."""
     return pd.DataFrame(
