@@ -4,6 +4,7 @@ and the period's headline drawn from the mature weeks only (docs/reports.md)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import timedelta
 
 from monitoring.figures import Figures, PerformanceReport
 from monitoring.plots import BUSINESS, QUALITY, business_plot
@@ -24,7 +25,8 @@ def amount(value: float) -> str:
 
 
 def day(f: Figures) -> str:
-    return f"{f.start:%Y-%m-%d} to {f.end:%Y-%m-%d}"
+    """The span's first and last days, both included (its end is excluded)."""
+    return f"{f.start:%Y-%m-%d} to {f.end - timedelta(microseconds=1):%Y-%m-%d}"
 
 
 def labels(f: Figures) -> str:

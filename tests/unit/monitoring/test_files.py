@@ -47,7 +47,7 @@ def test_the_directory_holds_the_markdown_the_json_and_a_plot_per_currency(
     assert orjson.loads((out / "report.json").read_bytes()) == report.as_json()
     markdown = (out / "report.md").read_text()
     assert "1 week(s) with immature labels** (2026-W46)" in markdown
-    assert "| 2026-W46 | 2026-11-09 to 2026-11-16 | immature |" in markdown
+    assert "| 2026-W46 | 2026-11-09 to 2026-11-15 | immature |" in markdown
     assert "Cost per review: 2.50" in markdown
 
 
