@@ -56,7 +56,7 @@ describe("ReportView", () => {
     render(<ReportView now={new Date("2026-11-11T10:00:00Z")} />);
     await waitFor(() => expect(screen.getAllByTestId("report-row")).toHaveLength(4));
     expect(calls[0]?.search).toBe("?since=2026-09-21T00%3A00%3A00Z&until=2026-11-16T00%3A00%3A00Z");
-    expect(screen.getByTestId("headline")).toHaveTextContent("mature weeks, 2026-11-02 to 2026-11-09");
+    expect(screen.getByTestId("headline")).toHaveTextContent("mature weeks, from 2026-11-02 until 2026-11-09 (excluded)");
     expect(screen.getByTestId("immature-note")).toHaveTextContent("2026-W46");
     const weekly = screen.getByRole("table", { name: "Weekly" });
     const rows = within(weekly).getAllByTestId("report-row");

@@ -178,8 +178,8 @@ export function ReportView({ now = new Date() }: { now?: Date }) {
           </p>
           {report.period ? (
             <p data-testid="headline">
-              The period's figures are those of the mature weeks, {report.period.start.slice(0, 10)} to{" "}
-              {report.period.end.slice(0, 10)}.
+              The period's figures are those of the mature weeks, from {report.period.start.slice(0, 10)} until{" "}
+              {report.period.end.slice(0, 10)} (excluded).
             </p>
           ) : (
             <p role="status" data-testid="headline">
