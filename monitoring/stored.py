@@ -4,6 +4,7 @@ through a server-side cursor, all from one snapshot."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -14,10 +15,12 @@ import pandas as pd
 from monitoring.figures import COLUMNS
 from persistence.labelled import labelled_decisions
 
-QUERY = labelled_decisions("d.event_time, d.amount, d.currency, d.score, d.decision")
+SELECTED = "d.event_time, d.amount, d.currency, d.score, d.decision"
+QUERY = labelled_decisions(SELECTED)
+SCOPED_QUERY = labelled_decisions(SELECTED, one_scope=True)
 COUNT = """
 SELECT count(*) FROM decisions d JOIN decision_ids USING (scope, transaction_id, scored_at)
-WHERE d.event_time >= $1 AND d.event_time < $2
+WHERE d.event_time >= $1 AND d.event_time < $2 AND ($3::text IS NULL OR d.scope = $3)
 """
 FETCH_ROWS = 10_000
 
@@ -27,22 +30,31 @@ class ReportTooLarge(ValueError):
 
 
 async def read_period(
-    conn: asyncpg.Connection, since: datetime, until: datetime, max_rows: int | None = None
+    conn: asyncpg.Connection,
+    since: datetime,
+    until: datetime,
+    max_rows: int | None = None,
+    scope: str | None = None,
 ) -> pd.DataFrame:
     """The decisions with `since <= event time < until` (COLUMNS), each once, in event-time
-    order. ReportTooLarge, before reading them, if there are more than `max_rows`."""
+    order; only those of `scope` if given (a key that scores sees only its own).
+    ReportTooLarge, before reading them, if there are more than `max_rows`."""
     chunks: list[pd.DataFrame] = []
     async with conn.transaction(isolation="repeatable_read", readonly=True):
         if max_rows is not None:
-            rows = await conn.fetchval(COUNT, since, until)
+            rows = await conn.fetchval(COUNT, since, until, scope)
             if rows > max_rows:
                 raise ReportTooLarge(
                     f"the period holds {rows:,} decisions; a report reads at most "
                     f"{max_rows:,}: choose a shorter period"
                 )
-        cursor = await conn.cursor(QUERY, since, until)
+        if scope is None:
+            cursor = await conn.cursor(QUERY, since, until)
+        else:
+            cursor = await conn.cursor(SCOPED_QUERY, since, until, scope)
         while batch := await cursor.fetch(FETCH_ROWS):
-            chunks.append(to_frame(batch))
+            # Off the event loop: in the API process, scoring shares it.
+            chunks.append(await asyncio.to_thread(to_frame, batch))
     if not chunks:
         return to_frame([])
     return pd.concat(chunks, ignore_index=True)

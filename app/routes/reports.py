@@ -11,7 +11,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
 from app.bodies import json_response
-from app.deps import DatabaseDep, ReadKey, SettingsDep
+from app.deps import DatabaseDep, ReadCaller, SettingsDep
 from app.errors import ValidationFailed
 from app.openapi import UNAVAILABLE, documented_errors, keyed
 from app.schemas.fields import Rfc3339
@@ -30,7 +30,6 @@ def _invalid(field: str, message: str) -> ValidationFailed:
     "/reports/performance",
     response_model=PerformanceReportOut,
     summary="How the engine performed on a period's stored decisions, as labels say so far",
-    dependencies=[ReadKey],
     responses=documented_errors(
         keyed("read")
         | UNAVAILABLE
@@ -41,6 +40,7 @@ def _invalid(field: str, message: str) -> ValidationFailed:
     ),
 )
 async def performance_report(
+    caller: ReadCaller,
     db: DatabaseDep,
     settings: SettingsDep,
     since: Annotated[Rfc3339, Query(description="Event time at or after (RFC 3339)")],
@@ -54,12 +54,13 @@ async def performance_report(
     fraud amount declined, sent to review and approved, the legitimate amount declined and
     the review cost. Weeks whose labels are younger than FRAUD_LABEL_DELAY_DAYS are
     `mature: false` and kept out of `period`. Reads at most FRAUD_REPORT_MAX_ROWS decisions
-    from one snapshot; the arithmetic runs in a thread, off the event loop."""
+    from one snapshot; the arithmetic runs in a thread, off the event loop. A key that
+    scores (and is not an admin) gets the figures of the decisions it scored only."""
     if until <= since:
         raise _invalid("until", "must be after since")
     try:
         async with db.connection() as conn:
-            frame = await read_period(conn, since, until, settings.report_max_rows)
+            frame = await read_period(conn, since, until, settings.report_max_rows, caller.sees.own)
     except ReportTooLarge as exc:
         raise _invalid("since", str(exc)) from None
     cost = settings.review_cost if cost_per_review is None else cost_per_review

@@ -17,6 +17,7 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
+from app.auth import digest, key_id
 from app.main import create_app
 from app.schemas.score import EXAMPLE
 from app.settings import get_settings
@@ -45,7 +46,8 @@ def week(n: int) -> datetime:
 YOUNG = max(week(3), NOW - 7 * DAY) + (THIS_WEEK - max(week(3), NOW - 7 * DAY)) / 2
 
 # (transaction, event time, amount, score, decision)
-DECISIONS = [
+Decision = tuple[str, datetime, float, float, str]
+DECISIONS: list[Decision] = [
     ("before", SINCE - DAY, 999.0, 0.99, "decline"),  # outside the period
     ("t1", week(0) + DAY, 100.0, 0.95, "decline"),  # fraud, declined
     ("t2", week(0) + 2 * DAY, 40.0, 0.6, "review"),  # cleared: legitimate
@@ -70,13 +72,16 @@ LABELS = [
 ]
 
 
-async def store(schema: str) -> None:
+async def store(
+    schema: str, scope: str = "k_test", decisions: list[Decision] | None = None
+) -> None:
+    """DECISIONS (or `decisions`) in `scope`; LABELS too unless `decisions` are given."""
     conn = await asyncpg.connect(DATABASE_URL)
     try:
         await upgrade(conn, schema)
         await conn.execute(f'SET search_path TO "{schema}"')
         rows = []
-        for tx, at, amount, score, decision in DECISIONS:
+        for tx, at, amount, score, decision in DECISIONS if decisions is None else decisions:
             request = dict(EXAMPLE) | {
                 "transaction_id": tx,
                 "timestamp": at.isoformat(),
@@ -94,8 +99,10 @@ async def store(schema: str) -> None:
                 "degraded": False,
                 "latency_ms": 1.0,
             }
-            rows.append(decode(audit_event(request, orjson.dumps(response), at, "k_test")))
+            rows.append(decode(audit_event(request, orjson.dumps(response), at, scope)))
         await write_batch(conn, rows, [])
+        if decisions is not None:
+            return
         await conn.executemany(
             "INSERT INTO feedback (scope, transaction_id, source, label, reported_at) "
             "VALUES ('k_test', $1, $2, $3, $4)",
@@ -216,12 +223,19 @@ def test_a_schema_without_decisions_is_an_error_and_writes_nothing(
     assert not out.exists()
 
 
+# A key that scores and reads: it sees the decisions it scored only.
+SCORER = "fk_report_scorer"
+
+
 @pytest.fixture
 def api(redis_url: str, prefix: str, bundle_dir: Path, schema: str) -> Iterator[TestClient]:
     settings = make_settings(
         redis_url,
         prefix,
         bundle_dir,
+        api_keys=f"{digest(API_KEY)},{digest(SCORER)}",
+        read_api_keys=digest(SCORER),
+        admin_api_keys=digest(API_KEY),
         database_url=DATABASE_URL,
         database_schema=schema,
         label_delay_days=7.0,
@@ -258,3 +272,19 @@ def test_the_console_reads_the_same_figures_from_the_api(api: TestClient, schema
     )
     assert wide.status_code == 422
     assert "at most 9" in wide.json()["detail"][0]["message"]
+
+
+def test_a_key_that_scores_gets_the_figures_of_its_own_decisions(
+    api: TestClient, schema: str
+) -> None:
+    asyncio.run(store(schema))
+    asyncio.run(store(schema, key_id(SCORER), DECISIONS[1:2]))  # t1 in its scope: unlabelled
+    period = {"since": SINCE.isoformat(), "until": UNTIL.isoformat()}
+    own = api.get(
+        "/v1/reports/performance", params=period, headers={"Authorization": f"Bearer {SCORER}"}
+    )
+    assert own.status_code == 200, own.text
+    assert [w["decisions"] for w in own.json()["weeks"]] == [1, 0, 0, 0, 0]
+    assert (own.json()["period"]["fraud"], own.json()["period"]["legitimate"]) == (0, 1)
+    every = api.get("/v1/reports/performance", params=period)  # the admin key
+    assert [w["decisions"] for w in every.json()["weeks"]] == [4, 2, 2, 2, 0]
