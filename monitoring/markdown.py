@@ -30,7 +30,7 @@ def day(f: Figures) -> str:
 
 
 def labels(f: Figures) -> str:
-    return f"known {f.label_age_days:.0f} d after" if f.mature else IMMATURE
+    return f"known {int(f.label_age_days)} d after" if f.mature else IMMATURE
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
@@ -145,7 +145,7 @@ def render(report: PerformanceReport) -> str:
     else:
         p = report.period
         lines.append(
-            f"Mature weeks, {day(p)} (labels known at least {p.label_age_days:.0f} days "
+            f"Mature weeks, {day(p)} (labels known at least {int(p.label_age_days)} days "
             "after every transaction):"
         )
     if immature:

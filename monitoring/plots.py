@@ -54,7 +54,7 @@ def _series(
 def write_quality(report: PerformanceReport, directory: Path) -> Path:
     weeks = report.weeks
     fig, (top, bottom) = plt.subplots(
-        2, 1, figsize=(max(6.0, 0.9 * len(weeks) + 2), 6), sharex=True, height_ratios=(2, 1)
+        2, 1, figsize=(max(7.5, 0.9 * len(weeks) + 3.5), 6), sharex=True, height_ratios=(2, 1)
     )
     for ax, name, marker, color in (
         (top, "precision", "o", "tab:blue"),
@@ -63,8 +63,10 @@ def write_quality(report: PerformanceReport, directory: Path) -> Path:
         (bottom, "false_positive_rate", "d", "tab:red"),
     ):
         _series(ax, weeks, [_nan(getattr(w, name)) for w in weeks], marker, color, name)
-    top.set(ylim=(0, 1.02), ylabel="share", title="Weekly operating point (grey: immature labels)")
-    top.legend(fontsize=8, loc="lower left")
+    top.set(
+        ylim=(-0.03, 1.05), ylabel="share", title="Weekly operating point (grey: immature labels)"
+    )
+    top.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     bottom.set(ylabel="false-positive rate", ylim=(0, None))
     for ax in (top, bottom):
         _ticks(ax, weeks)
@@ -84,7 +86,7 @@ def write_business(report: PerformanceReport, currency: str, directory: Path) ->
     def series(field: str) -> np.ndarray:
         return np.array([getattr(m, field) if m else 0.0 for m in money])
 
-    fig, ax = plt.subplots(figsize=(max(6.0, 0.9 * len(weeks) + 2), 4.5))
+    fig, ax = plt.subplots(figsize=(max(7.5, 0.9 * len(weeks) + 3.5), 4.5))
     width = 0.38
     bottom = np.zeros(len(weeks))
     hatch = ["" if w.mature else "//" for w in weeks]
@@ -109,7 +111,7 @@ def write_business(report: PerformanceReport, currency: str, directory: Path) ->
         title=f"Fraud amount by decision, {currency} (hatched: immature labels)",
     )
     _ticks(ax, weeks)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
     path = directory / business_plot(currency)
