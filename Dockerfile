@@ -40,6 +40,7 @@ COPY app app
 COPY cli cli
 COPY controls controls
 COPY live live
+COPY monitoring monitoring
 COPY scoring scoring
 COPY features features
 COPY ensemble ensemble

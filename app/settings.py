@@ -36,6 +36,19 @@ class Settings(BaseSettings):
         gt=0,
         description="Days after a transaction until its fraud label is known (chargeback delay).",
     )
+    review_cost: float = Field(
+        0.0,
+        ge=0,
+        description="What sending one decision to review costs, in the stored amounts' "
+        "currency: the performance report's review cost (`fraud report`, "
+        "GET /v1/reports/performance); 0: not set.",
+    )
+    report_max_rows: int = Field(
+        1_000_000,
+        ge=1,
+        description="Most decisions GET /v1/reports/performance reads for one period "
+        "(`fraud report` reads any number).",
+    )
     redis_url: str = Field(
         "redis://127.0.0.1:6379/0",
         description="Online feature store: redis://host:port/db for one node, "

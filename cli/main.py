@@ -524,6 +524,54 @@ def export(
     sys.stdout.write(orjson.dumps(summary, option=orjson.OPT_INDENT_2).decode() + "\n")
 
 
+@cli.command()
+def report(
+    since: Annotated[
+        str, typer.Option(help="Start of the period (event time): RFC 3339, or a date (UTC)")
+    ],
+    until: Annotated[str, typer.Option(help="End of the period, excluded; the same forms")],
+    out: Annotated[
+        Path, typer.Option(help="Directory for report.md, report.json and the PNGs")
+    ] = Path("reports/performance"),
+    cost_per_review: Annotated[
+        float | None,
+        typer.Option(
+            min=0, help="Cost of one review, in the amounts' currency (FRAUD_REVIEW_COST)"
+        ),
+    ] = None,
+) -> None:
+    """Write how the engine performed on the decisions stored in PostgreSQL for a period, as
+    their labels say so far: per week and for the period, average precision, precision,
+    recall and false-positive rate of the flagged decisions (review and decline), and the
+    fraud amount declined, sent to review and approved, the legitimate amount declined and
+    the review cost. Weeks younger than FRAUD_LABEL_DELAY_DAYS are marked immature and kept
+    out of the period's figures (docs/reports.md). Prints the weekly table, and the
+    report's JSON on stdout."""
+    import asyncio
+
+    from cli.export import parse_moment
+    from cli.report import ReportError, make_report
+    from cli.report_table import print_report
+
+    try:
+        start, end = parse_moment(since), parse_moment(until)
+    except ValueError as exc:
+        _fail(str(exc))
+    if end <= start:
+        _fail(f"--until {until} is not after --since {since}")
+    if out.exists() and not out.is_dir():
+        _fail(f"--out {out} is a file; the report is a directory")
+    settings = get_settings()
+    cost = settings.review_cost if cost_per_review is None else cost_per_review
+    try:
+        made, files = asyncio.run(make_report(settings, start, end, out, cost))
+    except ReportError as exc:
+        _fail(str(exc))
+    print_report(console, made)
+    console.print(f"wrote {', '.join(str(f) for f in files)}")
+    sys.stdout.write(orjson.dumps(made.as_json(), option=orjson.OPT_INDENT_2).decode() + "\n")
+
+
 rules = typer.Typer(help="Rules of the decision layer.")
 cli.add_typer(rules, name="rules")
 

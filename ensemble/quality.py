@@ -55,6 +55,36 @@ def card_precision_top_k(
     return float(top.groupby("day")["fraud"].mean().mean())
 
 
+def average_precision(y: np.ndarray, score: np.ndarray) -> float | None:
+    """Average precision of the ranking; None unless both classes are present (it is
+    undefined without fraud, and 1.0 without legitimate rows would flatter)."""
+    y = y.astype(bool)
+    return float(average_precision_score(y, score)) if y.any() and (~y).any() else None
+
+
+def operating_point(y: np.ndarray, flagged: np.ndarray, amount: np.ndarray) -> dict[str, float]:
+    """Precision, recall, F1, false-positive rate and value detection rate (the share of the
+    fraud amount among the flagged rows) of one set of flagged rows; 0.0 where a
+    denominator is empty. Shared by train/evaluate (flagged: score at or above the review
+    threshold) and the performance report (flagged: the stored decision)."""
+    y = y.astype(bool)
+    tp = int((flagged & y).sum())
+    fp = int((flagged & ~y).sum())
+    fn = int((~flagged & y).sum())
+    precision = tp / (tp + fp) if tp + fp else 0.0
+    recall = tp / (tp + fn) if tp + fn else 0.0
+    fraud_amount = float(amount[y].sum())
+    return {
+        "precision": precision,
+        "recall": recall,
+        "f1": 2 * precision * recall / (precision + recall) if precision + recall else 0.0,
+        "false_positive_rate": fp / int((~y).sum()) if (~y).any() else 0.0,
+        "value_detection_rate": float(amount[flagged & y].sum()) / fraud_amount
+        if fraud_amount
+        else 0.0,
+    }
+
+
 def fraud_metrics(
     y: np.ndarray,
     score: np.ndarray,
@@ -67,29 +97,16 @@ def fraud_metrics(
     medium threshold. With the rows' cards and times, card precision at 100 cards a day too."""
     y = y.astype(bool)
     both = y.any() and (~y).any()
-    flagged = score >= thresholds.medium
-    tp = int((flagged & y).sum())
-    fp = int((flagged & ~y).sum())
-    fn = int((~flagged & y).sum())
-    precision = tp / (tp + fp) if tp + fp else 0.0
-    recall = tp / (tp + fn) if tp + fn else 0.0
     tiers = assign_tiers(score, thresholds)
-    fraud_amount = float(amount[y].sum())
     return {
         "rows": len(y),
         "fraud_rows": int(y.sum()),
         "fraud_rate": float(y.mean()) if len(y) else 0.0,
-        "average_precision": float(average_precision_score(y, score)) if both else None,
+        "average_precision": average_precision(y, score),
         "roc_auc": float(roc_auc_score(y, score)) if both else None,
         "recall_at_fpr_0.01": recall_at_fpr(y, score, 0.01) if both else None,
         "recall_at_fpr_0.02": recall_at_fpr(y, score, 0.02) if both else None,
-        "precision": precision,
-        "recall": recall,
-        "f1": 2 * precision * recall / (precision + recall) if precision + recall else 0.0,
-        "false_positive_rate": fp / int((~y).sum()) if (~y).any() else 0.0,
-        "value_detection_rate": float(amount[flagged & y].sum()) / fraud_amount
-        if fraud_amount
-        else 0.0,
+        **operating_point(y, score >= thresholds.medium, amount),
         **(
             {f"card_precision_at_{CARDS_PER_DAY}": card_precision_top_k(y, score, card, ts_ms)}
             if card is not None and ts_ms is not None
@@ -118,7 +135,7 @@ def recall_by_group(
 def component_ranking(y: np.ndarray, score: np.ndarray) -> dict[str, float | None]:
     both = bool(y.any() and (~y.astype(bool)).any())
     return {
-        "average_precision": float(average_precision_score(y, score)) if both else None,
+        "average_precision": average_precision(y, score),
         "roc_auc": float(roc_auc_score(y, score)) if both else None,
         "recall_at_fpr_0.01": recall_at_fpr(y, score, 0.01) if both else None,
     }

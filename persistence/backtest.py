@@ -18,7 +18,7 @@ from controls.expression import compile_condition
 from controls.ruleset import check_action
 from features.schema import LABEL_COLUMN, LABEL_REPORTED_COLUMN, SCOPE_COLUMN
 from persistence.export import REQUEST_COLUMNS, _request_field, rfc3339
-from persistence.history import EFFECTIVE_FIRST
+from persistence.labelled import labelled_decisions
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 LOOKBACK = timedelta(milliseconds=LOOKBACK_MS)
@@ -34,22 +34,13 @@ WHERE d.event_time >= $1 AND d.event_time < $3
 
 # export.QUERY's rows with what a backtest reads beside them: the components and the
 # decision's source (stored in the response) and the effective label itself.
-QUERY = f"""
-SELECT d.scope, {", ".join(_request_field(c) for c in REQUEST_COLUMNS)},
-    d.score, d.risk_tier, d.decision,
-    (d.response->'components'->>'xgboost')::double precision AS xgboost,
-    (d.response->'components'->>'isolation_forest')::double precision AS isolation_forest,
-    d.decision_source,
-    f.label, f.reported_at
-FROM decisions d
-JOIN decision_ids USING (scope, transaction_id, scored_at)
-LEFT JOIN (
-    SELECT DISTINCT ON (scope, transaction_id) scope, transaction_id, label, reported_at
-    FROM feedback ORDER BY scope, transaction_id, {EFFECTIVE_FIRST}
-) f USING (scope, transaction_id)
-WHERE d.event_time >= $1 AND d.event_time < $2
-ORDER BY d.event_time, scope, transaction_id
-"""
+QUERY = labelled_decisions(
+    f"d.scope, {', '.join(_request_field(c) for c in REQUEST_COLUMNS)}, "
+    "d.score, d.risk_tier, d.decision, "
+    "(d.response->'components'->>'xgboost')::double precision AS xgboost, "
+    "(d.response->'components'->>'isolation_forest')::double precision AS isolation_forest, "
+    "d.decision_source"
+)
 
 
 class BacktestTooLarge(BacktestError):

@@ -23,7 +23,7 @@ from features.schema import (
     REQUIRED_COLUMNS,
     SCOPE_COLUMN,
 )
-from persistence.history import EFFECTIVE_FIRST
+from persistence.labelled import labelled_decisions
 
 REQUEST_COLUMNS = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
 NUMBER_COLUMNS = ("amount", "latitude", "longitude")
@@ -53,20 +53,11 @@ def _request_field(name: str) -> str:
     )
 
 
-# One row per transaction (decision_ids names the one stored copy), by event time, with the
-# effective label: the latest report over every source, as POST /v1/feedback decides it.
-QUERY = f"""
-SELECT d.scope, {", ".join(_request_field(c) for c in REQUEST_COLUMNS)},
-    d.score, d.risk_tier, d.decision, d.model_version, f.label, f.reported_at
-FROM decisions d
-JOIN decision_ids USING (scope, transaction_id, scored_at)
-LEFT JOIN (
-    SELECT DISTINCT ON (scope, transaction_id) scope, transaction_id, label, reported_at
-    FROM feedback ORDER BY scope, transaction_id, {EFFECTIVE_FIRST}
-) f USING (scope, transaction_id)
-WHERE d.event_time >= $1 AND d.event_time < $2
-ORDER BY d.event_time, scope, transaction_id
-"""
+# One row per transaction, by event time, with its effective label (persistence.labelled).
+QUERY = labelled_decisions(
+    f"d.scope, {', '.join(_request_field(c) for c in REQUEST_COLUMNS)}, "
+    "d.score, d.risk_tier, d.decision, d.model_version"
+)
 
 
 @dataclass(frozen=True, slots=True)

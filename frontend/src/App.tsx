@@ -10,6 +10,7 @@ import { CaseView } from "./views/CaseView";
 import { ListsView } from "./views/ListsView";
 import { LiveView } from "./views/LiveView";
 import { QueueView } from "./views/QueueView";
+import { ReportView } from "./views/ReportView";
 import { RulesView } from "./views/RulesView";
 import { TransactionView } from "./views/TransactionView";
 
@@ -21,6 +22,7 @@ const NAV = [
   ["rules", "Rules"],
   ["lists", "Lists"],
   ["alerts", "Alerts"],
+  ["performance", "Performance"],
 ] as const;
 
 export function App() {
@@ -137,6 +139,8 @@ function Page({ route, session }: { route: Route; session: Session }) {
       return <ListsView />;
     case "alerts":
       return <AlertsView />;
+    case "performance":
+      return <ReportView />;
     case "transaction":
       return <TransactionView id={route.id} scope={route.scope} />;
     case "case":

@@ -88,6 +88,7 @@ ALLOWED = {
     "me": ({"score", "read", "review", "admin"}, 200),  # any known key
     "alerts": ({"read", "review", "admin"}, 200),
     "rule_hits": ({"read", "review", "admin"}, 200),
+    "report": ({"read", "review", "admin"}, 200),
 }
 NEEDS = {
     "score": "score",
@@ -100,7 +101,7 @@ NEEDS = {
     "assign": "review",
     "resolve": "review",
 }
-NEEDS |= {"alerts": "read", "rule_hits": "read"}
+NEEDS |= {"alerts": "read", "rule_hits": "read", "report": "read"}
 NEEDS |= {"lists_add": "admin", "lists_read": "read", "lists_get": "read", "lists_delete": "admin"}
 
 
@@ -138,6 +139,9 @@ def call(c: TestClient, route: str, caller: str) -> tuple[int, dict[str, object]
         r = c.get("/v1/alerts", headers=h)
     elif route == "rule_hits":
         r = c.get("/v1/rules/hits", headers=h)
+    elif route == "report":
+        period = {"since": "2026-11-02T00:00:00Z", "until": "2026-11-09T00:00:00Z"}
+        r = c.get("/v1/reports/performance", params=period, headers=h)
     else:
         r = c.post("/v1/admin/reload", headers=h)
     return r.status_code, r.json()

@@ -16,6 +16,7 @@ SERVICE_PACKAGES = [
     "features",
     "ensemble",
     "live",
+    "monitoring",
     "synthetic",
 ]
 

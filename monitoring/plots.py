@@ -1,0 +1,127 @@
+"""The performance report's PNGs: the weekly operating point, and per currency the fraud
+amount by decision beside the legitimate amount declined. Immature weeks are hatched and
+named so, so no one reads their early figures as final."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.axes import Axes
+
+from monitoring.figures import Figures, PerformanceReport
+
+QUALITY = "quality.png"
+BUSINESS = "business_{currency}.png"
+
+
+def business_plot(currency: str) -> str:
+    # Stored currencies passed the API's ISO 4217 check; a file name takes no chances.
+    return BUSINESS.format(currency=re.sub(r"[^A-Za-z0-9]", "_", currency))
+
+
+def _nan(value: float | None) -> float:
+    return np.nan if value is None else value
+
+
+def _ticks(ax: Axes, weeks: tuple[Figures, ...]) -> None:
+    x = np.arange(len(weeks))
+    ax.set_xticks(x, [w.name + ("" if w.mature else "\nimmature") for w in weeks], fontsize=8)
+    for i, w in enumerate(weeks):
+        if not w.mature:
+            ax.axvspan(i - 0.5, i + 0.5, color="0.85", zorder=0)
+
+
+def _series(
+    ax: Axes, weeks: tuple[Figures, ...], values: list[float], marker: str, color: str, name: str
+) -> None:
+    """Mature weeks joined by a line; immature ones as hollow points on their own, so no
+    line leads the eye from final figures to early ones."""
+    x = np.arange(len(weeks))
+    mature = np.array([w.mature for w in weeks])
+    y = np.array(values, dtype=np.float64)
+    ax.plot(
+        x, np.where(mature, y, np.nan), marker=marker, color=color, label=name.replace("_", " ")
+    )
+    ax.plot(x, np.where(mature, np.nan, y), marker=marker, color=color, linestyle="", mfc="none")
+
+
+def write_quality(report: PerformanceReport, directory: Path) -> Path:
+    weeks = report.weeks
+    fig, (top, bottom) = plt.subplots(
+        2, 1, figsize=(max(7.5, 0.9 * len(weeks) + 3.5), 6), sharex=True, height_ratios=(2, 1)
+    )
+    for ax, name, marker, color in (
+        (top, "precision", "o", "tab:blue"),
+        (top, "recall", "s", "tab:orange"),
+        (top, "average_precision", "^", "tab:green"),
+        (bottom, "false_positive_rate", "d", "tab:red"),
+    ):
+        _series(ax, weeks, [_nan(getattr(w, name)) for w in weeks], marker, color, name)
+    top.set(
+        ylim=(-0.03, 1.05), ylabel="share", title="Weekly operating point (grey: immature labels)"
+    )
+    top.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    bottom.set(ylabel="false-positive rate", ylim=(0, None))
+    for ax in (top, bottom):
+        _ticks(ax, weeks)
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    path = directory / QUALITY
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def write_business(report: PerformanceReport, currency: str, directory: Path) -> Path:
+    weeks = report.weeks
+    x = np.arange(len(weeks))
+    money = [next((m for m in w.money if m.currency == currency), None) for w in weeks]
+
+    def series(field: str) -> np.ndarray:
+        return np.array([getattr(m, field) if m else 0.0 for m in money])
+
+    fig, ax = plt.subplots(figsize=(max(7.5, 0.9 * len(weeks) + 3.5), 4.5))
+    width = 0.38
+    bottom = np.zeros(len(weeks))
+    hatch = ["" if w.mature else "//" for w in weeks]
+    for field, label, color in (
+        ("fraud_declined", "fraud declined", "tab:green"),
+        ("fraud_review", "fraud sent to review", "tab:olive"),
+        ("fraud_approved", "fraud approved (missed)", "tab:red"),
+    ):
+        values = series(field)
+        ax.bar(x - width / 2, values, width, bottom=bottom, label=label, color=color, hatch=hatch)
+        bottom += values
+    ax.bar(
+        x + width / 2,
+        series("legitimate_declined"),
+        width,
+        label="legitimate declined",
+        color="tab:blue",
+        hatch=hatch,
+    )
+    ax.set(
+        ylabel=f"amount ({currency})",
+        title=f"Fraud amount by decision, {currency} (hatched: immature labels)",
+    )
+    _ticks(ax, weeks)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    path = directory / business_plot(currency)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def write_plots(report: PerformanceReport, currencies: list[str], directory: Path) -> list[Path]:
+    return [
+        write_quality(report, directory),
+        *(write_business(report, c, directory) for c in currencies),
+    ]
