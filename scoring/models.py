@@ -31,6 +31,12 @@ class ModelHolder:
     def ready(self) -> bool:
         return self.bundle is not None and self.bundle.ready
 
+    @property
+    def drift_watched(self) -> bool:
+        """Drift is on (FRAUD_DRIFT): `drift` is then None only for a bundle without a
+        reference."""
+        return self._drift_config is not None
+
     async def reload(self) -> ModelBundle:
         async with self._lock:
             try:
