@@ -7,6 +7,7 @@ import { type Route, parseRoute, useHash } from "./route";
 import { can, type Session, SessionContext, VIEW_SCOPE } from "./session";
 import { AlertsView } from "./views/AlertsView";
 import { CaseView } from "./views/CaseView";
+import { DriftView } from "./views/DriftView";
 import { ListsView } from "./views/ListsView";
 import { LiveView } from "./views/LiveView";
 import { QueueView } from "./views/QueueView";
@@ -21,6 +22,7 @@ const NAV = [
   ["rules", "Rules"],
   ["lists", "Lists"],
   ["alerts", "Alerts"],
+  ["drift", "Drift"],
 ] as const;
 
 export function App() {
@@ -137,6 +139,8 @@ function Page({ route, session }: { route: Route; session: Session }) {
       return <ListsView />;
     case "alerts":
       return <AlertsView />;
+    case "drift":
+      return <DriftView />;
     case "transaction":
       return <TransactionView id={route.id} scope={route.scope} />;
     case "case":

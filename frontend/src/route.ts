@@ -1,10 +1,10 @@
-// Hash routes: #/live, #/queue, #/rules, #/lists, #/alerts, #/cases/<id>, and
+// Hash routes: #/live, #/queue, #/rules, #/lists, #/alerts, #/drift, #/cases/<id>, and
 // #/transactions/<scope>/<id> (a transaction id is unique within the scope of the key that
 // scored it) or #/transactions/<id> (the API finds the scope, or names several).
 import { useSyncExternalStore } from "react";
 
 export type Route =
-  | { view: "live" | "queue" | "rules" | "lists" | "alerts" }
+  | { view: "live" | "queue" | "rules" | "lists" | "alerts" | "drift" }
   | { view: "transaction"; id: string; scope?: string }
   | { view: "case"; id: string };
 
@@ -16,7 +16,7 @@ export function parseRoute(hash: string): Route {
   }
   if (head === "transactions" && id) return { view: "transaction", id: decodeURIComponent(id) };
   if (head === "cases" && id) return { view: "case", id: decodeURIComponent(id) };
-  if (head === "queue" || head === "rules" || head === "lists" || head === "alerts") {
+  if (head === "queue" || head === "rules" || head === "lists" || head === "alerts" || head === "drift") {
     return { view: head };
   }
   return { view: "live" };

@@ -28,4 +28,5 @@ export const VIEW_SCOPE = {
   rules: "read",
   lists: "read",
   alerts: "read",
+  drift: "read",
 } as const satisfies Record<string, Scope>;
