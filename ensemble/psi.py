@@ -4,9 +4,8 @@ shared by `fraud train` (the reference) and the API (the live window).
 Each feature's bins: bin 0 holds missing values (NaN); bins 1..E+1 are cut by E interior
 edges (the training sample's deciles, deduplicated), a value v going to 1 + #{edges < v}
 (bins closed on the right, as the deciles are: a tenth of the sample at or below the first).
-Features are laid side by side with their edges padded with +inf to one width, so a whole
-batch is binned in a handful of numpy calls whatever the number of features; a padded bin
-is empty on both sides and adds nothing to the PSI.
+Features are laid side by side in tables of one width (the most bins of any); a feature's
+unused bins are empty on both sides and add nothing to the PSI.
 
 PSI = sum over bins of (a - e) * ln(a / e), with e and a the reference's and the live
 window's shares of rows in the bin, each raised to at least EPSILON (an empty bin on one
@@ -43,24 +42,24 @@ def score_edges(bins: int = SCORE_BINS) -> np.ndarray:
 
 class BinLayout:
     """Several features' bins side by side: `counts(columns)` bins a (rows, features) block
-    into a (features, width) table of counts in one pass."""
+    into a (features, width) table of counts, each feature by its own edges."""
 
     def __init__(self, edges: list[np.ndarray]) -> None:
         self.features = len(edges)
-        most = max((len(e) for e in edges), default=0)
-        self.width = most + 2  # the missing bin, then most + 1 value bins
-        padded = np.full((self.features, most), np.inf)
-        for i, e in enumerate(edges):
-            padded[i, : len(e)] = e
-        self._edges = padded[None, :, :]  # broadcast over rows
+        self._edges = [np.asarray(e, dtype=np.float64) for e in edges]
+        self.width = max((len(e) for e in edges), default=0) + 2  # missing, then value bins
         self._offsets = np.arange(self.features) * self.width
 
     def counts(self, columns: np.ndarray) -> np.ndarray:
-        """Counts per bin, (features, width) int64, of a (rows, features) block."""
-        values = columns.astype(np.float64, copy=False)
-        with np.errstate(invalid="ignore"):  # NaN compares False: fixed just below
-            above = (values[:, :, None] > self._edges).sum(axis=2) + 1
-        index = np.where(np.isnan(values), 0, above) + self._offsets
+        """Counts per bin, (features, width) int64, of a (rows, features) block: one
+        searchsorted per feature, one bincount for all (about 2 us per feature, whatever
+        the rows: the live window bins hundreds of rows at a time)."""
+        index = np.empty(columns.shape, dtype=np.int64)
+        for i, edges in enumerate(self._edges):
+            # Bins closed on the right: #{edges < v}, shifted past the missing bin.
+            index[:, i] = np.searchsorted(edges, columns[:, i], side="left") + 1
+        index[np.isnan(columns)] = 0
+        index += self._offsets
         flat = np.bincount(index.ravel(), minlength=self.features * self.width)
         return flat.reshape(self.features, self.width)
 

@@ -8,7 +8,7 @@ import pytest
 
 from ensemble.drift_reference import DriftReference
 from features.definitions import FEATURE_NAMES
-from scoring.drift import DriftWindow
+from scoring.drift import FLUSH_ROWS, DriftWindow
 
 WATCHED = ["amount", "card_count_1h"]
 
@@ -86,3 +86,27 @@ def test_an_empty_batch_changes_nothing() -> None:
     live = window(Clock(), min_rows=1)
     live.observe(matrix(0), np.empty(0))
     assert live.figures().rows == 0
+
+
+def test_held_batches_count_in_the_bucket_of_their_arrival() -> None:
+    """Small batches are held and binned later; they still age with the time they came."""
+    clock = Clock()
+    live = window(clock, min_rows=1)
+    for seed in range(3):  # 60 rows: under FLUSH_ROWS, held
+        live.observe(matrix(20, seed=seed), np.full(20, 0.5))
+    clock.now += 30
+    live.observe(matrix(10, seed=9), np.full(10, 0.5))
+    assert live.figures().rows == 70
+    clock.now += 35  # the first 60 rows' bucket is now more than 60 s old
+    assert live.figures().rows == 10
+
+
+def test_many_small_batches_are_binned_as_one() -> None:
+    clock = Clock()
+    live, whole = window(clock, min_rows=1), window(clock, min_rows=1)
+    block = matrix(FLUSH_ROWS * 2 + 7)
+    scores = np.random.default_rng(1).uniform(size=len(block))
+    for i in range(len(block)):
+        live.observe(block[i : i + 1], scores[i : i + 1])
+    whole.observe(block, scores)
+    assert all(np.array_equal(a, b) for a, b in zip(live.counts(), whole.counts(), strict=True))
