@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import os
 import signal
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager, suppress
@@ -90,6 +91,12 @@ def lifespan(settings: Settings, make_redis: Callable[[Settings], RedisClient]) 
         models = ModelHolder(settings.model_dir, drift_config(settings))
         await models.reload()
         DRIFT.attach(models)
+        if settings.drift and os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            log.warning(
+                "several workers share one metrics directory, which holds counters and gauges,"
+                " not figures computed when scraped: the drift gauges are not in /metrics"
+                " (GET /v1/model/drift answers with the answering worker's; docs/drift.md)"
+            )
         await prepare_store(store, settings)
         audit = DecisionAudit(settings) if settings.kafka_bootstrap_servers else None
         labels = audit_producer(
