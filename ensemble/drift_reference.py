@@ -25,12 +25,12 @@ DEFAULT_FEATURES = 20
 def important_features(booster: xgb.Booster, names: tuple[str, ...], top: int) -> list[str]:
     """The `top` features by XGBoost's total gain (a feature never split on has none), in
     decreasing order; ties by name, so a bundle's choice is reproducible."""
-    gain = booster.get_score(importance_type="total_gain")
-    ranked = sorted(
-        (name for name in names if isinstance(gain.get(name), float)),
-        key=lambda name: (-float(gain[name]), name),  # type: ignore[arg-type]
-    )
-    return ranked[:top]
+    gain = {
+        name: value
+        for name, value in booster.get_score(importance_type="total_gain").items()
+        if isinstance(value, float) and name in names  # a list only for multi-output models
+    }
+    return sorted(gain, key=lambda name: (-gain[name], name))[:top]
 
 
 @dataclass(frozen=True, slots=True)
