@@ -75,7 +75,10 @@ def decide(
     scores = bundle.score(matrix)
     telemetry.INFERENCE_SECONDS.observe(time.perf_counter() - scored_at)
     if drift is not None and full:
-        drift.observe(matrix[: len(full)], scores.score[: len(full)])
+        if degraded:  # the rows with windows come first
+            drift.observe(matrix[: len(full)], scores.score[: len(full)])
+        else:
+            drift.observe(matrix, scores.score)
     # Reasons cost a SHAP pass: only where someone will look at them, all in one call.
     explain = [j for j in range(len(order)) if scores.risk_tier[j] != "low"] if reasons else []
     explained = dict(zip(explain, bundle.reasons_many(matrix[explain], reasons), strict=True))

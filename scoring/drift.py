@@ -85,15 +85,16 @@ class DriftWindow:
     def observe(self, matrix: np.ndarray, scores: np.ndarray) -> None:
         """Add a computed batch: its feature matrix (all features, in FEATURE_NAMES order,
         not changed afterwards: it is held, not copied) and its scores."""
-        if len(matrix) == 0:
+        rows = len(matrix)
+        if not rows:
             return
-        slot = self._slot()
+        slot = int(self._clock() // self._bucket_s)
         with self._lock:
             if slot != self._held_slot:
                 self._bin_held()
                 self._held_slot = slot
             self._held.append((matrix, scores))
-            self._held_rows += len(matrix)
+            self._held_rows += rows
             if self._held_rows >= FLUSH_ROWS:
                 self._bin_held()
 
