@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import os
 import signal
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager, suppress
@@ -19,6 +20,7 @@ from redis.asyncio.cluster import RedisCluster
 from app import logs
 from app.audit import DecisionAudit, audit_producer
 from app.backtests import Backtests
+from app.drift_metrics import DRIFT
 from app.list_sync import ListSync
 from app.queue_metrics import QUEUE
 from app.rate_limit import RateLimiter
@@ -31,6 +33,7 @@ from features.store import WindowStore
 from live.buffers import Hub
 from live.feed import Feed
 from persistence.database import Database
+from scoring.drift import DriftConfig
 from scoring.event_time import EventTimePolicy
 from scoring.models import ModelHolder
 from scoring.service import ScoringConfig, ScoringService
@@ -85,8 +88,15 @@ def lifespan(settings: Settings, make_redis: Callable[[Settings], RedisClient]) 
     async def run(app: FastAPI) -> AsyncIterator[None]:
         client = make_redis(settings)
         store = window_store(client, settings)
-        models = ModelHolder(settings.model_dir)
+        models = ModelHolder(settings.model_dir, drift_config(settings))
         await models.reload()
+        DRIFT.attach(models)
+        if settings.drift and os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            log.warning(
+                "several workers share one metrics directory, which holds counters and gauges,"
+                " not figures computed when scraped: the drift gauges are not in /metrics"
+                " (GET /v1/model/drift answers with the answering worker's; docs/drift.md)"
+            )
         await prepare_store(store, settings)
         audit = DecisionAudit(settings) if settings.kafka_bootstrap_servers else None
         labels = audit_producer(
@@ -169,6 +179,7 @@ def lifespan(settings: Settings, make_redis: Callable[[Settings], RedisClient]) 
             if labels is not None:
                 await stop_step("labels producer", labels.stop(), bound)
             QUEUE.detach(database)
+            DRIFT.detach(models)
             await stop_step("database pool", database.close(), bound)
             await stop_step("redis client", client.aclose(), bound)
 
@@ -212,6 +223,12 @@ def scoring_config(settings: Settings) -> ScoringConfig:
             max_age_ms=round(settings.max_event_age_s * 1000),
         ),
     )
+
+
+def drift_config(settings: Settings) -> DriftConfig | None:
+    if not settings.drift:
+        return None
+    return DriftConfig(settings.drift_window_s, settings.drift_buckets, settings.drift_min_rows)
 
 
 def tune_gc() -> None:

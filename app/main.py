@@ -24,6 +24,7 @@ from app.routes import (
     history,
     lists,
     me,
+    model,
     reports,
     rules,
     score,
@@ -55,7 +56,7 @@ def create_app(
     errors.install(app)
     add_routes(app, score.router, health.router, history.router, feedback.router, stream.router)
     add_routes(app, rules.router, lists.router, cases.router, alerts.router, me.router)
-    add_routes(app, reports.router, admin.router, docs.router)
+    add_routes(app, reports.router, admin.router, model.router, docs.router)
     score.install(app, settings.access_log)  # answered ahead of the rest
     console.install(app, settings.console_dir)
     openapi.install(app, KEY_CHECKS)

@@ -12,6 +12,7 @@ from prometheus_fastapi_instrumentator import metrics as http_metrics
 from prometheus_fastapi_instrumentator.middleware import PrometheusInstrumentatorMiddleware
 
 from app.bypass import bypass
+from app.drift_metrics import DRIFT
 from app.queue_metrics import QUEUE
 
 HTTP_LATENCY_BUCKETS = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
@@ -32,8 +33,10 @@ RATE_LIMITED = Counter(
 CASE_RESOLUTIONS = Counter(
     "fraud_case_resolutions_total", "Review cases resolved, by verdict", ["verdict"]
 )
-# The queue's gauges, from PostgreSQL at scrape time (app/queue_metrics.py).
+# The queue's gauges, from PostgreSQL at scrape time (app/queue_metrics.py), and the drift
+# gauges, from the model's live window at scrape time (app/drift_metrics.py).
 REGISTRY.register(QUEUE)
+REGISTRY.register(DRIFT)
 
 
 def instrument(app: FastAPI) -> None:

@@ -319,6 +319,31 @@ class Settings(BaseSettings):
         "low=approve,medium=review,high=review,critical=decline",
         description="Decision for each risk tier.",
     )
+    drift: bool = Field(
+        True,
+        description="Watch drift: bin each computed batch like the bundle's training reference "
+        "and export the PSI per watched feature and of the score at /metrics and "
+        "GET /v1/model/drift (off: nothing is binned; a bundle without a reference has none).",
+    )
+    drift_window_s: float = Field(
+        3_600.0,
+        gt=0,
+        le=7 * 86_400,
+        description="The live drift window: the last this many seconds of traffic.",
+    )
+    drift_buckets: int = Field(
+        12,
+        ge=1,
+        le=1_440,
+        description="Sub-buckets of the drift window; the window slides by one bucket "
+        "(FRAUD_DRIFT_WINDOW_S / FRAUD_DRIFT_BUCKETS) at a time.",
+    )
+    drift_min_rows: int = Field(
+        500,
+        ge=1,
+        description="Fewest rows in the drift window for a PSI to be given (fewer: too "
+        "noisy to read; the gauges are left out).",
+    )
     rules_sync_ms: float = Field(
         250.0,
         gt=0,

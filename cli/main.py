@@ -181,6 +181,13 @@ def train(
             help="The bundle in service: scored beside the new one on the same test rows",
         ),
     ] = None,
+    drift_features: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="Features whose drift the API watches: the model's most important by gain",
+        ),
+    ] = 20,
 ) -> None:
     """Replay the history, train and compile both models, choose how they combine, calibrate
     tiers, fit the textbook baseline beside them, write the bundle and report."""
@@ -193,6 +200,7 @@ def train(
         n_estimators=trees,
         budget_s=budget_s,
         label_delay_days=get_settings().label_delay_days,
+        drift_features=drift_features,
     )
     started = time.perf_counter()
     try:

@@ -53,6 +53,9 @@ class Manifest:
     selection: dict[str, Any] = field(default_factory=dict)  # every ensemble candidate, the choice
     search: dict[str, Any] = field(default_factory=dict)  # hyper-parameter trials
     baseline: dict[str, Any] = field(default_factory=dict)  # the textbook baseline's model
+    # The drift reference (ensemble/drift_reference.py); empty in bundles written before it,
+    # which still serve, without drift figures.
+    drift: dict[str, Any] = field(default_factory=dict)
     schema_version: int = SCHEMA_VERSION
     extra: dict[str, Any] = field(default_factory=dict)
 

@@ -25,6 +25,7 @@ from ensemble.bundle import ModelBundle
 from ensemble.chunks import CHUNK_ROWS, XGBOOST_PASSES, quantized, replay_total
 from ensemble.combination import DEFAULT
 from ensemble.comparison import score_previous, side_by_side
+from ensemble.drift_reference import DEFAULT_FEATURES, DriftReference, important_features
 from ensemble.importance import feature_importance
 from ensemble.labelled import load_labelled
 from ensemble.manifest import LibraryInfo, Manifest
@@ -62,6 +63,8 @@ class TrainConfig:
     # Rows of the matrix computed at a time while XGBoost reads the training rows; the
     # model does not depend on it (ensemble/chunks.py).
     chunk_rows: int = CHUNK_ROWS
+    # Features whose drift the API watches: the model's most important by total gain.
+    drift_features: int = DEFAULT_FEATURES
 
 
 ANOMALY_RANGE_ROWS = 50_000  # the first training rows, whose scores set the anomaly range
@@ -268,6 +271,12 @@ def train(
     bundle = ModelBundle.load(staging)
     x_test = store.matrix(advance, rows=test)
     val_scores, test_scores = bundle.score(x_val), bundle.score(x_test)
+    manifest.drift = DriftReference.build(
+        x_val,
+        val_scores.score,
+        FEATURE_NAMES,
+        important_features(booster, FEATURE_NAMES, cfg.drift_features),
+    ).as_dict()
 
     # The textbook baseline on the same rows, its review threshold at the same
     # false-positive rate on validation as the engine's.

@@ -3,7 +3,7 @@ uvicorn settings, measured in one run: the no-op (same auth, limits and validati
 /v1/score, nothing else) and a plain FastAPI endpoint that validates the same body with
 the pydantic model as a body parameter and returns a constant.
 
-    .venv/bin/python -m loadtest.bench_api [--model models/bench] [--seconds 20] [--connections 128] [--rounds 3] [--rules 50 [--rules-only]] [--cluster [--cluster-only]]
+    .venv/bin/python -m loadtest.bench_api [--model models/bench] [--seconds 20] [--connections 128] [--rounds 3] [--rules 50 [--rules-only]] [--cluster [--cluster-only]] [--drift [--drift-only]]
 
 --rules N adds a fourth server, /v1/score with N active rules in service (loadtest/bench_rules.py's
 shapes), and prints its throughput against /v1/score without rules;
@@ -19,6 +19,11 @@ server's throughput. The no-op gives the same figure at 64 or 128 (docs/performa
 URL, if it answers, else a local one of three masters with one replica each, started for
 the run) beside /v1/score on the single node, and prints the cluster's throughput and CPU
 per request against the single node's; --cluster-only measures those two alone.
+
+--drift adds /v1/score with drift off (FRAUD_DRIFT=false) beside /v1/score as configured
+(drift on, the default) and prints the server CPU per request and the throughput of each;
+--drift-only measures those two alone. The model must carry a drift reference (a bundle
+trained since drift was watched): the run refuses one without.
 
 Uses wrk when installed (apt-get install wrk), else an asyncio keep-alive client.
 Redis: FRAUD_REDIS_URL if it answers, else a local one started for the run; each round's
@@ -49,6 +54,7 @@ from app.auth import digest
 from app.metrics import scraped_total
 from app.settings import get_settings
 from cli.demo import ensure_server
+from ensemble.manifest import Manifest
 from loadtest.bench_rules import rules as bench_rules
 from localservers import (
     PostgresServer,
@@ -248,6 +254,7 @@ def measure(port: int, seconds: int, connections: int) -> tuple[float, str]:
 PLAIN, NOOP, SCORE = "plain FastAPI", "no-op (parse + validate)", "/v1/score"
 BASELINE = "/v1/score, baseline"
 RULES = "/v1/score with rules"
+DRIFT_OFF = "/v1/score, drift off"
 CLUSTER = "/v1/score on a Redis Cluster"
 APPS = {
     PLAIN: "loadtest.noop_app:create_plain_app",
@@ -323,6 +330,8 @@ def run_one(
             if degraded:
                 detail += f"\nDEGRADED answers: {degraded:.0f}"
             detail += f"\nRules in service: {scraped_total(metrics, 'fraud_rules'):.0f}"
+            binned = scraped_total(metrics, "fraud_drift_window_rows")
+            detail += f"\nDrift window rows: {binned:.0f}" if binned else "\nDrift: not binned"
             answered = scraped_total(metrics, "fraud_score_latency_seconds_count")
             in_rules = scraped_total(metrics, "fraud_rules_seconds_sum")
             if in_rules:
@@ -355,6 +364,16 @@ def main() -> None:
         help="with --rules: only /v1/score with and without the rules (no baselines)",
     )
     parser.add_argument(
+        "--drift",
+        action="store_true",
+        help="also measure /v1/score with drift off (FRAUD_DRIFT=false) beside drift on",
+    )
+    parser.add_argument(
+        "--drift-only",
+        action="store_true",
+        help="with --drift: only /v1/score with drift on and off (no baselines)",
+    )
+    parser.add_argument(
         "--baseline",
         type=Path,
         help="also measure /v1/score as the code in this directory has it (e.g. a `git "
@@ -364,6 +383,12 @@ def main() -> None:
     if not (args.model / "manifest.json").exists():
         raise SystemExit(
             f"no model at {args.model}: run loadtest/bench_inference.py first (it trains one)"
+        )
+    if args.drift and not Manifest.read(args.model).drift:
+        raise SystemExit(
+            f"{args.model} has no drift reference (trained before drift was watched): drift "
+            "on and off would measure the same; train it again (loadtest/bench_inference.py "
+            "trains one where none is)"
         )
     with ExitStack() as stack:
         redis_url = ensure_server(
@@ -403,6 +428,8 @@ def compare(
         apps = ({SCORE: APPS[SCORE]} if args.cluster_only else apps) | {CLUSTER: APPS[SCORE]}
     if args.baseline:
         apps |= {BASELINE: APPS[SCORE]}
+    if args.drift:
+        apps = ({SCORE: APPS[SCORE]} if args.drift_only else apps) | {DRIFT_OFF: APPS[SCORE]}
     env = os.environ | {
         "FRAUD_DATABASE_URL": database_url,
         "FRAUD_API_KEYS": digest(KEY),
@@ -440,7 +467,8 @@ def compare(
                         "FRAUD_REDIS_PREFIX": prefix,
                         "FRAUD_DATABASE_SCHEMA": schema,
                         "FRAUD_REDIS_URL": store_url,
-                    },
+                    }
+                    | ({"FRAUD_DRIFT": "false"} if name == DRIFT_OFF else {}),
                     args.seconds,
                     args.connections,
                     args.baseline.resolve() if name == BASELINE else ROOT,
@@ -455,7 +483,7 @@ def compare(
                 "\n".join(
                     line
                     for line in detail.splitlines()
-                    if re.search(r"Latency|50%|90%|99%|Req|DEGR|Rules|CPU", line)
+                    if re.search(r"Latency|50%|90%|99%|Req|DEGR|Rules|CPU|Drift", line)
                 )
             )
     score = statistics.median(results[SCORE])
@@ -497,6 +525,19 @@ def compare(
             f"{without:.0f} us without: x{with_rules / without:.3f} (per round "
             f"{per_round(cpu[RULES], cpu[SCORE], 3)}); "
             f"the throughput a saturated core would keep: {without / with_rules:.3f}"
+        )
+
+    if args.drift:
+        off = statistics.median(results[DRIFT_OFF])
+        print(
+            f"\n/v1/score with drift on reaches {score / off:.3f} of its throughput with drift "
+            f"off (medians: {score:,.0f} vs {off:,.0f} requests/s; per round "
+            f"{per_round(results[SCORE], results[DRIFT_OFF], 3)})"
+        )
+        on_us, off_us = statistics.median(cpu[SCORE]), statistics.median(cpu[DRIFT_OFF])
+        print(
+            f"server CPU per request: {on_us:.0f} us with drift on, {off_us:.0f} us off: "
+            f"x{on_us / off_us:.3f} (per round {per_round(cpu[SCORE], cpu[DRIFT_OFF], 3)})"
         )
 
     if cluster_url:

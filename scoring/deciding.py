@@ -20,6 +20,7 @@ from features.online import OnlineTransaction, online_matrix, request_only_matri
 from features.window_format import WindowRead
 from scoring import telemetry
 from scoring.decision import Decision
+from scoring.drift import DriftWindow
 from scoring.rule_errors import FAILURES
 
 NO_RULES = RuleSet.compile([], version=0)
@@ -49,11 +50,14 @@ def decide(
     received_ns: Sequence[int],
     rules: RuleSet = NO_RULES,
     fields: Sequence[Mapping[str, object]] = (),
+    drift: DriftWindow | None = None,
 ) -> list[Decision]:
     """Decisions for transactions scored together, in their order. A read of None means
-    degraded: request-only features. `reasons`: how many to give (0: none). `rules` are
-    evaluated on the batch's matrix with each transaction's request `fields` (the names
-    of the request's contract; needed only when a rule names one)."""
+        degraded: request-only features. `reasons`: how many to give (0: none). `rules` are
+        evaluated on the batch's matrix with each transaction's request `fields` (the names
+        of the request's contract; needed only when a rule names one). `drift`: the bundle's live
+    drift window, which bins the rows scored with their windows (degraded rows, missing most
+    features for want of the store, would read as drift of the traffic)."""
     telemetry.BATCH_SIZE.observe(len(transactions))
     # Rows with windows first, then the degraded ones.
     full = [(k, r) for k, r in enumerate(reads) if r is not None]
@@ -70,6 +74,11 @@ def decide(
     telemetry.FEATURES_SECONDS.observe(scored_at - started)
     scores = bundle.score(matrix)
     telemetry.INFERENCE_SECONDS.observe(time.perf_counter() - scored_at)
+    if drift is not None and full:
+        if degraded:  # the rows with windows come first
+            drift.observe(matrix[: len(full)], scores.score[: len(full)])
+        else:
+            drift.observe(matrix, scores.score)
     # Reasons cost a SHAP pass: only where someone will look at them, all in one call.
     explain = [j for j in range(len(order)) if scores.risk_tier[j] != "low"] if reasons else []
     explained = dict(zip(explain, bundle.reasons_many(matrix[explain], reasons), strict=True))

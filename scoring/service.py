@@ -275,6 +275,7 @@ class ScoringService:
             [p.received_ns for p, _ in items],
             rules,
             [RequestFields(p.transaction) for p, _ in items] if rules.rules else (),
+            self.models.drift,
         )
         computed = [(p, decision) for (p, _), decision in zip(items, decisions, strict=True)]
         if self.audit is None:

@@ -30,7 +30,7 @@ describe("the console shell", () => {
     mockApi({ "GET /v1/me": { body: { key_id: "gateway", scopes: ["score"] } } });
     await signIn();
     await waitFor(() => expect(screen.getByTestId("nav-live")).toHaveAttribute("aria-disabled", "true"));
-    for (const view of ["queue", "rules", "lists", "alerts"]) {
+    for (const view of ["queue", "rules", "lists", "alerts", "drift"]) {
       expect(screen.getByTestId(`nav-${view}`)).toHaveAttribute("aria-disabled", "true");
     }
     expect(FakeSocket.instances).toHaveLength(0);

@@ -7,6 +7,7 @@ import { type Route, parseRoute, useHash } from "./route";
 import { can, type Session, SessionContext, VIEW_SCOPE } from "./session";
 import { AlertsView } from "./views/AlertsView";
 import { CaseView } from "./views/CaseView";
+import { DriftView } from "./views/DriftView";
 import { ListsView } from "./views/ListsView";
 import { LiveView } from "./views/LiveView";
 import { QueueView } from "./views/QueueView";
@@ -23,6 +24,7 @@ const NAV = [
   ["lists", "Lists"],
   ["alerts", "Alerts"],
   ["performance", "Performance"],
+  ["drift", "Drift"],
 ] as const;
 
 export function App() {
@@ -141,6 +143,8 @@ function Page({ route, session }: { route: Route; session: Session }) {
       return <AlertsView />;
     case "performance":
       return <ReportView />;
+    case "drift":
+      return <DriftView />;
     case "transaction":
       return <TransactionView id={route.id} scope={route.scope} />;
     case "case":

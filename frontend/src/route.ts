@@ -1,10 +1,11 @@
-// Hash routes: #/live, #/queue, #/rules, #/lists, #/alerts, #/performance, #/cases/<id>, and
+// Hash routes: #/live, #/queue, #/rules, #/lists, #/alerts, #/performance, #/drift,
+// #/cases/<id>, and
 // #/transactions/<scope>/<id> (a transaction id is unique within the scope of the key that
 // scored it) or #/transactions/<id> (the API finds the scope, or names several).
 import { useSyncExternalStore } from "react";
 
 export type Route =
-  | { view: "live" | "queue" | "rules" | "lists" | "alerts" | "performance" }
+  | { view: "live" | "queue" | "rules" | "lists" | "alerts" | "performance" | "drift" }
   | { view: "transaction"; id: string; scope?: string }
   | { view: "case"; id: string };
 
@@ -21,7 +22,8 @@ export function parseRoute(hash: string): Route {
     head === "rules" ||
     head === "lists" ||
     head === "alerts" ||
-    head === "performance"
+    head === "performance" ||
+    head === "drift"
   ) {
     return { view: head };
   }

@@ -29,4 +29,5 @@ export const VIEW_SCOPE = {
   lists: "read",
   alerts: "read",
   performance: "read",
+  drift: "read",
 } as const satisfies Record<string, Scope>;

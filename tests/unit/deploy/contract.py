@@ -89,6 +89,7 @@ def exported_metrics() -> frozenset[str]:
     import persistence.dispatcher
     import persistence.producer  # noqa: F401
     import scoring.telemetry  # noqa: F401
+    from app.drift_metrics import DRIFT
     from app.queue_metrics import QUEUE
 
     suffixes = {
@@ -99,7 +100,7 @@ def exported_metrics() -> frozenset[str]:
         "info": ("_info",),
     }
     names: set[str] = set()
-    for family in [*REGISTRY.collect(), *QUEUE.describe()]:
+    for family in [*REGISTRY.collect(), *QUEUE.describe(), *DRIFT.describe()]:
         names.update(family.name + s for s in suffixes.get(family.type, ("",)))
     return frozenset(names)
 

@@ -55,6 +55,9 @@ def test_the_dashboard_shows_what_operations_watch() -> None:
         "fraud_consumer_lag_messages",
         "fraud_consumer_messages_total",
         "fraud_cases_open",
+        "fraud_feature_drift_psi",
+        "fraud_score_drift_psi",
+        "fraud_feature_missing_share",
     } <= read
     exprs = " ".join(expr for _, expr in panel_queries())
     for quantile in ("0.5", "0.95", "0.99"):
@@ -100,6 +103,8 @@ def test_the_alerts_cover_what_the_service_promises() -> None:
     assert read["FraudModelNotReady"] == {"fraud_model_ready"}
     assert read["FraudAuditLogBehind"] == {"fraud_audit_events_total"}
     assert read["FraudAuditLogWriteFailed"] == {"fraud_audit_log_syncs_total"}
+    assert read["FraudFeatureDrift"] == {"fraud_feature_drift_psi"}
+    assert read["FraudScoreDrift"] == {"fraud_score_drift_psi"}
     for rule in alert_rules():
         assert rule["labels"]["severity"] in {"page", "ticket"}
         assert rule["annotations"]["summary"]

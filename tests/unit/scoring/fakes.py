@@ -16,6 +16,7 @@ from ensemble.bundle import BatchScores, Reason
 from features.definitions import ENTITIES, LABELLED_ENTITIES
 from features.store import ScoringStore
 from features.window_format import Event, WindowRead
+from scoring.drift import DriftWindow
 from scoring.transaction import Transaction
 
 TRANSACTION = Transaction(
@@ -79,8 +80,9 @@ class Bundle:
 
 
 class Models:
-    def __init__(self, bundle: Bundle | None) -> None:
+    def __init__(self, bundle: Bundle | None, drift: DriftWindow | None = None) -> None:
         self.bundle = bundle
+        self.drift = drift
 
     @property
     def ready(self) -> bool:

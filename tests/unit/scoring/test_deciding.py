@@ -6,7 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from ensemble.drift_reference import DriftReference
+from features.definitions import FEATURE_NAMES
 from scoring.deciding import DecisionPolicy, decide
+from scoring.drift import DriftWindow
 from tests.unit.scoring.fakes import Bundle, empty_read, transaction
 
 DECISIONS = {"low": "approve", "medium": "review", "high": "review", "critical": "decline"}
@@ -70,3 +73,28 @@ def test_no_reasons_asked_means_no_explanation_pass() -> None:
     assert decision.reasons == ()
     assert sum(bundle.explained) == 0  # no row explained
     assert decision.decision == "decline"  # "score": degraded answers decide on their tier
+
+
+def test_the_drift_window_bins_the_rows_scored_with_their_windows_only() -> None:
+    """Degraded rows miss most features for want of the store, not because the traffic
+    changed: they are left out of the drift window."""
+    reference = DriftReference.build(
+        np.zeros((10, len(FEATURE_NAMES)), dtype=np.float32),
+        np.zeros(10),
+        FEATURE_NAMES,
+        ["amount", "card_count_1h"],
+    )
+    window = DriftWindow(reference, window_s=60, buckets=1, min_rows=1)
+    decide(
+        Bundle(),  # type: ignore[arg-type]
+        DecisionPolicy(DECISIONS),
+        0,
+        [transaction(f"tx_{i}").online() for i in range(3)],
+        [empty_read(), None, empty_read()],
+        [0, 0, 0],
+        drift=window,
+    )
+    features, scores = window.counts()
+    assert scores.sum() == 2  # tx_0 and tx_2; the degraded tx_1 left out
+    assert features.sum(axis=1).tolist() == [2, 2]
+    assert features[1, 0] == 0  # card_count_1h is present (0) for a new card, not missing
