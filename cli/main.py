@@ -560,6 +560,7 @@ def report(
     from cli.export import parse_moment
     from cli.report import ReportError, make_report
     from cli.report_table import print_report
+    from monitoring.figures import period_refusal
 
     try:
         start, end = parse_moment(since), parse_moment(until)
@@ -567,6 +568,8 @@ def report(
         _fail(str(exc))
     if end <= start:
         _fail(f"--until {until} is not after --since {since}")
+    if (refusal := period_refusal(start, end)) is not None:
+        _fail(f"--since {since} --until {until}: {refusal}")
     if out.exists() and not out.is_dir():
         _fail(f"--out {out} is a file; the report is a directory")
     settings = get_settings()

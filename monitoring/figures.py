@@ -88,6 +88,24 @@ class PerformanceReport:
         return _plain(asdict(self))
 
 
+# A report is read by people, a row a week: two years of weeks at most. A longer period is
+# refused before anything is read: its weeks are computed one by one, and a period from
+# year 1 to 9999 (a fuzzer sent one) cost the API minutes of CPU.
+MAX_PERIOD_DAYS = 731
+
+
+def period_refusal(since: datetime, until: datetime) -> str | None:
+    """Why [since, until) cannot be reported, or None."""
+    if until <= since:
+        return "must be after since"
+    if until - since > MAX_PERIOD_DAYS * DAY:
+        return (
+            f"the period spans {(until - since) / DAY:,.0f} days; a report covers at most "
+            f"{MAX_PERIOD_DAYS} (two years, a row a week): choose a shorter period"
+        )
+    return None
+
+
 def week_start(moment: datetime) -> datetime:
     """Monday 00:00 UTC of the ISO week holding `moment`."""
     day = moment.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
@@ -117,6 +135,8 @@ def performance(
     `as_of`, labels taken as mature `label_delay_days` after their transaction."""
     if until <= since:
         raise ValueError(f"until ({until.isoformat()}) is not after since ({since.isoformat()})")
+    if (refusal := period_refusal(since, until)) is not None:
+        raise ValueError(refusal)
     if label_delay_days <= 0:
         raise ValueError(f"the label delay must be positive: {label_delay_days}")
     if cost_per_review < 0:

@@ -16,7 +16,7 @@ from app.errors import ValidationFailed
 from app.openapi import UNAVAILABLE, documented_errors, keyed
 from app.schemas.fields import Rfc3339
 from app.schemas.reports import PerformanceReportOut
-from monitoring.figures import performance
+from monitoring.figures import performance, period_refusal
 from monitoring.stored import ReportTooLarge, read_period
 
 router = APIRouter(prefix="/v1", tags=["reports"])
@@ -34,8 +34,8 @@ def _invalid(field: str, message: str) -> ValidationFailed:
         keyed("read")
         | UNAVAILABLE
         | {
-            422: "a bad time, `until` not after `since`, a negative cost, or a period of "
-            "more than FRAUD_REPORT_MAX_ROWS decisions"
+            422: "a bad time, `until` not after `since` or more than two years after it, a "
+            "negative cost, or a period of more than FRAUD_REPORT_MAX_ROWS decisions"
         }
     ),
 )
@@ -56,8 +56,8 @@ async def performance_report(
     `mature: false` and kept out of `period`. Reads at most FRAUD_REPORT_MAX_ROWS decisions
     from one snapshot; the arithmetic runs in a thread, off the event loop. A key that
     scores (and is not an admin) gets the figures of the decisions it scored only."""
-    if until <= since:
-        raise _invalid("until", "must be after since")
+    if (refusal := period_refusal(since, until)) is not None:
+        raise _invalid("until", refusal)
     try:
         async with db.connection() as conn:
             frame = await read_period(conn, since, until, settings.report_max_rows, caller.sees.own)

@@ -21,6 +21,10 @@ def run(*args: str) -> tuple[int, str]:
     [
         (["--since", "2026-11-09", "--until", "2026-11-02"], "is not after --since"),
         (["--since", "2026-11-02", "--until", "2026-11-02"], "is not after --since"),
+        (
+            ["--since", "2024-01-01", "--until", "2026-11-02"],
+            "a report covers at most 731 (two years",
+        ),
         (["--since", "last week", "--until", "2026-11-02"], "neither an RFC 3339 time"),
         (["--since", "2026-11-02T00:00:00", "--until", "2026-11-09"], "no UTC offset"),
         (

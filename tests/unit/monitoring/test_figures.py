@@ -6,7 +6,7 @@ import orjson
 import pandas as pd
 import pytest
 
-from monitoring.figures import Money, PerformanceReport, performance, weeks
+from monitoring.figures import Money, PerformanceReport, performance, period_refusal, weeks
 
 MONDAY = datetime(2026, 11, 2, tzinfo=UTC)  # ISO week 2026-W45
 DAY = timedelta(days=1)
@@ -172,6 +172,10 @@ def test_bad_bounds_and_values_are_refused() -> None:
         performance(frame(), MONDAY, MONDAY + DAY, MONDAY, 7.0, -1.0)
     with pytest.raises(ValueError, match="label delay"):
         performance(frame(), MONDAY, MONDAY + DAY, MONDAY, 0.0, 1.0)
+    # A row a week: two years at most (a fuzzer's year 1 to 9999 took the API minutes).
+    with pytest.raises(ValueError, match="covers at most 731"):
+        performance(frame(), MONDAY, MONDAY + 732 * DAY, MONDAY, 7.0, 0.0)
+    assert period_refusal(MONDAY, MONDAY + 731 * DAY) is None
 
 
 def test_the_json_form_is_plain() -> None:
