@@ -101,6 +101,8 @@ def test_a_stored_rule_that_cannot_be_evaluated_is_left_out_and_scoring_goes_on(
     deep = Rule("deep", "", DEEP, "review", "shadow", 1)
     asyncio.run(store_rules(schema, deep, Rule("fine", "", "amount > 0", "review", "shadow", 2)))
     with serving(bundle_dir, env=keyed(schema)) as (base, _), httpx.Client(timeout=30) as http:
+        # Ready is not "rules loaded": the first sync compiles in a thread after start.
+        wait_for_version(http, base, 2)
         for _ in range(3):
             answer = score(http, base)
             assert answer.status_code == 200, answer.text
