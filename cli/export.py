@@ -8,11 +8,9 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 
-import asyncpg
-
 from app.settings import Settings
+from cli.stored_decisions import decisions_connection
 from features.dataset import TransactionWriter
-from persistence.database import UNAVAILABLE
 from persistence.export import SCHEMA, export_batches
 
 
@@ -55,32 +53,16 @@ async def export_file(
 ) -> ExportCounts:
     """Write the transactions with `since <= event time < until` to `out` (CSV or Parquet by
     extension), which appears only once complete."""
-    try:
-        conn = await asyncpg.connect(
-            settings.database_url,
-            timeout=5,
-            server_settings={"search_path": settings.database_schema},
-        )
-    except (*UNAVAILABLE, asyncpg.PostgresError) as exc:
-        raise ExportError(f"PostgreSQL (FRAUD_DATABASE_URL) unreachable: {exc}") from exc
     counts = ExportCounts()
     try:
-        with TransactionWriter(out, SCHEMA) as writer:
-            async with aclosing(export_batches(conn, since, until, batch_rows)) as batches:
-                async for batch in batches:
-                    writer.write(batch.table)
-                    counts.rows += batch.table.num_rows
-                    counts.fraud += batch.fraud
-                    counts.legitimate += batch.legitimate
-    except asyncpg.UndefinedTableError as exc:
-        raise ExportError(
-            f"schema {settings.database_schema!r} has no decisions ({exc}); "
-            "`fraud consume` creates the tables (FRAUD_DATABASE_SCHEMA names the schema)"
-        ) from exc
-    except (asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-        raise ExportError(f"reading the decisions failed: {exc}") from exc
-    except OSError as exc:  # asyncpg reports a lost server as its own errors, above
+        async with decisions_connection(settings, ExportError) as conn:
+            with TransactionWriter(out, SCHEMA) as writer:
+                async with aclosing(export_batches(conn, since, until, batch_rows)) as batches:
+                    async for batch in batches:
+                        writer.write(batch.table)
+                        counts.rows += batch.table.num_rows
+                        counts.fraud += batch.fraud
+                        counts.legitimate += batch.legitimate
+    except OSError as exc:  # a lost server is asyncpg's error: decisions_connection says it
         raise ExportError(f"cannot write {out}: {exc}") from exc
-    finally:
-        await conn.close()
     return counts
