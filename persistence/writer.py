@@ -42,6 +42,10 @@ COLUMNS = (
     "response",
     "decision_source",
     "scope",
+    "challenger_model_version",
+    "challenger_score",
+    "challenger_risk_tier",
+    "challenger_decision",
 )
 SCOPE_COLUMN = COLUMNS.index("scope")
 
@@ -152,7 +156,25 @@ def _decode(value: bytes | None) -> tuple[Any, ...]:
         orjson.dumps(response).decode(),
         source,
         scope,
+        *_challenger(event),
     )
+
+
+NO_CHALLENGER = (None, None, None, None)
+
+
+def _challenger(event: dict[str, Any]) -> tuple[Any, ...]:
+    """The challenger's model version, score, tier and decision; all None where the event
+    has none (no challenger was loaded, or an event from before challengers)."""
+    shadow = event.get("challenger")
+    if shadow is None:
+        return NO_CHALLENGER
+    if not isinstance(shadow, dict):
+        raise BadEvent("challenger must be null or {decision, model_version, risk_tier, score}")
+    tier, decision = _text(shadow, "risk_tier"), _text(shadow, "decision")
+    if tier not in TIERS or decision not in DECISIONS:
+        raise BadEvent(f"unknown challenger risk tier or decision: {tier!r}, {decision!r}")
+    return _text(shadow, "model_version"), _number(shadow, "score"), tier, decision
 
 
 # What decided: "model", "rule:<id>" or "list:<id>" (ids as the API's rule and list ids).

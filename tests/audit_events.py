@@ -14,8 +14,15 @@ SCORES = {"low": 0.1, "medium": 0.5, "high": 0.8, "critical": 0.97}
 
 
 def audit_bytes(
-    tx: str, card: str, tier: str = "low", minutes: float = 0.0, scope: str = "k_test"
+    tx: str,
+    card: str,
+    tier: str = "low",
+    minutes: float = 0.0,
+    scope: str = "k_test",
+    challenger: dict[str, object] | None = None,
 ) -> bytes:
+    """`challenger`: the shadow result the event carries (message_format.challenger_json's
+    keys), None for none."""
     request = dict(EXAMPLE) | {"transaction_id": tx, "card_id": card}
     response = {
         "transaction_id": tx,
@@ -28,4 +35,6 @@ def audit_bytes(
         "degraded": False,
         "latency_ms": 1.5,
     }
-    return audit_event(request, orjson.dumps(response), T0 + timedelta(minutes=minutes), scope)
+    return audit_event(
+        request, orjson.dumps(response), T0 + timedelta(minutes=minutes), scope, challenger
+    )

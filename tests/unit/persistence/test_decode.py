@@ -112,3 +112,33 @@ def test_a_malformed_decision_source_rules_or_list_is_a_bad_event(
 ) -> None:
     with pytest.raises(BadEvent):
         decode(with_decision(**changes))
+
+
+CHALLENGER = {"decision": "review", "model_version": "v-next", "risk_tier": "high", "score": 0.81}
+
+
+def test_the_challengers_shadow_result_is_stored_beside_the_decision() -> None:
+    columns = [COLUMNS.index(f"challenger_{c}") for c in CHALLENGER]
+    row = decode(audit_bytes("t1", "card_1", challenger=CHALLENGER))
+    assert [row[c] for c in columns] == list(CHALLENGER.values())
+    # The answer's columns are the champion's: the challenger never decided.
+    assert row[COLUMNS.index("model_version")] == "v-test"
+    assert row[COLUMNS.index("decision")] == "approve"
+    assert [decode(audit_bytes("t1", "card_1"))[c] for c in columns] == [None] * 4
+
+
+@pytest.mark.parametrize(
+    "challenger",
+    [
+        "v-next",
+        {k: v for k, v in CHALLENGER.items() if k != "score"},
+        CHALLENGER | {"score": "0.8"},
+        CHALLENGER | {"risk_tier": "severe"},
+        CHALLENGER | {"decision": "block"},
+        CHALLENGER | {"model_version": ""},
+    ],
+)
+def test_a_malformed_challenger_is_a_bad_event(challenger: object) -> None:
+    event = orjson.loads(audit_bytes("t1", "card_1")) | {"challenger": challenger}
+    with pytest.raises(BadEvent, match=r"challenger|score|model_version"):
+        decode(orjson.dumps(event))

@@ -9,7 +9,12 @@ from pathlib import Path
 import orjson
 from aiokafka.partitioner import DefaultPartitioner
 
-from persistence.message_format import audit_event, encoded_audit_event, scored_at_text
+from persistence.message_format import (
+    audit_event,
+    challenger_json,
+    encoded_audit_event,
+    scored_at_text,
+)
 from persistence.spool import Spool
 from persistence.topic_sender import partition_index
 
@@ -37,6 +42,26 @@ def test_an_event_assembled_from_encoded_parts_is_the_same_bytes() -> None:
             orjson.dumps(request, option=orjson.OPT_SORT_KEYS), answer, scored_at_text(at), scope
         )
         assert assembled == audit_event(request, answer, at, scope)
+
+
+def test_a_challengers_result_comes_first_in_the_sorted_event_and_assembles_the_same() -> None:
+    request = {"amount": 12.5, "transaction_id": "t1"}
+    answer = b'{"transaction_id":"t1","score":0.1}'
+    at = datetime(2026, 11, 28, 12, 0, 0, 123456, tzinfo=UTC)
+    shadow = {"decision": "review", "model_version": "v2", "risk_tier": "high", "score": 0.8}
+    event = audit_event(request, answer, at, "s", shadow)
+    assert event.startswith(
+        b'{"challenger":{"decision":"review","model_version":"v2","risk_tier":"high",'
+        b'"score":0.8},"decision":{"transaction_id":"t1"'
+    )
+    assembled = encoded_audit_event(
+        orjson.dumps(request, option=orjson.OPT_SORT_KEYS),
+        answer,
+        scored_at_text(at),
+        "s",
+        challenger_json("review", "v2", "high", 0.8),
+    )
+    assert assembled == event
 
 
 def test_spool_keeps_order_across_reopen_and_clears(tmp_path: Path) -> None:
