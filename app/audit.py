@@ -19,7 +19,7 @@ from persistence.audit_log import AuditLog
 from persistence.log_segments import Record, SegmentedLog
 from persistence.log_shipper import LogShipper
 from persistence.log_slots import claim
-from persistence.message_format import encoded_audit_event, scored_at_text
+from persistence.message_format import challenger_json, encoded_audit_event, scored_at_text
 from persistence.producer import AUDIT_EVENTS, AuditProducer
 from persistence.spool import Spool
 from persistence.topic_sender import TopicSender
@@ -32,12 +32,23 @@ Decided = list[tuple[Transaction, Decision, str]]  # transaction, decision, scop
 
 def records(decided: Decided) -> list[Record]:
     """The audit events of a computed batch, keyed by card (message_format.py): each
-    assembled from its request encoded once and its answer's bytes as sent."""
+    assembled from its request encoded once, its answer's bytes as sent and, with a
+    challenger in shadow, the challenger's result."""
     scored_at = scored_at_text(datetime.now(UTC))
     return [
-        (t.card_id.encode(), encoded_audit_event(request_json(t), d.json, scored_at, scope))
+        (
+            t.card_id.encode(),
+            encoded_audit_event(request_json(t), d.json, scored_at, scope, _shadow(d)),
+        )
         for t, d, scope in decided
     ]
+
+
+def _shadow(decision: Decision) -> bytes | None:
+    c = decision.challenger
+    if c is None:
+        return None
+    return challenger_json(c.decision, c.model_version, c.risk_tier, c.score)
 
 
 def topic_sender(settings: Settings, topic: str) -> TopicSender:

@@ -22,6 +22,7 @@ from app.audit import DecisionAudit, audit_producer
 from app.backtests import Backtests
 from app.drift_metrics import DRIFT
 from app.list_sync import ListSync
+from app.model_watch import ModelWatch
 from app.queue_metrics import QUEUE
 from app.rate_limit import RateLimiter
 from app.rule_sync import RuleSync
@@ -88,7 +89,9 @@ def lifespan(settings: Settings, make_redis: Callable[[Settings], RedisClient]) 
     async def run(app: FastAPI) -> AsyncIterator[None]:
         client = make_redis(settings)
         store = window_store(client, settings)
-        models = ModelHolder(settings.model_dir, drift_config(settings))
+        models = ModelHolder(
+            settings.model_dir, drift_config(settings), settings.challenger_model_dir
+        )
         await models.reload()
         DRIFT.attach(models)
         if settings.drift and os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
@@ -136,6 +139,9 @@ def lifespan(settings: Settings, make_redis: Callable[[Settings], RedisClient]) 
         lists = RedisListStore(client, settings.redis_prefix)
         list_sync = ListSync(lists, database, settings.list_sync_s)
         list_sync.start()  # at once, then every FRAUD_LIST_SYNC_S (app/list_sync.py)
+        watch = ModelWatch(models, settings.model_watch_s) if settings.model_watch_s else None
+        if watch is not None:
+            watch.start()
         tune_gc()
         app.state.settings, app.state.store, app.state.models, app.state.service = (
             settings,
@@ -146,6 +152,7 @@ def lifespan(settings: Settings, make_redis: Callable[[Settings], RedisClient]) 
         app.state.database, app.state.labels, app.state.limiter = database, labels, limiter
         app.state.rule_sync, app.state.backtests = rule_sync, Backtests(settings)
         app.state.lists, app.state.list_sync = lists, list_sync
+        app.state.model_watch = watch
         app.state.hub = Hub(settings.stream_client_buffer)
         app.state.feed = (
             Feed(settings.kafka_bootstrap_servers, settings.audit_topic, app.state.hub)
@@ -173,6 +180,8 @@ def lifespan(settings: Settings, make_redis: Callable[[Settings], RedisClient]) 
             await stop_step("rate limiter", limiter.stop(), bound)
             await stop_step("rule sync", rule_sync.stop(), bound)
             await stop_step("list sync", list_sync.stop(), bound)
+            if watch is not None:
+                await stop_step("model watch", watch.stop(), bound)
             await stop_step("scoring service", service.stop(), bound)
             if audit is not None:  # its log shipped within half the bound, the rest kept
                 await stop_step("audit", audit.stop(bound / 2), bound)
@@ -258,9 +267,16 @@ def reload_on_sighup(models: ModelHolder) -> Iterator[None]:
 
 async def _reload_quietly(models: ModelHolder) -> None:
     try:
-        bundle = await models.reload()
+        reloaded = await models.reload()
     except Exception:
         logs.admin_action("reload", None, outcome="failed", by="SIGHUP")
         log.exception("reload on SIGHUP failed; still serving the previous model")
         return
-    logs.admin_action("reload", None, outcome="done", by="SIGHUP", model_version=bundle.version)
+    logs.admin_action(
+        "reload",
+        None,
+        outcome="done",
+        by="SIGHUP",
+        model_version=reloaded.champion.version,
+        challenger=None if reloaded.challenger is None else reloaded.challenger.version,
+    )

@@ -25,6 +25,21 @@ class Settings(BaseSettings):
         description="`production` refuses unsafe defaults such as an empty API key list.",
     )
     model_dir: Path = Field(Path("models/current"), description="Model bundle directory to serve.")
+    challenger_model_dir: Path | None = Field(
+        None,
+        description="A second bundle scored in shadow on the same features in the same request "
+        "(the challenger): its score, tier and decision go with the audit event and the stored "
+        "decision, never into the answer. Unset: no challenger. `fraud promote` swaps it with "
+        "FRAUD_MODEL_DIR (docs/retraining.md).",
+    )
+    model_watch_s: float = Field(
+        5.0,
+        ge=0,
+        description="How often each API process checks whether FRAUD_MODEL_DIR or "
+        "FRAUD_CHALLENGER_MODEL_DIR holds another bundle (a `fraud promote`, a symlink "
+        "moved, a bundle retrained in place) and reloads then; 0: only on POST "
+        "/v1/admin/reload or SIGHUP.",
+    )
     data_dir: Path = Field(Path("data"), description="Where the demo writes generated histories.")
     console_dir: Path = Field(
         CONSOLE_BUILD,

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import orjson
 import typer
@@ -74,7 +74,7 @@ def progress_bars(transient: bool = False) -> Iterator[RichProgress]:
         yield RichProgress(progress)
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     # escaped: a message may quote a log, whose brackets are not markup
     console.print(f"[red]error:[/red] {escape(message)}")
     raise typer.Exit(2)
@@ -483,6 +483,48 @@ def consume() -> None:
 
     written = asyncio.run(run())
     console.print(f"stopped after writing {written:,} decisions")
+
+
+@cli.command()
+def promote(
+    champion: Annotated[
+        Path | None, typer.Option(help="The champion's directory (default: FRAUD_MODEL_DIR)")
+    ] = None,
+    challenger: Annotated[
+        Path | None,
+        typer.Option(help="The challenger's directory (default: FRAUD_CHALLENGER_MODEL_DIR)"),
+    ] = None,
+) -> None:
+    """Make the challenger in shadow the champion, and the champion the challenger: the two
+    directories (or symlinks) are exchanged in one atomic rename, after both bundles load as
+    the API loads them. Every API process reading them reloads within FRAUD_MODEL_WATCH_S
+    (or on POST /v1/admin/reload, SIGHUP), without a restart. Run it again to roll back.
+    Prints the versions as JSON."""
+    from cli.promote import PromoteError
+    from cli.promote import promote as swap
+
+    settings = get_settings()
+    first = champion or settings.model_dir
+    second = challenger or settings.challenger_model_dir
+    if second is None:
+        _fail("no challenger: pass --challenger or set FRAUD_CHALLENGER_MODEL_DIR")
+    try:
+        done = swap(first, second)
+    except PromoteError as exc:
+        _fail(str(exc))
+    watch = settings.model_watch_s
+    console.print(
+        f"[bold]{done.champion}[/] decides now ({first}); {done.challenger} is the challenger "
+        f"in shadow ({second}). "
+        + (
+            f"API processes reading these directories reload within {watch:g} s."
+            if watch
+            else "FRAUD_MODEL_WATCH_S is 0: POST /v1/admin/reload to each API process."
+        )
+    )
+    sys.stdout.write(
+        orjson.dumps({"champion": done.champion, "challenger": done.challenger}).decode() + "\n"
+    )
 
 
 @cli.command()

@@ -19,11 +19,14 @@ from ensemble.bundle import BatchScores, ModelBundle
 from features.online import OnlineTransaction, online_matrix, request_only_matrix
 from features.window_format import WindowRead
 from scoring import telemetry
-from scoring.decision import Decision
+from scoring.decision import Decision, Shadow
 from scoring.drift import DriftWindow
 from scoring.rule_errors import FAILURES
 
 NO_RULES = RuleSet.compile([], version=0)
+# What a rule may read of the model's answer: a rule naming one is evaluated again on the
+# challenger's, so that its shadow decision is the one it would have made.
+MODEL_OUTPUTS = frozenset({"score", "risk_tier", "xgboost", "isolation_forest"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +54,7 @@ def decide(
     rules: RuleSet = NO_RULES,
     fields: Sequence[Mapping[str, object]] = (),
     drift: DriftWindow | None = None,
+    challenger: ModelBundle | None = None,
 ) -> list[Decision]:
     """Decisions for transactions scored together, in their order. A read of None means
         degraded: request-only features. `reasons`: how many to give (0: none). `rules` are
@@ -82,7 +86,13 @@ def decide(
     # Reasons cost a SHAP pass: only where someone will look at them, all in one call.
     explain = [j for j in range(len(order)) if scores.risk_tier[j] != "low"] if reasons else []
     explained = dict(zip(explain, bundle.reasons_many(matrix[explain], reasons), strict=True))
-    matched = _evaluate(rules, matrix, scores, [fields[k] for k in order] if fields else ())
+    row_fields = [fields[k] for k in order] if fields else ()
+    matched = _evaluate(rules, matrix, scores, row_fields)
+    shadows = (
+        ()
+        if challenger is None
+        else _shadow(challenger, policy, matrix, reads, order, rules, row_fields, matched)
+    )
     out: dict[int, Decision] = {}
     by_tier = {
         False: partial(policy.decide, degraded=False),
@@ -113,8 +123,55 @@ def decide(
             model_version=bundle.version,
             degraded=is_degraded,
             latency_ms=round((time.perf_counter_ns() - received_ns[k]) / 1e6, 3),
+            challenger=shadows[j] if shadows else None,
         )
     return [out[k] for k in range(len(order))]
+
+
+def _shadow(
+    challenger: ModelBundle,
+    policy: DecisionPolicy,
+    matrix: np.ndarray,
+    reads: Sequence[WindowRead | None],
+    order: Sequence[int],
+    rules: RuleSet,
+    fields: Sequence[Mapping[str, object]],
+    matched: Sequence[tuple[RuleHit, ...]],
+) -> list[Shadow]:
+    """The challenger's result for each row of the matrix: its score and tier, and what the
+    same policy, lists and rules would have decided on them (rules reading the model's
+    answer evaluated again on the challenger's; their hits are not counted)."""
+    scores = challenger.score(matrix)
+    if rules.rules and rules.names & MODEL_OUTPUTS:
+        matched = rules.evaluate(
+            Columns.for_batch(
+                matrix,
+                fields,
+                score=scores.score,
+                risk_tier=scores.risk_tier,
+                xgboost=scores.xgboost,
+                isolation_forest=scores.isolation_forest,
+            ),
+            on_error=_ignore,
+        )
+    shadows = []
+    for j, k in enumerate(order):
+        read = reads[k]
+        settled = settle(
+            str(scores.risk_tier[j]),
+            partial(policy.decide, degraded=read is None),
+            () if read is None else read.lists,
+            matched[j],
+        )
+        telemetry.CHALLENGER_DECISIONS.labels(settled.risk_tier, settled.decision).inc()
+        shadows.append(
+            Shadow(challenger.version, float(scores.score[j]), settled.risk_tier, settled.decision)
+        )
+    return shadows
+
+
+def _ignore(*_: object) -> None:
+    """A rule failing on the challenger's answer: counted once already, on the champion's."""
 
 
 def _evaluate(

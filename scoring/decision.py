@@ -17,6 +17,18 @@ from controls.hits import ListHit, RuleHit
 from ensemble.bundle import Reason
 
 
+@dataclass(frozen=True, slots=True)
+class Shadow:
+    """What the challenger made of the same features: its score, tier, and the decision it
+    would have given under the same policy, lists and rules. Never in the answer; the audit
+    event carries it (persistence.message_format.challenger_json)."""
+
+    model_version: str
+    score: float
+    risk_tier: str
+    decision: str
+
+
 @dataclass(slots=True)
 class Decision:
     """Not frozen: a frozen dataclass's __init__ costs a few microseconds more, on every
@@ -36,6 +48,8 @@ class Decision:
     model_version: str
     degraded: bool  # the feature store was not used: request-only features
     latency_ms: float  # from receiving the request to this answer
+    # The challenger's result where one is in shadow: in the audit event, not the answer.
+    challenger: Shadow | None = field(default=None, compare=False)
     _json: bytes | None = field(default=None, init=False, repr=False, compare=False)
 
     @property

@@ -276,6 +276,7 @@ class ScoringService:
             rules,
             [RequestFields(p.transaction) for p, _ in items] if rules.rules else (),
             self.models.drift,
+            self.models.challenger,
         )
         computed = [(p, decision) for (p, _), decision in zip(items, decisions, strict=True)]
         if self.audit is None:

@@ -43,7 +43,21 @@ RETRIES = Counter(
     "Repeated transaction ids given the first answer (stored, or of a copy in flight)",
 )
 FAILED = Counter("fraud_score_failures_total", "Scoring requests that failed with an error")
-MODEL_RELOADS = Counter("fraud_model_reloads_total", "Model bundle reloads", ["outcome"])
+MODEL_RELOADS = Counter(
+    "fraud_model_reloads_total",
+    "Model bundle reloads",
+    ["outcome"],  # loaded|failed|challenger_failed
+)
+CHALLENGER_LOADED = Gauge(
+    "fraud_challenger_loaded",
+    "1 while a challenger bundle is scored in shadow, else 0",
+    multiprocess_mode="livemin",
+)
+CHALLENGER_DECISIONS = Counter(
+    "fraud_challenger_decisions_total",
+    "What the challenger in shadow would have answered, by its tier and decision",
+    ["risk_tier", "decision"],
+)
 # The readiness probe's model check as a metric (alerts: a process serving without one);
 # with several workers the lowest of the live ones.
 MODEL_READY = Gauge(

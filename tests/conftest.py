@@ -27,6 +27,8 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 HISTORY = GeneratorConfig(days=30, cards=2_500, seed=5)
 BUNDLE = TrainConfig(n_estimators=60, isolation_trees=40)
+# Another model of the same history (other seed and trees): a challenger for the bundle.
+CHALLENGER = TrainConfig(seed=11, n_estimators=30, max_depth=4, isolation_trees=20)
 
 
 @pytest.fixture(scope="session")
@@ -48,6 +50,19 @@ def bundle_dir(history_file: Path) -> Path:
             "bundle",
             repr(BUNDLE),
             lambda out: train(history_file, out / "bundle", BUNDLE),
+        )
+        / "bundle"
+    )
+
+
+@pytest.fixture(scope="session")
+def challenger_dir(history_file: Path) -> Path:
+    """A second bundle, its own version and scores, to serve as the challenger."""
+    return (
+        built(
+            "challenger",
+            repr(CHALLENGER),
+            lambda out: train(history_file, out / "bundle", CHALLENGER),
         )
         / "bundle"
     )

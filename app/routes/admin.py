@@ -20,11 +20,26 @@ router = APIRouter(prefix="/v1/admin", tags=["admin"])
     ),
 )
 async def reload(caller: Administrator, models: ModelsDep) -> dict[str, str]:
+    """The champion's version now and before; with FRAUD_CHALLENGER_MODEL_DIR, the
+    challenger's version in shadow (empty if it failed to load: `challenger_error` says why;
+    the champion serves without one)."""
     previous = models.bundle.version if models.bundle else None
     try:
-        bundle = await models.reload()
+        reloaded = await models.reload()
     except Exception as exc:
         logs.admin_action("reload", caller.key_id, outcome="failed", serving=previous)
         raise ServiceUnavailable(f"reload failed, still serving {previous}: {exc}") from exc
-    logs.admin_action("reload", caller.key_id, outcome="done", model_version=bundle.version)
-    return {"model_version": bundle.version, "previous": previous or ""}
+    challenger = "" if reloaded.challenger is None else reloaded.challenger.version
+    logs.admin_action(
+        "reload",
+        caller.key_id,
+        outcome="done",
+        model_version=reloaded.champion.version,
+        challenger=challenger or None,
+    )
+    return {
+        "model_version": reloaded.champion.version,
+        "previous": previous or "",
+        "challenger": challenger,
+        "challenger_error": reloaded.challenger_error or "",
+    }

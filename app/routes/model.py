@@ -1,5 +1,6 @@
-"""GET /v1/model/drift: the drift figures of the model in service in the answering process,
-the same as its /metrics gauges, for the console."""
+"""GET /v1/model: the bundles in service (champion and challenger) in the answering process;
+GET /v1/model/drift: the drift figures of the champion, the same as its /metrics gauges, for
+the console."""
 
 from __future__ import annotations
 
@@ -13,9 +14,40 @@ from app.bodies import json_response
 from app.deps import ModelsDep, ReadCaller
 from app.openapi import documented_errors, keyed
 from app.schemas.drift import DriftReport
+from app.schemas.model import ModelsInService
+from ensemble.bundle import ModelBundle
 from scoring.models import ModelHolder
 
 router = APIRouter(prefix="/v1/model", tags=["model"])
+
+
+@router.get(
+    "",
+    response_model=ModelsInService,
+    summary="The model bundles in service: the champion that decides, the challenger in shadow",
+    responses=documented_errors(keyed("read")),
+)
+async def in_service(caller: ReadCaller, models: ModelsDep) -> Response:
+    """What the answering process serves (with several replicas, ask each, or read
+    `fraud_model_reloads_total` and the decisions' `model_version`)."""
+    return json_response(
+        {
+            "champion": _info(models.bundle),
+            "challenger": _info(models.challenger),
+            "challenger_configured": models.challenger_path is not None,
+        }
+    )
+
+
+def _info(bundle: ModelBundle | None) -> dict[str, Any] | None:
+    if bundle is None:
+        return None
+    return {
+        "model_version": bundle.version,
+        "created_at": bundle.manifest.created_at,
+        "directory": str(bundle.path),
+        "ready": bundle.ready,
+    }
 
 
 @router.get(

@@ -39,6 +39,7 @@ SECURED = {
     ("get", "/v1/alerts"),
     ("get", "/v1/rules/hits"),
     ("get", "/v1/reports/performance"),
+    ("get", "/v1/model"),
     ("get", "/v1/model/drift"),
 }
 ENVELOPES = {"#/components/schemas/ErrorBody", "#/components/schemas/ValidationErrorBody"}

@@ -216,7 +216,7 @@ def test_graceful_shutdown_outlasts_the_drain(name: str) -> None:
     assert sleep[0] == "sleep"
     step_s = float(config(docs)["FRAUD_SHUTDOWN_STEP_TIMEOUT_S"])
     keep_alive = Settings.model_fields["keep_alive_timeout_s"].default
-    assert shutdown_steps() == 9
+    assert shutdown_steps() == 10
     drain = float(sleep[1]) + keep_alive + shutdown_steps() * step_s
     assert spec["terminationGracePeriodSeconds"] > drain
     strategy = api_deployment["spec"]["strategy"]

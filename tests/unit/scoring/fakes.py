@@ -52,14 +52,17 @@ def empty_read(stored_response: bytes | None = None) -> WindowRead:
 
 
 class Bundle:
-    """Row j of a scored matrix gets score j / 10 and tier `tiers[j]` (default "low");
-    every call is recorded."""
+    """Row j of a scored matrix gets score j / 10 + `offset` and tier `tiers[j]` (default
+    "low"); every call is recorded."""
 
-    version = "test-model"
     ready = True
 
-    def __init__(self, tiers: Sequence[str] = ()) -> None:
+    def __init__(
+        self, tiers: Sequence[str] = (), version: str = "test-model", offset: float = 0.0
+    ) -> None:
         self.tiers = list(tiers)
+        self.version = version
+        self.offset = offset
         self.matrices: list[np.ndarray] = []
         self.explained: list[int] = []
 
@@ -68,7 +71,7 @@ class Bundle:
         n = len(matrix)
         tiers = (self.tiers + ["low"] * n)[:n]
         return BatchScores(
-            score=np.arange(n) / 10,
+            score=np.arange(n) / 10 + self.offset,
             xgboost=np.full(n, 0.5),
             isolation_forest=np.full(n, 0.25),
             risk_tier=np.array(tiers),
@@ -80,9 +83,15 @@ class Bundle:
 
 
 class Models:
-    def __init__(self, bundle: Bundle | None, drift: DriftWindow | None = None) -> None:
+    def __init__(
+        self,
+        bundle: Bundle | None,
+        drift: DriftWindow | None = None,
+        challenger: Bundle | None = None,
+    ) -> None:
         self.bundle = bundle
         self.drift = drift
+        self.challenger = challenger
 
     @property
     def ready(self) -> bool:

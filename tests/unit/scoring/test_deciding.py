@@ -4,11 +4,14 @@ degraded rows together, reasons only where the tier is not low."""
 from __future__ import annotations
 
 import numpy as np
+import orjson
 import pytest
 
+from controls.ruleset import Rule, RuleSet
 from ensemble.drift_reference import DriftReference
 from features.definitions import FEATURE_NAMES
 from scoring.deciding import DecisionPolicy, decide
+from scoring.decision import Shadow
 from scoring.drift import DriftWindow
 from tests.unit.scoring.fakes import Bundle, empty_read, transaction
 
@@ -98,3 +101,60 @@ def test_the_drift_window_bins_the_rows_scored_with_their_windows_only() -> None
     assert scores.sum() == 2  # tx_0 and tx_2; the degraded tx_1 left out
     assert features.sum(axis=1).tolist() == [2, 2]
     assert features[1, 0] == 0  # card_count_1h is present (0) for a new card, not missing
+
+
+def test_a_challenger_shadows_the_same_matrix_and_never_decides() -> None:
+    champion = Bundle(tiers=["low", "high"])
+    challenger = Bundle(tiers=["critical", "low"], version="challenger-model", offset=0.5)
+    txs = [transaction(f"tx_{i}").online() for i in range(2)]
+    alone = decide(
+        Bundle(tiers=["low", "high"]),  # type: ignore[arg-type]
+        DecisionPolicy(DECISIONS),
+        3,
+        txs,
+        [empty_read(), None],
+        [0, 0],
+    )
+    shadowed = decide(
+        champion,  # type: ignore[arg-type]
+        DecisionPolicy(DECISIONS),
+        3,
+        txs,
+        [empty_read(), None],
+        [0, 0],
+        challenger=challenger,  # type: ignore[arg-type]
+    )
+    # The challenger scored the very matrix the champion scored, in one call.
+    assert len(challenger.matrices) == 1
+    assert challenger.matrices[0] is champion.matrices[0]
+    # The answers are the champion's, as without a challenger (latency aside).
+    assert [orjson.loads(d.json) | {"latency_ms": 0} for d in shadowed] == [
+        orjson.loads(d.json) | {"latency_ms": 0} for d in alone
+    ]
+    assert all(b"challenger" not in d.json for d in shadowed)
+    assert [d.challenger for d in shadowed] == [
+        Shadow("challenger-model", 0.5, "critical", "decline"),
+        Shadow("challenger-model", 0.6, "low", "approve"),
+    ]
+    assert all(d.challenger is None for d in alone)
+
+
+def test_rules_reading_the_score_decide_the_challengers_shadow_on_its_own_score() -> None:
+    rules = RuleSet.compile(
+        [Rule("high-score", "", "score > 0.4", "decline", "active", 1)], version=1
+    )
+    champion, challenger = Bundle(), Bundle(version="challenger-model", offset=0.5)
+    [decision] = decide(
+        champion,  # type: ignore[arg-type]
+        DecisionPolicy(DECISIONS),
+        0,
+        [transaction().online()],
+        [empty_read()],
+        [0],
+        rules,
+        [{}],
+        challenger=challenger,  # type: ignore[arg-type]
+    )
+    # The champion's score (0.0) does not meet the rule; the challenger's (0.5) does.
+    assert (decision.decision, decision.decision_source) == ("approve", "model")
+    assert decision.challenger == Shadow("challenger-model", 0.5, "low", "decline")

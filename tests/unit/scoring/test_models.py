@@ -68,7 +68,7 @@ def test_a_bundle_without_a_reference_serves_without_drift(
     (old / MANIFEST).write_bytes(orjson.dumps(raw))
     holder = ModelHolder(old, DriftConfig())
     with caplog.at_level(logging.WARNING, logger="scoring.models"):
-        bundle = asyncio.run(holder.reload())
+        bundle = asyncio.run(holder.reload()).champion
     assert bundle.ready
     assert bundle.version == manifest.model_version
     assert holder.drift is None
@@ -85,3 +85,69 @@ def test_drift_off_watches_nothing(bundle_dir: Path) -> None:
     asyncio.run(holder.reload())
     assert holder.drift is None
     assert not holder.drift_watched
+
+
+def sample(name: str, label: str | None = None) -> float:
+    labels = {} if label is None else {"outcome": label}
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+def test_a_challenger_is_loaded_beside_the_champion(bundle_dir: Path, challenger_dir: Path) -> None:
+    holder = ModelHolder(bundle_dir, challenger_path=challenger_dir)
+    reloaded = asyncio.run(holder.reload())
+    assert reloaded.champion is holder.bundle
+    assert reloaded.challenger is holder.challenger
+    assert holder.challenger is not None
+    assert holder.challenger.version == Manifest.read(challenger_dir).model_version
+    assert holder.challenger.version != holder.bundle.version
+    assert reloaded.challenger_error is None
+    assert sample("fraud_challenger_loaded") == 1
+
+
+def test_a_challenger_that_fails_to_load_leaves_the_champion_serving(
+    bundle_dir: Path, tmp_path: Path
+) -> None:
+    holder = ModelHolder(bundle_dir, challenger_path=tmp_path / "missing")
+    failed = sample("fraud_model_reloads_total", "challenger_failed")
+    reloaded = asyncio.run(holder.reload())
+    assert holder.ready
+    assert holder.challenger is None
+    assert reloaded.challenger_error is not None
+    assert "manifest.json" in reloaded.challenger_error
+    assert sample("fraud_challenger_loaded") == 0
+    assert sample("fraud_model_reloads_total", "challenger_failed") == failed + 1
+
+
+def test_a_directory_holding_another_bundle_is_a_change(
+    bundle_dir: Path, challenger_dir: Path, tmp_path: Path
+) -> None:
+    """Symlinks moved (a deploy, `fraud promote` of links) or directories exchanged (`fraud
+    promote`): changed() until reloaded, and the reload brings the roles swapped."""
+    current, shadow = tmp_path / "current", tmp_path / "challenger"
+    current.symlink_to(bundle_dir)
+    shadow.symlink_to(challenger_dir)
+    holder = ModelHolder(current, challenger_path=shadow)
+    asyncio.run(holder.reload())
+    assert not holder.changed()
+    swap = tmp_path / "swap"
+    swap.symlink_to(challenger_dir)
+    swap.replace(current)
+    assert holder.changed()
+    assert holder.bundle is not None
+    old = holder.bundle.version
+    reloaded = asyncio.run(holder.reload())
+    assert not holder.changed()
+    assert reloaded.previous == old
+    assert reloaded.champion.version == Manifest.read(challenger_dir).model_version
+
+
+def test_a_bundle_rewritten_in_place_is_a_change(bundle_dir: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "bundle"
+    shutil.copytree(bundle_dir, copy)
+    holder = ModelHolder(copy)
+    asyncio.run(holder.reload())
+    manifest = (copy / MANIFEST).read_bytes()
+    (copy / MANIFEST).unlink()
+    assert holder.changed()  # no manifest: not what was loaded
+    (copy / MANIFEST).write_bytes(manifest)  # written again: another file
+    assert holder.changed()
