@@ -1,7 +1,9 @@
 """Retraining from what the engine stored, with the commands a user runs: a history replayed
 through a real `fraud serve`, stored by a real `fraud consume`, labelled through
-/v1/feedback; then `fraud export`, `fraud train` on the export, and a hot reload that
-puts the new model in service."""
+/v1/feedback; then `fraud export`, `fraud train` on the export, the new bundle loaded as the
+challenger in shadow (its results stored beside the decisions), and `fraud promote` while
+traffic flows: the API's model watch puts it in service without a restart, no request
+failing (docs/retraining.md)."""
 
 from __future__ import annotations
 
@@ -10,9 +12,10 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import timedelta
 from pathlib import Path
@@ -24,8 +27,7 @@ import pandas as pd
 import pytest
 
 from app.auth import digest
-from app.schemas.score import EXAMPLE
-from cli.traffic import replay
+from cli.traffic import replay, request_bodies
 from ensemble.manifest import Manifest
 from features.dataset import read_transactions, write_transactions
 from localservers import TansuBroker, delete_keys, free_port, stop, wait_until_ready
@@ -39,6 +41,8 @@ KEY = "k-retrain"
 # then train, validation and test with fraud in each (14, 28 and 6 of 3,067 rows).
 HISTORY = GeneratorConfig(days=19, cards=200, seed=6)
 LABEL_AFTER = timedelta(days=5)  # chargebacks come back days after the transaction
+# The days after it: the traffic the challenger shadows, then the promotion's.
+NEXT = GeneratorConfig(days=6, cards=200, seed=8, start=HISTORY.start + timedelta(days=19))
 
 
 def fraud(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -103,6 +107,9 @@ def stack(tmp_path: Path, bundle_dir: Path) -> Iterator[tuple[str, dict[str, str
             "FRAUD_CONSUMER_GROUP": f"g-{schema}",
             "FRAUD_SPOOL_PATH": str(tmp_path / "audit.spool"),
             "FRAUD_MODEL_DIR": str(models / "current"),
+            # Absent at start (the champion serves alone): retraining puts a bundle there.
+            "FRAUD_CHALLENGER_MODEL_DIR": str(models / "challenger"),
+            "FRAUD_MODEL_WATCH_S": "0.2",
             "FRAUD_EVENT_TIME": "replay",  # `fraud replay` sends a generated history
         }
         env.pop("PROMETHEUS_MULTIPROC_DIR", None)
@@ -111,6 +118,49 @@ def stack(tmp_path: Path, bundle_dir: Path) -> Iterator[tuple[str, dict[str, str
         stack.enter_context(running(["consume"], env, tmp_path))
         wait_until_ready(base, api)
         yield base, env
+
+
+class Traffic(threading.Thread):
+    """Sends the bodies one at a time, about 30 a second, each answer's status and model
+    version recorded in order. The last fifth goes out slowly (two a second) until
+    `swapped` is set, so that traffic still flows after a promotion that takes its time on a
+    busy machine; then at the full pace again."""
+
+    def __init__(self, base: str, bodies: list[dict[str, object]]) -> None:
+        super().__init__()
+        self.base, self.bodies = base, bodies
+        self.answers: list[tuple[int, str | None]] = []
+        self.swapped = threading.Event()
+
+    def run(self) -> None:
+        headers = {"Authorization": f"Bearer {KEY}"}
+        with httpx.Client(base_url=self.base, headers=headers, timeout=None) as client:
+            for i, body in enumerate(self.bodies):
+                answer = client.post("/v1/score", json=body)
+                version = answer.json().get("model_version") if answer.status_code == 200 else None
+                self.answers.append((answer.status_code, version))
+                slow = i >= len(self.bodies) * 4 // 5 and not self.swapped.is_set()
+                time.sleep(0.5 if slow else 1 / 30)  # the traffic's pace, not a wait
+
+
+def wait_until(condition: Callable[[], bool], what: str, stalled_s: float = 120) -> None:
+    """Until `condition` holds; the budget is a hang guard, far above what the work takes."""
+    deadline = time.monotonic() + stalled_s
+    while not condition():
+        assert time.monotonic() < deadline, f"waited {stalled_s:g} s for {what}"
+        time.sleep(0.05)  # a poll step
+
+
+def wait_for_models(api: httpx.Client, champion: str, challenger: str) -> None:
+    """Until the API serves `champion` with `challenger` in shadow (its model watch)."""
+
+    def serving() -> bool:
+        info = api.get("/v1/model").json()
+        return (info["champion"] or {}).get("model_version") == champion and (
+            info["challenger"] or {}
+        ).get("model_version") == challenger
+
+    wait_until(serving, f"{champion} with {challenger} in shadow")
 
 
 def wait_until_stored(schema: str, rows: int, stalled_s: float = 60) -> None:
@@ -197,15 +247,55 @@ def test_decisions_stored_and_labelled_train_the_model_the_api_reloads(
     assert previous["metrics"]["rows"] == new.metrics["test"]["rows"]
     assert "## Against the bundle in service (test)" in (retrained / "report.md").read_text()
 
-    # Deploy: move the symlink in one rename, then reload.
-    swap = tmp_path / "models" / "current.next"
-    os.symlink(retrained, swap)
-    os.replace(swap, tmp_path / "models" / "current")
-    reload = api.post("/v1/admin/reload")
-    assert reload.status_code == 200, reload.text
-    assert reload.json() == {
-        "model_version": new.model_version,
-        "previous": Manifest.read(in_service).model_version,
-    }
-    answer = api.post("/v1/score", json=EXAMPLE | {"transaction_id": "after-reload"})
-    assert answer.json()["model_version"] == new.model_version
+    # Load it as the challenger: a symlink where the API looks for one; its watch loads it.
+    champion, challenger = Manifest.read(in_service).model_version, new.model_version
+    os.symlink(retrained, tmp_path / "models" / "challenger")
+    wait_for_models(api, champion, challenger)
+
+    # The days after the history, in two parts: the first shadowed by the challenger and
+    # labelled, the second sent while `fraud promote` swaps the two.
+    following = generate(NEXT)
+    following["transaction_id"] = "next_" + following["transaction_id"]
+    half = len(following) // 2
+    shadowed, promoted = following.iloc[:half], following.iloc[half:]
+    write_transactions(shadowed.drop(columns=["is_fraud", "scenario"]), tmp_path / "next1.csv")
+    write_transactions(promoted.drop(columns=["is_fraud", "scenario"]), tmp_path / "next2.csv")
+    sent = asyncio.run(
+        replay(tmp_path / "next1.csv", base, 2_000, KEY, concurrency=32, timeout_s=None)
+    )
+    assert sent["statuses"] == {200: len(shadowed)}, sent["errors"]
+    schema = env["FRAUD_DATABASE_SCHEMA"]
+    wait_until_stored(schema, len(history) + len(shadowed))
+    stored = query(
+        schema,
+        "SELECT model_version, challenger_model_version, count(*), "
+        "count(*) FILTER (WHERE challenger_score BETWEEN 0 AND 1) "
+        "FROM decisions WHERE transaction_id LIKE 'next_%' GROUP BY 1, 2",
+    )
+    assert [tuple(r) for r in stored] == [(champion, challenger, len(shadowed), len(shadowed))]
+
+    # Promote while traffic flows: answers keep coming before, during and after the swap.
+    flowing = Traffic(base, list(request_bodies(read_transactions(tmp_path / "next2.csv"))))
+    flowing.start()
+    try:
+        wait_until(lambda: len(flowing.answers) >= 40, "the traffic to flow")
+        fraud("promote", env=env, cwd=tmp_path)
+        wait_for_models(api, challenger, champion)
+        flowing.swapped.set()
+    finally:
+        flowing.join()
+    assert [status for status, _ in flowing.answers] == [200] * len(promoted)
+    served = [version for _, version in flowing.answers]
+    assert served[0] == champion
+    assert served[-1] == challenger
+    # One switch, at a point in the flow: every answer after it is the new champion's.
+    switch = served.index(challenger)
+    assert set(served[switch:]) == {challenger}
+    wait_until_stored(schema, len(history) + len(following))
+    # Each stored decision names the model that made it and the one that shadowed it.
+    pairs = query(
+        schema,
+        "SELECT model_version, challenger_model_version FROM decisions "
+        "WHERE transaction_id LIKE 'next_%' GROUP BY 1, 2",
+    )
+    assert {tuple(r) for r in pairs} == {(champion, challenger), (challenger, champion)}

@@ -275,7 +275,12 @@ def test_model_reload_through_the_admin_endpoint(client: TestClient) -> None:
     version = client.post("/v1/score", json=body()).json()["model_version"]
     r = client.post("/v1/admin/reload")
     assert r.status_code == 200
-    assert r.json() == {"model_version": version, "previous": version}
+    assert r.json() == {
+        "model_version": version,
+        "previous": version,
+        "challenger": "",
+        "challenger_error": "",
+    }
 
 
 class CountingConnection(aioredis.Connection):
