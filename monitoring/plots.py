@@ -165,6 +165,8 @@ def write_compare(comparison: Comparison, directory: Path) -> Path:
             f"{pair.challenger_model_version} (challenger), {pair.decisions:,} decisions",
         )
         _ticks(ax, pair.champion.weeks)
+        # Every week on the axis, those without a figure (no fraud) too.
+        ax.set_xlim(-0.5, len(weeks) - 0.5)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.suptitle("Weekly average precision (grey: immature labels)")
