@@ -589,6 +589,14 @@ def report(
             min=0, help="Cost of one review, in the amounts' currency (FRAUD_REVIEW_COST)"
         ),
     ] = None,
+    compare: Annotated[
+        bool,
+        typer.Option(
+            "--compare",
+            help="Also the champion and the challenger side by side, on the decisions that "
+            "carried a challenger (docs/reports.md)",
+        ),
+    ] = False,
 ) -> None:
     """Write how the engine performed on the decisions stored in PostgreSQL for a period, as
     their labels say so far: per week and for the period, average precision, precision,
@@ -596,13 +604,16 @@ def report(
     fraud amount declined, sent to review and approved, the legitimate amount declined and
     the review cost. Weeks younger than FRAUD_LABEL_DELAY_DAYS are marked immature and kept
     out of the period's figures (docs/reports.md). Prints the weekly table, and the
-    report's JSON on stdout."""
+    report's JSON on stdout. --compare: on the decisions that carried a challenger (the
+    model in shadow), the champion's and the challenger's figures side by side per pair
+    of model versions, and which won on average precision."""
     import asyncio
 
     from cli.export import parse_moment
     from cli.report import ReportError, make_report
-    from cli.report_table import print_report
+    from cli.report_table import print_comparison, print_report
     from monitoring.figures import period_refusal
+    from monitoring.files import report_json
 
     try:
         start, end = parse_moment(since), parse_moment(until)
@@ -617,12 +628,16 @@ def report(
     settings = get_settings()
     cost = settings.review_cost if cost_per_review is None else cost_per_review
     try:
-        made, files = asyncio.run(make_report(settings, start, end, out, cost))
+        made, comparison, files = asyncio.run(
+            make_report(settings, start, end, out, cost, with_challenger=compare)
+        )
     except ReportError as exc:
         _fail(str(exc))
     print_report(console, made)
+    if comparison is not None:
+        print_comparison(console, comparison)
     console.print(f"wrote {', '.join(str(f) for f in files)}")
-    sys.stdout.write(orjson.dumps(made.as_json(), option=orjson.OPT_INDENT_2).decode() + "\n")
+    sys.stdout.write(report_json(made, comparison).decode())
 
 
 rules = typer.Typer(help="Rules of the decision layer.")

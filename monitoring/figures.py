@@ -85,7 +85,7 @@ class PerformanceReport:
 
     def as_json(self) -> dict[str, Any]:
         """Plain JSON types (times in RFC 3339): report.json, the API's body."""
-        return _plain(asdict(self))
+        return plain(asdict(self))
 
 
 # A report is read by people, a row a week: two years of weeks at most. A longer period is
@@ -269,11 +269,12 @@ class Rows:
         )
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
+    """`value` (asdict of a report) in plain JSON types, times in RFC 3339 UTC."""
     if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
+        return {k: plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
+        return [plain(v) for v in value]
     if isinstance(value, datetime):
         return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
     return value

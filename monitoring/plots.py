@@ -1,5 +1,6 @@
 """The performance report's PNGs: the weekly operating point, and per currency the fraud
-amount by decision beside the legitimate amount declined. Immature weeks are hatched and
+amount by decision beside the legitimate amount declined, and with `--compare` the weekly
+average precision of the champion and the challenger. Immature weeks are hatched and
 named so, so no one reads their early figures as final."""
 
 from __future__ import annotations
@@ -14,10 +15,12 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.axes import Axes
 
+from monitoring.compare import Comparison
 from monitoring.figures import Figures, PerformanceReport
 
 QUALITY = "quality.png"
 BUSINESS = "business_{currency}.png"
+COMPARE = "compare.png"
 
 
 def business_plot(currency: str) -> str:
@@ -125,3 +128,50 @@ def write_plots(report: PerformanceReport, currencies: list[str], directory: Pat
         write_quality(report, directory),
         *(write_business(report, c, directory) for c in currencies),
     ]
+
+
+def write_compare(comparison: Comparison, directory: Path) -> Path:
+    """The weekly average precision of both sides, a panel per pair of model versions, and
+    dashed the mature weeks' (the verdict's)."""
+    pairs = comparison.pairs
+    weeks = pairs[0].champion.weeks
+    fig, axes = plt.subplots(
+        len(pairs),
+        1,
+        figsize=(max(7.5, 0.9 * len(weeks) + 3.5), 1.0 + 3.2 * len(pairs)),
+        sharex=True,
+        squeeze=False,
+    )
+    for ax, pair in zip(axes[:, 0], pairs, strict=True):
+        for side, marker, color, role in (
+            (pair.champion, "o", "tab:blue", "champion"),
+            (pair.challenger, "s", "tab:orange", "challenger"),
+        ):
+            values = [_nan(w.average_precision) for w in side.weeks]
+            _series(ax, side.weeks, values, marker, color, f"{role} {side.model_version}")
+            if side.period is not None and side.period.average_precision is not None:
+                # The mature weeks' figure, the one the verdict reads.
+                ax.axhline(
+                    side.period.average_precision,
+                    color=color,
+                    linestyle="--",
+                    alpha=0.6,
+                    label=f"{role}, mature weeks",
+                )
+        ax.set(
+            ylim=(-0.03, 1.05),
+            ylabel="average precision",
+            title=f"{pair.champion_model_version} (champion) and "
+            f"{pair.challenger_model_version} (challenger), {pair.decisions:,} decisions",
+        )
+        _ticks(ax, pair.champion.weeks)
+        # Every week on the axis, those without a figure (no fraud) too.
+        ax.set_xlim(-0.5, len(weeks) - 0.5)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    fig.suptitle("Weekly average precision (grey: immature labels)")
+    fig.tight_layout()
+    path = directory / COMPARE
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

@@ -64,3 +64,16 @@ def test_an_unreachable_database_writes_nothing(
     assert code == 2
     assert "unreachable" in output
     assert not out.exists()
+
+
+def test_compare_with_an_unreachable_database_writes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FRAUD_DATABASE_URL", "postgresql://nobody@127.0.0.1:1/none")
+    out = tmp_path / "report"
+    code, output = run(
+        "--since", "2026-11-02", "--until", "2026-11-09", "--out", str(out), "--compare"
+    )
+    assert code == 2
+    assert "unreachable" in output
+    assert not out.exists()

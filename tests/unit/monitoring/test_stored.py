@@ -4,8 +4,9 @@ from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 
+from monitoring.compare import COMPARE_COLUMNS, compare
 from monitoring.figures import performance
-from monitoring.stored import QUERY, to_frame
+from monitoring.stored import COMPARE_QUERY, QUERY, to_frame
 
 MONDAY = datetime(2026, 11, 2, tzinfo=UTC)
 
@@ -40,3 +41,37 @@ def test_fetched_chunks_become_the_frame_the_figures_read() -> None:
 def test_the_query_is_the_shared_one_with_the_report_s_columns() -> None:
     assert "SELECT d.event_time, d.amount, d.currency, d.score, d.decision, f.label" in QUERY
     assert "DISTINCT ON (scope, transaction_id)" in QUERY
+
+
+def shadowed(hours: float, version: str | None, score: float | None) -> dict[str, object]:
+    return record(hours, 10.0, "review", "fraud") | {
+        "model_version": "v1",
+        "challenger_model_version": version,
+        "challenger_score": score,
+        "challenger_decision": None if version is None else "approve",
+    }
+
+
+def test_only_the_comparison_reads_the_challenger_s_columns() -> None:
+    # The plain report reads what it read before; --compare the four columns more.
+    assert "challenger" not in QUERY
+    assert "model_version" not in QUERY
+    assert (
+        "d.decision, d.model_version, d.challenger_model_version, d.challenger_score, "
+        "d.challenger_decision, f.label"
+    ) in COMPARE_QUERY
+    frame = pd.concat(
+        [
+            to_frame([shadowed(1, "v2", 0.25), shadowed(2, None, None)], challenger=True),
+            to_frame([], challenger=True),
+        ],
+        ignore_index=True,
+    )
+    assert list(frame.columns) == list(COMPARE_COLUMNS)
+    assert frame["challenger_model_version"].tolist()[0] == "v2"
+    assert frame["challenger_model_version"].isna().tolist() == [False, True]
+    assert frame["challenger_score"].tolist()[0] == 0.25
+    assert frame["challenger_score"].isna().tolist() == [False, True]
+    c = compare(frame, MONDAY, MONDAY + timedelta(days=7), MONDAY + timedelta(days=30), 7, 1)
+    assert c is not None
+    assert (c.decisions, c.without_challenger) == (1, 1)
