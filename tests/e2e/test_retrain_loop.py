@@ -42,7 +42,7 @@ KEY = "k-retrain"
 HISTORY = GeneratorConfig(days=19, cards=200, seed=6)
 LABEL_AFTER = timedelta(days=5)  # chargebacks come back days after the transaction
 # The days after it: the traffic the challenger shadows, then the promotion's.
-NEXT = GeneratorConfig(days=6, cards=200, seed=8, start=HISTORY.start + timedelta(days=19))
+NEXT = GeneratorConfig(days=6, cards=200, seed=10, start=HISTORY.start + timedelta(days=19))
 
 
 def fraud(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -118,6 +118,28 @@ def stack(tmp_path: Path, bundle_dir: Path) -> Iterator[tuple[str, dict[str, str
         stack.enter_context(running(["consume"], env, tmp_path))
         wait_until_ready(base, api)
         yield base, env
+
+
+def label(api: httpx.Client, transactions: pd.DataFrame) -> dict[str, pd.Timestamp]:
+    """Chargebacks for the transactions' frauds through /v1/feedback, LABEL_AFTER each
+    transaction; their report times by transaction id."""
+    frauds = transactions[transactions["is_fraud"] == 1]
+    reported = {
+        row.transaction_id: pd.Timestamp(row.timestamp).tz_convert("UTC") + LABEL_AFTER
+        for row in frauds.itertuples()
+    }
+    for transaction_id, at in reported.items():
+        answer = api.post(
+            "/v1/feedback",
+            json={
+                "transaction_id": transaction_id,
+                "label": "fraud",
+                "source": "chargeback",
+                "reported_at": at.isoformat(),
+            },
+        )
+        assert answer.status_code == 201, answer.text
+    return reported
 
 
 class Traffic(threading.Thread):
@@ -198,21 +220,7 @@ def test_decisions_stored_and_labelled_train_the_model_the_api_reloads(
 
     # Chargebacks for the fraud, days after each transaction.
     frauds = history[history["is_fraud"] == 1]
-    reported = {
-        row.transaction_id: pd.Timestamp(row.timestamp).tz_convert("UTC") + LABEL_AFTER
-        for row in frauds.itertuples()
-    }
-    for transaction_id, at in reported.items():
-        answer = api.post(
-            "/v1/feedback",
-            json={
-                "transaction_id": transaction_id,
-                "label": "fraud",
-                "source": "chargeback",
-                "reported_at": at.isoformat(),
-            },
-        )
-        assert answer.status_code == 201, answer.text
+    reported = label(api, history)
 
     start = HISTORY.start.date()
     exported = fraud(
@@ -273,6 +281,33 @@ def test_decisions_stored_and_labelled_train_the_model_the_api_reloads(
         "FROM decisions WHERE transaction_id LIKE 'next_%' GROUP BY 1, 2",
     )
     assert [tuple(r) for r in stored] == [(champion, challenger, len(shadowed), len(shadowed))]
+
+    # Their chargebacks come in; the report sets the two side by side on them.
+    label(api, shadowed)
+    times = pd.to_datetime(shadowed["timestamp"], utc=True)
+    first, last = times.min(), times.max()
+    fraud(
+        "report",
+        *("--since", str(first.date()), "--until", str(last.date() + timedelta(days=1))),
+        *("--out", "report", "--compare"),
+        env=env,
+        cwd=tmp_path,
+    )
+    compared = orjson.loads((tmp_path / "report" / "report.json").read_bytes())["compare"]
+    [pair] = compared["pairs"]
+    assert (pair["champion_model_version"], pair["challenger_model_version"]) == (
+        champion,
+        challenger,
+    )
+    assert pair["decisions"] == compared["decisions"] == len(shadowed)
+    frauds_shadowed = int(shadowed["is_fraud"].sum())
+    assert frauds_shadowed > 0  # (17 with this seed)
+    assert pair["champion"]["period"]["fraud"] == frauds_shadowed
+    assert pair["challenger"]["period"]["fraud"] == frauds_shadowed
+    assert pair["verdict"]["fraud"] == frauds_shadowed
+    for side in ("champion", "challenger"):
+        assert 0 < pair[side]["period"]["average_precision"] <= 1
+    assert "Champion and challenger" in (tmp_path / "report" / "report.md").read_text()
 
     # Promote while traffic flows: answers keep coming before, during and after the swap.
     flowing = Traffic(base, list(request_bodies(read_transactions(tmp_path / "next2.csv"))))
