@@ -3,7 +3,7 @@ uvicorn settings, measured in one run: the no-op (same auth, limits and validati
 /v1/score, nothing else) and a plain FastAPI endpoint that validates the same body with
 the pydantic model as a body parameter and returns a constant.
 
-    .venv/bin/python -m loadtest.bench_api [--model models/bench] [--seconds 20] [--connections 128] [--rounds 3] [--rules 50 [--rules-only]] [--cluster [--cluster-only]] [--drift [--drift-only]]
+    .venv/bin/python -m loadtest.bench_api [--model models/bench] [--seconds 20] [--connections 128] [--rounds 3] [--rules 50 [--rules-only]] [--cluster [--cluster-only]] [--drift [--drift-only]] [--challenger DIR [--challenger-only]]
 
 --rules N adds a fourth server, /v1/score with N active rules in service (loadtest/bench_rules.py's
 shapes), and prints its throughput against /v1/score without rules;
@@ -24,6 +24,11 @@ per request against the single node's; --cluster-only measures those two alone.
 (drift on, the default) and prints the server CPU per request and the throughput of each;
 --drift-only measures those two alone. The model must carry a drift reference (a bundle
 trained since drift was watched): the run refuses one without.
+
+--challenger DIR adds /v1/score with the bundle in DIR scored in shadow
+(FRAUD_CHALLENGER_MODEL_DIR) beside /v1/score without one, and prints the server CPU per
+request and the throughput of each; --challenger-only measures those two alone. A copy of
+--model is a challenger of the same size (what a retrained model costs).
 
 Uses wrk when installed (apt-get install wrk), else an asyncio keep-alive client.
 Redis: FRAUD_REDIS_URL if it answers, else a local one started for the run; each round's
@@ -255,6 +260,7 @@ PLAIN, NOOP, SCORE = "plain FastAPI", "no-op (parse + validate)", "/v1/score"
 BASELINE = "/v1/score, baseline"
 RULES = "/v1/score with rules"
 DRIFT_OFF = "/v1/score, drift off"
+SHADOWED = "/v1/score with a challenger"
 CLUSTER = "/v1/score on a Redis Cluster"
 APPS = {
     PLAIN: "loadtest.noop_app:create_plain_app",
@@ -332,6 +338,9 @@ def run_one(
             detail += f"\nRules in service: {scraped_total(metrics, 'fraud_rules'):.0f}"
             binned = scraped_total(metrics, "fraud_drift_window_rows")
             detail += f"\nDrift window rows: {binned:.0f}" if binned else "\nDrift: not binned"
+            shadowed = scraped_total(metrics, "fraud_challenger_decisions_total")
+            if shadowed:
+                detail += f"\nChallenger decisions: {shadowed:.0f}"
             answered = scraped_total(metrics, "fraud_score_latency_seconds_count")
             in_rules = scraped_total(metrics, "fraud_rules_seconds_sum")
             if in_rules:
@@ -372,6 +381,16 @@ def main() -> None:
         "--drift-only",
         action="store_true",
         help="with --drift: only /v1/score with drift on and off (no baselines)",
+    )
+    parser.add_argument(
+        "--challenger",
+        type=Path,
+        help="also measure /v1/score with this bundle as the challenger in shadow",
+    )
+    parser.add_argument(
+        "--challenger-only",
+        action="store_true",
+        help="with --challenger: only /v1/score with and without it (no baselines)",
     )
     parser.add_argument(
         "--baseline",
@@ -430,6 +449,8 @@ def compare(
         apps |= {BASELINE: APPS[SCORE]}
     if args.drift:
         apps = ({SCORE: APPS[SCORE]} if args.drift_only else apps) | {DRIFT_OFF: APPS[SCORE]}
+    if args.challenger:
+        apps = ({SCORE: APPS[SCORE]} if args.challenger_only else apps) | {SHADOWED: APPS[SCORE]}
     env = os.environ | {
         "FRAUD_DATABASE_URL": database_url,
         "FRAUD_API_KEYS": digest(KEY),
@@ -468,7 +489,12 @@ def compare(
                         "FRAUD_DATABASE_SCHEMA": schema,
                         "FRAUD_REDIS_URL": store_url,
                     }
-                    | ({"FRAUD_DRIFT": "false"} if name == DRIFT_OFF else {}),
+                    | ({"FRAUD_DRIFT": "false"} if name == DRIFT_OFF else {})
+                    | (
+                        {"FRAUD_CHALLENGER_MODEL_DIR": str(args.challenger.resolve())}
+                        if name == SHADOWED
+                        else {}
+                    ),
                     args.seconds,
                     args.connections,
                     args.baseline.resolve() if name == BASELINE else ROOT,
@@ -483,7 +509,7 @@ def compare(
                 "\n".join(
                     line
                     for line in detail.splitlines()
-                    if re.search(r"Latency|50%|90%|99%|Req|DEGR|Rules|CPU|Drift", line)
+                    if re.search(r"Latency|50%|90%|99%|Req|DEGR|Rules|CPU|Drift|Challenger", line)
                 )
             )
     score = statistics.median(results[SCORE])
@@ -538,6 +564,20 @@ def compare(
         print(
             f"server CPU per request: {on_us:.0f} us with drift on, {off_us:.0f} us off: "
             f"x{on_us / off_us:.3f} (per round {per_round(cpu[SCORE], cpu[DRIFT_OFF], 3)})"
+        )
+
+    if args.challenger:
+        shadowed = statistics.median(results[SHADOWED])
+        print(
+            f"\n/v1/score with a challenger in shadow reaches {shadowed / score:.3f} of its "
+            f"throughput without one (medians: {shadowed:,.0f} vs {score:,.0f} requests/s; "
+            f"per round {per_round(results[SHADOWED], results[SCORE], 3)})"
+        )
+        with_us, without_us = statistics.median(cpu[SHADOWED]), statistics.median(cpu[SCORE])
+        print(
+            f"server CPU per request: {with_us:.0f} us with a challenger, {without_us:.0f} us "
+            f"without: x{with_us / without_us:.3f} (per round "
+            f"{per_round(cpu[SHADOWED], cpu[SCORE], 3)})"
         )
 
     if cluster_url:

@@ -6,7 +6,8 @@ window: a new bundle brings its own reference, so the window starts empty beside
 The challenger never decides and never stops the champion from serving: a challenger that
 fails to load is logged and counted, and the champion serves without one until a reload
 loads it. `changed()` tells whether either directory holds another bundle than the one
-loaded (app/model_watch.py reloads then): `fraud promote` swaps the two directories on the
+loaded (app/model_watch.py reloads then). A configured challenger directory that does not
+exist is the usual state between challengers, not a failure: `fraud promote` swaps the two directories on the
 disk every replica reads, and each replica's watch puts the swap in service."""
 
 from __future__ import annotations
@@ -123,6 +124,9 @@ class ModelHolder:
     async def _load_challenger(self) -> tuple[ModelBundle | None, str | None]:
         if self.challenger_path is None:
             return None, None
+        if not self.challenger_path.exists():  # none put there yet: the usual state
+            log.info("no challenger at %s: none in shadow", self.challenger_path)
+            return None, f"no bundle at {self.challenger_path}"
         try:
             challenger = await asyncio.to_thread(ModelBundle.load, self.challenger_path)
         except Exception as exc:

@@ -107,7 +107,8 @@ def test_a_challenger_is_loaded_beside_the_champion(bundle_dir: Path, challenger
 def test_a_challenger_that_fails_to_load_leaves_the_champion_serving(
     bundle_dir: Path, tmp_path: Path
 ) -> None:
-    holder = ModelHolder(bundle_dir, challenger_path=tmp_path / "missing")
+    (tmp_path / "broken").mkdir()
+    holder = ModelHolder(bundle_dir, challenger_path=tmp_path / "broken")
     failed = sample("fraud_model_reloads_total", "challenger_failed")
     reloaded = asyncio.run(holder.reload())
     assert holder.ready
@@ -116,6 +117,17 @@ def test_a_challenger_that_fails_to_load_leaves_the_champion_serving(
     assert "manifest.json" in reloaded.challenger_error
     assert sample("fraud_challenger_loaded") == 0
     assert sample("fraud_model_reloads_total", "challenger_failed") == failed + 1
+
+
+def test_no_challenger_directory_yet_is_no_failure(bundle_dir: Path, tmp_path: Path) -> None:
+    """Configured where a challenger will be put (the retraining procedure's symlink): the
+    champion serves alone, nothing counted as failed."""
+    holder = ModelHolder(bundle_dir, challenger_path=tmp_path / "challenger")
+    failed = sample("fraud_model_reloads_total", "challenger_failed")
+    reloaded = asyncio.run(holder.reload())
+    assert holder.challenger is None
+    assert reloaded.challenger_error == f"no bundle at {tmp_path / 'challenger'}"
+    assert sample("fraud_model_reloads_total", "challenger_failed") == failed
 
 
 def test_a_directory_holding_another_bundle_is_a_change(
