@@ -64,6 +64,13 @@ class Settings(BaseSettings):
         description="Most decisions GET /v1/reports/performance reads for one period "
         "(`fraud report` reads any number).",
     )
+    report_timeout_s: float = Field(
+        60.0,
+        gt=0,
+        description="Longest GET /v1/reports/performance may read from PostgreSQL (a "
+        "statement timeout); past it, 504. One report is computed at a time per API process: "
+        "another asked meanwhile gets 429 with Retry-After.",
+    )
     redis_url: str = Field(
         "redis://127.0.0.1:6379/0",
         description="Online feature store: redis://host:port/db for one node, "

@@ -42,17 +42,21 @@ async def read_period(
     until: datetime,
     max_rows: int | None = None,
     scope: str | None = None,
+    statement_timeout_ms: int | None = None,
     challenger: bool = False,
 ) -> pd.DataFrame:
     """The decisions with `since <= event time < until` (COLUMNS), each once, in event-time
     order; only those of `scope` if given (a key that scores sees only its own).
     ReportTooLarge, before reading them, if there are more than `max_rows`. `challenger`
     (every scope only): COMPARE_COLUMNS, the champion's model version and the
-    challenger's version, score and decision too (null where none was loaded)."""
+    challenger's version, score and decision too (null where none was loaded).
+    `statement_timeout_ms`: each statement's bound (asyncpg.QueryCanceledError past it)."""
     if challenger and scope is not None:
         raise ValueError("the challenger's columns are read for every scope only")
     chunks: list[pd.DataFrame] = []
     async with conn.transaction(isolation="repeatable_read", readonly=True):
+        if statement_timeout_ms is not None:
+            await conn.execute(f"SET LOCAL statement_timeout = {int(statement_timeout_ms)}")
         if max_rows is not None:
             rows = await conn.fetchval(COUNT, since, until, scope)
             if rows > max_rows:

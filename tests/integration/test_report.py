@@ -5,6 +5,7 @@ GET /v1/reports/performance."""
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -296,3 +297,60 @@ def test_a_key_that_scores_gets_the_figures_of_its_own_decisions(
     every = api.get("/v1/reports/performance", params=period)
     assert every.status_code == 422
     assert "holds 10 decisions" in every.json()["detail"][0]["message"]
+
+
+def test_one_report_at_a_time_per_process_and_a_read_past_its_timeout_is_504(
+    redis_url: str, prefix: str, bundle_dir: Path, schema: str
+) -> None:
+    """A key with `read` cannot pile reports onto the process that scores: a second one
+    asked while one is computed gets 429, and a read held up past FRAUD_REPORT_TIMEOUT_S
+    (here: the table locked by another session) is cancelled in PostgreSQL, 504."""
+    from app.routes import reports
+
+    asyncio.run(store(schema))
+    settings = make_settings(
+        redis_url,
+        prefix,
+        bundle_dir,
+        database_url=DATABASE_URL,
+        database_schema=schema,
+        report_timeout_s=0.3,
+    )
+    period = {"since": SINCE.isoformat(), "until": UNTIL.isoformat()}
+    with TestClient(create_app(settings)) as api:
+        api.headers["Authorization"] = f"Bearer {API_KEY}"
+        reports.computing += 1  # as while another report is being computed
+        try:
+            busy = api.get("/v1/reports/performance", params=period)
+        finally:
+            reports.computing -= 1
+        assert busy.status_code == 429
+        assert int(busy.headers["retry-after"]) >= 1
+        assert api.get("/v1/reports/performance", params=period).status_code == 200
+
+        locked, release = threading.Event(), threading.Event()
+
+        def hold_lock() -> None:
+            async def run() -> None:
+                conn = await asyncpg.connect(DATABASE_URL, server_settings={"search_path": schema})
+                try:
+                    async with conn.transaction():
+                        await conn.execute("LOCK TABLE decisions IN ACCESS EXCLUSIVE MODE")
+                        locked.set()
+                        await asyncio.to_thread(release.wait)
+                finally:
+                    await conn.close()
+
+            asyncio.run(run())
+
+        holder = threading.Thread(target=hold_lock)
+        holder.start()
+        try:
+            assert locked.wait(60)
+            held_up = api.get("/v1/reports/performance", params=period)
+        finally:
+            release.set()
+            holder.join()
+        assert held_up.status_code == 504, held_up.text
+        assert "FRAUD_REPORT_TIMEOUT_S" in held_up.json()["detail"]
+        assert api.get("/v1/reports/performance", params=period).status_code == 200
