@@ -272,11 +272,4 @@ async def _reload_quietly(models: ModelHolder) -> None:
         logs.admin_action("reload", None, outcome="failed", by="SIGHUP")
         log.exception("reload on SIGHUP failed; still serving the previous model")
         return
-    logs.admin_action(
-        "reload",
-        None,
-        outcome="done",
-        by="SIGHUP",
-        model_version=reloaded.champion.version,
-        challenger=None if reloaded.challenger is None else reloaded.challenger.version,
-    )
+    logs.admin_action("reload", None, outcome="done", by="SIGHUP", **reloaded.versions)

@@ -44,11 +44,4 @@ class ModelWatch(Periodic):
             return
         self._failed = None
         self.reloads += 1
-        logs.admin_action(
-            "reload",
-            None,
-            outcome="done",
-            by="watch",
-            model_version=reloaded.champion.version,
-            challenger=None if reloaded.challenger is None else reloaded.challenger.version,
-        )
+        logs.admin_action("reload", None, outcome="done", by="watch", **reloaded.versions)

@@ -49,6 +49,14 @@ class Reloaded:
     challenger: ModelBundle | None
     challenger_error: str | None  # why the configured challenger is not in service
 
+    @property
+    def versions(self) -> dict[str, str | None]:
+        """What a log line of the reload names."""
+        return {
+            "model_version": self.champion.version,
+            "challenger": None if self.challenger is None else self.challenger.version,
+        }
+
 
 class ModelHolder:
     def __init__(
