@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -73,5 +73,12 @@ class Manifest:
                 f"{path}: bundle schema version {raw.get('schema_version')}, this version reads "
                 f"{SCHEMA_VERSION}; retrain the bundle with `fraud train`"
             )
+        known = {f.name for f in fields(cls)}
+        # A field added by a later release of the same schema (additive, as the drift
+        # reference was): kept aside in `extra`, not a TypeError. A change an earlier release
+        # could not serve raises SCHEMA_VERSION instead, refused above.
+        added = {k: raw.pop(k) for k in list(raw) if k not in known}
         raw["libraries"] = {k: LibraryInfo(**v) for k, v in raw["libraries"].items()}
-        return cls(**raw)
+        manifest = cls(**raw)
+        manifest.extra = {**manifest.extra, **added}
+        return manifest
