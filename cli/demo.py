@@ -3,7 +3,9 @@
 Trains a model if none exists; uses Redis, Kafka and PostgreSQL at their configured
 addresses or starts local ones from PyPI wheels (valkey-server, the tansu broker,
 PostgreSQL); serves the API, runs the consumer (`fraud consume`) so the decisions are
-queryable, and replays generated traffic against it until Ctrl-C (or --duration).
+queryable, scores the weeks before the traffic through it and posts their chargebacks as
+they were reported (cli/demo_past.py: what `fraud report` reads), and replays generated
+traffic against it until Ctrl-C (or --duration).
 
 Each run is clean: its own Redis key prefix, audit topic, consumer group, spool files
 and PostgreSQL schema; all but the consumer group are removed at exit (on a configured
@@ -11,7 +13,8 @@ Kafka an empty group is left until the broker expires its offsets). The API's an
 consumer's logs go to files of the run's, kept. Everything it started it stops by PID, in
 order: traffic, the API (its producer flushed), the consumer once it has stored what the
 API answered, the broker, the databases. Its last line compares the decisions the API
-answered (to anyone) with rows stored, as its live line does (cli/demo_counts.py).
+answered (to anyone) with rows stored, as its live line does (cli/demo_counts.py), both
+counted from the traffic's start: the past's decisions are counted apart.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, ExitStack, contextmanager, suppress
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import asyncpg
@@ -39,7 +43,8 @@ from app.logs import TextLines
 from app.settings import Settings
 from cli.backfill import backfill_into
 from cli.demo_counts import AnsweredCounter, StoredCounter, answered_by_api, wait_stored
-from cli.demo_data import write_run_files
+from cli.demo_data import PAST_WEEKS, write_run_files
+from cli.demo_past import PastSummary, score_past
 from cli.demo_status import closing, show_status
 from cli.traffic import ReplayReport, replay
 from ensemble.bundle import servable_manifest
@@ -69,6 +74,8 @@ STOPPING_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 CATCH_UP_S = 30.0  # longest wait, at exit, for the consumer to store what was answered
 LOG_TAIL_LINES = 20  # of a child's log, shown when it stops the demo
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "score_request.json"
+REPORT_DIR = "reports/demo"
+REVIEW_COST = 4.5  # an analyst's few minutes, for the report's review cost (docs/reports.md)
 
 
 @dataclass(slots=True)
@@ -78,6 +85,7 @@ class DemoOptions:
     port: int = 8000
     rate: float = 50.0
     duration: float | None = None
+    past_weeks: int = PAST_WEEKS
 
 
 @dataclass(frozen=True, slots=True)
@@ -302,11 +310,17 @@ def run_demo(
             wait_until_ready(base, server.process)
         except RuntimeError as exc:
             raise RuntimeError(server.failure(str(exc))) from exc
-        history, traffic = write_run_files(
-            settings.data_dir, run.tag, options.days, options.cards, settings.label_delay_days
+        files = write_run_files(
+            settings.data_dir,
+            run.tag,
+            options.days,
+            options.cards,
+            settings.label_delay_days,
+            past_weeks=options.past_weeks,
         )
-        stack.callback(_remove, history, traffic)
-        say(f"backfilling the online state from the {history.name} weeks before the traffic")
+        stack.callback(_remove, *files.paths)
+        before = "past" if options.past_weeks else "traffic"
+        say(f"backfilling the online state from the {files.history.name} weeks before the {before}")
         # Into the windows the API reads (its Redis, the run's prefix, replayed event
         # time: the env above), its transactions in the demo key's scope.
         served = settings.model_copy(
@@ -316,31 +330,112 @@ def run_demo(
                 "event_time": "replay",
             }
         )
-        filled = asyncio.run(backfill_into(served, history, key_id(key)))
+        filled = asyncio.run(backfill_into(served, files.history, key_id(key)))
         say(
             f"backfill: {filled.recorded:,} transactions and {filled.labels:,} fraud labels in "
             f"{filled.seconds:.0f} s (cards arrive with their past, as after `fraud backfill`)"
         )
+        past = None
+        if options.past_weeks:
+            say(
+                f"scoring the {options.past_weeks} weeks before the traffic through the API"
+                " and posting their chargebacks as they were reported, for `fraud report`"
+            )
+            past = asyncio.run(
+                score_past(
+                    served,
+                    files.history,
+                    files.past,
+                    base,
+                    key,
+                    key_id(key),
+                    files.past_start,
+                    files.traffic_start,
+                )
+            )
+            say(past_line(past))
+        # The live counts are the traffic's: what the past got is counted from here.
+        answered_before = answered_by_api(base) or 0
+        stored_before = asyncio.run(
+            wait_stored(database_url, run.schema, answered_before, CATCH_UP_S)
+        )
         _where_to_look(say, base, port, key, run, (server.log, consumer.log))
+        if past is not None:
+            say(report_line(past, run.schema, database_url, settings.database_url))
         say(console_line(settings.console_dir, base))
-        say(f"replaying {traffic} at {options.rate:g} requests/s; Ctrl-C stops everything")
+        say(f"replaying {files.traffic} at {options.rate:g} requests/s; Ctrl-C stops everything")
         report = ReplayReport()
+        counts = Baseline(answered_before, stored_before)
         summary = asyncio.run(
             _serve_traffic(
-                traffic, base, key, options, report, database_url, run, console, (server, consumer)
+                files.traffic,
+                base,
+                key,
+                options,
+                report,
+                database_url,
+                run,
+                console,
+                (server, consumer),
+                counts,
             )
         )
         # Before it stops: calls by hand (the `try:` line) are answered and stored too.
-        answered = answered_by_api(base)
+        answered = counts.answered(answered_by_api(base))
         ours = report.statuses.get(200, 0)
         say("stopping: traffic stopped; the API is flushing its decisions to Kafka")
         stop(server.process)  # SIGTERM: the producer sends (or spools) what it holds
         expected = ours if answered is None else answered
-        stored = asyncio.run(wait_stored(database_url, run.schema, expected, CATCH_UP_S))
+        stored = asyncio.run(
+            wait_stored(database_url, run.schema, expected + stored_before, CATCH_UP_S)
+        )
+        stored -= stored_before
         stop(consumer.process)
         say(f"replay: {summary}")
         say(closing(answered, ours, stored))
         return summary | {"answered": expected, "stored": stored}
+
+
+@dataclass(frozen=True, slots=True)
+class Baseline:
+    """What the API had answered and PostgreSQL stored when the traffic started (the past's
+    decisions): the live line and the last line count from there."""
+
+    answered_before: int
+    stored_before: int
+
+    def answered(self, count: int | None) -> int | None:
+        return None if count is None else count - self.answered_before
+
+    def stored(self, count: int | None) -> int | None:
+        return None if count is None else count - self.stored_before
+
+
+def past_line(past: PastSummary) -> str:
+    flagged = sum(n for tier, n in past.tiers.items() if tier != "low")
+    return (
+        f"past: {past.scored:,} transactions from {past.since:%a %d %b} to"
+        f" {past.until - timedelta(days=1):%a %d %b} scored through the API in"
+        f" {past.seconds:.0f} s ({flagged:,} flagged medium or above); {past.frauds:,} were"
+        f" fraud, {past.chargebacks:,} charged back since (posted to /v1/feedback, dated"
+        f" when reported), {past.not_yet:,} not reported yet"
+    )
+
+
+def report_line(past: PastSummary, schema: str, database_url: str, configured: str) -> str:
+    """The `fraud report` on the past's weeks, run while the demo runs (its schema goes at
+    exit). The database's address is given when the demo started its own server; a
+    configured one is FRAUD_DATABASE_URL already, and may hold a password."""
+    fraud = Path(sys.executable).with_name("fraud")
+    if fraud.is_relative_to(Path.cwd()):
+        fraud = fraud.relative_to(Path.cwd())
+    url = "" if database_url == configured else f"FRAUD_DATABASE_URL={database_url} "
+    return (
+        f"report:   {url}FRAUD_DATABASE_SCHEMA={schema} {fraud} report"
+        f" --since {past.since:%Y-%m-%d} --until {past.until:%Y-%m-%d} --out {REPORT_DIR}"
+        f" --cost-per-review {REVIEW_COST:.2f}  (the past's weeks with their chargebacks;"
+        " while the demo runs)"
+    )
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -418,6 +513,7 @@ async def _serve_traffic(
     run: DemoRun,
     console: Console,
     children: tuple[Child, ...],
+    counts: Baseline,
 ) -> dict[str, object]:
     """Replay until the file, --duration, Ctrl-C or the exit of a child ends it, with the
     live line; without --duration, keep serving (and showing the line) after the file until
@@ -429,8 +525,15 @@ async def _serve_traffic(
     limit = None if options.duration is None else max(1, int(options.duration * options.rate))
     stored, answered = StoredCounter(database_url, run.schema), AnsweredCounter(base)
     status_done = asyncio.Event()
+
+    async def count_answered() -> int | None:
+        return counts.answered(await answered.count())
+
+    async def count_stored() -> int | None:
+        return counts.stored(await stored.count())
+
     status = asyncio.create_task(
-        show_status(report, answered.count, stored.count, console, status_done)
+        show_status(report, count_answered, count_stored, console, status_done)
     )
     watch = asyncio.create_task(_first_exit(children, stopping))
     try:

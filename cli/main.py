@@ -292,16 +292,27 @@ def demo(
     duration: Annotated[
         float | None, typer.Option(min=1, help="Stop after this many seconds")
     ] = None,
+    past_weeks: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="Weeks before the traffic scored through the API, with the chargebacks "
+            "reported since, for `fraud report` (0: none)",
+        ),
+    ] = 4,
 ) -> None:
     """The whole engine on this machine: trains a model if none exists, uses the configured
-    Redis, Kafka and PostgreSQL or starts local ones, serves the API, runs the consumer and
-    replays traffic; Ctrl-C stops everything it started, in order."""
+    Redis, Kafka and PostgreSQL or starts local ones, serves the API, runs the consumer,
+    scores the weeks before the traffic and posts their chargebacks, and replays traffic;
+    Ctrl-C stops everything it started, in order."""
     try:
         from cli.demo import DemoOptions, run_demo
     except ImportError as exc:  # an install without the local servers (the container image)
         _fail(f"fraud demo needs the local servers: pip install 'fraud-engine[local]' ({exc})")
 
-    options = DemoOptions(days=days, cards=cards, port=port, rate=rate, duration=duration)
+    options = DemoOptions(
+        days=days, cards=cards, port=port, rate=rate, duration=duration, past_weeks=past_weeks
+    )
     try:
         run_demo(get_settings(), options, lambda: progress_bars(transient=True), console)
     except KeyboardInterrupt:
