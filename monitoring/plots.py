@@ -1,7 +1,9 @@
 """The performance report's PNGs: the weekly operating point, and per currency the fraud
 amount by decision beside the legitimate amount declined, and with `--compare` the weekly
 average precision of the champion and the challenger. Immature weeks are hatched and
-named so, so no one reads their early figures as final."""
+named so, so no one reads their early figures as final. Every point drawn is inside its
+axes (an immature week's rate above the mature ones' was cut in half at the top), amounts
+start at 0 with thousands separated, and a currency with nothing to draw says so."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.axes import Axes
+from matplotlib.ticker import FuncFormatter
 
 from monitoring.compare import Comparison
 from monitoring.figures import Figures, PerformanceReport
@@ -54,6 +57,13 @@ def _series(
     ax.plot(x, np.where(mature, np.nan, y), marker=marker, color=color, linestyle="", mfc="none")
 
 
+def headroom(values: list[float], floor: float = 0.01) -> float:
+    """The top of an axis from 0 that shows every value with room above the highest (NaNs
+    left out; `floor` when there is none above 0)."""
+    finite = [v for v in values if np.isfinite(v)]
+    return max(floor, 1.15 * max(finite, default=0.0))
+
+
 def write_quality(report: PerformanceReport, directory: Path) -> Path:
     weeks = report.weeks
     fig, (top, bottom) = plt.subplots(
@@ -70,7 +80,8 @@ def write_quality(report: PerformanceReport, directory: Path) -> Path:
         ylim=(-0.03, 1.05), ylabel="share", title="Weekly operating point (grey: immature labels)"
     )
     top.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    bottom.set(ylabel="false-positive rate", ylim=(0, None))
+    fpr = [_nan(w.false_positive_rate) for w in weeks]
+    bottom.set(ylabel="false-positive rate", ylim=(0, headroom(fpr)))
     for ax in (top, bottom):
         _ticks(ax, weeks)
         ax.grid(alpha=0.3)
@@ -113,6 +124,21 @@ def write_business(report: PerformanceReport, currency: str, directory: Path) ->
         ylabel=f"amount ({currency})",
         title=f"Fraud amount by decision, {currency} (hatched: immature labels)",
     )
+    top = headroom([*bottom, *series("legitimate_declined")], floor=1.0)
+    ax.set_ylim(0, top)
+    digits = 0 if top >= 10 else 2
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.{digits}f}"))
+    if not bottom.any() and not series("legitimate_declined").any():
+        ax.set_yticks([0])
+        ax.text(
+            0.5,
+            0.5,
+            f"no fraud and nothing legitimate declined in {currency}",
+            transform=ax.transAxes,
+            ha="center",
+            va="center",
+            color="0.4",
+        )
     _ticks(ax, weeks)
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     ax.grid(axis="y", alpha=0.3)
