@@ -1,9 +1,13 @@
 """The performance report in the terminal: the weekly table and the period's lines, the
 same figures as report.md, immature weeks dimmed and named so; with `--compare`, the
-champion and the challenger side by side."""
+champion and the challenger side by side. On a terminal narrower than the whole table (an
+80-column one cut every cell to two letters and an ellipsis), the days, flagged, reviews
+and review cost columns give way (report.md has them; the period's review cost is on a
+line below) and the headers and the labels' age are shortened."""
 
 from __future__ import annotations
 
+from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Column, Table
@@ -20,14 +24,53 @@ from monitoring.markdown import (
     weekly_rows,
 )
 
+WIDE = 150  # columns the whole table needs
+NARROW_LEFT_OUT = ("days", "flagged", "reviews", "review cost")
+SHORT = {
+    "labels": "labels known after",
+    "decisions": "decis.",
+    "average precision": "AP",
+    "precision": "prec",
+    "false-positive rate": "FPR",
+}
+
 
 def print_report(console: Console, report: PerformanceReport) -> None:
-    table = Table(*QUALITY_HEADER, title="Fraud performance by week")
-    for week in report.weeks:
-        table.add_row(*quality_row(week), style=None if week.mature else "dim")
-    for total in (report.period, report.immature):
-        if total is not None:
-            table.add_row(*quality_row(total), style="bold" if total.mature else "dim")
+    narrow = console.width < WIDE
+    keep = [i for i, h in enumerate(QUALITY_HEADER) if not (narrow and h in NARROW_LEFT_OUT)]
+    header = [
+        SHORT.get(QUALITY_HEADER[i], QUALITY_HEADER[i]) if narrow else QUALITY_HEADER[i]
+        for i in keep
+    ]
+
+    def row(f: Figures) -> list[str]:
+        cells = quality_row(f)
+        if narrow:
+            cells[QUALITY_HEADER.index("labels")] = (
+                f"{int(f.label_age_days)} d" if f.mature else "immature"
+            )
+        return [cells[i] for i in keep]
+
+    totals = [t for t in (report.period, report.immature) if t is not None]
+    rows = [
+        *((row(w), None if w.mature else "dim") for w in report.weeks),
+        *((row(t), "bold" if t.mature else "dim") for t in totals),
+    ]
+    table = Table(
+        title="Fraud performance by week",
+        box=box.SIMPLE_HEAD if narrow else box.HEAVY_HEAD,
+        pad_edge=not narrow,
+        padding=(0, 1, 0, 0) if narrow else (0, 1),
+    )
+    for j, name in enumerate(header):
+        if narrow:  # as wide as its cells (a total's name wraps), its header wrapped to it
+            sizes = [len(r[j]) for r, _ in (rows[: len(report.weeks)] if j == 0 else rows)]
+            words = [len(w) for w in name.split()]
+            table.add_column(name, width=max([*sizes, *words]) + 1)  # + its padding
+        else:
+            table.add_column(name)
+    for cells, style in rows:
+        table.add_row(*cells, style=style)
     console.print(table)
     if report.period is None:
         console.print(
