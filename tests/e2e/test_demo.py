@@ -1,6 +1,8 @@
-"""`fraud demo` end to end: trains, serves, replays traffic, prints where to look, stores
-every decision, starts clean each run and stops what it started, in order, on Ctrl-C. On a
-terminal: the training's bars gone before the run, one live line that fits, no log line."""
+"""`fraud demo` end to end: trains, serves, scores the weeks before its traffic and posts
+their chargebacks, replays traffic, prints where to look, stores every decision, starts
+clean each run and stops what it started, in order, on Ctrl-C. On a terminal: the
+training's bars gone before the run, one live line that fits, no log line. While it runs,
+the `fraud report` it prints writes mature weeks with fraud and the business view."""
 
 from __future__ import annotations
 
@@ -188,7 +190,7 @@ async def first_decision(url: str) -> dict[str, object]:
 
 @pytest.mark.timeout(300)
 def test_ctrl_c_stops_everything_in_order_and_loses_no_decision(
-    demo_env: dict[str, str],
+    demo_env: dict[str, str], tmp_path: Path
 ) -> None:
     """While traffic flows, the live stream the demo prints delivers decisions to a
     WebSocket client; then SIGINT to the demo's process group, as a terminal's Ctrl-C
@@ -222,6 +224,7 @@ def test_ctrl_c_stops_everything_in_order_and_loses_no_decision(
         assert message["type"] == "decision"
         by_hand = [try_once("".join(lines)) for _ in range(2)]
         assert by_hand[0]["transaction_id"] != by_hand[1]["transaction_id"]
+        check_report("".join(lines), demo_env, tmp_path / "report")
         os.killpg(demo.pid, signal.SIGINT)
         rest = demo.communicate(timeout=120)[1]
     finally:
@@ -252,3 +255,41 @@ def try_once(printed: str) -> dict[str, object]:
     answer: dict[str, object] = orjson.loads(out.stdout)
     assert answer["decision"] in ("approve", "review", "decline"), answer
     return answer
+
+
+def check_report(printed: str, env: dict[str, str], out: Path) -> None:
+    """The `fraud report` the demo printed, run in a shell as the user would (into `out`):
+    the weeks before the traffic, scored through the API, with the chargebacks reported by
+    now, give mature weeks with fraud, headline figures and the business view."""
+    past = re.search(r"past:\s+([\d,]+) transactions .* ([\d,]+) charged back since", printed)
+    assert past, printed
+    assert int(past.group(2).replace(",", "")) > 0
+    command = re.search(r"report:\s+(.+?)\s+\(the past", printed)
+    assert command, printed
+    result = subprocess.run(
+        ["bash", "-c", f"{command.group(1)} --out {out}"],
+        env=env | {"COLUMNS": "80"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = orjson.loads(result.stdout)
+    weeks = report["weeks"]
+    mature = [w for w in weeks if w["mature"]]
+    assert len(mature) >= 3, weeks  # four weeks before the traffic: the last is immature
+    assert not weeks[-1]["mature"]
+    assert all(w["fraud"] > 0 for w in mature), mature
+    period = report["period"]
+    assert period["recall"] is not None
+    assert period["precision"] is not None
+    assert period["review_cost"] > 0
+    money = period["money"]
+    assert sum(m["fraud_amount"] for m in money) > 0
+    assert sum(m["fraud_declined"] + m["fraud_review"] for m in money) > 0
+    markdown = (out / "report.md").read_text()
+    assert "## Business view" in markdown
+    assert "immature" in markdown
+    assert (out / "quality.png").is_file()
+    assert any(out.glob("business_*.png"))
