@@ -44,7 +44,7 @@ from app.settings import Settings
 from cli.backfill import backfill_into
 from cli.demo_counts import AnsweredCounter, StoredCounter, answered_by_api, wait_stored
 from cli.demo_data import PAST_WEEKS, write_run_files
-from cli.demo_past import PastSummary, score_past
+from cli.demo_past import PastError, PastSummary, score_past
 from cli.demo_status import closing, show_status
 from cli.traffic import ReplayReport, replay
 from ensemble.bundle import servable_manifest
@@ -341,18 +341,27 @@ def run_demo(
                 f"scoring the {options.past_weeks} weeks before the traffic through the API"
                 " and posting their chargebacks as they were reported, for `fraud report`"
             )
-            past = asyncio.run(
-                score_past(
-                    served,
-                    files.history,
-                    files.past,
-                    base,
-                    key,
-                    key_id(key),
-                    files.past_start,
-                    files.traffic_start,
+            try:
+                past = asyncio.run(
+                    score_past(
+                        served,
+                        files.history,
+                        files.past,
+                        base,
+                        key,
+                        key_id(key),
+                        files.past_start,
+                        files.traffic_start,
+                    )
                 )
-            )
+            except PastError as exc:
+                for child in (server, consumer):
+                    if child.process.poll() is not None:
+                        code = child.process.returncode
+                        raise RuntimeError(
+                            child.failure(f"{exc}; the {child.name} exited (code {code})")
+                        ) from exc
+                raise
             say(past_line(past))
         # The live counts are the traffic's: what the past got is counted from here.
         answered_before = answered_by_api(base) or 0

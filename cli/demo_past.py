@@ -53,6 +53,7 @@ from persistence.history import ENTITY_FIELDS
 CHUNK = timedelta(hours=1)  # of event time, walked in order
 SOURCE = "chargeback"
 STORED_WAIT_S = 30.0  # longest wait for a decision to be stored before its label is posted
+ANSWER_TIMEOUT_S = 30.0  # longest wait for one answer of the API
 
 
 class PastError(RuntimeError):
@@ -86,19 +87,24 @@ class KeepAlive:
                 raise PastError(f"cannot reach the API: {exc}") from exc
         reader, writer = await self._free.get()
         try:
-            writer.write(
-                f"POST {path} HTTP/1.1\r\n{self.head}Content-Length: {len(body)}\r\n\r\n".encode()
-                + body
-            )
-            head = await reader.readuntil(b"\r\n\r\n")
-            length = re.search(rb"(?im)^content-length:\s*(\d+)", head)
-            if length is None:
-                raise PastError(f"an answer without Content-Length: {head[:200]!r}")
-            answer = await reader.readexactly(int(length.group(1)))
-        except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError) as exc:
-            writer.close()
+            async with asyncio.timeout(ANSWER_TIMEOUT_S):
+                writer.write(
+                    f"POST {path} HTTP/1.1\r\n{self.head}Content-Length: {len(body)}\r\n\r\n".encode()
+                    + body
+                )
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = re.search(rb"(?im)^content-length:\s*(\d+)", head)
+                if length is None:
+                    raise PastError(f"an answer without Content-Length: {head[:200]!r}")
+                answer = await reader.readexactly(int(length.group(1)))
+        except (OSError, TimeoutError, PastError, asyncio.IncompleteReadError) as exc:
             self._opened -= 1
-            raise PastError(f"the API closed the connection: {exc!r}") from exc
+            writer.close()
+            with suppress(OSError):
+                await writer.wait_closed()
+            if isinstance(exc, PastError):
+                raise
+            raise PastError(f"no answer from the API to POST {path}: {exc!r}") from exc
         self._free.put_nowait((reader, writer))
         return int(head[9:12]), answer
 

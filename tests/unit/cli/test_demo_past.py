@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pandas as pd
+import pytest
 
 from cli.demo_past import earlier_chargebacks, entity_keys, plan, waves
 from features.encode import prepare_history
@@ -154,3 +155,52 @@ def test_the_historys_late_chargebacks_are_those_reported_after_its_last_transac
     assert entities == {"card": "c2", "merchant": "m1", "device": "d2"}
     assert "t2" in member
     assert fraud
+
+
+def test_the_keep_alive_client_reuses_its_connections_and_reads_each_answer() -> None:
+    import asyncio
+
+    from cli.demo_past import KeepAlive, PastError
+
+    accepted = 0
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal accepted
+        accepted += 1
+        try:
+            while True:
+                try:
+                    head = await reader.readuntil(b"\r\n\r\n")
+                except asyncio.IncompleteReadError:
+                    break
+                length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+                body = await reader.readexactly(length)
+                if body == b"close":
+                    break
+                status = b"503 Service Unavailable" if body == b"busy" else b"200 OK"
+                answer = b'{"echo": "' + body + b'"}'
+                writer.write(
+                    b"HTTP/1.1 " + status + b"\r\ncontent-length: %d\r\n\r\n" % len(answer) + answer
+                )
+        finally:
+            writer.close()
+            await writer.wait_closed()
+
+    async def main() -> None:
+        server = await asyncio.start_server(serve, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        api = KeepAlive(f"http://127.0.0.1:{port}", "fk_x", connections=2)
+        try:
+            answers = await asyncio.gather(*(api.post("/v1/score", b"a%d" % i) for i in range(10)))
+            assert [status for status, _ in answers] == [200] * 10
+            assert answers[3][1] == b'{"echo": "a3"}'
+            assert (await api.post("/v1/feedback", b"busy"))[0] == 503
+            assert accepted <= 2  # kept alive, at most `connections`
+            with pytest.raises(PastError, match="no answer from the API"):
+                await api.post("/v1/score", b"close")
+        finally:
+            await api.close()
+            server.close()
+            await server.wait_closed()
+
+    asyncio.run(main())
