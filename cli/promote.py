@@ -10,17 +10,13 @@ libraries, a smoke prediction): a bundle the API would refuse is never promoted.
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import errno
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from ensemble.bundle import ModelBundle
-
-AT_FDCWD = -100
-RENAME_EXCHANGE = 2  # linux/fs.h: exchange the two names atomically
+from ensemble.swap import ExchangeUnsupported, exchange
 
 
 class PromoteError(RuntimeError):
@@ -61,32 +57,21 @@ def promote(champion: Path, challenger: Path) -> Promoted:
                 "it would point elsewhere; use absolute targets or one directory"
             )
     current, shadow = check(champion, "champion"), check(challenger, "challenger")
-    exchange(champion, challenger)
+    _exchange(champion, challenger)
     return Promoted(champion=shadow.version, challenger=current.version)
 
 
-def exchange(a: Path, b: Path) -> None:
-    """renameat2(RENAME_EXCHANGE): both names swapped in one step (Linux 3.15+, glibc 2.28+,
-    local file systems and most network ones); PromoteError where it is not available."""
-    libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
-    renameat2 = getattr(libc, "renameat2", None)
-    if renameat2 is None:
-        raise PromoteError("this C library has no renameat2: promote needs Linux")
-    renameat2.argtypes = [
-        ctypes.c_int,
-        ctypes.c_char_p,
-        ctypes.c_int,
-        ctypes.c_char_p,
-        ctypes.c_uint,
-    ]
-    if renameat2(AT_FDCWD, os.fsencode(a), AT_FDCWD, os.fsencode(b), RENAME_EXCHANGE) == 0:
-        return
-    err = ctypes.get_errno()
-    if err in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+def _exchange(a: Path, b: Path) -> None:
+    try:
+        exchange(a, b)
+    except ExchangeUnsupported as exc:
         raise PromoteError(
-            f"the file system of {a} cannot exchange two names atomically "
-            f"({os.strerror(err)}): keep the bundles on a local volume"
-        )
-    if err == errno.EXDEV:
-        raise PromoteError(f"{a} and {b} are on different file systems: put them on one")
-    raise PromoteError(f"cannot exchange {a} and {b}: {os.strerror(err)}")
+            f"the file system of {a} cannot exchange two names atomically ({exc.strerror}): "
+            "keep the bundles on a local volume"
+        ) from exc
+    except OSError as exc:
+        if exc.errno == errno.EXDEV:
+            raise PromoteError(
+                f"{a} and {b} are on different file systems: put them on one"
+            ) from exc
+        raise PromoteError(f"cannot exchange {a} and {b}: {exc.strerror}") from exc

@@ -36,6 +36,7 @@ from ensemble.report import write_report
 from ensemble.search import Fixed, HyperParams, search
 from ensemble.selection import choose
 from ensemble.split import split_by_time
+from ensemble.swap import ExchangeUnsupported, exchange
 from ensemble.tiers import DEFAULT_TIER_FPR, calibrate
 from features.definitions import FEATURE_NAMES
 
@@ -338,8 +339,29 @@ def train(
     manifest.write(staging)
     write_report(staging, manifest, y[test], test_scores, base_test)
 
-    # Replace the old bundle only once the new one is complete.
-    if out.exists():
-        shutil.rmtree(out)
-    staging.rename(out)
+    put_in_place(staging, out)
     return manifest
+
+
+def put_in_place(staging: Path, out: Path) -> None:
+    """The finished bundle in `staging` takes `out`'s place in one step, so that a process
+    loading `out` meanwhile (an API's model watch) finds the old bundle or the new one,
+    never none or half of one; then the old one is removed. Where the file system cannot
+    exchange two names, the old is removed first (a moment without a bundle)."""
+    if not out.exists() and not out.is_symlink():
+        staging.rename(out)
+        return
+    try:
+        exchange(staging, out)
+    except ExchangeUnsupported:
+        _remove(out)
+        staging.rename(out)
+        return
+    _remove(staging)  # the old bundle, or the symlink that named it
+
+
+def _remove(path: Path) -> None:
+    if path.is_symlink() or not path.is_dir():
+        path.unlink()
+    else:
+        shutil.rmtree(path)
