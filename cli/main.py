@@ -210,10 +210,12 @@ def train(
         _fail(str(exc))
     test = manifest.metrics["test"]
     base = manifest.metrics["baseline"]["test"]
+    small = manifest.metrics["small_model"]["test"]
     console.print(
         f"model {manifest.model_version} written to {out} in {time.perf_counter() - started:.0f} s; "
         f"ensemble: {manifest.selection['chosen']}; test average precision "
-        f"{_number(test['average_precision'])} (textbook baseline "
+        f"{_number(test['average_precision'])} (19-feature model "
+        f"{_number(small['average_precision'])}, textbook baseline "
         f"{_number(base['average_precision'])}), recall at 1% FPR "
         f"{_number(test['recall_at_fpr_0.01'])}; report: {out / 'report.md'}"
     )
@@ -233,7 +235,9 @@ def evaluate(
     ] = None,
 ) -> None:
     """Replay a labelled file through the same features and print metrics as JSON, with the
-    bundle's textbook baseline on the same rows beside them (`baseline`, `comparison`)."""
+    bundle's reference models on the same rows beside them: the textbook baseline
+    (`baseline`, `comparison`) and the 19-feature model (`small_model`,
+    `comparison_small_model`)."""
     from ensemble.evaluate import evaluate as run
     from ensemble.manifest import BundleError
     from features.dataset import DatasetError

@@ -1,5 +1,6 @@
 """`fraud evaluate`: replay a labelled file through the same features, score it with a bundle,
-and score the same rows with the bundle's textbook baseline beside it."""
+and score the same rows with the bundle's reference models beside it (the textbook
+baseline, the 19-feature model)."""
 
 from __future__ import annotations
 
@@ -20,18 +21,20 @@ from ensemble.quality import fraud_metrics, recall_by_group
 from ensemble.tiers import Thresholds
 
 
-def baseline_metrics(bundle: ModelBundle, replayed: LabelledHistory) -> dict[str, Any]:
-    """The bundle's baseline on the evaluated rows: its features recomputed from the file,
-    its own review threshold (the same validation false-positive rate as the engine's)."""
-    info = bundle.manifest.baseline
-    if tuple(info.get("features", ())) != baseline.FEATURES:
-        raise BundleError(f"{bundle.path}: its baseline has other features; retrain the bundle")
+def reference_metrics(
+    bundle: ModelBundle, replayed: LabelledHistory, info: dict[str, Any], names: tuple[str, ...]
+) -> dict[str, Any]:
+    """A reference model of the bundle (the baseline, the small model) on the evaluated rows:
+    its features recomputed from the file, its own review threshold (the same validation
+    false-positive rate as the engine's)."""
+    if tuple(info.get("features", ())) != names:
+        raise BundleError(f"{bundle.path}: its reference models have other features; retrain it")
     booster = xgb.Booster(model_file=str(bundle.path / info["model"]))
-    matrix = baseline.feature_matrix(replayed.history, float(info["label_delay_days"]))
+    matrix = baseline.feature_matrix(replayed.history, float(info["label_delay_days"]), names)
     tx = replayed.history.tx
     return fraud_metrics(
         replayed.labels,
-        baseline.score(booster, matrix),
+        baseline.score(booster, matrix, names),
         tx.amount,
         Thresholds(**info["thresholds"]),
         tx.code("card"),
@@ -72,8 +75,13 @@ def evaluate(
             frame["scenario"].fillna("").to_numpy(dtype=object),
             bundle.thresholds.medium,
         )
-    metrics["baseline"] = baseline_metrics(bundle, replayed)
+    info = bundle.manifest.baseline
+    metrics["baseline"] = reference_metrics(bundle, replayed, info, baseline.FEATURES)
     metrics["comparison"] = side_by_side(metrics, metrics["baseline"])
+    if "small_model" in info:  # bundles trained before it have none
+        small = reference_metrics(bundle, replayed, info["small_model"], baseline.SMALL_FEATURES)
+        metrics["small_model"] = small
+        metrics["comparison_small_model"] = side_by_side(metrics, small, ("engine", "small_model"))
     if scores_out is not None:
         scores_out.parent.mkdir(parents=True, exist_ok=True)
         pd.DataFrame(

@@ -19,6 +19,7 @@ ISOLATION_FOREST_CHECKPOINT = "isolation_forest.tl"
 XGBOOST_LIBRARY = "xgboost.so"
 ISOLATION_FOREST_LIBRARY = "isolation_forest.so"
 BASELINE_MODEL = "baseline.json"  # the textbook baseline, for reports only: never served
+SMALL_MODEL = "small_model.json"  # the 19-feature model, for reports only: never served
 
 
 class BundleError(ValueError):

@@ -37,7 +37,7 @@ from ensemble.search import Fixed, HyperParams, search
 from ensemble.selection import choose
 from ensemble.split import split_by_time
 from ensemble.swap import ExchangeUnsupported, exchange
-from ensemble.tiers import DEFAULT_TIER_FPR, calibrate
+from ensemble.tiers import DEFAULT_TIER_FPR, Thresholds, calibrate
 from features.definitions import FEATURE_NAMES
 
 
@@ -281,22 +281,34 @@ def train(
 
     # The textbook baseline on the same rows, its review threshold at the same
     # false-positive rate on validation as the engine's.
-    advance = progress.task("textbook baseline", 1)
-    x_base = baseline.feature_matrix(replayed.history, cfg.label_delay_days)
+    # And the small model: its 19 features (the baseline's first), three months.
+    advance = progress.task("textbook baseline and small model", 2)
+    x_small = baseline.feature_matrix(
+        replayed.history, cfg.label_delay_days, baseline.SMALL_FEATURES
+    )
+    x_base = x_small[:, : len(baseline.FEATURES)]
     base = baseline.fit(x_base, y, tx.ts, split.train, cfg.seed, cfg.threads)
     base.booster.save_model(str(staging / names.BASELINE_MODEL))
     base_val, base_test = base.score(x_base[val]), base.score(x_base[test])
     base_thresholds = calibrate(base_val[y[val] == 0], cfg.tier_fpr)
     advance(1)
+    small = baseline.fit(
+        x_small,
+        y,
+        tx.ts,
+        split.train,
+        cfg.seed,
+        cfg.threads,
+        days=baseline.SMALL_TRAIN_DAYS,
+        names=baseline.SMALL_FEATURES,
+    )
+    small.booster.save_model(str(staging / names.SMALL_MODEL))
+    small_val, small_test = small.score(x_small[val]), small.score(x_small[test])
+    small_thresholds = calibrate(small_val[y[val] == 0], cfg.tier_fpr)
+    advance(1)
     manifest.baseline = {
-        "model": names.BASELINE_MODEL,
-        "features": list(baseline.FEATURES),
-        "params": baseline.PARAMS | {"rounds": baseline.ROUNDS},
-        "label_delay_days": cfg.label_delay_days,
-        "trained_on": base.note,
-        "train_rows": len(base.train_rows),
-        "train_fraud_rows": int(y[base.train_rows].sum()),
-        "thresholds": base_thresholds.as_dict(),
+        **_described(names.BASELINE_MODEL, base, y, cfg, base_thresholds),
+        "small_model": _described(names.SMALL_MODEL, small, y, cfg, small_thresholds),
     }
 
     card = tx.code("card")
@@ -306,6 +318,7 @@ def train(
 
     engine_test = metrics(test, test_scores.score, thresholds)
     baseline_test = metrics(test, base_test, base_thresholds)
+    small_test_metrics = metrics(test, small_test, small_thresholds)
     manifest.metrics = {
         "validation": metrics(val, val_scores.score, thresholds),
         "test": engine_test,
@@ -322,6 +335,13 @@ def train(
             "test": baseline_test,
         },
         "test_engine_vs_baseline": side_by_side(engine_test, baseline_test),
+        "small_model": {
+            "validation": metrics(val, small_val, small_thresholds),
+            "test": small_test_metrics,
+        },
+        "test_engine_vs_small_model": side_by_side(
+            engine_test, small_test_metrics, ("engine", "small_model")
+        ),
     }
     frame = replayed.history.frame
     if "scenario" in frame:
@@ -341,6 +361,23 @@ def train(
 
     put_in_place(staging, out)
     return manifest
+
+
+def _described(
+    model: str, fitted: baseline.Baseline, y: np.ndarray, cfg: TrainConfig, thresholds: Thresholds
+) -> dict[str, Any]:
+    """A reference model in the manifest: its file, features, fixed parameters, what it
+    learned on, and its own thresholds (calibrated on its validation scores)."""
+    return {
+        "model": model,
+        "features": list(fitted.names),
+        "params": baseline.PARAMS | {"rounds": baseline.ROUNDS},
+        "label_delay_days": cfg.label_delay_days,
+        "trained_on": fitted.note,
+        "train_rows": len(fitted.train_rows),
+        "train_fraud_rows": int(y[fitted.train_rows].sum()),
+        "thresholds": thresholds.as_dict(),
+    }
 
 
 def put_in_place(staging: Path, out: Path) -> None:

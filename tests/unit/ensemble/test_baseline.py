@@ -14,11 +14,13 @@ from tests.factories import frame, stamp, tx
 DAY = 86_400.0  # seconds, for tx()
 
 
-def features(rows: pd.DataFrame, delay_days: float = 7.0) -> pd.DataFrame:
+def features(
+    rows: pd.DataFrame, delay_days: float = 7.0, names: tuple[str, ...] = baseline.FEATURES
+) -> pd.DataFrame:
     history = prepare_history(rows, delay_days)
     return pd.DataFrame(
-        baseline.feature_matrix(history, delay_days).astype(np.float64),
-        columns=baseline.FEATURES,
+        baseline.feature_matrix(history, delay_days, names).astype(np.float64),
+        columns=names,
         index=history.frame["transaction_id"],
     )
 
@@ -26,6 +28,35 @@ def features(rows: pd.DataFrame, delay_days: float = 7.0) -> pd.DataFrame:
 def test_there_are_the_handbook_s_fifteen_features() -> None:
     assert len(baseline.FEATURES) == 15
     assert len(set(baseline.FEATURES)) == 15
+
+
+def test_the_small_model_adds_four_generic_features_after_the_fifteen() -> None:
+    assert baseline.SMALL_FEATURES[:15] == baseline.FEATURES
+    assert len(baseline.SMALL_FEATURES) == 19
+
+
+def test_the_small_models_features_look_only_at_the_cards_past() -> None:
+    f = features(
+        frame(
+            tx(1, 0, amount=10.0),
+            tx(2, 2 * 3600, amount=30.0),
+            tx(3, 2 * 3600, amount=70.0),  # the same millisecond as t2: not its previous
+            tx(4, 2 * DAY, amount=55.0),
+            tx(5, 3600, amount=999.0, card_id="card_b"),  # another card's first
+        ),
+        names=baseline.SMALL_FEATURES,
+    )
+    gap = f["card_minutes_since_previous"]
+    assert np.isnan(gap["t1"]) and np.isnan(gap["t5"])
+    assert gap["t2"] == gap["t3"] == 120.0
+    assert gap["t4"] == 2 * 24 * 60 - 120
+    assert np.isnan(f.loc["t1", "amount_over_card_mean_7d"])  # no past: no mean
+    assert f.loc["t2", "amount_over_card_mean_7d"] == 3.0  # 30 over t1's 10
+    assert f.loc["t4", "amount_over_card_mean_30d"] == pytest.approx(55.0 / 110.0 * 3)
+    # The local hour of day: t2 is two hours after t1.
+    hours = f["hour_of_day"]
+    assert ((hours >= 0) & (hours <= 23)).all()
+    assert hours["t2"] == (hours["t1"] + 2) % 24
 
 
 def test_card_counts_and_means_end_at_the_transaction_and_exclude_it() -> None:
