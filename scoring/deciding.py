@@ -143,17 +143,7 @@ def _shadow(
     answer evaluated again on the challenger's; their hits are not counted)."""
     scores = challenger.score(matrix)
     if rules.rules and rules.names & MODEL_OUTPUTS:
-        matched = rules.evaluate(
-            Columns.for_batch(
-                matrix,
-                fields,
-                score=scores.score,
-                risk_tier=scores.risk_tier,
-                xgboost=scores.xgboost,
-                isolation_forest=scores.isolation_forest,
-            ),
-            on_error=_ignore,
-        )
+        matched = rules.evaluate(_columns(matrix, fields, scores), on_error=_ignore)
     shadows = []
     for j, k in enumerate(order):
         read = reads[k]
@@ -170,6 +160,21 @@ def _shadow(
     return shadows
 
 
+def _columns(
+    matrix: np.ndarray, fields: Sequence[Mapping[str, object]], scores: BatchScores
+) -> Columns:
+    """What the rules read of a scored batch: its features, request fields and one model's
+    answer."""
+    return Columns.for_batch(
+        matrix,
+        fields,
+        score=scores.score,
+        risk_tier=scores.risk_tier,
+        xgboost=scores.xgboost,
+        isolation_forest=scores.isolation_forest,
+    )
+
+
 def _ignore(*_: object) -> None:
     """A rule failing on the challenger's answer: counted once already, on the champion's."""
 
@@ -184,14 +189,7 @@ def _evaluate(
     if not rules.rules:
         return [()] * len(matrix)
     started = time.perf_counter()
-    columns = Columns.for_batch(
-        matrix,
-        fields,
-        score=scores.score,
-        risk_tier=scores.risk_tier,
-        xgboost=scores.xgboost,
-        isolation_forest=scores.isolation_forest,
-    )
+    columns = _columns(matrix, fields, scores)
     matched = rules.evaluate(columns, on_error=FAILURES.record)  # a rule never fails a batch
     _count_rules(matched)
     telemetry.RULES_SECONDS.observe(time.perf_counter() - started)
