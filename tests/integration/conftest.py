@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from app.auth import digest
 from app.main import create_app
-from app.settings import Settings
+from app.settings import Settings, get_settings
 from localservers import TansuBroker, delete_keys
 from localservers.redis_cluster import RedisClusterServer
 from tests.pg import DATABASE_URL, drop_schema
@@ -115,3 +115,17 @@ def audited_client(
     with TestClient(create_app(settings)) as c:
         c.headers["Authorization"] = f"Bearer {API_KEY}"
         yield c
+
+
+@pytest.fixture
+def report_env(schema: str) -> Iterator[dict[str, str]]:
+    """What `fraud report` reads in the report tests: this test's schema, a 7-day label
+    delay and a review cost of 3 (settings are read once per process: cleared around)."""
+    get_settings.cache_clear()
+    yield {
+        "FRAUD_DATABASE_URL": DATABASE_URL,
+        "FRAUD_DATABASE_SCHEMA": schema,
+        "FRAUD_LABEL_DELAY_DAYS": "7",
+        "FRAUD_REVIEW_COST": "3",
+    }
+    get_settings.cache_clear()

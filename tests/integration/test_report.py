@@ -21,7 +21,6 @@ from typer.testing import CliRunner
 from app.auth import digest, key_id
 from app.main import create_app
 from app.schemas.score import EXAMPLE
-from app.settings import get_settings
 from cli.main import cli
 from monitoring.figures import week_start
 from persistence.message_format import audit_event
@@ -113,18 +112,6 @@ async def store(
         await conn.close()
 
 
-@pytest.fixture
-def env(schema: str) -> Iterator[dict[str, str]]:
-    get_settings.cache_clear()
-    yield {
-        "FRAUD_DATABASE_URL": DATABASE_URL,
-        "FRAUD_DATABASE_SCHEMA": schema,
-        "FRAUD_LABEL_DELAY_DAYS": "7",
-        "FRAUD_REVIEW_COST": "3",
-    }
-    get_settings.cache_clear()
-
-
 def check_figures(report: dict[str, Any]) -> None:
     """The figures worked out by hand from DECISIONS and LABELS."""
     assert [(w["mature"], w["decisions"]) for w in report["weeks"]] == [
@@ -171,14 +158,14 @@ def check_figures(report: dict[str, Any]) -> None:
 
 
 def test_the_report_is_written_with_the_figures_of_the_stored_decisions(
-    schema: str, env: dict[str, str], tmp_path: Path
+    schema: str, report_env: dict[str, str], tmp_path: Path
 ) -> None:
     asyncio.run(store(schema))
     out = tmp_path / "report"
     result = CliRunner().invoke(
         cli,
         ["report", "--since", SINCE.isoformat(), "--until", UNTIL.isoformat(), "--out", str(out)],
-        env=env,
+        env=report_env,
     )
     assert result.exit_code == 0, result.output
     report = orjson.loads(result.stdout)
@@ -204,20 +191,20 @@ def test_the_report_is_written_with_the_figures_of_the_stored_decisions(
         cli,
         ["report", "--since", SINCE.isoformat(), "--until", UNTIL.isoformat(),
          "--out", str(out), "--cost-per-review", "10"],
-        env=env,
+        env=report_env,
     )  # fmt: skip
     assert again.exit_code == 0, again.output
     assert orjson.loads(again.stdout)["period"]["review_cost"] == 20.0
 
 
 def test_a_schema_without_decisions_is_an_error_and_writes_nothing(
-    env: dict[str, str], tmp_path: Path
+    report_env: dict[str, str], tmp_path: Path
 ) -> None:
     out = tmp_path / "report"
     result = CliRunner().invoke(
         cli,
         ["report", "--since", SINCE.isoformat(), "--until", UNTIL.isoformat(), "--out", str(out)],
-        env=env,
+        env=report_env,
     )
     assert result.exit_code == 2
     assert "has no decisions" in result.output

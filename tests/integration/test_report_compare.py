@@ -5,7 +5,6 @@ report.json and compare.png, as computed by hand (the plain report: test_report.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,6 @@ import pytest
 from typer.testing import CliRunner
 
 from app.schemas.score import EXAMPLE
-from app.settings import get_settings
 from cli.main import cli
 from persistence.message_format import audit_event
 from persistence.migrations import upgrade
@@ -111,29 +109,17 @@ async def store(schema: str, decisions: list[Stored]) -> None:
         await conn.close()
 
 
-@pytest.fixture
-def env(schema: str) -> Iterator[dict[str, str]]:
-    get_settings.cache_clear()
-    yield {
-        "FRAUD_DATABASE_URL": DATABASE_URL,
-        "FRAUD_DATABASE_SCHEMA": schema,
-        "FRAUD_LABEL_DELAY_DAYS": "7",
-        "FRAUD_REVIEW_COST": "3",
-    }
-    get_settings.cache_clear()
-
-
-def report(env: dict[str, str], out: Path, *more: str) -> Any:
+def report(report_env: dict[str, str], out: Path, *more: str) -> Any:
     args = ["report", "--since", SINCE.isoformat(), "--until", UNTIL.isoformat(), "--out", str(out)]
-    return CliRunner().invoke(cli, [*args, *more], env=env)
+    return CliRunner().invoke(cli, [*args, *more], env=report_env)
 
 
 def test_the_champion_and_the_challenger_side_by_side_on_the_same_decisions(
-    schema: str, env: dict[str, str], tmp_path: Path
+    schema: str, report_env: dict[str, str], tmp_path: Path
 ) -> None:
     asyncio.run(store(schema, STORED))
     out = tmp_path / "report"
-    result = report(env, out, "--compare")
+    result = report(report_env, out, "--compare")
     assert result.exit_code == 0, result.output
     figures = orjson.loads(result.stdout)
     assert orjson.loads((out / "report.json").read_bytes()) == figures
@@ -238,11 +224,11 @@ def test_the_champion_and_the_challenger_side_by_side_on_the_same_decisions(
 
 
 def test_without_compare_the_report_is_the_plain_one(
-    schema: str, env: dict[str, str], tmp_path: Path
+    schema: str, report_env: dict[str, str], tmp_path: Path
 ) -> None:
     asyncio.run(store(schema, STORED))
     out = tmp_path / "report"
-    result = report(env, out)
+    result = report(report_env, out)
     assert result.exit_code == 0, result.output
     assert "compare" not in orjson.loads(result.stdout)
     assert not (out / "compare.png").exists()
@@ -250,11 +236,11 @@ def test_without_compare_the_report_is_the_plain_one(
 
 
 def test_a_period_without_a_challenger_is_an_error_and_writes_nothing(
-    schema: str, env: dict[str, str], tmp_path: Path
+    schema: str, report_env: dict[str, str], tmp_path: Path
 ) -> None:
     asyncio.run(store(schema, [d for d in STORED if d[5] is None or d[0] == "x1"]))
     out = tmp_path / "report"
-    result = report(env, out, "--compare")
+    result = report(report_env, out, "--compare")
     assert result.exit_code == 2
     assert "carried a challenger (2 decisions, none scored in shadow)" in result.output
     assert not out.exists()

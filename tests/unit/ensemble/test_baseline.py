@@ -47,7 +47,8 @@ def test_the_small_models_features_look_only_at_the_cards_past() -> None:
         names=baseline.SMALL_FEATURES,
     )
     gap = f["card_minutes_since_previous"]
-    assert np.isnan(gap["t1"]) and np.isnan(gap["t5"])
+    assert np.isnan(gap["t1"])
+    assert np.isnan(gap["t5"])
     assert gap["t2"] == gap["t3"] == 120.0
     assert gap["t4"] == 2 * 24 * 60 - 120
     assert np.isnan(f.loc["t1", "amount_over_card_mean_7d"])  # no past: no mean

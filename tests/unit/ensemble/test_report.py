@@ -9,7 +9,7 @@ from ensemble.report import headline
 
 
 def metrics(
-    engine: float | None, baseline: float | None, small: float | None | str = "absent"
+    engine: float | None, baseline: float | None, small: float | str | None = "absent"
 ) -> dict[str, Any]:
     out = {
         "test_engine_vs_baseline": side_by_side(

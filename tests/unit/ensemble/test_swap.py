@@ -23,7 +23,7 @@ def test_exchange_swaps_two_directories_in_one_step(tmp_path: Path) -> None:
     exchange(a, b)
     assert ((a / "manifest.json").read_text(), (b / "manifest.json").read_text()) == ("2", "1")
     assert (b / "manifest.json").stat().st_ino == inode  # moved, not copied
-    with pytest.raises(OSError):
+    with pytest.raises(FileNotFoundError, match="cannot exchange"):
         exchange(a, tmp_path / "missing")
     assert (a / "manifest.json").read_text() == "2"
 
@@ -40,7 +40,8 @@ def test_a_finished_bundle_takes_the_place_of_what_was_there(tmp_path: Path, bef
     put_in_place(staging, out)
     assert (out / "manifest.json").read_text() == "new"
     assert not out.is_symlink()
-    assert not staging.exists() and not staging.is_symlink()
+    assert not staging.exists()
+    assert not staging.is_symlink()
     # A symlink's target is another bundle, not the old one: it stays.
     assert (kept / "manifest.json").read_text() == "kept"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["current", "elsewhere"]
