@@ -110,7 +110,8 @@ def serving(
 def test_serve_answers_and_reloads_on_sighup(bundle_dir: Path, tmp_path: Path) -> None:
     model = tmp_path / "model"
     shutil.copytree(bundle_dir, model)
-    with serving(model) as (base, process):
+    # The model watch off: the bundle rewritten below is put in service by SIGHUP alone.
+    with serving(model, env={"FRAUD_MODEL_WATCH_S": "0"}) as (base, process):
         headers = {"Authorization": "Bearer k1", "Content-Type": "application/json"}
         first = httpx.post(f"{base}/v1/score", content=orjson.dumps(live()), headers=headers).json()
         # The live default refuses a time days away from the server's clock.
