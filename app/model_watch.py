@@ -34,7 +34,7 @@ class ModelWatch(Periodic):
         if seen == self._failed:
             return
         try:
-            reloaded = await self.models.reload()
+            reloaded = await self.models.reload(changed_only=True)
         except Exception:
             self._failed = seen
             logs.admin_action("reload", None, outcome="failed", by="watch")

@@ -99,20 +99,33 @@ class ModelHolder:
         other = None if self.challenger_path is None else signature(self.challenger_path)
         return signature(self.path), other
 
-    async def reload(self) -> Reloaded:
+    async def reload(self, changed_only: bool = False) -> Reloaded:
         """Load the champion, and the challenger if one is configured, then put both in
         service at once. The champion failing raises (the previous bundles keep serving); the
-        challenger failing leaves the champion to serve alone (`challenger_error`)."""
+        challenger failing leaves the champion to serve alone (`challenger_error`).
+        `changed_only` (the model watch): a bundle whose directory has not changed since it
+        was loaded is kept as it is (a challenger put in place does not empty the champion's
+        drift window)."""
         async with self._lock:
             # Read before loading: a change made while loading is seen by the next check.
             signatures = self.signatures()
+            same = [
+                changed_only and now == then
+                for now, then in zip(signatures, self._signatures, strict=True)
+            ]
             try:
-                bundle = await asyncio.to_thread(ModelBundle.load, self.path)
-                window = self._window(bundle)
+                if same[0] and self.bundle is not None:
+                    bundle, window = self.bundle, self.drift
+                else:
+                    bundle = await asyncio.to_thread(ModelBundle.load, self.path)
+                    window = self._window(bundle)
             except Exception:
                 telemetry.MODEL_RELOADS.labels("failed").inc()
                 raise
-            challenger, error = await self._load_challenger()
+            if same[1] and self.challenger is not None:
+                challenger, error = self.challenger, None
+            else:
+                challenger, error = await self._load_challenger()
             previous = None if self.bundle is None else self.bundle.version
             # All at once (no await between): a batch never scores with one bundle and bins
             # against the other's reference, nor shadows with a challenger of another load.

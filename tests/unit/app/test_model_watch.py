@@ -6,10 +6,13 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import numpy as np
 from prometheus_client import REGISTRY
 
 from app.model_watch import ModelWatch
 from ensemble.manifest import Manifest
+from features.definitions import FEATURE_NAMES
+from scoring.drift import DriftConfig
 from scoring.models import ModelHolder
 
 
@@ -54,5 +57,28 @@ def test_the_watch_reloads_a_changed_directory_and_skips_a_broken_one_until_it_c
         await watch.step()
         assert watch.reloads == 2
         assert models.bundle.version == Manifest.read(bundle_dir).model_version
+
+    asyncio.run(run())
+
+
+def test_a_challenger_put_in_place_leaves_the_champion_and_its_drift_window_as_they_are(
+    bundle_dir: Path, challenger_dir: Path, tmp_path: Path
+) -> None:
+    shadow = tmp_path / "challenger"
+    models = ModelHolder(bundle_dir, DriftConfig(min_rows=1), challenger_path=shadow)
+    watch = ModelWatch(models, 1.0)
+
+    async def run() -> None:
+        await models.reload()
+        champion, window = models.bundle, models.drift
+        assert window is not None
+        window.observe(np.zeros((3, len(FEATURE_NAMES)), dtype=np.float32), np.zeros(3))
+        shadow.symlink_to(challenger_dir)
+        await watch.step()
+        assert models.challenger is not None
+        assert models.challenger.version == Manifest.read(challenger_dir).model_version
+        assert models.bundle is champion
+        assert models.drift is window
+        assert window.figures().rows == 3
 
     asyncio.run(run())
