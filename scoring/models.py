@@ -122,9 +122,9 @@ class ModelHolder:
             except Exception:
                 telemetry.MODEL_RELOADS.labels("failed").inc()
                 raise
-            if same[1] and self.challenger is not None:
-                challenger, error = self.challenger, None
-            else:
+            challenger: ModelBundle | None = self.challenger
+            error: str | None = None
+            if not (same[1] and challenger is not None):
                 challenger, error = await self._load_challenger()
             previous = None if self.bundle is None else self.bundle.version
             # All at once (no await between): a batch never scores with one bundle and bins
