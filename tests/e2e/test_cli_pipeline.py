@@ -48,6 +48,7 @@ def test_generate_train_evaluate(tmp_path: Path, bundle_dir: Path) -> None:
         "xgboost.json",
         "isolation_forest.tl",
         "baseline.json",
+        "small_model.json",
     ):
         assert (bundle / name).stat().st_size > 0, name
     manifest = json.loads((bundle / "manifest.json").read_text())
@@ -55,7 +56,8 @@ def test_generate_train_evaluate(tmp_path: Path, bundle_dir: Path) -> None:
     assert manifest["combination"]["kind"] in {"weights", "stacker"}
     chosen = manifest["selection"]["chosen"]
     assert f"ensemble: {chosen}; test average precision" in train.stderr
-    assert "(textbook baseline 0." in train.stderr
+    assert "(19-feature model 0." in train.stderr
+    assert ", textbook baseline 0." in train.stderr
     assert manifest["metrics"]["previous_bundle"]["scored"] is True
     assert "## Against the bundle in service (test)" in (bundle / "report.md").read_text()
     assert (
@@ -109,6 +111,11 @@ def test_generate_train_evaluate(tmp_path: Path, bundle_dir: Path) -> None:
     assert metrics["comparison"]["average_precision"] == {
         "engine": metrics["average_precision"],
         "baseline": metrics["baseline"]["average_precision"],
+    }
+    assert metrics["small_model"]["rows"] == metrics["rows"]
+    assert metrics["comparison_small_model"]["average_precision"] == {
+        "engine": metrics["average_precision"],
+        "small_model": metrics["small_model"]["average_precision"],
     }
     with (tmp_path / "scores.csv").open() as f:
         rows = list(csv.DictReader(f))

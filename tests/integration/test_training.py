@@ -88,12 +88,19 @@ def test_training_records_the_choice_the_search_and_the_baseline(retrained: Path
     assert (retrained / manifest.baseline["model"]).stat().st_size > 0
     assert set(manifest.metrics["baseline"]["test"]) >= COMPARED_KEYS
     assert set(manifest.metrics["test_engine_vs_baseline"]) >= COMPARED_KEYS
+    # The 19-feature model beside it: its file, its features (the baseline's first), figures.
+    small = manifest.baseline["small_model"]
+    assert (retrained / small["model"]).stat().st_size > 0
+    assert small["features"][:15] == manifest.baseline["features"]
+    assert len(small["features"]) == 19
+    assert set(manifest.metrics["small_model"]["test"]) >= COMPARED_KEYS
+    assert set(manifest.metrics["test_engine_vs_small_model"]) >= COMPARED_KEYS
     importance = manifest.metrics["feature_importance"]
     assert importance["shap_rows"] == 300
     assert all(f["mean_abs_shap"] >= 0 for f in importance["features"])
     report = (retrained / "report.md").read_text()
     for section in (
-        "## Engine against the textbook baseline",
+        "## Engine against the reference models (test)",
         "## Ensemble choice",
         "## XGBoost hyper-parameters",
         "mean abs SHAP",
@@ -237,6 +244,11 @@ def test_the_report_opens_with_the_engine_losing_to_the_baseline(
         manifest.metrics["test"] | {"average_precision": 0.30},
         manifest.metrics["baseline"]["test"] | {"average_precision": 0.55},
     )
+    manifest.metrics["test_engine_vs_small_model"] = side_by_side(
+        manifest.metrics["test"] | {"average_precision": 0.30},
+        manifest.metrics["small_model"]["test"] | {"average_precision": 0.45},
+        ("engine", "small_model"),
+    )
     manifest.metrics["previous_bundle"] = {
         "path": "/models/current",
         "scored": False,
@@ -249,7 +261,7 @@ def test_the_report_opens_with_the_engine_losing_to_the_baseline(
     lines = (tmp_path / "report.md").read_text().splitlines()
     assert lines[0] == (
         "**The engine does not beat the textbook baseline: test average precision 0.3000 "
-        "against the baseline's 0.5500.**"
+        "against the 19-feature model's 0.4500 and the textbook baseline's 0.5500.**"
     )
     assert lines[2].startswith("# Model report")
     text = "\n".join(lines)
