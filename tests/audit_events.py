@@ -38,3 +38,41 @@ def audit_bytes(
     return audit_event(
         request, orjson.dumps(response), T0 + timedelta(minutes=minutes), scope, challenger
     )
+
+
+# The tier a decision of the report tests is given (their figures read decisions, not tiers).
+TIER = {"approve": "low", "review": "medium", "decline": "critical"}
+
+
+def decided_event(
+    tx: str,
+    at: datetime,
+    score: float,
+    decision: str,
+    *,
+    amount: float = 10.0,
+    version: str = "v-test",
+    scope: str = "k_test",
+    challenger: dict[str, object] | None = None,
+) -> bytes:
+    """An audit event of a transaction at `at` (its event time and scoring time) in EUR,
+    answered with `score` and `decision` by model `version`; with `challenger`, the shadow
+    result it carried."""
+    request = dict(EXAMPLE) | {
+        "transaction_id": tx,
+        "timestamp": at.isoformat(),
+        "amount": amount,
+        "currency": "EUR",
+    }
+    response = {
+        "transaction_id": tx,
+        "score": score,
+        "risk_tier": TIER[decision],
+        "decision": decision,
+        "reasons": [],
+        "components": {"xgboost": score, "isolation_forest": 0.4},
+        "model_version": version,
+        "degraded": False,
+        "latency_ms": 1.0,
+    }
+    return audit_event(request, orjson.dumps(response), at, scope, challenger)

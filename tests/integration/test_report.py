@@ -20,12 +20,11 @@ from typer.testing import CliRunner
 
 from app.auth import digest, key_id
 from app.main import create_app
-from app.schemas.score import EXAMPLE
 from cli.main import cli
 from monitoring.figures import week_start
-from persistence.message_format import audit_event
 from persistence.migrations import upgrade
 from persistence.writer import decode, write_batch
+from tests.audit_events import decided_event
 from tests.integration.conftest import API_KEY, make_settings
 from tests.pg import DATABASE_URL
 
@@ -59,7 +58,6 @@ DECISIONS: list[Decision] = [
     ("t8", week(3) + DAY, 70.0, 0.7, "review"),  # fraud, in the immature week
     ("t9", YOUNG, 5.0, 0.1, "approve"),  # pending
 ]
-TIER = {"approve": "low", "review": "medium", "decline": "critical"}
 # (transaction, source, label, reported_at)
 LABELS = [
     ("before", "chargeback", "fraud", NOW - DAY),
@@ -82,24 +80,7 @@ async def store(
         await conn.execute(f'SET search_path TO "{schema}"')
         rows = []
         for tx, at, amount, score, decision in DECISIONS if decisions is None else decisions:
-            request = dict(EXAMPLE) | {
-                "transaction_id": tx,
-                "timestamp": at.isoformat(),
-                "amount": amount,
-                "currency": "EUR",
-            }
-            response = {
-                "transaction_id": tx,
-                "score": score,
-                "risk_tier": TIER[decision],
-                "decision": decision,
-                "reasons": [],
-                "components": {"xgboost": score, "isolation_forest": 0.4},
-                "model_version": "v-test",
-                "degraded": False,
-                "latency_ms": 1.0,
-            }
-            rows.append(decode(audit_event(request, orjson.dumps(response), at, scope)))
+            rows.append(decode(decided_event(tx, at, score, decision, amount=amount, scope=scope)))
         await write_batch(conn, rows, [])
         if decisions is not None:
             return

@@ -15,12 +15,11 @@ import orjson
 import pytest
 from typer.testing import CliRunner
 
-from app.schemas.score import EXAMPLE
 from cli.main import cli
-from persistence.message_format import audit_event
 from persistence.migrations import upgrade
 from persistence.writer import decode, write_batch
-from tests.integration.test_report import DAY, NOW, SINCE, TIER, UNTIL, week
+from tests.audit_events import TIER, decided_event
+from tests.integration.test_report import DAY, NOW, SINCE, UNTIL, week
 from tests.pg import DATABASE_URL
 
 Shadow = dict[str, Any] | None
@@ -79,24 +78,7 @@ async def store(schema: str, decisions: list[Stored]) -> None:
         await conn.execute(f'SET search_path TO "{schema}"')
         rows = []
         for tx, at, version, score, decision, challenger in decisions:
-            request = dict(EXAMPLE) | {
-                "transaction_id": tx,
-                "timestamp": at.isoformat(),
-                "amount": 10.0,
-                "currency": "EUR",
-            }
-            response = {
-                "transaction_id": tx,
-                "score": score,
-                "risk_tier": TIER[decision],
-                "decision": decision,
-                "reasons": [],
-                "components": {"xgboost": score, "isolation_forest": 0.4},
-                "model_version": version,
-                "degraded": False,
-                "latency_ms": 1.0,
-            }
-            event = audit_event(request, orjson.dumps(response), at, "k_test", challenger)
+            event = decided_event(tx, at, score, decision, version=version, challenger=challenger)
             rows.append(decode(event))
         await write_batch(conn, rows, [])
         await conn.executemany(
