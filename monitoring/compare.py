@@ -193,48 +193,29 @@ def verdict(champion: Side, challenger: Side, min_fraud: int = MIN_FRAUD) -> Ver
     ours, theirs = champion.period.average_precision, challenger.period.average_precision
     fraud = champion.period.fraud
     difference = None if ours is None or theirs is None else theirs - ours
+
+    def told(winner: Winner | None, reason: str) -> Verdict:
+        return Verdict(winner, ours, theirs, difference, fraud, min_fraud, reason)
+
     if fraud < min_fraud:
-        return Verdict(
+        return told(
             None,
-            ours,
-            theirs,
-            difference,
-            fraud,
-            min_fraud,
             f"Too few labelled frauds to tell: {fraud} in the mature weeks, fewer than "
             f"the {min_fraud} a verdict needs; no winner named.",
         )
     if ours is None or theirs is None or difference is None:
-        return Verdict(
+        return told(
             None,
-            ours,
-            theirs,
-            difference,
-            fraud,
-            min_fraud,
             "No winner named: the mature weeks have no legitimate decision, so average "
             "precision is undefined.",
         )
     on = f"over the mature weeks, on {fraud:,} labelled frauds"
     if difference == 0:
-        return Verdict(
-            "tie",
-            ours,
-            theirs,
-            0.0,
-            fraud,
-            min_fraud,
-            f"Neither won: both have an average precision of {ours:.3f} {on}.",
-        )
+        return told("tie", f"Neither won: both have an average precision of {ours:.3f} {on}.")
     winner: Winner = "challenger" if difference > 0 else "champion"
     won, lost = (theirs, ours) if difference > 0 else (ours, theirs)
-    return Verdict(
+    return told(
         winner,
-        ours,
-        theirs,
-        difference,
-        fraud,
-        min_fraud,
         f"The {winner} won: average precision {won:.3f} against {lost:.3f} "
         f"(challenger minus champion {difference:+.3f}) {on}.",
     )
