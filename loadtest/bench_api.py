@@ -303,6 +303,34 @@ def per_round(these: list[float], those: list[float], digits: int) -> str:
     return ", ".join(f"{a / b:.{digits}f}" for a, b in zip(these, those, strict=True))
 
 
+def print_pair(
+    results: dict[str, list[float]],
+    cpu: dict[str, list[float]],
+    these: tuple[str, str, str],
+    those: tuple[str, str],
+    cpu_label: str | None = None,
+) -> None:
+    """/v1/score one way against another, measured in the same rounds: throughput and server
+    CPU per request, medians and per-round ratios. `these`: the server's name, how the
+    sentence names it and how it names the other's throughput; `those`: the other server's
+    name and how the CPU line names it; `cpu_label`: how the CPU line names these (default:
+    as the sentence does)."""
+    name, label, other_throughput = these
+    other, other_label = those
+    mine, theirs = statistics.median(results[name]), statistics.median(results[other])
+    print(
+        f"\n/v1/score {label} reaches {mine / theirs:.3f} of its throughput {other_throughput} "
+        f"(medians: {mine:,.0f} vs {theirs:,.0f} requests/s; per round "
+        f"{per_round(results[name], results[other], 3)})"
+    )
+    mine_us, theirs_us = statistics.median(cpu[name]), statistics.median(cpu[other])
+    print(
+        f"server CPU per request: {mine_us:.0f} us {cpu_label or label}, {theirs_us:.0f} us "
+        f"{other_label}: x{mine_us / theirs_us:.3f} (per round "
+        f"{per_round(cpu[name], cpu[other], 3)})"
+    )
+
+
 def cpu_seconds(pid: int) -> float:
     """User and system CPU time of a process so far (Linux /proc)."""
     return sum(cpu_times(pid))
@@ -554,30 +582,15 @@ def compare(
         )
 
     if args.drift:
-        off = statistics.median(results[DRIFT_OFF])
-        print(
-            f"\n/v1/score with drift on reaches {score / off:.3f} of its throughput with drift "
-            f"off (medians: {score:,.0f} vs {off:,.0f} requests/s; per round "
-            f"{per_round(results[SCORE], results[DRIFT_OFF], 3)})"
-        )
-        on_us, off_us = statistics.median(cpu[SCORE]), statistics.median(cpu[DRIFT_OFF])
-        print(
-            f"server CPU per request: {on_us:.0f} us with drift on, {off_us:.0f} us off: "
-            f"x{on_us / off_us:.3f} (per round {per_round(cpu[SCORE], cpu[DRIFT_OFF], 3)})"
-        )
+        print_pair(results, cpu, (SCORE, "with drift on", "with drift off"), (DRIFT_OFF, "off"))
 
     if args.challenger:
-        shadowed = statistics.median(results[SHADOWED])
-        print(
-            f"\n/v1/score with a challenger in shadow reaches {shadowed / score:.3f} of its "
-            f"throughput without one (medians: {shadowed:,.0f} vs {score:,.0f} requests/s; "
-            f"per round {per_round(results[SHADOWED], results[SCORE], 3)})"
-        )
-        with_us, without_us = statistics.median(cpu[SHADOWED]), statistics.median(cpu[SCORE])
-        print(
-            f"server CPU per request: {with_us:.0f} us with a challenger, {without_us:.0f} us "
-            f"without: x{with_us / without_us:.3f} (per round "
-            f"{per_round(cpu[SHADOWED], cpu[SCORE], 3)})"
+        print_pair(
+            results,
+            cpu,
+            (SHADOWED, "with a challenger in shadow", "without one"),
+            (SCORE, "without"),
+            cpu_label="with a challenger",
         )
 
     if cluster_url:
