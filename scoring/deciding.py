@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 
@@ -88,16 +88,16 @@ def decide(
     explained = dict(zip(explain, bundle.reasons_many(matrix[explain], reasons), strict=True))
     row_fields = [fields[k] for k in order] if fields else ()
     matched = _evaluate(rules, matrix, scores, row_fields)
-    shadows = (
-        ()
-        if challenger is None
-        else _shadow(challenger, policy, matrix, reads, order, rules, row_fields, matched)
-    )
-    out: dict[int, Decision] = {}
     by_tier = {
         False: partial(policy.decide, degraded=False),
         True: partial(policy.decide, degraded=True),
     }
+    shadows = (
+        ()
+        if challenger is None
+        else _shadow(challenger, by_tier, matrix, reads, order, rules, row_fields, matched)
+    )
+    out: dict[int, Decision] = {}
     for j, k in enumerate(order):
         read = reads[k]
         is_degraded = read is None
@@ -130,7 +130,7 @@ def decide(
 
 def _shadow(
     challenger: ModelBundle,
-    policy: DecisionPolicy,
+    by_tier: Mapping[bool, Callable[[str], str]],
     matrix: np.ndarray,
     reads: Sequence[WindowRead | None],
     order: Sequence[int],
@@ -139,7 +139,8 @@ def _shadow(
     matched: Sequence[tuple[RuleHit, ...]],
 ) -> list[Shadow]:
     """The challenger's result for each row of the matrix: its score and tier, and what the
-    same policy, lists and rules would have decided on them (rules reading the model's
+    same policy (`by_tier`: the decision of a tier, by whether the row is degraded), lists and
+    rules would have decided on them (rules reading the model's
     answer evaluated again on the challenger's; their hits are not counted)."""
     scores = challenger.score(matrix)
     if rules.rules and rules.names & MODEL_OUTPUTS:
@@ -149,7 +150,7 @@ def _shadow(
         read = reads[k]
         settled = settle(
             str(scores.risk_tier[j]),
-            partial(policy.decide, degraded=read is None),
+            by_tier[read is None],
             () if read is None else read.lists,
             matched[j],
         )
