@@ -28,10 +28,8 @@ class ModelWatch(Periodic):
         self.reloads = 0
 
     async def step(self) -> None:
-        if not self.models.changed():
-            return
         seen = self.models.signatures()
-        if seen == self._failed:
+        if not self.models.changed(seen) or seen == self._failed:
             return
         try:
             reloaded = await self.models.reload(changed_only=True)

@@ -89,10 +89,11 @@ class ModelHolder:
         reference."""
         return self._drift_config is not None
 
-    def changed(self) -> bool:
+    def changed(self, seen: tuple[Signature, Signature] | None = None) -> bool:
         """Either directory holds another bundle than the one loaded from it (or a failed
-        challenger's directory changed: worth another try)."""
-        return self.signatures() != self._signatures
+        challenger's directory changed: worth another try). `seen`: the signatures just
+        read (default: read now)."""
+        return (self.signatures() if seen is None else seen) != self._signatures
 
     def signatures(self) -> tuple[Signature, Signature]:
         """The champion's and the challenger's directories' signatures now."""
