@@ -286,26 +286,27 @@ def train(
     x_small = baseline.feature_matrix(
         replayed.history, cfg.label_delay_days, baseline.SMALL_FEATURES
     )
-    x_base = x_small[:, : len(baseline.FEATURES)]
-    base = baseline.fit(x_base, y, tx.ts, split.train, cfg.seed, cfg.threads)
-    base.booster.save_model(str(staging / names.BASELINE_MODEL))
-    base_val, base_test = base.score(x_base[val]), base.score(x_base[test])
-    base_thresholds = calibrate(base_val[y[val] == 0], cfg.tier_fpr)
-    advance(1)
-    small = baseline.fit(
-        x_small,
-        y,
-        tx.ts,
-        split.train,
-        cfg.seed,
-        cfg.threads,
-        days=baseline.SMALL_TRAIN_DAYS,
-        names=baseline.SMALL_FEATURES,
+
+    def reference(
+        x: np.ndarray, days: float, features: tuple[str, ...], file: str
+    ) -> tuple[baseline.Baseline, np.ndarray, np.ndarray, Thresholds]:
+        """A reference model fitted, saved, scored on validation and test, and given its
+        own thresholds (the engine's false-positive rates on its validation scores)."""
+        fitted = baseline.fit(x, y, tx.ts, split.train, cfg.seed, cfg.threads, days, features)
+        fitted.booster.save_model(str(staging / file))
+        on_val, on_test = fitted.score(x[val]), fitted.score(x[test])
+        advance(1)
+        return fitted, on_val, on_test, calibrate(on_val[y[val] == 0], cfg.tier_fpr)
+
+    base, base_val, base_test, base_thresholds = reference(
+        x_small[:, : len(baseline.FEATURES)],
+        baseline.TRAIN_DAYS,
+        baseline.FEATURES,
+        names.BASELINE_MODEL,
     )
-    small.booster.save_model(str(staging / names.SMALL_MODEL))
-    small_val, small_test = small.score(x_small[val]), small.score(x_small[test])
-    small_thresholds = calibrate(small_val[y[val] == 0], cfg.tier_fpr)
-    advance(1)
+    small, small_val, small_test, small_thresholds = reference(
+        x_small, baseline.SMALL_TRAIN_DAYS, baseline.SMALL_FEATURES, names.SMALL_MODEL
+    )
     manifest.baseline = {
         **_described(names.BASELINE_MODEL, base, y, cfg, base_thresholds),
         "small_model": _described(names.SMALL_MODEL, small, y, cfg, small_thresholds),

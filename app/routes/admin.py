@@ -29,11 +29,10 @@ async def reload(caller: Administrator, models: ModelsDep) -> dict[str, str]:
     except Exception as exc:
         logs.admin_action("reload", caller.key_id, outcome="failed", serving=previous)
         raise ServiceUnavailable(f"reload failed, still serving {previous}: {exc}") from exc
-    challenger = "" if reloaded.challenger is None else reloaded.challenger.version
     logs.admin_action("reload", caller.key_id, outcome="done", **reloaded.versions)
     return {
         "model_version": reloaded.champion.version,
         "previous": previous or "",
-        "challenger": challenger,
+        "challenger": reloaded.versions["challenger"] or "",
         "challenger_error": reloaded.challenger_error or "",
     }
