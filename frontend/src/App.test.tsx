@@ -52,7 +52,8 @@ describe("the console shell", () => {
     mockApi({ "GET /v1/me": { body: ME_ALL } });
     await signIn();
     const state = await screen.findByTestId("connection-state");
-    expect(state).toHaveAttribute("data-state", "connecting");
+    // "closed" until /v1/me has answered and the stream opens: wait for that, not for render.
+    await waitFor(() => expect(state).toHaveAttribute("data-state", "connecting"));
 
     act(() => {
       FakeSocket.latest().send({ type: "hello", topic: "transactions.scored" });
