@@ -76,6 +76,7 @@ LOG_TAIL_LINES = 20  # of a child's log, shown when it stops the demo
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "score_request.json"
 REPORT_DIR = "reports/demo"
 REVIEW_COST = 4.5  # an analyst's few minutes, for the report's review cost (docs/reports.md)
+DEMO_SEARCH_S = 30.0  # seconds of the training choices search (`fraud train`: 120)
 
 
 @dataclass(slots=True)
@@ -168,7 +169,8 @@ def ensure_model(settings: Settings, options: DemoOptions, progress: Progress, s
     manifest = train(
         history,
         settings.model_dir,
-        TrainConfig(label_delay_days=settings.label_delay_days),
+        # A shorter search than `fraud train`'s default: the demo is waiting on it.
+        TrainConfig(label_delay_days=settings.label_delay_days, budget_s=DEMO_SEARCH_S),
         progress,
     )
     say(

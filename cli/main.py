@@ -170,9 +170,10 @@ def train(
         typer.Option(
             "--budget-s",
             min=0,
-            help="Seconds for an XGBoost hyper-parameter search on validation (0: none)",
+            help="Seconds for the search on validation over which rows teach (all, the last "
+            "weeks, by recency) and XGBoost's regularisation (0: the defaults alone)",
         ),
-    ] = 0.0,
+    ] = 120.0,
     compare_with: Annotated[
         Path | None,
         typer.Option(
@@ -188,6 +189,13 @@ def train(
             help="Features whose drift the API watches: the model's most important by gain",
         ),
     ] = 20,
+    refit: Annotated[
+        bool,
+        typer.Option(
+            help="Ship XGBoost refit on every row whose label is known, with the choices the "
+            "held-back model made on validation (its figures stay in the report)",
+        ),
+    ] = False,
 ) -> None:
     """Replay the history, train and compile both models, choose how they combine, calibrate
     tiers, fit the textbook baseline beside them, write the bundle and report."""
@@ -201,6 +209,7 @@ def train(
         budget_s=budget_s,
         label_delay_days=get_settings().label_delay_days,
         drift_features=drift_features,
+        refit=refit,
     )
     started = time.perf_counter()
     try:

@@ -57,6 +57,9 @@ class Manifest:
     # The drift reference (ensemble/drift_reference.py); empty in bundles written before it,
     # which still serve, without drift figures.
     drift: dict[str, Any] = field(default_factory=dict)
+    # What shipped when it is not the held-back model the metrics measure: XGBoost refit on
+    # every labelled row (ensemble/refit.py); empty: the held-back model shipped.
+    refit: dict[str, Any] = field(default_factory=dict)
     schema_version: int = SCHEMA_VERSION
     extra: dict[str, Any] = field(default_factory=dict)
 

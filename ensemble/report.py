@@ -156,11 +156,13 @@ def _selection(manifest: Manifest) -> list[str]:
 
 def _search(manifest: Manifest) -> list[str]:
     s = manifest.search
-    keys = ["max_depth", "min_child_weight", "learning_rate", "trees"]
+    keys = ["max_depth", "min_child_weight", "colsample_bytree", "learning_rate", "trees"]
     rows = [
         [
-            *(f"{t[k]:g}" for k in keys),
+            _rows_choice(t),
+            *(f"{t.get(k, 0.6 if k == 'colsample_bytree' else 0):g}" for k in keys),
             t["validation_average_precision"],
+            t.get("validation_roc_auc"),
             f"{t['seconds']:.1f}",
             "chosen" if i == s["chosen"] else "",
         ]
@@ -168,13 +170,22 @@ def _search(manifest: Manifest) -> list[str]:
     ]
     budget = f"a budget of {s['budget_s']:g} s" if s["budget_s"] else "no budget (`--budget-s 0`)"
     return [
-        "## XGBoost hyper-parameters (validation)",
+        "## Training choices (validation)",
         "",
-        f"{len(s['trials'])} configuration(s) tried within {budget}, each with early "
-        f"stopping on validation, scored by {s['metric']}.",
+        f"{len(s['trials'])} choice(s) tried within {budget}: first which training rows teach "
+        "(all, the last weeks, or weighted by recency), then the regularisation with the best "
+        f"rows; each with early stopping on validation, scored by {s['metric']}.",
         "",
-        *_table([*keys, "validation AP", "seconds", ""], rows),
+        *_table(["rows", *keys, "validation AP", "validation ROC AUC", "seconds", ""], rows),
     ]
+
+
+def _rows_choice(trial: dict[str, Any]) -> str:
+    window, half_life = trial.get("window_days"), trial.get("half_life_days")
+    parts = [f"last {window:g} days" if window is not None else "all"]
+    if half_life is not None:
+        parts.append(f"half-life {half_life:g} days")
+    return ", ".join(parts)
 
 
 def _previous(previous: dict[str, Any], engine: dict[str, Any]) -> list[str]:
@@ -221,6 +232,28 @@ def _importance(manifest: Manifest) -> list[str]:
     ]
 
 
+def _shipped(manifest: Manifest) -> list[str]:
+    """Which model the bundle serves and on which rows it learned."""
+    r = manifest.refit
+    if not r:
+        return [
+            "Shipped: the model measured below, which learned from the train split only "
+            "(`fraud train --refit` ships one refit on every labelled row instead)."
+        ]
+    tiers = ", ".join(f"{t} {manifest.thresholds[t]:.6f}" for t in manifest.thresholds)
+    return [
+        f"Shipped: XGBoost **refit** on every row whose label was known at training time: "
+        f"{r['rows']:,} rows ({r['fraud_rows']:,} fraud) from {r['from']} to {r['until']}, "
+        f"{r['trees']} trees, with every choice made on validation by the held-back model "
+        "(rows' weights, regularisation, trees, the ensemble). The figures below are the "
+        "held-back model's, trained on the train split only: the refit cannot be measured on "
+        f"rows it learned from. Its tiers ({tiers}) were calibrated on the "
+        f"{r['calibrated_on_rows']:,} rows after it not known to be fraud (the last label "
+        "delay's), which it never saw; `fraud evaluate --since` measures it on the weeks "
+        "after the file."
+    ]
+
+
 def write_report(
     directory: Path,
     manifest: Manifest,
@@ -228,7 +261,9 @@ def write_report(
     scores: BatchScores,
     baseline_scores: np.ndarray,
 ) -> None:
-    write_plots(directory, y, scores, baseline_scores, manifest.thresholds)
+    # The plots and the tier table show the measured (held-back) model at its own thresholds.
+    measured = manifest.refit["held_back"]["thresholds"] if manifest.refit else manifest.thresholds
+    write_plots(directory, y, scores, baseline_scores, measured)
     m = manifest.metrics
     first = headline(m)  # who won, first
     split, data = manifest.split, manifest.training_data
@@ -247,6 +282,8 @@ def write_report(
         f"{manifest.selection['description']} (chosen on validation); XGBoost "
         f"{manifest.libraries['xgboost'].num_tree} trees, Isolation Forest "
         f"{manifest.libraries['isolation_forest'].num_tree} trees, compiled with tl2cgen.",
+        "",
+        *_shipped(manifest),
         "",
         *_baseline(manifest),
         "",
@@ -276,14 +313,15 @@ def write_report(
         "",
         "## Tiers",
         "",
-        "Thresholds calibrated on legitimate validation scores by false-positive rate.",
+        "Thresholds calibrated on legitimate validation scores by false-positive rate"
+        + (" (the held-back model's; the shipped refit's are above)." if manifest.refit else "."),
         "",
         *_table(
             ["tier", "threshold", "target FPR", "test rows", "test fraud rows"],
             [
                 [
                     tier,
-                    manifest.thresholds.get(tier),
+                    measured.get(tier),
                     manifest.tier_fpr.get(tier),
                     f"{m['test']['tier_counts'][tier]:,}",
                     f"{m['test']['tier_fraud_counts'][tier]:,}",

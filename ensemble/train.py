@@ -27,18 +27,29 @@ from ensemble.combination import DEFAULT
 from ensemble.comparison import score_previous, side_by_side
 from ensemble.drift_reference import DEFAULT_FEATURES, DriftReference, important_features
 from ensemble.importance import feature_importance
-from ensemble.labelled import load_labelled
+from ensemble.labelled import LabelledHistory, load_labelled
 from ensemble.manifest import LibraryInfo, Manifest
 from ensemble.native import compile_library, file_sha256, platform_tag
 from ensemble.progress import NoProgress, Progress
 from ensemble.quality import component_ranking, fraud_metrics, recall_by_group
+from ensemble.refit import RefitRows, refit_rows
 from ensemble.report import write_report
-from ensemble.search import Fixed, HyperParams, search
+from ensemble.search import (
+    Choice,
+    Fixed,
+    HyperParams,
+    RowWeights,
+    SearchResult,
+    fit_xgboost,
+    search,
+)
 from ensemble.selection import choose
 from ensemble.split import split_by_time
 from ensemble.swap import ExchangeUnsupported, exchange
 from ensemble.tiers import DEFAULT_TIER_FPR, Thresholds, calibrate
 from features.definitions import FEATURE_NAMES
+
+DEFAULT_BUDGET_S = 120.0
 
 
 @dataclass(slots=True)
@@ -48,9 +59,16 @@ class TrainConfig:
     max_depth: int = 6
     min_child_weight: float = 2.0
     learning_rate: float = 0.08
+    colsample_bytree: float = 0.6
+    # Which training rows teach (ensemble/search.py RowWeights): the last `window_days`
+    # only, weighted by a recency half-life; None: all rows, equally.
+    window_days: float | None = None
+    half_life_days: float | None = None
     early_stopping_rounds: int = 40
-    # Seconds for the hyper-parameter search (ensemble/search.py); 0: the parameters above.
-    budget_s: float = 0.0
+    # Seconds for the search on validation over the rows' weights and the regularisation
+    # (ensemble/search.py); 0: the choice above, alone. The default fits the build machine:
+    # 4-9 trials on the quality presets.
+    budget_s: float = DEFAULT_BUDGET_S
     isolation_trees: int = 100
     isolation_samples: int = 256
     tier_fpr: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_TIER_FPR))
@@ -66,9 +84,19 @@ class TrainConfig:
     chunk_rows: int = CHUNK_ROWS
     # Features whose drift the API watches: the model's most important by total gain.
     drift_features: int = DEFAULT_FEATURES
+    # Ship XGBoost refit on every row whose label is known (ensemble/refit.py), every
+    # choice kept from the held-back model that the report measures.
+    refit: bool = False
 
 
 ANOMALY_RANGE_ROWS = 50_000  # the first training rows, whose scores set the anomaly range
+
+
+def configured_choice(cfg: TrainConfig) -> Choice:
+    return Choice(
+        HyperParams(cfg.max_depth, cfg.min_child_weight, cfg.learning_rate, cfg.colsample_bytree),
+        RowWeights(cfg.window_days, cfg.half_life_days),
+    )
 
 
 def isolation_fill(x: np.ndarray) -> np.ndarray:
@@ -120,26 +148,35 @@ def _model_version(created: datetime, fingerprint: str) -> str:
 
 
 def _compile(
-    staging: Path, booster: xgb.Booster, forest: IsolationForest, threads: int, progress: Progress
+    staging: Path,
+    booster: xgb.Booster,
+    forest: IsolationForest | None,
+    threads: int,
+    progress: Progress,
 ) -> dict[str, LibraryInfo]:
+    """Both models compiled into `staging`; without `forest`, XGBoost alone (a refit)."""
     booster.save_model(str(staging / names.XGBOOST_SOURCE))
-    joblib.dump(forest, staging / names.ISOLATION_FOREST_SOURCE)
-    compile_step = progress.task("compiling with tl2cgen", 2)
-    libraries: dict[str, LibraryInfo] = {}
-    for key, model, lib, ckpt in (
+    models: list[tuple[str, Any, str, str]] = [
         (
             "xgboost",
             treelite.frontend.from_xgboost(booster),
             names.XGBOOST_LIBRARY,
             names.XGBOOST_CHECKPOINT,
-        ),
-        (
-            "isolation_forest",
-            treelite.sklearn.import_model(forest),
-            names.ISOLATION_FOREST_LIBRARY,
-            names.ISOLATION_FOREST_CHECKPOINT,
-        ),
-    ):
+        )
+    ]
+    if forest is not None:
+        joblib.dump(forest, staging / names.ISOLATION_FOREST_SOURCE)
+        models.append(
+            (
+                "isolation_forest",
+                treelite.sklearn.import_model(forest),
+                names.ISOLATION_FOREST_LIBRARY,
+                names.ISOLATION_FOREST_CHECKPOINT,
+            )
+        )
+    compile_step = progress.task("compiling with tl2cgen", len(models))
+    libraries: dict[str, LibraryInfo] = {}
+    for key, model, lib, ckpt in models:
         model.serialize(str(staging / ckpt))
         compile_library(model, staging / lib, threads)
         libraries[key] = LibraryInfo(
@@ -170,6 +207,8 @@ def train(
                 f"the {part} split needs both fraud and legitimate rows; use a longer history"
             )
     train_rows, val, test = (_run(r) for r in (split.train, split.validation, split.test))
+    # Checked before any work: a refit the history cannot calibrate is refused now.
+    plan = refit_rows(tx.ts, train_rows.start, y, cfg.label_delay_days) if cfg.refit else None
 
     # The whole history's matrix is never held: XGBoost reads the training rows a chunk
     # at a time into its quantized matrix, and each later step computes the rows it reads.
@@ -190,12 +229,13 @@ def train(
         ),
     )
     found = search(
-        HyperParams(cfg.max_depth, cfg.min_child_weight, cfg.learning_rate),
+        configured_choice(cfg),
         Fixed(cfg.n_estimators, cfg.early_stopping_rounds, cfg.seed, cfg.threads),
         training,
         validation,
         cfg.budget_s,
         progress,
+        tx.ts[train_rows],
     )
     del training, validation
     booster = found.booster
@@ -244,6 +284,7 @@ def train(
         },
         params=asdict(cfg)
         | asdict(found.chosen.params)
+        | asdict(found.chosen.choice.rows)
         | {"trees_kept": int(booster.num_boosted_rounds())},
         libraries=libraries,
         metrics={},
@@ -358,10 +399,79 @@ def train(
         booster, x_test, cfg.shap_rows, cfg.seed
     )
     manifest.write(staging)
+    if plan is not None:
+        _refit(cfg, staging, replayed, plan, found, manifest, progress)
     write_report(staging, manifest, y[test], test_scores, base_test)
 
     put_in_place(staging, out)
     return manifest
+
+
+def _refit(
+    cfg: TrainConfig,
+    staging: Path,
+    replayed: LabelledHistory,
+    plan: RefitRows,
+    found: SearchResult,
+    manifest: Manifest,
+    progress: Progress,
+) -> None:
+    """XGBoost learns again on `plan.rows` with the held-back model's choices and its count
+    of trees; it replaces the bundle's XGBoost. The forest and the combination are kept;
+    the tiers are calibrated again, and the drift reference built again, on the recent rows
+    not known to be fraud, scored out of sample. The report's figures stay the held-back
+    model's, said as such."""
+    tx, y, store = replayed.history.tx, replayed.labels, replayed.store
+    chosen = found.chosen
+    training = quantized(
+        store,
+        plan.rows,
+        y,
+        cfg.threads,
+        cfg.chunk_rows,
+        progress.task(
+            "replaying every labelled row for the refit", replay_total(plan.rows) * XGBOOST_PASSES
+        ),
+    )
+    booster = fit_xgboost(
+        chosen.params,
+        Fixed(chosen.trees, cfg.early_stopping_rounds, cfg.seed, cfg.threads),
+        training,
+        None,
+        progress,
+        "refitting XGBoost on every labelled row",
+        chosen.choice.rows.weights(tx.ts[plan.rows]),
+    )
+    del training
+    libraries = _compile(staging, booster, None, cfg.threads, progress)
+    held_back = {
+        "thresholds": manifest.thresholds,
+        "xgboost_library_sha256": manifest.libraries["xgboost"].sha256,
+        "drift_features": manifest.drift.get("features", []),
+    }
+    manifest.libraries["xgboost"] = libraries["xgboost"]
+    manifest.write(staging)
+    x_recent = store.matrix(
+        progress.task("replaying the recent rows", replay_total(plan.recent)), rows=plan.recent
+    )
+    scored = ModelBundle.load(staging).score(x_recent)
+    unlabelled = y[plan.recent] == 0
+    thresholds = calibrate(scored.score[unlabelled], cfg.tier_fpr)
+    manifest.thresholds = thresholds.as_dict()
+    manifest.drift = DriftReference.build(
+        x_recent,
+        scored.score,
+        FEATURE_NAMES,
+        important_features(booster, FEATURE_NAMES, cfg.drift_features),
+    ).as_dict()
+    manifest.refit = {
+        "shipped": "refit",
+        **plan.as_dict(tx.ts, y),
+        "trees": int(booster.num_boosted_rounds()),
+        "calibrated_on_rows": int(unlabelled.sum()),
+        "held_back": held_back,
+    }
+    manifest.write(staging)
 
 
 def _described(

@@ -93,7 +93,9 @@ def main() -> None:
         write_transactions(generate(GeneratorConfig(days=40, cards=6_000, seed=21)), data)
     if not (args.model / "manifest.json").exists():
         print(f"training a benchmark model into {args.model} ...")
-        train(data, args.model, TrainConfig(n_estimators=200, early_stopping_rounds=200))
+        train(
+            data, args.model, TrainConfig(n_estimators=200, early_stopping_rounds=200, budget_s=0)
+        )
     bundle = ModelBundle.load(args.model)
     booster = xgb.Booster(model_file=str(args.model / "xgboost.json"))
     booster.set_param({"nthread": 1})

@@ -26,9 +26,9 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 HISTORY = GeneratorConfig(days=30, cards=2_500, seed=5)
-BUNDLE = TrainConfig(n_estimators=60, isolation_trees=40)
+BUNDLE = TrainConfig(n_estimators=60, isolation_trees=40, budget_s=0)
 # Another model of the same history (other seed and trees): a challenger for the bundle.
-CHALLENGER = TrainConfig(seed=11, n_estimators=30, max_depth=4, isolation_trees=20)
+CHALLENGER = TrainConfig(seed=11, n_estimators=30, max_depth=4, isolation_trees=20, budget_s=0)
 
 
 @pytest.fixture(scope="session")

@@ -241,7 +241,7 @@ def test_decisions_stored_and_labelled_train_the_model_the_api_reloads(
     retrained = tmp_path / "models" / "retrained"
     fraud(
         "train",
-        *("--data", "export.parquet", "--out", str(retrained), "--trees", "30"),
+        *("--data", "export.parquet", "--out", str(retrained), "--trees", "30", "--budget-s", "5"),
         *("--compare-with", str(in_service)),
         env=env,
         cwd=tmp_path,

@@ -37,7 +37,9 @@ COMPARED_KEYS = {
 
 
 # Training rows read in chunks that do not divide them.
-RETRAIN = TrainConfig(n_estimators=20, isolation_trees=20, shap_rows=300, chunk_rows=4_093)
+RETRAIN = TrainConfig(
+    n_estimators=20, isolation_trees=20, shap_rows=300, chunk_rows=4_093, budget_s=0
+)
 
 
 def edit_manifest(directory: Path, **changes: object) -> None:
@@ -102,7 +104,7 @@ def test_training_records_the_choice_the_search_and_the_baseline(retrained: Path
     for section in (
         "## Engine against the reference models (test)",
         "## Ensemble choice",
-        "## XGBoost hyper-parameters",
+        "## Training choices (validation)",
         "mean abs SHAP",
     ):
         assert section in report
@@ -269,3 +271,48 @@ def test_the_report_opens_with_the_engine_losing_to_the_baseline(
         "The bundle at `/models/current` cannot be scored on these rows: it was trained on another feature set."
         in text
     )
+
+
+def test_a_refit_ships_xgboost_learned_on_every_labelled_row_and_keeps_the_held_back_figures(
+    tmp_path: Path, history_file: Path
+) -> None:
+    cfg = TrainConfig(n_estimators=20, isolation_trees=20, shap_rows=300, budget_s=0)
+    held_back_dir, refit_dir = tmp_path / "held_back", tmp_path / "refit"
+    held_back = train(history_file, held_back_dir, cfg)
+    cfg.refit = True
+    shipped = train(history_file, refit_dir, cfg)
+
+    replayed = load_labelled(history_file, cfg.label_delay_days)
+    ts, y = replayed.history.tx.ts, replayed.labels
+    r = shipped.refit
+    recent = ts >= int(ts[-1]) + 1 - int(cfg.label_delay_days * 86_400_000)
+    assert r["recent_rows"] == int(recent.sum())
+    train_start = int(np.searchsorted(ts, ts.min() + int(cfg.warmup_days * 86_400_000)))
+    assert r["rows"] == int(np.argmax(recent)) - train_start  # the train split's start on
+    assert r["fraud_rows"] > held_back.baseline["small_model"]["train_fraud_rows"]
+    assert r["trees"] == held_back.params["trees_kept"] == shipped.params["trees_kept"]
+    # The figures are the held-back model's: the same as the bundle trained without --refit.
+    assert shipped.metrics["test"] == held_back.metrics["test"]
+    assert r["held_back"]["thresholds"] == held_back.thresholds
+    assert r["held_back"]["xgboost_library_sha256"] == held_back.libraries["xgboost"].sha256
+    assert shipped.libraries["xgboost"].sha256 != held_back.libraries["xgboost"].sha256
+    # The shipped tiers flag the target share of the recent rows not known to be fraud,
+    # which the refit never learned from.
+    bundle = ModelBundle.load(refit_dir)
+    scored = bundle.score(replayed.store.matrix(rows=slice(int(np.argmax(recent)), len(ts))))
+    unlabelled = y[recent] == 0
+    assert r["calibrated_on_rows"] == int(unlabelled.sum())
+    flagged = (scored.score[unlabelled] >= shipped.thresholds["medium"]).mean()
+    assert flagged == pytest.approx(shipped.tier_fpr["medium"], abs=0.002)
+    assert "Shipped: XGBoost **refit**" in (refit_dir / "report.md").read_text()
+    assert "Shipped: the model measured below" in (held_back_dir / "report.md").read_text()
+
+
+def test_a_refit_the_history_cannot_calibrate_is_refused_before_anything_is_written(
+    tmp_path: Path, history_file: Path
+) -> None:
+    cfg = TrainConfig(n_estimators=20, isolation_trees=20, budget_s=0, refit=True)
+    cfg.label_delay_days = 0.0  # no row left after the refit's to calibrate its tiers on
+    with pytest.raises(ValueError, match="train without --refit"):
+        train(history_file, tmp_path / "bundle", cfg)
+    assert list(tmp_path.iterdir()) == []

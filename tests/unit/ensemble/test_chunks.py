@@ -88,7 +88,7 @@ def test_the_isolation_forest_gets_the_filled_training_rows() -> None:
     x[rng.random(x.shape) < 0.3] = np.nan
     x[:, 4] = np.nan  # a feature never present in training
     before = x.copy()
-    cfg = TrainConfig(isolation_trees=15, seed=9)
+    cfg = TrainConfig(isolation_trees=15, seed=9, budget_s=0)
 
     forest, fill, raw = fit_isolation_forest(cfg, x)
 

@@ -1,5 +1,6 @@
-"""The hyper-parameter search: the configured parameters first, others while the budget lasts;
-a fit's progress bar ends where its training did."""
+"""The search over training choices: the configured choice first, then which rows teach, then
+the regularisation with the best rows, while the budget lasts; a fit's progress bar ends where
+its training did."""
 
 from __future__ import annotations
 
@@ -8,7 +9,17 @@ import pytest
 import xgboost as xgb
 
 from ensemble.progress import NoProgress
-from ensemble.search import Fixed, HyperParams, SearchResult, fit_xgboost, search
+from ensemble.search import (
+    ALL_ROWS,
+    Choice,
+    Fixed,
+    HyperParams,
+    RowWeights,
+    SearchResult,
+    fit_xgboost,
+    search,
+)
+from features.definitions import DAY_MS
 from tests.bars import Bar, Bars
 
 NAMES = ("a", "b", "c", "d")
@@ -28,16 +39,26 @@ def data() -> tuple[np.ndarray, ...]:
     return x[:800], y[:800], x[800:], y[800:]
 
 
-def run(data: tuple[np.ndarray, ...], budget_s: float) -> SearchResult:
+# The training rows' timestamps: 800 rows over 40 days.
+TRAIN_TS = (np.arange(800) * (40 * DAY_MS // 800)).astype(np.int64)
+
+
+def run(
+    data: tuple[np.ndarray, ...],
+    budget_s: float,
+    row_trials: tuple[RowWeights, ...] = (),
+) -> SearchResult:
     x_train, y_train, x_val, y_val = data
     return search(
-        CONFIGURED,
+        Choice(CONFIGURED),
         Fixed(n_estimators=30, early_stopping_rounds=10, seed=1, threads=1),
         xgb.QuantileDMatrix(x_train, label=y_train, feature_names=list(NAMES)),
         xgb.DMatrix(x_val, label=y_val, feature_names=list(NAMES)),
         budget_s=budget_s,
         progress=NoProgress(),
+        train_ts_ms=TRAIN_TS,
         trials=OTHERS,
+        row_trials=row_trials,
     )
 
 
@@ -89,3 +110,63 @@ def test_a_fit_of_every_round_leaves_its_bar_full(data: tuple[np.ndarray, ...]) 
     bars = Bars()
     fit(data, CONFIGURED, Fixed(n_estimators=5, early_stopping_rounds=5, seed=1, threads=1), bars)
     assert bars.made == [Bar("training XGBoost", 5, done=5)]
+
+
+def test_rows_are_chosen_first_and_the_parameters_tried_with_the_best_rows(
+    data: tuple[np.ndarray, ...],
+) -> None:
+    """A window as long as the rows is the configured choice again: not tried. The
+    parameter trials use the rows that won among the row choices."""
+    recent = RowWeights(window_days=10.0)
+    decayed = RowWeights(half_life_days=5.0)
+    found = run(data, 600.0, (recent, RowWeights(window_days=90.0), decayed))
+    choices = [t.choice for t in found.trials]
+    assert choices[:3] == [
+        Choice(CONFIGURED),
+        Choice(CONFIGURED, recent),
+        Choice(CONFIGURED, decayed),
+    ]
+    best_rows = max(found.trials[:3], key=lambda t: t.validation_average_precision).choice.rows
+    assert choices[3:] == [Choice(hp, best_rows) for hp in OTHERS]
+    record = found.as_dict(600.0)["trials"]
+    assert [(t["window_days"], t["half_life_days"]) for t in record[:3]] == [
+        (None, None),
+        (10.0, None),
+        (None, 5.0),
+    ]
+    assert all(0.0 <= t["validation_roc_auc"] <= 1.0 for t in record)
+
+
+def test_row_weights_leave_out_the_old_rows_and_weigh_by_recency() -> None:
+    day = np.array([0, 10, 20, 30], dtype=np.int64) * DAY_MS
+    assert ALL_ROWS.weights(day) is None
+    np.testing.assert_allclose(RowWeights(window_days=15.0).weights(day), [0, 0, 1, 1])
+    np.testing.assert_allclose(
+        RowWeights(window_days=25.0, half_life_days=10.0).weights(day), [0, 0.25, 0.5, 1]
+    )
+    assert RowWeights(window_days=30.0).covers(day)
+    assert not RowWeights(window_days=29.0).covers(day)
+    assert not RowWeights(half_life_days=1_000.0).covers(day)
+
+
+def test_a_window_teaches_only_its_rows(data: tuple[np.ndarray, ...]) -> None:
+    """Rows outside the window weigh 0: the model learns what the recent rows teach, even
+    where the old rows say the opposite."""
+    x_train, y_train, _, _ = data
+    flipped = y_train.copy()
+    flipped[:400] = 1 - flipped[:400]  # the first half of the time says the opposite
+    window = RowWeights(window_days=19.0)  # the last 381 of the 800 rows (ages 0 to 19 days)
+    weights = window.weights(TRAIN_TS)
+    assert weights is not None
+    assert int(weights.sum()) == 381
+    booster = fit_xgboost(
+        OTHERS[0],
+        Fixed(n_estimators=30, early_stopping_rounds=10, seed=1, threads=1),
+        xgb.QuantileDMatrix(x_train, label=flipped, feature_names=list(NAMES)),
+        None,
+        NoProgress(),
+        weights=weights,
+    )
+    predicted = booster.predict(xgb.DMatrix(x_train[400:], feature_names=list(NAMES)))
+    agree = ((predicted > 0.5) == (flipped[400:] == 1)).mean()
+    assert agree > 0.9
