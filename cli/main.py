@@ -188,13 +188,26 @@ def train(
             help="Features whose drift the API watches: the model's most important by gain",
         ),
     ] = 20,
+    until: Annotated[
+        str | None,
+        typer.Option(
+            help="Train on the history as exported at this moment (RFC 3339 or a date, UTC): "
+            "later rows dropped, frauds reported since labelled legitimate"
+        ),
+    ] = None,
 ) -> None:
     """Replay the history, train and compile both models, choose how they combine, calibrate
-    tiers, fit the textbook baseline beside them, write the bundle and report."""
+    tiers, fit the textbook baseline beside them, write the bundle and report. --until: as a
+    team would have on that moment's export (docs/model-quality.md, Measure as deployed)."""
+    from cli.export import parse_moment
     from ensemble.train import TrainConfig
     from ensemble.train import train as run
     from features.dataset import DatasetError
 
+    try:
+        moment = parse_moment(until) if until is not None else None
+    except ValueError as exc:
+        _fail(f"--until: {exc}")
     cfg = TrainConfig(
         seed=seed,
         n_estimators=trees,
@@ -205,7 +218,7 @@ def train(
     started = time.perf_counter()
     try:
         with progress_bars() as progress:
-            manifest = run(data, out, cfg, progress, compare_with)
+            manifest = run(data, out, cfg, progress, compare_with, moment)
     except (DatasetError, ValueError) as exc:
         _fail(str(exc))
     test = manifest.metrics["test"]
