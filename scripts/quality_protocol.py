@@ -121,7 +121,10 @@ def main() -> int:
     parser.add_argument("--train-days", type=int, default=60, help="D: history trained on")
     parser.add_argument("--scored-days", type=int, default=14, help="W: days scored after")
     parser.add_argument(
-        "--train-arg", action="append", default=[], help="passed to fraud train; repeatable"
+        "--train-arg",
+        action="append",
+        default=[],
+        help="a flag for fraud train, as --train-arg=--trees=200; repeatable",
     )
     parser.add_argument("--data", type=Path, default=Path("data/protocol"))
     parser.add_argument("--out", type=Path, default=Path("reports/protocol"))
