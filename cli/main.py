@@ -196,13 +196,26 @@ def train(
             "held-back model made on validation (its figures stay in the report)",
         ),
     ] = False,
+    until: Annotated[
+        str | None,
+        typer.Option(
+            help="Train on the history as exported at this moment (RFC 3339 or a date, UTC): "
+            "later rows dropped, frauds reported since labelled legitimate"
+        ),
+    ] = None,
 ) -> None:
     """Replay the history, train and compile both models, choose how they combine, calibrate
-    tiers, fit the textbook baseline beside them, write the bundle and report."""
+    tiers, fit the textbook baseline beside them, write the bundle and report. --until: as a
+    team would have on that moment's export (docs/model-quality.md, Measure as deployed)."""
+    from cli.export import parse_moment
     from ensemble.train import TrainConfig
     from ensemble.train import train as run
     from features.dataset import DatasetError
 
+    try:
+        moment = parse_moment(until) if until is not None else None
+    except ValueError as exc:
+        _fail(f"--until: {exc}")
     cfg = TrainConfig(
         seed=seed,
         n_estimators=trees,
@@ -214,7 +227,7 @@ def train(
     started = time.perf_counter()
     try:
         with progress_bars() as progress:
-            manifest = run(data, out, cfg, progress, compare_with)
+            manifest = run(data, out, cfg, progress, compare_with, moment)
     except (DatasetError, ValueError) as exc:
         _fail(str(exc))
     test = manifest.metrics["test"]
@@ -242,18 +255,32 @@ def evaluate(
     scores_out: Annotated[
         Path | None, typer.Option(help="Write transaction_id,score,risk_tier here")
     ] = None,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            help="Measure only the rows from this moment on (RFC 3339 or a date, UTC); the "
+            "whole file is still replayed, so windows and labels are as online"
+        ),
+    ] = None,
 ) -> None:
     """Replay a labelled file through the same features and print metrics as JSON, with the
     bundle's reference models on the same rows beside them: the textbook baseline
     (`baseline`, `comparison`) and the 19-feature model (`small_model`,
-    `comparison_small_model`)."""
+    `comparison_small_model`). --since: the weeks after a `fraud train --until`."""
+    from cli.export import parse_moment
     from ensemble.evaluate import evaluate as run
     from ensemble.manifest import BundleError
     from features.dataset import DatasetError
 
     try:
+        moment = parse_moment(since) if since is not None else None
+    except ValueError as exc:
+        _fail(f"--since: {exc}")
+    try:
         with progress_bars() as progress:
-            metrics = run(data, model, get_settings().label_delay_days, scores_out, progress)
+            metrics = run(
+                data, model, get_settings().label_delay_days, scores_out, progress, moment
+            )
     except (DatasetError, BundleError, ValueError) as exc:
         _fail(str(exc))
     sys.stdout.write(orjson.dumps(metrics, option=orjson.OPT_INDENT_2).decode() + "\n")

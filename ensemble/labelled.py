@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
+from ensemble.as_of import as_of
 from features.dataset import DatasetError, read_transactions
 from features.encode import History, prepare_history
 from features.replay import ReplayStore
@@ -30,6 +31,8 @@ class LabelledHistory:
     store: ReplayStore  # the model's float32 matrix of any range of rows: store.matrix(rows=)
     labels: np.ndarray  # int8
     fingerprint: str
+    # Fraud rows labelled 0 because their label was not yet known at `until` (load_labelled).
+    labels_not_yet_known: int = 0
 
 
 def file_fingerprint(path: Path) -> str:
@@ -40,7 +43,11 @@ def file_fingerprint(path: Path) -> str:
     return digest.hexdigest()
 
 
-def load_labelled(path: Path, label_delay_days: float) -> LabelledHistory:
+def load_labelled(
+    path: Path, label_delay_days: float, until_ms: int | None = None
+) -> LabelledHistory:
+    """until_ms: the history as exported at that moment (ensemble/as_of.py), as a team
+    training then would have had it; None: the whole file."""
     frame = read_transactions(path)
     if LABEL_COLUMN not in frame:
         raise DatasetError(
@@ -51,8 +58,12 @@ def load_labelled(path: Path, label_delay_days: float) -> LabelledHistory:
     history = dataclasses.replace(
         history, frame=history.frame[[c for c in KEPT_COLUMNS if c in history.frame]]
     )
+    not_yet_known = 0
+    if until_ms is not None:
+        cut = as_of(history, until_ms)
+        history, not_yet_known = cut.history, cut.labels_not_yet_known
     # Arrow keeps the pages of the file's columns for reuse; nothing else reads a file now.
     pa.default_memory_pool().release_unused()
     labels = history.frame[LABEL_COLUMN].to_numpy(dtype=np.int8)
     store = ReplayStore(history.tx, history.label_known_at, labels)
-    return LabelledHistory(history, store, labels, file_fingerprint(path))
+    return LabelledHistory(history, store, labels, file_fingerprint(path), not_yet_known)

@@ -80,6 +80,18 @@ def _table(header: list[str], rows: list[list[Any]]) -> list[str]:
     ]
 
 
+def _as_of(data: dict[str, Any]) -> str:
+    """The training data's line when it was cut at a moment (`fraud train --until`)."""
+    unknown = data["labels_not_yet_known"]
+    return (
+        f"As exported at {data['until']}: the rows from then on left out, and "
+        f"{unknown:,} fraud label{'' if unknown == 1 else 's'} reported at or after it "
+        "counted as legitimate, as that day's export shows them (in the test split too, "
+        "whose figures understate the model so: `fraud evaluate --since` measures the "
+        "weeks after with their labels)."
+    )
+
+
 def _baseline(manifest: Manifest) -> list[str]:
     m, b = manifest.metrics, manifest.baseline
     compared = m["test_engine_vs_baseline"]
@@ -274,6 +286,7 @@ def write_report(
         "",
         f"Trained on `{data['path']}` ({data['rows']:,} rows, {data['fraud_rows']:,} fraud, "
         f"sha256 `{data['sha256'][:12]}`).",
+        *([_as_of(data)] if "until" in data else []),
         f"Split by event time with {split['gap_days']} day gaps after a "
         f"{split['warmup_days']} day warm-up: train {split['train_rows']:,}, "
         f"validation {split['validation_rows']:,}, test {split['test_rows']:,} rows "

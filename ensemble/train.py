@@ -21,6 +21,7 @@ from sklearn.ensemble import IsolationForest
 
 from ensemble import baseline
 from ensemble import manifest as names
+from ensemble.as_of import epoch_ms, shown_ms
 from ensemble.bundle import ModelBundle
 from ensemble.chunks import CHUNK_ROWS, XGBOOST_PASSES, quantized, replay_total
 from ensemble.combination import DEFAULT
@@ -192,11 +193,15 @@ def train(
     cfg: TrainConfig | None = None,
     progress: Progress | None = None,
     compare_with: Path | None = None,
+    until: datetime | None = None,
 ) -> Manifest:
-    """compare_with: the bundle in service, scored on the same test rows in the report."""
+    """compare_with: the bundle in service, scored on the same test rows in the report.
+    until: train as a team would have on that moment's export (ensemble/as_of.py); the
+    split, the reference models and the report all see only that history."""
     cfg = cfg or TrainConfig()
     progress = progress or NoProgress()
-    replayed = load_labelled(data, cfg.label_delay_days)
+    until_ms = None if until is None else epoch_ms(until)
+    replayed = load_labelled(data, cfg.label_delay_days, until_ms)
     tx, y, store = replayed.history.tx, replayed.labels, replayed.store
     split = split_by_time(
         tx.ts, cfg.validation_share, cfg.test_share, cfg.gap_days, cfg.warmup_days
@@ -271,6 +276,14 @@ def train(
             "rows": len(tx),
             "duplicates_dropped": replayed.history.duplicates_dropped,
             "fraud_rows": int(y.sum()),
+            **(
+                {
+                    "until": shown_ms(until_ms),
+                    "labels_not_yet_known": replayed.labels_not_yet_known,
+                }
+                if until_ms is not None
+                else {}
+            ),
         },
         split={
             "train_rows": len(split.train),
