@@ -170,3 +170,13 @@ def test_a_window_teaches_only_its_rows(data: tuple[np.ndarray, ...]) -> None:
     predicted = booster.predict(xgb.DMatrix(x_train[400:], feature_names=list(NAMES)))
     agree = ((predicted > 0.5) == (flipped[400:] == 1)).mean()
     assert agree > 0.9
+
+
+def test_the_command_searches_as_long_as_training_does_by_default() -> None:
+    import inspect
+
+    from cli.main import train as command
+    from ensemble.train import DEFAULT_BUDGET_S, TrainConfig
+
+    assert inspect.signature(command).parameters["budget_s"].default == DEFAULT_BUDGET_S
+    assert TrainConfig().budget_s == DEFAULT_BUDGET_S > 0
