@@ -326,12 +326,7 @@ def train(
     bundle = ModelBundle.load(staging)
     x_test = store.matrix(advance, rows=test)
     val_scores, test_scores = bundle.score(x_val), bundle.score(x_test)
-    manifest.drift = DriftReference.build(
-        x_val,
-        val_scores.score,
-        FEATURE_NAMES,
-        important_features(booster, FEATURE_NAMES, cfg.drift_features),
-    ).as_dict()
+    manifest.drift = _drift(x_val, val_scores.score, booster, cfg)
 
     # The textbook baseline on the same rows, its review threshold at the same
     # false-positive rate on validation as the engine's.
@@ -420,6 +415,16 @@ def train(
     return manifest
 
 
+def _drift(
+    x: np.ndarray, scores: np.ndarray, booster: xgb.Booster, cfg: TrainConfig
+) -> dict[str, Any]:
+    """The drift reference of the shipped model: its scores and its most important features
+    on rows it did not learn from."""
+    return DriftReference.build(
+        x, scores, FEATURE_NAMES, important_features(booster, FEATURE_NAMES, cfg.drift_features)
+    ).as_dict()
+
+
 def _refit(
     cfg: TrainConfig,
     staging: Path,
@@ -471,12 +476,7 @@ def _refit(
     unlabelled = y[plan.recent] == 0
     thresholds = calibrate(scored.score[unlabelled], cfg.tier_fpr)
     manifest.thresholds = thresholds.as_dict()
-    manifest.drift = DriftReference.build(
-        x_recent,
-        scored.score,
-        FEATURE_NAMES,
-        important_features(booster, FEATURE_NAMES, cfg.drift_features),
-    ).as_dict()
+    manifest.drift = _drift(x_recent, scored.score, booster, cfg)
     manifest.refit = {
         "shipped": "refit",
         **plan.as_dict(tx.ts, y),
