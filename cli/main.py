@@ -188,6 +188,14 @@ def train(
             help="Features whose drift the API watches: the model's most important by gain",
         ),
     ] = 20,
+    ablate: Annotated[
+        bool,
+        typer.Option(
+            "--ablate",
+            help="After the search, refit XGBoost without each feature family (and velocity "
+            "entity, the calendar) and record the validation AP each removal costs",
+        ),
+    ] = False,
 ) -> None:
     """Replay the history, train and compile both models, choose how they combine, calibrate
     tiers, fit the textbook baseline beside them, write the bundle and report."""
@@ -201,6 +209,7 @@ def train(
         budget_s=budget_s,
         label_delay_days=get_settings().label_delay_days,
         drift_features=drift_features,
+        ablate=ablate,
     )
     started = time.perf_counter()
     try:

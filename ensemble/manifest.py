@@ -57,6 +57,8 @@ class Manifest:
     # The drift reference (ensemble/drift_reference.py); empty in bundles written before it,
     # which still serve, without drift figures.
     drift: dict[str, Any] = field(default_factory=dict)
+    # XGBoost refitted without each feature group (`fraud train --ablate`); empty otherwise.
+    ablation: dict[str, Any] = field(default_factory=dict)
     schema_version: int = SCHEMA_VERSION
     extra: dict[str, Any] = field(default_factory=dict)
 
