@@ -15,6 +15,7 @@ from ensemble.manifest import Manifest
 from ensemble.train import TrainConfig, train
 from features.dataset import write_transactions
 from synthetic.generator import GeneratorConfig, generate
+from tests.bars import Bars
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY = GeneratorConfig(days=30, cards=1_500, seed=3)
@@ -22,13 +23,27 @@ ABLATE = TrainConfig(n_estimators=20, isolation_trees=20, shap_rows=200, ablate=
 
 
 @pytest.fixture(scope="module")
-def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Bars]:
+    """The bundle, named as the summary script expects, and the bars its training showed."""
     work = tmp_path_factory.mktemp("ablation")
     data = work / "tiny.parquet"
     write_transactions(generate(TINY), data)
-    out = work / "ablation_tiny_s7"
-    train(data, out, ABLATE)
-    return out
+    out, bars = work / "ablation_tiny_s7", Bars()
+    train(data, out, ABLATE, bars)
+    return out, bars
+
+
+@pytest.fixture(scope="module")
+def bundle(trained: tuple[Path, Bars]) -> Path:
+    return trained[0]
+
+
+def test_every_fit_of_the_ablation_shows_a_bar_that_ends(trained: tuple[Path, Bars]) -> None:
+    bars = trained[1]
+    fits = [b.description for b in bars.made if b.description.startswith("ablation: ")]
+    assert fits[0] == "ablation: all features, seed + 1"
+    assert fits[1:] == [f"ablation: without {g.name}" for g in groups()]
+    assert bars.unfinished() == []
 
 
 def test_the_manifest_records_every_group_against_the_chosen_model(bundle: Path) -> None:
