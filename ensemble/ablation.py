@@ -3,8 +3,8 @@ time, to see which groups earn their place (issue 27), and the runs of several s
 presets summed up.
 
 A group is a feature family of features/definitions.py (every feature in exactly one), a
-velocity entity (the velocity family split by the entity it counts), or the calendar
-subset of the behavioural family. Removed means absent from the matrix the model is fitted
+velocity entity (the velocity family split by the entity it counts), the calendar subset
+of the behavioural family, or a single feature asked for by name. Removed means absent from the matrix the model is fitted
 on, so no tree can split on it: a zero feature weight or column sampling would still let
 it in. Every fit uses the engine's chosen hyper-parameters and seed, early stopping on
 validation, and is scored by validation average precision; the test split is never read.
@@ -42,7 +42,7 @@ HELPS = "removing it helps"  # removing it raises validation AP by more than the
 @dataclass(frozen=True, slots=True)
 class Group:
     name: str
-    kind: str  # "family", "velocity entity" or "subset"
+    kind: str  # "family", "velocity entity", "subset" or "feature"
     features: tuple[str, ...]
 
 
@@ -65,6 +65,14 @@ def groups(features: Sequence[FeatureSpec] = FEATURES) -> tuple[Group, ...]:
         ),
         Group("behavioural: calendar", "subset", CALENDAR),
     )
+
+
+def single(features: Iterable[str], names: Sequence[str] = FEATURE_NAMES) -> tuple[Group, ...]:
+    """A group of one feature for each of `features`: the drill-down into a family whose
+    effect matters."""
+    features = tuple(features)
+    kept_columns(features, names)  # refuses a name that is not a feature
+    return tuple(Group(name, "feature", (name,)) for name in features)
 
 
 def kept_columns(removed: Iterable[str], names: Sequence[str] = FEATURE_NAMES) -> np.ndarray:

@@ -21,7 +21,7 @@ from sklearn.ensemble import IsolationForest
 
 from ensemble import baseline
 from ensemble import manifest as names
-from ensemble.ablation import ablate
+from ensemble.ablation import ablate, groups, single
 from ensemble.bundle import ModelBundle
 from ensemble.chunks import CHUNK_ROWS, XGBOOST_PASSES, quantized, replay_total
 from ensemble.combination import DEFAULT
@@ -68,8 +68,13 @@ class TrainConfig:
     chunk_rows: int = CHUNK_ROWS
     # Features whose drift the API watches: the model's most important by total gain.
     drift_features: int = DEFAULT_FEATURES
-    # After the search, XGBoost refitted without each feature group (ensemble/ablation.py).
+    # After the search, XGBoost refitted without each feature group (ensemble/ablation.py),
+    # and without each of `ablate_features` alone.
     ablate: bool = False
+    ablate_features: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        single(self.ablate_features)  # a misspelt name refused now, not after the search
 
 
 ANOMALY_RANGE_ROWS = 50_000  # the first training rows, whose scores set the anomaly range
@@ -204,7 +209,11 @@ def train(
     )
     del training, validation
     booster = found.booster
-    ablation = _ablation(store, train_rows, val, y, found, fixed, progress) if cfg.ablate else {}
+    ablation = (
+        _ablation(store, train_rows, val, y, found, fixed, cfg.ablate_features, progress)
+        if cfg.ablate
+        else {}
+    )
     forest, fill, raw_train = fit_isolation_forest(
         cfg,
         store.matrix(
@@ -378,10 +387,12 @@ def _ablation(
     y: np.ndarray,
     found: SearchResult,
     fixed: Fixed,
+    features: tuple[str, ...],
     progress: Progress,
 ) -> dict[str, Any]:
-    """The ablation of the chosen model's features: the training rows held once as float32
-    for its fits (about 0.9 KB a row, freed before the forest's copy is made)."""
+    """The ablation of the chosen model's feature groups and of `features` one by one: the
+    training rows held once as float32 for its fits (about 0.9 KB a row, freed before the
+    forest's copy is made)."""
     advance = progress.task(
         "replaying training and validation rows for the ablation",
         replay_total(train_rows) + replay_total(val),
@@ -393,6 +404,7 @@ def _ablation(
         fixed,
         found.chosen.validation_average_precision,
         progress,
+        (*groups(), *single(features)),
     )
 
 

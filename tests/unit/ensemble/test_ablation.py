@@ -20,12 +20,14 @@ from ensemble.ablation import (
     fit_without,
     groups,
     kept_columns,
+    single,
     summarise,
     summary_table,
     verdict,
 )
 from ensemble.progress import NoProgress
 from ensemble.search import Fixed, HyperParams, fit_xgboost
+from ensemble.train import TrainConfig
 from features.definitions import ENTITIES, FEATURE_NAMES, FEATURES
 
 HP = HyperParams(max_depth=3, min_child_weight=1.0, learning_rate=0.3)
@@ -54,6 +56,17 @@ def test_velocity_per_entity_partitions_the_velocity_family() -> None:
 def test_the_calendar_is_part_of_the_behavioural_family() -> None:
     behavioural = next(g for g in groups() if g.name == "behavioural").features
     assert set(CALENDAR) <= set(behavioural)
+
+
+def test_single_features_are_groups_of_their_own() -> None:
+    assert single(["amount", "is_night"]) == (
+        Group("amount", "feature", ("amount",)),
+        Group("is_night", "feature", ("is_night",)),
+    )
+    with pytest.raises(ValueError, match="card_count_1y"):
+        single(["card_count_1y"])
+    with pytest.raises(ValueError, match="card_count_1y"):
+        TrainConfig(ablate=True, ablate_features=("card_count_1y",))
 
 
 def test_kept_columns_are_the_others_in_model_order() -> None:
