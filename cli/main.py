@@ -157,6 +157,17 @@ def generate(
     )
 
 
+def _features(names: list[str] | None) -> list[str] | None:
+    """Feature names checked before hours of training, not after."""
+    from ensemble.ablation import single
+
+    try:
+        single(names or ())
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    return names
+
+
 @cli.command()
 def train(
     data: Annotated[Path, typer.Option(help="Labelled history, .csv or .parquet")],
@@ -203,6 +214,21 @@ def train(
             "later rows dropped, frauds reported since labelled legitimate"
         ),
     ] = None,
+    ablate: Annotated[
+        bool,
+        typer.Option(
+            "--ablate",
+            help="After the search, refit XGBoost without each feature family (and velocity "
+            "entity, the calendar) and record the validation AP each removal costs",
+        ),
+    ] = False,
+    ablate_feature: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Also refit without this one feature (implies --ablate); repeatable",
+            callback=_features,
+        ),
+    ] = None,
 ) -> None:
     """Replay the history, train and compile both models, choose how they combine, calibrate
     tiers, fit the textbook baseline beside them, write the bundle and report. --until: as a
@@ -223,6 +249,8 @@ def train(
         label_delay_days=get_settings().label_delay_days,
         drift_features=drift_features,
         refit=refit,
+        ablate=ablate or bool(ablate_feature),
+        ablate_features=tuple(ablate_feature or ()),
     )
     started = time.perf_counter()
     try:

@@ -60,6 +60,8 @@ class Manifest:
     # What shipped when it is not the held-back model the metrics measure: XGBoost refit on
     # every labelled row (ensemble/refit.py); empty: the held-back model shipped.
     refit: dict[str, Any] = field(default_factory=dict)
+    # XGBoost refitted without each feature group (`fraud train --ablate`); empty otherwise.
+    ablation: dict[str, Any] = field(default_factory=dict)
     schema_version: int = SCHEMA_VERSION
     extra: dict[str, Any] = field(default_factory=dict)
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from ensemble.ablation import EARNS, HELPS, NOISE
 from ensemble.bundle import BatchScores
 from ensemble.manifest import Manifest
 from ensemble.plots import HISTOGRAM, PR_CURVE, write_plots
@@ -200,6 +201,46 @@ def _rows_choice(trial: dict[str, Any]) -> str:
     return ", ".join(parts)
 
 
+def _ablation(manifest: Manifest) -> list[str]:
+    a = manifest.ablation
+    noise = a["seed_noise"]
+    ranked = sorted(a["groups"], key=lambda g: g["delta"])
+    by_verdict = {
+        v: ", ".join(g["group"] for g in ranked if g["verdict"] == v) or "none"
+        for v in (EARNS, NOISE, HELPS)
+    }
+    return [
+        "## Ablation by feature family (validation)",
+        "",
+        f"XGBoost refitted without each group of features (the chosen hyper-parameters, seed "
+        f"{a['params']['seed']}, early stopping on validation), against the engine's "
+        f"{a['full_validation_average_precision']:.4f} {a['metric']}. The full feature set "
+        f"with seed {noise['seed']} scored {noise['validation_average_precision']:.4f} "
+        f"({noise['delta']:+.4f}): a delta within {a['tolerance']:.4f} is noise. The test "
+        "split is not used. Most harmful removal first:",
+        "",
+        *_table(
+            ["group", "features", "validation AP", "delta", "trees", "seconds", "verdict"],
+            [
+                [
+                    g["group"],
+                    len(g["features"]),
+                    g["validation_average_precision"],
+                    f"{g['delta']:+.4f}",
+                    g["trees"],
+                    f"{g['seconds']:.1f}",
+                    g["verdict"],
+                ]
+                for g in ranked
+            ],
+        ),
+        "",
+        f"Earn their place: {by_verdict[EARNS]}. Within noise: {by_verdict[NOISE]}. "
+        f"Removing them raised validation AP: {by_verdict[HELPS]}. One seed: "
+        "`scripts/ablation_summary.py` sums several seeds and presets up.",
+    ]
+
+
 def _previous(previous: dict[str, Any], engine: dict[str, Any]) -> list[str]:
     lines = ["## Against the bundle in service (test)", ""]
     if not previous["scored"]:
@@ -324,6 +365,7 @@ def write_report(
         "",
         *_search(manifest),
         "",
+        *([*_ablation(manifest), ""] if manifest.ablation else []),
         "## Tiers",
         "",
         "Thresholds calibrated on legitimate validation scores by false-positive rate"
