@@ -46,6 +46,7 @@ COPY features features
 COPY ensemble ensemble
 COPY synthetic synthetic
 COPY persistence persistence
+COPY vocabulary vocabulary
 RUN pip wheel --no-deps --wheel-dir /dist . \
  && python -m venv /opt/fraud \
  && /opt/fraud/bin/pip install -c requirements.lock /dist/*.whl \

@@ -38,8 +38,8 @@ $(VENV)/.installed: pyproject.toml requirements.lock $(KERNEL_SOURCES)
 docs/features.md: $(VENV)/.installed features/definitions.py features/catalogue.py
 	$(BIN)/fraud features --out $@
 
-# The gates are .pre-commit-config.yaml's (ruff, ruff format, cargo fmt and clippy), so a
-# commit checked by pre-commit and `make lint` check the same things.
+# The gates are .pre-commit-config.yaml's (ruff, ruff format, lint-imports, cargo fmt and
+# clippy), so a commit checked by pre-commit and `make lint` check the same things.
 lint: install
 	$(BIN)/pre-commit run --all-files --show-diff-on-failure
 

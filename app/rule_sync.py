@@ -20,6 +20,7 @@ from controls.ruleset import Compile, Rule, RuleError, RuleSet, check_condition
 from persistence.database import Database, DatabaseUnavailable
 from persistence.rules import load_rules, rule_set_version
 from scoring.service import ScoringService
+from vocabulary import RULE_MODES
 
 log = logging.getLogger(__name__)
 VERSION = Gauge("fraud_rules_version", "The rule set's version in service", multiprocess_mode="max")
@@ -72,7 +73,7 @@ class RuleSync(Periodic):
         self.version = version
         VERSION.set(version)
         OPERATIONS.set(self.service.rules.operations)
-        for mode in ("active", "shadow"):
+        for mode in RULE_MODES:
             RULES.labels(mode).set(sum(r.mode == mode for r in self.service.rules.rules))
         log.info("rules: version %d in service (%d rules)", version, len(self.service.rules.rules))
 

@@ -11,6 +11,7 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from app.scopes import Scope, parse_digests, scopes_by_digest
+from vocabulary import DECISIONS, TIERS
 
 # Beside the package, not the working directory: `fraud serve` finds the build wherever it
 # is started from a checkout.
@@ -515,13 +516,10 @@ class Settings(BaseSettings):
     @classmethod
     def _decisions(cls, value: str) -> str:
         pairs = dict(p.split("=", 1) for p in value.split(",") if "=" in p)
-        if set(pairs) != {"low", "medium", "high", "critical"} or not set(pairs.values()) <= {
-            "approve",
-            "review",
-            "decline",
-        }:
+        if set(pairs) != set(TIERS) or not set(pairs.values()) <= set(DECISIONS):
             raise ValueError(
-                "decisions must map low, medium, high, critical to approve, review or decline"
+                f"decisions must map {', '.join(TIERS)} to {', '.join(DECISIONS[:-1])} or "
+                f"{DECISIONS[-1]}"
             )
         return value
 
@@ -529,8 +527,8 @@ class Settings(BaseSettings):
     @classmethod
     def _alert_tiers(cls, value: str) -> str:
         tiers = {t.strip() for t in value.split(",") if t.strip()}
-        if not tiers <= {"low", "medium", "high", "critical"}:
-            raise ValueError("alert_tiers lists tiers among low, medium, high, critical")
+        if not tiers <= set(TIERS):
+            raise ValueError(f"alert_tiers lists tiers among {', '.join(TIERS)}")
         return value
 
     @model_validator(mode="after")

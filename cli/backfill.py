@@ -41,7 +41,7 @@ from features.encode import History, prepare_history
 from features.schema import LABEL_COLUMN, SCOPE_COLUMN
 from features.store import Label, WindowStore
 from features.window_format import Event, label_member
-from persistence.history import ENTITY_FIELDS
+from persistence.history import LABELLED_ENTITY_FIELDS
 
 # The longest look-back of anything the features read: 30 complete UTC days of profile and
 # of known labels, plus the day in progress.
@@ -104,7 +104,9 @@ def fraud_labels(
     labels: list[Label] = []
     for i in rows.tolist():
         row = frame.iloc[i]
-        entities = {e: str(row[f]) for e, f in ENTITY_FIELDS.items() if _present(row.get(f))}
+        entities = {
+            e: str(row[f]) for e, f in LABELLED_ENTITY_FIELDS.items() if _present(row.get(f))
+        }
         member = label_member(scopes[i], str(row["transaction_id"]))
         labels.append((entities, member, int(known_at[i]), True))
     return labels

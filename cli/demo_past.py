@@ -50,7 +50,7 @@ from features.encode import History, parse_timestamps, prepare_history
 from features.schema import LABEL_COLUMN
 from features.store import Label
 from features.window_format import label_member
-from persistence.history import ENTITY_FIELDS
+from persistence.history import LABELLED_ENTITY_FIELDS
 
 CHUNK = timedelta(hours=1)  # of event time, walked in order
 SOURCE = "chargeback"
@@ -136,14 +136,14 @@ class PastSummary:
 
 def entities(row: pd.Series) -> list[tuple[str, str]]:
     """The row's (entity, value) pairs: what its windows are keyed by."""
-    return [(e, str(row[f])) for e, f in ENTITY_FIELDS.items() if _present(row.get(f))]
+    return [(e, str(row[f])) for e, f in LABELLED_ENTITY_FIELDS.items() if _present(row.get(f))]
 
 
 def entity_keys(frame: pd.DataFrame) -> list[list[tuple[str, str]]]:
     """`entities` of every row, column by column (a row at a time costs seconds)."""
     columns = [
         (e, frame[f].tolist() if f in frame.columns else [None] * len(frame))
-        for e, f in ENTITY_FIELDS.items()
+        for e, f in LABELLED_ENTITY_FIELDS.items()
     ]
     return [
         [(e, str(values[i])) for e, values in columns if _present(values[i])]

@@ -18,8 +18,7 @@ from rich.live import Live
 from rich.text import Text
 
 from cli.traffic import ReplayReport
-
-TIERS = ("low", "medium", "high", "critical")
+from vocabulary import TIERS
 
 
 @dataclass(slots=True)

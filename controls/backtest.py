@@ -17,12 +17,12 @@ import pandas as pd
 from controls.columns import Columns, tier_ranks
 from controls.expression import Condition, compile_condition
 from controls.names import FEATURES, FIELDS, MODEL_NAMES, RISK_TIER
-from controls.ruleset import RAISE_TO, check_action
-from ensemble.tiers import TIERS
+from controls.ruleset import check_action
 from features.definitions import DAY_MS, HISTORY_MS, LABEL_WINDOW_MS, PROFILE_DAYS
 from features.encode import parse_timestamps, prepare_history
 from features.replay import ReplayStore
 from features.schema import LABEL_COLUMN
+from vocabulary import RAISE_TO, TIERS
 
 # History a row's features look back over: the windows (7 d), the confirmed-fraud labels
 # (30 d) and the profiles (the complete days before the row's own: up to 31 d).

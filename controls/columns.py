@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 
 from controls.names import FIELDS, RISK_TIER, STRING_FIELDS
-from ensemble.tiers import TIERS
 from features.definitions import FEATURE_NAMES
+from vocabulary import TIERS
 
 _FEATURE_INDEX = {name: j for j, name in enumerate(FEATURE_NAMES)}
 _TIER_RANK = {tier: float(rank) for rank, tier in enumerate(TIERS)}

@@ -20,8 +20,8 @@ import numpy as np
 from controls.columns import Columns
 from controls.grammar import MAX_LENGTH, ExpressionError, parse
 from controls.names import BOOLEAN, FEATURES, NUMBER, RISK_TIER, STRING, TIER, TYPES
-from ensemble.tiers import TIERS
 from features.values import normalised_text
+from vocabulary import TIERS
 
 __all__ = [
     "MAX_DEPTH",

@@ -6,19 +6,14 @@ from dataclasses import dataclass, field
 
 import orjson
 
-LIST_ENTITIES: tuple[str, ...] = ("card", "account", "device", "ip", "merchant")
-LIST_ACTIONS: tuple[str, ...] = ("block", "allow", "review")
-RULE_MODES: tuple[str, ...] = ("active", "shadow")
-DECISIONS: tuple[str, ...] = ("approve", "review", "decline")
-
 
 @dataclass(frozen=True, slots=True)
 class ListHit:
     """A list entry that matched one of the transaction's entities."""
 
     id: str
-    entity: str  # LIST_ENTITIES
-    action: str  # LIST_ACTIONS
+    entity: str  # vocabulary.ENTITIES
+    action: str  # vocabulary.LIST_ACTIONS
 
     def as_json(self) -> dict[str, str]:
         return {"id": self.id, "entity": self.entity, "action": self.action}
@@ -30,8 +25,8 @@ class RuleHit:
     one per rule, shared by every answer it matches: its JSON is encoded once."""
 
     id: str
-    action: str  # a decision (DECISIONS) or "raise_to:<tier>"
-    mode: str  # RULE_MODES
+    action: str  # a decision (vocabulary.DECISIONS) or "raise_to:<tier>"
+    mode: str  # vocabulary.RULE_MODES
     encoded: orjson.Fragment = field(init=False, repr=False, compare=False, hash=False)
 
     def __post_init__(self) -> None:

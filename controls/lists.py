@@ -179,9 +179,9 @@ class ListEntry:
     """One list entry as PostgreSQL records it (value in its one spelling, list_value)."""
 
     id: int
-    entity: str  # controls.hits.LIST_ENTITIES
+    entity: str  # vocabulary.ENTITIES
     value: str
-    action: str  # controls.hits.LIST_ACTIONS
+    action: str  # vocabulary.LIST_ACTIONS
     reason: str
     expires_at: datetime | None
     created_at: datetime

@@ -8,7 +8,7 @@ from features.definitions import FEATURE_NAMES
 NUMBER = "number"
 STRING = "string"
 BOOLEAN = "boolean"
-TIER = "tier"  # a string whose order is the tiers' (ensemble.tiers.TIERS)
+TIER = "tier"  # a string whose order is the tiers' (vocabulary.TIERS)
 
 # Request fields of API contract v1 a rule can read (the transaction id and timestamp are
 # not conditions: every transaction has a different one).

@@ -18,12 +18,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from controls.hits import ListHit, RuleHit
-from ensemble.tiers import TIERS
+from vocabulary import RAISE_TO, TIERS, Decision, ListAction
 
-RAISE = "raise_to:"
 _RANK = {tier: i for i, tier in enumerate(TIERS)}
 # A list's action, the decision it makes, in order of precedence.
-LIST_DECISIONS: tuple[tuple[str, str], ...] = (
+LIST_DECISIONS: tuple[tuple[ListAction, Decision], ...] = (
     ("block", "decline"),
     ("allow", "approve"),
     ("review", "review"),
@@ -56,8 +55,8 @@ def settle(
     for rule in rules:
         if rule.mode != "active":
             continue
-        if rule.action.startswith(RAISE):
-            target = rule.action.removeprefix(RAISE)
+        if rule.action.startswith(RAISE_TO):
+            target = rule.action.removeprefix(RAISE_TO)
             if _RANK[target] > _RANK[tier]:
                 tier, raised_by = target, rule.id
         elif decided is None:

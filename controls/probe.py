@@ -10,8 +10,8 @@ import numpy as np
 from controls.columns import Columns
 from controls.expression import Condition
 from controls.names import NUMBER_FIELDS, STRING_FIELDS
-from ensemble.tiers import TIERS
 from features.definitions import FEATURE_NAMES
+from vocabulary import TIERS
 
 # One row per kind of value: missing, zero, negative, huge, ordinary.
 _NUMBERS = (np.nan, 0.0, -1.0, 1e30, 249.99)

@@ -11,13 +11,12 @@ import numpy as np
 
 from controls.columns import Columns
 from controls.expression import Condition, ExpressionError, compile_condition
-from controls.hits import DECISIONS, RULE_MODES, RuleHit
+from controls.hits import RuleHit
 from controls.probe import probe
 from controls.program import RuleProgram
-from ensemble.tiers import TIERS
+from vocabulary import DECISIONS, RAISE_TO, RULE_MODES, TIERS
 
 RULE_ID = re.compile(r"[A-Za-z0-9_.-]{1,64}")
-RAISE_TO = "raise_to:"
 ACTIONS: tuple[str, ...] = (*DECISIONS, *(f"{RAISE_TO}{tier}" for tier in TIERS))
 MAX_DESCRIPTION = 1_000
 # How a rule's condition text becomes a Condition: compile_condition, or a cache of it.

@@ -12,6 +12,7 @@ import numpy as np
 from sklearn.metrics import precision_recall_curve
 
 from ensemble.bundle import BatchScores
+from vocabulary import TIERS
 
 PR_CURVE = "pr_curve.png"
 HISTOGRAM = "score_histogram.png"
@@ -49,7 +50,7 @@ def write_plots(
     bins = [i / 50 for i in range(51)]
     ax.hist(scores.score[y == 0], bins=bins, alpha=0.6, label="legitimate", log=True)
     ax.hist(scores.score[y == 1], bins=bins, alpha=0.6, label="fraud", log=True)
-    for tier in ("medium", "high", "critical"):
+    for tier in TIERS[1:]:  # the thresholds: where each tier above low starts
         ax.axvline(thresholds[tier], linestyle="--", linewidth=1, color="k")
     ax.set(xlabel="engine score", ylabel="rows (log)", title="Score distribution, test split")
     ax.legend()

@@ -8,8 +8,9 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import average_precision_score, roc_auc_score, roc_curve
 
-from ensemble.tiers import TIERS, Thresholds, assign_tiers
+from ensemble.tiers import Thresholds, assign_tiers
 from features.definitions import DAY_MS
+from vocabulary import TIERS
 
 CARDS_PER_DAY = 100
 # The metrics set side by side in reports and `fraud evaluate` (engine, baseline, old bundle).

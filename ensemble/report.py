@@ -15,7 +15,7 @@ from ensemble.bundle import BatchScores
 from ensemble.manifest import Manifest
 from ensemble.plots import HISTOGRAM, PR_CURVE, write_plots
 from ensemble.quality import CARDS_PER_DAY, COMPARED
-from ensemble.tiers import TIERS
+from vocabulary import TIERS
 
 METRIC_ROWS = (
     "average_precision",

@@ -6,7 +6,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-TIERS: tuple[str, ...] = ("low", "medium", "high", "critical")
+from vocabulary import TIERS
+
 # Share of legitimate validation traffic allowed at or above each tier.
 DEFAULT_TIER_FPR: dict[str, float] = {"critical": 0.001, "high": 0.005, "medium": 0.02}
 

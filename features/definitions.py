@@ -8,19 +8,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# The five entities whose history is kept (in this order), and the request field that names
+# each: the vocabulary's.
+from vocabulary import ENTITIES, ENTITY_FIELDS
+
 MINUTE_MS = 60_000
 HOUR_MS = 60 * MINUTE_MS
 DAY_MS = 24 * HOUR_MS
-
-# The five entities whose history is kept, and the request field that names each.
-ENTITY_FIELDS: dict[str, str] = {
-    "card": "card_id",
-    "account": "account_id",
-    "device": "device_id",
-    "ip": "ip_address",
-    "merchant": "merchant_id",
-}
-ENTITIES: tuple[str, ...] = tuple(ENTITY_FIELDS)
 
 WINDOWS: dict[str, int] = {
     "1m": MINUTE_MS,

@@ -20,7 +20,7 @@ from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.connection import Connection
 from redis.exceptions import NoScriptError, RedisClusterException, RedisError
 
-from controls.hits import LIST_ENTITIES, ListHit
+from controls.hits import ListHit
 from controls.lists import address_hex, exact_field, lengths_key, list_key
 from features.definitions import (
     DAY_MS,
@@ -487,9 +487,7 @@ def transaction_keys(prefix: str, event: Event) -> list[str]:
 def list_fields(event: Event) -> str:
     """The exact list fields of the event's entities (controls.lists.exact_field), one a line."""
     return "\n".join(
-        exact_field(entity, value)
-        for entity in LIST_ENTITIES
-        if (value := event.entity_value(entity))
+        exact_field(entity, value) for entity in ENTITIES if (value := event.entity_value(entity))
     )
 
 

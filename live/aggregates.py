@@ -9,7 +9,9 @@ from typing import Any
 
 import numpy as np
 
-AT_RISK_TIERS = frozenset({"high", "critical"})
+from vocabulary import DECISIONS, TIERS, Tier
+
+AT_RISK_TIERS: frozenset[Tier] = frozenset({"high", "critical"})
 
 
 def decision_message(event: dict[str, Any]) -> dict[str, Any]:
@@ -75,8 +77,8 @@ class Aggregator:
             "type": "aggregate",
             "second": second,
             "count": sum(self.tiers.values()),
-            "tiers": {t: self.tiers[t] for t in ("low", "medium", "high", "critical")},
-            "decisions": {d: self.decisions[d] for d in ("approve", "review", "decline")},
+            "tiers": {t: self.tiers[t] for t in TIERS},
+            "decisions": {d: self.decisions[d] for d in DECISIONS},
             "degraded": self.degraded,
             "latency_ms": {
                 "p50": float(np.percentile(latency, 50)) if latency.size else None,

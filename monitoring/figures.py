@@ -20,14 +20,14 @@ import numpy as np
 import pandas as pd
 
 from ensemble.quality import average_precision, operating_point
+from vocabulary import Decision
 
 # The frame performance() reads, one row per stored decision: the transaction's event time
 # (tz-aware UTC), amount and currency, the stored score and decision, and the effective
 # label (fraud, legitimate, or None where no report arrived).
 COLUMNS = ("event_time", "amount", "currency", "score", "decision", "label")
 # Decisions that stop or hold a transaction: the review threshold's side of the policy.
-FLAGGED = ("review", "decline")
-DECISIONS = ("approve", "review", "decline")
+FLAGGED: tuple[Decision, ...] = ("review", "decline")
 DAY = timedelta(days=1)
 
 

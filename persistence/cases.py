@@ -20,11 +20,12 @@ import asyncpg
 import orjson
 
 from persistence.history import SUMMARY_COLUMNS, summary
+from vocabulary import TIERS
 
 Status = Literal["open", "assigned", "closed"]
 Verdict = Literal["fraud", "legitimate"]
 # A tier's rank in SQL: the case carries the highest of its transactions'.
-TIER_RANK = "array_position(ARRAY['low', 'medium', 'high', 'critical'], {})"
+TIER_RANK = "array_position(ARRAY[" + ", ".join(f"'{t}'" for t in TIERS) + "], {})"
 MAX_CASE_ID = 2**63 - 1
 CARD_HISTORY = 20  # the card's latest decisions shown with a case
 

@@ -20,6 +20,9 @@ from typing import Any
 import asyncpg
 import orjson
 
+from features.definitions import LABELLED_ENTITIES
+from vocabulary import ENTITY_FIELDS
+
 SUMMARY_COLUMNS = (
     "scope, transaction_id, scored_at, card_id, merchant_id, amount, currency, channel, score, "
     "risk_tier, decision, decision_source, model_version, degraded, latency_ms"
@@ -263,12 +266,8 @@ class TooManyLabels(ValueError):
         )
 
 
-ENTITY_FIELDS = {
-    "card": "card_id",
-    "device": "device_id",
-    "ip": "ip_address",
-    "merchant": "merchant_id",
-}
+# The entities whose label windows a confirmed label updates, and their request fields.
+LABELLED_ENTITY_FIELDS = {e: ENTITY_FIELDS[e] for e in LABELLED_ENTITIES}
 
 
 async def store_feedback(
@@ -289,7 +288,7 @@ async def store_feedback(
     if request is None:
         raise UnknownTransaction(feedback.transaction_id)
     fields = orjson.loads(request)
-    entities = {e: fields[f] for e, f in ENTITY_FIELDS.items() if fields.get(f)}
+    entities = {e: fields[f] for e, f in LABELLED_ENTITY_FIELDS.items() if fields.get(f)}
     row = await conn.fetchrow(
         "SELECT label, reported_at FROM feedback "
         "WHERE scope = $1 AND transaction_id = $2 AND source = $3",

@@ -16,7 +16,6 @@ from datetime import datetime
 import asyncpg
 import orjson
 
-from controls.hits import LIST_ACTIONS, LIST_ENTITIES
 from controls.lists import (
     CHECKSUM_MODULUS,
     BadListValue,
@@ -25,6 +24,7 @@ from controls.lists import (
     expires_ms,
     list_value,
 )
+from vocabulary import ENTITIES, LIST_ACTIONS
 
 __all__ = [
     "BadListCursor",
@@ -90,8 +90,8 @@ async def add_list_entry(
     InvalidListEntry for an unknown entity or action, a value its entity cannot hold, an
     expiry not in the future (by the database's clock); ListEntryExists if the same entity,
     value and action is listed and unexpired. An expired one stays as it is (its record)."""
-    if entry.entity not in LIST_ENTITIES:
-        raise InvalidListEntry("entity", f"must be one of {', '.join(LIST_ENTITIES)}")
+    if entry.entity not in ENTITIES:
+        raise InvalidListEntry("entity", f"must be one of {', '.join(ENTITIES)}")
     if entry.action not in LIST_ACTIONS:
         raise InvalidListEntry("action", f"must be one of {', '.join(LIST_ACTIONS)}")
     try:

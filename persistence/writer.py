@@ -21,6 +21,7 @@ import orjson
 from persistence.alerts import AlertPolicy, candidates, deduplicate
 from persistence.cases import REVIEW_ONLY, CasePolicy, open_cases
 from persistence.message_format import SCHEMA
+from vocabulary import DECISIONS, RULE_MODES, TIERS
 
 COLUMNS = (
     "transaction_id",
@@ -80,8 +81,6 @@ class DeadLetter:
 # What a row's values may be, so that nothing later (the COPY, the indexes, the alert
 # sinks, the history API) fails on a message the decoder let through.
 MAX_TEXT = 256  # ids and codes: the API's are at most 128 characters; indexes hold far more
-TIERS = frozenset({"low", "medium", "high", "critical"})
-DECISIONS = frozenset({"approve", "review", "decline"})
 # Scoring times whose day and the next are representable: the partitions are made from them.
 EARLIEST = datetime.min.replace(tzinfo=UTC) + timedelta(days=1)
 LATEST = datetime.max.replace(tzinfo=UTC) - timedelta(days=2)
@@ -179,7 +178,7 @@ def _challenger(event: dict[str, Any]) -> tuple[Any, ...]:
 
 # What decided: "model", "rule:<id>" or "list:<id>" (ids as the API's rule and list ids).
 SOURCE = re.compile(r"^(model|rule:[A-Za-z0-9_.-]{1,64}|list:[A-Za-z0-9_.-]{1,64})$")
-MODES = frozenset({"active", "shadow"})
+MODES = frozenset(RULE_MODES)
 # The API writes key ids (16 hex digits); the empty scope holds events from before scopes.
 SCOPE = re.compile(r"^[A-Za-z0-9_.:-]{0,64}$")
 

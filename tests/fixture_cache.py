@@ -16,7 +16,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 # What a generated history or a trained bundle depends on.
-SOURCES = ("synthetic", "features", "ensemble", "native/src", "native/Cargo.lock")
+SOURCES = ("vocabulary", "synthetic", "features", "ensemble", "native/src", "native/Cargo.lock")
 VERSIONS = ("requirements.lock", "pyproject.toml")
 
 

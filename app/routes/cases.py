@@ -33,7 +33,6 @@ from app.schemas.cases import (
     Status,
 )
 from app.schemas.fields import Identifier
-from app.schemas.history import Tier
 from persistence.cases import (
     BadCursor,
     CaseClosed,
@@ -47,6 +46,7 @@ from persistence.cases import (
 )
 from persistence.history import ConflictingFeedback
 from persistence.lists import InvalidListEntry
+from vocabulary import Tier
 
 router = APIRouter(prefix="/v1", tags=["cases"])
 UNAVAILABLE = {503: "PostgreSQL unreachable"}

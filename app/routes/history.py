@@ -24,9 +24,10 @@ from app.schemas.fields import (
     TransactionId,
     TransactionScope,
 )
-from app.schemas.history import Tier, TransactionDetail, TransactionPage
+from app.schemas.history import TransactionDetail, TransactionPage
 from app.scoped_ids import scope_of
 from persistence.history import BadCursor, ListFilter, decode_cursor, get_decision, list_decisions
+from vocabulary import Tier
 
 router = APIRouter(prefix="/v1", tags=["history"])
 ERRORS = keyed("read") | {503: "PostgreSQL unreachable"}

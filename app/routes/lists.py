@@ -15,7 +15,7 @@ from app.errors import Conflict, NotFound, ServiceUnavailable, ValidationFailed
 from app.openapi import BODY, documented_errors, keyed
 from app.routes.paging import Limit, PageCursor, bad_cursor
 from app.schemas.fields import DecimalInt
-from app.schemas.lists import Action, Entity, ListEntryOut, ListEntryPage, ListEntryRequest
+from app.schemas.lists import ListEntryOut, ListEntryPage, ListEntryRequest
 from app.settings import Settings
 from controls.lists import BadListValue, RangeTooWide, check_range_width, list_value
 from features.redis_store import STORE_ERRORS
@@ -31,6 +31,7 @@ from persistence.lists import (
     get_list_entry,
     list_entries,
 )
+from vocabulary import Entity, ListAction
 
 router = APIRouter(prefix="/v1", tags=["lists"])
 UNREACHABLE = "PostgreSQL or Redis unreachable: nothing was changed; retry (Retry-After)"
@@ -118,7 +119,7 @@ def refuse_wide_range(body: ListEntryRequest, settings: Settings) -> None:
 async def list_all(
     db: DatabaseDep,
     entity: Entity | None = None,
-    action: Action | None = None,
+    action: ListAction | None = None,
     limit: Limit = 50,
     cursor: PageCursor = None,
 ) -> Response:

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from app.schemas.history import Tier
+from vocabulary import Decision, Tier
 
 AlertStatus = Literal["pending", "sent", "failed", "suppressed"]  # persistence.alert_records
 
@@ -25,7 +25,7 @@ class Alert(BaseModel):
     scored_at: datetime
     risk_tier: Tier
     score: float
-    decision: Literal["approve", "review", "decline"]
+    decision: Decision
     status: AlertStatus = Field(
         description="`suppressed`: the card had an alert within FRAUD_ALERT_DEDUP_S, not sent"
     )

@@ -8,11 +8,11 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from app.schemas.fields import SCOPE_DESCRIPTION, Identifier, Rfc3339
-from app.schemas.history import Tier, TransactionSummary
+from app.schemas.history import TransactionSummary
+from vocabulary import Decision, Tier
 
 Status = Literal["open", "assigned", "closed"]
 Verdict = Literal["fraud", "legitimate"]
-Decision = Literal["approve", "review", "decline"]
 # A case id in a path: decimal digits of a positive bigint, nothing else ("01", "1.0", " 1"
 # and "+1" are refused).
 CaseId = Annotated[str, StringConstraints(pattern=r"^[1-9][0-9]{0,17}$")]

@@ -14,8 +14,7 @@ from app.schemas.fields import (
     TransactionId,
     TransactionScope,
 )
-
-Tier = Literal["low", "medium", "high", "critical"]
+from vocabulary import Decision, Tier
 
 
 class FeedbackRequest(BaseModel):
@@ -71,7 +70,7 @@ class TransactionSummary(BaseModel):
     channel: str
     score: float
     risk_tier: Tier
-    decision: Literal["approve", "review", "decline"]
+    decision: Decision
     decision_source: str = Field(
         description="What decided: `model`, `rule:<id>` or `list:<id>`", examples=["model"]
     )

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.schemas.fields import IDENTIFIER_MAX, Rfc3339
+from vocabulary import Entity, ListAction
 
-Entity = Literal["card", "account", "device", "ip", "merchant"]  # controls.hits.LIST_ENTITIES
-Action = Literal["block", "allow", "review"]  # controls.hits.LIST_ACTIONS
 REASON_MAX = 500
 
 
@@ -42,7 +40,7 @@ class ListEntryRequest(BaseModel):
         "at most /8 (IPv4) or /16 (IPv6) wide by default (FRAUD_LIST_MIN_IPV4_PREFIX, "
         "FRAUD_LIST_MIN_IPV6_PREFIX)",
     )
-    action: Action
+    action: ListAction
     reason: str = Field(min_length=1, max_length=REASON_MAX, pattern=r"^[^\x00-\x1f\x7f-\x9f]+$")
     expires_at: Rfc3339 | None = Field(
         None, description="When the entry stops applying (in the future); default: never"
@@ -72,7 +70,7 @@ class ListEntryOut(BaseModel):
     id: int = Field(description="`decision_source` names it as `list:<id>`")
     entity: Entity
     value: str = Field(description="As matched: an IP address or range normalised")
-    action: Action
+    action: ListAction
     reason: str
     expires_at: datetime | None
     created_at: datetime

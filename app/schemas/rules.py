@@ -4,13 +4,14 @@ and names are checked by controls.expression when the rule is compiled)."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from app.schemas.fields import Rfc3339
+from vocabulary import DECISIONS, RAISE_TO, TIERS, RuleMode
 
-ACTION = r"^(approve|review|decline|raise_to:(low|medium|high|critical))$"
+ACTION = f"^({'|'.join(DECISIONS)}|{RAISE_TO}({'|'.join(TIERS)}))$"
 Action = Annotated[str, StringConstraints(pattern=ACTION)]
 Description = Annotated[str, StringConstraints(max_length=500, pattern=r"^[^\x00-\x1f\x7f-\x9f]*$")]
 # A condition may span lines (newlines and tabs allowed), never other control characters.
@@ -36,7 +37,7 @@ class RuleIn(BaseModel):
         "`score`, `risk_tier`, `xgboost` and `isolation_forest` (docs/rules.md)"
     )
     action: Action = Field(description="approve, review, decline or raise_to:<tier>")
-    mode: Literal["active", "shadow"] = Field(
+    mode: RuleMode = Field(
         "active", description="shadow: evaluated and counted, never changes a decision"
     )
     priority: int = Field(
@@ -63,7 +64,7 @@ class RuleOut(BaseModel):
     description: str
     condition: str
     action: str
-    mode: Literal["active", "shadow"]
+    mode: RuleMode
     priority: int
     version: int = Field(description="This rule's version: 1 when created, +1 per change")
     updated_at: datetime
@@ -138,7 +139,7 @@ RuleId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
 
 class RuleHitCount(BaseModel):
     rule_id: str
-    mode: Literal["active", "shadow"] = Field(description="The rule's mode when it matched")
+    mode: RuleMode = Field(description="The rule's mode when it matched")
     count: int = Field(description="Stored decisions in which the rule's condition held")
 
 

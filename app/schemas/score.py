@@ -18,6 +18,7 @@ from pydantic import (
 from app.schemas.fields import Identifier, IpAddress, Rfc3339, TransactionId
 from features.online import OnlineTransaction
 from scoring.transaction import Transaction
+from vocabulary import Decision, Entity, ListAction, RuleMode, Tier
 
 EXAMPLE: dict[str, Any] = {
     "transaction_id": "tx_000123",
@@ -135,15 +136,15 @@ class ReasonOut(BaseModel):
 class RuleHitOut(BaseModel):
     id: str
     action: str = Field(description="approve, review, decline or raise_to:<tier>")
-    mode: Literal["active", "shadow"] = Field(
+    mode: RuleMode = Field(
         description="A shadow rule is evaluated and counted; it never changes the decision"
     )
 
 
 class ListHitOut(BaseModel):
     id: str
-    entity: Literal["card", "account", "device", "ip", "merchant"]
-    action: Literal["block", "allow", "review"]
+    entity: Entity
+    action: ListAction
 
 
 class ScoreResponse(BaseModel):
@@ -176,8 +177,8 @@ class ScoreResponse(BaseModel):
 
     transaction_id: str
     score: float = Field(ge=0, le=1)
-    risk_tier: Literal["low", "medium", "high", "critical"]
-    decision: Literal["approve", "review", "decline"]
+    risk_tier: Tier
+    decision: Decision
     decision_source: str = Field(
         description="What decided: `model` (the tier's decision), `rule:<id>` (an active "
         "rule) or `list:<id>` (a list entry: block, then allow, then review)"
