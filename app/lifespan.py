@@ -11,7 +11,14 @@ import logging
 import os
 import signal
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager, suppress
+from contextlib import (
+    AbstractAsyncContextManager,
+    AsyncExitStack,
+    asynccontextmanager,
+    contextmanager,
+    suppress,
+)
+from functools import partial
 
 import redis.asyncio as redis
 from fastapi import FastAPI
@@ -87,118 +94,128 @@ def window_store(client: RedisClient, settings: Settings) -> WindowStore:
 def lifespan(settings: Settings, make_redis: Callable[[Settings], RedisClient]) -> Lifespan:
     @asynccontextmanager
     async def run(app: FastAPI) -> AsyncIterator[None]:
-        client = make_redis(settings)
-        store = window_store(client, settings)
-        models = ModelHolder(
-            settings.model_dir, drift_config(settings), settings.challenger_model_dir
-        )
-        await models.reload()
-        DRIFT.attach(models)
-        if settings.drift and os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-            log.warning(
-                "several workers share one metrics directory, which holds counters and gauges,"
-                " not figures computed when scraped: the drift gauges are not in /metrics"
-                " (GET /v1/model/drift answers with the answering worker's; docs/drift.md)"
-            )
-        await prepare_store(store, settings)
-        audit = DecisionAudit(settings) if settings.kafka_bootstrap_servers else None
-        labels = audit_producer(
-            settings, settings.labels_topic, settings.spool_path.with_suffix(".labels.spool")
-        )
-        if audit is not None:
-            await audit.start()
-        if labels is not None:
-            await labels.start()
-        database = Database(
-            settings.database_url, settings.database_schema, settings.database_pool_size
-        )
-        QUEUE.attach(asyncio.get_running_loop(), database, settings.case_metrics_cache_s)
-        service = ScoringService(
-            store,
-            models,
-            scoring_config(settings),
-            audit=None if audit is None else audit.record,
-        )
-        await service.start()
-        limiter = RateLimiter(
-            client,
-            settings.redis_prefix,
-            settings.rate_limit_per_s,
-            settings.rate_limit_bucket,
-            settings.rate_limit_sync_ms / 1000,
-        )
-        limiter.start()
-        rule_sync = RuleSync(
-            database,
-            service,
-            settings.rules_sync_ms / 1000,
-            settings.max_rule_set_operations,
-            settings.max_rules,
-        )
-        rule_sync.start()
-        lists = RedisListStore(client, settings.redis_prefix)
-        list_sync = ListSync(lists, database, settings.list_sync_s)
-        list_sync.start()  # at once, then every FRAUD_LIST_SYNC_S (app/list_sync.py)
-        watch = ModelWatch(models, settings.model_watch_s) if settings.model_watch_s else None
-        if watch is not None:
-            watch.start()
-        tune_gc()
-        app.state.settings, app.state.store, app.state.models, app.state.service = (
-            settings,
-            store,
-            models,
-            service,
-        )
-        app.state.database, app.state.labels, app.state.limiter = database, labels, limiter
-        app.state.rule_sync, app.state.backtests = rule_sync, Backtests(settings)
-        app.state.lists, app.state.list_sync = lists, list_sync
-        app.state.model_watch = watch
-        app.state.hub = Hub(settings.stream_client_buffer)
-        app.state.feed = (
-            Feed(settings.kafka_bootstrap_servers, settings.audit_topic, app.state.hub)
-            if settings.kafka_bootstrap_servers
-            else None
-        )
-        if settings.event_time == "replay":
-            log.warning(
-                "FRAUD_EVENT_TIME=replay: every request's timestamp is trusted and windows are"
-                " trimmed at it (for tests and backfills, never for live traffic)"
-            )
-        if not settings.api_key_digests:
-            log.warning(
-                "no API keys configured: every scoring request gets 401 (create one with `fraud keys create`)"
-            )
-        try:
-            with reload_on_sighup(models):
-                yield
-        finally:
-            # Each step bounded: a step that hangs is logged by name, and the process still
+        # Each client's stop is registered as soon as it is built or started, so a start-up
+        # that fails half-way stops exactly what it had built, and its error still
+        # propagates. Stops run in reverse order: the build order below is the shutdown
+        # order read backwards.
+        async with AsyncExitStack() as stack:
+            # Each stop bounded: one that hangs is logged by name, and the process still
             # stops (a second SIGTERM does not interrupt the lifespan's shutdown).
             bound = settings.shutdown_step_timeout_s
-            if app.state.feed is not None:
-                await stop_step("live feed", app.state.feed.stop(), bound)
-            await stop_step("rate limiter", limiter.stop(), bound)
-            await stop_step("rule sync", rule_sync.stop(), bound)
-            await stop_step("list sync", list_sync.stop(), bound)
-            if watch is not None:
-                await stop_step("model watch", watch.stop(), bound)
-            await stop_step("scoring service", service.stop(), bound)
-            if audit is not None:  # its log shipped within half the bound, the rest kept
-                await stop_step("audit", audit.stop(bound / 2), bound)
+
+            def on_stop(name: str, stop: Callable[[], Awaitable[None]]) -> None:
+                stack.push_async_callback(stop_step, name, stop, bound)
+
+            client = make_redis(settings)
+            # Closed last: the scoring service, the syncs and the limiter use it until they stop.
+            on_stop("redis client", client.aclose)
+            store = window_store(client, settings)
+            # Made (no connection yet: the pool opens on first use) this early to close
+            # after the producers and the gauges that query it.
+            database = Database(
+                settings.database_url, settings.database_schema, settings.database_pool_size
+            )
+            on_stop("database pool", database.close)
+            models = ModelHolder(
+                settings.model_dir, drift_config(settings), settings.challenger_model_dir
+            )
+            await models.reload()
+            DRIFT.attach(models)
+            stack.callback(DRIFT.detach, models)
+            if settings.drift and os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+                log.warning(
+                    "several workers share one metrics directory, which holds counters and gauges,"
+                    " not figures computed when scraped: the drift gauges are not in /metrics"
+                    " (GET /v1/model/drift answers with the answering worker's; docs/drift.md)"
+                )
+            await prepare_store(store, settings)
+            QUEUE.attach(asyncio.get_running_loop(), database, settings.case_metrics_cache_s)
+            stack.callback(QUEUE.detach, database)
+            labels = audit_producer(
+                settings, settings.labels_topic, settings.spool_path.with_suffix(".labels.spool")
+            )
             if labels is not None:
-                await stop_step("labels producer", labels.stop(), bound)
-            QUEUE.detach(database)
-            DRIFT.detach(models)
-            await stop_step("database pool", database.close(), bound)
-            await stop_step("redis client", client.aclose(), bound)
+                await labels.start()
+                on_stop("labels producer", labels.stop)
+            audit = DecisionAudit(settings) if settings.kafka_bootstrap_servers else None
+            if audit is not None:
+                await audit.start()
+                # After the scoring service, so its last decisions are shipped: within half
+                # the bound, the rest kept for the next start.
+                on_stop("audit", partial(audit.stop, bound / 2))
+            service = ScoringService(
+                store,
+                models,
+                scoring_config(settings),
+                audit=None if audit is None else audit.record,
+            )
+            await service.start()
+            on_stop("scoring service", service.stop)
+            watch = ModelWatch(models, settings.model_watch_s) if settings.model_watch_s else None
+            if watch is not None:
+                watch.start()
+                on_stop("model watch", watch.stop)
+            lists = RedisListStore(client, settings.redis_prefix)
+            list_sync = ListSync(lists, database, settings.list_sync_s)
+            list_sync.start()  # at once, then every FRAUD_LIST_SYNC_S (app/list_sync.py)
+            on_stop("list sync", list_sync.stop)
+            rule_sync = RuleSync(
+                database,
+                service,
+                settings.rules_sync_ms / 1000,
+                settings.max_rule_set_operations,
+                settings.max_rules,
+            )
+            rule_sync.start()
+            on_stop("rule sync", rule_sync.stop)
+            limiter = RateLimiter(
+                client,
+                settings.redis_prefix,
+                settings.rate_limit_per_s,
+                settings.rate_limit_bucket,
+                settings.rate_limit_sync_ms / 1000,
+            )
+            limiter.start()
+            on_stop("rate limiter", limiter.stop)
+            tune_gc()
+            hub = Hub(settings.stream_client_buffer)
+            feed = (  # started when the first stream client connects
+                Feed(settings.kafka_bootstrap_servers, settings.audit_topic, hub)
+                if settings.kafka_bootstrap_servers
+                else None
+            )
+            if feed is not None:
+                on_stop("live feed", feed.stop)
+            app.state.settings, app.state.store, app.state.models, app.state.service = (
+                settings,
+                store,
+                models,
+                service,
+            )
+            app.state.database, app.state.labels, app.state.limiter = database, labels, limiter
+            app.state.rule_sync, app.state.backtests = rule_sync, Backtests(settings)
+            app.state.lists, app.state.list_sync = lists, list_sync
+            app.state.model_watch = watch
+            app.state.hub, app.state.feed = hub, feed
+            if settings.event_time == "replay":
+                log.warning(
+                    "FRAUD_EVENT_TIME=replay: every request's timestamp is trusted and windows are"
+                    " trimmed at it (for tests and backfills, never for live traffic)"
+                )
+            if not settings.api_key_digests:
+                log.warning(
+                    "no API keys configured: every scoring request gets 401 (create one with `fraud keys create`)"
+                )
+            stack.enter_context(reload_on_sighup(models))
+            yield
 
     return run
 
 
-async def stop_step(name: str, step: Awaitable[None], timeout_s: float) -> None:
+async def stop_step(name: str, stop: Callable[[], Awaitable[None]], timeout_s: float) -> None:
     try:
         async with asyncio.timeout(timeout_s):
-            await step
+            await stop()
     except TimeoutError:
         log.error("shutdown: the %s did not stop within %g s; stopping without it", name, timeout_s)
 

@@ -21,8 +21,8 @@ def test_a_hanging_step_is_left_and_logged(caplog: pytest.LogCaptureFixture) -> 
         done.append("next")
 
     async def shutdown() -> None:
-        await stop_step("stuck client", hang(), 0.05)
-        await stop_step("next client", finish(), 0.05)
+        await stop_step("stuck client", hang, 0.05)
+        await stop_step("next client", finish, 0.05)
 
     asyncio.run(shutdown())
     assert done == ["next"]

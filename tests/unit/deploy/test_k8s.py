@@ -200,10 +200,8 @@ def test_pods_are_non_root_read_only_and_unprivileged(name: str) -> None:
 
 
 def shutdown_steps() -> int:
-    """The lifespan's bounded shutdown steps (app/lifespan.py): one per `stop_step` call,
-    the producers' loop counting two."""
-    source = (ROOT / "app/lifespan.py").read_text()
-    return source.count("await stop_step(") - 1 + len(re.findall(r'\("\w+ producer", ', source))
+    """The lifespan's bounded shutdown steps (app/lifespan.py): one per stop it registers."""
+    return (ROOT / "app/lifespan.py").read_text().count('on_stop("')
 
 
 @pytest.mark.parametrize("name", OVERLAYS)
