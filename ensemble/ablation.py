@@ -16,7 +16,7 @@ no more than that is within noise.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from statistics import fmean
 from typing import Any
@@ -25,8 +25,9 @@ import numpy as np
 import xgboost as xgb
 from sklearn.metrics import average_precision_score
 
-from ensemble.chunks import CHUNK_ROWS, parts
+from ensemble.chunks import CHUNK_ROWS, Parts, parts
 from ensemble.progress import Progress
+from ensemble.protocol import Spread
 from ensemble.search import Fixed, HyperParams, fit_xgboost
 from features.definitions import ENTITIES, FEATURE_NAMES, FEATURES, FeatureSpec
 
@@ -84,32 +85,6 @@ def kept_columns(removed: Iterable[str], names: Sequence[str] = FEATURE_NAMES) -
     return np.array([i for i, n in enumerate(names) if n not in gone], dtype=np.intp)
 
 
-class _Columns(xgb.DataIter):
-    """The columns `keep` of the training rows, a chunk of rows at a time, so that the
-    quantized matrix is built without a second copy of the floats."""
-
-    def __init__(
-        self, x: np.ndarray, y: np.ndarray, keep: np.ndarray, names: list[str], size: int
-    ) -> None:
-        self._x, self._y, self._keep, self._names = x, y, keep, names
-        self._parts = list(parts(slice(0, len(x)), size))
-        self._at = 0
-        super().__init__(release_data=True)
-
-    def next(self, input_data: Callable[..., Any]) -> bool:
-        if self._at == len(self._parts):
-            return False
-        part = self._parts[self._at]
-        self._at += 1
-        input_data(
-            data=self._x[part][:, self._keep], label=self._y[part], feature_names=self._names
-        )
-        return True
-
-    def reset(self) -> None:
-        self._at = 0
-
-
 def fit_without(
     removed: Iterable[str],
     train: tuple[np.ndarray, np.ndarray],
@@ -127,8 +102,14 @@ def fit_without(
     keep = kept_columns(removed, names)
     kept = [names[i] for i in keep]
     (x, y), (x_val, y_val) = train, validation
+
+    def load(part: slice) -> dict[str, Any]:
+        return {"data": x[part][:, keep], "label": y[part], "feature_names": kept}
+
     matrix = xgb.QuantileDMatrix(
-        _Columns(x, y, keep, kept, chunk_rows), missing=np.nan, nthread=fixed.threads
+        Parts(list(parts(slice(0, len(x)), chunk_rows)), load),
+        missing=np.nan,
+        nthread=fixed.threads,
     )
     held_out = xgb.DMatrix(x_val[:, keep], label=y_val, missing=np.nan, feature_names=kept)
     booster = fit_xgboost(hp, fixed, matrix, held_out, progress, label, weights)
@@ -189,17 +170,16 @@ def ablate(
 
 
 @dataclass(frozen=True, slots=True)
-class Spread:
-    """One group on one preset over its seeds."""
+class GroupSpread(Spread):
+    """One group on one preset: its deltas' spread over the seeds, and whether it earned its
+    place on every seed (removing it lowered validation AP by more than that run's noise)."""
 
-    mean: float
-    low: float
-    high: float
-    seeds: int
-    earns: bool  # on every seed, removing it lowered validation AP by more than the noise
+    earns: bool
 
 
-def summarise(runs: Iterable[tuple[str, dict[str, Any]]]) -> dict[str, dict[str, Spread]]:
+def summarise(
+    runs: Iterable[tuple[str, dict[str, Any]]],
+) -> dict[str, dict[str, GroupSpread]]:
     """Group -> preset -> the spread of its deltas, from (preset, manifest `ablation`) pairs
     (one per seed), groups in the order first met."""
     deltas: dict[str, dict[str, list[tuple[float, bool]]]] = {}
@@ -209,7 +189,7 @@ def summarise(runs: Iterable[tuple[str, dict[str, Any]]]) -> dict[str, dict[str,
             deltas.setdefault(g["group"], {}).setdefault(preset, []).append((g["delta"], earned))
     return {
         group: {
-            preset: Spread(
+            preset: GroupSpread(
                 fmean(d for d, _ in seen),
                 min(d for d, _ in seen),
                 max(d for d, _ in seen),
@@ -222,7 +202,7 @@ def summarise(runs: Iterable[tuple[str, dict[str, Any]]]) -> dict[str, dict[str,
     }
 
 
-def verdict(by_preset: dict[str, Spread], presets: Sequence[str]) -> str:
+def verdict(by_preset: dict[str, GroupSpread], presets: Sequence[str]) -> str:
     """Whether a group earns its place on every preset, on some (named) or on none; a preset
     the group was not ablated on does not count as earned."""
     earned = [p for p in presets if p in by_preset and by_preset[p].earns]

@@ -41,28 +41,23 @@ def parts(rows: slice, size: int) -> Iterator[slice]:
         yield slice(at, min(at + size, rows.stop))
 
 
-class _Chunks(xgb.DataIter):
-    """Rows `rows` of the replay with their labels, one chunk per `next`."""
+class Parts(xgb.DataIter):
+    """Consecutive ranges of rows handed to XGBoost one at a time, each as `load(part)`
+    gives it (the keyword arguments of a DataIter's input_data: data, label, names), so
+    that a quantized matrix is built without the whole float matrix held at once."""
 
-    def __init__(
-        self, store: ReplayStore, rows: slice, labels: np.ndarray, size: int, advance: Advance
-    ) -> None:
-        self._store, self._labels, self._advance = store, labels, advance
-        self._parts = list(parts(rows, size))
+    def __init__(self, ranges: list[slice], load: Callable[[slice], dict[str, Any]]) -> None:
+        self._ranges, self._load = ranges, load
         self._at = 0
         # release_data: XGBoost drops each chunk once it has read it.
         super().__init__(release_data=True)
 
     def next(self, input_data: Callable[..., Any]) -> bool:
-        if self._at == len(self._parts):
+        if self._at == len(self._ranges):
             return False
-        part = self._parts[self._at]
+        part = self._ranges[self._at]
         self._at += 1
-        input_data(
-            data=self._store.matrix(self._advance, rows=part),
-            label=self._labels[part],
-            feature_names=list(FEATURE_NAMES),
-        )
+        input_data(**self._load(part))
         return True
 
     def reset(self) -> None:
@@ -80,8 +75,19 @@ def quantized(
     """The training rows `rows` (contiguous) as the quantized matrix `hist` trains on, built
     from chunks of `size` rows; `labels` of the whole history. `advance` is told the rows
     each entity's pass of the kernel did: len(rows) * len(ENTITIES) * XGBOOST_PASSES."""
-    chunks = _Chunks(store, rows, labels, size, advance or (lambda _n: None))
-    return xgb.QuantileDMatrix(chunks, missing=np.nan, nthread=threads)
+    tell = advance or (lambda _n: None)
+    names = list(FEATURE_NAMES)
+
+    def load(part: slice) -> dict[str, Any]:
+        return {
+            "data": store.matrix(tell, rows=part),
+            "label": labels[part],
+            "feature_names": names,
+        }
+
+    return xgb.QuantileDMatrix(
+        Parts(list(parts(rows, size)), load), missing=np.nan, nthread=threads
+    )
 
 
 def scores(
