@@ -4,8 +4,8 @@ A consumer group reads batches (bounded by count and time); each batch is one
 database transaction (decisions idempotent on scope and transaction_id; unparseable
 messages, and events reusing a stored id for another request, to dead_letters); offsets are committed only after that transaction
 commits. A crash anywhere re-delivers at most the uncommitted batch, which the
-idempotent insert absorbs. Database errors are retried with backoff, holding
-the batch, until PostgreSQL is back.
+idempotent insert absorbs. Database errors are retried with backoff (jittered,
+`persistence/backoff.py`), holding the batch, until PostgreSQL is back.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from aiokafka.errors import CommitFailedError, IllegalStateError
 from prometheus_client import Counter, Gauge
 
 from persistence.alerts import AlertPolicy
+from persistence.backoff import Backoff
 from persistence.cases import REVIEW_ONLY, CasePolicy
 from persistence.database import UNAVAILABLE
 from persistence.kafka import stop_consumer
@@ -46,7 +47,7 @@ class ConsumerConfig:
     schema: str
     batch_size: int = 2_000
     batch_wait_ms: int = 200
-    max_backoff_s: float = 5.0
+    max_backoff_s: float = 5.0  # the first wait is 0.1 s (to 0.2 s), doubled per failure
     alerts: AlertPolicy | None = None
     cases: CasePolicy = REVIEW_ONLY  # review decisions open cases; decline by setting
 
@@ -78,6 +79,7 @@ class AuditConsumer:
     def __init__(self, config: ConsumerConfig) -> None:
         self.config = config
         self.written = 0
+        self._backoff = Backoff(0.1, config.max_backoff_s)
         self._conn: asyncpg.Connection | None = None
 
     async def _connection(self) -> asyncpg.Connection:
@@ -106,7 +108,7 @@ class AuditConsumer:
         the batch. Any other error (a row PostgreSQL refuses, or one the driver cannot
         convert): the batch is written one message at a time, and each message that fails
         goes to dead_letters, so one message never stops the consumer."""
-        backoff = 0.1
+        self._backoff.reset()  # each batch's run of failures starts at the first delay
         while True:
             try:
                 conn = await self._connection()
@@ -122,12 +124,12 @@ class AuditConsumer:
             except UNAVAILABLE as exc:
                 if not unavailable(exc):
                     raise
-                log.warning("PostgreSQL unavailable (%r); retrying in %.1f s", exc, backoff)
+                wait = self._backoff.next()
+                log.warning("PostgreSQL unavailable (%r); retrying in %.1f s", exc, wait)
                 if self._conn is not None and not self._conn.is_closed():
                     self._conn.terminate()
                 self._conn = None
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, self.config.max_backoff_s)
+                await asyncio.sleep(wait)
 
     async def _write_singly(
         self,
