@@ -15,6 +15,8 @@ from typing import Any
 
 import orjson
 
+from persistence.backoff import delay
+
 
 @dataclass(frozen=True, slots=True)
 class AlertPolicy:
@@ -99,5 +101,7 @@ def deduplicate(
 
 
 def retry_delay_s(attempts: int, base_s: float, cap_s: float = 300.0) -> float:
-    """Exponential backoff after the given number of failed attempts."""
-    return float(min(cap_s, base_s * 2 ** max(0, attempts - 1)))
+    """Exponential backoff after the given number of failed attempts: the schedule, without
+    jitter. The row's `next_attempt_at` is the record of when it is tried again, and the
+    sink's rate limit already paces a burst of retries due together."""
+    return delay(max(1, attempts), base_s, cap_s)

@@ -20,6 +20,7 @@ from aiolimiter import AsyncLimiter
 from prometheus_client import Counter
 
 from persistence.alerts import retry_delay_s
+from persistence.backoff import Backoff
 from persistence.database import UNAVAILABLE
 from persistence.sinks import Sink, SinkError
 
@@ -122,18 +123,22 @@ class AlertDispatcher:
         return len(due)
 
     async def run(self, stop: asyncio.Event | None = None) -> None:
-        backoff = 0.1
+        """Rounds until `stop` is set: at once while there is work, every poll_s when there
+        is none, and while PostgreSQL is away after a jittered backoff (0.2 s doubled up to
+        5 s, never below poll_s)."""
+        backoff = Backoff(0.2, 5.0)
         while stop is None or not stop.is_set():
             try:
                 done = await self.run_once()
-                backoff = 0.1
+                backoff.reset()
+                wait = self.config.poll_s
             except UNAVAILABLE as exc:
                 log.warning("alert dispatcher: PostgreSQL unavailable (%r)", exc)
                 self._conn = None
                 done = 0
-                backoff = min(backoff * 2, 5.0)
+                wait = max(self.config.poll_s, backoff.next())
             if not done:
-                await _sleep(stop, max(self.config.poll_s, backoff))
+                await _sleep(stop, wait)
         if self._conn is not None and not self._conn.is_closed():
             await self._conn.close()
 
