@@ -3,28 +3,33 @@ woken), until the process stops: the rule and list syncs. Stopping lets a step i
 finish (for a bounded time) rather than cancel it half-way through a connection.
 
 While its server is away a step is retried less and less often (the interval doubled per
-failure, up to MAX_BACKOFF_S): every replica of a scaled-out API polling a database that is
+failure, up to MAX_BACKOFF_S, jittered by `persistence/backoff.py`): every replica of a scaled-out API polling a database that is
 down or restarting at the full rate (the rule sync's is four times a second, each attempt a
 new connection) costs each process CPU for nothing and the database a storm of connection
-attempts as it comes back. A wake-up (`soon`) still runs the step at once."""
+attempts as it comes back (the jitter keeps replicas that failed together from retrying
+together). A wake-up (`soon`) still runs the step at once."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import random
 from contextlib import suppress
+
+from persistence.backoff import delay
 
 log = logging.getLogger(__name__)
 STOP_WAIT_S = 3.0
 MAX_BACKOFF_S = 5.0
 
 
-def retry_delay(interval_s: float, failures: int) -> float:
+def retry_delay(interval_s: float, failures: int, rng: random.Random | None = None) -> float:
     """How long to wait before the next step after `failures` failed steps in a row: the
-    interval, doubled per failure up to MAX_BACKOFF_S (never below the interval)."""
+    interval, doubled per failure up to MAX_BACKOFF_S (never below the interval). With `rng`,
+    a draw between that and the next doubling (up to MAX_BACKOFF_S): never sooner."""
     if failures <= 0:
         return interval_s
-    return max(interval_s, min(interval_s * 2 ** min(failures, 32), MAX_BACKOFF_S))
+    return max(interval_s, delay(failures, 2 * interval_s, MAX_BACKOFF_S, rng=rng))
 
 
 class Periodic:
@@ -37,6 +42,7 @@ class Periodic:
         self._wake = asyncio.Event()
         self._stopping = False
         self._failures = 0  # failed steps in a row
+        self._rng = random.Random()
         self._task: asyncio.Task[None] | None = None
 
     async def step(self) -> None:
@@ -82,6 +88,6 @@ class Periodic:
             except Exception:
                 log.exception("%s failed", self.name)
             with suppress(TimeoutError):
-                async with asyncio.timeout(retry_delay(self.interval_s, self._failures)):
+                async with asyncio.timeout(retry_delay(self.interval_s, self._failures, self._rng)):
                     await self._wake.wait()
             self._wake.clear()
