@@ -67,7 +67,9 @@ def as_of(history: History, moment_ms: int) -> AsOf:
     unknown = (labels == 1) & (known_at >= moment_ms)
     labels[unknown] = 0
     frame[LABEL_COLUMN] = labels
-    cut = dataclasses.replace(history, frame=frame, tx=history.tx.head(n), label_known_at=known_at)
+    cut = dataclasses.replace(
+        history, frame=frame, tx=history.tx.subset(slice(0, n)), label_known_at=known_at
+    )
     return AsOf(cut, int(unknown.sum()))
 
 

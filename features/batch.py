@@ -37,18 +37,19 @@ class TransactionBatch:
     def code(self, name: str) -> np.ndarray:
         return self.codes[name]
 
-    def head(self, n: int) -> TransactionBatch:
-        """The first `n` transactions (views, not copies); the codes keep their meaning."""
+    def subset(self, rows: np.ndarray | slice) -> TransactionBatch:
+        """The transactions `rows` (index arrays copy, slices are views); the codes keep
+        their meaning."""
         return TransactionBatch(
-            ts=self.ts[:n],
-            offset_minutes=self.offset_minutes[:n],
-            amount=self.amount[:n],
-            channel=self.channel[:n],
-            mcc_risk=self.mcc_risk[:n],
-            mcc_cash_like=self.mcc_cash_like[:n],
-            codes={k: v[:n] for k, v in self.codes.items()},
-            latitude=self.latitude[:n],
-            longitude=self.longitude[:n],
+            ts=self.ts[rows],
+            offset_minutes=self.offset_minutes[rows],
+            amount=self.amount[rows],
+            channel=self.channel[rows],
+            mcc_risk=self.mcc_risk[rows],
+            mcc_cash_like=self.mcc_cash_like[rows],
+            codes={k: v[rows] for k, v in self.codes.items()},
+            latitude=self.latitude[rows],
+            longitude=self.longitude[rows],
         )
 
 

@@ -148,20 +148,6 @@ def profile_sums(codes: np.ndarray, ts: np.ndarray, amount: np.ndarray) -> np.nd
     return out
 
 
-def _subset(tx: TransactionBatch, rows: np.ndarray) -> TransactionBatch:
-    return TransactionBatch(
-        ts=tx.ts[rows],
-        offset_minutes=tx.offset_minutes[rows],
-        amount=tx.amount[rows],
-        channel=tx.channel[rows],
-        mcc_risk=tx.mcc_risk[rows],
-        mcc_cash_like=tx.mcc_cash_like[rows],
-        codes={k: v[rows] for k, v in tx.codes.items()},
-        latitude=tx.latitude[rows],
-        longitude=tx.longitude[rows],
-    )
-
-
 class ReplayStore:
     """A whole history, for training and evaluation: `matrix` is the native replay; the
     window state (`window`, `label_window`, `profiles`, `columns`) is the numpy reference's,
@@ -254,7 +240,7 @@ class ReplayStore:
         for entity in ENTITIES:
             for width, rows in _buckets(self._events[entity].length):
                 part = entity_features(
-                    entity, self.window(entity, rows, width), _subset(self.tx, rows)
+                    entity, self.window(entity, rows, width), self.tx.subset(rows)
                 )
                 for name, values in part.items():
                     out.setdefault(name, np.empty(n))[rows] = values
@@ -267,7 +253,7 @@ class ReplayStore:
                 part = label_features(
                     entity,
                     self.label_window(entity, rows),
-                    _subset(self.tx, rows),
+                    self.tx.subset(rows),
                     self.profiles[entity][rows],
                 )
                 for name, values in part.items():

@@ -17,7 +17,7 @@ from features.definitions import (
     PROFILED_ENTITIES,
 )
 from features.encode import prepare_history
-from features.replay import ReplayStore, _subset
+from features.replay import ReplayStore
 from synthetic.generator import GeneratorConfig, generate
 
 
@@ -46,7 +46,7 @@ def test_one_row_windows_give_the_same_features_as_the_bulk_replay() -> None:
         label_windows = {e: store.label_window(e, rows) for e in LABELLED_ENTITIES}
         profiles = {e: store.profiles[e][rows] for e in LABELLED_ENTITIES}
         single = feature_matrix(
-            compute_all(_subset(history.tx, rows), windows, label_windows, profiles), 1
+            compute_all(history.tx.subset(rows), windows, label_windows, profiles), 1
         )
         np.testing.assert_array_equal(single[0], bulk[i])
 
@@ -56,7 +56,7 @@ def test_entities_stacked_in_one_pass_give_the_features_of_each_alone() -> None:
     history = prepare_history(generate(GeneratorConfig(days=9, cards=150, seed=2)), 7.0)
     store = ReplayStore(history.tx, history.label_known_at, history.frame["is_fraud"].to_numpy())
     rows = np.random.default_rng(1).choice(len(history.tx), 40, replace=False)
-    tx = _subset(history.tx, rows)
+    tx = history.tx.subset(rows)
     windows = {e: store.window(e, rows) for e in ENTITIES}
     assert len({w.width for w in windows.values()}) > 1  # padding is exercised
     assert (tx.code("device") < 0).any()  # and rows without an entity
