@@ -14,11 +14,11 @@ after the file measures both the same way (docs/model-quality.md).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 
+from ensemble.as_of import shown_ms
 from features.definitions import DAY_MS
 
 # Fewer rows than this after the refit's rows, not known to be fraud, and the tiers could
@@ -40,8 +40,8 @@ class RefitRows:
         return {
             "rows": self.rows.stop - self.rows.start,
             "fraud_rows": int(labels[self.rows].sum()),
-            "from": _iso(int(ts_ms[self.rows.start])),
-            "until": _iso(self.mature_until_ms),
+            "from": shown_ms(int(ts_ms[self.rows.start])),
+            "until": shown_ms(self.mature_until_ms),
             "recent_rows": self.recent.stop - self.recent.start,
         }
 
@@ -63,7 +63,3 @@ def refit_rows(
             f"this history has {unlabelled:,}: train without --refit"
         )
     return RefitRows(slice(train_start, stop), recent, mature_until)
-
-
-def _iso(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, UTC).isoformat().replace("+00:00", "Z")
