@@ -18,16 +18,16 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
-from statistics import fmean
 from typing import Any
 
 import numpy as np
 import xgboost as xgb
 from sklearn.metrics import average_precision_score
 
+from ensemble import markdown
 from ensemble.chunks import CHUNK_ROWS, Parts, parts
 from ensemble.progress import Progress
-from ensemble.protocol import Spread
+from ensemble.protocol import Spread, spread
 from ensemble.search import Fixed, HyperParams, fit_xgboost
 from features.definitions import ENTITIES, FEATURE_NAMES, FEATURES, FeatureSpec
 
@@ -189,17 +189,17 @@ def summarise(
             deltas.setdefault(g["group"], {}).setdefault(preset, []).append((g["delta"], earned))
     return {
         group: {
-            preset: GroupSpread(
-                fmean(d for d, _ in seen),
-                min(d for d, _ in seen),
-                max(d for d, _ in seen),
-                len(seen),
-                all(e for _, e in seen),
-            )
+            preset: GroupSpread(**asdict(_spread(seen)), earns=all(e for _, e in seen))
             for preset, seen in by_preset.items()
         }
         for group, by_preset in deltas.items()
     }
+
+
+def _spread(seen: list[tuple[float, bool]]) -> Spread:
+    found = spread(d for d, _ in seen)
+    assert found is not None  # a group is listed only where a seed ablated it
+    return found
 
 
 def verdict(by_preset: dict[str, GroupSpread], presets: Sequence[str]) -> str:
@@ -218,14 +218,17 @@ def summary_table(runs: Iterable[tuple[str, dict[str, Any]]]) -> str:
     runs = list(runs)
     presets = list(dict.fromkeys(preset for preset, _ in runs))
     spreads = summarise(runs)
-    header = ["group", *presets, "earns its place on"]
-    lines = ["| " + " | ".join(header) + " |", "| " + " | ".join("---" for _ in header) + " |"]
-    for group, by_preset in spreads.items():
-        cells = [
-            f"{s.mean:+.4f} ({s.low:+.4f} to {s.high:+.4f}, {s.seeds} seed{'s' * (s.seeds > 1)})"
-            if (s := by_preset.get(p))
-            else "n/a"
-            for p in presets
+    cells = [
+        [
+            group,
+            *(
+                f"{s.mean:+.4f} ({s.low:+.4f} to {s.high:+.4f}, {s.seeds} seed{'s' * (s.seeds > 1)})"
+                if (s := by_preset.get(p))
+                else "n/a"
+                for p in presets
+            ),
+            verdict(by_preset, presets),
         ]
-        lines.append("| " + " | ".join([group, *cells, verdict(by_preset, presets)]) + " |")
-    return "\n".join(lines)
+        for group, by_preset in spreads.items()
+    ]
+    return "\n".join(markdown.table(["group", *presets, "earns its place on"], cells))

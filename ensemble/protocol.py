@@ -10,6 +10,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ensemble import markdown
 from features.definitions import DAY_MS
 
 # The models `fraud evaluate` scores on the same rows, in the order the table shows them.
@@ -158,15 +159,14 @@ def wins_line(preset: str, counted: Counter[str]) -> str:
 def table(runs: list[Run]) -> str:
     """The Markdown table: per preset and model, each metric's mean over the seeds and its
     range (min–max), then a line per preset saying who won on how many seeds."""
-    header = ["history", "model", *METRICS.values()]
-    lines = [
-        "| " + " | ".join(header) + " |",
-        "| " + " | ".join("---" for _ in header) + " |",
-    ]
-    for preset, models in aggregate(runs).items():
-        for model, metrics in models.items():
-            cells = [f"`{preset}`", MODELS[model], *(_cell(metrics[m]) for m in METRICS)]
-            lines.append("| " + " | ".join(cells) + " |")
+    lines = markdown.table(
+        ["history", "model", *METRICS.values()],
+        (
+            [f"`{preset}`", MODELS[model], *(_cell(metrics[m]) for m in METRICS)]
+            for preset, models in aggregate(runs).items()
+            for model, metrics in models.items()
+        ),
+    )
     lines.append("")
     lines += [wins_line(preset, counted) for preset, counted in wins(runs).items()]
     return "\n".join(lines) + "\n"

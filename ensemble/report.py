@@ -13,8 +13,10 @@ import numpy as np
 from ensemble.ablation import EARNS, HELPS, NOISE
 from ensemble.bundle import BatchScores
 from ensemble.manifest import Manifest
+from ensemble.markdown import table
 from ensemble.plots import HISTOGRAM, PR_CURVE, write_plots
 from ensemble.quality import CARDS_PER_DAY, COMPARED
+from ensemble.search import COLSAMPLE_BYTREE
 from vocabulary import TIERS
 
 METRIC_ROWS = (
@@ -74,11 +76,7 @@ def headline(metrics: dict[str, Any]) -> str:
 
 
 def _table(header: list[str], rows: list[list[Any]]) -> list[str]:
-    return [
-        "| " + " | ".join(header) + " |",
-        "| " + " | ".join("---" for _ in header) + " |",
-        *("| " + " | ".join(_fmt(v) for v in row) + " |" for row in rows),
-    ]
+    return table(header, ([_fmt(v) for v in row] for row in rows))
 
 
 def _as_of(data: dict[str, Any]) -> str:
@@ -173,7 +171,7 @@ def _search(manifest: Manifest) -> list[str]:
     rows = [
         [
             _rows_choice(t),
-            *(f"{t.get(k, 0.6 if k == 'colsample_bytree' else 0):g}" for k in keys),
+            *(f"{({'colsample_bytree': COLSAMPLE_BYTREE} | t)[k]:g}" for k in keys),
             t["validation_average_precision"],
             t.get("validation_roc_auc"),
             f"{t['seconds']:.1f}",

@@ -30,13 +30,16 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 from ensemble.progress import Progress
 from features.definitions import DAY_MS
 
+# Every fit's column sampling before the search varied it (older manifests' trials lack it).
+COLSAMPLE_BYTREE = 0.6
+
 
 @dataclass(frozen=True, slots=True)
 class HyperParams:
     max_depth: int
     min_child_weight: float
     learning_rate: float
-    colsample_bytree: float = 0.6
+    colsample_bytree: float = COLSAMPLE_BYTREE
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,7 +162,7 @@ def xgboost_params(
         "subsample": 0.8,
         "colsample_bytree": hp.colsample_bytree,
         "min_child_weight": hp.min_child_weight,
-        "scale_pos_weight": legitimate / max(fraud, 1e-9) if fraud else 1.0,
+        "scale_pos_weight": legitimate / fraud if fraud else 1.0,
         "nthread": fixed.threads,
         "seed": fixed.seed,
     }
@@ -220,10 +223,8 @@ def search(
     configured one does is not tried again."""
     y_val = validation.get_label()
     started = time.perf_counter()
-    done: list[tuple[Trial, xgb.Booster]] = []
-
-    def best() -> tuple[Trial, xgb.Booster]:
-        return max(done, key=lambda d: d[0].validation_average_precision)  # first of equals
+    done: list[Trial] = []
+    best: tuple[Trial, xgb.Booster] | None = None  # only the best trial's booster is kept
 
     def candidates() -> Iterator[Choice]:
         yield configured
@@ -235,7 +236,8 @@ def search(
                 yield replace(configured, rows=rows)
         for hp in trials:
             if hp != configured.params:
-                yield Choice(hp, best()[0].choice.rows)
+                assert best is not None  # the configured choice was tried first
+                yield Choice(hp, best[0].choice.rows)
 
     for k, choice in enumerate(candidates()):
         if k and time.perf_counter() - started >= budget_s:
@@ -255,6 +257,8 @@ def search(
         ap = float(average_precision_score(y_val, predicted))
         auc = float(roc_auc_score(y_val, predicted))
         trial = Trial(choice, ap, booster.num_boosted_rounds(), time.perf_counter() - began, auc)
-        done.append((trial, booster))
-    chosen, booster = best()
-    return SearchResult(booster, chosen, [t for t, _ in done])
+        done.append(trial)
+        if best is None or ap > best[0].validation_average_precision:  # the first of equals
+            best = (trial, booster)
+    assert best is not None  # the configured choice is always tried
+    return SearchResult(best[1], best[0], done)

@@ -37,6 +37,7 @@ from ensemble.quality import component_ranking, fraud_metrics, recall_by_group
 from ensemble.refit import RefitRows, refit_rows
 from ensemble.report import write_report
 from ensemble.search import (
+    COLSAMPLE_BYTREE,
     Choice,
     Fixed,
     HyperParams,
@@ -61,7 +62,7 @@ class TrainConfig:
     max_depth: int = 6
     min_child_weight: float = 2.0
     learning_rate: float = 0.08
-    colsample_bytree: float = 0.6
+    colsample_bytree: float = COLSAMPLE_BYTREE
     # Which training rows teach (ensemble/search.py RowWeights): the last `window_days`
     # only, weighted by a recency half-life; None: all rows, equally.
     window_days: float | None = None
