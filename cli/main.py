@@ -157,17 +157,6 @@ def generate(
     )
 
 
-def _features(names: list[str] | None) -> list[str] | None:
-    """Feature names checked before hours of training, not after."""
-    from ensemble.ablation import single
-
-    try:
-        single(names or ())
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc)) from None
-    return names
-
-
 @cli.command()
 def train(
     data: Annotated[Path, typer.Option(help="Labelled history, .csv or .parquet")],
@@ -226,7 +215,6 @@ def train(
         list[str] | None,
         typer.Option(
             help="Also refit without this one feature (implies --ablate); repeatable",
-            callback=_features,
         ),
     ] = None,
 ) -> None:
@@ -242,16 +230,19 @@ def train(
         moment = parse_moment(until) if until is not None else None
     except ValueError as exc:
         _fail(f"--until: {exc}")
-    cfg = TrainConfig(
-        seed=seed,
-        n_estimators=trees,
-        budget_s=budget_s,
-        label_delay_days=get_settings().label_delay_days,
-        drift_features=drift_features,
-        refit=refit,
-        ablate=ablate or bool(ablate_feature),
-        ablate_features=tuple(ablate_feature or ()),
-    )
+    try:  # a misspelt --ablate-feature is refused here, before any work
+        cfg = TrainConfig(
+            seed=seed,
+            n_estimators=trees,
+            budget_s=budget_s,
+            label_delay_days=get_settings().label_delay_days,
+            drift_features=drift_features,
+            refit=refit,
+            ablate=ablate or bool(ablate_feature),
+            ablate_features=tuple(ablate_feature or ()),
+        )
+    except ValueError as exc:
+        _fail(f"--ablate-feature: {exc}")
     started = time.perf_counter()
     try:
         with progress_bars() as progress:
