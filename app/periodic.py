@@ -3,11 +3,12 @@ woken), until the process stops: the rule and list syncs. Stopping lets a step i
 finish (for a bounded time) rather than cancel it half-way through a connection.
 
 While its server is away a step is retried less and less often (the interval doubled per
-failure, up to MAX_BACKOFF_S, jittered by `persistence/backoff.py`): every replica of a scaled-out API polling a database that is
-down or restarting at the full rate (the rule sync's is four times a second, each attempt a
-new connection) costs each process CPU for nothing and the database a storm of connection
-attempts as it comes back (the jitter keeps replicas that failed together from retrying
-together). A wake-up (`soon`) still runs the step at once."""
+failure, up to MAX_BACKOFF_S, jittered by `persistence/backoff.py`): every replica of a
+scaled-out API polling a database that is down or restarting at the full rate (the rule
+sync's is four times a second, each attempt a new connection) costs each process CPU for
+nothing and the database a storm of connection attempts as it comes back (the jitter keeps
+replicas that failed together from retrying together). A wake-up (`soon`) still runs the
+step at once."""
 
 from __future__ import annotations
 
